@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// Entry point for the root `npm test` / `npm start` (and their pnpm twins):
+// works on a machine that has only Node and npm, by fetching the pinned pnpm
+// through npx when it is not installed, then installing the workspace.
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const { packageManager } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+
+const run = (cmd, args) => {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit", shell: false });
+  if (r.error) throw r.error;
+  if (r.status !== 0) process.exit(r.status ?? 1);
+};
+
+const hasPnpm = () => spawnSync("pnpm", ["--version"], { stdio: "ignore" }).status === 0;
+const pnpm = hasPnpm() ? ["pnpm"] : ["npx", "--yes", packageManager];
+const p = (...args) => run(pnpm[0], [...pnpm.slice(1), ...args]);
+
+const [task = "install", ...rest] = process.argv.slice(2);
+p("install", "--frozen-lockfile", "--prefer-offline");
+switch (task) {
+  case "install":
+    break;
+  case "test":
+    p("exec", "biome", "ci", ".");
+    p("-r", "--parallel", "typecheck");
+    p("exec", "vitest", "run", ...rest);
+    break;
+  case "start":
+    p("--filter", "@medusa/stack", "start", ...rest);
+    break;
+  default:
+    console.error(`unknown task ${task}: use install, test or start`);
+    process.exit(2);
+}
