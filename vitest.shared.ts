@@ -1,9 +1,13 @@
+import { fileURLToPath } from "node:url";
 import type { TestProjectInlineConfiguration } from "vitest/config";
 
 // Workspace packages export their TypeScript sources under this condition, so
 // tests run against `src/` without a build step.
-const resolve = { conditions: ["@medusa/source", "import", "module", "node", "default"] };
-const ssr = { resolve: { conditions: ["@medusa/source", "import", "module", "node", "default"] } };
+const conditions = ["@medusa/source", "import", "module", "node", "default"];
+const resolve = { conditions };
+const ssr = { resolve: { conditions } };
+const setupFiles = [fileURLToPath(new URL("./vitest.setup.ts", import.meta.url))];
+const rootOf = (name: string) => fileURLToPath(new URL(`./packages/${name}`, import.meta.url));
 
 /** Fast tests: pure code and in-memory twins. */
 export const unitProject = (name: string): TestProjectInlineConfiguration => ({
@@ -11,10 +15,11 @@ export const unitProject = (name: string): TestProjectInlineConfiguration => ({
   ssr,
   test: {
     name: `${name}:unit`,
-    root: `packages/${name}`,
+    root: rootOf(name),
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     exclude: ["**/*.int.test.ts", "**/node_modules/**"],
-    testTimeout: 30_000,
+    setupFiles,
+    testTimeout: 60_000,
   },
 });
 
@@ -24,8 +29,9 @@ export const intProject = (name: string): TestProjectInlineConfiguration => ({
   ssr,
   test: {
     name: `${name}:int`,
-    root: `packages/${name}`,
+    root: rootOf(name),
     include: ["src/**/*.int.test.ts", "test/**/*.int.test.ts"],
+    setupFiles,
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

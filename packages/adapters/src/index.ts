@@ -1,1 +1,5 @@
-export {};
+/**
+ * @medusa/adapters: implementations of the domain's ports (DynamoDB, MQTT,
+ * I2C, disk) and their in-memory twins.
+ */
+export * from "./memory/index.js";

@@ -1,0 +1,5 @@
+import { eventStoreContract } from "../testing/event-store-contract.js";
+import { makeInMemoryEventStore } from "./event-store.js";
+
+const store = makeInMemoryEventStore();
+eventStoreContract("in memory", () => store, { numRuns: 1000, concurrency: 50 });

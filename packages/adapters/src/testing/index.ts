@@ -1,0 +1,2 @@
+/** Test utilities other packages' tests use: the event-store contract suite. */
+export * from "./event-store-contract.js";

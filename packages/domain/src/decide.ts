@@ -1,0 +1,151 @@
+import { Either } from "effect";
+import type {
+  AssignmentEnded,
+  AssignmentEvent,
+  AssignmentState,
+  DeviceAssigned,
+  EndReason,
+} from "./assignment.js";
+import type {
+  AssignDevice,
+  AssignmentCommand,
+  EndAssignment,
+  ReassignDevice,
+  ReturnDevice,
+} from "./commands.js";
+import {
+  AssignmentBelongsToAnotherPatient,
+  type AssignmentRejection,
+  DeviceAlreadyAssigned,
+  EmptyAssignmentInterval,
+  EventTimeBeforeLastEvent,
+  EventTimeInFuture,
+  NoActiveAssignment,
+} from "./errors.js";
+
+export interface DecisionPolicy {
+  /** How far a command's effective time may lie ahead of `now` (clock skew between clients). */
+  readonly maxFutureSkewMs: number;
+}
+
+export const defaultPolicy: DecisionPolicy = { maxFutureSkewMs: 60_000 };
+
+export type Decision = Either.Either<ReadonlyArray<AssignmentEvent>, AssignmentRejection>;
+
+/** The whole write model: which events a command produces in a state, or why it is rejected. */
+export const decide = (
+  command: AssignmentCommand,
+  state: AssignmentState,
+  policy: DecisionPolicy = defaultPolicy,
+): Decision => {
+  const timing = checkTime(command, state, policy);
+  if (timing) return Either.left(timing);
+  switch (command._tag) {
+    case "AssignDevice":
+      return assign(command, state);
+    case "EndAssignment":
+      return end(command, state);
+    case "ReassignDevice":
+      return reassign(command, state);
+    case "ReturnDevice":
+      return returnDevice(command, state);
+    default:
+      return unreachable(command);
+  }
+};
+
+const assign = (command: AssignDevice, state: AssignmentState): Decision =>
+  state._tag === "Assigned"
+    ? Either.left(new DeviceAlreadyAssigned({ deviceId: command.deviceId, current: state.current }))
+    : Either.right([assigned(command)]);
+
+const end = (command: EndAssignment, state: AssignmentState): Decision => {
+  if (state._tag === "Unassigned") {
+    return Either.left(new NoActiveAssignment({ deviceId: command.deviceId }));
+  }
+  if (state.current.patientId !== command.patientId) {
+    return Either.left(
+      new AssignmentBelongsToAnotherPatient({
+        deviceId: command.deviceId,
+        patientId: command.patientId,
+        currentPatientId: state.current.patientId,
+      }),
+    );
+  }
+  return endingOf(command, state, command.reason).pipe(Either.map((e) => [e]));
+};
+
+const reassign = (command: ReassignDevice, state: AssignmentState): Decision => {
+  if (state._tag === "Unassigned") {
+    return Either.left(new NoActiveAssignment({ deviceId: command.deviceId }));
+  }
+  return endingOf(command, state, command.reason).pipe(
+    Either.map((ended) => [ended, assigned(command)]),
+  );
+};
+
+const returnDevice = (command: ReturnDevice, state: AssignmentState): Decision => {
+  if (state._tag === "Unassigned") {
+    return Either.left(new NoActiveAssignment({ deviceId: command.deviceId }));
+  }
+  return endingOf(command, state, "device_returned").pipe(Either.map((e) => [e]));
+};
+
+const checkTime = (
+  command: AssignmentCommand,
+  state: AssignmentState,
+  policy: DecisionPolicy,
+): AssignmentRejection | undefined => {
+  if (state.lastEventAt !== null && command.at < state.lastEventAt) {
+    return new EventTimeBeforeLastEvent({
+      deviceId: command.deviceId,
+      at: command.at,
+      lastEventAt: state.lastEventAt,
+    });
+  }
+  if (command.at > command.now + policy.maxFutureSkewMs) {
+    return new EventTimeInFuture({
+      deviceId: command.deviceId,
+      at: command.at,
+      now: command.now,
+      maxSkewMs: policy.maxFutureSkewMs,
+    });
+  }
+  return undefined;
+};
+
+const assigned = (command: AssignDevice | ReassignDevice): DeviceAssigned => ({
+  _tag: "DeviceAssigned",
+  deviceId: command.deviceId,
+  patientId: command.patientId,
+  assignedBy: command.actor,
+  at: command.at,
+  ...(command.patientName !== undefined ? { patientName: command.patientName } : {}),
+  ...(command.notes !== undefined ? { notes: command.notes } : {}),
+});
+
+const endingOf = (
+  command: AssignmentCommand,
+  state: Extract<AssignmentState, { _tag: "Assigned" }>,
+  reason: EndReason,
+): Either.Either<AssignmentEnded, AssignmentRejection> =>
+  command.at <= state.current.since
+    ? Either.left(
+        new EmptyAssignmentInterval({
+          deviceId: command.deviceId,
+          since: state.current.since,
+          at: command.at,
+        }),
+      )
+    : Either.right({
+        _tag: "AssignmentEnded",
+        deviceId: command.deviceId,
+        patientId: state.current.patientId,
+        endedBy: command.actor,
+        at: command.at,
+        reason,
+      });
+
+const unreachable = (command: never): never => {
+  throw new Error(`unknown command ${JSON.stringify(command)}`);
+};

@@ -1,0 +1,89 @@
+import { Schema } from "effect";
+import { CurrentAssignment } from "./assignment.js";
+import { DeviceId, EpochMillis, PatientId } from "./ids.js";
+
+/** Assigning a device that someone already wears. Carries who wears it. */
+export class DeviceAlreadyAssigned extends Schema.TaggedError<DeviceAlreadyAssigned>()(
+  "DeviceAlreadyAssigned",
+  { deviceId: DeviceId, current: CurrentAssignment },
+) {
+  override get message(): string {
+    return `device ${this.deviceId} is already assigned (since ${this.current.since})`;
+  }
+}
+
+/** Ending or handing over a device that nobody wears. */
+export class NoActiveAssignment extends Schema.TaggedError<NoActiveAssignment>()(
+  "NoActiveAssignment",
+  { deviceId: DeviceId },
+) {
+  override get message(): string {
+    return `device ${this.deviceId} has no active assignment`;
+  }
+}
+
+/** Ending an assignment on behalf of a patient who does not wear the device. */
+export class AssignmentBelongsToAnotherPatient extends Schema.TaggedError<AssignmentBelongsToAnotherPatient>()(
+  "AssignmentBelongsToAnotherPatient",
+  { deviceId: DeviceId, patientId: PatientId, currentPatientId: PatientId },
+) {
+  override get message(): string {
+    return `device ${this.deviceId} is assigned to another patient`;
+  }
+}
+
+/**
+ * A command dated before the stream's last event. Event time is monotonic per
+ * device; the log is never silently reordered.
+ */
+export class EventTimeBeforeLastEvent extends Schema.TaggedError<EventTimeBeforeLastEvent>()(
+  "EventTimeBeforeLastEvent",
+  { deviceId: DeviceId, at: EpochMillis, lastEventAt: EpochMillis },
+) {
+  override get message(): string {
+    return `time ${this.at} is before device ${this.deviceId}'s last event at ${this.lastEventAt}`;
+  }
+}
+
+/** A command dated further in the future than the allowed clock skew. */
+export class EventTimeInFuture extends Schema.TaggedError<EventTimeInFuture>()(
+  "EventTimeInFuture",
+  { deviceId: DeviceId, at: EpochMillis, now: EpochMillis, maxSkewMs: Schema.Number },
+) {
+  override get message(): string {
+    return `time ${this.at} is more than ${this.maxSkewMs} ms after now (${this.now})`;
+  }
+}
+
+/**
+ * An assignment must last at least one millisecond: intervals are `[start,
+ * end)`, and the read model is keyed by (device, start), so two assignments of
+ * one device can never share a start time.
+ */
+export class EmptyAssignmentInterval extends Schema.TaggedError<EmptyAssignmentInterval>()(
+  "EmptyAssignmentInterval",
+  { deviceId: DeviceId, since: EpochMillis, at: EpochMillis },
+) {
+  override get message(): string {
+    return `the assignment of device ${this.deviceId} started at ${this.since}; it cannot end at ${this.at}`;
+  }
+}
+
+/** Another command was appended to the stream first (optimistic concurrency). */
+export class VersionConflict extends Schema.TaggedError<VersionConflict>()("VersionConflict", {
+  deviceId: DeviceId,
+  expectedVersion: Schema.Number,
+}) {
+  override get message(): string {
+    return `device ${this.deviceId} changed concurrently (expected version ${this.expectedVersion}); retry on fresh state`;
+  }
+}
+
+/** Every business-rule rejection `decide` can return. */
+export type AssignmentRejection =
+  | DeviceAlreadyAssigned
+  | NoActiveAssignment
+  | AssignmentBelongsToAnotherPatient
+  | EventTimeBeforeLastEvent
+  | EventTimeInFuture
+  | EmptyAssignmentInterval;

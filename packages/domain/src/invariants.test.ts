@@ -1,0 +1,175 @@
+import { Either } from "effect";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { type AssignmentEvent, initialState, replay } from "./assignment.js";
+import { decide, defaultPolicy } from "./decide.js";
+import type { DeviceId } from "./ids.js";
+import { intervalsOf, patientActiveDevices } from "./projections.js";
+import { commandsFrom, scenario } from "./testing/arbitraries.js";
+import { ReferenceModel } from "./testing/reference-model.js";
+
+type Fixture = typeof scenario extends fc.Arbitrary<infer S> ? S : never;
+
+/** Runs a generated scenario through the decider, calling `check` after every command. */
+const run = (
+  { devices, patients, steps }: Fixture,
+  check: (logs: Map<DeviceId, Array<AssignmentEvent>>, model: ReferenceModel) => void = () => {},
+) => {
+  const logs = new Map<DeviceId, Array<AssignmentEvent>>();
+  const model = new ReferenceModel(defaultPolicy.maxFutureSkewMs);
+  for (const command of commandsFrom(devices, patients, steps)) {
+    const log = logs.get(command.deviceId) ?? [];
+    const before = replay(log);
+    const decision = decide(command, before);
+    const expected = model.apply(command);
+    expect({
+      accepted: Either.isRight(decision),
+      error: Either.isLeft(decision) ? decision.left._tag : undefined,
+    }).toEqual({ accepted: expected.ok, error: expected.ok ? undefined : expected.error });
+    if (Either.isRight(decision)) log.push(...decision.right);
+    logs.set(command.deviceId, log);
+    check(logs, model);
+  }
+  return { logs, model };
+};
+
+describe("reassignment invariants", () => {
+  it("model-based: decider and reference model accept, reject and end in the same state", () => {
+    fc.assert(
+      fc.property(scenario, (fixture) => {
+        run(fixture, (logs, model) => {
+          for (const [deviceId, log] of logs) {
+            const state = replay(log);
+            const active = model.active(deviceId);
+            expect(state._tag === "Assigned" ? state.current.patientId : null).toBe(
+              active?.patientId ?? null,
+            );
+            expect(state.lastEventAt).toBe(model.device(deviceId).lastAt);
+            expect(
+              intervalsOf(log).map((i) => ({
+                patientId: i.patientId,
+                start: i.start,
+                end: i.end,
+                reason: i.endReason ?? null,
+              })),
+            ).toEqual(model.device(deviceId).intervals);
+          }
+        });
+      }),
+    );
+  });
+
+  it("invariant 1: a device has at most one active assignment at any time", () => {
+    fc.assert(
+      fc.property(scenario, (fixture) => {
+        run(fixture, (logs) => {
+          for (const log of logs.values()) {
+            const intervals = intervalsOf(log);
+            const open = intervals.filter((i) => i.end === null);
+            expect(open.length).toBeLessThanOrEqual(1);
+            if (open.length === 1) expect(intervals.at(-1)?.end).toBeNull();
+            expect(replay(log)._tag).toBe(open.length === 1 ? "Assigned" : "Unassigned");
+          }
+        });
+      }),
+    );
+  });
+
+  it("invariant 2: a device's intervals [start, end) never overlap, are ordered and non-empty", () => {
+    fc.assert(
+      fc.property(scenario, (fixture) => {
+        const { logs } = run(fixture);
+        for (const log of logs.values()) {
+          const intervals = intervalsOf(log);
+          intervals.forEach((interval, k) => {
+            if (interval.end !== null) expect(interval.end).toBeGreaterThan(interval.start);
+            const next = intervals[k + 1];
+            if (next) {
+              expect(interval.end).not.toBeNull();
+              expect(next.start).toBeGreaterThanOrEqual(interval.end as number);
+            }
+          });
+        }
+      }),
+    );
+  });
+
+  it("invariant 3: event time is monotonic per stream; a backdated command is rejected, not reordered", () => {
+    fc.assert(
+      fc.property(scenario, ({ devices, patients, steps }) => {
+        const logs = new Map<DeviceId, Array<AssignmentEvent>>();
+        for (const command of commandsFrom(devices, patients, steps)) {
+          const log = logs.get(command.deviceId) ?? [];
+          const last = log.at(-1)?.at;
+          const decision = decide(command, replay(log));
+          if (last !== undefined && command.at < last) {
+            expect(Either.isLeft(decision) && decision.left._tag).toBe("EventTimeBeforeLastEvent");
+          }
+          if (Either.isRight(decision)) log.push(...decision.right);
+          logs.set(command.deviceId, log);
+          for (let k = 1; k < log.length; k++) {
+            expect((log[k] as AssignmentEvent).at).toBeGreaterThanOrEqual(
+              (log[k - 1] as AssignmentEvent).at,
+            );
+          }
+        }
+      }),
+    );
+  });
+
+  it("invariant 4 (decider): a rejected command produces no events; an accepted one only appends", () => {
+    fc.assert(
+      fc.property(scenario, ({ devices, patients, steps }) => {
+        const logs = new Map<DeviceId, Array<AssignmentEvent>>();
+        for (const command of commandsFrom(devices, patients, steps)) {
+          const log = logs.get(command.deviceId) ?? [];
+          const before = [...log];
+          const decision = decide(command, replay(log));
+          if (Either.isRight(decision)) {
+            expect(decision.right.length).toBeGreaterThan(0);
+            log.push(...decision.right);
+            expect(log.slice(0, before.length)).toEqual(before);
+            expect(replay(log)).toEqual(replay(decision.right, replay(before)));
+          }
+          logs.set(command.deviceId, log);
+        }
+      }),
+    );
+  });
+
+  it("invariant 5: replaying the log in one pass or in any chunking gives the same state", () => {
+    fc.assert(
+      fc.property(scenario, fc.array(fc.nat(5), { maxLength: 20 }), (fixture, cuts) => {
+        const { logs } = run(fixture);
+        for (const log of logs.values()) {
+          let state = initialState();
+          let at = 0;
+          for (const cut of cuts) {
+            state = replay(log.slice(at, at + cut), state);
+            at += cut;
+          }
+          state = replay(log.slice(at), state);
+          expect(state).toEqual(replay(log));
+        }
+      }),
+    );
+  });
+
+  it("invariant 6: a patient's active devices are exactly the devices whose current assignment names them", () => {
+    fc.assert(
+      fc.property(scenario, (fixture) => {
+        const { logs, model } = run(fixture);
+        const histories = [...logs.values()].map((log) => intervalsOf(log));
+        for (const patient of fixture.patients) {
+          const active = patientActiveDevices(histories, patient).map((i) => i.deviceId as string);
+          expect([...active].sort()).toEqual(model.activeDevicesOf(patient));
+          for (const [deviceId, log] of logs) {
+            const state = replay(log);
+            const wears = state._tag === "Assigned" && state.current.patientId === patient;
+            expect(active.includes(deviceId)).toBe(wears);
+          }
+        }
+      }),
+    );
+  });
+});

@@ -1,0 +1,436 @@
+import { Either, ParseResult, Schema } from "effect";
+import { EpochMillis } from "./ids.js";
+import {
+  Acceleration,
+  EARLIEST_SAMPLE_TIME,
+  LATEST_SAMPLE_TIME,
+  MAX_G,
+  MAX_MAGNITUDE,
+  Magnitude,
+  magnitudeAgrees,
+  magnitudeOf,
+  Sample,
+  SampleTime,
+  Sequence,
+  Temperature,
+} from "./sample.js";
+
+/** Why a payload was refused: a reason and every failing path. Kept with the dead letter. */
+export class InvalidPayload extends Schema.TaggedError<InvalidPayload>()("InvalidPayload", {
+  reason: Schema.String,
+  issues: Schema.Array(Schema.Struct({ path: Schema.String, message: Schema.String })),
+}) {
+  override get message(): string {
+    const first = this.issues[0];
+    return first ? `${this.reason}: ${first.path || "(root)"}: ${first.message}` : this.reason;
+  }
+}
+
+/**
+ * A device time on the wire. Epoch milliseconds; older firmware sent epoch
+ * seconds (possibly fractional), recognisable because any millisecond time
+ * after 1973 is above 10^11.
+ */
+export const WireTime = Schema.transformOrFail(
+  Schema.Number.pipe(Schema.finite({ message: () => "timestamp must be a finite number" })),
+  SampleTime,
+  {
+    strict: true,
+    decode: (n, _, ast) =>
+      n < 1e11
+        ? ParseResult.succeed(Math.round(n * 1000))
+        : Number.isInteger(n)
+          ? ParseResult.succeed(n)
+          : ParseResult.fail(
+              new ParseResult.Type(ast, n, "timestamp in milliseconds must be an integer"),
+            ),
+    encode: (ms) => ParseResult.succeed(ms),
+  },
+);
+
+// ---------------------------------------------------------------------------
+// The single reading that existing devices publish.
+
+const SingleReadingWire = Schema.Struct({
+  x: Acceleration,
+  y: Acceleration,
+  z: Acceleration,
+  magnitude: Schema.optionalWith(Magnitude, { exact: true }),
+  temperature: Schema.optionalWith(Temperature, { exact: true }),
+  sequence: Sequence,
+  timestamp: Schema.optionalWith(WireTime, { exact: true }),
+}).pipe(
+  Schema.filter(
+    (r) =>
+      r.magnitude === undefined ||
+      magnitudeAgrees(r.magnitude, r.x, r.y, r.z) || {
+        path: ["magnitude"],
+        message: `magnitude ${r.magnitude} differs from sqrt(x²+y²+z²) = ${magnitudeOf(r.x, r.y, r.z).toFixed(4)} by more than 10%`,
+      },
+  ),
+);
+
+const SingleReadingType = Schema.Struct({
+  x: Acceleration,
+  y: Acceleration,
+  z: Acceleration,
+  magnitude: Magnitude,
+  temperature: Schema.optionalWith(Temperature, { exact: true }),
+  sequence: Sequence,
+  timestamp: Schema.optionalWith(SampleTime, { exact: true }),
+});
+
+/**
+ * `{x, y, z, magnitude?, temperature?, sequence, timestamp?}` in g, accepted as
+ * the existing devices publish it. `magnitude` is computed when absent.
+ */
+export const SingleReading = Schema.transform(
+  SingleReadingWire,
+  Schema.typeSchema(SingleReadingType),
+  {
+    strict: true,
+    decode: (w) => ({ ...w, magnitude: w.magnitude ?? magnitudeOf(w.x, w.y, w.z) }),
+    encode: (r) => r,
+  },
+);
+export type SingleReading = typeof SingleReading.Type;
+
+/** The reading as a sample, with `receivedAt` standing in for a missing device time. */
+export const sampleFromReading = (reading: SingleReading, receivedAt: number): Sample => {
+  const { timestamp, ...rest } = reading;
+  return timestamp === undefined
+    ? { ...rest, timestamp: receivedAt as Sample["timestamp"], timestampSource: "received_at" }
+    : { ...rest, timestamp };
+};
+
+// ---------------------------------------------------------------------------
+// The native batch: every sample of one publish interval in one message.
+
+/** Most samples one batch may carry: 10 s at 400 Hz, about 120 KB, under the 128 KB MQTT limit. */
+export const MAX_BATCH_SAMPLES = 4000;
+
+const Offset = Schema.Number.pipe(
+  Schema.int({ message: () => "an offset must be an integer" }),
+  Schema.nonNegative({ message: () => "an offset must not be negative" }),
+);
+
+/** `[dt_ms, dn, x, y, z]` or `[dt_ms, dn, x, y, z, temperature]`, relative to `t0` and `n0`. */
+const PackedSample = Schema.Union(
+  Schema.Tuple(Offset, Offset, Acceleration, Acceleration, Acceleration),
+  Schema.Tuple(Offset, Offset, Acceleration, Acceleration, Acceleration, Temperature),
+);
+
+const SampleBatchWire = Schema.Struct({
+  v: Schema.Literal(1),
+  t0: Schema.Number.pipe(
+    Schema.int({ message: () => "t0 must be integer epoch milliseconds" }),
+    Schema.nonNegative({ message: () => "t0 must not be negative" }),
+  ),
+  n0: Sequence,
+  s: Schema.Array(PackedSample).pipe(
+    Schema.minItems(1, { message: () => "a batch holds at least one sample" }),
+    Schema.maxItems(MAX_BATCH_SAMPLES, {
+      message: () => `a batch holds at most ${MAX_BATCH_SAMPLES} samples`,
+    }),
+  ),
+});
+
+const SampleBatchType = Schema.Struct({ samples: Schema.NonEmptyArray(Sample) });
+
+/**
+ * The native batch. On the wire each sample is a short array of offsets from
+ * the batch's first time `t0` and first sequence `n0`, so ten samples take
+ * about 300 bytes: `{"v":1,"t0":1732000000000,"n0":120,"s":[[0,0,0.01,-0.02,0.98],[100,1,...]]}`.
+ * Decoded, every sample has its own timestamp, sequence and magnitude.
+ */
+export const SampleBatch = Schema.transform(SampleBatchWire, SampleBatchType, {
+  strict: true,
+  decode: (w) => {
+    const samples = w.s.map((p) => {
+      const [dt, dn, x, y, z, temperature] = p;
+      return {
+        timestamp: w.t0 + dt,
+        sequence: w.n0 + dn,
+        x,
+        y,
+        z,
+        magnitude: magnitudeOf(x, y, z),
+        ...(temperature !== undefined ? { temperature } : {}),
+      };
+    });
+    return { samples: samples as unknown as (typeof SampleBatchType.Encoded)["samples"] };
+  },
+  encode: (b) => {
+    let t0 = Number.POSITIVE_INFINITY;
+    let n0 = Number.POSITIVE_INFINITY;
+    for (const s of b.samples) {
+      if (s.timestamp < t0) t0 = s.timestamp;
+      if (s.sequence < n0) n0 = s.sequence;
+    }
+    const s = b.samples.map((x) =>
+      x.temperature === undefined
+        ? ([x.timestamp - t0, x.sequence - n0, x.x, x.y, x.z] as const)
+        : ([x.timestamp - t0, x.sequence - n0, x.x, x.y, x.z, x.temperature] as const),
+    );
+    return { v: 1 as const, t0, n0, s };
+  },
+});
+export type SampleBatch = typeof SampleBatch.Type;
+
+/** What a sensor-data message holds, whichever of the two formats it came in. */
+export type SensorPayload =
+  | { readonly _tag: "SampleBatch"; readonly samples: ReadonlyArray<Sample> }
+  | { readonly _tag: "SingleReading"; readonly reading: SingleReading };
+
+const decodeBatch = Schema.decodeUnknownEither(SampleBatch, { errors: "all" });
+const decodeReading = Schema.decodeUnknownEither(SingleReading, { errors: "all" });
+
+/** Decodes a parsed sensor-data message; never throws. */
+export const decodeSensorPayload = (
+  input: unknown,
+): Either.Either<SensorPayload, InvalidPayload> => {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    return Either.left(
+      new InvalidPayload({
+        reason: "sensor payload must be a JSON object",
+        issues: [
+          {
+            path: "",
+            message: `got ${input === null ? "null" : Array.isArray(input) ? "an array" : typeof input}`,
+          },
+        ],
+      }),
+    );
+  }
+  if ("s" in input || "v" in input) {
+    return decodeBatch(input).pipe(
+      Either.map((b): SensorPayload => ({ _tag: "SampleBatch", samples: b.samples })),
+      Either.mapLeft((e) => invalid("invalid sample batch", e)),
+    );
+  }
+  const fast = wellFormedReading(input as Record<string, unknown>);
+  if (fast !== undefined) return Either.right({ _tag: "SingleReading", reading: fast });
+  return decodeReading(input).pipe(
+    Either.map((reading): SensorPayload => ({ _tag: "SingleReading", reading })),
+    Either.mapLeft((e) => invalid("invalid sensor reading", e)),
+  );
+};
+
+const isAcceleration = (v: unknown): v is number =>
+  typeof v === "number" && v >= -MAX_G && v <= MAX_G;
+const isOptional = (v: unknown, lo: number, hi: number): boolean =>
+  v === undefined || (typeof v === "number" && v >= lo && v <= hi);
+
+/**
+ * The hot path for the reading every existing device sends a few times a
+ * second: plain checks of the common, valid case (millisecond timestamp) in a
+ * fraction of the schema's cost. Anything it does not accept goes through
+ * `SingleReading`, which gives the precise rejection. A property test checks
+ * that whatever this accepts the schema accepts with the same result.
+ */
+export const wellFormedReading = (o: Record<string, unknown>): SingleReading | undefined => {
+  const { x, y, z, magnitude, temperature, sequence, timestamp } = o;
+  if (!isAcceleration(x) || !isAcceleration(y) || !isAcceleration(z)) return undefined;
+  if (typeof sequence !== "number" || !Number.isSafeInteger(sequence) || sequence < 0)
+    return undefined;
+  if (!isOptional(magnitude, 0, MAX_MAGNITUDE) || !isOptional(temperature, -60, 150))
+    return undefined;
+  if (
+    timestamp !== undefined &&
+    !(
+      Number.isInteger(timestamp) &&
+      (timestamp as number) >= EARLIEST_SAMPLE_TIME &&
+      (timestamp as number) < LATEST_SAMPLE_TIME
+    )
+  ) {
+    return undefined;
+  }
+  if (magnitude !== undefined && !magnitudeAgrees(magnitude as number, x, y, z)) return undefined;
+  const reading: { -readonly [K in keyof SingleReading]: SingleReading[K] } = {
+    x,
+    y,
+    z,
+    magnitude: (magnitude as number | undefined) ?? magnitudeOf(x, y, z),
+    sequence,
+  };
+  if (temperature !== undefined) reading.temperature = temperature as number;
+  if (timestamp !== undefined) reading.timestamp = timestamp as SingleReading["timestamp"] & number;
+  return reading;
+};
+
+/** JSON text (or bytes) to a sensor payload; not-JSON is a typed rejection too. */
+export const parseSensorPayload = (
+  raw: string | Uint8Array,
+): Either.Either<SensorPayload, InvalidPayload> => {
+  const json = parseJson(raw);
+  return Either.isLeft(json) ? Either.left(json.left) : decodeSensorPayload(json.right);
+};
+
+/** The samples of a payload, with `receivedAt` for a reading that carries no time. */
+export const samplesOf = (payload: SensorPayload, receivedAt: number): ReadonlyArray<Sample> =>
+  payload._tag === "SampleBatch"
+    ? payload.samples
+    : [sampleFromReading(payload.reading, receivedAt)];
+
+/** Builds the native batch's wire JSON for samples (the device side). */
+export const encodeSampleBatch = (samples: ReadonlyArray<Sample>): string => {
+  const [first, ...rest] = samples;
+  if (first === undefined) throw new RangeError("a batch holds at least one sample");
+  return JSON.stringify(Schema.encodeSync(SampleBatch)({ samples: [first, ...rest] }));
+};
+
+// ---------------------------------------------------------------------------
+// Status, device info, commands.
+
+const Count = Schema.Number.pipe(Schema.int(), Schema.nonNegative());
+const Bytes = Count;
+
+/** Health report a device publishes on its status interval. */
+export const DeviceStatus = Schema.Struct({
+  timestamp: EpochMillis,
+  uptime_s: Schema.Number.pipe(Schema.finite(), Schema.nonNegative()),
+  wifi: Schema.Struct({
+    connected: Schema.Boolean,
+    ssid: Schema.NullOr(Schema.String),
+  }),
+  mqtt: Schema.Struct({ connected: Schema.Boolean }),
+  sensor: Schema.Struct({
+    model: Schema.String,
+    healthy: Schema.Boolean,
+    error: Schema.NullOr(Schema.String),
+    sample_rate_hz: Schema.Number.pipe(Schema.positive()),
+  }),
+  memory: Schema.Struct({
+    rss_bytes: Bytes,
+    heap_used_bytes: Bytes,
+    system_free_bytes: Bytes,
+    system_total_bytes: Bytes,
+  }),
+  cpu_temperature_c: Schema.NullOr(Temperature),
+  outbox: Schema.Struct({ depth: Count, bytes: Bytes, drops: Count }),
+  reconnects: Count,
+  last_publish_at: Schema.NullOr(EpochMillis),
+});
+export type DeviceStatus = typeof DeviceStatus.Type;
+
+/** What a device is; published on every (re)connect. */
+export const DeviceInfo = Schema.Struct({
+  timestamp: EpochMillis,
+  device_type: Schema.String,
+  firmware_version: Schema.String,
+  location: Schema.String,
+  sensor_model: Schema.String,
+  sample_rate_hz: Schema.Number.pipe(Schema.positive()),
+  publish_interval_ms: Schema.Number.pipe(Schema.int(), Schema.positive()),
+});
+export type DeviceInfo = typeof DeviceInfo.Type;
+
+export const MIN_SAMPLE_RATE_HZ = 1;
+export const MAX_SAMPLE_RATE_HZ = 400;
+export const MIN_PUBLISH_INTERVAL_MS = 100;
+export const MAX_PUBLISH_INTERVAL_MS = 60_000;
+
+const RequestId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128));
+
+/** Cloud-to-device commands, on `{prefix}/{device_id}/commands/...`. */
+export const DeviceCommand = Schema.Union(
+  Schema.Struct({ request_id: RequestId, command: Schema.Literal("ping") }),
+  Schema.Struct({
+    request_id: RequestId,
+    command: Schema.Literal("set_sample_rate"),
+    sample_rate_hz: Schema.Number.pipe(
+      Schema.finite(),
+      Schema.between(MIN_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ, {
+        message: () =>
+          `sample_rate_hz must be between ${MIN_SAMPLE_RATE_HZ} and ${MAX_SAMPLE_RATE_HZ}`,
+      }),
+    ),
+  }),
+  Schema.Struct({
+    request_id: RequestId,
+    command: Schema.Literal("set_publish_interval"),
+    publish_interval_ms: Schema.Number.pipe(
+      Schema.int(),
+      Schema.between(MIN_PUBLISH_INTERVAL_MS, MAX_PUBLISH_INTERVAL_MS, {
+        message: () =>
+          `publish_interval_ms must be between ${MIN_PUBLISH_INTERVAL_MS} and ${MAX_PUBLISH_INTERVAL_MS}`,
+      }),
+    ),
+  }),
+  Schema.Struct({
+    request_id: RequestId,
+    command: Schema.Literal("identify"),
+    duration_s: Schema.optionalWith(Schema.Number.pipe(Schema.between(1, 600)), { exact: true }),
+  }),
+);
+export type DeviceCommand = typeof DeviceCommand.Type;
+
+/** An object key that cannot reach a prototype when decoded. */
+const PlainKey = Schema.String.pipe(
+  Schema.filter((k) => k !== "__proto__", { message: () => "__proto__ is not a valid key" }),
+);
+
+/** The device's answer on `{prefix}/{device_id}/commands/response`. */
+export const CommandResponse = Schema.Union(
+  Schema.Struct({
+    request_id: RequestId,
+    ok: Schema.Literal(true),
+    command: Schema.String,
+    timestamp: EpochMillis,
+    result: Schema.optionalWith(Schema.Record({ key: PlainKey, value: Schema.Unknown }), {
+      exact: true,
+    }),
+  }),
+  Schema.Struct({
+    /** Null when the request was too malformed to carry an id. */
+    request_id: Schema.NullOr(RequestId),
+    ok: Schema.Literal(false),
+    timestamp: EpochMillis,
+    error: Schema.Struct({ code: Schema.String, message: Schema.String }),
+  }),
+);
+export type CommandResponse = typeof CommandResponse.Type;
+
+const decodeCommand = Schema.decodeUnknownEither(DeviceCommand, { errors: "all" });
+
+/** Decodes a command message (JSON text or bytes); never throws. */
+export const parseDeviceCommand = (
+  raw: string | Uint8Array,
+): Either.Either<DeviceCommand, InvalidPayload> => {
+  const json = parseJson(raw);
+  if (Either.isLeft(json)) return Either.left(json.left);
+  return decodeCommand(json.right).pipe(Either.mapLeft((e) => invalid("invalid command", e)));
+};
+
+// ---------------------------------------------------------------------------
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** JSON.parse that returns a typed rejection instead of throwing. */
+export const parseJson = (raw: string | Uint8Array): Either.Either<unknown, InvalidPayload> => {
+  try {
+    return Either.right(JSON.parse(typeof raw === "string" ? raw : utf8.decode(raw)));
+  } catch (e) {
+    return Either.left(
+      new InvalidPayload({
+        reason: "payload is not JSON",
+        issues: [{ path: "", message: e instanceof Error ? e.message : String(e) }],
+      }),
+    );
+  }
+};
+
+/** Turns a schema error into a rejection naming every failing path. */
+export const invalid = (reason: string, error: ParseResult.ParseError): InvalidPayload =>
+  new InvalidPayload({
+    reason,
+    issues: ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => ({
+      path: formatPath(i.path),
+      message: i.message,
+    })),
+  });
+
+const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
+  path
+    .map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`))
+    .join("");
