@@ -51,3 +51,5 @@ export class EventStore extends Context.Tag("@medusa/EventStore")<
 
 export const eventsOf = (commits: ReadonlyArray<Commit>): ReadonlyArray<AssignmentEvent> =>
   commits.flatMap((c) => c.events);
+
+export type EventStoreService = Context.Tag.Service<EventStore>;

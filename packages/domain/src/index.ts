@@ -16,3 +16,4 @@ export * from "./sample.js";
 export * from "./service.js";
 export * from "./telemetry.js";
 export * from "./topics.js";
+export * from "./storage.js";

@@ -3,11 +3,10 @@ import {
   type DeviceId,
   type DeviceStream,
   EventStore,
+  type EventStoreService,
   VersionConflict,
 } from "@medusa/domain";
 import { Effect, Layer } from "effect";
-
-export type EventStoreService = EventStore["Type"];
 
 export interface InMemoryEventStore extends EventStoreService {
   /** Every stream, for projections across devices in tests and the local stack. */

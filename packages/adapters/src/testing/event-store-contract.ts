@@ -1,3 +1,4 @@
+import type { EventStoreService } from "@medusa/domain";
 import {
   type AssignDevice,
   type AssignmentCommand,
@@ -22,7 +23,6 @@ import { commandsFrom, ReferenceModel, scenario, T0 } from "@medusa/domain/testi
 import { Effect, Either } from "effect";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { EventStoreService } from "../memory/event-store.js";
 
 export interface ContractOptions {
   /** Cases for the property tests; smaller for slow stores. */

@@ -1,0 +1,24 @@
+import {
+  type AssignmentReadModelService,
+  type DeviceId,
+  eventsOf,
+  intervalsOf,
+  type PatientId,
+  patientDeviceHistory,
+} from "@medusa/domain";
+import { Effect } from "effect";
+import type { InMemoryEventStore } from "./event-store.js";
+
+/** The mapping read model's in-memory twin, projected from the in-memory event store. */
+export const makeInMemoryReadModel = (events: InMemoryEventStore): AssignmentReadModelService => {
+  const histories = () => events.streams().map((s) => intervalsOf(eventsOf(s.commits)));
+  return {
+    deviceIntervals: (deviceId: DeviceId) =>
+      Effect.sync(() => {
+        const stream = events.streams().find((s) => s.deviceId === deviceId);
+        return stream ? intervalsOf(eventsOf(stream.commits)) : [];
+      }),
+    patientIntervals: (patientId: PatientId) =>
+      Effect.sync(() => patientDeviceHistory(histories(), patientId)),
+  };
+};

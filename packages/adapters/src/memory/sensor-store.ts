@@ -1,0 +1,104 @@
+import {
+  type DeviceId,
+  InvalidCursor,
+  type PatientId,
+  type SensorStoreService,
+  type StoredSegment,
+  type TimelineSample,
+  type TimeRange,
+} from "@medusa/domain";
+import { Effect } from "effect";
+
+export interface InMemorySensorStore extends SensorStoreService {
+  /** Every stored segment, ordered by device and key (for tests). */
+  readonly all: () => ReadonlyArray<StoredSegment>;
+}
+
+const inRange = (t: number, r: TimeRange) => t >= r.start && t < r.end;
+
+/**
+ * The sensor store's in-memory twin: segments keyed by (device, timestamp),
+ * idempotent upserts, and the same timeline paging as the DynamoDB store:
+ * samples ordered by segment key (then device), a segment's samples in stored
+ * order; the cursor names the last segment and how many of its samples were
+ * returned.
+ */
+export const makeInMemorySensorStore = (): InMemorySensorStore => {
+  const devices = new Map<DeviceId, Map<number, StoredSegment>>();
+  const of = (deviceId: DeviceId) => {
+    let m = devices.get(deviceId);
+    if (!m) {
+      m = new Map();
+      devices.set(deviceId, m);
+    }
+    return m;
+  };
+  const write = (segments: ReadonlyArray<StoredSegment>) =>
+    Effect.sync(() => {
+      for (const s of segments) of(s.deviceId).set(s.timestamp, s);
+    });
+  const sorted = (m: Map<number, StoredSegment>) =>
+    [...m.values()].sort((a, b) => a.timestamp - b.timestamp);
+  return {
+    write,
+    deviceSegments: (deviceId, range) =>
+      Effect.sync(() =>
+        sorted(of(deviceId)).filter((s) => s.samples.some((x) => inRange(x.timestamp, range))),
+      ),
+    replace: (deviceId, remove, add) =>
+      Effect.sync(() => {
+        const m = of(deviceId);
+        for (const s of add) m.set(s.timestamp, s);
+        const kept = new Set<number>(add.map((s) => s.timestamp));
+        for (const key of remove) if (!kept.has(key)) m.delete(key);
+      }),
+    patientTimeline: (patientId: PatientId, range, page) =>
+      Effect.gen(function* () {
+        const after = page.cursor === undefined ? undefined : yield* decodeCursor(page.cursor);
+        const segments = [...devices.values()]
+          .flatMap((m) => [...m.values()])
+          .filter((s) => s.patientId === patientId)
+          .sort(
+            (a, b) =>
+              a.timestamp - b.timestamp ||
+              (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0),
+          );
+        const samples: Array<TimelineSample> = [];
+        for (const s of segments) {
+          if (after && (s.timestamp < after.t || (s.timestamp === after.t && s.deviceId < after.d)))
+            continue;
+          const skip = after && s.timestamp === after.t && s.deviceId === after.d ? after.n : 0;
+          for (let i = skip; i < s.samples.length; i++) {
+            const x = s.samples[i]!;
+            if (!inRange(x.timestamp, range)) continue;
+            if (samples.length === page.limit) {
+              return { samples, nextCursor: encodeCursor({ t: s.timestamp, d: s.deviceId, n: i }) };
+            }
+            samples.push({ ...x, deviceId: s.deviceId });
+          }
+        }
+        return { samples, nextCursor: null };
+      }),
+    all: () => [...devices.values()].flatMap((m) => sorted(m)),
+  };
+};
+
+interface Cursor {
+  /** Segment key, device, and the index of the next sample in that segment. */
+  readonly t: number;
+  readonly d: string;
+  readonly n: number;
+}
+
+const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString("base64url");
+
+const decodeCursor = (s: string): Effect.Effect<Cursor, InvalidCursor> =>
+  Effect.try({
+    try: () => {
+      const c = JSON.parse(Buffer.from(s, "base64url").toString("utf8")) as Cursor;
+      if (typeof c.t !== "number" || typeof c.d !== "string" || typeof c.n !== "number")
+        throw new Error("shape");
+      return c;
+    },
+    catch: () => new InvalidCursor({ reason: "cursor is not one this store returned" }),
+  });

@@ -1,0 +1,134 @@
+import { Context, type Effect, Schema } from "effect";
+import type { Segment } from "./enrichment.js";
+import type { DeviceId, EpochMillis, PatientId } from "./ids.js";
+import type { AssignmentInterval } from "./projections.js";
+import type { Sample } from "./sample.js";
+
+/** A store could not be reached or answered with an error (not a business rule). */
+export class StorageUnavailable extends Schema.TaggedError<StorageUnavailable>()(
+  "StorageUnavailable",
+  { store: Schema.String, operation: Schema.String, reason: Schema.String },
+) {
+  override get message(): string {
+    return `${this.store} ${this.operation} failed: ${this.reason}`;
+  }
+}
+
+/**
+ * The device–patient mapping: the read model derived from the assignment
+ * events (written in the same transaction as each commit), shaped like the
+ * historical table that existing tools query.
+ */
+export class AssignmentReadModel extends Context.Tag("@medusa/AssignmentReadModel")<
+  AssignmentReadModel,
+  {
+    /** A device's intervals, oldest first. */
+    readonly deviceIntervals: (
+      deviceId: DeviceId,
+    ) => Effect.Effect<ReadonlyArray<AssignmentInterval>, StorageUnavailable>;
+    /** Every interval naming the patient, across devices, oldest first. */
+    readonly patientIntervals: (
+      patientId: PatientId,
+    ) => Effect.Effect<ReadonlyArray<AssignmentInterval>, StorageUnavailable>;
+  }
+>() {}
+
+/** `[start, end)` in epoch milliseconds. */
+export interface TimeRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * A segment as stored. Its key is `(deviceId, timestamp)`, `timestamp` being
+ * its earliest sample's time, so writing the same segment again overwrites it
+ * (idempotent ingest). `attributedVersion` is the device stream version whose
+ * intervals attributed it, so re-attribution can tell stale items.
+ */
+export interface StoredSegment extends Segment {
+  readonly timestamp: EpochMillis;
+  readonly attributedVersion: number;
+}
+
+/** A sample in a patient's timeline, with the device it came from. */
+export interface TimelineSample extends Sample {
+  readonly deviceId: DeviceId;
+}
+
+export interface TimelinePage {
+  readonly samples: ReadonlyArray<TimelineSample>;
+  /** Opaque; null on the last page. */
+  readonly nextCursor: string | null;
+}
+
+/** Some segments could not be written before the deadline: exactly which. */
+export class SegmentsNotWritten extends Schema.TaggedError<SegmentsNotWritten>()(
+  "SegmentsNotWritten",
+  {
+    failed: Schema.Array(Schema.Struct({ deviceId: Schema.String, timestamp: Schema.Number })),
+    reason: Schema.String,
+  },
+) {
+  override get message(): string {
+    return `${this.failed.length} segment(s) not written: ${this.reason}`;
+  }
+}
+
+export class InvalidCursor extends Schema.TaggedError<InvalidCursor>()("InvalidCursor", {
+  reason: Schema.String,
+}) {}
+
+/** Packed motion samples, attributed to patients. */
+export class SensorStore extends Context.Tag("@medusa/SensorStore")<
+  SensorStore,
+  {
+    /** Idempotent upsert by key. */
+    readonly write: (
+      segments: ReadonlyArray<StoredSegment>,
+    ) => Effect.Effect<void, SegmentsNotWritten | StorageUnavailable>;
+    /** A device's segments holding any sample in `range`, by key. */
+    readonly deviceSegments: (
+      deviceId: DeviceId,
+      range: TimeRange,
+    ) => Effect.Effect<ReadonlyArray<StoredSegment>, StorageUnavailable>;
+    /** Re-attribution: write `add`, then delete the keys in `remove` that `add` did not overwrite. */
+    readonly replace: (
+      deviceId: DeviceId,
+      remove: ReadonlyArray<number>,
+      add: ReadonlyArray<StoredSegment>,
+    ) => Effect.Effect<void, SegmentsNotWritten | StorageUnavailable>;
+    /** A patient's samples from every device, in `range`, ordered by time, a page at a time. */
+    readonly patientTimeline: (
+      patientId: PatientId,
+      range: TimeRange,
+      page: { readonly limit: number; readonly cursor?: string },
+    ) => Effect.Effect<TimelinePage, InvalidCursor | StorageUnavailable>;
+  }
+>() {}
+
+/** A message that could not be ingested, kept with why. */
+export interface DeadLetter {
+  readonly receivedAt: EpochMillis;
+  /** Where it came from, e.g. `iot-rule`, `mqtt`, `api`. */
+  readonly source: string;
+  readonly topic: string | null;
+  readonly clientId: string | null;
+  /** The raw payload as received (UTF-8 text, or base64 when it was not text). */
+  readonly payload: string;
+  readonly payloadEncoding: "utf8" | "base64";
+  readonly reason: string;
+  readonly issues: ReadonlyArray<{ readonly path: string; readonly message: string }>;
+}
+
+export class DeadLetters extends Context.Tag("@medusa/DeadLetters")<
+  DeadLetters,
+  {
+    readonly put: (letter: DeadLetter) => Effect.Effect<void, StorageUnavailable>;
+    /** Newest first. */
+    readonly recent: (limit: number) => Effect.Effect<ReadonlyArray<DeadLetter>, StorageUnavailable>;
+  }
+>() {}
+
+export type AssignmentReadModelService = Context.Tag.Service<AssignmentReadModel>;
+export type SensorStoreService = Context.Tag.Service<SensorStore>;
+export type DeadLettersService = Context.Tag.Service<DeadLetters>;
