@@ -1,7 +1,11 @@
+import { readdirSync } from "node:fs";
 import { defineConfig } from "vitest/config";
 import { intProject, unitProject } from "./vitest.shared.js";
 
-const packages = ["domain", "adapters", "device", "api", "lambda"];
+// Every workspace package gets a fast (`<name>:unit`) and a slow (`<name>:int`) project.
+const packages = readdirSync(new URL("./packages", import.meta.url), { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name);
 
 export default defineConfig({
   test: {

@@ -30,10 +30,7 @@ switch (task) {
     p("-r", "--parallel", "typecheck");
     p("exec", "vitest", "run", ...rest);
     break;
-  case "start":
-    p("--filter", "@medusa/stack", "start", ...rest);
-    break;
   default:
-    console.error(`unknown task ${task}: use install, test or start`);
+    console.error(`unknown task ${task}: use install or test`);
     process.exit(2);
 }
