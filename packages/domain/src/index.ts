@@ -14,6 +14,6 @@ export * from "./ids.js";
 export * from "./projections.js";
 export * from "./sample.js";
 export * from "./service.js";
+export * from "./storage.js";
 export * from "./telemetry.js";
 export * from "./topics.js";
-export * from "./storage.js";

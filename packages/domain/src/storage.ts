@@ -125,7 +125,9 @@ export class DeadLetters extends Context.Tag("@medusa/DeadLetters")<
   {
     readonly put: (letter: DeadLetter) => Effect.Effect<void, StorageUnavailable>;
     /** Newest first. */
-    readonly recent: (limit: number) => Effect.Effect<ReadonlyArray<DeadLetter>, StorageUnavailable>;
+    readonly recent: (
+      limit: number,
+    ) => Effect.Effect<ReadonlyArray<DeadLetter>, StorageUnavailable>;
   }
 >() {}
 
