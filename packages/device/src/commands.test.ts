@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+import { Batcher } from "./batcher.js";
+import { type CommandTarget, handleCommand } from "./commands.js";
+
+const target = (): CommandTarget & { calls: Array<string> } => {
+  const calls: Array<string> = [];
+  return {
+    calls,
+    setSampleRate: async (hz) => {
+      calls.push(`rate ${hz}`);
+    },
+    setPublishInterval: (ms) => calls.push(`interval ${ms}`),
+    identify: (s) => calls.push(`identify ${s}`),
+    ping: () => ({ uptime_s: 12 }),
+  };
+};
+const now = () => 1_731_622_400_000;
+
+describe("remote commands", () => {
+  it("answers ping, set_sample_rate, set_publish_interval and identify with the request id", async () => {
+    const t = target();
+    expect(await handleCommand('{"request_id":"r1","command":"ping"}', t, now)).toEqual({
+      request_id: "r1",
+      ok: true,
+      command: "ping",
+      timestamp: now(),
+      result: { uptime_s: 12 },
+    });
+    expect(
+      await handleCommand(
+        '{"request_id":"r2","command":"set_sample_rate","sample_rate_hz":50}',
+        t,
+        now,
+      ),
+    ).toMatchObject({ ok: true, result: { sample_rate_hz: 50 } });
+    expect(
+      await handleCommand(
+        '{"request_id":"r3","command":"set_publish_interval","publish_interval_ms":500}',
+        t,
+        now,
+      ),
+    ).toMatchObject({ ok: true });
+    expect(await handleCommand('{"request_id":"r4","command":"identify"}', t, now)).toMatchObject({
+      ok: true,
+      result: { duration_s: 10 },
+    });
+    expect(t.calls).toEqual(["rate 50", "interval 500", "identify 10"]);
+  });
+
+  it("refuses values out of range, unknown and malformed commands without acting", async () => {
+    const t = target();
+    expect(
+      await handleCommand(
+        '{"request_id":"r5","command":"set_sample_rate","sample_rate_hz":4000}',
+        t,
+        now,
+      ),
+    ).toMatchObject({ request_id: "r5", ok: false, error: { code: "invalid_command" } });
+    expect(await handleCommand('{"request_id":"r6","command":"reboot"}', t, now)).toMatchObject({
+      request_id: "r6",
+      ok: false,
+      error: { code: "unknown_command" },
+    });
+    expect(await handleCommand("not json", t, now)).toMatchObject({
+      request_id: null,
+      ok: false,
+      error: { code: "invalid_command" },
+    });
+    expect(await handleCommand(new Uint8Array([0xff]), t, now)).toMatchObject({
+      request_id: null,
+      ok: false,
+    });
+    expect(t.calls).toEqual([]);
+  });
+
+  it("reports a failing action as an error response", async () => {
+    const t = { ...target(), setSampleRate: async () => Promise.reject(new Error("bus error")) };
+    expect(
+      await handleCommand(
+        '{"request_id":"r7","command":"set_sample_rate","sample_rate_hz":20}',
+        t,
+        now,
+      ),
+    ).toMatchObject({ ok: false, error: { code: "command_failed", message: "bus error" } });
+  });
+});
+
+describe("batcher", () => {
+  it("numbers every reading and keeps all of them across batches", () => {
+    const b = new Batcher(100);
+    b.add(
+      Array.from({ length: 9_001 }, (_, i) => ({
+        timestamp: 1_731_622_400_000 + i,
+        x: 0.00004,
+        y: -0.123456,
+        z: 1,
+      })),
+    );
+    const batches = b.take();
+    expect(batches.map((x) => x.length)).toEqual([4000, 4000, 1001]);
+    expect(batches.flat().map((s) => s.sequence)).toEqual(
+      Array.from({ length: 9_001 }, (_, i) => 100 + i),
+    );
+    expect(batches[0]?.[0]).toMatchObject({
+      x: 0,
+      y: -0.1235,
+      z: 1,
+      magnitude: Math.hypot(0, -0.1235, 1),
+    });
+    expect(b.take()).toEqual([]);
+    expect(b.nextSequence).toBe(9_101);
+  });
+});

@@ -1,0 +1,157 @@
+import { Either } from "effect";
+import { describe, expect, it } from "vitest";
+import { configPath, describeConfig, parseConfig } from "./config.js";
+
+const oldFile = `
+[mqtt]
+broker_host = "a1b2c3-ats.iot.eu-central-1.amazonaws.com"
+broker_port = 8883
+client_id = "medusa-pi-01"
+ca_cert = "/etc/medusa/certs/AmazonRootCA1.pem"
+client_cert = "/etc/medusa/certs/device.pem.crt"
+client_key = "/etc/medusa/certs/private.pem.key"
+
+[mqtt.topics]
+sensor_data = "medusa/{device_id}/sensor/data"
+status = "medusa/{device_id}/status"
+device_info = "medusa/{device_id}/device/info"
+
+[sensor]
+sample_rate_hz = 10
+
+[device]
+location = "Ward 3, bed 12"
+`;
+
+const files = (entries: Record<string, string>, modes: Record<string, number> = {}) => {
+  const written: Record<string, string> = {};
+  return {
+    written,
+    fs: {
+      read: (p: string) => written[p] ?? entries[p],
+      write: (p: string, c: string) => {
+        written[p] = c;
+      },
+      mode: (p: string) => modes[p],
+    },
+  };
+};
+
+const ok = (text: string, options: Parameters<typeof parseConfig>[2] = {}) =>
+  Either.getOrThrow(
+    parseConfig(text, "/etc/medusa/mqtt_publisher.toml", { fs: files({}).fs, ...options }),
+  );
+const error = (text: string, options: Parameters<typeof parseConfig>[2] = {}) => {
+  const r = parseConfig(text, "/etc/medusa/mqtt_publisher.toml", { fs: files({}).fs, ...options });
+  if (Either.isRight(r)) throw new Error("accepted");
+  return r.left;
+};
+
+describe("device configuration", () => {
+  it("reads the old publisher's file, with defaults for the new keys", () => {
+    const c = ok(oldFile);
+    expect(c.deviceId).toBe("medusa-pi-01");
+    expect(c.deviceIdSource).toBe("client_id");
+    expect(c.mqtt).toMatchObject({
+      host: "a1b2c3-ats.iot.eu-central-1.amazonaws.com",
+      port: 8883,
+      protocolVersion: 4,
+      keepaliveS: 30,
+    });
+    expect(c.topics).toMatchObject({
+      sensorData: "medusa/medusa-pi-01/sensor/data",
+      status: "medusa/medusa-pi-01/status",
+      deviceInfo: "medusa/medusa-pi-01/device/info",
+      commands: "medusa/medusa-pi-01/commands/#",
+      commandResponse: "medusa/medusa-pi-01/commands/response",
+    });
+    expect(c.sensor).toMatchObject({
+      kind: "adxl345",
+      sampleRateHz: 10,
+      i2cBus: 1,
+      i2cAddress: 0x53,
+    });
+    expect(c.publishIntervalMs).toBe(1000);
+    expect(c.statusIntervalMs).toBe(30000);
+    expect(c.outbox.durability).toBe("batch");
+    expect(c.device.location).toBe("Ward 3, bed 12");
+    expect(c.warnings).toEqual([]);
+  });
+
+  it("lets the environment override connection settings", () => {
+    const c = ok(oldFile, {
+      env: {
+        AWS_IOT_ENDPOINT: "other-ats.iot.us-east-1.amazonaws.com",
+        AWS_IOT_CLIENT_ID: "thing-9",
+        AWS_IOT_KEY_PATH: "/k.pem",
+        AWS_IOT_CERT_PATH: "/c.pem",
+        AWS_IOT_CA_PATH: "/ca.pem",
+      },
+    });
+    expect(c.mqtt).toMatchObject({
+      host: "other-ats.iot.us-east-1.amazonaws.com",
+      clientId: "thing-9",
+      keyPath: "/k.pem",
+      certPath: "/c.pem",
+      caPath: "/ca.pem",
+    });
+    expect(c.deviceId).toBe("thing-9");
+  });
+
+  it("names the file, the key and the problem", () => {
+    expect(error(oldFile.replace("broker_port = 8883", "broker_port = 99999")).message).toBe(
+      "/etc/medusa/mqtt_publisher.toml: mqtt.broker_port: must be a port between 1 and 65535",
+    );
+    expect(error(oldFile.replace("sample_rate_hz = 10", "sample_rate_hz = 1000")).key).toBe(
+      "sensor.sample_rate_hz",
+    );
+    expect(
+      error(oldFile.replace('client_key = "/etc/medusa/certs/private.pem.key"', "")).message,
+    ).toMatch(/mqtt.client_key: is required/);
+    expect(error(oldFile.replace("{device_id}/status", "status")).key).toBe("mqtt.topics.status");
+    expect(
+      error(oldFile.replace('client_id = "medusa-pi-01"', 'client_id = "bad/id"')).message,
+    ).toMatch(/mqtt.client_id: "bad\/id" is not a valid device id/);
+    expect(error("[mqtt\nbroker").message).toMatch(/not valid TOML/);
+    expect(error(`${oldFile}\n[sensor]\nkind = "bmi160"`).message).toMatch(/TOML/); // duplicate table
+  });
+
+  it("warns about unknown keys and a private key readable by others", () => {
+    const { fs } = files({}, { "/etc/medusa/certs/private.pem.key": 0o100644 });
+    const c = ok(`${oldFile}\n[logging]\nlevel = "debug"`, { fs });
+    expect(c.warnings).toEqual([
+      "/etc/medusa/mqtt_publisher.toml: logging: unknown key, ignored",
+      "/etc/medusa/mqtt_publisher.toml: mqtt.client_key: /etc/medusa/certs/private.pem.key is readable by group or others (mode 644); run chmod 600",
+    ]);
+  });
+
+  it('device_id = "auto" creates a UUID once and keeps it', () => {
+    const store = files({});
+    const auto = oldFile.replace(
+      "[device]",
+      '[device]\ndevice_id = "auto"\ndevice_id_file = "/data/medusa/device_id"',
+    );
+    const first = ok(auto, { fs: store.fs, newId: () => "6f1c7f3e-0d7e-4a57-9a55-3a3e2c1d0b9a" });
+    expect(first.deviceId).toBe("6f1c7f3e-0d7e-4a57-9a55-3a3e2c1d0b9a");
+    expect(first.deviceIdSource).toBe("auto");
+    expect(store.written["/data/medusa/device_id"]).toBe("6f1c7f3e-0d7e-4a57-9a55-3a3e2c1d0b9a\n");
+    const second = ok(auto, { fs: store.fs, newId: () => "another" });
+    expect(second.deviceId).toBe("6f1c7f3e-0d7e-4a57-9a55-3a3e2c1d0b9a");
+    expect(second.topics.sensorData).toBe(
+      "medusa/6f1c7f3e-0d7e-4a57-9a55-3a3e2c1d0b9a/sensor/data",
+    );
+  });
+
+  it("takes the path from --config, then MEDUSA_CONFIG, then the default", () => {
+    expect(configPath(["--config", "/a.toml"], { MEDUSA_CONFIG: "/b.toml" })).toBe("/a.toml");
+    expect(configPath(["--config=/c.toml"], {})).toBe("/c.toml");
+    expect(configPath([], { MEDUSA_CONFIG: "/b.toml" })).toBe("/b.toml");
+    expect(configPath([], {})).toBe("/etc/medusa/mqtt_publisher.toml");
+  });
+
+  it("describes the resolved configuration without secrets", () => {
+    const text = describeConfig(ok(oldFile));
+    expect(text).toMatch(/device id +medusa-pi-01 \(from client_id\)/);
+    expect(text).toMatch(/contents never printed/);
+  });
+});

@@ -1,0 +1,447 @@
+import { randomUUID } from "node:crypto";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import {
+  DEFAULT_TOPIC_PREFIX,
+  DeviceId,
+  MAX_PUBLISH_INTERVAL_MS,
+  MAX_SAMPLE_RATE_HZ,
+  MIN_PUBLISH_INTERVAL_MS,
+  MIN_SAMPLE_RATE_HZ,
+  topicFor,
+  topicTemplates,
+  validateTemplate,
+} from "@medusa/domain";
+import { Either, ParseResult, Schema } from "effect";
+import { parse as parseToml, TomlError } from "smol-toml";
+
+export const DEFAULT_CONFIG_PATH = "/etc/medusa/mqtt_publisher.toml";
+export const DEFAULT_DEVICE_ID_FILE = "/data/medusa/device_id";
+
+/** A configuration problem: which file, which key, what is wrong. */
+export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
+  file: Schema.String,
+  key: Schema.String,
+  problem: Schema.String,
+}) {
+  override get message(): string {
+    return `${this.file}: ${this.key ? `${this.key}: ` : ""}${this.problem}`;
+  }
+}
+
+const Port = Schema.Number.pipe(
+  Schema.int({ message: () => "must be an integer port" }),
+  Schema.between(1, 65535, { message: () => "must be a port between 1 and 65535" }),
+);
+const Path = Schema.String.pipe(Schema.minLength(1, { message: () => "must be a file path" }));
+const Template = Schema.String.pipe(
+  Schema.filter((t) => {
+    const error = validateTemplate(t);
+    return error === undefined || error.reason;
+  }),
+);
+const positive = (what: string, min: number, max: number) =>
+  Schema.Number.pipe(
+    Schema.finite({ message: () => `${what} must be a number` }),
+    Schema.between(min, max, { message: () => `${what} must be between ${min} and ${max}` }),
+  );
+const opt = <A, I>(schema: Schema.Schema<A, I>, value: () => A) =>
+  Schema.optionalWith(schema, { default: value, exact: true });
+/** A table whose keys all have defaults: absent, it decodes as if empty. */
+const section = <A, I>(schema: Schema.Schema<A, I>) =>
+  Schema.optionalWith(schema, { default: () => Schema.decodeUnknownSync(schema)({}), exact: true });
+
+/**
+ * The file as written: `mqtt_publisher.toml`, compatible with the old
+ * publisher's file, plus new keys with defaults.
+ */
+const ConfigFile = Schema.Struct({
+  mqtt: Schema.Struct({
+    // Required, but checked after the environment overrides are applied.
+    broker_host: Schema.optionalWith(Schema.String, { exact: true }),
+    broker_port: opt(Port, () => 8883),
+    client_id: Schema.optionalWith(Schema.String, { exact: true }),
+    ca_cert: Schema.optionalWith(Path, { exact: true }),
+    client_cert: Schema.optionalWith(Path, { exact: true }),
+    client_key: Schema.optionalWith(Path, { exact: true }),
+    protocol_version: opt(
+      Schema.Union(Schema.Literal(4, 5), Schema.Literal("3.1.1", "5")),
+      () => 4 as const,
+    ),
+    keepalive_s: opt(positive("keepalive_s", 5, 1200), () => 30),
+    backoff_base_ms: opt(positive("backoff_base_ms", 10, 600_000), () => 1_000),
+    backoff_cap_ms: opt(positive("backoff_cap_ms", 100, 3_600_000), () => 60_000),
+    topic_prefix: opt(
+      Schema.String.pipe(
+        Schema.pattern(/^[^+#/]+(\/[^+#/]+)*$/, {
+          message: () => "must be topic levels without wildcards",
+        }),
+      ),
+      () => DEFAULT_TOPIC_PREFIX,
+    ),
+    topics: section(
+      Schema.Struct({
+        sensor_data: Schema.optionalWith(Template, { exact: true }),
+        status: Schema.optionalWith(Template, { exact: true }),
+        device_info: Schema.optionalWith(Template, { exact: true }),
+      }),
+    ),
+  }),
+  sensor: section(
+    Schema.Struct({
+      sample_rate_hz: opt(
+        positive("sample_rate_hz", MIN_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ),
+        () => 10,
+      ),
+      kind: opt(Schema.Literal("adxl345", "synthetic"), () => "adxl345" as const),
+      i2c_bus: opt(Schema.Number.pipe(Schema.int(), Schema.between(0, 255)), () => 1),
+      i2c_address: opt(Schema.Number.pipe(Schema.int(), Schema.between(0x03, 0x77)), () => 0x53),
+      seed: opt(Schema.Number.pipe(Schema.int()), () => 1),
+    }),
+  ),
+  device: section(
+    Schema.Struct({
+      location: opt(Schema.String, () => ""),
+      device_id: Schema.optionalWith(Schema.String, { exact: true }),
+      device_id_file: opt(Path, () => DEFAULT_DEVICE_ID_FILE),
+      device_type: opt(Schema.String, () => "raspberry-pi"),
+    }),
+  ),
+  publish: section(
+    Schema.Struct({
+      interval_ms: opt(
+        positive("interval_ms", MIN_PUBLISH_INTERVAL_MS, MAX_PUBLISH_INTERVAL_MS),
+        () => 1_000,
+      ),
+      status_interval_ms: opt(positive("status_interval_ms", 1_000, 3_600_000), () => 30_000),
+    }),
+  ),
+  outbox: section(
+    Schema.Struct({
+      path: opt(Path, () => "/var/lib/medusa/outbox"),
+      max_bytes: opt(positive("max_bytes", 64 * 1024, 8 * 1024 ** 3), () => 50 * 1024 * 1024),
+      durability: opt(Schema.Literal("fsync", "batch", "none"), () => "batch" as const),
+    }),
+  ),
+});
+type ConfigFile = typeof ConfigFile.Type;
+
+/** The resolved configuration the agent runs with. */
+export interface DeviceConfig {
+  readonly file: string;
+  readonly deviceId: DeviceId;
+  /** How the device id was chosen. */
+  readonly deviceIdSource: "device_id" | "client_id" | "auto";
+  readonly mqtt: {
+    readonly host: string;
+    readonly port: number;
+    readonly clientId: string;
+    readonly caPath: string;
+    readonly certPath: string;
+    readonly keyPath: string;
+    readonly protocolVersion: 4 | 5;
+    readonly keepaliveS: number;
+    readonly backoff: { readonly baseMs: number; readonly capMs: number };
+  };
+  readonly topics: {
+    readonly prefix: string;
+    readonly sensorData: string;
+    readonly status: string;
+    readonly deviceInfo: string;
+    readonly commands: string;
+    readonly commandResponse: string;
+  };
+  readonly sensor: {
+    readonly kind: "adxl345" | "synthetic";
+    readonly sampleRateHz: number;
+    readonly i2cBus: number;
+    readonly i2cAddress: number;
+    readonly seed: number;
+  };
+  readonly device: { readonly location: string; readonly deviceType: string };
+  readonly publishIntervalMs: number;
+  readonly statusIntervalMs: number;
+  readonly outbox: {
+    readonly path: string;
+    readonly maxBytes: number;
+    readonly durability: "fsync" | "batch" | "none";
+  };
+  /** Things worth a warning that do not stop the agent (unknown keys, key file permissions). */
+  readonly warnings: ReadonlyArray<string>;
+}
+
+/** Environment variables other deployments set, and the key each overrides. */
+export const ENV_OVERRIDES = {
+  AWS_IOT_ENDPOINT: "mqtt.broker_host",
+  AWS_IOT_CERT_PATH: "mqtt.client_cert",
+  AWS_IOT_KEY_PATH: "mqtt.client_key",
+  AWS_IOT_CA_PATH: "mqtt.ca_cert",
+  AWS_IOT_CLIENT_ID: "mqtt.client_id",
+} as const;
+
+export interface LoadOptions {
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Reads and creates the persisted id in `device_id = "auto"` mode. */
+  readonly fs?: {
+    readonly read: (path: string) => string | undefined;
+    readonly write: (path: string, content: string) => void;
+    readonly mode: (path: string) => number | undefined;
+  };
+  readonly newId?: () => string;
+}
+
+const nodeFs: NonNullable<LoadOptions["fs"]> = {
+  read: (path) => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch {
+      return undefined;
+    }
+  },
+  write: (path, content) => {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, content, { mode: 0o644 });
+  },
+  mode: (path) => {
+    try {
+      return statSync(path).mode;
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+/** The config file path: `--config PATH`, else `MEDUSA_CONFIG`, else the default. */
+export const configPath = (
+  argv: ReadonlyArray<string>,
+  env: Readonly<Record<string, string | undefined>>,
+): string => {
+  const i = argv.indexOf("--config");
+  const fromArg =
+    i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith("--config="))?.slice("--config=".length);
+  return fromArg ?? env.MEDUSA_CONFIG ?? DEFAULT_CONFIG_PATH;
+};
+
+const isDeviceId = Schema.is(DeviceId);
+const decodeFile = Schema.decodeUnknownEither(ConfigFile, {
+  errors: "all",
+  onExcessProperty: "ignore",
+});
+
+/** Reads, validates and resolves the configuration. Every problem names the file and key. */
+export const loadConfig = (
+  file: string,
+  options: LoadOptions = {},
+): Either.Either<DeviceConfig, ConfigError> => {
+  const fs = options.fs ?? nodeFs;
+  const text = fs.read(file);
+  if (text === undefined)
+    return Either.left(new ConfigError({ file, key: "", problem: "cannot read the file" }));
+  return parseConfig(text, file, { ...options, fs });
+};
+
+/** As `loadConfig`, from the file's text. */
+export const parseConfig = (
+  text: string,
+  file: string,
+  options: LoadOptions = {},
+): Either.Either<DeviceConfig, ConfigError> => {
+  const env = options.env ?? {};
+  const fs = options.fs ?? nodeFs;
+  let raw: Record<string, unknown>;
+  try {
+    raw = parseToml(text) as Record<string, unknown>;
+  } catch (e) {
+    const where = e instanceof TomlError ? `line ${e.line}, column ${e.column}` : "";
+    return Either.left(
+      new ConfigError({ file, key: where, problem: `not valid TOML: ${firstLine(e)}` }),
+    );
+  }
+  const withEnv = applyEnv(raw, env);
+  const decoded = decodeFile(withEnv);
+  if (Either.isLeft(decoded)) {
+    const [issue] = ParseResult.ArrayFormatter.formatErrorSync(decoded.left);
+    return Either.left(
+      new ConfigError({
+        file,
+        key: issue ? issue.path.join(".") : "",
+        problem: issue?.message ?? "invalid",
+      }),
+    );
+  }
+  return resolve(decoded.right, file, fs, options.newId ?? randomUUID, unknownKeys(raw));
+};
+
+const resolve = (
+  c: ConfigFile,
+  file: string,
+  fs: NonNullable<LoadOptions["fs"]>,
+  newId: () => string,
+  unknown: ReadonlyArray<string>,
+): Either.Either<DeviceConfig, ConfigError> => {
+  const fail = (key: string, problem: string) =>
+    Either.left(new ConfigError({ file, key, problem }));
+  const { broker_host, client_id, ca_cert, client_cert, client_key } = c.mqtt;
+  if (!broker_host) return fail("mqtt.broker_host", "is required (or AWS_IOT_ENDPOINT)");
+  if (!client_id) return fail("mqtt.client_id", "is required (or AWS_IOT_CLIENT_ID)");
+  if (!ca_cert) return fail("mqtt.ca_cert", "is required (or AWS_IOT_CA_PATH)");
+  if (!client_cert) return fail("mqtt.client_cert", "is required (or AWS_IOT_CERT_PATH)");
+  if (!client_key) return fail("mqtt.client_key", "is required (or AWS_IOT_KEY_PATH)");
+  const warnings = unknown.map((k) => `${file}: ${k}: unknown key, ignored`);
+
+  let deviceId: string;
+  let deviceIdSource: DeviceConfig["deviceIdSource"];
+  if (c.device.device_id === "auto") {
+    deviceIdSource = "auto";
+    const stored = fs.read(c.device.device_id_file)?.trim();
+    if (stored) {
+      deviceId = stored;
+    } else {
+      deviceId = newId();
+      try {
+        fs.write(c.device.device_id_file, `${deviceId}\n`);
+      } catch (e) {
+        return fail(
+          "device.device_id_file",
+          `cannot persist the generated device id: ${firstLine(e)}`,
+        );
+      }
+    }
+  } else if (c.device.device_id !== undefined) {
+    deviceIdSource = "device_id";
+    deviceId = c.device.device_id;
+  } else {
+    deviceIdSource = "client_id";
+    deviceId = client_id;
+  }
+  if (!isDeviceId(deviceId)) {
+    const key =
+      deviceIdSource === "client_id"
+        ? "mqtt.client_id"
+        : deviceIdSource === "auto"
+          ? "device.device_id_file"
+          : "device.device_id";
+    return fail(
+      key,
+      `"${deviceId}" is not a valid device id (an AWS IoT thing name: 1-128 characters of [a-zA-Z0-9:_-])`,
+    );
+  }
+
+  const prefix = c.mqtt.topic_prefix;
+  const templates = topicTemplates(prefix);
+  const topic = (template: string | undefined, fallback: string) =>
+    topicFor(template ?? fallback, deviceId as DeviceId);
+
+  const keyMode = fs.mode(client_key);
+  if (keyMode !== undefined && (keyMode & 0o077) !== 0) {
+    warnings.push(
+      `${file}: mqtt.client_key: ${client_key} is readable by group or others (mode ${(keyMode & 0o777).toString(8)}); run chmod 600`,
+    );
+  }
+  if (c.mqtt.backoff_cap_ms < c.mqtt.backoff_base_ms) {
+    return fail("mqtt.backoff_cap_ms", "must not be below backoff_base_ms");
+  }
+
+  return Either.right({
+    file,
+    deviceId: deviceId as DeviceId,
+    deviceIdSource,
+    mqtt: {
+      host: broker_host,
+      port: c.mqtt.broker_port,
+      clientId: client_id,
+      caPath: ca_cert,
+      certPath: client_cert,
+      keyPath: client_key,
+      protocolVersion: c.mqtt.protocol_version === 5 || c.mqtt.protocol_version === "5" ? 5 : 4,
+      keepaliveS: c.mqtt.keepalive_s,
+      backoff: { baseMs: c.mqtt.backoff_base_ms, capMs: c.mqtt.backoff_cap_ms },
+    },
+    topics: {
+      prefix,
+      sensorData: topic(c.mqtt.topics.sensor_data, templates.sensorData),
+      status: topic(c.mqtt.topics.status, templates.status),
+      deviceInfo: topic(c.mqtt.topics.device_info, templates.deviceInfo),
+      commands: `${topicFor(templates.commands, deviceId as DeviceId)}/#`,
+      commandResponse: topicFor(templates.commandResponse, deviceId as DeviceId),
+    },
+    sensor: {
+      kind: c.sensor.kind,
+      sampleRateHz: c.sensor.sample_rate_hz,
+      i2cBus: c.sensor.i2c_bus,
+      i2cAddress: c.sensor.i2c_address,
+      seed: c.sensor.seed,
+    },
+    device: { location: c.device.location, deviceType: c.device.device_type },
+    publishIntervalMs: c.publish.interval_ms,
+    statusIntervalMs: c.publish.status_interval_ms,
+    outbox: { path: c.outbox.path, maxBytes: c.outbox.max_bytes, durability: c.outbox.durability },
+    warnings,
+  });
+};
+
+const applyEnv = (
+  raw: Record<string, unknown>,
+  env: Readonly<Record<string, string | undefined>>,
+) => {
+  const mqtt = { ...((raw.mqtt as Record<string, unknown> | undefined) ?? {}) };
+  for (const [variable, key] of Object.entries(ENV_OVERRIDES)) {
+    const value = env[variable];
+    if (value !== undefined && value !== "") mqtt[key.slice("mqtt.".length)] = value;
+  }
+  return { ...raw, mqtt };
+};
+
+const KNOWN: Record<string, ReadonlyArray<string>> = {
+  mqtt: [
+    "broker_host",
+    "broker_port",
+    "client_id",
+    "ca_cert",
+    "client_cert",
+    "client_key",
+    "protocol_version",
+    "keepalive_s",
+    "backoff_base_ms",
+    "backoff_cap_ms",
+    "topic_prefix",
+    "topics",
+  ],
+  "mqtt.topics": ["sensor_data", "status", "device_info"],
+  sensor: ["sample_rate_hz", "kind", "i2c_bus", "i2c_address", "seed"],
+  device: ["location", "device_id", "device_id_file", "device_type"],
+  publish: ["interval_ms", "status_interval_ms"],
+  outbox: ["path", "max_bytes", "durability"],
+};
+
+const unknownKeys = (raw: Record<string, unknown>, prefix = ""): Array<string> => {
+  const out: Array<string> = [];
+  for (const [key, value] of Object.entries(raw)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    const known = prefix ? KNOWN[prefix]?.includes(key) : key in KNOWN;
+    if (!known) out.push(path);
+    else if (value && typeof value === "object" && !Array.isArray(value) && KNOWN[path])
+      out.push(...unknownKeys(value as Record<string, unknown>, path));
+  }
+  return out;
+};
+
+const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
+
+/** The resolved configuration for `--check`: paths shown, nothing secret printed. */
+export const describeConfig = (c: DeviceConfig): string =>
+  [
+    `config file        ${c.file}`,
+    `device id          ${c.deviceId} (from ${c.deviceIdSource})`,
+    `broker             mqtts://${c.mqtt.host}:${c.mqtt.port} (MQTT ${c.mqtt.protocolVersion === 5 ? "5" : "3.1.1"}, client id ${c.mqtt.clientId}, keepalive ${c.mqtt.keepaliveS} s)`,
+    `ca certificate     ${c.mqtt.caPath}`,
+    `client certificate ${c.mqtt.certPath}`,
+    `client key         ${c.mqtt.keyPath} (contents never printed)`,
+    `reconnect backoff  ${c.mqtt.backoff.baseMs} ms doubling to ${c.mqtt.backoff.capMs} ms, full jitter`,
+    `topics             ${c.topics.sensorData}, ${c.topics.status}, ${c.topics.deviceInfo}; commands ${c.topics.commands}`,
+    `sensor             ${c.sensor.kind} at ${c.sensor.sampleRateHz} Hz${c.sensor.kind === "adxl345" ? ` (I2C bus ${c.sensor.i2cBus}, address 0x${c.sensor.i2cAddress.toString(16)})` : ` (seed ${c.sensor.seed})`}`,
+    `publish            every ${c.publishIntervalMs} ms; status every ${c.statusIntervalMs} ms`,
+    `outbox             ${c.outbox.path} (max ${c.outbox.maxBytes} bytes, durability ${c.outbox.durability})`,
+    `location           ${c.device.location || "(not set)"}`,
+    ...c.warnings.map((w) => `warning: ${w}`),
+  ].join("\n");
