@@ -1,0 +1,311 @@
+import {
+  type DeviceInfo,
+  type DeviceStatus,
+  type EpochMillis,
+  encodeSampleBatch,
+} from "@medusa/domain";
+import { Batcher, type Reading } from "./batcher.js";
+import { handleCommand } from "./commands.js";
+import type { DeviceConfig } from "./config.js";
+import { cpuTemperature, memory, wifiState } from "./system.js";
+
+/** The sensor as the agent uses it (the ADXL345 driver and the synthetic sensor both fit). */
+export interface AgentSensor {
+  readonly model: string;
+  start(rateHz: number): Promise<void>;
+  setRate(rateHz: number): Promise<void>;
+  /** Every reading since the last drain; never throws (errors show in health). */
+  drain(): Promise<ReadonlyArray<Reading>>;
+  health(): { readonly healthy: boolean; readonly lastError?: string };
+  close(): Promise<void>;
+}
+
+export interface AgentOutboxEntry {
+  readonly id: number | bigint;
+  readonly topic: string;
+  readonly payload: Uint8Array;
+}
+
+/** The durable outbox: a batch is appended before it is published and removed after PUBACK. */
+export interface AgentOutbox {
+  append(payload: string, topic: string): Promise<unknown>;
+  pending(
+    limit?: number,
+  ): ReadonlyArray<AgentOutboxEntry> | Promise<ReadonlyArray<AgentOutboxEntry>>;
+  ack(id: number | bigint): unknown;
+  stats(): { readonly depth: number; readonly bytes: number; readonly drops: number };
+  close(): Promise<void>;
+}
+
+/** MQTT as the agent uses it: QoS 1 publishes that resolve at PUBACK. */
+export interface AgentTransport {
+  readonly connected: boolean;
+  publish(topic: string, payload: string | Uint8Array): Promise<void>;
+  subscribe(filter: string, onMessage: (topic: string, payload: Uint8Array) => void): Promise<void>;
+  onConnect(listener: () => void): void;
+  onDisconnect(listener: () => void): void;
+  reconnects(): number;
+  close(): Promise<void>;
+}
+
+export interface AgentOptions {
+  readonly config: DeviceConfig;
+  readonly sensor: AgentSensor;
+  readonly outbox: AgentOutbox;
+  readonly transport: AgentTransport;
+  readonly now?: () => number;
+  readonly firmwareVersion?: string;
+  readonly log?: (line: string) => void;
+  /** Publishes at most this many outbox entries without PUBACK. */
+  readonly maxInflight?: number;
+}
+
+/**
+ * The device agent. Sampling runs on its own timer and only touches the
+ * sensor and memory: it never waits on the network. Each publish interval
+ * turns the samples into native batches and appends them to the durable
+ * outbox; a pump publishes outbox entries while connected (QoS 1, at most
+ * `maxInflight` unacknowledged) and removes each only after its PUBACK.
+ */
+export class Agent {
+  private readonly batcher = new Batcher();
+  private readonly now: () => number;
+  private readonly log: (line: string) => void;
+  private readonly maxInflight: number;
+  private readonly inflight = new Set<string>();
+  private readonly started: number;
+  private sampleRateHz: number;
+  private publishIntervalMs: number;
+  private timers: Array<NodeJS.Timeout> = [];
+  private publishTimer: NodeJS.Timeout | undefined;
+  private samplingTimer: NodeJS.Timeout | undefined;
+  private lastPublishAt: number | null = null;
+  private pumping = false;
+  private pumpAgain = false;
+  private stopped = false;
+  private identifyUntil = 0;
+  private samplesTaken = 0;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: AgentOptions) {
+    this.now = options.now ?? Date.now;
+    this.log = options.log ?? (() => {});
+    this.maxInflight = options.maxInflight ?? 100;
+    this.sampleRateHz = options.config.sensor.sampleRateHz;
+    this.publishIntervalMs = options.config.publishIntervalMs;
+    this.started = this.now();
+  }
+
+  async start(): Promise<void> {
+    const { sensor, transport, config } = this.options;
+    await sensor.start(this.sampleRateHz);
+    transport.onConnect(() => {
+      this.inflight.clear();
+      void this.publishDeviceInfo();
+      this.pump();
+    });
+    transport.onDisconnect(() => this.inflight.clear());
+    await transport.subscribe(
+      config.topics.commands,
+      (topic, payload) => void this.onCommand(topic, payload),
+    );
+    this.scheduleSampling();
+    this.schedulePublishing();
+    this.timers.push(setInterval(() => void this.publishStatus(), config.statusIntervalMs));
+    if (transport.connected) {
+      void this.publishDeviceInfo();
+      this.pump();
+    }
+  }
+
+  /** Stops sampling, persists what is pending, gives in-flight publishes a moment, disconnects. */
+  async stop(graceMs = 2_000): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    clearInterval(this.publishTimer);
+    clearInterval(this.samplingTimer);
+    await this.sample();
+    await this.flush();
+    const deadline = this.now() + graceMs;
+    while (this.inflight.size > 0 && this.options.transport.connected && this.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await this.options.sensor.close();
+    await this.options.transport.close();
+    await this.options.outbox.close();
+  }
+
+  stats() {
+    return {
+      samplesTaken: this.samplesTaken,
+      sampleRateHz: this.sampleRateHz,
+      publishIntervalMs: this.publishIntervalMs,
+      lastPublishAt: this.lastPublishAt,
+      inflight: this.inflight.size,
+      nextSequence: this.batcher.nextSequence,
+      identifying: this.now() < this.identifyUntil,
+    };
+  }
+
+  private scheduleSampling() {
+    // Drain often enough that the ADXL345's 32-entry FIFO never overflows
+    // (16 samples' worth), but no more than every 10 ms.
+    const every = Math.min(100, Math.max(10, Math.floor((16 * 1000) / this.sampleRateHz)));
+    clearInterval(this.samplingTimer);
+    this.samplingTimer = setInterval(() => void this.sample(), every);
+  }
+
+  private schedulePublishing() {
+    clearInterval(this.publishTimer);
+    this.publishTimer = setInterval(() => {
+      this.flushing = this.flushing.then(() => this.flush());
+    }, this.publishIntervalMs);
+  }
+
+  private async sample() {
+    const readings = await this.options.sensor.drain();
+    this.samplesTaken += this.batcher.add(readings);
+  }
+
+  /** Pending samples → native batches → outbox; then publish. */
+  private async flush() {
+    for (const batch of this.batcher.take()) {
+      try {
+        await this.options.outbox.append(
+          encodeSampleBatch(batch),
+          this.options.config.topics.sensorData,
+        );
+      } catch (e) {
+        this.log(
+          `outbox append failed, ${batch.length} samples kept for the next interval: ${errorText(e)}`,
+        );
+        this.batcher.add(batch); // renumbered but not lost
+      }
+    }
+    this.pump();
+  }
+
+  /** Publishes outbox entries while connected, up to `maxInflight` without PUBACK. */
+  private pump() {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    void (async () => {
+      try {
+        do {
+          this.pumpAgain = false;
+          const { transport, outbox } = this.options;
+          if (!transport.connected) return;
+          const entries = await outbox.pending(this.maxInflight * 2);
+          for (const entry of entries) {
+            if (this.inflight.size >= this.maxInflight || !transport.connected) break;
+            const key = String(entry.id);
+            if (this.inflight.has(key)) continue;
+            this.inflight.add(key);
+            transport.publish(entry.topic, entry.payload).then(
+              async () => {
+                this.inflight.delete(key);
+                this.lastPublishAt = this.now();
+                await outbox.ack(entry.id);
+                this.pump();
+              },
+              () => {
+                // Not acknowledged: the entry stays in the outbox and goes again after reconnect.
+                this.inflight.delete(key);
+              },
+            );
+          }
+        } while (this.pumpAgain);
+      } catch (e) {
+        this.log(`publishing paused: ${errorText(e)}`);
+      } finally {
+        this.pumping = false;
+      }
+    })();
+  }
+
+  private async publishDeviceInfo() {
+    const { config, sensor, transport } = this.options;
+    const info: DeviceInfo = {
+      timestamp: this.now() as EpochMillis,
+      device_type: config.device.deviceType,
+      firmware_version: this.options.firmwareVersion ?? "0.0.0",
+      location: config.device.location,
+      sensor_model: sensor.model,
+      sample_rate_hz: this.sampleRateHz,
+      publish_interval_ms: this.publishIntervalMs,
+    };
+    await transport
+      .publish(config.topics.deviceInfo, JSON.stringify(info))
+      .catch((e) => this.log(`device info not published: ${errorText(e)}`));
+  }
+
+  /** The status report, as published on the status topic. */
+  async status(): Promise<DeviceStatus> {
+    const { sensor, outbox, transport } = this.options;
+    const health = sensor.health();
+    const box = outbox.stats();
+    return {
+      timestamp: this.now() as EpochMillis,
+      uptime_s: Math.round((this.now() - this.started) / 1000),
+      wifi: await wifiState(),
+      mqtt: { connected: transport.connected },
+      sensor: {
+        model: sensor.model,
+        healthy: health.healthy,
+        error: health.healthy ? null : (health.lastError ?? "unhealthy"),
+        sample_rate_hz: this.sampleRateHz,
+      },
+      memory: memory(),
+      cpu_temperature_c: await cpuTemperature(),
+      outbox: { depth: box.depth, bytes: box.bytes, drops: box.drops },
+      reconnects: transport.reconnects(),
+      last_publish_at: this.lastPublishAt as EpochMillis | null,
+    };
+  }
+
+  private async publishStatus() {
+    const { transport, config } = this.options;
+    if (!transport.connected) return; // status is a snapshot: a stale one is not worth queueing
+    const status = await this.status();
+    await transport
+      .publish(config.topics.status, JSON.stringify(status))
+      .catch((e) => this.log(`status not published: ${errorText(e)}`));
+  }
+
+  private async onCommand(topic: string, payload: Uint8Array) {
+    const { config, transport, sensor } = this.options;
+    if (topic === config.topics.commandResponse) return; // our own answers come back on commands/#
+    const response = await handleCommand(
+      payload,
+      {
+        setSampleRate: async (hz) => {
+          await sensor.setRate(hz);
+          this.sampleRateHz = hz;
+          this.scheduleSampling();
+        },
+        setPublishInterval: (ms) => {
+          this.publishIntervalMs = ms;
+          this.schedulePublishing();
+        },
+        identify: (seconds) => {
+          this.identifyUntil = this.now() + seconds * 1000;
+          this.log(`identify requested for ${seconds} s`);
+        },
+        ping: () => ({
+          uptime_s: Math.round((this.now() - this.started) / 1000),
+          outbox_depth: this.options.outbox.stats().depth,
+        }),
+      },
+      this.now,
+    );
+    await transport
+      .publish(config.topics.commandResponse, JSON.stringify(response))
+      .catch((e) => this.log(`command response not published: ${errorText(e)}`));
+  }
+}
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
