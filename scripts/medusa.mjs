@@ -13,24 +13,61 @@ const { packageManager } = JSON.parse(readFileSync(join(root, "package.json"), "
 const run = (cmd, args) => {
   const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit", shell: false });
   if (r.error) throw r.error;
-  if (r.status !== 0) process.exit(r.status ?? 1);
+  if (r.status !== 0)
+    throw Object.assign(new Error(`${cmd} ${args.join(" ")} failed`), { status: r.status ?? 1 });
 };
 
 const hasPnpm = () => spawnSync("pnpm", ["--version"], { stdio: "ignore" }).status === 0;
 const pnpm = hasPnpm() ? ["pnpm"] : ["npx", "--yes", packageManager];
 const p = (...args) => run(pnpm[0], [...pnpm.slice(1), ...args]);
 
+const report = join(root, "node_modules", ".cache", "vitest-report.json");
+
+/** Runs the tests, then prints the plain closing line CI reads: "N passed, N failed". */
+const summarise = (tests) => {
+  try {
+    tests();
+  } finally {
+    try {
+      const r = JSON.parse(readFileSync(report, "utf8"));
+      console.log(
+        `\n${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`,
+      );
+    } catch {
+      // No report: vitest did not get far enough to write one; its own output says why.
+    }
+  }
+};
+
 const [task = "install", ...rest] = process.argv.slice(2);
-p("install", "--frozen-lockfile", "--prefer-offline");
-switch (task) {
-  case "install":
-    break;
-  case "test":
-    p("exec", "biome", "ci", ".");
-    p("-r", "--parallel", "typecheck");
-    p("exec", "vitest", "run", ...rest);
-    break;
-  default:
-    console.error(`unknown task ${task}: use install or test`);
-    process.exit(2);
+try {
+  main();
+} catch (e) {
+  process.exit(e.status ?? 1);
+}
+
+function main() {
+  p("install", "--frozen-lockfile", "--prefer-offline");
+  switch (task) {
+    case "install":
+      break;
+    case "test":
+      p("exec", "biome", "ci", ".");
+      p("-r", "--parallel", "typecheck");
+      summarise(() =>
+        p(
+          "exec",
+          "vitest",
+          "run",
+          "--reporter=default",
+          "--reporter=json",
+          `--outputFile.json=${report}`,
+          ...rest,
+        ),
+      );
+      break;
+    default:
+      console.error(`unknown task ${task}: use install or test`);
+      process.exit(2);
+  }
 }
