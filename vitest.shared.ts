@@ -3,7 +3,7 @@ import type { TestProjectInlineConfiguration } from "vitest/config";
 
 // Workspace packages export their TypeScript sources under this condition, so
 // tests run against `src/` without a build step.
-const conditions = ["@medusa/source", "import", "module", "node", "default"];
+const conditions = ["@medusa/source", "node", "import", "default"];
 const resolve = { conditions };
 const ssr = { resolve: { conditions } };
 const setupFiles = [fileURLToPath(new URL("./vitest.setup.ts", import.meta.url))];
@@ -23,6 +23,12 @@ export const unitProject = (name: string): TestProjectInlineConfiguration => ({
   },
 });
 
+// Packages whose slow tests use DynamoDB Local: one instance per project run.
+const usesDynamo = new Set(["adapters", "api", "lambda", "stack"]);
+const dynamoSetup = fileURLToPath(
+  new URL("./packages/adapters/src/dynamodb/vitest-global-setup.ts", import.meta.url),
+);
+
 /** Slow tests against real components: DynamoDB Local, MQTT brokers, TLS. */
 export const intProject = (name: string): TestProjectInlineConfiguration => ({
   resolve,
@@ -32,6 +38,7 @@ export const intProject = (name: string): TestProjectInlineConfiguration => ({
     root: rootOf(name),
     include: ["src/**/*.int.test.ts", "test/**/*.int.test.ts"],
     setupFiles,
+    ...(usesDynamo.has(name) ? { globalSetup: [dynamoSetup] } : {}),
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

@@ -2,4 +2,5 @@
  * @medusa/adapters: implementations of the domain's ports (DynamoDB, MQTT,
  * I2C, disk) and their in-memory twins.
  */
+export * from "./dynamodb/index.js";
 export * from "./memory/index.js";

@@ -15,10 +15,16 @@ export const DeviceAssigned = Schema.TaggedStruct("DeviceAssigned", {
 });
 export type DeviceAssigned = typeof DeviceAssigned.Type;
 
-/** A device's assignment ended at `at` (exclusive end of the interval). */
+/**
+ * A device's assignment ended at `at` (exclusive end of the interval).
+ * `since` names the assignment that ended (its start), so the event reads on
+ * its own: in the audit trail, in a stream consumer, and as the read model's
+ * key.
+ */
 export const AssignmentEnded = Schema.TaggedStruct("AssignmentEnded", {
   deviceId: DeviceId,
   patientId: PatientId,
+  since: EpochMillis,
   endedBy: Actor,
   at: EpochMillis,
   reason: EndReason,

@@ -34,6 +34,7 @@ const ended = (
   _tag: "AssignmentEnded",
   deviceId: device,
   patientId: patient,
+  since: t(0),
   endedBy: nurse,
   at,
   reason,

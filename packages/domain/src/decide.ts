@@ -141,6 +141,7 @@ const endingOf = (
         _tag: "AssignmentEnded",
         deviceId: command.deviceId,
         patientId: state.current.patientId,
+        since: state.current.since,
         endedBy: command.actor,
         at: command.at,
         reason,

@@ -121,6 +121,7 @@ export const eventStoreContract = (
             _tag: "AssignmentEnded",
             deviceId: id,
             patientId: patientId("P1"),
+            since: epochMillis(T0),
             endedBy: nurse,
             at: epochMillis(T0 + 10),
             reason: "device_returned",

@@ -1,2 +1,3 @@
-/** Test utilities other packages' tests use: the event-store contract suite. */
+/** Test utilities other packages' tests use: the store contract suites. */
 export * from "./event-store-contract.js";
+export * from "./sensor-store-contract.js";

@@ -1,0 +1,125 @@
+import { DynamoDBClient, type DynamoDBClientConfig } from "@aws-sdk/client-dynamodb";
+
+export interface DynamoClientOptions {
+  readonly region?: string;
+  /** Overrides the endpoint (DynamoDB Local); the SDK's own `AWS_ENDPOINT_URL_DYNAMODB` works too. */
+  readonly endpoint?: string;
+  readonly credentials?: DynamoDBClientConfig["credentials"];
+  readonly maxAttempts?: number;
+}
+
+/** Credentials DynamoDB Local accepts; never valid anywhere else. */
+export const localCredentials = { accessKeyId: "local", secretAccessKey: "local" };
+
+/** A DynamoDB client configured the standard way (region and endpoint from the environment unless given). */
+export const makeDynamoClient = (options: DynamoClientOptions = {}): DynamoDBClient =>
+  new DynamoDBClient({
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+  });
+
+export interface UsageSnapshot {
+  /** Requests sent, by operation (`PutItem`, `Query`, …). */
+  readonly requests: Readonly<Record<string, number>>;
+  readonly totalRequests: number;
+  /** Capacity units the responses reported (`ReturnConsumedCapacity: INDEXES`), tables and indexes together. */
+  readonly readUnits: number;
+  readonly writeUnits: number;
+}
+
+export interface UsageMeter {
+  readonly snapshot: () => UsageSnapshot;
+  readonly reset: () => void;
+}
+
+interface Capacity {
+  readonly CapacityUnits?: number;
+  readonly ReadCapacityUnits?: number;
+  readonly WriteCapacityUnits?: number;
+  readonly Table?: {
+    readonly ReadCapacityUnits?: number;
+    readonly WriteCapacityUnits?: number;
+    readonly CapacityUnits?: number;
+  };
+  readonly GlobalSecondaryIndexes?: Record<
+    string,
+    {
+      readonly ReadCapacityUnits?: number;
+      readonly WriteCapacityUnits?: number;
+      readonly CapacityUnits?: number;
+    }
+  >;
+}
+
+const READS = new Set(["GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"]);
+const SUPPORTS_CAPACITY = new Set([
+  "GetItem",
+  "PutItem",
+  "UpdateItem",
+  "DeleteItem",
+  "Query",
+  "Scan",
+  "BatchGetItem",
+  "BatchWriteItem",
+  "TransactGetItems",
+  "TransactWriteItems",
+]);
+
+/**
+ * Counts requests and consumed capacity of a client, for benchmarks and
+ * logs. It asks every operation that supports it for `INDEXES` capacity, so
+ * the figures include GSI writes.
+ */
+export const withUsageMetrics = (client: DynamoDBClient): UsageMeter => {
+  let requests: Record<string, number> = {};
+  let readUnits = 0;
+  let writeUnits = 0;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const operation = String(context.commandName ?? "unknown").replace(/Command$/, "");
+      requests[operation] = (requests[operation] ?? 0) + 1;
+      const input = args.input as Record<string, unknown>;
+      if (SUPPORTS_CAPACITY.has(operation) && input.ReturnConsumedCapacity === undefined) {
+        input.ReturnConsumedCapacity = "INDEXES";
+      }
+      const result = await next(args);
+      const output = result.output as { ConsumedCapacity?: Capacity | ReadonlyArray<Capacity> };
+      const consumed = output.ConsumedCapacity;
+      const all =
+        consumed === undefined ? [] : Array.isArray(consumed) ? consumed : [consumed as Capacity];
+      for (const c of all) {
+        const units = unitsOf(c);
+        if (READS.has(operation)) readUnits += units.read || units.total;
+        else writeUnits += units.write || units.total;
+      }
+      return result;
+    },
+    { step: "initialize", name: "medusaUsageMeter" },
+  );
+  return {
+    snapshot: () => ({
+      requests: { ...requests },
+      totalRequests: Object.values(requests).reduce((a, b) => a + b, 0),
+      readUnits,
+      writeUnits,
+    }),
+    reset: () => {
+      requests = {};
+      readUnits = 0;
+      writeUnits = 0;
+    },
+  };
+};
+
+const unitsOf = (c: Capacity) => {
+  let read = 0;
+  let write = 0;
+  const parts = [c.Table, ...Object.values(c.GlobalSecondaryIndexes ?? {})];
+  for (const p of parts) {
+    read += p?.ReadCapacityUnits ?? 0;
+    write += p?.WriteCapacityUnits ?? 0;
+  }
+  return { read, write, total: c.CapacityUnits ?? 0 };
+};

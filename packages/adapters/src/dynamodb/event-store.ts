@@ -1,0 +1,203 @@
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  QueryCommand,
+  TransactionCanceledException,
+  type TransactWriteItem,
+  TransactWriteItemsCommand,
+} from "@aws-sdk/client-dynamodb";
+import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
+import {
+  type AssignmentEvent,
+  Commit,
+  type DeviceId,
+  type EventStoreService,
+  EventStoreUnavailable,
+  VersionConflict,
+} from "@medusa/domain";
+import { Effect, Either, ParseResult, Schema } from "effect";
+import type { TableNames } from "./tables.js";
+
+/** One commit as stored: key `(device_id, version)`. */
+const CommitItem = Schema.Struct({
+  device_id: Schema.String,
+  version: Schema.Number,
+  command_id: Schema.String,
+  committed_at: Schema.Number,
+  events: Schema.Array(Schema.Unknown),
+});
+
+const decodeCommit = Schema.decodeUnknownEither(Commit);
+const decodeItem = Schema.decodeUnknownEither(CommitItem);
+
+/** A stored commit (plain attribute values, or a DynamoDB stream's NewImage) back to a `Commit`. */
+export const decodeCommitItem = (
+  item: Record<string, unknown>,
+  format: "plain" | "dynamodb-json" = "plain",
+): Either.Either<Commit, string> => {
+  const plain = format === "plain" ? item : unmarshall(item as Record<string, AttributeValue>);
+  return decodeItem(plain).pipe(
+    Either.flatMap((i) =>
+      decodeCommit({
+        deviceId: i.device_id,
+        version: i.version,
+        commandId: i.command_id,
+        committedAt: i.committed_at,
+        events: i.events,
+      }),
+    ),
+    Either.mapLeft((e) => ParseResult.TreeFormatter.formatErrorSync(e)),
+  );
+};
+
+export const commitItem = (commit: Commit): Record<string, AttributeValue> =>
+  marshall(
+    {
+      device_id: commit.deviceId,
+      version: commit.version,
+      command_id: commit.commandId,
+      committed_at: commit.committedAt,
+      events: Schema.encodeSync(Schema.Array(Commit.fields.events.value))(commit.events),
+    },
+    { removeUndefinedValues: true },
+  );
+
+/**
+ * The mapping-table writes a commit implies, so the historical read model is
+ * written in the same transaction as the log and never disagrees with it.
+ */
+const mappingWrites = (
+  table: string,
+  events: ReadonlyArray<AssignmentEvent>,
+): Array<TransactWriteItem> =>
+  events.map((e): TransactWriteItem => {
+    if (e._tag === "DeviceAssigned") {
+      return {
+        Put: {
+          TableName: table,
+          Item: marshall(
+            {
+              device_id: e.deviceId,
+              assignment_timestamp: e.at,
+              patient_id: e.patientId,
+              patient_name: e.patientName,
+              assigned_by: e.assignedBy,
+              status: "active",
+              notes: e.notes,
+            },
+            { removeUndefinedValues: true },
+          ),
+        },
+      };
+    }
+    return {
+      Update: {
+        TableName: table,
+        Key: marshall({ device_id: e.deviceId, assignment_timestamp: e.since }),
+        UpdateExpression: "SET assignment_end = :end, #status = :status, ended_by = :by",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: marshall({
+          ":end": e.at,
+          ":status": e.reason,
+          ":by": e.endedBy,
+        }),
+      },
+    };
+  });
+
+const failure = (operation: string, e: unknown) =>
+  new EventStoreUnavailable({
+    operation,
+    reason: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
+  });
+
+/**
+ * The assignment event log on DynamoDB. `append` is one TransactWriteItems:
+ * the commit, conditioned on its version not existing yet (exactly one of
+ * several concurrent appends at one version wins), and the mapping rows it
+ * changes.
+ */
+export const makeDynamoEventStore = (options: {
+  readonly client: DynamoDBClient;
+  readonly tables: TableNames;
+  /** Items per Query page; small values exercise paging in tests. */
+  readonly pageSize?: number;
+}): EventStoreService => {
+  const { client, tables } = options;
+  return {
+    load: (deviceId: DeviceId) =>
+      Effect.gen(function* () {
+        const commits: Array<Commit> = [];
+        let start: Record<string, AttributeValue> | undefined;
+        do {
+          const page = yield* Effect.tryPromise({
+            try: () =>
+              client.send(
+                new QueryCommand({
+                  TableName: tables.events,
+                  KeyConditionExpression: "device_id = :d",
+                  ExpressionAttributeValues: { ":d": { S: deviceId } },
+                  ConsistentRead: true,
+                  ...(options.pageSize ? { Limit: options.pageSize } : {}),
+                  ...(start ? { ExclusiveStartKey: start } : {}),
+                }),
+              ),
+            catch: (e) => failure("load", e),
+          });
+          for (const item of page.Items ?? []) {
+            const commit = decodeCommitItem(unmarshall(item));
+            if (Either.isLeft(commit)) {
+              return yield* new EventStoreUnavailable({
+                operation: "load",
+                reason: `unreadable commit: ${commit.left}`,
+              });
+            }
+            commits.push(commit.right);
+          }
+          start = page.LastEvaluatedKey;
+        } while (start);
+        return { deviceId, version: commits.length, commits };
+      }),
+    append: (commit) =>
+      Effect.tryPromise({
+        try: () =>
+          client.send(
+            new TransactWriteItemsCommand({
+              TransactItems: [
+                {
+                  Put: {
+                    TableName: tables.events,
+                    Item: commitItem(commit),
+                    ConditionExpression: "attribute_not_exists(version)",
+                  },
+                },
+                // Only the next version: the previous commit must exist (no gaps).
+                ...(commit.version > 1
+                  ? [
+                      {
+                        ConditionCheck: {
+                          TableName: tables.events,
+                          Key: marshall({
+                            device_id: commit.deviceId,
+                            version: commit.version - 1,
+                          }),
+                          ConditionExpression: "attribute_exists(version)",
+                        },
+                      },
+                    ]
+                  : []),
+                ...mappingWrites(tables.mapping, commit.events),
+              ],
+            }),
+          ),
+        catch: (e) =>
+          e instanceof TransactionCanceledException &&
+          (e.CancellationReasons ?? []).slice(0, 2).some((r) => r.Code === "ConditionalCheckFailed")
+            ? new VersionConflict({
+                deviceId: commit.deviceId,
+                expectedVersion: commit.version - 1,
+              })
+            : failure("append", e),
+      }).pipe(Effect.asVoid),
+  };
+};

@@ -1,0 +1,81 @@
+import { type AttributeValue, type DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import {
+  AssignmentInterval,
+  type AssignmentReadModelService,
+  StorageUnavailable,
+} from "@medusa/domain";
+import { Effect, Either, ParseResult, Schema } from "effect";
+import { PATIENT_DEVICE_INDEX, type TableNames } from "./tables.js";
+
+const decodeInterval = Schema.decodeUnknownEither(AssignmentInterval);
+
+/** A row of the historical device–patient mapping table as an interval. */
+export const intervalFromRow = (
+  row: Record<string, unknown>,
+): Either.Either<AssignmentInterval, string> =>
+  decodeInterval({
+    deviceId: row.device_id,
+    patientId: row.patient_id,
+    ...(row.patient_name !== undefined ? { patientName: row.patient_name } : {}),
+    assignedBy: row.assigned_by,
+    start: row.assignment_timestamp,
+    end: row.assignment_end ?? null,
+    ...(row.ended_by !== undefined ? { endedBy: row.ended_by } : {}),
+    ...(row.status !== undefined && row.status !== "active" ? { endReason: row.status } : {}),
+    ...(row.notes !== undefined ? { notes: row.notes } : {}),
+  }).pipe(Either.mapLeft((e) => ParseResult.TreeFormatter.formatErrorSync(e)));
+
+/** The device–patient mapping read model, on the historical table and its `patient-device-index`. */
+export const makeDynamoReadModel = (options: {
+  readonly client: DynamoDBClient;
+  readonly tables: TableNames;
+}): AssignmentReadModelService => {
+  const { client, tables } = options;
+  const query = (operation: string, input: { index?: string; key: string; value: string }) =>
+    Effect.gen(function* () {
+      const out: Array<AssignmentInterval> = [];
+      let start: Record<string, AttributeValue> | undefined;
+      do {
+        const page = yield* Effect.tryPromise({
+          try: () =>
+            client.send(
+              new QueryCommand({
+                TableName: tables.mapping,
+                ...(input.index ? { IndexName: input.index } : { ConsistentRead: true }),
+                KeyConditionExpression: `${input.key} = :v`,
+                ExpressionAttributeValues: { ":v": { S: input.value } },
+                ...(start ? { ExclusiveStartKey: start } : {}),
+              }),
+            ),
+          catch: (e) =>
+            new StorageUnavailable({ store: "mapping table", operation, reason: String(e) }),
+        });
+        for (const item of page.Items ?? []) {
+          const interval = intervalFromRow(unmarshall(item));
+          if (Either.isLeft(interval)) {
+            return yield* new StorageUnavailable({
+              store: "mapping table",
+              operation,
+              reason: `unreadable row: ${interval.left}`,
+            });
+          }
+          out.push(interval.right);
+        }
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return out.sort(
+        (a, b) =>
+          a.start - b.start || (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0),
+      );
+    });
+  return {
+    deviceIntervals: (deviceId) => query("deviceIntervals", { key: "device_id", value: deviceId }),
+    patientIntervals: (patientId) =>
+      query("patientIntervals", {
+        index: PATIENT_DEVICE_INDEX,
+        key: "patient_id",
+        value: patientId,
+      }),
+  };
+};

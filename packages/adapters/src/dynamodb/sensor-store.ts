@@ -1,0 +1,358 @@
+import {
+  type AttributeValue,
+  BatchWriteItemCommand,
+  type DynamoDBClient,
+  QueryCommand,
+  type WriteRequest,
+} from "@aws-sdk/client-dynamodb";
+import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
+import {
+  type DeviceId,
+  encodeSampleBatch,
+  InvalidCursor,
+  type PatientId,
+  parseSensorPayload,
+  type Sample,
+  SegmentsNotWritten,
+  type SensorStoreService,
+  StorageUnavailable,
+  type StoredSegment,
+  type TimelineSample,
+  type TimeRange,
+  UNASSIGNED,
+} from "@medusa/domain";
+import { Effect, Either } from "effect";
+import { PATIENT_TIMELINE_INDEX, type TableNames } from "./tables.js";
+
+/**
+ * No item holds samples spread over more than this; longer segments are split
+ * on write. A range read can then start its key range this much before the
+ * range and still find every item that reaches into it.
+ */
+export const MAX_ITEM_SPAN_MS = 10 * 60_000;
+
+export interface SensorStoreOptions {
+  readonly client: DynamoDBClient;
+  readonly tables: TableNames;
+  /** How long `write` keeps retrying unprocessed items before it reports them. */
+  readonly writeDeadlineMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** The item a stored segment becomes: about 450 bytes for 10 samples (1 write unit). */
+export const segmentItem = (s: StoredSegment): Record<string, AttributeValue> => {
+  let end = s.timestamp as number;
+  for (const x of s.samples) if (x.timestamp > end) end = x.timestamp;
+  const first = s.samples[0];
+  return marshall(
+    {
+      device_id: s.deviceId,
+      timestamp: s.timestamp,
+      end_timestamp: end,
+      patient_id: s.patientId,
+      patient_name: s.patientName ?? undefined,
+      assignment_timestamp: s.assignmentTimestamp ?? undefined,
+      ttl: s.ttl,
+      attributed_version: s.attributedVersion,
+      count: s.samples.length,
+      sequence_first: first?.sequence,
+      sequence_last: s.samples.at(-1)?.sequence,
+      // The device sent no time for these samples; the cloud's receive time stands in.
+      time_source: first?.timestampSource,
+      samples: encodeSampleBatch(s.samples),
+    },
+    { removeUndefinedValues: true },
+  );
+};
+
+/** A stored item back to a segment. */
+export const segmentFromItem = (
+  raw: Record<string, AttributeValue>,
+): Either.Either<StoredSegment, string> => {
+  const item = unmarshall(raw);
+  const payload = parseSensorPayload(String(item.samples));
+  if (Either.isLeft(payload) || payload.right._tag !== "SampleBatch") {
+    return Either.left(`item ${item.device_id}/${item.timestamp}: unreadable samples`);
+  }
+  const samples: ReadonlyArray<Sample> =
+    item.time_source === "received_at"
+      ? payload.right.samples.map((x) => ({ ...x, timestampSource: "received_at" as const }))
+      : payload.right.samples;
+  return Either.right({
+    deviceId: item.device_id as DeviceId,
+    timestamp: item.timestamp,
+    patientId: item.patient_id,
+    patientName: item.patient_name ?? null,
+    assignmentTimestamp: item.assignment_timestamp ?? null,
+    ttl: item.ttl,
+    attributedVersion: item.attributed_version ?? 0,
+    samples,
+  } as StoredSegment);
+};
+
+/** Splits segments that span more than `MAX_ITEM_SPAN_MS`; each piece is keyed by its earliest sample. */
+export const boundSpan = (segments: ReadonlyArray<StoredSegment>): ReadonlyArray<StoredSegment> =>
+  segments.flatMap((s) => {
+    let min = Number.POSITIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
+    for (const x of s.samples) {
+      if (x.timestamp < min) min = x.timestamp;
+      if (x.timestamp > max) max = x.timestamp;
+    }
+    if (max - min <= MAX_ITEM_SPAN_MS)
+      return [{ ...s, timestamp: min as StoredSegment["timestamp"] }];
+    const pieces: Array<StoredSegment> = [];
+    let run: Array<Sample> = [];
+    let lo = 0;
+    let hi = 0;
+    const flush = () => {
+      if (run.length > 0)
+        pieces.push({ ...s, samples: run, timestamp: lo as StoredSegment["timestamp"] });
+    };
+    for (const x of s.samples) {
+      if (
+        run.length > 0 &&
+        Math.max(hi, x.timestamp) - Math.min(lo, x.timestamp) > MAX_ITEM_SPAN_MS
+      ) {
+        flush();
+        run = [];
+      }
+      if (run.length === 0) {
+        lo = x.timestamp;
+        hi = x.timestamp;
+      }
+      run.push(x);
+      lo = Math.min(lo, x.timestamp);
+      hi = Math.max(hi, x.timestamp);
+    }
+    flush();
+    return pieces;
+  });
+
+const unavailable = (operation: string, e: unknown) =>
+  new StorageUnavailable({
+    store: "sensor table",
+    operation,
+    reason: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
+  });
+
+interface Cursor {
+  readonly t: number;
+  readonly d: string;
+  readonly n: number;
+}
+const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString("base64url");
+const decodeCursor = (s: string): Either.Either<Cursor, InvalidCursor> => {
+  try {
+    const c = JSON.parse(Buffer.from(s, "base64url").toString("utf8")) as Cursor;
+    if (typeof c.t === "number" && typeof c.d === "string" && Number.isInteger(c.n) && c.n >= 0)
+      return Either.right(c);
+  } catch {
+    // fall through
+  }
+  return Either.left(new InvalidCursor({ reason: "cursor is not one this store returned" }));
+};
+
+/**
+ * Packed motion samples on DynamoDB: one item per segment, key
+ * `(device_id, timestamp)`; the patient timeline through
+ * `patient-timeline-index`. Writes are BatchWriteItem, 25 per call,
+ * idempotent by key.
+ */
+export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreService => {
+  const { client, tables } = options;
+  const deadlineMs = options.writeDeadlineMs ?? 10_000;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+
+  /** Sends write requests 25 at a time, retrying unprocessed ones with backoff until the deadline. */
+  const batchWrite = (operation: string, requests: ReadonlyArray<WriteRequest>) =>
+    Effect.tryPromise({
+      try: async () => {
+        const deadline = Date.now() + deadlineMs;
+        let pending = [...requests];
+        let attempt = 0;
+        while (pending.length > 0) {
+          const next: Array<WriteRequest> = [];
+          for (let i = 0; i < pending.length; i += 25) {
+            const chunk = pending.slice(i, i + 25);
+            const out = await client.send(
+              new BatchWriteItemCommand({ RequestItems: { [tables.sensor]: chunk } }),
+            );
+            next.push(...(out.UnprocessedItems?.[tables.sensor] ?? []));
+          }
+          pending = next;
+          if (pending.length === 0) break;
+          if (Date.now() >= deadline) return pending;
+          attempt++;
+          await sleep(Math.random() * Math.min(2_000, 50 * 2 ** attempt));
+        }
+        return [];
+      },
+      catch: (e) => unavailable(operation, e),
+    }).pipe(
+      Effect.flatMap((failed) =>
+        failed.length === 0
+          ? Effect.void
+          : Effect.fail(
+              new SegmentsNotWritten({
+                failed: failed.map((r) => {
+                  const key = unmarshall(
+                    (r.PutRequest?.Item ?? r.DeleteRequest?.Key) as Record<string, AttributeValue>,
+                  );
+                  return { deviceId: String(key.device_id), timestamp: Number(key.timestamp) };
+                }),
+                reason: `DynamoDB left them unprocessed for ${deadlineMs} ms (throttling)`,
+              }),
+            ),
+      ),
+    );
+
+  const puts = (segments: ReadonlyArray<StoredSegment>) => {
+    // One BatchWriteItem may not name a key twice; the last write of a key wins.
+    const byKey = new Map<string, StoredSegment>();
+    for (const s of boundSpan(segments)) byKey.set(`${s.deviceId}\u0000${s.timestamp}`, s);
+    return [...byKey.values()];
+  };
+
+  const queryItems = (
+    operation: string,
+    input: { index?: string; hashKey: string; hashValue: string; from: number; to: number },
+  ) =>
+    Effect.gen(function* () {
+      const out: Array<StoredSegment> = [];
+      let start: Record<string, AttributeValue> | undefined;
+      do {
+        const page = yield* Effect.tryPromise({
+          try: () =>
+            client.send(
+              new QueryCommand({
+                TableName: tables.sensor,
+                ...(input.index ? { IndexName: input.index } : { ConsistentRead: true }),
+                KeyConditionExpression: `${input.hashKey} = :h AND #t BETWEEN :from AND :to`,
+                ExpressionAttributeNames: { "#t": "timestamp" },
+                ExpressionAttributeValues: marshall({
+                  ":h": input.hashValue,
+                  ":from": input.from,
+                  ":to": input.to,
+                }),
+                ...(start ? { ExclusiveStartKey: start } : {}),
+              }),
+            ),
+          catch: (e) => unavailable(operation, e),
+        });
+        for (const item of page.Items ?? []) {
+          const segment = segmentFromItem(item);
+          if (Either.isLeft(segment)) return yield* unavailable(operation, segment.left);
+          out.push(segment.right);
+        }
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return out;
+    });
+
+  const inRange = (t: number, r: TimeRange) => t >= r.start && t < r.end;
+
+  return {
+    write: (segments) =>
+      batchWrite(
+        "write",
+        puts(segments).map((s) => ({ PutRequest: { Item: segmentItem(s) } })),
+      ),
+    deviceSegments: (deviceId, range) =>
+      queryItems("deviceSegments", {
+        hashKey: "device_id",
+        hashValue: deviceId,
+        from: Math.max(0, range.start - MAX_ITEM_SPAN_MS),
+        to: range.end - 1,
+      }).pipe(
+        Effect.map((items) =>
+          items.filter((s) => s.samples.some((x) => inRange(x.timestamp, range))),
+        ),
+      ),
+    replace: (deviceId, remove, add) =>
+      Effect.gen(function* () {
+        const written = puts(add);
+        yield* batchWrite(
+          "replace",
+          written.map((s) => ({ PutRequest: { Item: segmentItem(s) } })),
+        );
+        const kept = new Set<number>(written.map((s) => s.timestamp));
+        const deletes = [...new Set(remove)].filter((k) => !kept.has(k));
+        yield* batchWrite(
+          "replace",
+          deletes.map((timestamp) => ({
+            DeleteRequest: { Key: marshall({ device_id: deviceId, timestamp }) },
+          })),
+        );
+      }),
+    patientTimeline: (patientId: PatientId, range, page) =>
+      Effect.gen(function* () {
+        const after = page.cursor === undefined ? undefined : yield* decodeCursor(page.cursor);
+        const samples: Array<TimelineSample> = [];
+        let nextCursor: string | null = null;
+        /** Takes one item's samples; false once the page is full. */
+        const take = (s: StoredSegment): boolean => {
+          if (s.patientId === UNASSIGNED) return true;
+          if (after && (s.timestamp < after.t || (s.timestamp === after.t && s.deviceId < after.d)))
+            return true;
+          const skip = after && s.timestamp === after.t && s.deviceId === after.d ? after.n : 0;
+          for (let i = skip; i < s.samples.length; i++) {
+            const x = s.samples[i] as Sample;
+            if (!inRange(x.timestamp, range)) continue;
+            if (samples.length === page.limit) {
+              nextCursor = encodeCursor({ t: s.timestamp, d: s.deviceId, n: i });
+              return false;
+            }
+            samples.push({ ...x, deviceId: s.deviceId });
+          }
+          return true;
+        };
+        // The index orders items by time only; items of one time (several
+        // devices) are taken together, ordered by device, as the cursor expects.
+        let group: Array<StoredSegment> = [];
+        const takeGroup = (): boolean => {
+          group.sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
+          for (const s of group) if (!take(s)) return false;
+          group = [];
+          return true;
+        };
+        let start: Record<string, AttributeValue> | undefined;
+        do {
+          const result = yield* Effect.tryPromise({
+            try: () =>
+              client.send(
+                new QueryCommand({
+                  TableName: tables.sensor,
+                  IndexName: PATIENT_TIMELINE_INDEX,
+                  KeyConditionExpression: "patient_id = :h AND #t BETWEEN :from AND :to",
+                  ExpressionAttributeNames: { "#t": "timestamp" },
+                  ExpressionAttributeValues: marshall({
+                    ":h": patientId,
+                    ":from": Math.max(0, after ? after.t : range.start - MAX_ITEM_SPAN_MS),
+                    ":to": range.end - 1,
+                  }),
+                  Limit: Math.min(1_000, Math.ceil(page.limit / 5) + 10),
+                  ...(start ? { ExclusiveStartKey: start } : {}),
+                }),
+              ),
+            catch: (e) => unavailable("patientTimeline", e),
+          });
+          for (const item of result.Items ?? []) {
+            const segment = segmentFromItem(item);
+            if (Either.isLeft(segment)) return yield* unavailable("patientTimeline", segment.left);
+            if (
+              group.length > 0 &&
+              (group[0] as StoredSegment).timestamp !== segment.right.timestamp &&
+              !takeGroup()
+            ) {
+              return { samples, nextCursor };
+            }
+            group.push(segment.right);
+          }
+          start = result.LastEvaluatedKey;
+        } while (start);
+        takeGroup();
+        return { samples, nextCursor };
+      }),
+  };
+};

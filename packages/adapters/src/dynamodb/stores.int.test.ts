@@ -1,0 +1,337 @@
+import {
+  BatchWriteItemCommand,
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  type DynamoDBClient,
+  PutItemCommand,
+  QueryCommand,
+} from "@aws-sdk/client-dynamodb";
+import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
+import {
+  actor,
+  commandId,
+  type DeviceId,
+  deviceId,
+  EventStore,
+  epochMillis,
+  eventsOf,
+  executeCommand,
+  intervalsOf,
+  patientId,
+} from "@medusa/domain";
+import { commandsFrom, scenario, T0 } from "@medusa/domain/testing";
+import { Effect, Either } from "effect";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { eventStoreContract } from "../testing/event-store-contract.js";
+import { sensorStoreContract } from "../testing/sensor-store-contract.js";
+import { withUsageMetrics } from "./client.js";
+import { makeDynamoEventStore } from "./event-store.js";
+import { makeDynamoReadModel } from "./read-model.js";
+import { makeDynamoSensorStore, segmentItem } from "./sensor-store.js";
+import { type DynamoStores, makeDynamoStores } from "./stores.js";
+import {
+  ensureTables,
+  PATIENT_DEVICE_INDEX,
+  PATIENT_TIMELINE_INDEX,
+  type TableNames,
+} from "./tables.js";
+import { testTables } from "./testing.js";
+
+let client: DynamoDBClient;
+let tables: TableNames;
+let stores: DynamoStores;
+let drop: () => Promise<void>;
+
+beforeAll(async () => {
+  ({ client, tables, drop } = await testTables(inject("dynamoEndpoint")));
+  stores = makeDynamoStores({ client, tables });
+});
+afterAll(() => drop());
+
+describe("tables", () => {
+  it("have the keys, indexes, stream and TTL of the design, and ensureTables is idempotent", async () => {
+    await ensureTables(client, tables);
+    const mapping = (await client.send(new DescribeTableCommand({ TableName: tables.mapping })))
+      .Table;
+    expect(mapping?.KeySchema).toEqual([
+      { AttributeName: "device_id", KeyType: "HASH" },
+      { AttributeName: "assignment_timestamp", KeyType: "RANGE" },
+    ]);
+    expect(
+      mapping?.GlobalSecondaryIndexes?.map((i) => [
+        i.IndexName,
+        i.KeySchema?.map((k) => k.AttributeName),
+      ]),
+    ).toEqual([[PATIENT_DEVICE_INDEX, ["patient_id", "assignment_timestamp"]]]);
+    const sensor = (await client.send(new DescribeTableCommand({ TableName: tables.sensor })))
+      .Table;
+    expect(
+      sensor?.GlobalSecondaryIndexes?.map((i) => [
+        i.IndexName,
+        i.KeySchema?.map((k) => k.AttributeName),
+      ]),
+    ).toEqual([[PATIENT_TIMELINE_INDEX, ["patient_id", "timestamp"]]]);
+    const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: tables.sensor }));
+    expect(ttl.TimeToLiveDescription?.AttributeName).toBe("ttl");
+    const events = (await client.send(new DescribeTableCommand({ TableName: tables.events })))
+      .Table;
+    expect(events?.StreamSpecification?.StreamEnabled).toBe(true);
+  });
+});
+
+eventStoreContract("DynamoDB", () => stores.events, { numRuns: 15, concurrency: 50 });
+sensorStoreContract("DynamoDB", () => stores.sensors, { numRuns: 15 });
+
+const nurse = actor("nurse@clinic.example");
+const run = <A, E>(e: Effect.Effect<A, E, EventStore>, events = stores.events) =>
+  Effect.runPromise(Effect.either(Effect.provideService(e, EventStore, events)));
+
+describe("DynamoDB event store", () => {
+  it("writes the mapping rows in the historical shape, in the commit's transaction", async () => {
+    const id = deviceId(`map-${Date.now()}`);
+    await run(
+      executeCommand({
+        _tag: "AssignDevice",
+        commandId: commandId("a"),
+        deviceId: id,
+        actor: nurse,
+        patientId: patientId("P-77"),
+        patientName: "Ada",
+        notes: "wrist",
+        at: epochMillis(T0),
+        now: epochMillis(T0),
+      }),
+    );
+    await run(
+      executeCommand({
+        _tag: "ReassignDevice",
+        commandId: commandId("b"),
+        deviceId: id,
+        actor: nurse,
+        patientId: patientId("P-78"),
+        reason: "device_returned",
+        at: epochMillis(T0 + 1000),
+        now: epochMillis(T0 + 1000),
+      }),
+    );
+    const rows = (
+      await client.send(
+        new QueryCommand({
+          TableName: tables.mapping,
+          KeyConditionExpression: "device_id = :d",
+          ExpressionAttributeValues: { ":d": { S: id } },
+        }),
+      )
+    ).Items?.map((i) => unmarshall(i));
+    expect(rows).toEqual([
+      {
+        device_id: id,
+        assignment_timestamp: T0,
+        patient_id: "P-77",
+        patient_name: "Ada",
+        assigned_by: "nurse@clinic.example",
+        status: "device_returned",
+        notes: "wrist",
+        assignment_end: T0 + 1000,
+        ended_by: "nurse@clinic.example",
+      },
+      {
+        device_id: id,
+        assignment_timestamp: T0 + 1000,
+        patient_id: "P-78",
+        assigned_by: "nurse@clinic.example",
+        status: "active",
+      },
+    ]);
+    // A conflicting append writes neither the commit nor its rows.
+    const conflicting = await Effect.runPromise(
+      Effect.either(
+        stores.events.append({
+          deviceId: id,
+          version: 2,
+          commandId: commandId("c"),
+          committedAt: epochMillis(T0 + 2000),
+          events: [
+            {
+              _tag: "DeviceAssigned",
+              deviceId: id,
+              patientId: patientId("P-99"),
+              assignedBy: nurse,
+              at: epochMillis(T0 + 2000),
+            },
+          ],
+        }),
+      ),
+    );
+    expect(Either.isLeft(conflicting) && conflicting.left._tag).toBe("VersionConflict");
+    const after = await client.send(
+      new QueryCommand({
+        TableName: tables.mapping,
+        IndexName: PATIENT_DEVICE_INDEX,
+        KeyConditionExpression: "patient_id = :p",
+        ExpressionAttributeValues: { ":p": { S: "P-99" } },
+      }),
+    );
+    expect(after.Items).toEqual([]);
+  });
+
+  it("the read model equals the intervals of the log after random command sequences", async () => {
+    const readModel = makeDynamoReadModel({ client, tables });
+    await fc.assert(
+      fc.asyncProperty(scenario, async ({ patients, steps }) => {
+        const devices: Array<DeviceId> = [
+          deviceId(`rm-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`),
+        ];
+        for (const c of commandsFrom(devices, patients, steps)) await run(executeCommand(c));
+        const log = eventsOf((await Effect.runPromise(stores.events.load(devices[0]!))).commits);
+        expect(await Effect.runPromise(readModel.deviceIntervals(devices[0]!))).toEqual(
+          intervalsOf(log),
+        );
+      }),
+      { numRuns: 10 },
+    );
+  });
+
+  it("loads streams longer than one Query page", async () => {
+    const small = makeDynamoEventStore({ client, tables, pageSize: 2 });
+    const id = deviceId(`paged-${Date.now()}`);
+    for (let k = 0; k < 7; k++) {
+      const command =
+        k % 2 === 0
+          ? {
+              _tag: "AssignDevice" as const,
+              commandId: commandId(`p${k}`),
+              deviceId: id,
+              actor: nurse,
+              patientId: patientId(`P${k}`),
+              at: epochMillis(T0 + k * 10),
+              now: epochMillis(T0 + k * 10),
+            }
+          : {
+              _tag: "ReturnDevice" as const,
+              commandId: commandId(`p${k}`),
+              deviceId: id,
+              actor: nurse,
+              at: epochMillis(T0 + k * 10),
+              now: epochMillis(T0 + k * 10),
+            };
+      expect(Either.isRight(await run(executeCommand(command), small))).toBe(true);
+    }
+    const stream = await Effect.runPromise(small.load(id));
+    expect(stream.version).toBe(7);
+    expect(stream.commits.map((c) => c.commandId)).toEqual([
+      "p0",
+      "p1",
+      "p2",
+      "p3",
+      "p4",
+      "p5",
+      "p6",
+    ]);
+  });
+});
+
+describe("DynamoDB sensor store", () => {
+  it("a 10-sample item is well under 1 KB (one write unit)", () => {
+    const [segment] = [
+      {
+        deviceId: deviceId("medusa-pi-0001"),
+        patientId: patientId("P-000123"),
+        patientName: "A patient name",
+        assignmentTimestamp: epochMillis(T0),
+        timestamp: epochMillis(T0),
+        attributedVersion: 12,
+        ttl: 1_800_000_000,
+        samples: Array.from({ length: 10 }, (_, i) => ({
+          timestamp: epochMillis(T0 + i * 100),
+          sequence: 123_456 + i,
+          x: -0.0234,
+          y: 0.1172,
+          z: 0.9766,
+          magnitude: 0.997,
+        })),
+      },
+    ];
+    const bytes = Object.entries(segmentItem(segment!)).reduce(
+      (n, [k, v]) => n + k.length + JSON.stringify(v).length,
+      0,
+    );
+    expect(bytes).toBeLessThan(700);
+  });
+
+  it("retries unprocessed items and then reports exactly which were not written", async () => {
+    let calls = 0;
+    const flaky = {
+      send: async (command: unknown) => {
+        calls++;
+        if (command instanceof BatchWriteItemCommand) {
+          const requests = command.input.RequestItems?.[tables.sensor] ?? [];
+          // The first item of each call is left unprocessed, always; the rest go through.
+          if (requests.length > 1)
+            await client.send(
+              new BatchWriteItemCommand({ RequestItems: { [tables.sensor]: requests.slice(1) } }),
+            );
+          return {
+            UnprocessedItems: requests.length > 0 ? { [tables.sensor]: requests.slice(0, 1) } : {},
+          };
+        }
+        return client.send(command as PutItemCommand);
+      },
+    } as unknown as DynamoDBClient;
+    const store = makeDynamoSensorStore({
+      client: flaky,
+      tables,
+      writeDeadlineMs: 300,
+      sleep: async () => {},
+    });
+    const id = deviceId(`flaky-${Date.now()}`);
+    const segments = Array.from({ length: 30 }, (_, k) => ({
+      deviceId: id,
+      patientId: "UNASSIGNED" as const,
+      patientName: null,
+      assignmentTimestamp: null,
+      timestamp: epochMillis(T0 + k * 1000),
+      attributedVersion: 0,
+      ttl: 1_800_000_000,
+      samples: [
+        { timestamp: epochMillis(T0 + k * 1000), sequence: k, x: 0, y: 0, z: 1, magnitude: 1 },
+      ],
+    }));
+    const r = await Effect.runPromise(Effect.either(store.write(segments)));
+    expect(Either.isLeft(r) && r.left._tag).toBe("SegmentsNotWritten");
+    const failed = Either.isLeft(r) && r.left._tag === "SegmentsNotWritten" ? r.left.failed : [];
+    const stored = await Effect.runPromise(
+      makeDynamoSensorStore({ client, tables }).deviceSegments(id, { start: T0, end: T0 + 60_000 }),
+    );
+    expect(failed.length).toBeGreaterThan(0);
+    expect(stored.length + failed.length).toBe(30);
+    const storedKeys = new Set(stored.map((s) => s.timestamp));
+    for (const f of failed) expect(storedKeys.has(epochMillis(f.timestamp))).toBe(false);
+    expect(calls).toBeGreaterThan(2);
+  });
+
+  it("the usage meter counts requests and capacity, GSI writes included", async () => {
+    const meter = withUsageMetrics(client);
+    const id = deviceId(`meter-${Date.now()}`);
+    await client.send(
+      new PutItemCommand({
+        TableName: tables.sensor,
+        Item: marshall({ device_id: id, timestamp: T0, patient_id: "P-1", samples: "x" }),
+      }),
+    );
+    await client.send(
+      new QueryCommand({
+        TableName: tables.sensor,
+        KeyConditionExpression: "device_id = :d",
+        ExpressionAttributeValues: { ":d": { S: id } },
+      }),
+    );
+    const snap = meter.snapshot();
+    expect(snap.requests).toMatchObject({ PutItem: 1, Query: 1 });
+    expect(snap.writeUnits).toBeGreaterThanOrEqual(2); // table + index
+    expect(snap.readUnits).toBeGreaterThan(0);
+    meter.reset();
+    expect(meter.snapshot().totalRequests).toBe(0);
+  });
+});

@@ -1,0 +1,44 @@
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  AssignmentReadModel,
+  type AssignmentReadModelService,
+  DeadLetters,
+  type DeadLettersService,
+  EventStore,
+  type EventStoreService,
+  SensorStore,
+  type SensorStoreService,
+} from "@medusa/domain";
+import { Layer } from "effect";
+import { makeDynamoDeadLetters } from "./dead-letters.js";
+import { makeDynamoEventStore } from "./event-store.js";
+import { makeDynamoReadModel } from "./read-model.js";
+import { makeDynamoSensorStore } from "./sensor-store.js";
+import type { TableNames } from "./tables.js";
+
+export interface DynamoStores {
+  readonly events: EventStoreService;
+  readonly readModel: AssignmentReadModelService;
+  readonly sensors: SensorStoreService;
+  readonly deadLetters: DeadLettersService;
+}
+
+/** Every port on DynamoDB, over one client. */
+export const makeDynamoStores = (options: {
+  readonly client: DynamoDBClient;
+  readonly tables: TableNames;
+}): DynamoStores => ({
+  events: makeDynamoEventStore(options),
+  readModel: makeDynamoReadModel(options),
+  sensors: makeDynamoSensorStore(options),
+  deadLetters: makeDynamoDeadLetters(options),
+});
+
+/** The same stores as one layer providing every port. */
+export const dynamoStoresLayer = (stores: DynamoStores) =>
+  Layer.mergeAll(
+    Layer.succeed(EventStore, stores.events),
+    Layer.succeed(AssignmentReadModel, stores.readModel),
+    Layer.succeed(SensorStore, stores.sensors),
+    Layer.succeed(DeadLetters, stores.deadLetters),
+  );

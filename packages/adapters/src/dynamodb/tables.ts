@@ -1,0 +1,176 @@
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  ResourceInUseException,
+  ResourceNotFoundException,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+} from "@aws-sdk/client-dynamodb";
+
+/** The four tables, by role. */
+export interface TableNames {
+  readonly events: string;
+  readonly mapping: string;
+  readonly sensor: string;
+  readonly deadLetters: string;
+}
+
+export const DEFAULT_TABLE_NAMES: TableNames = {
+  events: "medusa-assignment-events",
+  mapping: "medusa-device-patient-mapping",
+  sensor: "medusa-sensor-data",
+  deadLetters: "medusa-dead-letters",
+};
+
+export const PATIENT_DEVICE_INDEX = "patient-device-index";
+export const PATIENT_TIMELINE_INDEX = "patient-timeline-index";
+/** DynamoDB TTL attribute of the sensor table: epoch SECONDS, as DynamoDB requires. */
+export const SENSOR_TTL_ATTRIBUTE = "ttl";
+
+/** Default names, a prefix (`dev-` gives `dev-medusa-…`), or explicit names (which win). */
+export const tableNames = (
+  config: { readonly prefix?: string } & Partial<TableNames> = {},
+): TableNames => {
+  const prefix = config.prefix ?? "";
+  return {
+    events: config.events ?? `${prefix}${DEFAULT_TABLE_NAMES.events}`,
+    mapping: config.mapping ?? `${prefix}${DEFAULT_TABLE_NAMES.mapping}`,
+    sensor: config.sensor ?? `${prefix}${DEFAULT_TABLE_NAMES.sensor}`,
+    deadLetters: config.deadLetters ?? `${prefix}${DEFAULT_TABLE_NAMES.deadLetters}`,
+  };
+};
+
+/** From `MEDUSA_TABLE_PREFIX` and the explicit `MEDUSA_*_TABLE` variables. */
+export const tableNamesFromEnv = (env: Readonly<Record<string, string | undefined>>): TableNames =>
+  tableNames({
+    ...(env.MEDUSA_TABLE_PREFIX ? { prefix: env.MEDUSA_TABLE_PREFIX } : {}),
+    ...(env.MEDUSA_EVENTS_TABLE ? { events: env.MEDUSA_EVENTS_TABLE } : {}),
+    ...(env.MEDUSA_MAPPING_TABLE ? { mapping: env.MEDUSA_MAPPING_TABLE } : {}),
+    ...(env.MEDUSA_SENSOR_TABLE ? { sensor: env.MEDUSA_SENSOR_TABLE } : {}),
+    ...(env.MEDUSA_DEAD_LETTER_TABLE ? { deadLetters: env.MEDUSA_DEAD_LETTER_TABLE } : {}),
+  });
+
+export type TableRole = keyof TableNames;
+
+/**
+ * The tables as data: the single source of truth for tests, the local stack
+ * and the CDK app. All on-demand.
+ */
+export const tableDefinitions = (
+  names: TableNames,
+): Record<TableRole, CreateTableCommandInput> => ({
+  events: {
+    TableName: names.events,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [
+      { AttributeName: "device_id", AttributeType: "S" },
+      { AttributeName: "version", AttributeType: "N" },
+    ],
+    KeySchema: [
+      { AttributeName: "device_id", KeyType: "HASH" },
+      { AttributeName: "version", KeyType: "RANGE" },
+    ],
+    // Re-attribution in AWS is fed by this stream.
+    StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_IMAGE" },
+  },
+  mapping: {
+    TableName: names.mapping,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [
+      { AttributeName: "device_id", AttributeType: "S" },
+      { AttributeName: "assignment_timestamp", AttributeType: "N" },
+      { AttributeName: "patient_id", AttributeType: "S" },
+    ],
+    KeySchema: [
+      { AttributeName: "device_id", KeyType: "HASH" },
+      { AttributeName: "assignment_timestamp", KeyType: "RANGE" },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: PATIENT_DEVICE_INDEX,
+        KeySchema: [
+          { AttributeName: "patient_id", KeyType: "HASH" },
+          { AttributeName: "assignment_timestamp", KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "ALL" },
+      },
+    ],
+  },
+  sensor: {
+    TableName: names.sensor,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [
+      { AttributeName: "device_id", AttributeType: "S" },
+      { AttributeName: "timestamp", AttributeType: "N" },
+      { AttributeName: "patient_id", AttributeType: "S" },
+    ],
+    KeySchema: [
+      { AttributeName: "device_id", KeyType: "HASH" },
+      { AttributeName: "timestamp", KeyType: "RANGE" },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: PATIENT_TIMELINE_INDEX,
+        KeySchema: [
+          { AttributeName: "patient_id", KeyType: "HASH" },
+          { AttributeName: "timestamp", KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "ALL" },
+      },
+    ],
+  },
+  // Keyed by UTC day and a time-ordered id: an operator lists a day's dead
+  // letters newest first with one Query, and two letters never share a key.
+  deadLetters: {
+    TableName: names.deadLetters,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [
+      { AttributeName: "day", AttributeType: "S" },
+      { AttributeName: "id", AttributeType: "S" },
+    ],
+    KeySchema: [
+      { AttributeName: "day", KeyType: "HASH" },
+      { AttributeName: "id", KeyType: "RANGE" },
+    ],
+  },
+});
+
+/** Which tables have a TTL attribute. */
+export const timeToLive: Partial<Record<TableRole, string>> = { sensor: SENSOR_TTL_ATTRIBUTE };
+
+/** Creates the tables that are missing, waits until they are active, enables TTL. Idempotent. */
+export const ensureTables = async (client: DynamoDBClient, names: TableNames): Promise<void> => {
+  const definitions = tableDefinitions(names);
+  await Promise.all(
+    (Object.keys(definitions) as Array<TableRole>).map(async (role) => {
+      const input = definitions[role];
+      const exists = await client
+        .send(new DescribeTableCommand({ TableName: input.TableName }))
+        .then(() => true)
+        .catch((e: unknown) => {
+          if (e instanceof ResourceNotFoundException) return false;
+          throw e;
+        });
+      if (!exists) {
+        await client.send(new CreateTableCommand(input)).catch((e: unknown) => {
+          if (!(e instanceof ResourceInUseException)) throw e;
+        });
+      }
+      await waitUntilTableExists(
+        { client, maxWaitTime: 60, minDelay: 1 },
+        { TableName: input.TableName },
+      );
+      const ttl = timeToLive[role];
+      if (ttl && !exists) {
+        await client.send(
+          new UpdateTimeToLiveCommand({
+            TableName: input.TableName,
+            TimeToLiveSpecification: { AttributeName: ttl, Enabled: true },
+          }),
+        );
+      }
+    }),
+  );
+};

@@ -1,0 +1,213 @@
+import {
+  type DeviceId,
+  deviceId,
+  enrich,
+  epochMillis,
+  type PatientId,
+  patientId,
+  type SensorStoreService,
+  type StoredSegment,
+  UNASSIGNED,
+} from "@medusa/domain";
+import { sampleAt, T0 } from "@medusa/domain/testing";
+import { Effect, Either } from "effect";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+
+let runs = 0;
+const fresh = (label: string): DeviceId =>
+  deviceId(`${label}-${process.pid}-${Date.now().toString(36)}-${(runs++).toString(36)}`);
+const freshPatient = (label: string): PatientId =>
+  patientId(`${label}-${process.pid}-${Date.now().toString(36)}-${(runs++).toString(36)}`);
+
+/** Ten-sample segments of a device at 10 Hz from `from`, for a patient or nobody. */
+const segmentsOf = (
+  device: DeviceId,
+  patient: PatientId | null,
+  from: number,
+  batches: number,
+  seq0 = 0,
+): Array<StoredSegment> =>
+  Array.from({ length: batches }, (_, b) => {
+    const samples = Array.from({ length: 10 }, (_, i) =>
+      sampleAt(from + (b * 10 + i) * 100, seq0 + b * 10 + i),
+    );
+    const intervals = patient
+      ? [
+          {
+            deviceId: device,
+            patientId: patient,
+            assignedBy: "n@c.example" as never,
+            start: epochMillis(T0 - 86_400_000),
+            end: null,
+          },
+        ]
+      : [];
+    const [segment] = enrich(device, samples, intervals);
+    return {
+      ...(segment as NonNullable<typeof segment>),
+      timestamp: epochMillis(samples[0]!.timestamp),
+      attributedVersion: 1,
+    };
+  });
+
+/** The behaviour every sensor store has (the in-memory twin and DynamoDB run the same suite). */
+export const sensorStoreContract = (
+  name: string,
+  store: () => SensorStoreService,
+  options: { readonly numRuns: number },
+) => {
+  const run = <A, E>(e: Effect.Effect<A, E>) => Effect.runPromise(e);
+
+  describe(`sensor store contract: ${name}`, () => {
+    it("writes are idempotent: a redelivered segment overwrites, never duplicates", async () => {
+      const device = fresh("idem");
+      const segments = segmentsOf(device, freshPatient("p"), T0, 3);
+      await run(store().write(segments));
+      await run(store().write(segments));
+      await run(store().write([segments[1]!]));
+      const read = await run(store().deviceSegments(device, { start: T0, end: T0 + 10_000 }));
+      expect(read.flatMap((s) => s.samples.map((x) => x.sequence))).toEqual(
+        Array.from({ length: 30 }, (_, i) => i),
+      );
+      expect(read.map((s) => s.attributedVersion)).toEqual([1, 1, 1]);
+    });
+
+    it("a range read finds an item that starts before the range and reaches into it", async () => {
+      const device = fresh("range");
+      await run(store().write(segmentsOf(device, null, T0, 2)));
+      const read = await run(store().deviceSegments(device, { start: T0 + 500, end: T0 + 600 }));
+      expect(read.map((s) => s.timestamp)).toEqual([T0]);
+      expect(read[0]?.patientId).toBe(UNASSIGNED);
+      expect(
+        await run(store().deviceSegments(device, { start: T0 + 2_000, end: T0 + 3_000 })),
+      ).toEqual([]);
+    });
+
+    it("replace splits an item and deletes what it no longer needs", async () => {
+      const device = fresh("replace");
+      const patient = freshPatient("p");
+      const [whole] = segmentsOf(device, null, T0, 1);
+      await run(store().write([whole!]));
+      const head = { ...whole!, samples: whole!.samples.slice(0, 4), attributedVersion: 2 };
+      const tail = {
+        ...whole!,
+        samples: whole!.samples.slice(4),
+        timestamp: epochMillis(T0 + 400),
+        patientId: patient,
+        attributedVersion: 2,
+      };
+      await run(store().replace(device, [whole!.timestamp], [head, tail]));
+      const read = await run(store().deviceSegments(device, { start: T0, end: T0 + 1_000 }));
+      expect(read.map((s) => [s.timestamp, s.patientId, s.samples.length])).toEqual([
+        [T0, UNASSIGNED, 4],
+        [T0 + 400, patient, 6],
+      ]);
+      await run(
+        store().replace(device, [T0, T0 + 400], [{ ...tail, timestamp: epochMillis(T0 + 400) }]),
+      );
+      expect(
+        (await run(store().deviceSegments(device, { start: T0, end: T0 + 1_000 }))).map(
+          (s) => s.timestamp,
+        ),
+      ).toEqual([T0 + 400]);
+    });
+
+    it("keeps the receive-time marker of samples the device sent without time", async () => {
+      const device = fresh("rx");
+      const [segment] = segmentsOf(device, null, T0, 1);
+      const marked = {
+        ...segment!,
+        samples: segment!.samples
+          .slice(0, 1)
+          .map((x) => ({ ...x, timestampSource: "received_at" as const })),
+      };
+      await run(store().write([marked]));
+      const [read] = await run(store().deviceSegments(device, { start: T0, end: T0 + 1 }));
+      expect(read?.samples[0]?.timestampSource).toBe("received_at");
+    });
+
+    it("timeline: every sample of the patient in range exactly once across pages; nobody else's", async () => {
+      const patient = freshPatient("timeline");
+      const a = fresh("tl-a");
+      const b = fresh("tl-b");
+      const other = fresh("tl-other");
+      await run(
+        store().write([
+          ...segmentsOf(a, patient, T0, 12),
+          ...segmentsOf(b, patient, T0 + 50, 12, 1000),
+          ...segmentsOf(other, freshPatient("else"), T0, 5),
+          ...segmentsOf(a, null, T0 + 20_000, 2, 500),
+        ]),
+      );
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 70 }),
+          fc.integer({ min: 0, max: 5_000 }),
+          fc.integer({ min: 5_000, max: 13_000 }),
+          async (limit, from, to) => {
+            const range = { start: T0 + from, end: T0 + to };
+            const seen: Array<string> = [];
+            let cursor: string | undefined;
+            for (let pages = 0; pages < 500; pages++) {
+              const page = await run(
+                store().patientTimeline(patient, range, { limit, ...(cursor ? { cursor } : {}) }),
+              );
+              expect(page.samples.length).toBeLessThanOrEqual(limit);
+              for (const s of page.samples) {
+                expect(s.timestamp >= range.start && s.timestamp < range.end).toBe(true);
+                seen.push(`${s.deviceId}/${s.sequence}`);
+              }
+              if (page.nextCursor === null) break;
+              cursor = page.nextCursor;
+            }
+            const expected = [
+              ...Array.from({ length: 120 }, (_, i) => ({ d: a as string, n: i, t: T0 + i * 100 })),
+              ...Array.from({ length: 120 }, (_, i) => ({
+                d: b as string,
+                n: 1000 + i,
+                t: T0 + 50 + i * 100,
+              })),
+            ].filter((x) => x.t >= range.start && x.t < range.end);
+            expect([...seen].sort()).toEqual(expected.map((x) => `${x.d}/${x.n}`).sort());
+            expect(new Set(seen).size).toBe(seen.length);
+          },
+        ),
+        { numRuns: options.numRuns },
+      );
+    });
+
+    it("a page of 10,000 samples", async () => {
+      const patient = freshPatient("big");
+      const device = fresh("big");
+      await run(store().write(segmentsOf(device, patient, T0, 1_100)));
+      const page = await run(
+        store().patientTimeline(patient, { start: T0, end: T0 + 86_400_000 }, { limit: 10_000 }),
+      );
+      expect(page.samples).toHaveLength(10_000);
+      expect(page.nextCursor).not.toBeNull();
+      const rest = await run(
+        store().patientTimeline(
+          patient,
+          { start: T0, end: T0 + 86_400_000 },
+          { limit: 10_000, cursor: page.nextCursor! },
+        ),
+      );
+      expect(rest.samples).toHaveLength(1_000);
+      expect(rest.nextCursor).toBeNull();
+    });
+
+    it("an unknown cursor is an InvalidCursor, not a crash", async () => {
+      const r = await Effect.runPromise(
+        Effect.either(
+          store().patientTimeline(
+            freshPatient("c"),
+            { start: 0, end: T0 },
+            { limit: 10, cursor: "not-a-cursor" },
+          ),
+        ),
+      );
+      expect(Either.isLeft(r) && r.left._tag).toBe("InvalidCursor");
+    });
+  });
+};
