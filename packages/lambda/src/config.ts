@@ -1,0 +1,56 @@
+import {
+  type DynamoStores,
+  makeDynamoClient,
+  makeDynamoStores,
+  tableNamesFromEnv,
+} from "@medusa/adapters";
+import { DAY_MS, topicTemplates } from "@medusa/domain";
+import { DEFAULT_CACHE_TTL_MS } from "./ingest/interval-cache.js";
+
+export class ConfigurationError extends Error {
+  override readonly name = "ConfigurationError";
+}
+
+/** Settings every handler reads from its environment; a bad value stops the container with its name. */
+export interface LambdaConfig {
+  readonly topicPrefix: string;
+  readonly retentionMs: number;
+  readonly cacheTtlMs: number;
+  /** Re-attribution's second pass runs this long after the first. */
+  readonly settleMs: number;
+}
+
+const number = (
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  fallback: number,
+  min: number,
+): number => {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min)
+    throw new ConfigurationError(`${name}=${raw}: must be a number ≥ ${min}`);
+  return value;
+};
+
+export const configFromEnv = (env: Readonly<Record<string, string | undefined>>): LambdaConfig => {
+  const cacheTtlMs = number(env, "MEDUSA_INTERVAL_CACHE_TTL_MS", DEFAULT_CACHE_TTL_MS, 0);
+  const topicPrefix = env.MEDUSA_TOPIC_PREFIX || "medusa";
+  if (/[+#]/.test(topicPrefix))
+    throw new ConfigurationError(`MEDUSA_TOPIC_PREFIX=${topicPrefix}: no wildcards`);
+  return {
+    topicPrefix,
+    retentionMs: number(env, "MEDUSA_RETENTION_DAYS", 30, 1) * DAY_MS,
+    cacheTtlMs,
+    // The cache TTL plus a 15 s bound on one ingest invocation (the function's timeout).
+    settleMs: number(env, "MEDUSA_REATTRIBUTION_SETTLE_MS", cacheTtlMs + 15_000, 0),
+  };
+};
+
+export const sensorTopicTemplate = (config: LambdaConfig) =>
+  topicTemplates(config.topicPrefix).sensorData;
+
+/** DynamoDB stores from the standard SDK environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`) and the table variables. */
+export const storesFromEnv = (env: Readonly<Record<string, string | undefined>>): DynamoStores =>
+  makeDynamoStores({ client: makeDynamoClient(), tables: tableNamesFromEnv(env) });

@@ -1,0 +1,291 @@
+import {
+  makeInMemoryDeadLetters,
+  makeInMemoryEventStore,
+  makeInMemorySensorStore,
+} from "@medusa/adapters";
+import {
+  type AssignmentCommand,
+  actor,
+  commandId,
+  DeadLetters,
+  deviceId,
+  EventStore,
+  encodeSampleBatch,
+  epochMillis,
+  executeCommand,
+  patientId,
+  SensorStore,
+  UNASSIGNED,
+} from "@medusa/domain";
+import { sampleAt, T0 } from "@medusa/domain/testing";
+import { Effect, Either, Layer } from "effect";
+import fc from "fast-check";
+import { beforeEach, describe, expect, it } from "vitest";
+import { reattribute, reattributeAndSettle } from "../reattribution/reattribute.js";
+import { makeIngest } from "./ingest.js";
+import { IntervalCache } from "./interval-cache.js";
+
+const device = deviceId("medusa-pi-01");
+const nurse = actor("nurse@clinic.example");
+const P1 = patientId("P1");
+const P2 = patientId("P2");
+const topic = "medusa/medusa-pi-01/sensor/data";
+
+let events: ReturnType<typeof makeInMemoryEventStore>;
+let sensors: ReturnType<typeof makeInMemorySensorStore>;
+let letters: ReturnType<typeof makeInMemoryDeadLetters>;
+let layer: Layer.Layer<EventStore | SensorStore | DeadLetters>;
+let now = T0 + 3_600_000;
+
+beforeEach(() => {
+  events = makeInMemoryEventStore();
+  sensors = makeInMemorySensorStore();
+  letters = makeInMemoryDeadLetters();
+  layer = Layer.mergeAll(
+    Layer.succeed(EventStore, events),
+    Layer.succeed(SensorStore, sensors),
+    Layer.succeed(DeadLetters, letters),
+  );
+  now = T0 + 3_600_000;
+});
+
+const run = <A, E>(e: Effect.Effect<A, E, EventStore | SensorStore | DeadLetters>) =>
+  Effect.runPromise(Effect.provide(e, layer));
+const command = (c: AssignmentCommand) => run(Effect.either(executeCommand(c)));
+const assign = (patient = P1, at = T0, id = `a-${patient}-${at}`) =>
+  command({
+    _tag: "AssignDevice",
+    commandId: commandId(id),
+    deviceId: device,
+    actor: nurse,
+    patientId: patient,
+    patientName: `Name ${patient}`,
+    at: epochMillis(at),
+    now: epochMillis(Math.max(at, now)),
+  });
+const reassign = (patient: typeof P1, at: number) =>
+  command({
+    _tag: "ReassignDevice",
+    commandId: commandId(`r-${at}`),
+    deviceId: device,
+    actor: nurse,
+    patientId: patient,
+    reason: "completed",
+    at: epochMillis(at),
+    now: epochMillis(Math.max(at, now)),
+  });
+
+/** A batch of `n` samples at 10 Hz from `t0`, as the rule delivers it. */
+const batch = (t0: number, n0: number, n = 10, extra: Record<string, unknown> = {}) => ({
+  ...JSON.parse(
+    encodeSampleBatch(Array.from({ length: n }, (_, i) => sampleAt(t0 + i * 100, n0 + i))),
+  ),
+  topic,
+  client_id: "medusa-pi-01",
+  received_at: t0 + n * 100 + 50,
+  ...extra,
+});
+
+const owners = () =>
+  new Map(sensors.all().flatMap((s) => s.samples.map((x) => [x.sequence, s.patientId] as const)));
+
+describe("ingest", () => {
+  it("stores a native batch attributed by event time, with the historical result shape", async () => {
+    await assign();
+    const { ingest } = makeIngest({ now: () => now });
+    const result = await run(ingest(batch(T0 + 1_000, 0)));
+    expect(result.statusCode).toBe(200);
+    expect(JSON.parse(result.body)).toEqual({
+      device_id: "medusa-pi-01",
+      patient_id: "P1",
+      status: "stored",
+      format: "batch",
+      samples: 10,
+      segments: 1,
+      written: 1,
+    });
+    const [item] = sensors.all();
+    expect(item).toMatchObject({
+      patientId: P1,
+      patientName: "Name P1",
+      assignmentTimestamp: T0,
+      timestamp: T0 + 1_000,
+      attributedVersion: 1,
+    });
+    expect(item?.ttl).toBe(Math.ceil((T0 + 1_900 + 30 * 86_400_000) / 1000));
+  });
+
+  it("splits a batch at a reassignment and lists both patients", async () => {
+    await assign();
+    await reassign(P2, T0 + 10_500);
+    const { ingest } = makeIngest({ now: () => now });
+    const result = await run(ingest(batch(T0 + 10_000, 100)));
+    expect(JSON.parse(result.body).patient_id).toEqual(["P1", "P2"]);
+    expect(sensors.all().map((s) => [s.patientId, s.timestamp, s.samples.length])).toEqual([
+      [P1, T0 + 10_000, 5],
+      [P2, T0 + 10_500, 5],
+    ]);
+  });
+
+  it("a late batch, delivered after the reassignment, still goes to the patient who wore the device", async () => {
+    await assign();
+    const { ingest } = makeIngest({ now: () => now });
+    await reassign(P2, T0 + 60_000);
+    await run(ingest(batch(T0 + 30_000, 300)));
+    expect([...new Set(owners().values())]).toEqual([P1]);
+  });
+
+  it("a single reading without a time takes received_at and says so", async () => {
+    const { ingest } = makeIngest({ now: () => now });
+    await run(
+      ingest({
+        x: 0.01,
+        y: 0.02,
+        z: 0.98,
+        sequence: 7,
+        topic,
+        client_id: "medusa-pi-01",
+        received_at: T0 + 5,
+      }),
+    );
+    const [item] = sensors.all();
+    expect(item?.samples[0]).toMatchObject({
+      timestamp: T0 + 5,
+      timestampSource: "received_at",
+      sequence: 7,
+    });
+    expect(item?.patientId).toBe(UNASSIGNED);
+  });
+
+  it("accepts the historical rule's output, with seconds read as seconds", async () => {
+    await assign();
+    const { ingest } = makeIngest({ now: () => now });
+    const r = await run(
+      ingest({
+        device_id: "medusa-pi-01",
+        timestamp: (T0 + 2_000) / 1000,
+        accel_x: 0.01,
+        accel_y: 0.02,
+        accel_z: 0.98,
+        magnitude: 0.9802,
+        temperature: 24,
+        sequence: 9,
+        ttl: 1,
+      }),
+    );
+    expect(JSON.parse(r.body)).toMatchObject({
+      status: "stored",
+      format: "historical",
+      patient_id: "P1",
+    });
+    expect(sensors.all()[0]?.samples[0]).toMatchObject({ timestamp: T0 + 2_000, temperature: 24 });
+  });
+
+  it("a redelivered message is stored once", async () => {
+    await assign();
+    const { ingest } = makeIngest({ now: () => now });
+    for (const _ of [1, 2, 3]) await run(ingest(batch(T0 + 1_000, 0)));
+    await run(makeIngest({ now: () => now }).ingest(batch(T0 + 1_000, 0))); // another container
+    expect(sensors.all().flatMap((s) => s.samples.map((x) => x.sequence))).toEqual(
+      Array.from({ length: 10 }, (_, i) => i),
+    );
+  });
+
+  it("bad input becomes a dead letter with its reason and a 400 result", async () => {
+    const { ingest } = makeIngest({ now: () => now });
+    const cases: Array<[unknown, string]> = [
+      ["{not json", "payload is not JSON"],
+      [[1, 2], "event must be a JSON object"],
+      [{ x: 1, y: 1, z: 1, sequence: 1 }, "event has no topic"],
+      [{ ...batch(T0, 0), topic: "other/medusa-pi-01/data" }, "unknown topic"],
+      [
+        batch(T0, 0, 10, { client_id: "medusa-pi-02" }),
+        "device id mismatch between topic and client id",
+      ],
+      [{ ...batch(T0, 0), s: [[0, 0, 99, 0, 0]] }, "invalid sample batch"],
+      [{ x: 0, y: 0, z: 1, sequence: -1, topic }, "invalid sensor reading"],
+      [
+        {
+          device_id: "medusa-pi-01",
+          timestamp: T0,
+          accel_x: "a",
+          accel_y: 0,
+          accel_z: 1,
+          sequence: 1,
+        },
+        "invalid historical reading",
+      ],
+    ];
+    for (const [event, reason] of cases) {
+      const r = await run(ingest(event));
+      expect([reason, r.statusCode, JSON.parse(r.body).reason]).toEqual([reason, 400, reason]);
+    }
+    expect(letters.all().map((l) => l.reason)).toEqual(cases.map(([, reason]) => reason));
+    expect(letters.all()[0]).toMatchObject({ payload: "{not json", source: "iot-rule" });
+    expect(letters.all()[4]).toMatchObject({ topic, clientId: "medusa-pi-02" });
+    expect(sensors.all()).toEqual([]);
+  });
+
+  it("never throws for any input", async () => {
+    const { ingest } = makeIngest({ now: () => now });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.anything(),
+          fc.record({
+            topic: fc.constantFrom(topic, "x"),
+            v: fc.anything(),
+            s: fc.anything(),
+            x: fc.anything(),
+          }),
+        ),
+        async (event) => {
+          const r = await run(Effect.either(ingest(event)));
+          expect(Either.isRight(r)).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("re-attribution", () => {
+  it("a backdated assignment re-attributes samples stored before it was recorded", async () => {
+    const cache = new IntervalCache(30_000, () => now);
+    const { ingest } = makeIngest({ now: () => now, cache });
+    for (let b = 0; b < 6; b++) await run(ingest(batch(T0 + b * 1_000, b * 10)));
+    expect([...new Set(owners().values())]).toEqual([UNASSIGNED]);
+    // Recorded now, effective from T0 + 2,450: the device was put on P1 then.
+    await assign(P1, T0 + 2_450, "late-entry");
+    const [commit] = events.streams()[0]!.commits;
+    const report = await run(reattribute(commit!, cache));
+    expect(report.from).toBe(T0 + 2_450);
+    const o = owners();
+    for (let n = 0; n < 60; n++)
+      expect([n, o.get(n)]).toEqual([
+        n,
+        T0 + Math.floor(n / 10) * 1_000 + (n % 10) * 100 >= T0 + 2_450 ? P1 : UNASSIGNED,
+      ]);
+  });
+
+  it("a stale cache that writes after the first pass is corrected by the second", async () => {
+    await assign();
+    const cache = new IntervalCache(30_000, () => now);
+    const stale = makeIngest({ now: () => now, cache: new IntervalCache(30_000, () => now) });
+    await run(stale.ingest(batch(T0 + 1_000, 0))); // loads and caches [P1 from T0]
+    await reassign(P2, T0 + 5_000);
+    const commit = events.streams()[0]!.commits[1]!;
+    // The first pass runs; then the stale container stores samples taken after the reassignment under P1.
+    const passes = run(reattributeAndSettle(commit, cache, { settleMs: 50 }));
+    await new Promise((r) => setTimeout(r, 10));
+    await run(stale.ingest(batch(T0 + 6_000, 100)));
+    expect(new Set([...owners()].filter(([n]) => n >= 100).map(([, p]) => p))).toEqual(
+      new Set([P1]),
+    );
+    const [first, second] = await passes;
+    expect(first.rewritten).toBe(0);
+    expect(second.rewritten).toBe(1);
+    const o = owners();
+    for (const [n, p] of o) expect([n, p]).toEqual([n, n >= 100 ? P2 : P1]);
+  });
+});

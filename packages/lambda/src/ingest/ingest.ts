@@ -1,0 +1,151 @@
+import {
+  DEFAULT_RETENTION_MS,
+  DeadLetters,
+  type EventStore,
+  type EventStoreUnavailable,
+  enrich,
+  type InvalidPayload,
+  type SegmentsNotWritten,
+  SensorStore,
+  type StorageUnavailable,
+  type StoredSegment,
+  topicTemplates,
+} from "@medusa/domain";
+import { Effect, Either } from "effect";
+import { IntervalCache } from "./interval-cache.js";
+import { decodeRuleEvent } from "./rule-event.js";
+
+export interface IngestOptions {
+  /** Where sensor data arrives; `{device_id}` is the device level. */
+  readonly topicTemplate?: string;
+  readonly retentionMs?: number;
+  readonly cache?: IntervalCache;
+  readonly now?: () => number;
+  /** Recorded with dead letters: `iot-rule`, `mqtt`, … */
+  readonly source?: string;
+}
+
+/** The historical function's result shape, with counts. */
+export interface IngestResult {
+  readonly statusCode: 200 | 400;
+  readonly body: string;
+}
+
+export type IngestFailure = StorageUnavailable | SegmentsNotWritten | EventStoreUnavailable;
+
+/**
+ * Keys and attribution of recently written items, so a message delivered
+ * twice to one container (QoS 1 redelivery) is not written twice. Skipping is
+ * safe: the item would be written with exactly the content it already has,
+ * unless re-attribution has since rewritten it, with newer intervals.
+ */
+export class RecentWrites {
+  private readonly seen = new Map<string, string>();
+  constructor(private readonly capacity = 20_000) {}
+  private static key(s: StoredSegment) {
+    return `${s.deviceId}\u0000${s.timestamp}`;
+  }
+  private static signature(s: StoredSegment) {
+    return `${s.samples.length}/${s.samples[0]?.sequence}/${s.samples.at(-1)?.sequence}/${s.patientId}/${s.assignmentTimestamp}/${s.attributedVersion}`;
+  }
+  isRepeat(s: StoredSegment): boolean {
+    return this.seen.get(RecentWrites.key(s)) === RecentWrites.signature(s);
+  }
+  remember(segments: ReadonlyArray<StoredSegment>): void {
+    for (const s of segments) {
+      this.seen.delete(RecentWrites.key(s));
+      this.seen.set(RecentWrites.key(s), RecentWrites.signature(s));
+    }
+    while (this.seen.size > this.capacity)
+      this.seen.delete(this.seen.keys().next().value as string);
+  }
+}
+
+/**
+ * Builds the ingest function shared by the Lambda handler and the local
+ * stack: decode, attribute by event time with the device's (cached)
+ * intervals, write idempotently. Bad input becomes a dead letter and a 400
+ * result; it never throws. Storage failures fail the effect, so the IoT
+ * rule's error action sees them.
+ */
+export const makeIngest = (options: IngestOptions = {}) => {
+  const topicTemplate = options.topicTemplate ?? topicTemplates().sensorData;
+  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+  const now = options.now ?? Date.now;
+  const cache = options.cache ?? new IntervalCache(undefined, now);
+  const recent = new RecentWrites();
+  const source = options.source ?? "iot-rule";
+
+  const deadLetter = (event: unknown, error: InvalidPayload) =>
+    Effect.gen(function* () {
+      const letters = yield* DeadLetters;
+      const o =
+        typeof event === "object" && event !== null ? (event as Record<string, unknown>) : {};
+      yield* letters.put({
+        receivedAt: (typeof o.received_at === "number" ? o.received_at : now()) as never,
+        source,
+        topic: typeof o.topic === "string" ? o.topic : null,
+        clientId: typeof o.client_id === "string" ? o.client_id : null,
+        ...rawPayload(event),
+        reason: error.reason,
+        issues: error.issues,
+      });
+      return {
+        statusCode: 400 as const,
+        body: JSON.stringify({ status: "rejected", reason: error.reason, issues: error.issues }),
+      };
+    });
+
+  const ingest = (
+    event: unknown,
+  ): Effect.Effect<IngestResult, IngestFailure, EventStore | SensorStore | DeadLetters> =>
+    Effect.gen(function* () {
+      const decoded = decodeRuleEvent(event, { topicTemplate, now });
+      if (Either.isLeft(decoded)) return yield* deadLetter(event, decoded.left);
+      const message = decoded.right;
+      const { intervals, version } = yield* cache.get(message.deviceId);
+      const segments: Array<StoredSegment> = enrich(message.deviceId, message.samples, intervals, {
+        retentionMs,
+      }).map((s) => {
+        let min = Number.POSITIVE_INFINITY;
+        for (const x of s.samples) if (x.timestamp < min) min = x.timestamp;
+        return { ...s, timestamp: min as StoredSegment["timestamp"], attributedVersion: version };
+      });
+      const fresh = segments.filter((s) => !recent.isRepeat(s));
+      if (fresh.length > 0) {
+        const store = yield* SensorStore;
+        yield* store.write(fresh);
+        recent.remember(fresh);
+      }
+      const patients = [...new Set(segments.map((s) => s.patientId))];
+      return {
+        statusCode: 200 as const,
+        body: JSON.stringify({
+          device_id: message.deviceId,
+          patient_id: patients.length === 1 ? patients[0] : patients,
+          status: "stored",
+          format: message.format,
+          samples: message.samples.length,
+          segments: segments.length,
+          written: fresh.length,
+        }),
+      };
+    });
+
+  return { ingest, cache };
+};
+
+const rawPayload = (event: unknown): { payload: string; payloadEncoding: "utf8" | "base64" } => {
+  if (typeof event === "string") return { payload: event, payloadEncoding: "utf8" };
+  if (event instanceof Uint8Array) {
+    const text = Buffer.from(event).toString("utf8");
+    return Buffer.from(text, "utf8").equals(Buffer.from(event))
+      ? { payload: text, payloadEncoding: "utf8" }
+      : { payload: Buffer.from(event).toString("base64"), payloadEncoding: "base64" };
+  }
+  try {
+    return { payload: JSON.stringify(event) ?? String(event), payloadEncoding: "utf8" };
+  } catch {
+    return { payload: String(event), payloadEncoding: "utf8" };
+  }
+};
