@@ -1,12 +1,6 @@
 import type { TestProject } from "vitest/node";
 import { type DynamoLocal, startDynamoLocal } from "./local.js";
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    dynamoEndpoint: string;
-  }
-}
-
 let local: DynamoLocal | undefined;
 
 /** One DynamoDB Local for a whole test run; tests read its endpoint with `inject("dynamoEndpoint")`. */
