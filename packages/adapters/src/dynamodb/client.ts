@@ -27,6 +27,8 @@ export interface UsageSnapshot {
   /** Capacity units the responses reported (`ReturnConsumedCapacity: INDEXES`), tables and indexes together. */
   readonly readUnits: number;
   readonly writeUnits: number;
+  /** Capacity units by operation. */
+  readonly unitsByOperation: Readonly<Record<string, number>>;
 }
 
 export interface UsageMeter {
@@ -76,6 +78,7 @@ export const withUsageMetrics = (client: DynamoDBClient): UsageMeter => {
   let requests: Record<string, number> = {};
   let readUnits = 0;
   let writeUnits = 0;
+  let byOperation: Record<string, number> = {};
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const operation = String(context.commandName ?? "unknown").replace(/Command$/, "");
@@ -91,8 +94,10 @@ export const withUsageMetrics = (client: DynamoDBClient): UsageMeter => {
         consumed === undefined ? [] : Array.isArray(consumed) ? consumed : [consumed as Capacity];
       for (const c of all) {
         const units = unitsOf(c);
-        if (READS.has(operation)) readUnits += units.read || units.total;
-        else writeUnits += units.write || units.total;
+        const n = READS.has(operation) ? units.read || units.total : units.write || units.total;
+        if (READS.has(operation)) readUnits += n;
+        else writeUnits += n;
+        byOperation[operation] = (byOperation[operation] ?? 0) + n;
       }
       return result;
     },
@@ -104,9 +109,11 @@ export const withUsageMetrics = (client: DynamoDBClient): UsageMeter => {
       totalRequests: Object.values(requests).reduce((a, b) => a + b, 0),
       readUnits,
       writeUnits,
+      unitsByOperation: { ...byOperation },
     }),
     reset: () => {
       requests = {};
+      byOperation = {};
       readUnits = 0;
       writeUnits = 0;
     },

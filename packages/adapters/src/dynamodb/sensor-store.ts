@@ -29,7 +29,7 @@ import { PATIENT_TIMELINE_INDEX, type TableNames } from "./tables.js";
  * on write. A range read can then start its key range this much before the
  * range and still find every item that reaches into it.
  */
-export const MAX_ITEM_SPAN_MS = 10 * 60_000;
+export const MAX_ITEM_SPAN_MS = 2 * 60_000;
 
 export interface SensorStoreOptions {
   readonly client: DynamoDBClient;

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// Bundles each Lambda handler into one ESM file, dist/<name>.mjs, exporting `handler`.
+// The AWS SDK is bundled too: the function then runs exactly the SDK version
+// the tests ran, not whatever the Lambda runtime happens to ship.
+import { existsSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const entries = {
+  ingest: "src/handlers/ingest.ts",
+  reattribute: "src/handlers/reattribute.ts",
+  api: "src/api-handler.ts",
+};
+
+export const bundle = async ({ outdir = join(root, "dist"), quiet = false } = {}) => {
+  const present = Object.fromEntries(
+    Object.entries(entries).filter(([, file]) => existsSync(join(root, file))),
+  );
+  await build({
+    entryPoints: Object.fromEntries(
+      Object.entries(present).map(([name, file]) => [name, join(root, file)]),
+    ),
+    outdir,
+    outExtension: { ".js": ".mjs" },
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "esm",
+    minify: true,
+    sourcemap: "linked",
+    conditions: ["@medusa/source"],
+    // Some bundled CommonJS dependencies call require(); give them one in ESM.
+    banner: {
+      js: "import { createRequire as __medusaRequire } from 'node:module'; const require = __medusaRequire(import.meta.url);",
+    },
+    logLevel: quiet ? "silent" : "warning",
+  });
+  const sizes = Object.keys(present).map((name) => ({
+    name,
+    bytes: statSync(join(outdir, `${name}.mjs`)).size,
+  }));
+  if (!quiet)
+    for (const s of sizes) console.log(`dist/${s.name}.mjs  ${(s.bytes / 1024).toFixed(0)} KiB`);
+  return sizes;
+};
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await bundle();
