@@ -18,6 +18,7 @@ import {
 import {
   actor,
   commandId,
+  type DeadLetters,
   deviceId,
   type EventStore,
   encodeSampleBatch,
@@ -25,6 +26,7 @@ import {
   executeCommand,
   patientId,
   type Sample,
+  type SensorStore,
 } from "@medusa/domain";
 import { Effect } from "effect";
 import { makeIngest } from "../src/ingest/ingest.js";
@@ -61,8 +63,8 @@ try {
   const meter = withUsageMetrics(client);
   const stores = makeDynamoStores({ client, tables });
   const layer = dynamoStoresLayer(stores);
-  const run = <A, E>(e: Effect.Effect<A, E, never> | Effect.Effect<A, E, EventStore>) =>
-    Effect.runPromise(Effect.provide(e as Effect.Effect<A, E, EventStore>, layer));
+  const run = <A, E>(e: Effect.Effect<A, E, EventStore | SensorStore | DeadLetters>) =>
+    Effect.runPromise(Effect.provide(e, layer));
 
   // The device is on P1 before the hour starts.
   await run(
