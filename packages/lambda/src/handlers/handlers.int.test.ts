@@ -54,7 +54,9 @@ describe("Lambda handlers on DynamoDB Local", () => {
   it("ingest stores, dead-letters bad input, and re-attribution fixes a backdated assignment", async () => {
     const stored = await ingestHandler(batch(T0, 0));
     expect(JSON.parse(stored.body)).toMatchObject({ status: "stored", patient_id: "UNASSIGNED" });
-    const before = await Effect.runPromise(stores.sensors.deviceSegments(device, { start: T0, end: T0 + 10_000 }));
+    const before = await Effect.runPromise(
+      stores.sensors.deviceSegments(device, { start: T0, end: T0 + 10_000 }),
+    );
     expect(before.map((s) => [s.patientId, s.samples.length])).toEqual([["UNASSIGNED", 10]]);
     const bad = await ingestHandler({
       ...batch(T0, 0),
