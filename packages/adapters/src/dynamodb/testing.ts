@@ -3,13 +3,6 @@ import { DeleteTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamod
 import { localCredentials, makeDynamoClient } from "./client.js";
 import { ensureTables, type TableNames, tableNames } from "./tables.js";
 
-// What `vitest-global-setup.ts` provides to every test of a run.
-declare module "vitest" {
-  export interface ProvidedContext {
-    dynamoEndpoint: string;
-  }
-}
-
 /**
  * Fresh, uniquely prefixed tables on the DynamoDB Local of this test run
  * (started by `vitest-global-setup.ts`), so test files run in parallel.

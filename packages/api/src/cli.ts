@@ -1,0 +1,17 @@
+import { ApiConfigError } from "./config.js";
+import { startServer } from "./server.js";
+
+try {
+  const server = startServer();
+  const address = server.address();
+  console.log(JSON.stringify({ level: "info", msg: "medusa-api listening", address }));
+  const stop = () => server.close(() => process.exit(0));
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+} catch (e) {
+  if (e instanceof ApiConfigError) {
+    console.error(`medusa-api: ${e.message}`);
+    process.exit(2);
+  }
+  throw e;
+}

@@ -1,0 +1,101 @@
+import { DeviceId, EndReason, EpochMillis, Notes, PatientId, PatientName } from "@medusa/domain";
+import { Schema } from "effect";
+
+const optional = <A, I>(s: Schema.Schema<A, I>) => Schema.optionalWith(s, { exact: true });
+const Time = EpochMillis.annotations({ description: "Unix epoch milliseconds (UTC)" });
+const TimeFromString = Schema.NumberFromString.pipe(Schema.compose(EpochMillis)).annotations({
+  description: "Unix epoch milliseconds (UTC)",
+});
+
+export const AssignBody = Schema.Struct({
+  device_id: DeviceId,
+  patient_id: PatientId,
+  patient_name: PatientName,
+  notes: optional(Notes),
+  /** When the device went on the patient; now when absent. */
+  assignment_timestamp: optional(Time),
+}).annotations({ identifier: "AssignRequest" });
+
+export const UnassignBody = Schema.Struct({
+  device_id: DeviceId,
+  patient_id: PatientId,
+  reason: optional(EndReason),
+  /** When the assignment ended; now when absent. */
+  assignment_end: optional(Time),
+}).annotations({ identifier: "UnassignRequest" });
+
+export const UnassignQuery = Schema.Struct({
+  device_id: DeviceId,
+  patient_id: PatientId,
+  reason: optional(EndReason),
+  assignment_end: optional(TimeFromString),
+});
+
+export const ReassignBody = Schema.Struct({
+  device_id: DeviceId,
+  patient_id: PatientId,
+  patient_name: PatientName,
+  notes: optional(Notes),
+  /** Why the previous assignment ended; `completed` when absent. */
+  reason: optional(EndReason),
+  assignment_timestamp: optional(Time),
+}).annotations({ identifier: "ReassignRequest" });
+
+export const MAX_PAGE = 10_000;
+const Limit = Schema.Number.pipe(
+  Schema.int(),
+  Schema.between(1, MAX_PAGE, { message: () => `limit must be between 1 and ${MAX_PAGE}` }),
+);
+
+export const SensorDataBody = Schema.Struct({
+  start_time: Time,
+  end_time: Time,
+  limit: optional(Limit),
+  cursor: optional(Schema.String),
+}).annotations({ identifier: "SensorDataRequest" });
+
+export const SensorDataQuery = Schema.Struct({
+  start_time: TimeFromString,
+  end_time: TimeFromString,
+  limit: optional(Schema.NumberFromString.pipe(Schema.compose(Limit))),
+  cursor: optional(Schema.String),
+});
+
+// Responses (for the OpenAPI document).
+export const AssignmentView = Schema.Struct({
+  device_id: Schema.String,
+  patient_id: Schema.String,
+  patient_name: Schema.NullOr(Schema.String),
+  assigned_by: Schema.String,
+  assignment_timestamp: Time,
+  assignment_end: Schema.NullOr(Time),
+  ended_by: Schema.NullOr(Schema.String),
+  status: Schema.Literal("active", "completed", "device_returned"),
+  notes: Schema.NullOr(Schema.String),
+}).annotations({ identifier: "Assignment" });
+
+export const SampleView = Schema.Struct({
+  device_id: Schema.String,
+  timestamp: Time,
+  accel_x: Schema.Number,
+  accel_y: Schema.Number,
+  accel_z: Schema.Number,
+  magnitude: Schema.Number,
+  temperature: optional(Schema.Number),
+  sequence: Schema.Number,
+}).annotations({ identifier: "Sample" });
+
+export const SensorDataResponse = Schema.Struct({
+  patient_id: Schema.String,
+  data: Schema.Array(SampleView),
+  count: Schema.Number,
+  next_cursor: Schema.NullOr(Schema.String),
+}).annotations({ identifier: "SensorDataPage" });
+
+export const ProblemView = Schema.Struct({
+  type: Schema.String,
+  title: Schema.String,
+  status: Schema.Number,
+  detail: optional(Schema.String),
+  errors: optional(Schema.Array(Schema.Struct({ path: Schema.String, message: Schema.String }))),
+}).annotations({ identifier: "Problem" });
