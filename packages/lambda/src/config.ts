@@ -53,4 +53,10 @@ export const sensorTopicTemplate = (config: LambdaConfig) =>
 
 /** DynamoDB stores from the standard SDK environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`) and the table variables. */
 export const storesFromEnv = (env: Readonly<Record<string, string | undefined>>): DynamoStores =>
-  makeDynamoStores({ client: makeDynamoClient(), tables: tableNamesFromEnv(env) });
+  makeDynamoStores({
+    client: makeDynamoClient({
+      ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+      ...(env.AWS_ENDPOINT_URL_DYNAMODB ? { endpoint: env.AWS_ENDPOINT_URL_DYNAMODB } : {}),
+    }),
+    tables: tableNamesFromEnv(env),
+  });

@@ -22,7 +22,7 @@ beforeAll(async () => {
   const t = await testTables(inject("dynamoEndpoint"));
   drop = t.drop;
   stores = makeDynamoStores({ client: t.client, tables: t.tables });
-  Object.assign(process.env, {
+  const env = {
     AWS_REGION: "local",
     AWS_ACCESS_KEY_ID: "local",
     AWS_SECRET_ACCESS_KEY: "local",
@@ -32,9 +32,11 @@ beforeAll(async () => {
     MEDUSA_SENSOR_TABLE: t.tables.sensor,
     MEDUSA_DEAD_LETTER_TABLE: t.tables.deadLetters,
     MEDUSA_REATTRIBUTION_SETTLE_MS: "100",
-  });
-  ({ handler: ingestHandler } = await import("./ingest.js"));
-  ({ handler: reattributeHandler } = (await import("./reattribute.js")) as never);
+  };
+  // The SDK reads credentials from the process environment.
+  Object.assign(process.env, { AWS_ACCESS_KEY_ID: "local", AWS_SECRET_ACCESS_KEY: "local" });
+  ingestHandler = (await import("./ingest.js")).makeIngestHandler(env);
+  reattributeHandler = (await import("./reattribute.js")).makeReattributeHandler(env) as never;
 });
 afterAll(() => drop());
 
@@ -84,8 +86,11 @@ describe("Lambda handlers on DynamoDB Local", () => {
         stores.events,
       ),
     );
-    await reattributeHandler({
+    const report = await reattributeHandler({
       Records: [{ eventName: "INSERT", dynamodb: { NewImage: commitItem(outcome.commit) } }],
+    });
+    expect(report).toMatchObject({
+      reattributed: [{ examined: 1, rewritten: 2 }, { examined: 0 }],
     });
     const items = await Effect.runPromise(
       stores.sensors.deviceSegments(device, { start: T0, end: T0 + 10_000 }),

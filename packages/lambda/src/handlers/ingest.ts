@@ -4,18 +4,27 @@ import { configFromEnv, sensorTopicTemplate, storesFromEnv } from "../config.js"
 import { type IngestResult, makeIngest } from "../ingest/ingest.js";
 import { IntervalCache } from "../ingest/interval-cache.js";
 
-// Wired once per container: the interval cache lives as long as the container.
-const config = configFromEnv(process.env);
-const layer = dynamoStoresLayer(storesFromEnv(process.env));
-const { ingest } = makeIngest({
-  topicTemplate: sensorTopicTemplate(config),
-  retentionMs: config.retentionMs,
-  cache: new IntervalCache(config.cacheTtlMs),
-});
+type Env = Readonly<Record<string, string | undefined>>;
 
 /**
  * The IoT rule's target. Bad input → dead letter + 400 result (never throws);
  * a storage failure rejects, so the rule's error action sees it.
  */
-export const handler = (event: unknown): Promise<IngestResult> =>
-  Effect.runPromise(Effect.provide(ingest(event), layer));
+export const makeIngestHandler = (env: Env) => {
+  const config = configFromEnv(env);
+  const layer = dynamoStoresLayer(storesFromEnv(env));
+  const { ingest } = makeIngest({
+    topicTemplate: sensorTopicTemplate(config),
+    retentionMs: config.retentionMs,
+    cache: new IntervalCache(config.cacheTtlMs),
+  });
+  return (event: unknown): Promise<IngestResult> =>
+    Effect.runPromise(Effect.provide(ingest(event), layer));
+};
+
+// Wired once per container, on first use: the interval cache lives as long as the container.
+let wired: ReturnType<typeof makeIngestHandler> | undefined;
+export const handler = (event: unknown): Promise<IngestResult> => {
+  wired ??= makeIngestHandler(process.env);
+  return wired(event);
+};

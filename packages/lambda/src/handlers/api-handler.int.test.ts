@@ -1,0 +1,101 @@
+import { testTables } from "@medusa/adapters";
+import { signToken, TEST_SECRET } from "@medusa/api";
+import { afterAll, beforeAll, expect, inject, it } from "vitest";
+
+type Handler = (
+  event: unknown,
+  context: unknown,
+) => Promise<{ statusCode: number; headers: Record<string, string>; body: string }>;
+let handler: Handler;
+let drop: () => Promise<void>;
+
+beforeAll(async () => {
+  const t = await testTables(inject("dynamoEndpoint"));
+  drop = t.drop;
+  Object.assign(process.env, {
+    AWS_REGION: "local",
+    AWS_ACCESS_KEY_ID: "local",
+    AWS_SECRET_ACCESS_KEY: "local",
+    AWS_ENDPOINT_URL_DYNAMODB: inject("dynamoEndpoint"),
+    MEDUSA_EVENTS_TABLE: t.tables.events,
+    MEDUSA_MAPPING_TABLE: t.tables.mapping,
+    MEDUSA_SENSOR_TABLE: t.tables.sensor,
+    MEDUSA_DEAD_LETTER_TABLE: t.tables.deadLetters,
+    MEDUSA_JWT_SECRET: TEST_SECRET,
+  });
+  ({ handler } = (await import("../api-handler.js")) as unknown as { handler: Handler });
+});
+afterAll(() => drop());
+
+/** An API Gateway HTTP API (payload format 2.0) event, as recorded from a function URL / HTTP API. */
+const event = (
+  method: string,
+  path: string,
+  query: string,
+  token: string | null,
+  body?: unknown,
+) => ({
+  version: "2.0",
+  routeKey: "$default",
+  rawPath: path,
+  rawQueryString: query,
+  cookies: [],
+  headers: {
+    "content-type": "application/json",
+    host: "abcdefghij.lambda-url.eu-central-1.on.aws",
+    "user-agent": "curl/8.5.0",
+    "x-amzn-trace-id": "Root=1-67890abc-0123456789abcdef01234567",
+    "x-forwarded-for": "203.0.113.7",
+    "x-forwarded-port": "443",
+    "x-forwarded-proto": "https",
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+  },
+  queryStringParameters: query ? Object.fromEntries(new URLSearchParams(query)) : undefined,
+  requestContext: {
+    accountId: "anonymous",
+    apiId: "abcdefghij",
+    domainName: "abcdefghij.lambda-url.eu-central-1.on.aws",
+    domainPrefix: "abcdefghij",
+    http: { method, path, protocol: "HTTP/1.1", sourceIp: "203.0.113.7", userAgent: "curl/8.5.0" },
+    requestId: "3c9f6d4e-1b2a-4c5d-8e7f-0a1b2c3d4e5f",
+    routeKey: "$default",
+    stage: "$default",
+    time: "22/Nov/2026:10:00:00 +0000",
+    timeEpoch: 1795341600000,
+  },
+  body: body === undefined ? undefined : JSON.stringify(body),
+  isBase64Encoded: false,
+});
+
+it("serves the API from a function URL / HTTP API event", async () => {
+  const token = await signToken({ email: "nurse@clinic.example", roles: ["clinician"] });
+  const health = await handler(event("GET", "/healthz", "", null), {});
+  expect(health.statusCode).toBe(200);
+  const device = `lambda-pi-${Date.now()}`;
+  const assigned = await handler(
+    event("POST", "/api/devices/assign", "", token, {
+      device_id: device,
+      patient_id: "P-L",
+      patient_name: "L",
+    }),
+    {},
+  );
+  expect(assigned.statusCode).toBe(201);
+  expect(JSON.parse(assigned.body)).toMatchObject({
+    status: "success",
+    assignment: { device_id: device, assigned_by: "nurse@clinic.example" },
+  });
+  const lookup = await handler(event("GET", `/api/devices/${device}/patient`, "", token), {});
+  expect(JSON.parse(lookup.body)).toMatchObject({ patient: { patient_id: "P-L" } });
+  const unassigned = await handler(
+    event("POST", "/api/devices/unassign", `device_id=${device}&patient_id=P-L`, token),
+    {},
+  );
+  expect([unassigned.statusCode, JSON.parse(unassigned.body)]).toEqual([
+    200,
+    { status: "device unassigned" },
+  ]);
+  const denied = await handler(event("GET", `/api/devices/${device}/patient`, "", null), {});
+  expect(denied.statusCode).toBe(401);
+  expect(denied.headers["content-type"]).toBe("application/problem+json");
+});
