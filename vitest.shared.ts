@@ -39,6 +39,8 @@ export const intProject = (name: string): TestProjectInlineConfiguration => ({
     include: ["src/**/*.int.test.ts", "test/**/*.int.test.ts"],
     setupFiles,
     ...(usesDynamo.has(name) ? { globalSetup: [dynamoSetup] } : {}),
+    // The Lambda handler tests share one DynamoDB Local and time-based passes; run their files one at a time.
+    ...(name === "lambda" ? { fileParallelism: false } : {}),
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

@@ -4,3 +4,4 @@
  */
 export * from "./dynamodb/index.js";
 export * from "./memory/index.js";
+export * from "./outbox/index.js";
