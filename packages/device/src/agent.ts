@@ -149,9 +149,13 @@ export class Agent {
   }
 
   private scheduleSampling() {
-    // Drain often enough that the ADXL345's 32-entry FIFO never overflows
-    // (16 samples' worth), but no more than every 10 ms.
-    const every = Math.min(100, Math.max(10, Math.floor((16 * 1000) / this.sampleRateHz)));
+    // With the ADXL345's FIFO (50 Hz and up) drain every 16 samples' worth, so
+    // its 32 entries never overflow; below that the chip is polled, so drain at
+    // twice the rate and read every sample instant. Never more often than 10 ms.
+    const every =
+      this.sampleRateHz >= 50
+        ? Math.min(100, Math.max(10, Math.floor((16 * 1000) / this.sampleRateHz)))
+        : Math.max(10, Math.floor(500 / this.sampleRateHz));
     clearInterval(this.samplingTimer);
     this.samplingTimer = setInterval(() => void this.sample(), every);
   }

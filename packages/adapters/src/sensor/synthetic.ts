@@ -1,0 +1,77 @@
+import type { MotionReading, MotionSensor, SensorHealth } from "./sensor.js";
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same motion. */
+export const seededRandom = (seed: number) => {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+};
+
+const STEP_HZ = 1.8;
+
+/**
+ * Motion for machines without the chip: gravity on z, a walking rhythm
+ * (~1.8 steps/s, vertical and forward components) and sensor noise;
+ * deterministic for a seed and exact in cadence.
+ */
+export class SyntheticSensor implements MotionSensor {
+  readonly model = "synthetic";
+  private rateHz = 10;
+  private next = 0;
+  private n = 0;
+  private readonly random: () => number;
+
+  constructor(
+    seed = 1,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.random = seededRandom(seed);
+  }
+
+  async start(rateHz: number): Promise<void> {
+    this.rateHz = rateHz;
+    this.next = this.now() + 1000 / rateHz;
+  }
+
+  async setRate(rateHz: number): Promise<void> {
+    this.rateHz = rateHz;
+  }
+
+  async drain(): Promise<ReadonlyArray<MotionReading>> {
+    const out: Array<MotionReading> = [];
+    const until = this.now();
+    const period = 1000 / this.rateHz;
+    while (this.next <= until) {
+      out.push(this.reading(this.next));
+      this.next += period;
+    }
+    return out;
+  }
+
+  private reading(t: number): MotionReading {
+    const s = (t / 1000) * 2 * Math.PI * STEP_HZ;
+    const noise = () => {
+      // Box–Muller, σ = 0.01 g.
+      const u = Math.max(this.random(), 1e-12);
+      return 0.01 * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.random());
+    };
+    this.n++;
+    return {
+      timestamp: Math.round(t),
+      x: 0.15 * Math.sin(s + Math.PI / 2) + noise(),
+      y: 0.05 * Math.sin(s / 2) + noise(),
+      z: 1 + 0.25 * Math.abs(Math.sin(s)) - 0.12 + noise(),
+    };
+  }
+
+  health(): SensorHealth {
+    return { healthy: true, errorCount: 0, lost: 0 };
+  }
+
+  async close(): Promise<void> {}
+}
