@@ -23,7 +23,6 @@ export class SyntheticSensor implements MotionSensor {
   readonly model = "synthetic";
   private rateHz = 10;
   private next = 0;
-  private n = 0;
   private readonly random: () => number;
 
   constructor(

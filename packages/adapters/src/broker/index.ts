@@ -1,0 +1,8 @@
+/**
+ * The local stand-in for AWS IoT Core: an embedded broker that enforces the
+ * IoT policy, and a development certificate authority. For the local stack
+ * and tests only; kept out of the package's main entry so that the device
+ * agent and the Lambda bundles never load aedes.
+ */
+export * from "./dev-ca.js";
+export * from "./local-broker.js";

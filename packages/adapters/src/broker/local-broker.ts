@@ -1,0 +1,171 @@
+import type { AddressInfo, Server } from "node:net";
+import { createServer as createNetServer } from "node:net";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
+import { Aedes, type Client } from "aedes";
+import { mayPublish, maySubscribe } from "../mqtt/acl.js";
+
+export interface LocalBrokerOptions {
+  /** TLS port; 0 for a free one. */
+  readonly port?: number;
+  readonly host?: string;
+  readonly tls: { readonly ca: string; readonly cert: string; readonly key: string };
+  readonly topicPrefix?: string;
+  /** Certificate CNs with the rights of cloud services (subscribe to every device's data, send commands). */
+  readonly serviceIdentities?: ReadonlyArray<string>;
+  /** A plain listener on 127.0.0.1 for local tools, with service rights. Off unless given. */
+  readonly plainListener?: { readonly port: number };
+  readonly log?: (entry: Record<string, unknown>) => void;
+}
+
+export interface LocalBroker {
+  readonly port: number;
+  readonly plainPort: number | undefined;
+  readonly aedes: Aedes;
+  /** Refusals so far (what was refused and why). */
+  readonly refusals: ReadonlyArray<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+const SERVICE = Symbol("service");
+type Identified = Client & { [SERVICE]?: boolean; thing?: string };
+
+const refused = (message: string, returnCode = 5) =>
+  Object.assign(new Error(message), { returnCode });
+
+/**
+ * An embedded MQTT broker (aedes) that stands in for AWS IoT Core locally
+ * and enforces what the IoT policy enforces: TLS with client certificates
+ * from the given CA only; the client id must be the certificate's CN (the
+ * thing name); a device publishes only to its own topics and subscribes only
+ * to its own commands; QoS 2 is not available (IoT Core has none: a QoS 2
+ * publish is refused and its connection closed, a QoS 2 subscription granted
+ * at QoS 1). Every refusal is logged with its reason.
+ */
+export const startLocalBroker = async (options: LocalBrokerOptions): Promise<LocalBroker> => {
+  const prefix = options.topicPrefix ?? "medusa";
+  const services = new Set(options.serviceIdentities ?? []);
+  const refusals: Array<Record<string, unknown>> = [];
+  const log = options.log ?? (() => {});
+  const refuse = (entry: Record<string, unknown>) => {
+    refusals.push(entry);
+    log({ level: "warn", msg: "refused", ...entry });
+  };
+
+  const aedes = await Aedes.createBroker({
+    authenticate: (client, _username, _password, done) => {
+      const c = client as Identified;
+      const socket = client.conn as Partial<TLSSocket>;
+      if (typeof socket.getPeerCertificate !== "function") {
+        // The plain listener: local tools on 127.0.0.1 only.
+        c[SERVICE] = true;
+        return done(null, true);
+      }
+      const cn = socket.getPeerCertificate()?.subject?.CN;
+      const thing = Array.isArray(cn) ? cn[0] : cn;
+      if (!thing || thing !== client.id) {
+        refuse({
+          action: "connect",
+          client_id: client.id,
+          certificate: thing ?? null,
+          reason: "the client id must be the certificate's thing name",
+        });
+        return done(refused("client id does not match the certificate"), false);
+      }
+      c.thing = thing;
+      c[SERVICE] = services.has(thing);
+      return done(null, true);
+    },
+    authorizePublish: (client, packet, callback) => {
+      const c = client as Identified | null;
+      if (c === null || c[SERVICE]) return callback(null);
+      if (packet.qos === 2) {
+        refuse({
+          action: "publish",
+          client_id: c.id,
+          topic: packet.topic,
+          reason: "QoS 2 is not supported (as on AWS IoT Core)",
+        });
+        return callback(new Error("QoS 2 is not supported"));
+      }
+      const verdict = mayPublish(prefix, c.thing ?? "", packet.topic);
+      if (verdict.allowed) return callback(null);
+      refuse({ action: "publish", client_id: c.id, topic: packet.topic, reason: verdict.reason });
+      // aedes then closes the connection, as AWS IoT Core does for a publish its policy forbids.
+      return callback(new Error(verdict.reason));
+    },
+    authorizeSubscribe: (client, subscription, callback) => {
+      const c = client as Identified;
+      const granted = { ...subscription, qos: Math.min(subscription.qos, 1) as 0 | 1 };
+      if (c[SERVICE]) return callback(null, granted);
+      const verdict = maySubscribe(prefix, c.thing ?? "", subscription.topic);
+      if (verdict.allowed) return callback(null, granted);
+      refuse({
+        action: "subscribe",
+        client_id: c.id,
+        topic: subscription.topic,
+        reason: verdict.reason,
+      });
+      // Negated: SUBACK 0x80 for this filter, the connection stays up.
+      return callback(null, null);
+    },
+  });
+  aedes.on("clientError", (client, error) =>
+    log({ level: "debug", msg: "client error", client_id: client.id, error: error.message }),
+  );
+
+  const listen = (server: Server, port: number, host: string) =>
+    new Promise<number>((resolve, reject) => {
+      server.once("error", (e: NodeJS.ErrnoException) =>
+        reject(
+          e.code === "EADDRINUSE"
+            ? new Error(`port ${port} on ${host} is already in use; choose another MQTT port`)
+            : e,
+        ),
+      );
+      server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+    });
+
+  const tls = createTlsServer(
+    {
+      ca: options.tls.ca,
+      cert: options.tls.cert,
+      key: options.tls.key,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: "TLSv1.2",
+    },
+    aedes.handle as (socket: TLSSocket) => void,
+  );
+  tls.on("tlsClientError", (error) =>
+    log({ level: "warn", msg: "TLS handshake refused", reason: error.message }),
+  );
+  // Closing a server only stops new connections; the broker going away drops the open ones too.
+  const sockets = new Set<import("node:net").Socket>();
+  const track = (socket: import("node:net").Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  };
+  tls.on("connection", track);
+  const port = await listen(tls, options.port ?? 0, options.host ?? "127.0.0.1");
+  let plain: Server | undefined;
+  let plainPort: number | undefined;
+  if (options.plainListener) {
+    plain = createNetServer(aedes.handle as (socket: import("node:net").Socket) => void);
+    plain.on("connection", track);
+    plainPort = await listen(plain, options.plainListener.port, "127.0.0.1");
+  }
+  return {
+    port,
+    plainPort,
+    aedes,
+    refusals,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await Promise.all([
+        new Promise<void>((r) => tls.close(() => r())),
+        plain ? new Promise<void>((r) => plain.close(() => r())) : Promise.resolve(),
+        new Promise<void>((r) => aedes.close(() => r())),
+      ]);
+    },
+  };
+};

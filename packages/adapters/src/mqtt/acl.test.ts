@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { mayPublish, maySubscribe } from "./acl.js";
+import { backoffDelay } from "./transport.js";
+
+describe("the IoT policy's rules", () => {
+  it("a device publishes only to its own topics", () => {
+    for (const t of ["sensor/data", "status", "device/info", "commands/response"])
+      expect(mayPublish("medusa", "pi-1", `medusa/pi-1/${t}`).allowed).toBe(true);
+    expect(mayPublish("medusa", "pi-1", "$aws/things/pi-1/shadow/update").allowed).toBe(true);
+    for (const t of [
+      "medusa/pi-2/sensor/data",
+      "medusa/pi-1/commands/ping",
+      "medusa/+/sensor/data",
+      "other/pi-1/status",
+      "medusa/pi-1/sensor/data/x",
+    ]) {
+      expect(mayPublish("medusa", "pi-1", t)).toMatchObject({
+        allowed: false,
+        reason: expect.stringContaining(t),
+      });
+    }
+  });
+
+  it("a device subscribes only to its own commands and shadow", () => {
+    for (const f of [
+      "medusa/pi-1/commands/#",
+      "medusa/pi-1/commands/ping",
+      "medusa/pi-1/commands",
+      "$aws/things/pi-1/shadow/update/accepted",
+      "$aws/things/pi-1/shadow/#",
+    ]) {
+      expect([f, maySubscribe("medusa", "pi-1", f).allowed]).toEqual([f, true]);
+    }
+    for (const f of [
+      "medusa/pi-2/commands/#",
+      "medusa/+/commands/#",
+      "#",
+      "medusa/pi-1/#",
+      "medusa/pi-1/commands/+/x",
+      "medusa/pi-1/commandsX",
+      "$aws/things/+/shadow/#",
+    ]) {
+      expect([f, maySubscribe("medusa", "pi-1", f).allowed]).toEqual([f, false]);
+    }
+  });
+});
+
+describe("reconnect backoff", () => {
+  it("is full jitter under an exponentially growing, capped ceiling", () => {
+    expect([0, 1, 2, 3, 10].map((a) => backoffDelay(a, 1_000, 60_000, () => 0.999999))).toEqual([
+      999, 1_999, 3_999, 7_999, 59_999,
+    ]);
+    expect(backoffDelay(5, 1_000, 60_000, () => 0)).toBe(0);
+    expect(backoffDelay(3, 1_000, 60_000, () => 0.5)).toBe(4_000);
+  });
+});

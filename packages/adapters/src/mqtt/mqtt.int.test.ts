@@ -1,0 +1,178 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  createDevCa,
+  type DevCa,
+  issueDeviceCert,
+  issueServerCert,
+  type KeyAndCert,
+} from "../broker/dev-ca.js";
+import { type LocalBroker, startLocalBroker } from "../broker/local-broker.js";
+import {
+  connectTransport,
+  type MqttTransport,
+  NotAuthorized,
+  NotConnected,
+  PayloadTooLarge,
+  TlsRejected,
+} from "./transport.js";
+
+let ca: DevCa;
+let server: KeyAndCert;
+let broker: LocalBroker;
+const certs: Record<string, KeyAndCert> = {};
+const open: Array<MqttTransport> = [];
+
+beforeAll(async () => {
+  ca = await createDevCa();
+  server = await issueServerCert(ca);
+  for (const id of ["pi-1", "pi-2", "medusa-ingest"]) certs[id] = await issueDeviceCert(ca, id);
+  broker = await startLocalBroker({
+    tls: { ca: ca.cert, ...server },
+    serviceIdentities: ["medusa-ingest"],
+  });
+});
+// Two live clients with one id take the session from each other, as on AWS IoT: close each test's clients.
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((t) => t.close().catch(() => {})));
+});
+afterAll(() => broker.close());
+
+const client = (
+  id: string,
+  pair: KeyAndCert | undefined = certs[id],
+  extra: Partial<Parameters<typeof connectTransport>[0]> = {},
+) => {
+  const t = connectTransport({
+    host: "127.0.0.1",
+    port: broker.port,
+    clientId: id,
+    ca: ca.cert,
+    cert: pair?.cert ?? "",
+    key: pair?.key ?? "",
+    backoff: { baseMs: 50, capMs: 200 },
+    ...extra,
+  });
+  open.push(t);
+  return t;
+};
+const received = (t: MqttTransport, filter: string) => {
+  const got: Array<string> = [];
+  void t.subscribe(filter, (topic, payload) =>
+    got.push(`${topic} ${Buffer.from(payload).toString()}`),
+  );
+  return got;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("the local broker enforces the IoT policy over mutual TLS", () => {
+  it("a device with a certificate from the CA connects and publishes its own topics", async () => {
+    const ingest = client("medusa-ingest");
+    await ingest.waitConnected();
+    const got = received(ingest, "medusa/+/sensor/data");
+    await sleep(100);
+    const device = client("pi-1");
+    await device.waitConnected();
+    await device.publish("medusa/pi-1/sensor/data", "hello");
+    await sleep(100);
+    expect(got).toEqual(["medusa/pi-1/sensor/data hello"]);
+  });
+
+  it("a certificate from another CA, or none, fails with a clear TLS error", async () => {
+    const other = await createDevCa("someone else");
+    const stranger = client("pi-1", await issueDeviceCert(other, "pi-1"));
+    await expect(stranger.waitConnected(3_000, { failFast: true })).rejects.toBeInstanceOf(
+      TlsRejected,
+    );
+    const anonymous = client("pi-1", { cert: "", key: "" });
+    await expect(anonymous.waitConnected(3_000, { failFast: true })).rejects.toBeInstanceOf(
+      TlsRejected,
+    );
+    await stranger.close();
+    await anonymous.close();
+  });
+
+  it("a client id that is not the certificate's thing name is refused", async () => {
+    const impostor = client("pi-2", certs["pi-1"]);
+    await expect(impostor.waitConnected(3_000, { failFast: true })).rejects.toBeInstanceOf(
+      NotAuthorized,
+    );
+    expect(broker.refusals).toContainEqual(
+      expect.objectContaining({ action: "connect", client_id: "pi-2", certificate: "pi-1" }),
+    );
+    await impostor.close();
+  });
+
+  it("publishing to another device's topic is refused, logged and costs the connection", async () => {
+    const ingest = client("medusa-ingest");
+    await ingest.waitConnected();
+    const got = received(ingest, "medusa/pi-2/sensor/data");
+    await sleep(100);
+    const device = client("pi-1");
+    await device.waitConnected();
+    await expect(device.publish("medusa/pi-2/sensor/data", "forged")).rejects.toBeInstanceOf(
+      NotConnected,
+    );
+    await sleep(100);
+    expect(got).toEqual([]);
+    expect(broker.refusals).toContainEqual(
+      expect.objectContaining({
+        action: "publish",
+        client_id: "pi-1",
+        topic: "medusa/pi-2/sensor/data",
+        reason: expect.stringContaining("may publish only to its own topics"),
+      }),
+    );
+    // It comes back (backoff) and may publish to its own topics again.
+    await device.waitConnected(3_000);
+    await device.publish("medusa/pi-1/status", "fine");
+  });
+
+  it("subscribing to another device's commands is refused with SUBACK 0x80, the connection stays", async () => {
+    const device = client("pi-1");
+    await device.waitConnected();
+    await expect(device.subscribe("medusa/pi-2/commands/#", () => {})).rejects.toBeInstanceOf(
+      NotAuthorized,
+    );
+    expect(device.connected).toBe(true);
+    expect(broker.refusals).toContainEqual(
+      expect.objectContaining({
+        action: "subscribe",
+        client_id: "pi-1",
+        topic: "medusa/pi-2/commands/#",
+      }),
+    );
+    const commands: Array<string> = [];
+    await device.subscribe("medusa/pi-1/commands/#", (topic) => commands.push(topic));
+    const cloud = client("medusa-ingest");
+    await cloud.waitConnected();
+    await cloud.publish("medusa/pi-1/commands/ping", "{}");
+    await sleep(100);
+    expect(commands).toEqual(["medusa/pi-1/commands/ping"]);
+  });
+
+  it("refuses payloads over 128 KB before sending, and publishing while offline", async () => {
+    const device = client("pi-2");
+    await expect(device.publish("medusa/pi-2/status", "x")).rejects.toBeInstanceOf(NotConnected);
+    await device.waitConnected();
+    await expect(
+      device.publish("medusa/pi-2/status", "x".repeat(128 * 1024 + 1)),
+    ).rejects.toBeInstanceOf(PayloadTooLarge);
+  });
+
+  it("reconnects with backoff when the broker goes away and comes back on the same port", async () => {
+    const device = client("pi-2");
+    await device.waitConnected();
+    const port = broker.port;
+    await broker.close();
+    await sleep(300);
+    expect(device.connected).toBe(false);
+    broker = await startLocalBroker({
+      port,
+      tls: { ca: ca.cert, ...server },
+      serviceIdentities: ["medusa-ingest"],
+    });
+    await device.waitConnected(5_000);
+    await device.publish("medusa/pi-2/status", "back");
+    expect(device.reconnects()).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,363 @@
+import { topicMatches } from "@medusa/domain";
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+
+/** Not connected (or the connection closed before PUBACK): the message was not delivered. */
+export class NotConnected extends Error {
+  override readonly name = "NotConnected";
+}
+/** Refused before sending: AWS IoT Core drops messages over 128 KB. */
+export class PayloadTooLarge extends Error {
+  override readonly name = "PayloadTooLarge";
+}
+/** The broker refused the TLS handshake or the certificate (unknown CA, no certificate). */
+export class TlsRejected extends Error {
+  override readonly name = "TlsRejected";
+}
+/** CONNACK or SUBACK refused (e.g. the client id is not the certificate's thing name). */
+export class NotAuthorized extends Error {
+  override readonly name = "NotAuthorized";
+}
+export class BrokerUnreachable extends Error {
+  override readonly name = "BrokerUnreachable";
+}
+
+export type TransportError = TlsRejected | NotAuthorized | BrokerUnreachable | Error;
+
+/** Full-jitter exponential backoff: a random delay in [0, min(cap, base·2^attempt)). */
+export const backoffDelay = (
+  attempt: number,
+  baseMs: number,
+  capMs: number,
+  random: () => number = Math.random,
+): number => Math.floor(random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30)));
+
+export interface TransportOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly clientId: string;
+  readonly ca: string | Buffer;
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  readonly protocolVersion?: 4 | 5;
+  readonly keepaliveS?: number;
+  /** Keep the session (subscriptions, queued QoS 1 commands) across connections; the default. */
+  readonly cleanSession?: boolean;
+  readonly backoff?: { readonly baseMs: number; readonly capMs: number };
+  /** Publishes waiting for PUBACK at most; more wait for a slot. */
+  readonly maxInflight?: number;
+  /** AWS IoT Core's limit is 128 KB. */
+  readonly maxPayloadBytes?: number;
+  readonly connectTimeoutMs?: number;
+  readonly random?: () => number;
+  readonly log?: (entry: Record<string, unknown>) => void;
+  /** TLS server name, when it differs from `host` (SNI; AWS IoT needs it for custom domains). */
+  readonly servername?: string;
+}
+
+/** Sorts a connection error into something a person can act on. */
+export const classify = (error: Error & { code?: string | number }): TransportError => {
+  const code = String(error.code ?? "");
+  const text = `${code} ${error.message}`;
+  if (/CERT|certificate|SSL|TLS|alert|self.signed|unable to verify|handshake/i.test(text)) {
+    return new TlsRejected(
+      `the broker refused the TLS connection: ${error.message} (check ca_cert, client_cert and client_key)`,
+    );
+  }
+  if (
+    /^(4|5|134|135)$/.test(code) ||
+    /Not authorized|Bad username|Connection refused: Not/i.test(error.message)
+  ) {
+    return new NotAuthorized(
+      `the broker refused the connection: ${error.message} (is the client id the certificate's thing name?)`,
+    );
+  }
+  if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|EAI_AGAIN|timeout/i.test(text)) {
+    return new BrokerUnreachable(`cannot reach the broker: ${error.message}`);
+  }
+  return error;
+};
+
+type Handler = (topic: string, payload: Uint8Array) => void;
+
+/**
+ * The device side of MQTT on mqtt.js: mutual TLS, QoS 1 only (AWS IoT Core
+ * has no QoS 2), nothing published before CONNACK, at most `maxInflight`
+ * publishes without PUBACK, payloads over the limit refused before sending.
+ *
+ * Reconnecting is driven here, with exponential backoff and full jitter, and
+ * each attempt uses a fresh mqtt.js client: a publish cut off by a lost
+ * connection rejects at once (its owner, the durable outbox, still has it and
+ * sends it again) instead of being replayed later by mqtt.js's in-memory
+ * store. The session itself is persistent, so the broker keeps the
+ * subscriptions and queued commands.
+ */
+export class MqttTransport {
+  private client: MqttClient | undefined;
+  private readonly subscriptions = new Map<string, Handler>();
+  private readonly connectListeners: Array<() => void> = [];
+  private readonly disconnectListeners: Array<() => void> = [];
+  private readonly refusalListeners: Array<() => void> = [];
+  private attempt = 0;
+  private connections = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closing = false;
+  private inflight = 0;
+  private readonly slots: Array<() => void> = [];
+  private readonly unacknowledged = new Set<() => void>();
+  private lastConnectedAt: number | undefined;
+  /** Why the last connection attempt failed or the last connection ended. */
+  lastError: TransportError | undefined;
+
+  constructor(private readonly options: TransportOptions) {
+    this.open();
+  }
+
+  private log(entry: Record<string, unknown>) {
+    this.options.log?.(entry);
+  }
+
+  private open() {
+    const o = this.options;
+    const mqttOptions: IClientOptions = {
+      host: o.host,
+      port: o.port,
+      protocol: "mqtts",
+      clientId: o.clientId,
+      ca: o.ca,
+      cert: o.cert,
+      key: o.key,
+      rejectUnauthorized: true,
+      protocolVersion: o.protocolVersion ?? 4,
+      keepalive: o.keepaliveS ?? 30,
+      clean: o.cleanSession ?? false,
+      reconnectPeriod: 0,
+      connectTimeout: o.connectTimeoutMs ?? 10_000,
+      queueQoSZero: false,
+      // Subscriptions are renewed here, on every CONNACK without a session.
+      resubscribe: false,
+      ...(o.servername ? { servername: o.servername } : {}),
+    };
+    const client = mqtt.connect(mqttOptions);
+    this.client = client;
+    let acknowledged = false;
+    let failure: TransportError | undefined;
+    client.on("connect", (connack) => {
+      acknowledged = true;
+      this.attempt = 0;
+      this.connections++;
+      this.lastError = undefined;
+      this.lastConnectedAt = Date.now();
+      this.log({ level: "info", msg: "connected", session_present: connack.sessionPresent });
+      if (!connack.sessionPresent || this.connections === 1) {
+        for (const filter of this.subscriptions.keys()) void this.subscribeOn(client, filter);
+      }
+      for (const listener of [...this.connectListeners]) listener();
+    });
+    client.on("message", (topic, payload) => {
+      for (const [filter, handler] of this.subscriptions)
+        if (topicMatches(filter, topic)) handler(topic, payload);
+    });
+    client.on("error", (error) => {
+      failure = classify(error as Error & { code?: string | number });
+      this.lastError = failure;
+      this.log({ level: "warn", msg: "mqtt error", kind: failure.name, error: failure.message });
+    });
+    client.on("close", () => {
+      if (this.client !== client) return;
+      this.client = undefined;
+      if (!acknowledged && !failure && !this.closing) {
+        // TLS 1.3 reports a refused client certificate only as a closed connection.
+        this.lastError = new TlsRejected(
+          "the broker closed the connection before CONNACK: usually a client certificate it does not accept (check ca_cert, client_cert and client_key)",
+        );
+      } else if (acknowledged && !failure && !this.closing) {
+        this.lastError = new NotConnected("the broker closed the connection");
+      }
+      client.end(true);
+      if (
+        !acknowledged &&
+        (this.lastError instanceof TlsRejected || this.lastError instanceof NotAuthorized)
+      )
+        for (const listener of [...this.refusalListeners]) listener();
+      for (const cutOff of this.unacknowledged) cutOff();
+      this.unacknowledged.clear();
+      if (acknowledged) for (const listener of this.disconnectListeners) listener();
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect() {
+    if (this.closing || this.timer) return;
+    const { baseMs, capMs } = this.options.backoff ?? { baseMs: 1_000, capMs: 60_000 };
+    const delay = backoffDelay(this.attempt++, baseMs, capMs, this.options.random);
+    this.log({ level: "info", msg: "reconnecting", attempt: this.attempt, delay_ms: delay });
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.closing) this.open();
+    }, delay);
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  /** Connections after the first (each one a reconnect). */
+  reconnects(): number {
+    return Math.max(0, this.connections - 1);
+  }
+
+  onConnect(listener: () => void): void {
+    this.connectListeners.push(listener);
+  }
+
+  onDisconnect(listener: () => void): void {
+    this.disconnectListeners.push(listener);
+  }
+
+  /**
+   * Resolves once connected; rejects with the last connection error after
+   * `timeoutMs`, or, with `failFast`, as soon as the broker refuses the TLS
+   * handshake or the CONNACK (the transport itself keeps trying either way).
+   */
+  waitConnected(timeoutMs = 10_000, { failFast = false } = {}): Promise<void> {
+    if (this.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        for (const list of [this.connectListeners, this.refusalListeners]) {
+          const i = list.indexOf(onConnect);
+          if (i >= 0) list.splice(i, 1);
+          const j = list.indexOf(onRefused);
+          if (j >= 0) list.splice(j, 1);
+        }
+      };
+      const onConnect = () => {
+        done();
+        resolve();
+      };
+      const onRefused = () => {
+        done();
+        reject(this.lastError);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(this.lastError ?? new BrokerUnreachable("not connected in time"));
+      }, timeoutMs);
+      this.connectListeners.push(onConnect);
+      if (failFast) this.refusalListeners.push(onRefused);
+    });
+  }
+
+  /** QoS 1; resolves at PUBACK. Rejects when not connected, cut off, or over the size limit. */
+  async publish(topic: string, payload: string | Uint8Array): Promise<void> {
+    const size = typeof payload === "string" ? Buffer.byteLength(payload) : payload.byteLength;
+    const max = this.options.maxPayloadBytes ?? 128 * 1024;
+    if (size > max) throw new PayloadTooLarge(`${size} bytes is over the ${max}-byte limit`);
+    if (!this.connected) throw new NotConnected("not connected");
+    await this.slot();
+    try {
+      const client = this.client;
+      if (!client?.connected) throw new NotConnected("not connected");
+      await new Promise<void>((resolve, reject) => {
+        // With a persistent session mqtt.js keeps an unacknowledged publish for a
+        // later resend rather than failing it, so a lost connection fails it here.
+        const cutOff = () => reject(new NotConnected("the connection closed before PUBACK"));
+        this.unacknowledged.add(cutOff);
+        client.publish(
+          topic,
+          typeof payload === "string" ? payload : Buffer.from(payload),
+          { qos: 1 },
+          (error) => {
+            this.unacknowledged.delete(cutOff);
+            if (error) reject(new NotConnected(`not acknowledged: ${error.message}`));
+            else resolve();
+          },
+        );
+      });
+    } finally {
+      this.release();
+    }
+  }
+
+  private slot(): Promise<void> {
+    if (this.inflight < (this.options.maxInflight ?? 100)) {
+      this.inflight++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) =>
+      this.slots.push(() => {
+        this.inflight++;
+        resolve();
+      }),
+    );
+  }
+
+  private release() {
+    this.inflight--;
+    this.slots.shift()?.();
+  }
+
+  stats() {
+    return {
+      connected: this.connected,
+      reconnects: this.reconnects(),
+      lastConnectedAt: this.lastConnectedAt ?? null,
+      inflight: this.inflight,
+    };
+  }
+
+  /**
+   * Subscribes at QoS 1, now if connected and again on every new session.
+   * Rejects with `NotAuthorized` when the broker refuses the filter; a
+   * connection lost meanwhile is not an error (the next session renews it).
+   */
+  async subscribe(filter: string, handler: Handler): Promise<void> {
+    this.subscriptions.set(filter, handler);
+    const client = this.client;
+    if (client?.connected) await this.subscribeOn(client, filter, true);
+  }
+
+  private async subscribeOn(client: MqttClient, filter: string, strict = false): Promise<void> {
+    const refused = () => {
+      this.subscriptions.delete(filter);
+      this.log({ level: "warn", msg: "subscription refused", filter });
+      const error = new NotAuthorized(`the broker refused the subscription to ${filter}`);
+      if (strict) throw error;
+    };
+    try {
+      const granted = await client.subscribeAsync(filter, { qos: 1 });
+      if (granted.some((g) => g.qos >= 0x80)) refused();
+    } catch (e) {
+      if (e instanceof NotAuthorized) throw e;
+      // mqtt.js rejects a SUBACK failure code with the packet; a lost connection without one.
+      if (typeof e === "object" && e !== null && "packet" in e && e.packet) return refused();
+      this.log({ level: "info", msg: "subscription deferred to the next connection", filter });
+    }
+  }
+
+  /** A clean DISCONNECT; pending publishes are rejected. */
+  async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const client = this.client;
+    this.client = undefined;
+    if (client?.connected) {
+      // DISCONNECT waits for outstanding PUBACKs; a broker that never sends them does not hold us.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        client.endAsync(false),
+        new Promise((r) => {
+          timer = setTimeout(r, 3_000);
+        }),
+      ]);
+      clearTimeout(timer);
+      client.stream?.destroy();
+    } else if (client) await client.endAsync(true);
+    for (const cutOff of this.unacknowledged) cutOff();
+    this.unacknowledged.clear();
+  }
+}
+
+export const connectTransport = (options: TransportOptions): MqttTransport =>
+  new MqttTransport(options);
