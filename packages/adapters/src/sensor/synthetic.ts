@@ -59,7 +59,6 @@ export class SyntheticSensor implements MotionSensor {
       const u = Math.max(this.random(), 1e-12);
       return 0.01 * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.random());
     };
-    this.n++;
     return {
       timestamp: Math.round(t),
       x: 0.15 * Math.sin(s + Math.PI / 2) + noise(),
