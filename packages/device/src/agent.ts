@@ -58,6 +58,16 @@ export interface AgentOptions {
   readonly log?: (line: string) => void;
   /** Publishes at most this many outbox entries without PUBACK. */
   readonly maxInflight?: number;
+  /**
+   * Where the next sequence number survives a restart, so that numbers are
+   * never reused for different samples (a crash leaves a gap instead).
+   */
+  readonly sequence?: SequenceStore;
+}
+
+export interface SequenceStore {
+  load(): number;
+  save(next: number): void;
 }
 
 /**
@@ -68,7 +78,7 @@ export interface AgentOptions {
  * `maxInflight` unacknowledged) and removes each only after its PUBACK.
  */
 export class Agent {
-  private readonly batcher = new Batcher();
+  private readonly batcher: Batcher;
   private readonly now: () => number;
   private readonly log: (line: string) => void;
   private readonly maxInflight: number;
@@ -94,11 +104,15 @@ export class Agent {
     this.sampleRateHz = options.config.sensor.sampleRateHz;
     this.publishIntervalMs = options.config.publishIntervalMs;
     this.started = this.now();
+    this.batcher = new Batcher(options.sequence?.load() ?? 0);
   }
 
   async start(): Promise<void> {
     const { sensor, transport, config } = this.options;
-    await sensor.start(this.sampleRateHz);
+    // A sensor that is not there yet (bus error, wrong DEVID) shows in status and is retried by its driver.
+    await sensor
+      .start(this.sampleRateHz)
+      .catch((e) => this.log(`sensor not ready, retrying: ${errorText(e)}`));
     transport.onConnect(() => {
       this.inflight.clear();
       void this.publishDeviceInfo();
@@ -118,7 +132,7 @@ export class Agent {
     }
   }
 
-  /** Stops sampling, persists what is pending, gives in-flight publishes a moment, disconnects. */
+  /** Stops sampling, persists what is pending, gives the outbox a moment to empty, disconnects. */
   async stop(graceMs = 2_000): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -127,8 +141,14 @@ export class Agent {
     clearInterval(this.samplingTimer);
     await this.sample();
     await this.flush();
-    const deadline = this.now() + graceMs;
-    while (this.inflight.size > 0 && this.options.transport.connected && this.now() < deadline) {
+    const deadline = Date.now() + graceMs; // real time, whatever clock the samples use
+    // What is left waits in the outbox for the next start; a connected agent gets it out first.
+    while (
+      (this.inflight.size > 0 || this.options.outbox.stats().depth > 0) &&
+      this.options.transport.connected &&
+      Date.now() < deadline
+    ) {
+      this.pump();
       await new Promise((r) => setTimeout(r, 20));
     }
     await this.options.sensor.close();
@@ -174,7 +194,15 @@ export class Agent {
 
   /** Pending samples → native batches → outbox; then publish. */
   private async flush() {
-    for (const batch of this.batcher.take()) {
+    const batches = this.batcher.take();
+    if (batches.length > 0) {
+      try {
+        this.options.sequence?.save(this.batcher.nextSequence);
+      } catch (e) {
+        this.log(`sequence number not persisted: ${errorText(e)}`);
+      }
+    }
+    for (const batch of batches) {
       try {
         await this.options.outbox.append(
           encodeSampleBatch(batch),

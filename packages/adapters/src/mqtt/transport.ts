@@ -154,8 +154,15 @@ export class MqttTransport {
       for (const listener of [...this.connectListeners]) listener();
     });
     client.on("message", (topic, payload) => {
-      for (const [filter, handler] of this.subscriptions)
-        if (topicMatches(filter, topic)) handler(topic, payload);
+      for (const [filter, handler] of this.subscriptions) {
+        if (!topicMatches(filter, topic)) continue;
+        try {
+          handler(topic, payload);
+        } catch (e) {
+          // One bad message must not take the connection (or the process) down.
+          this.log({ level: "error", msg: "message handler failed", topic, error: String(e) });
+        }
+      }
     });
     client.on("error", (error) => {
       failure = classify(error as Error & { code?: string | number });

@@ -1,0 +1,133 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { connectTransport, type MqttTransport } from "@medusa/adapters/mqtt";
+import { openOutbox } from "@medusa/adapters/outbox";
+import { type MotionSensor, openAdxl345, SyntheticSensor } from "@medusa/adapters/sensor";
+import { Agent, type SequenceStore } from "./agent.js";
+import { ConfigError, type DeviceConfig } from "./config.js";
+
+export const FIRMWARE_VERSION = "0.1.0";
+
+/** One log line as JSON (journald and the local stack both read it). */
+export type DeviceLog = (entry: Record<string, unknown>) => void;
+
+export const jsonLog =
+  (write: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): DeviceLog =>
+  (entry) =>
+    write(JSON.stringify({ time: new Date().toISOString(), ...entry }));
+
+export interface RunningDevice {
+  readonly config: DeviceConfig;
+  readonly agent: Agent;
+  readonly transport: MqttTransport;
+  /** Stops sampling, persists what is pending, disconnects cleanly. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly log?: DeviceLog;
+  /** A sensor to use instead of the configured one (tests, the register-level simulator). */
+  readonly sensor?: MotionSensor;
+  readonly now?: () => number;
+}
+
+const readPem = (config: DeviceConfig, key: string, path: string): string => {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError({
+      file: config.file,
+      key,
+      problem: `cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`,
+    });
+  }
+};
+
+/** The next sequence number, in a file beside the outbox, replaced atomically. */
+export const fileSequenceStore = (path: string): SequenceStore => ({
+  load: () => {
+    try {
+      const n = Number(readFileSync(path, "utf8").trim());
+      return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+    } catch {
+      return 0;
+    }
+  },
+  save: (next) => {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(`${path}.tmp`, `${next}\n`);
+    renameSync(`${path}.tmp`, path);
+  },
+});
+
+const openSensor = async (config: DeviceConfig, now?: () => number): Promise<MotionSensor> =>
+  config.sensor.kind === "synthetic"
+    ? new SyntheticSensor(config.sensor.seed, now)
+    : openAdxl345({ busNumber: config.sensor.i2cBus, address: config.sensor.i2cAddress });
+
+/**
+ * Composes the agent from its configuration: the sensor, the durable outbox,
+ * MQTT over mutual TLS, and the sampling, publishing and status loops. The
+ * agent is running when this resolves; it connects (and reconnects) on its own.
+ */
+export const startDevice = async (
+  config: DeviceConfig,
+  options: StartOptions = {},
+): Promise<RunningDevice> => {
+  const log = options.log ?? jsonLog();
+  const ca = readPem(config, "mqtt.ca_cert", config.mqtt.caPath);
+  const cert = readPem(config, "mqtt.client_cert", config.mqtt.certPath);
+  const key = readPem(config, "mqtt.client_key", config.mqtt.keyPath);
+  const sensor = options.sensor ?? (await openSensor(config, options.now));
+  const outbox = await openOutbox({
+    dir: config.outbox.path,
+    maxBytes: config.outbox.maxBytes,
+    durability: config.outbox.durability,
+  });
+  const transport = connectTransport({
+    host: config.mqtt.host,
+    port: config.mqtt.port,
+    clientId: config.mqtt.clientId,
+    ca,
+    cert,
+    key,
+    protocolVersion: config.mqtt.protocolVersion,
+    keepaliveS: config.mqtt.keepaliveS,
+    backoff: config.mqtt.backoff,
+    log: (entry) => log({ device_id: config.deviceId, component: "mqtt", ...entry }),
+  });
+  const agent = new Agent({
+    config,
+    sensor,
+    outbox,
+    transport,
+    firmwareVersion: FIRMWARE_VERSION,
+    sequence: fileSequenceStore(join(config.outbox.path, "next-sequence")),
+    log: (msg) => log({ level: "info", device_id: config.deviceId, msg }),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  await agent.start();
+  log({
+    level: "info",
+    msg: "medusa-device started",
+    device_id: config.deviceId,
+    broker: `${config.mqtt.host}:${config.mqtt.port}`,
+    sensor: config.sensor.kind,
+    sample_rate_hz: config.sensor.sampleRateHz,
+    outbox_depth: outbox.stats().depth,
+  });
+  let stopping: Promise<void> | undefined;
+  return {
+    config,
+    agent,
+    transport,
+    stop: () => {
+      stopping ??= agent
+        .stop()
+        .then(() =>
+          log({ level: "info", msg: "medusa-device stopped", device_id: config.deviceId }),
+        );
+      return stopping;
+    },
+  };
+};
