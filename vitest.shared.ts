@@ -23,8 +23,8 @@ export const unitProject = (name: string): TestProjectInlineConfiguration => ({
   },
 });
 
-// Packages whose slow tests use DynamoDB Local: one instance per project run.
-const usesDynamo = new Set(["adapters", "api", "lambda", "stack"]);
+// Packages whose slow tests use the shared DynamoDB Local (the stack starts its own).
+const usesDynamo = new Set(["adapters", "api", "lambda"]);
 const dynamoSetup = fileURLToPath(
   new URL("./packages/adapters/src/dynamodb/vitest-global-setup.ts", import.meta.url),
 );

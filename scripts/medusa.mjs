@@ -66,8 +66,22 @@ function main() {
         ),
       );
       break;
+    case "start": {
+      // The local stack: DynamoDB Local, the TLS broker, ingest, the API, simulated devices.
+      // Run directly (no pnpm or tsx CLI in between) so that Ctrl-C reaches one process,
+      // which stops everything and exits 0; this one only waits for it.
+      process.on("SIGINT", () => {});
+      process.on("SIGTERM", () => {});
+      const main = join(root, "packages", "stack", "src", "main.ts");
+      const r = spawnSync(
+        process.execPath,
+        ["--import", "tsx", "--conditions=@medusa/source", main, ...rest],
+        { cwd: process.cwd(), stdio: "inherit" },
+      );
+      process.exit(r.status ?? 1);
+    }
     default:
-      console.error(`unknown task ${task}: use install or test`);
+      console.error(`unknown task ${task}: use install, start or test`);
       process.exit(2);
   }
 }

@@ -6,3 +6,4 @@
  */
 export * from "./dev-ca.js";
 export * from "./local-broker.js";
+export type { Aedes, AedesPublishPacket, Client as BrokerClient } from "aedes";

@@ -64,6 +64,9 @@ export const startDynamoLocal = async (options: DynamoLocalOptions = {}): Promis
   const child = spawn({
     port,
     sharedDb: true,
+    // Its own process group: a Ctrl-C meant for us must not stop the database
+    // before we have stopped writing to it. We stop it (and the exit hook kills it).
+    detached: true,
     ...(options.dataDir ? { path: options.dataDir } : {}),
   }) as ChildProcess;
   let output = "";

@@ -1,0 +1,141 @@
+import { parseArgs } from "node:util";
+import { PortInUse, type Stack, startStack } from "./stack.js";
+
+const USAGE = `usage: medusa-stack [options]
+
+Runs MeDUSA Link on this machine: DynamoDB Local, a TLS MQTT broker, ingest,
+the API and simulated devices. Data and certificates are kept in --dir.
+
+  --devices N           simulated devices (default 3)
+  --rate HZ             their sample rate (default 10)
+  --api-port PORT       the API (default 8080)
+  --mqtt-port PORT      MQTT over TLS (default 8883)
+  --dynamo-port PORT    DynamoDB Local (default 8000)
+  --plain-mqtt-port P   also a plain MQTT listener on 127.0.0.1 for local tools (off by default)
+  --dir PATH            where data lives (default .medusa)
+  --verbose             every log line (JSON), not only warnings
+  --help`;
+
+const int = (value: string | undefined, name: string, fallback: number, min = 0, max = 65535) => {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new RangeError(`--${name} ${value}: must be a whole number from ${min} to ${max}`);
+  return n;
+};
+
+export const curlExamples = (stack: Pick<Stack, "apiUrl" | "deviceIds">) => {
+  const device = stack.deviceIds[0] ?? "medusa-sim-01";
+  return `Assign the first device to a patient:
+  curl -s -X POST ${stack.apiUrl}/api/devices/assign \\
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+    -d '{"device_id":"${device}","patient_id":"P-001","patient_name":"Test Patient"}'
+
+Read the patient's last minute (times are epoch milliseconds):
+  curl -s "${stack.apiUrl}/api/patients/P-001/sensor-data?start_time=$(( $(date +%s) * 1000 - 60000 ))&end_time=$(( $(date +%s) * 1000 ))&limit=20" \\
+    -H "Authorization: Bearer $TOKEN"`;
+};
+
+/** The `medusa-stack` command; resolves to the exit code once stopped. */
+export const main = async (
+  argv: ReadonlyArray<string> = process.argv.slice(2),
+): Promise<number> => {
+  let values: ReturnType<typeof parse>["values"];
+  const parse = (args: Array<string>) =>
+    parseArgs({
+      args,
+      strict: true,
+      options: {
+        devices: { type: "string" },
+        rate: { type: "string" },
+        "api-port": { type: "string" },
+        "mqtt-port": { type: "string" },
+        "dynamo-port": { type: "string" },
+        "plain-mqtt-port": { type: "string" },
+        dir: { type: "string" },
+        verbose: { type: "boolean" },
+        help: { type: "boolean" },
+      },
+    });
+  let options: Parameters<typeof startStack>[0];
+  try {
+    values = parse([...argv]).values;
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    options = {
+      devices: int(values.devices, "devices", 3, 0, 1000),
+      sampleRateHz: int(values.rate, "rate", 10, 1, 400),
+      apiPort: int(values["api-port"], "api-port", 8080),
+      mqttPort: int(values["mqtt-port"], "mqtt-port", 8883),
+      dynamoPort: int(values["dynamo-port"], "dynamo-port", 8000),
+      ...(values["plain-mqtt-port"] !== undefined
+        ? { plainMqttPort: int(values["plain-mqtt-port"], "plain-mqtt-port", 1883) }
+        : {}),
+      ...(values.dir !== undefined ? { dir: values.dir } : {}),
+    };
+  } catch (e) {
+    console.error(`medusa-stack: ${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
+    return 2;
+  }
+  const verbose = values.verbose === true;
+  const started = Date.now();
+  console.log("MeDUSA Link local stack");
+  let stack: Stack;
+  try {
+    stack = await startStack({
+      ...options,
+      progress: (line) => console.log(line.endsWith("…") ? `  ${line}` : `  ✓ ${line}`),
+      log: (entry) => {
+        const level = entry.level;
+        if (verbose) console.log(JSON.stringify(entry));
+        else if (level === "warn" || level === "error") console.error(JSON.stringify(entry));
+      },
+    });
+  } catch (e) {
+    console.error(
+      `medusa-stack: ${e instanceof PortInUse || e instanceof Error ? e.message : String(e)}`,
+    );
+    return 1;
+  }
+  console.log(`
+Ready in ${((Date.now() - started) / 1000).toFixed(1)} s.
+
+  API          ${stack.apiUrl}  (OpenAPI at ${stack.apiUrl}/openapi.json)
+  MQTT (TLS)   mqtts://127.0.0.1:${stack.mqttPort}  (certificates in ${stack.dir}/certs)${stack.plainMqttPort ? `\n  MQTT plain   mqtt://127.0.0.1:${stack.plainMqttPort}` : ""}
+  DynamoDB     ${stack.dynamoEndpoint}  (data in ${stack.dir}/dynamodb)
+  Devices      ${stack.deviceIds.length > 0 ? stack.deviceIds.join(", ") : "(none)"}
+
+A clinician token (development secret, valid 12 h):
+  export TOKEN=${stack.token}
+
+${curlExamples(stack)}
+
+Ctrl-C stops everything.`);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        console.error(
+          "medusa-stack: stopping already; a third Ctrl-C would leave processes behind",
+        );
+        return;
+      }
+      stopping = true;
+      console.log(`\n${signal}: stopping …`);
+      stack.stop().then(
+        () => {
+          console.log("stopped.");
+          resolve(0);
+        },
+        (e) => {
+          console.error(`medusa-stack: stopping failed: ${String(e)}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
+  });
+};

@@ -1,0 +1,68 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { DevCertFiles } from "@medusa/adapters/broker";
+import { type DeviceConfig, parseConfig } from "@medusa/device";
+import { Either } from "effect";
+
+/** `medusa-sim-01`, `medusa-sim-02`, … (thing names, so valid device ids). */
+export const simulatedDeviceIds = (count: number): ReadonlyArray<string> => {
+  const width = Math.max(2, String(count).length);
+  return Array.from(
+    { length: count },
+    (_, i) => `medusa-sim-${String(i + 1).padStart(width, "0")}`,
+  );
+};
+
+/**
+ * A simulated device's configuration, written as the agent's own TOML file
+ * under `{dir}/devices/{id}.toml` (so `medusa-device --config` can run it by
+ * hand) and loaded the way the agent loads it.
+ */
+export const deviceConfig = (options: {
+  readonly dir: string;
+  readonly id: string;
+  readonly port: number;
+  readonly certs: DevCertFiles;
+  readonly topicPrefix: string;
+  readonly sampleRateHz: number;
+  readonly publishIntervalMs: number;
+}): DeviceConfig => {
+  const { dir, id, certs } = options;
+  const client = certs.paths.clients[id];
+  if (!client) throw new Error(`no development certificate for ${id}`);
+  const file = join(dir, "devices", `${id}.toml`);
+  mkdirSync(join(dir, "devices"), { recursive: true });
+  // Numbers from the id, so each device walks differently but the same on every start.
+  const seed = [...id].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 7);
+  const text = `# A simulated device of the local stack (development only).
+[mqtt]
+broker_host = "127.0.0.1"
+broker_port = ${options.port}
+client_id = "${id}"
+ca_cert = ${JSON.stringify(certs.paths.ca)}
+client_cert = ${JSON.stringify(client.cert)}
+client_key = ${JSON.stringify(client.key)}
+topic_prefix = "${options.topicPrefix}"
+backoff_base_ms = 200
+backoff_cap_ms = 5000
+
+[sensor]
+kind = "synthetic"
+sample_rate_hz = ${options.sampleRateHz}
+seed = ${seed}
+
+[device]
+location = "local stack"
+device_type = "simulated"
+
+[publish]
+interval_ms = ${options.publishIntervalMs}
+status_interval_ms = 30000
+
+[outbox]
+path = ${JSON.stringify(join(dir, "outbox", id))}
+durability = "none"
+`;
+  writeFileSync(file, text);
+  return Either.getOrThrow(parseConfig(text, file, { env: {} }));
+};

@@ -1,0 +1,253 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import type { Server } from "node:http";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import { serve } from "@hono/node-server";
+import {
+  type DynamoLocal,
+  type DynamoStores,
+  dynamoStoresLayer,
+  ensureTables,
+  localCredentials,
+  makeDynamoClient,
+  makeDynamoStores,
+  startDynamoLocal,
+  tableNames,
+} from "@medusa/adapters";
+import { ensureDevCerts, type LocalBroker, startLocalBroker } from "@medusa/adapters/broker";
+import { createApp, jwtAuth, signToken } from "@medusa/api";
+import { type RunningDevice, startDevice } from "@medusa/device";
+import { DAY_MS } from "@medusa/domain";
+import { deviceConfig, simulatedDeviceIds } from "./fleet.js";
+import { type IngestRule, type StackLog, startIngestRule } from "./ingest-rule.js";
+
+export interface StackOptions {
+  /** Where data, certificates and device state live; `.medusa` in the working directory by default. */
+  readonly dir?: string;
+  /** Simulated devices (real device agents with the synthetic sensor). */
+  readonly devices?: number;
+  readonly sampleRateHz?: number;
+  readonly publishIntervalMs?: number;
+  readonly apiPort?: number;
+  readonly mqttPort?: number;
+  readonly dynamoPort?: number;
+  /** A plain (no TLS) MQTT listener on 127.0.0.1 for local tools, with service rights. Off unless given. */
+  readonly plainMqttPort?: number;
+  readonly topicPrefix?: string;
+  /** Delay of re-attribution's second pass (the in-process cache is invalidated at once). */
+  readonly settleMs?: number;
+  readonly log?: StackLog;
+  /** One line per step while starting ("DynamoDB Local ready on …"). */
+  readonly progress?: (line: string) => void;
+  readonly onStored?: (message: { readonly topic: string; readonly receivedAt: number }) => void;
+}
+
+export interface Stack {
+  readonly dir: string;
+  readonly apiUrl: string;
+  readonly mqttPort: number;
+  readonly plainMqttPort: number | undefined;
+  readonly dynamoEndpoint: string;
+  readonly topicPrefix: string;
+  /** A clinician token signed with the development secret. */
+  readonly token: string;
+  readonly secret: string;
+  readonly deviceIds: ReadonlyArray<string>;
+  readonly devices: ReadonlyArray<RunningDevice>;
+  readonly broker: LocalBroker;
+  readonly stores: DynamoStores;
+  readonly ingest: IngestRule;
+  /** Certificate files for a device id (simulated devices and `medusa-cloud` have them). */
+  readonly certificates: (id: string) => { ca: string; cert: string; key: string };
+  stop(): Promise<void>;
+}
+
+/** The identity local tools may use over TLS with the rights of cloud services. */
+export const CLOUD_IDENTITY = "medusa-cloud";
+
+export class PortInUse extends Error {
+  override readonly name = "PortInUse";
+}
+
+const ensureFree = (port: number, option: string, what: string) =>
+  new Promise<void>((resolvePort, reject) => {
+    if (port === 0) return resolvePort();
+    const server = createServer();
+    server.once("error", () =>
+      reject(
+        new PortInUse(
+          `port ${port} on 127.0.0.1 (${what}) is already in use; choose another with ${option}`,
+        ),
+      ),
+    );
+    server.listen(port, "127.0.0.1", () => server.close(() => resolvePort()));
+  });
+
+/** The development signing secret: created once, kept with the data so tokens survive restarts. */
+const devSecret = (dir: string): string => {
+  const file = join(dir, "dev-jwt-secret");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const secret = randomBytes(32).toString("base64url");
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+};
+
+/**
+ * Starts everything on this machine, in order: DynamoDB Local (data kept in
+ * `dir`), the tables, development certificates, the TLS broker with the IoT
+ * policy's rights, the ingest rule and re-attribution, the API, and the
+ * simulated devices. Stops in the reverse order.
+ */
+export const startStack = async (options: StackOptions = {}): Promise<Stack> => {
+  const dir = resolve(options.dir ?? ".medusa");
+  const log = options.log ?? (() => {});
+  const progress = options.progress ?? (() => {});
+  const prefix = options.topicPrefix ?? "medusa";
+  const count = options.devices ?? 3;
+  const apiPort = options.apiPort ?? 8080;
+  const mqttPort = options.mqttPort ?? 8883;
+  const dynamoPort = options.dynamoPort ?? 8000;
+  mkdirSync(dir, { recursive: true });
+
+  await ensureFree(dynamoPort, "--dynamo-port", "DynamoDB Local");
+  await ensureFree(mqttPort, "--mqtt-port", "MQTT over TLS");
+  await ensureFree(apiPort, "--api-port", "the API");
+  if (options.plainMqttPort !== undefined)
+    await ensureFree(options.plainMqttPort, "--plain-mqtt-port", "plain MQTT");
+
+  const cleanup: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const step of cleanup.splice(0).reverse()) await step().catch(() => {});
+  };
+  try {
+    let t = Date.now();
+    progress("starting DynamoDB Local (Java) …");
+    const dynamo: DynamoLocal = await startDynamoLocal({
+      ...(dynamoPort !== 0 ? { port: dynamoPort } : {}),
+      dataDir: join(dir, "dynamodb"),
+    });
+    cleanup.push(() => dynamo.stop());
+    const client = makeDynamoClient({
+      endpoint: dynamo.endpoint,
+      region: "local",
+      credentials: localCredentials,
+    });
+    cleanup.push(async () => client.destroy());
+    const tables = tableNames();
+    await ensureTables(client, tables);
+    const stores = makeDynamoStores({ client, tables });
+    progress(`DynamoDB Local ready on ${dynamo.endpoint}, tables in place (${Date.now() - t} ms)`);
+
+    t = Date.now();
+    const deviceIds = simulatedDeviceIds(count);
+    const certs = await ensureDevCerts(join(dir, "certs"), [...deviceIds, CLOUD_IDENTITY]);
+    progress(`development certificates in ${join(dir, "certs")} (${Date.now() - t} ms)`);
+
+    const broker = await startLocalBroker({
+      port: mqttPort,
+      tls: { ca: certs.ca, ...certs.server },
+      topicPrefix: prefix,
+      serviceIdentities: [CLOUD_IDENTITY],
+      ...(options.plainMqttPort !== undefined
+        ? { plainListener: { port: options.plainMqttPort } }
+        : {}),
+      log: (entry) => log({ component: "broker", ...entry }),
+    });
+    cleanup.push(() => broker.close());
+    progress(
+      `MQTT broker on mqtts://127.0.0.1:${broker.port} (client certificates required)${broker.plainPort ? `, plain mqtt://127.0.0.1:${broker.plainPort}` : ""}`,
+    );
+
+    const layer = dynamoStoresLayer(stores);
+    const ingest = startIngestRule({
+      aedes: broker.aedes,
+      layer,
+      topicPrefix: prefix,
+      retentionMs: 30 * DAY_MS,
+      settleMs: options.settleMs ?? 5_000,
+      failedFile: join(dir, "ingest-failures.jsonl"),
+      log: (entry) => log({ component: "ingest", ...entry }),
+      ...(options.onStored ? { onStored: options.onStored } : {}),
+    });
+    cleanup.push(() => ingest.stop());
+    progress(`ingest on ${prefix}/+/sensor/data, re-attribution on every commit`);
+
+    const secret = devSecret(dir);
+    const app = createApp({
+      events: stores.events,
+      readModel: stores.readModel,
+      sensors: stores.sensors,
+      authenticate: jwtAuth({ secret }),
+      onCommit: ingest.onCommit,
+      log: (entry) => log({ component: "api", ...entry }),
+    });
+    const server = await new Promise<Server>((ready, fail) => {
+      const s = serve({ fetch: app.fetch, port: apiPort, hostname: "127.0.0.1" }, () =>
+        ready(s as Server),
+      ) as Server;
+      s.once("error", fail);
+    });
+    cleanup.push(
+      () =>
+        new Promise<void>((done) => {
+          server.close(() => done());
+          server.closeAllConnections?.();
+        }),
+    );
+    const address = server.address();
+    const port = typeof address === "object" && address ? address.port : apiPort;
+    const apiUrl = `http://127.0.0.1:${port}`;
+    const token = await signToken(
+      { email: "dev-clinician@medusa.local", roles: ["clinician"] },
+      secret,
+      "12h",
+    );
+    progress(`API on ${apiUrl}`);
+
+    const devices: Array<RunningDevice> = [];
+    cleanup.push(async () => {
+      await Promise.all(devices.map((d) => d.stop()));
+    });
+    for (const id of deviceIds) {
+      const config = deviceConfig({
+        dir,
+        id,
+        port: broker.port,
+        certs,
+        topicPrefix: prefix,
+        sampleRateHz: options.sampleRateHz ?? 10,
+        publishIntervalMs: options.publishIntervalMs ?? 1_000,
+      });
+      devices.push(
+        await startDevice(config, { log: (entry) => log({ component: "device", ...entry }) }),
+      );
+    }
+    if (count > 0) progress(`${count} simulated device(s): ${deviceIds.join(", ")}`);
+
+    return {
+      dir,
+      apiUrl,
+      mqttPort: broker.port,
+      plainMqttPort: broker.plainPort,
+      dynamoEndpoint: dynamo.endpoint,
+      topicPrefix: prefix,
+      token,
+      secret,
+      deviceIds,
+      devices,
+      broker,
+      stores,
+      ingest,
+      certificates: (id) => {
+        const pair = certs.clients[id];
+        if (!pair) throw new Error(`no development certificate for ${id}`);
+        return { ca: certs.ca, cert: pair.cert, key: pair.key };
+      },
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+};
