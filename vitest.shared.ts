@@ -24,7 +24,7 @@ export const unitProject = (name: string): TestProjectInlineConfiguration => ({
 });
 
 // Packages whose slow tests use the shared DynamoDB Local (the stack starts its own).
-const usesDynamo = new Set(["adapters", "api", "lambda"]);
+const usesDynamo = new Set(["adapters", "api", "lambda", "infra"]);
 const dynamoSetup = fileURLToPath(
   new URL("./packages/adapters/src/dynamodb/vitest-global-setup.ts", import.meta.url),
 );

@@ -23,21 +23,27 @@ export const mayPublish = (prefix: string, thing: string, topic: string): Verdic
     ? allow
     : { allowed: false, reason: `${thing} may publish only to its own topics, not ${topic}` };
 
-/** Its own commands (`{prefix}/{thing}/commands/#` or below) and its own shadow responses. */
-export const maySubscribe = (prefix: string, thing: string, filter: string): Verdict => {
-  const commands = `${prefix}/${thing}/commands`;
-  const shadow = `$aws/things/${thing}/shadow/`;
-  const wildcardOnlyAtEnd = (rest: string) =>
-    !rest.includes("+") &&
-    (!rest.includes("#") || (rest.endsWith("#") && rest.indexOf("#") === rest.length - 1));
-  if (
-    (filter === commands || filter.startsWith(`${commands}/`)) &&
-    wildcardOnlyAtEnd(filter.slice(commands.length))
-  )
-    return allow;
-  if (filter.startsWith(shadow) && wildcardOnlyAtEnd(filter.slice(shadow.length))) return allow;
-  return {
-    allowed: false,
-    reason: `${thing} may subscribe only to its own commands and shadow, not ${filter}`,
-  };
-};
+/** The shadow's response topics a device may subscribe to and receive (AWS reserved topics). */
+export const shadowResponseTopics = (thing: string): ReadonlyArray<string> =>
+  ["update/accepted", "update/rejected", "update/delta", "get/accepted", "get/rejected"].map(
+    (t) => `$aws/things/${thing}/shadow/${t}`,
+  );
+
+/**
+ * The filters a device may subscribe with: its own `commands/#` and its
+ * shadow responses. An IoT policy reads MQTT wildcards in a `topicfilter`
+ * resource literally, so these are the exact filters allowed, nothing narrower
+ * or wider (the CDK app's policy lists the same ones).
+ */
+export const deviceSubscribeFilters = (prefix: string, thing: string): ReadonlyArray<string> => [
+  `${prefix}/${thing}/commands/#`,
+  ...shadowResponseTopics(thing),
+];
+
+export const maySubscribe = (prefix: string, thing: string, filter: string): Verdict =>
+  deviceSubscribeFilters(prefix, thing).includes(filter)
+    ? allow
+    : {
+        allowed: false,
+        reason: `${thing} may subscribe only to its own commands/# and shadow responses, not ${filter}`,
+      };

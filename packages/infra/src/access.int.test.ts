@@ -1,0 +1,190 @@
+import {
+  dynamoStoresLayer,
+  localCredentials,
+  makeDynamoClient,
+  makeDynamoStores,
+  type TableNames,
+  testTables,
+} from "@medusa/adapters";
+import { createApp, signToken, testAuth } from "@medusa/api";
+import { deviceId, encodeSampleBatch, epochMillis, topicTemplates } from "@medusa/domain";
+import { IntervalCache, makeIngest, reattributeAndSettle } from "@medusa/lambda";
+import { Effect } from "effect";
+import { afterAll, beforeAll, expect, inject, it } from "vitest";
+import { HANDLERS, type HandlerName, TABLE_ACCESS } from "./access.js";
+
+/**
+ * The IAM actions a DynamoDB request needs, as `dynamodb:<Action> <table>[/<index>]`.
+ * A transaction is authorized by its parts; a batch by the batch action.
+ */
+const needs = (operation: string, input: Record<string, unknown>): Array<[string, string]> => {
+  const table = (i: Record<string, unknown>) =>
+    `${String(i.TableName)}${i.IndexName ? `/${String(i.IndexName)}` : ""}`;
+  switch (operation) {
+    case "TransactWriteItems":
+      return (input.TransactItems as Array<Record<string, Record<string, unknown>>>).flatMap(
+        (item) =>
+          Object.entries(item).map(([kind, part]): [string, string] => [
+            kind === "ConditionCheck" ? "ConditionCheckItem" : `${kind}Item`,
+            table(part),
+          ]),
+      );
+    case "TransactGetItems":
+      return (input.TransactItems as Array<{ Get: Record<string, unknown> }>).map((item) => [
+        "GetItem",
+        table(item.Get),
+      ]);
+    case "BatchWriteItem":
+    case "BatchGetItem":
+      return Object.keys(input.RequestItems as object).map((t) => [operation, t]);
+    default:
+      return [[operation, table(input)]];
+  }
+};
+
+let endpoint: string;
+let tables: TableNames;
+let drop: () => Promise<void>;
+beforeAll(async () => {
+  endpoint = inject("dynamoEndpoint");
+  ({ tables, drop } = await testTables(endpoint));
+}, 60_000);
+afterAll(async () => {
+  await drop?.();
+});
+
+/** A client per handler that writes down every permission its requests need, by table role. */
+const recordingClient = (into: Set<string>) => {
+  const client = makeDynamoClient({ endpoint, region: "local", credentials: localCredentials });
+  const roles = new Map(Object.entries(tables).map(([role, name]) => [name, role]));
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const operation = String(context.commandName).replace(/Command$/, "");
+      for (const [action, resource] of needs(operation, args.input as Record<string, unknown>)) {
+        const [name = "", index] = resource.split("/");
+        into.add(`dynamodb:${action} ${roles.get(name) ?? name}${index ? `/${index}` : ""}`);
+      }
+      return next(args);
+    },
+    { step: "initialize", name: "recordPermissions" },
+  );
+  return client;
+};
+
+const granted = (handler: HandlerName) =>
+  TABLE_ACCESS[handler]
+    .flatMap((g) => g.actions.map((a) => `${a} ${g.table}${g.index ? `/${g.index}` : ""}`))
+    .sort();
+
+it("TABLE_ACCESS lists exactly the DynamoDB calls each handler makes", async () => {
+  const used: Record<HandlerName, Set<string>> = {
+    ingest: new Set(),
+    reattribute: new Set(),
+    api: new Set(),
+  };
+  const device = deviceId("pi-access-1");
+  const t0 = Date.now() - 3_600_000;
+
+  // The API: assign, read, hand over (backdated), end, read the timeline.
+  const apiStores = makeDynamoStores({ client: recordingClient(used.api), tables });
+  const app = createApp({
+    events: apiStores.events,
+    readModel: apiStores.readModel,
+    sensors: apiStores.sensors,
+    authenticate: testAuth(),
+  });
+  const token = await signToken({ email: "nurse@clinic.example", roles: ["clinician"] });
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await app.request(path, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        "idempotency-key": `${method}-${path}-${JSON.stringify(body)}`,
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return res.status;
+  };
+  expect(
+    await call("POST", "/api/devices/assign", {
+      device_id: device,
+      patient_id: "P-1",
+      patient_name: "Ada",
+      assignment_timestamp: t0,
+    }),
+  ).toBe(201);
+
+  // Ingest: samples the P-1 assignment covers, and a payload that goes to the dead letters.
+  const ingestLayer = dynamoStoresLayer(
+    makeDynamoStores({ client: recordingClient(used.ingest), tables }),
+  );
+  const { ingest } = makeIngest({
+    topicTemplate: topicTemplates("medusa").sensorData,
+    cache: new IntervalCache(30_000),
+  });
+  const topic = `medusa/${device}/sensor/data`;
+  const samples = [1_000, 1_100, 1_200].map((dt, i) => ({
+    timestamp: epochMillis(t0 + dt),
+    sequence: i,
+    x: 0,
+    y: 0,
+    z: 1,
+    magnitude: 1,
+  }));
+  const stored = await Effect.runPromise(
+    ingest({
+      ...JSON.parse(encodeSampleBatch(samples)),
+      topic,
+      client_id: device,
+      received_at: t0 + 2_000,
+    }).pipe(Effect.provide(ingestLayer)),
+  );
+  expect(stored.statusCode).toBe(200);
+  const rejected = await Effect.runPromise(
+    ingest({ nonsense: true, topic, client_id: device, received_at: t0 + 2_000 }).pipe(
+      Effect.provide(ingestLayer),
+    ),
+  );
+  expect(rejected.statusCode).toBe(400);
+
+  // A hand-over backdated before those samples: they now belong to P-2.
+  expect(
+    await call("POST", "/api/devices/reassign", {
+      device_id: device,
+      patient_id: "P-2",
+      patient_name: "Bob",
+      assignment_timestamp: t0 + 500,
+    }),
+  ).toBe(201);
+  expect(await call("GET", `/api/devices/${device}/patient`)).toBe(200);
+  expect(await call("GET", `/api/devices/${device}/assignments`)).toBe(200);
+  expect(await call("GET", "/api/patients/P-2/devices?include=history")).toBe(200);
+  expect(
+    await call("GET", `/api/patients/P-2/sensor-data?start_time=${t0}&end_time=${t0 + 10_000}`),
+  ).toBe(200);
+  expect(
+    await call("POST", "/api/devices/unassign", {
+      device_id: device,
+      patient_id: "P-2",
+      assignment_end: t0 + 5_000,
+    }),
+  ).toBe(200);
+
+  // Re-attribution of the hand-over, as the stream delivers it (both passes).
+  const { commits } = await Effect.runPromise(apiStores.events.load(device));
+  const handOver = commits[1];
+  expect(handOver?.events.map((e) => e._tag)).toEqual(["AssignmentEnded", "DeviceAssigned"]);
+  if (!handOver) return;
+  const [first] = await Effect.runPromise(
+    reattributeAndSettle(handOver, new IntervalCache(0), { settleMs: 0 }).pipe(
+      Effect.provide(
+        dynamoStoresLayer(makeDynamoStores({ client: recordingClient(used.reattribute), tables })),
+      ),
+    ),
+  );
+  expect(first.rewritten).toBeGreaterThan(0);
+
+  for (const handler of HANDLERS)
+    expect([...used[handler]].sort(), handler).toEqual(granted(handler));
+});

@@ -1,0 +1,45 @@
+import { expect, it } from "vitest";
+import { HANDLERS, TABLE_ACCESS, tablesOf } from "./access.js";
+
+// Spelled out: a change here is a change of what a function may do in production.
+// (`access.int.test.ts` checks the list against the calls the handlers really make.)
+it("grants each function only these DynamoDB actions, on these tables and indexes", () => {
+  const listed = Object.fromEntries(
+    HANDLERS.map((h) => [
+      h,
+      TABLE_ACCESS[h].flatMap((g) =>
+        g.actions.map((a) => `${a} ${g.table}${g.index ? `/${g.index}` : ""}`),
+      ),
+    ]),
+  );
+  expect(listed).toEqual({
+    ingest: [
+      "dynamodb:Query events",
+      "dynamodb:BatchWriteItem sensor",
+      "dynamodb:PutItem deadLetters",
+    ],
+    reattribute: [
+      "dynamodb:Query events",
+      "dynamodb:Query sensor",
+      "dynamodb:BatchWriteItem sensor",
+    ],
+    api: [
+      "dynamodb:Query events",
+      "dynamodb:PutItem events",
+      "dynamodb:ConditionCheckItem events",
+      "dynamodb:Query mapping",
+      "dynamodb:PutItem mapping",
+      "dynamodb:UpdateItem mapping",
+      "dynamodb:Query mapping/patient-device-index",
+      "dynamodb:Query sensor/patient-timeline-index",
+    ],
+  });
+  for (const grants of Object.values(TABLE_ACCESS))
+    for (const g of grants)
+      for (const a of g.actions) expect(a).toMatch(/^dynamodb:[A-Z][A-Za-z]+$/);
+});
+
+it("no function but the API touches the mapping table; none but ingest the dead letters", () => {
+  expect(HANDLERS.filter((h) => tablesOf(h).includes("mapping"))).toEqual(["api"]);
+  expect(HANDLERS.filter((h) => tablesOf(h).includes("deadLetters"))).toEqual(["ingest"]);
+});

@@ -1,0 +1,54 @@
+import { PATIENT_DEVICE_INDEX, PATIENT_TIMELINE_INDEX, type TableRole } from "@medusa/adapters";
+
+export type HandlerName = "ingest" | "reattribute" | "api";
+export const HANDLERS: ReadonlyArray<HandlerName> = ["ingest", "reattribute", "api"];
+
+/** What one function may do to one table (or one of its indexes). */
+export interface TableGrant {
+  readonly table: TableRole;
+  /** A global secondary index of the table; absent: the table itself. */
+  readonly index?: string;
+  readonly actions: ReadonlyArray<`dynamodb:${string}`>;
+}
+
+/**
+ * Least privilege, read off the stores each handler uses
+ * (`packages/adapters/src/dynamodb/*.ts`). IAM authorizes a
+ * TransactWriteItems by the actions of its parts (Put → PutItem, Update →
+ * UpdateItem, ConditionCheck → ConditionCheckItem); a BatchWriteItem, puts
+ * and deletes alike, by `dynamodb:BatchWriteItem`. An index is its own
+ * resource: a Query on it needs a grant on `table/…/index/<name>`.
+ * `access.int.test.ts` runs every handler's flows against DynamoDB Local and
+ * checks that this table lists exactly the calls they make.
+ */
+export const TABLE_ACCESS: Readonly<Record<HandlerName, ReadonlyArray<TableGrant>>> = {
+  ingest: [
+    // The interval cache loads the device's stream (EventStore.load).
+    { table: "events", actions: ["dynamodb:Query"] },
+    // Packed samples, 25 items per call.
+    { table: "sensor", actions: ["dynamodb:BatchWriteItem"] },
+    // What could not be ingested.
+    { table: "deadLetters", actions: ["dynamodb:PutItem"] },
+  ],
+  reattribute: [
+    { table: "events", actions: ["dynamodb:Query"] },
+    // deviceSegments reads the device's items; replace puts and deletes them in batches.
+    { table: "sensor", actions: ["dynamodb:Query", "dynamodb:BatchWriteItem"] },
+  ],
+  api: [
+    // Commands: load the stream, append one commit (Put + ConditionCheck on the
+    // previous version) with its mapping rows (Put, Update) in one transaction.
+    {
+      table: "events",
+      actions: ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"],
+    },
+    { table: "mapping", actions: ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"] },
+    { table: "mapping", index: PATIENT_DEVICE_INDEX, actions: ["dynamodb:Query"] },
+    { table: "sensor", index: PATIENT_TIMELINE_INDEX, actions: ["dynamodb:Query"] },
+  ],
+};
+
+/** The tables a handler touches at all: only these names go into its environment. */
+export const tablesOf = (handler: HandlerName): ReadonlyArray<TableRole> => [
+  ...new Set(TABLE_ACCESS[handler].map((g) => g.table)),
+];

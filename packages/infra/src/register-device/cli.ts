@@ -1,0 +1,164 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { IoTClient } from "@aws-sdk/client-iot";
+import { DEFAULT_TOPIC_PREFIX } from "@medusa/domain";
+import { devicePolicyName, STAGES, type Stage } from "../settings.js";
+import {
+  DEFAULT_DEVICE_DIR,
+  deviceFiles,
+  type RegisterDeviceOptions,
+  registerDevice,
+} from "./register-device.js";
+
+export const USAGE = `Usage: register-device --thing NAME [options]
+
+Registers one device with AWS IoT Core (the account and region of your AWS
+credentials): creates the thing and a certificate, attaches the stack's device
+policy and the thing, and writes the certificate files and a ready
+mqtt_publisher.toml. A failure half-way undoes what was done.
+
+  --thing NAME         thing name = device id = MQTT client id (required)
+  --stage dev|prod     which stack's policy to attach (default dev)
+  --policy NAME        the policy by name instead (default medusa-<stage>-device)
+  --csr FILE           sign this CSR made on the device: the private key never leaves it
+  --out DIR            where to write the files (default ./<thing>)
+  --topic-prefix P     the stack's topic prefix (default ${DEFAULT_TOPIC_PREFIX})
+  --device-dir DIR     where the files will be on the device (default ${DEFAULT_DEVICE_DIR})
+  --device-key PATH    the key's path on the device (default <device-dir>/<thing>.private.key)
+  --sample-rate HZ     sensor.sample_rate_hz (default 10)
+  --location TEXT      device.location
+  --region REGION      AWS region (default: AWS_REGION / your profile)
+  --overwrite          replace files already in --out
+  -h, --help           this text
+`;
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+/** The command line as options; a bad one is a `UsageError` naming it. */
+export const parseCommandLine = (
+  argv: ReadonlyArray<string>,
+  readFile: (path: string) => string = (p) => readFileSync(p, "utf8"),
+): { help: true } | { help: false; region?: string; options: RegisterDeviceOptions } => {
+  let values: ReturnType<typeof parse>["values"];
+  try {
+    values = parse(argv).values;
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+  if (values.help) return { help: true };
+  const thingName = values.thing;
+  if (!thingName) throw new UsageError("--thing is required");
+  const stage = values.stage ?? "dev";
+  if (!STAGES.includes(stage as Stage))
+    throw new UsageError(`--stage ${stage}: one of ${STAGES.join(", ")}`);
+  const sampleRateHz = values["sample-rate"] === undefined ? 10 : Number(values["sample-rate"]);
+  if (!Number.isFinite(sampleRateHz) || sampleRateHz <= 0)
+    throw new UsageError(`--sample-rate ${values["sample-rate"]}: a positive number`);
+  let csrPem: string | undefined;
+  if (values.csr !== undefined) {
+    try {
+      csrPem = readFile(values.csr);
+    } catch (e) {
+      throw new UsageError(`--csr ${values.csr}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (!csrPem.includes("BEGIN CERTIFICATE REQUEST"))
+      throw new UsageError(`--csr ${values.csr}: not a PEM certificate signing request`);
+  }
+  return {
+    help: false,
+    ...(values.region ? { region: values.region } : {}),
+    options: {
+      thingName,
+      policyName: values.policy ?? devicePolicyName(stage as Stage),
+      outDir: resolve(values.out ?? thingName),
+      ...(csrPem ? { csrPem } : {}),
+      topicPrefix: values["topic-prefix"] ?? DEFAULT_TOPIC_PREFIX,
+      ...(values["device-dir"] ? { deviceDir: values["device-dir"] } : {}),
+      ...(values["device-key"] ? { deviceKeyPath: values["device-key"] } : {}),
+      sampleRateHz,
+      ...(values.location !== undefined ? { location: values.location } : {}),
+      overwrite: values.overwrite ?? false,
+    },
+  };
+};
+
+const parse = (argv: ReadonlyArray<string>) =>
+  parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      thing: { type: "string" },
+      stage: { type: "string" },
+      policy: { type: "string" },
+      csr: { type: "string" },
+      out: { type: "string" },
+      "topic-prefix": { type: "string" },
+      "device-dir": { type: "string" },
+      "device-key": { type: "string" },
+      "sample-rate": { type: "string" },
+      location: { type: "string" },
+      region: { type: "string" },
+      overwrite: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+
+/** Runs the command; returns the exit code (0 done, 1 AWS failure, 2 usage). */
+export const main = async (
+  argv: ReadonlyArray<string>,
+  io: {
+    readonly out: (s: string) => void;
+    readonly err: (s: string) => void;
+    readonly client?: (region: string | undefined) => IoTClient;
+  } = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) },
+): Promise<number> => {
+  let parsed: ReturnType<typeof parseCommandLine>;
+  try {
+    parsed = parseCommandLine(argv);
+  } catch (e) {
+    io.err(`${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  const { options } = parsed;
+  const iot = (io.client ?? ((region) => new IoTClient(region ? { region } : {})))(parsed.region);
+  try {
+    const r = await registerDevice(iot, options, { log: (l) => io.out(`${l}\n`) });
+    const files = deviceFiles(r.thingName);
+    const deviceDir = options.deviceDir ?? DEFAULT_DEVICE_DIR;
+    io.out(
+      [
+        "",
+        `registered ${r.thingName}${r.thingCreated ? "" : " (existing thing)"}`,
+        `  certificate  ${r.certificateId} (active, policy ${options.policyName})`,
+        `  endpoint     ${r.endpoint}`,
+        `  files        ${r.files.join("\n               ")}`,
+        "",
+        "On the device:",
+        `  sudo mkdir -p ${deviceDir}`,
+        `  sudo cp ${files.certificate} ${files.ca}${options.csrPem ? "" : ` ${files.privateKey}`} ${deviceDir}/`,
+        ...(options.csrPem ? [] : [`  sudo chmod 600 ${deviceDir}/${files.privateKey}`]),
+        `  sudo cp ${files.config} /etc/medusa/mqtt_publisher.toml`,
+        "",
+      ].join("\n"),
+    );
+    return 0;
+  } catch (e) {
+    io.err(`${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  } finally {
+    iot.destroy();
+  }
+};
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
+}

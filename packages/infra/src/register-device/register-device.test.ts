@@ -1,0 +1,472 @@
+import { X509Certificate } from "node:crypto";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  AttachPolicyCommand,
+  type AttachPolicyCommandInput,
+  AttachThingPrincipalCommand,
+  type AttachThingPrincipalCommandInput,
+  CreateCertificateFromCsrCommand,
+  type CreateCertificateFromCsrCommandInput,
+  CreateKeysAndCertificateCommand,
+  type CreateKeysAndCertificateCommandInput,
+  CreateThingCommand,
+  type CreateThingCommandInput,
+  DeleteCertificateCommand,
+  type DeleteCertificateCommandInput,
+  DeleteConflictException,
+  DeleteThingCommand,
+  type DeleteThingCommandInput,
+  DescribeEndpointCommand,
+  DescribeThingCommand,
+  type DescribeThingCommandInput,
+  DetachPolicyCommand,
+  type DetachPolicyCommandInput,
+  DetachThingPrincipalCommand,
+  type DetachThingPrincipalCommandInput,
+  GetPolicyCommand,
+  type GetPolicyCommandInput,
+  IoTClient,
+  ResourceNotFoundException,
+  UpdateCertificateCommand,
+  type UpdateCertificateCommandInput,
+} from "@aws-sdk/client-iot";
+import { mockClient } from "aws-sdk-client-mock";
+import { Either } from "effect";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+// The agent's own parser: what register-device writes must load on the device.
+import { parseConfig } from "../../../device/src/config.js";
+import { AMAZON_ROOT_CA_1_PEM, AMAZON_ROOT_CA_1_SHA256 } from "./amazon-root-ca.js";
+import { main, parseCommandLine, UsageError } from "./cli.js";
+import { RegistrationFailed, registerDevice } from "./register-device.js";
+
+const ENDPOINT = "a1b2c3d4e5f6g7-ats.iot.eu-central-1.amazonaws.com";
+const POLICY = "medusa-dev-device";
+const THING = "medusa-pi-07";
+const arnOf = (id: string) => `arn:aws:iot:eu-central-1:123456789012:cert/${id}`;
+
+/**
+ * AWS IoT as far as register-device sees it: things, certificates with their
+ * status and attachments, policies. It refuses what IoT refuses (deleting an
+ * active or attached certificate), and fails any command named in `failAt`.
+ */
+class FakeIot {
+  readonly things = new Map<string, Set<string>>();
+  readonly certificates = new Map<
+    string,
+    { status: "ACTIVE" | "INACTIVE"; policies: Set<string>; things: Set<string> }
+  >();
+  readonly policies = new Set([POLICY]);
+  readonly calls: Array<string> = [];
+  /** Command name → how it fails (once per listed entry). */
+  readonly failAt = new Map<string, "before" | "after">();
+  /** Deletes refused as "still attached" this many times first (propagation delay). */
+  conflictsOnDelete = 0;
+  private next = 1;
+
+  constructor(readonly client: IoTClient) {
+    const mock = mockClient(client);
+    /** A fake that fails as `failAt` says and, like the SDK, rejects rather than throws. */
+    const guard =
+      <I, O>(name: string, f: (input: I) => O) =>
+      async (input: I): Promise<O> => {
+        this.calls.push(name);
+        const when = this.failAt.get(name);
+        if (when === "before") {
+          this.failAt.delete(name);
+          throw Object.assign(new Error(`injected failure at ${name}`), {
+            name: "ThrottlingException",
+          });
+        }
+        const out = f(input);
+        if (when === "after") {
+          this.failAt.delete(name);
+          throw Object.assign(new Error(`lost answer of ${name}`), { name: "TimeoutError" });
+        }
+        return out;
+      };
+    const cert = (id: string | undefined) => {
+      const c = this.certificates.get(id ?? "");
+      if (!c)
+        throw new ResourceNotFoundException({ message: `no certificate ${id}`, $metadata: {} });
+      return c;
+    };
+    const idOf = (arn: string | undefined) => (arn ?? "").split("/").pop() ?? "";
+    const notFound = (what: string) =>
+      new ResourceNotFoundException({ message: `${what} not found`, $metadata: {} });
+    const conflict = (what: string) =>
+      new DeleteConflictException({ message: `${what} is still attached`, $metadata: {} });
+
+    mock
+      .on(DescribeEndpointCommand)
+      .callsFake(guard("DescribeEndpoint", () => ({ endpointAddress: ENDPOINT })));
+    mock.on(GetPolicyCommand).callsFake(
+      guard("GetPolicy", (i: GetPolicyCommandInput) => {
+        if (!this.policies.has(i.policyName ?? "")) throw notFound(`policy ${i.policyName}`);
+        return { policyName: i.policyName };
+      }),
+    );
+    mock.on(DescribeThingCommand).callsFake(
+      guard("DescribeThing", (i: DescribeThingCommandInput) => {
+        if (!this.things.has(i.thingName ?? "")) throw notFound(`thing ${i.thingName}`);
+        return { thingName: i.thingName };
+      }),
+    );
+    mock.on(CreateThingCommand).callsFake(
+      guard("CreateThing", (i: CreateThingCommandInput) => {
+        this.things.set(i.thingName ?? "", new Set());
+        return { thingName: i.thingName };
+      }),
+    );
+    const newCertificate = (active: boolean | undefined) => {
+      const id = `cert${this.next++}`.padEnd(64, "0");
+      this.certificates.set(id, {
+        status: active ? "ACTIVE" : "INACTIVE",
+        policies: new Set(),
+        things: new Set(),
+      });
+      return {
+        certificateId: id,
+        certificateArn: arnOf(id),
+        certificatePem: `-----BEGIN CERTIFICATE-----\n${id}\n-----END CERTIFICATE-----\n`,
+      };
+    };
+    mock.on(CreateKeysAndCertificateCommand).callsFake(
+      guard("CreateKeysAndCertificate", (i: CreateKeysAndCertificateCommandInput) => ({
+        ...newCertificate(i.setAsActive),
+        keyPair: {
+          PrivateKey: "-----BEGIN RSA PRIVATE KEY-----\nsecret\n-----END RSA PRIVATE KEY-----\n",
+          PublicKey: "pub",
+        },
+      })),
+    );
+    mock
+      .on(CreateCertificateFromCsrCommand)
+      .callsFake(
+        guard("CreateCertificateFromCsr", (i: CreateCertificateFromCsrCommandInput) =>
+          newCertificate(i.setAsActive),
+        ),
+      );
+    mock.on(AttachPolicyCommand).callsFake(
+      guard("AttachPolicy", (i: AttachPolicyCommandInput) => {
+        cert(idOf(i.target)).policies.add(i.policyName ?? "");
+        return {};
+      }),
+    );
+    mock.on(DetachPolicyCommand).callsFake(
+      guard("DetachPolicy", (i: DetachPolicyCommandInput) => {
+        cert(idOf(i.target)).policies.delete(i.policyName ?? "");
+        return {};
+      }),
+    );
+    mock.on(AttachThingPrincipalCommand).callsFake(
+      guard("AttachThingPrincipal", (i: AttachThingPrincipalCommandInput) => {
+        const things = this.things.get(i.thingName ?? "");
+        if (!things) throw notFound(`thing ${i.thingName}`);
+        cert(idOf(i.principal)).things.add(i.thingName ?? "");
+        things.add(idOf(i.principal));
+        return {};
+      }),
+    );
+    mock.on(DetachThingPrincipalCommand).callsFake(
+      guard("DetachThingPrincipal", (i: DetachThingPrincipalCommandInput) => {
+        cert(idOf(i.principal)).things.delete(i.thingName ?? "");
+        this.things.get(i.thingName ?? "")?.delete(idOf(i.principal));
+        return {};
+      }),
+    );
+    mock.on(UpdateCertificateCommand).callsFake(
+      guard("UpdateCertificate", (i: UpdateCertificateCommandInput) => {
+        cert(i.certificateId).status = i.newStatus === "ACTIVE" ? "ACTIVE" : "INACTIVE";
+        return {};
+      }),
+    );
+    mock.on(DeleteCertificateCommand).callsFake(
+      guard("DeleteCertificate", (i: DeleteCertificateCommandInput) => {
+        const c = cert(i.certificateId);
+        if (c.status === "ACTIVE")
+          throw Object.assign(new Error("certificate must be deactivated"), {
+            name: "CertificateStateException",
+          });
+        if (this.conflictsOnDelete > 0) {
+          this.conflictsOnDelete--;
+          throw conflict("certificate");
+        }
+        if (c.policies.size > 0 || c.things.size > 0) throw conflict("certificate");
+        this.certificates.delete(i.certificateId ?? "");
+        return {};
+      }),
+    );
+    mock.on(DeleteThingCommand).callsFake(
+      guard("DeleteThing", (i: DeleteThingCommandInput) => {
+        if ((this.things.get(i.thingName ?? "")?.size ?? 0) > 0)
+          throw Object.assign(new Error("thing has principals"), {
+            name: "InvalidRequestException",
+          });
+        this.things.delete(i.thingName ?? "");
+        return {};
+      }),
+    );
+  }
+
+  active(): Array<string> {
+    return [...this.certificates].filter(([, c]) => c.status === "ACTIVE").map(([id]) => id);
+  }
+}
+
+let dir: string;
+let out: string;
+let iot: FakeIot;
+const noSleep = async () => {};
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "medusa-register-"));
+  out = join(dir, THING);
+  iot = new FakeIot(
+    new IoTClient({
+      region: "eu-central-1",
+      credentials: { accessKeyId: "x", secretAccessKey: "y" },
+    }),
+  );
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const register = (extra: Partial<Parameters<typeof registerDevice>[1]> = {}) =>
+  registerDevice(
+    iot.client,
+    { thingName: THING, policyName: POLICY, outDir: out, location: "ward 3, bed 12", ...extra },
+    { sleep: noSleep, now: () => new Date("2026-11-23T10:00:00Z") },
+  );
+
+const SUCCESS_STEPS = [
+  "DescribeEndpoint",
+  "GetPolicy",
+  "DescribeThing",
+  "CreateThing",
+  "CreateKeysAndCertificate",
+  "AttachPolicy",
+  "AttachThingPrincipal",
+  "UpdateCertificate",
+];
+
+describe("registerDevice", () => {
+  it("creates the thing and an inactive certificate, attaches both, writes the files, then activates", async () => {
+    const r = await register();
+    expect(iot.calls).toEqual(SUCCESS_STEPS);
+    expect(r).toMatchObject({ thingName: THING, thingCreated: true, endpoint: ENDPOINT });
+    const [id] = iot.active();
+    expect(id).toBe(r.certificateId);
+    expect(iot.certificates.get(r.certificateId)).toEqual({
+      status: "ACTIVE",
+      policies: new Set([POLICY]),
+      things: new Set([THING]),
+    });
+    expect(readdirSync(out).sort()).toEqual(
+      [
+        "AmazonRootCA1.pem",
+        `${THING}.cert.pem`,
+        `${THING}.private.key`,
+        "mqtt_publisher.toml",
+      ].sort(),
+    );
+    expect(statSync(join(out, `${THING}.private.key`)).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(out, "AmazonRootCA1.pem"), "utf8")).toBe(AMAZON_ROOT_CA_1_PEM);
+  });
+
+  it("writes an mqtt_publisher.toml the agent loads as is", async () => {
+    await register();
+    const text = readFileSync(join(out, "mqtt_publisher.toml"), "utf8");
+    const config = parseConfig(text, "/etc/medusa/mqtt_publisher.toml", {
+      fs: { read: () => undefined, write: () => {}, mode: () => undefined },
+    });
+    if (Either.isLeft(config)) throw config.left;
+    expect(config.right).toMatchObject({
+      deviceId: THING,
+      deviceIdSource: "client_id",
+      mqtt: {
+        host: ENDPOINT,
+        port: 8883,
+        clientId: THING,
+        caPath: "/etc/medusa/certs/AmazonRootCA1.pem",
+        certPath: `/etc/medusa/certs/${THING}.cert.pem`,
+        keyPath: `/etc/medusa/certs/${THING}.private.key`,
+      },
+      topics: { sensorData: `medusa/${THING}/sensor/data`, commands: `medusa/${THING}/commands/#` },
+      sensor: { sampleRateHz: 10, kind: "adxl345" },
+      device: { location: "ward 3, bed 12" },
+      warnings: [],
+    });
+  });
+
+  it("with a CSR made on the device: IoT signs it and no private key exists here", async () => {
+    const csrPem = "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n";
+    await register({
+      csrPem,
+      deviceKeyPath: "/var/lib/medusa/device.key",
+      topicPrefix: "clinic-a",
+    });
+    expect(iot.calls).toContain("CreateCertificateFromCsr");
+    expect(iot.calls).not.toContain("CreateKeysAndCertificate");
+    const sent = iot.calls.indexOf("CreateCertificateFromCsr");
+    expect(sent).toBeGreaterThan(0);
+    expect(existsSync(join(out, `${THING}.private.key`))).toBe(false);
+    const config = parseConfig(readFileSync(join(out, "mqtt_publisher.toml"), "utf8"), "f", {
+      fs: { read: () => undefined, write: () => {}, mode: () => undefined },
+    });
+    if (Either.isLeft(config)) throw config.left;
+    expect(config.right.mqtt.keyPath).toBe("/var/lib/medusa/device.key");
+    expect(config.right.topics.sensorData).toBe(`clinic-a/${THING}/sensor/data`);
+  });
+
+  it("gives an existing thing one more certificate and leaves the thing alone on failure", async () => {
+    iot.things.set(THING, new Set());
+    iot.failAt.set("AttachThingPrincipal", "before");
+    await expect(register()).rejects.toThrow(RegistrationFailed);
+    expect(iot.things.has(THING)).toBe(true);
+    expect(iot.calls).not.toContain("CreateThing");
+    expect(iot.certificates.size).toBe(0);
+  });
+
+  // The heart of it: wherever it stops, nothing it made is left behind, and no certificate is active.
+  const failurePoints = [
+    ...SUCCESS_STEPS.map((s) => [s, "before"] as const),
+    ["UpdateCertificate", "after"] as const,
+    ["CreateThing", "after"] as const,
+    ["AttachPolicy", "after"] as const,
+    ["AttachThingPrincipal", "after"] as const,
+  ];
+  it.each(failurePoints)(
+    "failing at %s (%s it acts) leaves no certificate, thing or file",
+    async (step, when) => {
+      iot.failAt.set(step, when);
+      const error = await register().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(RegistrationFailed);
+      expect((error as RegistrationFailed).step).toContain(step);
+      expect((error as RegistrationFailed).leftover).toEqual([]);
+      expect(iot.active()).toEqual([]);
+      expect(iot.certificates.size).toBe(0);
+      expect(iot.things.size).toBe(0);
+      expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+    },
+  );
+
+  it("failing to write the files undoes the registration", async () => {
+    writeFileSync(out, "a file where the directory should be");
+    const error = await register().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RegistrationFailed);
+    expect((error as RegistrationFailed).step).toBe("write files");
+    expect(iot.certificates.size).toBe(0);
+    expect(iot.things.size).toBe(0);
+  });
+
+  it("waits out IoT's detach propagation before deleting the certificate", async () => {
+    iot.failAt.set("UpdateCertificate", "before");
+    iot.conflictsOnDelete = 2;
+    await expect(register()).rejects.toThrow(/everything it had created was removed/);
+    expect(iot.calls.filter((c) => c === "DeleteCertificate")).toHaveLength(3);
+    expect(iot.certificates.size).toBe(0);
+  });
+
+  it("names what it could not clean up; the certificate it leaves is inactive", async () => {
+    iot.failAt.set("UpdateCertificate", "before");
+    iot.failAt.set("DetachThingPrincipal", "before");
+    const error = (await register().catch((e: unknown) => e)) as RegistrationFailed;
+    expect(error).toBeInstanceOf(RegistrationFailed);
+    expect(error.leftover.join("\n")).toMatch(/detach-thing-principal --thing-name medusa-pi-07/);
+    expect(error.leftover.join("\n")).toMatch(/delete-certificate --certificate-id/);
+    expect(error.message).toMatch(/clean up by hand/);
+    expect(iot.active()).toEqual([]);
+    expect([...iot.certificates.values()].map((c) => c.status)).toEqual(["INACTIVE"]);
+  });
+
+  it("stops before creating anything when the policy is missing or the thing name is bad", async () => {
+    await expect(register({ policyName: "medusa-prod-device" })).rejects.toThrow(
+      /no IoT policy medusa-prod-device.*deploy the stack first/,
+    );
+    expect(iot.calls).toEqual(["DescribeEndpoint", "GetPolicy"]);
+    await expect(register({ thingName: "medusa/pi" })).rejects.toThrow(/thing name/);
+    expect(iot.calls).toHaveLength(2);
+  });
+
+  it("never overwrites a key already written unless told to", async () => {
+    await register();
+    const before = readFileSync(join(out, `${THING}.private.key`), "utf8");
+    await expect(register()).rejects.toThrow(/already holds.*--overwrite/);
+    expect(readFileSync(join(out, `${THING}.private.key`), "utf8")).toBe(before);
+    expect(iot.active()).toHaveLength(1);
+    await register({ overwrite: true });
+    expect(iot.active()).toHaveLength(2);
+  });
+});
+
+describe("the command line", () => {
+  it("reads the options, defaulting the policy from the stage", () => {
+    const parsed = parseCommandLine([
+      "--thing",
+      THING,
+      "--stage",
+      "prod",
+      "--region",
+      "eu-central-1",
+    ]);
+    expect(parsed).toMatchObject({
+      help: false,
+      region: "eu-central-1",
+      options: {
+        thingName: THING,
+        policyName: "medusa-prod-device",
+        topicPrefix: "medusa",
+        sampleRateHz: 10,
+      },
+    });
+    expect(parseCommandLine(["-h"])).toEqual({ help: true });
+  });
+
+  it("refuses bad input with a usage error", () => {
+    expect(() => parseCommandLine([])).toThrow(UsageError);
+    expect(() => parseCommandLine(["--thing", "x", "--stage", "qa"])).toThrow(/--stage qa/);
+    expect(() => parseCommandLine(["--thing", "x", "--bogus"])).toThrow(UsageError);
+    expect(() => parseCommandLine(["--thing", "x", "--csr", "f"], () => "not a csr")).toThrow(
+      /not a PEM certificate signing request/,
+    );
+  });
+
+  it("registers, prints the next steps, and exits 0; an AWS failure exits 1", async () => {
+    let printed = "";
+    const io = {
+      out: (s: string) => {
+        printed += s;
+      },
+      err: (s: string) => {
+        printed += s;
+      },
+      client: () => iot.client,
+    };
+    expect(await main(["--thing", THING, "--out", out], io)).toBe(0);
+    expect(printed).toMatch(new RegExp(`registered ${THING}`));
+    expect(printed).toMatch(/sudo chmod 600 \/etc\/medusa\/certs\/medusa-pi-07.private.key/);
+    expect(
+      await main(["--thing", "pi-2", "--out", join(dir, "pi-2"), "--policy", "nope"], io),
+    ).toBe(1);
+    expect(printed).toMatch(/no IoT policy nope/);
+    expect(await main(["--nope"], io)).toBe(2);
+  });
+});
+
+it("ships Amazon Root CA 1, checked by its published fingerprint", () => {
+  const ca = new X509Certificate(AMAZON_ROOT_CA_1_PEM);
+  expect(ca.fingerprint256).toBe(AMAZON_ROOT_CA_1_SHA256);
+  expect(ca.subject).toContain("CN=Amazon Root CA 1");
+  expect(new Date(ca.validTo).getUTCFullYear()).toBe(2038);
+});

@@ -1,0 +1,95 @@
+import { DEFAULT_TOPIC_PREFIX, topicTemplates, validateTemplate } from "@medusa/domain";
+
+export type Stage = "dev" | "prod";
+export const STAGES: ReadonlyArray<Stage> = ["dev", "prod"];
+
+/** How the API verifies bearer tokens in AWS. */
+export type ApiAuth =
+  /** RS256/ES256 against an OIDC key set (Cognito); the URL is a CloudFormation parameter. */
+  | { readonly kind: "jwks"; readonly defaultJwksUrl?: string }
+  /** HS256 with a secret kept in Secrets Manager; the template holds only a dynamic reference. */
+  | { readonly kind: "secret"; readonly secretName: string };
+
+/** Everything a deployment may vary, from CDK context (`-c key=value`). */
+export interface InfraSettings {
+  readonly stage: Stage;
+  readonly topicPrefix: string;
+  /** Prepended to every table name: `dev-` gives `dev-medusa-sensor-data`. */
+  readonly tablePrefix: string;
+  readonly retentionDays: number;
+  readonly intervalCacheTtlMs: number;
+  readonly auth: ApiAuth;
+  readonly jwtIssuer?: string;
+  readonly jwtAudience?: string;
+}
+
+export class SettingsError extends Error {
+  override readonly name = "SettingsError";
+}
+
+/** The context keys `settingsFromContext` reads, with what each one does (for errors and docs). */
+export const CONTEXT_KEYS = {
+  stage: "dev | prod (default dev); prod retains tables and turns on deletion protection",
+  topicPrefix: `MQTT topic prefix (default ${DEFAULT_TOPIC_PREFIX})`,
+  tablePrefix: "table name prefix (default `<stage>-`; an empty string gives the historical names)",
+  retentionDays: "days a sample is kept before DynamoDB TTL removes it (default 30)",
+  intervalCacheTtlMs: "how old the ingest's cached interval list may be (default 30000)",
+  jwksUrl: "default value of the JwksUrl parameter",
+  jwtSecretName: "Secrets Manager secret holding an HS256 secret, instead of a JWKS URL",
+  jwtIssuer: "expected `iss` of API tokens (default: not checked)",
+  jwtAudience: "expected `aud` of API tokens (default: not checked)",
+} as const;
+
+const text = (key: string, value: unknown): string | undefined => {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string") throw new SettingsError(`context ${key}: must be a string`);
+  return value;
+};
+
+const integer = (key: string, value: unknown, fallback: number, min: number): number => {
+  if (value === undefined || value === null || value === "") return fallback;
+  const n = typeof value === "number" ? value : Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new SettingsError(`context ${key}=${String(value)}: must be an integer ≥ ${min}`);
+  return n;
+};
+
+/** Reads and checks the settings; a bad value stops synthesis with the key's name. */
+export const settingsFromContext = (get: (key: string) => unknown): InfraSettings => {
+  const stage = text("stage", get("stage")) ?? "dev";
+  if (!STAGES.includes(stage as Stage))
+    throw new SettingsError(`context stage=${stage}: must be one of ${STAGES.join(", ")}`);
+  const topicPrefix = text("topicPrefix", get("topicPrefix")) ?? DEFAULT_TOPIC_PREFIX;
+  const invalid = validateTemplate(topicTemplates(topicPrefix).sensorData);
+  if (invalid || topicPrefix.startsWith("$"))
+    throw new SettingsError(
+      `context topicPrefix=${topicPrefix}: ${invalid?.reason ?? "must not start with $"}`,
+    );
+  const tablePrefix = text("tablePrefix", get("tablePrefix")) ?? `${stage}-`;
+  if (!/^[a-zA-Z0-9_.-]*$/.test(tablePrefix))
+    throw new SettingsError(`context tablePrefix=${tablePrefix}: only [a-zA-Z0-9_.-]`);
+  const secretName = text("jwtSecretName", get("jwtSecretName"));
+  const jwksUrl = text("jwksUrl", get("jwksUrl"));
+  if (secretName && jwksUrl)
+    throw new SettingsError("context: set jwtSecretName or jwksUrl, not both");
+  const issuer = text("jwtIssuer", get("jwtIssuer"));
+  const audience = text("jwtAudience", get("jwtAudience"));
+  return {
+    stage: stage as Stage,
+    topicPrefix,
+    tablePrefix,
+    retentionDays: integer("retentionDays", get("retentionDays"), 30, 1),
+    intervalCacheTtlMs: integer("intervalCacheTtlMs", get("intervalCacheTtlMs"), 30_000, 0),
+    auth: secretName
+      ? { kind: "secret", secretName }
+      : { kind: "jwks", ...(jwksUrl ? { defaultJwksUrl: jwksUrl } : {}) },
+    ...(issuer ? { jwtIssuer: issuer } : {}),
+    ...(audience ? { jwtAudience: audience } : {}),
+  };
+};
+
+/** The stack of one stage. */
+export const stackName = (stage: Stage): string => `MedusaLink-${stage}`;
+
+/** The IoT policy every device certificate gets; `register-device` attaches it by this name. */
+export const devicePolicyName = (stage: Stage): string => `medusa-${stage}-device`;
