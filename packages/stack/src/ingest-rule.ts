@@ -25,11 +25,21 @@ export interface IngestRuleOptions {
   /** Where a message that could not be stored after every retry is kept (the SQS DLQ's role). */
   readonly failedFile: string;
   readonly log: StackLog;
-  /** Messages ingested at the same time at most. */
+  /** Batches being stored at the same time at most. */
   readonly concurrency?: number;
+  /** Messages stored with one write at most. */
+  readonly batchSize?: number;
   readonly retries?: number;
-  /** Called when a message is stored; for lag measurements. */
-  readonly onStored?: (message: { readonly topic: string; readonly receivedAt: number }) => void;
+  /** Called when a message is stored (for lag measurements): what the rule passed on, and when. */
+  readonly onStored?: (message: StoredMessage) => void;
+}
+
+export interface StoredMessage {
+  readonly topic: string;
+  readonly receivedAt: number;
+  readonly storedAt: number;
+  /** The event as the ingest got it: the device's JSON plus topic, client id and receive time. */
+  readonly event: unknown;
 }
 
 export interface IngestRule {
@@ -46,15 +56,6 @@ export interface IngestRule {
   readonly stop: () => Promise<void>;
 }
 
-/**
- * What the IoT rule does in AWS, in process: every message a device publishes
- * on `{prefix}/+/sensor/data` goes to the same ingest code as the Lambda
- * handler, as the rule SQL shapes it (`SELECT *, topic() AS topic, clientId()
- * AS client_id, timestamp() AS received_at`). Storage failures are retried
- * with backoff and finally written to a file, as the rule's error action
- * would send them to a queue. Commits re-attribute at once and after the
- * settle time, as the stream-triggered handler does.
- */
 const payloadOf = (payload: Buffer | string): Pick<DeadLetter, "payload" | "payloadEncoding"> => {
   const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
   const text = bytes.toString("utf8");
@@ -63,79 +64,110 @@ const payloadOf = (payload: Buffer | string): Pick<DeadLetter, "payload" | "payl
     : { payload: bytes.toString("base64"), payloadEncoding: "base64" };
 };
 
+/**
+ * What the IoT rule does in AWS, in process: every message a device publishes
+ * on `{prefix}/+/sensor/data` goes to the same ingest code as the Lambda
+ * handler, as the rule SQL shapes it (`SELECT *, topic() AS topic, clientId()
+ * AS client_id, timestamp() AS received_at`). Messages that arrive while the
+ * store is busy are stored together (`ingestMany`), as an SQS-batched Lambda
+ * would take them. Storage failures are retried
+ * with backoff and finally written to a file, as the rule's error action
+ * would send them to a queue. Commits re-attribute at once and after the
+ * settle time, as the stream-triggered handler does.
+ */
 export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
   const filter = `${options.topicPrefix}/+/sensor/data`;
   const cache = new IntervalCache();
-  const { ingest } = makeIngest({
+  const { ingestMany } = makeIngest({
     topicTemplate: `${options.topicPrefix}/{device_id}/sensor/data`,
     retentionMs: options.retentionMs,
     cache,
     source: "mqtt",
   });
-  const limit = options.concurrency ?? 16;
+  const limit = options.concurrency ?? 4;
+  const batchSize = options.batchSize ?? 25;
   const retries = options.retries ?? 5;
-  const queue: Array<() => Promise<void>> = [];
+  interface Pending {
+    readonly event: unknown;
+    readonly topic: string;
+    readonly receivedAt: number;
+  }
+  const queue: Array<Pending> = [];
+  const letters: Array<DeadLetter> = [];
   let running = 0;
   const counts = { received: 0, stored: 0, rejected: 0, failed: 0 };
   const idle: Array<() => void> = [];
 
-  const next = () => {
-    while (running < limit && queue.length > 0) {
-      const job = queue.shift() as () => Promise<void>;
-      running++;
-      void job().finally(() => {
-        running--;
-        if (running === 0 && queue.length === 0) for (const resolve of idle.splice(0)) resolve();
-        next();
-      });
+  const rejected = (topic: string | null, reason: string | undefined) => {
+    counts.rejected++;
+    options.log({ level: "warn", msg: "message rejected, kept in dead letters", topic, reason });
+  };
+
+  /** Stores a batch of messages with one write, retrying a storage failure with backoff. */
+  const store = async (batch: ReadonlyArray<Pending>) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const results = await Effect.runPromise(
+          Effect.provide(ingestMany(batch.map((m) => m.event)), options.layer),
+        );
+        const storedAt = Date.now();
+        results.forEach((result, i) => {
+          const m = batch[i] as Pending;
+          if (result.statusCode === 200) {
+            counts.stored++;
+            options.onStored?.({
+              topic: m.topic,
+              receivedAt: m.receivedAt,
+              storedAt,
+              event: m.event,
+            });
+          } else rejected(m.topic, (JSON.parse(result.body) as { reason?: string }).reason);
+        });
+        return;
+      } catch (e) {
+        if (attempt >= retries) {
+          counts.failed += batch.length;
+          options.log({
+            level: "error",
+            msg: "messages not stored",
+            count: batch.length,
+            error: String(e),
+          });
+          for (const m of batch)
+            appendFileSync(
+              options.failedFile,
+              `${JSON.stringify({ failed_at: Date.now(), error: String(e), event: m.event })}\n`,
+            );
+          return;
+        }
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
+      }
     }
   };
 
-  const keep = async (letter: DeadLetter) => {
-    counts.rejected++;
-    options.log({
-      level: "warn",
-      msg: "message rejected, kept in dead letters",
-      topic: letter.topic,
-      reason: letter.reason,
-    });
+  /** What the rule engine cannot read as JSON never reaches the function; it is kept with who sent it. */
+  const keep = async (batch: ReadonlyArray<DeadLetter>) => {
+    for (const letter of batch) rejected(letter.topic, letter.reason);
     await Effect.runPromise(
-      Effect.flatMap(DeadLetters, (letters) => letters.put(letter)).pipe(
+      Effect.forEach(batch, (letter) => Effect.flatMap(DeadLetters, (d) => d.put(letter))).pipe(
         Effect.provide(options.layer),
       ),
     ).catch((e) => options.log({ level: "error", msg: "dead letter not kept", error: String(e) }));
   };
 
-  const handle = async (event: unknown, topic: string, at: number) => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const result = await Effect.runPromise(Effect.provide(ingest(event), options.layer));
-        if (result.statusCode === 200) {
-          counts.stored++;
-          options.onStored?.({ topic, receivedAt: at });
-        } else {
-          counts.rejected++;
-          const { reason } = JSON.parse(result.body) as { reason?: string };
-          options.log({
-            level: "warn",
-            msg: "message rejected, kept in dead letters",
-            topic,
-            reason,
-          });
-        }
-        return;
-      } catch (e) {
-        if (attempt >= retries) {
-          counts.failed++;
-          options.log({ level: "error", msg: "message not stored", topic, error: String(e) });
-          appendFileSync(
-            options.failedFile,
-            `${JSON.stringify({ failed_at: Date.now(), error: String(e), event })}\n`,
-          );
-          return;
-        }
-        await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
-      }
+  // Messages queue up while the store is busy and go in batches: one DynamoDB
+  // request for up to 25 of them instead of one each (DynamoDB Local on disk
+  // manages about 80 requests a second).
+  const next = () => {
+    while (running < limit && (queue.length > 0 || letters.length > 0)) {
+      const job = letters.length > 0 ? keep(letters.splice(0)) : store(queue.splice(0, batchSize));
+      running++;
+      void job.finally(() => {
+        running--;
+        if (running === 0 && queue.length === 0 && letters.length === 0)
+          for (const resolve of idle.splice(0)) resolve();
+        next();
+      });
     }
   };
 
@@ -151,25 +183,22 @@ export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
     try {
       json = JSON.parse(text);
     } catch (e) {
-      // What the rule engine cannot read as JSON never reaches the function; keep it, with who sent it.
-      queue.push(() =>
-        keep({
-          receivedAt: receivedAt as EpochMillis,
-          source: "mqtt",
-          topic: packet.topic,
-          clientId: client.id,
-          ...payloadOf(packet.payload),
-          reason: "payload is not JSON",
-          issues: [{ path: "", message: e instanceof Error ? e.message : String(e) }],
-        }),
-      );
+      letters.push({
+        receivedAt: receivedAt as EpochMillis,
+        source: "mqtt",
+        topic: packet.topic,
+        clientId: client.id,
+        ...payloadOf(packet.payload),
+        reason: "payload is not JSON",
+        issues: [{ path: "", message: e instanceof Error ? e.message : String(e) }],
+      });
       return next();
     }
     const event =
       typeof json === "object" && json !== null && !Array.isArray(json)
         ? { ...json, topic: packet.topic, client_id: client.id, received_at: receivedAt }
         : json;
-    queue.push(() => handle(event, packet.topic, receivedAt));
+    queue.push({ event, topic: packet.topic, receivedAt });
     next();
   };
   options.aedes.on("publish", onPublish);
@@ -212,7 +241,7 @@ export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
 
   return {
     onCommit,
-    stats: () => ({ ...counts, queued: queue.length + running }),
+    stats: () => ({ ...counts, queued: queue.length + letters.length + running }),
     stop: async () => {
       options.aedes.removeListener("publish", onPublish);
       if (running > 0 || queue.length > 0)

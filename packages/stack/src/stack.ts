@@ -20,7 +20,12 @@ import { createApp, jwtAuth, signToken } from "@medusa/api";
 import { type RunningDevice, startDevice } from "@medusa/device";
 import { DAY_MS } from "@medusa/domain";
 import { deviceConfig, simulatedDeviceIds } from "./fleet.js";
-import { type IngestRule, type StackLog, startIngestRule } from "./ingest-rule.js";
+import {
+  type IngestRule,
+  type StackLog,
+  type StoredMessage,
+  startIngestRule,
+} from "./ingest-rule.js";
 
 export interface StackOptions {
   /** Where data, certificates and device state live; `.medusa` in the working directory by default. */
@@ -40,7 +45,9 @@ export interface StackOptions {
   readonly log?: StackLog;
   /** One line per step while starting ("DynamoDB Local ready on …"). */
   readonly progress?: (line: string) => void;
-  readonly onStored?: (message: { readonly topic: string; readonly receivedAt: number }) => void;
+  readonly onStored?: (message: StoredMessage) => void;
+  /** Messages ingested at once at most (as many Lambda invocations in flight). */
+  readonly ingestConcurrency?: number;
 }
 
 export interface Stack {
@@ -167,6 +174,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       retentionMs: 30 * DAY_MS,
       settleMs: options.settleMs ?? 5_000,
       failedFile: join(dir, "ingest-failures.jsonl"),
+      ...(options.ingestConcurrency ? { concurrency: options.ingestConcurrency } : {}),
       log: (entry) => log({ component: "ingest", ...entry }),
       ...(options.onStored ? { onStored: options.onStored } : {}),
     });

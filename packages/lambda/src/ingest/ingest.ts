@@ -13,7 +13,7 @@ import {
 } from "@medusa/domain";
 import { Effect, Either } from "effect";
 import { IntervalCache } from "./interval-cache.js";
-import { decodeRuleEvent } from "./rule-event.js";
+import { decodeRuleEvent, type SensorMessage } from "./rule-event.js";
 
 export interface IngestOptions {
   /** Where sensor data arrives; `{device_id}` is the device level. */
@@ -96,12 +96,12 @@ export const makeIngest = (options: IngestOptions = {}) => {
       };
     });
 
-  const ingest = (
-    event: unknown,
-  ): Effect.Effect<IngestResult, IngestFailure, EventStore | SensorStore | DeadLetters> =>
+  /** Decodes and attributes one event: the segments to store, or the dead letter's result. */
+  const prepare = (event: unknown) =>
     Effect.gen(function* () {
       const decoded = decodeRuleEvent(event, { topicTemplate, now });
-      if (Either.isLeft(decoded)) return yield* deadLetter(event, decoded.left);
+      if (Either.isLeft(decoded))
+        return { rejected: yield* deadLetter(event, decoded.left) } as const;
       const message = decoded.right;
       const { intervals, version } = yield* cache.get(message.deviceId);
       const segments: Array<StoredSegment> = enrich(message.deviceId, message.samples, intervals, {
@@ -111,28 +111,75 @@ export const makeIngest = (options: IngestOptions = {}) => {
         for (const x of s.samples) if (x.timestamp < min) min = x.timestamp;
         return { ...s, timestamp: min as StoredSegment["timestamp"], attributedVersion: version };
       });
-      const fresh = segments.filter((s) => !recent.isRepeat(s));
+      return { message, segments } as const;
+    });
+
+  const storedResult = (
+    message: SensorMessage,
+    segments: ReadonlyArray<StoredSegment>,
+    written: number,
+  ): IngestResult => {
+    const patients = [...new Set(segments.map((s) => s.patientId))];
+    return {
+      statusCode: 200 as const,
+      body: JSON.stringify({
+        device_id: message.deviceId,
+        patient_id: patients.length === 1 ? patients[0] : patients,
+        status: "stored",
+        format: message.format,
+        samples: message.samples.length,
+        segments: segments.length,
+        written,
+      }),
+    };
+  };
+
+  const ingest = (
+    event: unknown,
+  ): Effect.Effect<IngestResult, IngestFailure, EventStore | SensorStore | DeadLetters> =>
+    Effect.gen(function* () {
+      const prepared = yield* prepare(event);
+      if (prepared.rejected) return prepared.rejected;
+      const fresh = prepared.segments.filter((s) => !recent.isRepeat(s));
       if (fresh.length > 0) {
         const store = yield* SensorStore;
         yield* store.write(fresh);
         recent.remember(fresh);
       }
-      const patients = [...new Set(segments.map((s) => s.patientId))];
-      return {
-        statusCode: 200 as const,
-        body: JSON.stringify({
-          device_id: message.deviceId,
-          patient_id: patients.length === 1 ? patients[0] : patients,
-          status: "stored",
-          format: message.format,
-          samples: message.samples.length,
-          segments: segments.length,
-          written: fresh.length,
-        }),
-      };
+      return storedResult(prepared.message, prepared.segments, fresh.length);
     });
 
-  return { ingest, cache };
+  /**
+   * Several events, their segments stored together (BatchWriteItem takes 25
+   * items a request): for a transport that delivers messages in batches — the
+   * local stack under load, or an IoT rule → SQS → Lambda pipeline. Each event
+   * gets its own result; a storage failure fails the whole batch, which is
+   * safe to retry (writes are idempotent).
+   */
+  const ingestMany = (
+    events: ReadonlyArray<unknown>,
+  ): Effect.Effect<
+    ReadonlyArray<IngestResult>,
+    IngestFailure,
+    EventStore | SensorStore | DeadLetters
+  > =>
+    Effect.gen(function* () {
+      const prepared = yield* Effect.forEach(events, prepare);
+      const fresh = prepared.map((p) =>
+        p.rejected ? [] : p.segments.filter((s) => !recent.isRepeat(s)),
+      );
+      const all = fresh.flat();
+      if (all.length > 0) {
+        const store = yield* SensorStore;
+        yield* store.write(all);
+        recent.remember(all);
+      }
+      return prepared.map((p, i) =>
+        p.rejected ? p.rejected : storedResult(p.message, p.segments, fresh[i]?.length ?? 0),
+      );
+    });
+
+  return { ingest, ingestMany, cache };
 };
 
 const rawPayload = (event: unknown): { payload: string; payloadEncoding: "utf8" | "base64" } => {

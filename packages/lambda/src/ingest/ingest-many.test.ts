@@ -1,0 +1,96 @@
+import {
+  makeInMemoryDeadLetters,
+  makeInMemoryEventStore,
+  makeInMemorySensorStore,
+} from "@medusa/adapters";
+import {
+  actor,
+  commandId,
+  DeadLetters,
+  deviceId,
+  EventStore,
+  encodeSampleBatch,
+  epochMillis,
+  executeCommand,
+  patientId,
+  SensorStore,
+  type SensorStoreService,
+  type StoredSegment,
+} from "@medusa/domain";
+import { sampleAt, T0 } from "@medusa/domain/testing";
+import { Effect, Layer } from "effect";
+import { expect, it } from "vitest";
+import { makeIngest } from "./ingest.js";
+
+const batch = (device: string, t0: number, n0: number, count = 10) => ({
+  ...JSON.parse(
+    encodeSampleBatch(Array.from({ length: count }, (_, i) => sampleAt(t0 + i * 100, n0 + i))),
+  ),
+  topic: `medusa/${device}/sensor/data`,
+  client_id: device,
+  received_at: t0 + 1_000,
+});
+
+it("ingests several events with one write, each with its own result, the same as one by one", async () => {
+  const events = makeInMemoryEventStore();
+  const memory = makeInMemorySensorStore();
+  const writes: Array<number> = [];
+  // The same store, counting write calls and their sizes.
+  const sensors: SensorStoreService = {
+    ...memory,
+    write: (segments: ReadonlyArray<StoredSegment>) => {
+      writes.push(segments.length);
+      return memory.write(segments);
+    },
+  };
+  const letters = makeInMemoryDeadLetters();
+  const layer = Layer.mergeAll(
+    Layer.succeed(EventStore, events),
+    Layer.succeed(SensorStore, sensors),
+    Layer.succeed(DeadLetters, letters),
+  );
+  const run = <A, E>(e: Effect.Effect<A, E, EventStore | SensorStore | DeadLetters>) =>
+    Effect.runPromise(Effect.provide(e, layer));
+  await run(
+    executeCommand({
+      _tag: "AssignDevice",
+      commandId: commandId("a-1"),
+      deviceId: deviceId("pi-a"),
+      actor: actor("nurse@clinic.example"),
+      patientId: patientId("P1"),
+      at: epochMillis(T0 + 500),
+      now: epochMillis(T0 + 60_000),
+    }),
+  );
+  const { ingestMany } = makeIngest({ now: () => T0 + 60_000 });
+  const first = batch("pi-a", T0, 0);
+  const results = await run(
+    ingestMany([
+      first,
+      batch("pi-b", T0, 0),
+      first,
+      { ...batch("pi-b", T0, 10), client_id: "pi-x" },
+    ]),
+  );
+  expect(results.map((r) => r.statusCode)).toEqual([200, 200, 200, 400]);
+  expect(results.map((r) => JSON.parse(r.body).patient_id)).toEqual([
+    ["UNASSIGNED", "P1"],
+    "UNASSIGNED",
+    ["UNASSIGNED", "P1"],
+    undefined,
+  ]);
+  // One write for the whole batch (the store cuts it into BatchWriteItem calls); a key once.
+  expect(writes).toEqual([5]);
+  const stored = memory.all();
+  expect(stored.map((s) => [s.deviceId, s.patientId, s.samples.length])).toEqual(
+    expect.arrayContaining([
+      ["pi-a", "UNASSIGNED", 5],
+      ["pi-a", "P1", 5],
+      ["pi-b", "UNASSIGNED", 10],
+    ]),
+  );
+  expect(stored).toHaveLength(3);
+  expect((await run(Effect.flatMap(DeadLetters, (d) => d.recent(5)))).map((l) => l.reason)).toEqual(
+    ["device id mismatch between topic and client id"],
+  );
+});
