@@ -39,8 +39,9 @@ export const intProject = (name: string): TestProjectInlineConfiguration => ({
     include: ["src/**/*.int.test.ts", "test/**/*.int.test.ts"],
     setupFiles,
     ...(usesDynamo.has(name) ? { globalSetup: [dynamoSetup] } : {}),
-    // The Lambda handler tests share one DynamoDB Local and time-based passes; run their files one at a time.
-    ...(name === "lambda" ? { fileParallelism: false } : {}),
+    // The Lambda handler tests share one DynamoDB Local and time-based passes, and each stack
+    // test starts a whole stack (a JVM among it): run their files one at a time.
+    ...(name === "lambda" || name === "stack" ? { fileParallelism: false } : {}),
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

@@ -1,0 +1,72 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, expect, it } from "vitest";
+
+const root = fileURLToPath(new URL("../../..", import.meta.url));
+const main = fileURLToPath(new URL("./main.ts", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "medusa-stack-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const run = (args: ReadonlyArray<string>) => {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "--conditions=@medusa/source", main, "--dir", dir, ...args],
+    { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout.on("data", (d) => {
+    output += String(d);
+  });
+  child.stderr.on("data", (d) => {
+    output += String(d);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  return { child, exited, output: () => output };
+};
+
+it("prints what runs where and a token, and stops cleanly on Ctrl-C with exit code 0", async () => {
+  const stack = run([
+    "--devices",
+    "1",
+    "--api-port",
+    "0",
+    "--mqtt-port",
+    "0",
+    "--dynamo-port",
+    "0",
+  ]);
+  const deadline = Date.now() + 60_000;
+  while (!stack.output().includes("Ctrl-C stops everything")) {
+    if (Date.now() > deadline || stack.child.exitCode !== null)
+      throw new Error(`the stack did not start:\n${stack.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const out = stack.output();
+  expect(out).toContain("✓ DynamoDB Local ready on http://127.0.0.1:");
+  expect(out).toMatch(/API {10}http:\/\/127\.0\.0\.1:\d+/);
+  expect(out).toMatch(/export TOKEN=ey[\w-]+\.[\w-]+\.[\w-]+/);
+  expect(out).toContain('"device_id":"medusa-sim-01","patient_id":"P-001"');
+  stack.child.kill("SIGINT");
+  expect(await stack.exited).toBe(0);
+  expect(stack.output()).toContain("stopped.");
+});
+
+it("names a port that is taken, and the option that changes it", async () => {
+  const server = createServer();
+  const port = await new Promise<number>((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)),
+  );
+  try {
+    const stack = run(["--api-port", String(port), "--mqtt-port", "0", "--dynamo-port", "0"]);
+    expect(await stack.exited).toBe(1);
+    expect(stack.output()).toContain(
+      `port ${port} on 127.0.0.1 (the API) is already in use; choose another with --api-port`,
+    );
+  } finally {
+    server.close();
+  }
+});
