@@ -169,15 +169,8 @@ export class Agent {
   }
 
   private scheduleSampling() {
-    // With the ADXL345's FIFO (50 Hz and up) drain every 16 samples' worth, so
-    // its 32 entries never overflow; below that the chip is polled, so drain at
-    // twice the rate and read every sample instant. Never more often than 10 ms.
-    const every =
-      this.sampleRateHz >= 50
-        ? Math.min(100, Math.max(10, Math.floor((16 * 1000) / this.sampleRateHz)))
-        : Math.max(10, Math.floor(500 / this.sampleRateHz));
     clearInterval(this.samplingTimer);
-    this.samplingTimer = setInterval(() => void this.sample(), every);
+    this.samplingTimer = setInterval(() => void this.sample(), drainIntervalMs(this.sampleRateHz));
   }
 
   private schedulePublishing() {
@@ -339,5 +332,16 @@ export class Agent {
       .catch((e) => this.log(`command response not published: ${errorText(e)}`));
   }
 }
+
+/**
+ * How often the agent drains the sensor at a sample rate. With the ADXL345's
+ * FIFO (50 Hz and up) every 16 samples' worth, at most 100 ms, so its 32
+ * entries never overflow; below that the chip is polled, so at twice the rate,
+ * reading every sample instant. Never more often than 10 ms.
+ */
+export const drainIntervalMs = (sampleRateHz: number): number =>
+  sampleRateHz >= 50
+    ? Math.min(100, Math.max(10, Math.floor((16 * 1000) / sampleRateHz)))
+    : Math.max(10, Math.floor(500 / sampleRateHz));
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));

@@ -392,7 +392,8 @@ const applyEnv = (
   return { ...raw, mqtt };
 };
 
-const KNOWN: Record<string, ReadonlyArray<string>> = {
+/** Every key the file may hold, by table (the README's configuration table is checked against it). */
+export const CONFIG_KEYS: Record<string, ReadonlyArray<string>> = {
   mqtt: [
     "broker_host",
     "broker_port",
@@ -418,9 +419,9 @@ const unknownKeys = (raw: Record<string, unknown>, prefix = ""): Array<string> =
   const out: Array<string> = [];
   for (const [key, value] of Object.entries(raw)) {
     const path = prefix ? `${prefix}.${key}` : key;
-    const known = prefix ? KNOWN[prefix]?.includes(key) : key in KNOWN;
+    const known = prefix ? CONFIG_KEYS[prefix]?.includes(key) : key in CONFIG_KEYS;
     if (!known) out.push(path);
-    else if (value && typeof value === "object" && !Array.isArray(value) && KNOWN[path])
+    else if (value && typeof value === "object" && !Array.isArray(value) && CONFIG_KEYS[path])
       out.push(...unknownKeys(value as Record<string, unknown>, path));
   }
   return out;

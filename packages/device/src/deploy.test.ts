@@ -1,0 +1,60 @@
+import { readFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { Either } from "effect";
+import { describe, expect, it } from "vitest";
+import { DEFAULT_CONFIG_PATH, DEFAULT_DEVICE_ID_FILE, parseConfig } from "./config.js";
+
+const unit = readFileSync(new URL("../deploy/medusa-device.service", import.meta.url), "utf8");
+const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+const values = (key: string) =>
+  [...unit.matchAll(new RegExp(`^${key}=(.*)$`, "gm"))].map((m) => (m[1] as string).trim());
+const one = (key: string) => {
+  const found = values(key);
+  expect(found, key).toHaveLength(1);
+  return found[0] as string;
+};
+// The agent's defaults: the old publisher's file sets none of the paths.
+const defaults = Either.getOrThrow(
+  parseConfig(
+    readFileSync(new URL("../examples/mqtt_publisher.toml", import.meta.url), "utf8"),
+    DEFAULT_CONFIG_PATH,
+    { env: {}, fs: { read: () => undefined, write: () => {}, mode: () => undefined } },
+  ),
+);
+
+describe("the systemd unit", () => {
+  it("runs the bundle on the agent's default configuration file", () => {
+    const exec = one("ExecStart").split(/\s+/);
+    expect(exec.slice(0, 2)).toEqual(["/usr/bin/node", "/opt/medusa/medusa-device.mjs"]);
+    expect(exec[exec.indexOf("--config") + 1]).toBe(DEFAULT_CONFIG_PATH);
+    // The README's installation puts the files where the unit looks for them.
+    expect(readme).toContain(
+      "/opt/medusa/medusa-device.mjs --config /etc/medusa/mqtt_publisher.toml",
+    );
+  });
+
+  it("lets the agent write where its defaults put the outbox and the auto device id", () => {
+    const state = `/var/lib/${one("StateDirectory")}`;
+    expect(defaults.outbox.path.startsWith(`${state}/`)).toBe(true);
+    expect(one("ProtectSystem")).toBe("strict");
+    const writable = values("ReadWritePaths")
+      .flatMap((v) => v.split(/\s+/))
+      .map((p) => p.replace(/^-/, ""));
+    expect(writable).toContain(state);
+    expect(writable).toContain(dirname(DEFAULT_DEVICE_ID_FILE));
+  });
+
+  it("may open the default I2C bus", () => {
+    expect(one("SupplementaryGroups")).toBe("i2c");
+    expect(values("DeviceAllow")).toContain(`/dev/i2c-${defaults.sensor.i2cBus} rw`);
+  });
+
+  it("stops the agent with SIGTERM, gives it longer than its stop takes, restarts it", () => {
+    expect(one("KillSignal")).toBe("SIGTERM");
+    // Agent.stop waits up to 2 s for PUBACKs, the transport up to 3 s for a clean DISCONNECT.
+    expect(Number(one("TimeoutStopSec"))).toBeGreaterThanOrEqual(10);
+    expect(one("Restart")).toBe("always");
+    expect(Number(one("RestartSec"))).toBeGreaterThan(0);
+    expect(one("NoNewPrivileges")).toBe("yes");
+  });
+});
