@@ -65,7 +65,8 @@ const memoryOutbox = (): AgentOutbox & { entries: Map<number, AgentOutboxEntry> 
     append: async (payload, topic) => {
       entries.set(++id, { id, topic, payload: Buffer.from(payload) });
     },
-    pending: (limit = Number.POSITIVE_INFINITY) => [...entries.values()].slice(0, limit),
+    pending: (limit = Number.POSITIVE_INFINITY, after = 0) =>
+      [...entries.values()].filter((e) => Number(e.id) > after).slice(0, limit),
     ack: (i) => entries.delete(Number(i)),
     stats: () => ({ depth: entries.size, bytes: 0, drops: 0 }),
     close: async () => {},

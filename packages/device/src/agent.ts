@@ -4,7 +4,7 @@ import {
   type EpochMillis,
   encodeSampleBatch,
 } from "@medusa/domain";
-import { Batcher, type Reading } from "./batcher.js";
+import { Batcher, MAX_MESSAGE_SAMPLES, type Reading } from "./batcher.js";
 import { handleCommand } from "./commands.js";
 import type { DeviceConfig } from "./config.js";
 import { cpuTemperature, memory, wifiState } from "./system.js";
@@ -29,8 +29,10 @@ export interface AgentOutboxEntry {
 /** The durable outbox: a batch is appended before it is published and removed after PUBACK. */
 export interface AgentOutbox {
   append(payload: string, topic: string): Promise<unknown>;
+  /** Oldest first; with `after`, only entries appended after that id. */
   pending(
     limit?: number,
+    after?: number,
   ): ReadonlyArray<AgentOutboxEntry> | Promise<ReadonlyArray<AgentOutboxEntry>>;
   ack(id: number | bigint): unknown;
   stats(): { readonly depth: number; readonly bytes: number; readonly drops: number };
@@ -96,6 +98,9 @@ export class Agent {
   private identifyUntil = 0;
   private samplesTaken = 0;
   private flushing: Promise<void> = Promise.resolve();
+  private sampling: Promise<void> | undefined;
+  /** The newest outbox entry handed to MQTT on this connection. */
+  private taken = 0;
 
   constructor(private readonly options: AgentOptions) {
     this.now = options.now ?? Date.now;
@@ -115,10 +120,14 @@ export class Agent {
       .catch((e) => this.log(`sensor not ready, retrying: ${errorText(e)}`));
     transport.onConnect(() => {
       this.inflight.clear();
+      this.taken = 0;
       void this.publishDeviceInfo();
       this.pump();
     });
-    transport.onDisconnect(() => this.inflight.clear());
+    transport.onDisconnect(() => {
+      this.inflight.clear();
+      this.taken = 0;
+    });
     await transport.subscribe(
       config.topics.commands,
       (topic, payload) => void this.onCommand(topic, payload),
@@ -139,8 +148,10 @@ export class Agent {
     for (const t of this.timers) clearInterval(t);
     clearInterval(this.publishTimer);
     clearInterval(this.samplingTimer);
+    await this.sampling;
     await this.sample();
-    await this.flush();
+    this.flushing = this.flushing.then(() => this.flush());
+    await this.flushing;
     const deadline = Date.now() + graceMs; // real time, whatever clock the samples use
     // What is left waits in the outbox for the next start; a connected agent gets it out first.
     while (
@@ -180,14 +191,22 @@ export class Agent {
     }, this.publishIntervalMs);
   }
 
-  private async sample() {
-    const readings = await this.options.sensor.drain();
-    this.samplesTaken += this.batcher.add(readings);
+  /** One drain of the sensor at a time: a slow bus read is not overlapped by the next tick. */
+  private sample(): Promise<void> {
+    this.sampling ??= this.options.sensor
+      .drain()
+      .then((readings) => {
+        this.samplesTaken += this.batcher.add(readings);
+      })
+      .finally(() => {
+        this.sampling = undefined;
+      });
+    return this.sampling;
   }
 
   /** Pending samples → native batches → outbox; then publish. */
   private async flush() {
-    const batches = this.batcher.take();
+    const batches = this.batcher.take(MAX_MESSAGE_SAMPLES);
     if (batches.length > 0) {
       try {
         this.options.sequence?.save(this.batcher.nextSequence);
@@ -224,10 +243,14 @@ export class Agent {
           this.pumpAgain = false;
           const { transport, outbox } = this.options;
           if (!transport.connected) return;
-          const entries = await outbox.pending(this.maxInflight * 2);
+          const free = this.maxInflight - this.inflight.size;
+          if (free <= 0) return;
+          const entries = await outbox.pending(free, this.taken);
           for (const entry of entries) {
             if (this.inflight.size >= this.maxInflight || !transport.connected) break;
+            const id = Number(entry.id);
             const key = String(entry.id);
+            this.taken = Math.max(this.taken, id);
             if (this.inflight.has(key)) continue;
             this.inflight.add(key);
             transport.publish(entry.topic, entry.payload).then(
@@ -237,9 +260,16 @@ export class Agent {
                 await outbox.ack(entry.id);
                 this.pump();
               },
-              () => {
-                // Not acknowledged: the entry stays in the outbox and goes again after reconnect.
+              async (e: unknown) => {
                 this.inflight.delete(key);
+                if (e instanceof Error && e.name === "PayloadTooLarge") {
+                  // It can never be sent (the batcher keeps batches well under the limit).
+                  this.log(`outbox entry ${key} dropped: ${e.message}`);
+                  await outbox.ack(entry.id);
+                  return;
+                }
+                // Not acknowledged: it stays in the outbox and goes again, after a reconnect at the latest.
+                this.taken = Math.min(this.taken, id - 1);
               },
             );
           }

@@ -1,5 +1,12 @@
 import { MAX_BATCH_SAMPLES, magnitudeOf, type Sample } from "@medusa/domain";
 
+/**
+ * Samples per message at most: a packed sample is at most about 41 bytes of
+ * JSON, so 2,500 stay near 100 KB, under AWS IoT Core's 128 KB message limit
+ * (the domain accepts up to 4,000 from other producers).
+ */
+export const MAX_MESSAGE_SAMPLES = 2_500;
+
 /** A reading as a sensor gives it: its own time, acceleration in g. */
 export interface Reading {
   readonly timestamp: number;

@@ -1,4 +1,12 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { connectTransport, type MqttTransport } from "@medusa/adapters/mqtt";
 import { openOutbox } from "@medusa/adapters/outbox";
@@ -53,10 +61,18 @@ export const fileSequenceStore = (path: string): SequenceStore => ({
       return 0;
     }
   },
+  // Saved before a batch is appended, and synced: after a power loss the file
+  // holds a number at least as high as any sample that reached the outbox.
   save: (next) => {
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(`${path}.tmp`, `${next}\n`);
+    const fd = openSync(`${path}.tmp`, "w");
+    writeSync(fd, `${next}\n`);
+    fsyncSync(fd);
+    closeSync(fd);
     renameSync(`${path}.tmp`, path);
+    const dir = openSync(dirname(path), "r");
+    fsyncSync(dir);
+    closeSync(dir);
   },
 });
 

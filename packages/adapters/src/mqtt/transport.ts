@@ -177,6 +177,12 @@ export class MqttTransport {
         this.lastError = new TlsRejected(
           "the broker closed the connection before CONNACK: usually a client certificate it does not accept (check ca_cert, client_cert and client_key)",
         );
+        this.log({
+          level: "warn",
+          msg: "mqtt error",
+          kind: "TlsRejected",
+          error: this.lastError.message,
+        });
       } else if (acknowledged && !failure && !this.closing) {
         this.lastError = new NotConnected("the broker closed the connection");
       }

@@ -25,6 +25,25 @@ const texts = (entries: ReadonlyArray<{ payload: Buffer }>) =>
   entries.map((e) => e.payload.toString());
 
 describe("durable outbox", () => {
+  it("hands out only what comes after a given entry, so a backlog is read once", async () => {
+    const box = await openOutbox({ dir: dir(), maxBytes: 1 << 20, durability: "none" });
+    const ids = [];
+    for (const p of ["a", "b", "c", "d", "e"]) ids.push((await box.append(p, "t/x")).id);
+    expect(texts(box.pending(2, ids[1]))).toEqual(["c", "d"]);
+    expect(texts(box.pending(10, ids[4]))).toEqual([]);
+    await box.close();
+  });
+
+  it("is bounded again when reopened (drops the last checkpoint did not record)", async () => {
+    const d = dir();
+    const box = await openOutbox({ dir: d, maxBytes: 1 << 20, durability: "none" });
+    for (let i = 0; i < 10; i++) await box.append("x".repeat(100), "t/x");
+    await box.close();
+    const smaller = await openOutbox({ dir: d, maxBytes: 450, durability: "none" });
+    expect(smaller.stats()).toMatchObject({ depth: 4, bytes: 400, drops: 6 });
+    await smaller.close();
+  });
+
   it("keeps order; removes entries on ack, in any order", async () => {
     const box = await openOutbox({ dir: dir(), maxBytes: 1 << 20, durability: "none" });
     const ids = [];

@@ -141,11 +141,16 @@ export class Outbox {
     return this.durable().then(() => entry);
   }
 
-  /** Un-acknowledged entries, oldest first. */
-  pending(limit = Number.POSITIVE_INFINITY): ReadonlyArray<OutboxEntry> {
+  /**
+   * Un-acknowledged entries, oldest first; with `after`, only those appended
+   * after that id (what a publisher has not taken yet), so draining a long
+   * backlog reads each entry from disk once, not once per acknowledgement.
+   */
+  pending(limit = Number.POSITIVE_INFINITY, after = 0): ReadonlyArray<OutboxEntry> {
     const out: Array<OutboxEntry> = [];
     for (const e of this.index) {
       if (out.length >= limit) break;
+      if (e.id <= after) continue;
       out.push({ id: e.id, topic: e.topic, appendedAt: e.appendedAt, payload: this.read(e) });
     }
     return out;
@@ -344,6 +349,8 @@ export class Outbox {
     this.segment = (segments.at(-1) ?? 0) + 1;
     this.fd = openSync(join(this.options.dir, segmentName(this.segment)), "a");
     this.segmentSize = 0;
+    // Drops in the last moments before a crash may not have reached the checkpoint: bound again.
+    this.makeRoom(0);
     this.collect();
   }
 }

@@ -19,10 +19,13 @@ const STEP_HZ = 1.8;
  * (~1.8 steps/s, vertical and forward components) and sensor noise;
  * deterministic for a seed and exact in cadence.
  */
+const MAX_CATCH_UP_MS = 10_000;
+
 export class SyntheticSensor implements MotionSensor {
   readonly model = "synthetic";
   private rateHz = 10;
   private next = 0;
+  private skipped = 0;
   private readonly random: () => number;
 
   constructor(
@@ -45,6 +48,12 @@ export class SyntheticSensor implements MotionSensor {
     const out: Array<MotionReading> = [];
     const until = this.now();
     const period = 1000 / this.rateHz;
+    // A clock stepped forward (NTP on a Pi without a real-time clock) must not
+    // make up hours of readings at once: at most 10 s are generated, the rest skipped.
+    if (until - this.next > MAX_CATCH_UP_MS) {
+      this.skipped += Math.floor((until - MAX_CATCH_UP_MS - this.next) / period);
+      this.next = until - MAX_CATCH_UP_MS;
+    }
     while (this.next <= until) {
       out.push(this.reading(this.next));
       this.next += period;
@@ -68,7 +77,7 @@ export class SyntheticSensor implements MotionSensor {
   }
 
   health(): SensorHealth {
-    return { healthy: true, errorCount: 0, lost: 0 };
+    return { healthy: true, errorCount: 0, lost: this.skipped };
   }
 
   async close(): Promise<void> {}
