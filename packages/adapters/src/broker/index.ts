@@ -4,6 +4,7 @@
  * and tests only; kept out of the package's main entry so that the device
  * agent and the Lambda bundles never load aedes.
  */
+
+export type { Aedes, AedesPublishPacket, Client as BrokerClient } from "aedes";
 export * from "./dev-ca.js";
 export * from "./local-broker.js";
-export type { Aedes, AedesPublishPacket, Client as BrokerClient } from "aedes";

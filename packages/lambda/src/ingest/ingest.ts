@@ -164,7 +164,8 @@ export const makeIngest = (options: IngestOptions = {}) => {
     EventStore | SensorStore | DeadLetters
   > =>
     Effect.gen(function* () {
-      const prepared = yield* Effect.forEach(events, prepare);
+      // Devices not in the cache load their intervals side by side.
+      const prepared = yield* Effect.forEach(events, prepare, { concurrency: 8 });
       const fresh = prepared.map((p) =>
         p.rejected ? [] : p.segments.filter((s) => !recent.isRepeat(s)),
       );
