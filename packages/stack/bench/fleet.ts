@@ -4,12 +4,14 @@
 import { loadConfig, startDevice } from "@medusa/device";
 import { Either } from "effect";
 
+// Real devices are not switched on in the same millisecond: starts are spread
+// over one publish interval (1 s), and so are their batches, as in a fleet.
+const files = process.argv.slice(2);
 const devices = await Promise.all(
-  process.argv
-    .slice(2)
-    .map((file) =>
-      startDevice(Either.getOrThrow(loadConfig(file, { env: {} })), { log: () => {} }),
-    ),
+  files.map(async (file, i) => {
+    await new Promise((r) => setTimeout(r, (i * 1_000) / files.length));
+    return startDevice(Either.getOrThrow(loadConfig(file, { env: {} })), { log: () => {} });
+  }),
 );
 process.stdout.write(`fleet started ${devices.length}\n`);
 process.once("SIGTERM", () => {
