@@ -78,7 +78,7 @@ function main() {
         ["--import", "tsx", "--conditions=@medusa/source", main, ...rest],
         { cwd: process.cwd(), stdio: "inherit" },
       );
-      process.exit(r.status ?? 1);
+      return process.exit(r.status ?? 1);
     }
     default:
       console.error(`unknown task ${task}: use install, start or test`);

@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from "node:crypto";
 import { type Actor, Actor as ActorSchema } from "@medusa/domain";
 import { Schema } from "effect";
 import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
@@ -43,7 +44,8 @@ export const rolesOf = (claims: JWTPayload): ReadonlyArray<Role> => {
 export const jwtAuth = (options: JwtAuthOptions): Authenticate => {
   const key =
     options.keys ?? (options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined);
-  const secret = options.secret ? new TextEncoder().encode(options.secret) : undefined;
+  // A KeyObject made once: given raw bytes, jose imports the key again for every token.
+  const secret = options.secret ? createSecretKey(Buffer.from(options.secret, "utf8")) : undefined;
   if (!key && !secret) throw new Error("jwtAuth needs a secret or a JWKS URL");
   const verifyOptions = {
     ...(options.issuer ? { issuer: options.issuer } : {}),
@@ -60,7 +62,7 @@ export const jwtAuth = (options: JwtAuthOptions): Authenticate => {
             })
           ).payload
         : (
-            await jwtVerify(token, secret as Uint8Array, {
+            await jwtVerify(token, secret as KeyObject, {
               ...verifyOptions,
               algorithms: ["HS256"],
             })

@@ -3,8 +3,11 @@ import { startServer } from "./server.js";
 
 try {
   const server = startServer();
-  const address = server.address();
-  console.log(JSON.stringify({ level: "info", msg: "medusa-api listening", address }));
+  server.once("listening", () =>
+    console.log(
+      JSON.stringify({ level: "info", msg: "medusa-api listening", address: server.address() }),
+    ),
+  );
   const stop = () => server.close(() => process.exit(0));
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);

@@ -1,4 +1,4 @@
-import { type TableNames, tableNamesFromEnv } from "@medusa/adapters";
+import { type TableNames, tableNamesFromEnv, tableSettingProblem } from "@medusa/adapters";
 
 export class ApiConfigError extends Error {
   override readonly name = "ApiConfigError";
@@ -15,8 +15,8 @@ export interface ApiConfig {
 
 /** Reads the API's settings; a missing or bad one stops start-up with its name. */
 export const apiConfigFromEnv = (env: Readonly<Record<string, string | undefined>>): ApiConfig => {
-  const port = Number(env.PORT ?? "8080");
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
+  const port = Number(env.PORT || "8080");
+  if (!/^\d+$/.test(env.PORT || "8080") || port > 65535)
     throw new ApiConfigError(`PORT=${env.PORT}: must be a port number`);
   const secret = env.MEDUSA_JWT_SECRET;
   const jwksUrl = env.MEDUSA_JWKS_URL;
@@ -37,6 +37,11 @@ export const apiConfigFromEnv = (env: Readonly<Record<string, string | undefined
       throw new ApiConfigError(`MEDUSA_JWKS_URL=${jwksUrl}: must be an https URL`);
     }
   }
+  const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB;
+  if (endpoint && !(URL.canParse(endpoint) && /^https?:$/.test(new URL(endpoint).protocol)))
+    throw new ApiConfigError(`AWS_ENDPOINT_URL_DYNAMODB=${endpoint}: must be an http(s) URL`);
+  const tables = tableSettingProblem(env);
+  if (tables) throw new ApiConfigError(tables);
   return {
     port,
     host: env.HOST ?? "127.0.0.1",

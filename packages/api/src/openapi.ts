@@ -1,38 +1,90 @@
-import { JSONSchema, type Schema } from "effect";
+import { DeviceId, PatientId } from "@medusa/domain";
+import { JSONSchema, Schema } from "effect";
 import {
   AssignBody,
-  AssignmentView,
+  AssignResponse,
+  AuditTrailResponse,
+  DevicePatientResponse,
+  HealthResponse,
+  PatientDevicesQuery,
+  PatientDevicesResponse,
   ProblemView,
   ReassignBody,
   SensorDataBody,
+  SensorDataQuery,
   SensorDataResponse,
   UnassignBody,
+  UnassignQuery,
+  UnassignResponse,
 } from "./schemas.js";
 
-/** JSON Schema of an Effect schema, inlined (OpenAPI 3.1 uses JSON Schema 2020-12). */
-const schema = (s: Schema.Schema.Any) => {
-  const document: Record<string, unknown> = {
-    ...JSONSchema.make(s, { target: "jsonSchema2020-12" }),
+type JsonSchema = Record<string, unknown>;
+
+/**
+ * JSON Schema of an Effect schema (OpenAPI 3.1 uses JSON Schema 2020-12),
+ * with its definitions inlined, so every operation reads on its own.
+ */
+export const jsonSchemaOf = (s: Schema.Schema.Any): JsonSchema => {
+  const {
+    $schema: _,
+    $defs,
+    ...root
+  } = JSONSchema.make(s, {
+    target: "jsonSchema2020-12",
+  }) as unknown as JsonSchema & { $defs?: Record<string, JsonSchema> };
+  const inline = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(inline);
+    if (typeof node !== "object" || node === null) return node;
+    const { $ref, ...rest } = node as JsonSchema;
+    const target =
+      typeof $ref === "string" && $ref.startsWith("#/$defs/")
+        ? $defs?.[$ref.slice("#/$defs/".length)]
+        : undefined;
+    const out: JsonSchema = target ? { ...(inline(target) as JsonSchema) } : {};
+    for (const [k, v] of Object.entries(rest)) out[k] = inline(v);
+    return out;
   };
-  delete document.$schema;
-  return document;
+  return inline(root) as JsonSchema;
 };
 
-const json = (s: Schema.Schema.Any) => ({ "application/json": { schema: schema(s) } });
+/**
+ * Query parameters from the schema the route decodes its query with: one per
+ * field, typed as the decoded value (a `NumberFromString` field is an integer
+ * to the client).
+ */
+export const queryParameters = (s: Schema.Schema.Any) => {
+  const object = jsonSchemaOf(Schema.typeSchema(s)) as {
+    properties: Record<string, JsonSchema>;
+    required?: Array<string>;
+  };
+  return Object.entries(object.properties).map(([name, schema]) => ({
+    name,
+    in: "query",
+    required: object.required?.includes(name) ?? false,
+    ...(typeof schema.description === "string" ? { description: schema.description } : {}),
+    schema,
+  }));
+};
+
+const pathParameter = (name: string, s: Schema.Schema.Any) => ({
+  name,
+  in: "path",
+  required: true,
+  schema: jsonSchemaOf(s),
+});
+
+const json = (s: Schema.Schema.Any) => ({ "application/json": { schema: jsonSchemaOf(s) } });
 const problems = (...statuses: Array<number>) =>
   Object.fromEntries(
     statuses.map((status) => [
       String(status),
       {
-        description: "problem",
-        content: { "application/problem+json": { schema: schema(ProblemView) } },
+        description: "an RFC 9457 problem",
+        content: { "application/problem+json": { schema: jsonSchemaOf(ProblemView) } },
       },
     ]),
   );
-const ok = (description: string, s?: Schema.Schema.Any) => ({
-  description,
-  ...(s ? { content: json(s) } : {}),
-});
+const ok = (description: string, s: Schema.Schema.Any) => ({ description, content: json(s) });
 const idempotency = {
   name: "Idempotency-Key",
   in: "header",
@@ -40,16 +92,15 @@ const idempotency = {
   description: "a retried request with the same key returns the first result and appends nothing",
   schema: { type: "string", maxLength: 200 },
 };
-const path = (name: string) => ({ name, in: "path", required: true, schema: { type: "string" } });
-const timeParam = (name: string) => ({
-  name,
-  in: "query",
-  required: true,
-  description: "Unix epoch milliseconds (UTC)",
-  schema: { type: "integer" },
-});
+const device = pathParameter("device_id", DeviceId);
+const patient = pathParameter("patient_id", PatientId);
 
-/** The OpenAPI 3.1 document, generated from the same schemas the routes validate with. */
+/**
+ * The OpenAPI 3.1 document, generated from the same schemas the routes
+ * validate their bodies, query parameters and path parameters with
+ * (`schemas.ts`; the test checks that every route is here and the schemas
+ * agree).
+ */
 export const openApiDocument = () => ({
   openapi: "3.1.0",
   info: {
@@ -63,86 +114,97 @@ export const openApiDocument = () => ({
   },
   security: [{ bearer: [] }],
   paths: {
-    "/healthz": { get: { security: [], responses: { "200": ok("alive") } } },
+    "/healthz": {
+      get: { summary: "Liveness", security: [], responses: { "200": ok("alive", HealthResponse) } },
+    },
+    "/openapi.json": {
+      get: {
+        summary: "This document",
+        security: [],
+        responses: { "200": { description: "OpenAPI 3.1" } },
+      },
+    },
     "/api/devices/assign": {
       post: {
-        summary: "Assign a device to a patient",
+        summary: "Assign a device to a patient (clinician)",
         parameters: [idempotency],
         requestBody: { required: true, content: json(AssignBody) },
-        responses: { "201": ok("assigned"), ...problems(400, 401, 403, 409, 413, 422, 503) },
+        responses: {
+          "201": ok("assigned", AssignResponse),
+          ...problems(400, 401, 403, 409, 413, 422, 503),
+        },
       },
     },
     "/api/devices/unassign": {
       post: {
-        summary: "End a patient's assignment of a device (JSON body or query parameters)",
-        parameters: [idempotency],
+        summary:
+          "End a patient's assignment of a device (clinician); the fields as a JSON body or, as the old route took them, query parameters",
+        parameters: [idempotency, ...queryParameters(UnassignQuery)],
         requestBody: { required: false, content: json(UnassignBody) },
         responses: {
-          "200": ok("device unassigned"),
-          ...problems(400, 401, 403, 404, 409, 422, 503),
+          "200": ok("device unassigned", UnassignResponse),
+          ...problems(400, 401, 403, 404, 409, 413, 422, 503),
         },
       },
     },
     "/api/devices/reassign": {
       post: {
-        summary: "End the current assignment and start the next, in one commit",
+        summary: "End the current assignment and start the next, in one commit (clinician)",
         parameters: [idempotency],
         requestBody: { required: true, content: json(ReassignBody) },
-        responses: { "201": ok("reassigned"), ...problems(400, 401, 403, 404, 409, 422, 503) },
+        responses: {
+          "201": ok("reassigned", AssignResponse),
+          ...problems(400, 401, 403, 404, 413, 422, 503),
+        },
       },
     },
     "/api/devices/{device_id}/patient": {
       get: {
         summary: "Who wears the device now",
-        parameters: [path("device_id")],
-        responses: { "200": ok("the current patient, or null"), ...problems(400, 401, 503) },
+        parameters: [device],
+        responses: {
+          "200": ok("the current patient, or null", DevicePatientResponse),
+          ...problems(400, 401, 403, 503),
+        },
       },
     },
     "/api/devices/{device_id}/assignments": {
       get: {
         summary: "The device's audit trail, newest first",
-        parameters: [path("device_id")],
-        responses: { "200": ok("assignments", AssignmentView), ...problems(400, 401, 503) },
+        parameters: [device],
+        responses: {
+          "200": ok("assignments", AuditTrailResponse),
+          ...problems(400, 401, 403, 503),
+        },
       },
     },
     "/api/patients/{patient_id}/devices": {
       get: {
         summary: "The patient's active devices (include=history: every device ever worn)",
-        parameters: [
-          path("patient_id"),
-          { name: "include", in: "query", required: false, schema: { enum: ["history"] } },
-        ],
-        responses: { "200": ok("devices"), ...problems(400, 401, 503) },
+        parameters: [patient, ...queryParameters(PatientDevicesQuery)],
+        responses: {
+          "200": ok("devices", PatientDevicesResponse),
+          ...problems(400, 401, 403, 503),
+        },
       },
     },
     "/api/patients/{patient_id}/sensor-data": {
       get: {
         summary:
-          "The patient's samples from every device they wore, only inside their own intervals",
-        parameters: [
-          path("patient_id"),
-          timeParam("start_time"),
-          timeParam("end_time"),
-          {
-            name: "limit",
-            in: "query",
-            required: false,
-            schema: { type: "integer", minimum: 1, maximum: 10000 },
-          },
-          { name: "cursor", in: "query", required: false, schema: { type: "string" } },
-        ],
+          "The patient's samples from every device they wore, only inside their own intervals, in [start_time, end_time)",
+        parameters: [patient, ...queryParameters(SensorDataQuery)],
         responses: {
           "200": ok("a page of samples", SensorDataResponse),
-          ...problems(400, 401, 503),
+          ...problems(400, 401, 403, 503),
         },
       },
       post: {
         summary: "The same, with the fields in a JSON body (the old form)",
-        parameters: [path("patient_id")],
+        parameters: [patient],
         requestBody: { required: true, content: json(SensorDataBody) },
         responses: {
           "200": ok("a page of samples", SensorDataResponse),
-          ...problems(400, 401, 503),
+          ...problems(400, 401, 403, 413, 503),
         },
       },
     },

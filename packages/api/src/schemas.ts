@@ -3,9 +3,7 @@ import { Schema } from "effect";
 
 const optional = <A, I>(s: Schema.Schema<A, I>) => Schema.optionalWith(s, { exact: true });
 const Time = EpochMillis.annotations({ description: "Unix epoch milliseconds (UTC)" });
-const TimeFromString = Schema.NumberFromString.pipe(Schema.compose(EpochMillis)).annotations({
-  description: "Unix epoch milliseconds (UTC)",
-});
+const TimeFromString = Schema.NumberFromString.pipe(Schema.compose(Time));
 
 export const AssignBody = Schema.Struct({
   device_id: DeviceId,
@@ -24,6 +22,7 @@ export const UnassignBody = Schema.Struct({
   assignment_end: optional(Time),
 }).annotations({ identifier: "UnassignRequest" });
 
+/** The old route's form: the same fields as query parameters. */
 export const UnassignQuery = Schema.Struct({
   device_id: DeviceId,
   patient_id: PatientId,
@@ -40,6 +39,15 @@ export const ReassignBody = Schema.Struct({
   reason: optional(EndReason),
   assignment_timestamp: optional(Time),
 }).annotations({ identifier: "ReassignRequest" });
+
+export const PatientDevicesQuery = Schema.Struct({
+  /** `history`: every device the patient ever wore, with its intervals. */
+  include: optional(
+    Schema.Literal("history").annotations({
+      description: "history: every device the patient ever wore, with its intervals",
+    }),
+  ),
+});
 
 export const MAX_PAGE = 10_000;
 const Limit = Schema.Number.pipe(
@@ -74,6 +82,38 @@ export const AssignmentView = Schema.Struct({
   notes: Schema.NullOr(Schema.String),
 }).annotations({ identifier: "Assignment" });
 
+export const AssignResponse = Schema.Struct({
+  status: Schema.Literal("success"),
+  assignment: AssignmentView,
+}).annotations({ identifier: "AssignResponse" });
+
+export const UnassignResponse = Schema.Struct({
+  status: Schema.Literal("device unassigned"),
+}).annotations({ identifier: "UnassignResponse" });
+
+export const DevicePatientResponse = Schema.Struct({
+  device_id: Schema.String,
+  patient: Schema.NullOr(
+    Schema.Struct({
+      patient_id: Schema.String,
+      patient_name: Schema.NullOr(Schema.String),
+      assignment_timestamp: Time,
+      assigned_by: Schema.String,
+      notes: Schema.NullOr(Schema.String),
+    }),
+  ),
+}).annotations({ identifier: "DevicePatient" });
+
+export const AuditTrailResponse = Schema.Struct({
+  device_id: Schema.String,
+  assignments: Schema.Array(AssignmentView).annotations({ description: "newest first" }),
+}).annotations({ identifier: "AuditTrail" });
+
+export const PatientDevicesResponse = Schema.Struct({
+  patient_id: Schema.String,
+  devices: Schema.Array(AssignmentView),
+}).annotations({ identifier: "PatientDevices" });
+
 export const SampleView = Schema.Struct({
   device_id: Schema.String,
   timestamp: Time,
@@ -84,6 +124,8 @@ export const SampleView = Schema.Struct({
   temperature: optional(Schema.Number),
   sequence: Schema.Number,
 }).annotations({ identifier: "Sample" });
+
+export const HealthResponse = Schema.Struct({ status: Schema.Literal("ok") });
 
 export const SensorDataResponse = Schema.Struct({
   patient_id: Schema.String,

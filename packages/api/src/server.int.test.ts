@@ -1,11 +1,53 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import { type DynamoStores, makeDynamoStores, testTables } from "@medusa/adapters";
+import {
+  type DynamoStores,
+  localCredentials,
+  makeDynamoClient,
+  makeDynamoStores,
+  tableNames,
+  testTables,
+} from "@medusa/adapters";
 import { deviceId, enrich, epochMillis, type Sample, type StoredSegment } from "@medusa/domain";
 import { Effect } from "effect";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createApp } from "./app.js";
+import { apiSuite } from "./testing/app-suite.js";
 import { signToken, testAuth } from "./testing.js";
+
+/** Every route and error path of the shared suite, over HTTP, on fresh DynamoDB Local tables per test. */
+apiSuite(
+  "over HTTP on DynamoDB Local",
+  async () => {
+    const t = await testTables(inject("dynamoEndpoint"));
+    // A client of a database that is not there: connection refused, at once.
+    const nowhere = makeDynamoClient({
+      endpoint: "http://127.0.0.1:9",
+      region: "local",
+      credentials: localCredentials,
+      maxAttempts: 1,
+    });
+    return {
+      stores: makeDynamoStores({ client: t.client, tables: t.tables }),
+      broken: makeDynamoStores({ client: nowhere, tables: tableNames() }),
+      serve: async (app) => {
+        const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
+        await new Promise((r) => server.once("listening", r));
+        const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        return {
+          fetch: (path, init) => fetch(`${base}${path}`, init),
+          close: () => new Promise<void>((r) => server.close(() => r())),
+        };
+      },
+      teardown: async () => {
+        nowhere.destroy();
+        await t.drop();
+      },
+    };
+  },
+  // Each case is a few HTTP requests on DynamoDB Local: a smaller run than in memory.
+  { numRuns: 100 },
+);
 
 let stores: DynamoStores;
 let base: string;

@@ -7,7 +7,12 @@ import { apiConfigFromEnv } from "./config.js";
 /** The API on Node, configured from the environment (see the README). */
 export const startServer = (env: Readonly<Record<string, string | undefined>> = process.env) => {
   const config = apiConfigFromEnv(env);
-  const stores = makeDynamoStores({ client: makeDynamoClient(), tables: config.tables });
+  // Region and endpoint from the same environment as the rest (the SDK alone would read process.env).
+  const client = makeDynamoClient({
+    ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+    ...(env.AWS_ENDPOINT_URL_DYNAMODB ? { endpoint: env.AWS_ENDPOINT_URL_DYNAMODB } : {}),
+  });
+  const stores = makeDynamoStores({ client, tables: config.tables });
   const app = createApp({
     events: stores.events,
     readModel: stores.readModel,

@@ -1,10 +1,14 @@
-import { Either } from "effect";
+import { Effect, Either } from "effect";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type AssignmentEvent, initialState, replay } from "./assignment.js";
+import type { AssignmentCommand } from "./commands.js";
 import { decide, defaultPolicy } from "./decide.js";
-import type { DeviceId } from "./ids.js";
+import { VersionConflict } from "./errors.js";
+import { type Commit, EventStore, eventsOf } from "./event-store.js";
+import { type DeviceId, epochMillis } from "./ids.js";
 import { intervalsOf, patientActiveDevices } from "./projections.js";
+import { executeCommand } from "./service.js";
 import { commandsFrom, scenario } from "./testing/arbitraries.js";
 import { ReferenceModel } from "./testing/reference-model.js";
 
@@ -172,4 +176,98 @@ describe("reassignment invariants", () => {
       }),
     );
   });
+
+  it("invariant 8: retrying a command with the same command id is a no-op", async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario, fc.nat(), async ({ devices, patients, steps }, pick) => {
+        const store = streams();
+        const commands = commandsFrom(devices, patients, steps);
+        const outcomes = [];
+        for (const command of commands) outcomes.push(await store.run(executeCommand(command)));
+        const before = store.snapshot();
+        // Any command retried later, with a later `now`: the first outcome, nothing appended.
+        for (const k of [pick % Math.max(1, commands.length), commands.length - 1]) {
+          const command = commands[k];
+          const first = outcomes[k];
+          if (command === undefined || first === undefined || Either.isLeft(first)) continue;
+          const retry = await store.run(
+            executeCommand({ ...command, now: epochMillis(command.now + 1) }),
+          );
+          expect(Either.isRight(retry) && retry.right.duplicate).toBe(true);
+          expect(Either.isRight(retry) && retry.right.commit).toEqual(first.right.commit);
+        }
+        expect(store.snapshot()).toEqual(before);
+      }),
+    );
+  });
+
+  it("invariant 9: of concurrent commands at one version exactly one wins; losers get a conflict and can retry", async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario, fc.integer({ min: 2, max: 6 }), async (fixture, racers) => {
+        const device = fixture.devices[0] as DeviceId;
+        const all = commandsFrom([device], fixture.patients, fixture.steps);
+        const prefix = all.slice(0, Math.max(0, all.length - racers));
+        const candidates = all.slice(prefix.length);
+        const store = streams();
+        for (const command of prefix) await store.run(executeCommand(command));
+        const version = store.version(device);
+        const preState = replay(store.events(device));
+        const outcomes = await Promise.all(
+          candidates.map((c) => store.run(executeCommand(c, { expectedVersion: version }))),
+        );
+        const winners = outcomes.filter(Either.isRight);
+        const acceptable = candidates.filter((c) => Either.isRight(decide(c, preState)));
+        expect(winners).toHaveLength(acceptable.length > 0 ? 1 : 0);
+        expect(store.version(device)).toBe(version + winners.length);
+        for (const [k, outcome] of outcomes.entries()) {
+          if (Either.isRight(outcome)) continue;
+          const own = decide(candidates[k] as AssignmentCommand, preState);
+          expect(["VersionConflict", Either.isLeft(own) ? own.left._tag : "-"]).toContain(
+            outcome.left._tag,
+          );
+          if (outcome.left._tag !== "VersionConflict") continue;
+          // On fresh state, the retry gets exactly what the decider says about that state.
+          const fresh = decide(candidates[k] as AssignmentCommand, replay(store.events(device)));
+          const retry = await store.run(executeCommand(candidates[k] as AssignmentCommand));
+          expect(Either.isRight(retry) ? "accepted" : retry.left._tag).toBe(
+            Either.isRight(fresh) ? "accepted" : fresh.left._tag,
+          );
+        }
+      }),
+    );
+  });
 });
+
+/**
+ * A minimal event store for the service-level invariants (the real ones, and
+ * their contract, are in `@medusa/adapters`): append only at the next version,
+ * and a yield after every load, so that concurrent commands all read before
+ * any appends — a real race for the version.
+ */
+const streams = () => {
+  const logs = new Map<DeviceId, Array<Commit>>();
+  const service = {
+    load: (deviceId: DeviceId) =>
+      Effect.sync(() => {
+        const commits = [...(logs.get(deviceId) ?? [])];
+        return { deviceId, version: commits.length, commits };
+      }).pipe(Effect.zipLeft(Effect.yieldNow())),
+    append: (commit: Commit) =>
+      Effect.suspend(() => {
+        const commits = logs.get(commit.deviceId) ?? [];
+        if (commit.version !== commits.length + 1)
+          return Effect.fail(
+            new VersionConflict({ deviceId: commit.deviceId, expectedVersion: commit.version - 1 }),
+          );
+        logs.set(commit.deviceId, [...commits, commit]);
+        return Effect.void;
+      }),
+  };
+  return {
+    run: <A, E>(effect: Effect.Effect<A, E, EventStore>) =>
+      Effect.runPromise(Effect.either(Effect.provideService(effect, EventStore, service))),
+    version: (deviceId: DeviceId) => logs.get(deviceId)?.length ?? 0,
+    events: (deviceId: DeviceId) => eventsOf(logs.get(deviceId) ?? []),
+    snapshot: () => structuredClone([...logs.entries()]),
+  };
+};

@@ -3,8 +3,9 @@ import {
   makeDynamoClient,
   makeDynamoStores,
   tableNamesFromEnv,
+  tableSettingProblem,
 } from "@medusa/adapters";
-import { DAY_MS, topicTemplates } from "@medusa/domain";
+import { DAY_MS, topicTemplates, validateTemplate } from "@medusa/domain";
 import { DEFAULT_CACHE_TTL_MS } from "./ingest/interval-cache.js";
 
 export class ConfigurationError extends Error {
@@ -37,14 +38,27 @@ const number = (
 export const configFromEnv = (env: Readonly<Record<string, string | undefined>>): LambdaConfig => {
   const cacheTtlMs = number(env, "MEDUSA_INTERVAL_CACHE_TTL_MS", DEFAULT_CACHE_TTL_MS, 0);
   const topicPrefix = env.MEDUSA_TOPIC_PREFIX || "medusa";
-  if (/[+#]/.test(topicPrefix))
-    throw new ConfigurationError(`MEDUSA_TOPIC_PREFIX=${topicPrefix}: no wildcards`);
+  const template = validateTemplate(topicTemplates(topicPrefix).sensorData);
+  if (template)
+    throw new ConfigurationError(`MEDUSA_TOPIC_PREFIX=${topicPrefix}: ${template.reason}`);
+  const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB;
+  if (endpoint && !(URL.canParse(endpoint) && /^https?:$/.test(new URL(endpoint).protocol)))
+    throw new ConfigurationError(`AWS_ENDPOINT_URL_DYNAMODB=${endpoint}: must be an http(s) URL`);
+  const tables = tableSettingProblem(env);
+  if (tables) throw new ConfigurationError(tables);
+  // The cache TTL plus a 15 s bound on one ingest invocation (the ingest function's timeout).
+  // Shorter, and a write from a cache loaded before a commit could land after the second
+  // re-attribution pass: the correctness argument in the README needs settle ≥ TTL + timeout.
+  const settleMs = number(env, "MEDUSA_REATTRIBUTION_SETTLE_MS", cacheTtlMs + 15_000, 0);
+  if (settleMs < cacheTtlMs)
+    throw new ConfigurationError(
+      `MEDUSA_REATTRIBUTION_SETTLE_MS=${settleMs}: must be at least MEDUSA_INTERVAL_CACHE_TTL_MS (${cacheTtlMs}) plus the ingest function's timeout`,
+    );
   return {
     topicPrefix,
     retentionMs: number(env, "MEDUSA_RETENTION_DAYS", 30, 1) * DAY_MS,
     cacheTtlMs,
-    // The cache TTL plus a 15 s bound on one ingest invocation (the function's timeout).
-    settleMs: number(env, "MEDUSA_REATTRIBUTION_SETTLE_MS", cacheTtlMs + 15_000, 0),
+    settleMs,
   };
 };
 

@@ -37,9 +37,17 @@ export interface SensorStoreOptions {
   /** How long `write` keeps retrying unprocessed items before it reports them. */
   readonly writeDeadlineMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Jitter source for the backoff (tests pin it). */
+  readonly random?: () => number;
 }
 
-/** The item a stored segment becomes: about 450 bytes for 10 samples (1 write unit). */
+/**
+ * The item a stored segment becomes: about 450 bytes for 10 samples (1 write
+ * unit). Samples nobody wore carry no `patient_id`, so they stay out of the
+ * sparse `patient-timeline-index`: no index write for them, and no single hot
+ * `UNASSIGNED` index partition collecting every idle device of the fleet. No
+ * reader looks them up by patient (`UNASSIGNED` is not a valid `PatientId`).
+ */
 export const segmentItem = (s: StoredSegment): Record<string, AttributeValue> => {
   let end = s.timestamp as number;
   for (const x of s.samples) if (x.timestamp > end) end = x.timestamp;
@@ -49,7 +57,7 @@ export const segmentItem = (s: StoredSegment): Record<string, AttributeValue> =>
       device_id: s.deviceId,
       timestamp: s.timestamp,
       end_timestamp: end,
-      patient_id: s.patientId,
+      patient_id: s.patientId === UNASSIGNED ? undefined : s.patientId,
       patient_name: s.patientName ?? undefined,
       assignment_timestamp: s.assignmentTimestamp ?? undefined,
       ttl: s.ttl,
@@ -81,7 +89,8 @@ export const segmentFromItem = (
   return Either.right({
     deviceId: item.device_id as DeviceId,
     timestamp: item.timestamp,
-    patientId: item.patient_id,
+    // Absent for samples nobody wore (older items may say "UNASSIGNED").
+    patientId: item.patient_id ?? UNASSIGNED,
     patientName: item.patient_name ?? null,
     assignmentTimestamp: item.assignment_timestamp ?? null,
     ttl: item.ttl,
@@ -163,6 +172,7 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
   const { client, tables } = options;
   const deadlineMs = options.writeDeadlineMs ?? 10_000;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const random = options.random ?? Math.random;
 
   /** Sends write requests 25 at a time, retrying unprocessed ones with backoff until the deadline. */
   const batchWrite = (operation: string, requests: ReadonlyArray<WriteRequest>) =>
@@ -184,7 +194,7 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
           if (pending.length === 0) break;
           if (Date.now() >= deadline) return pending;
           attempt++;
-          await sleep(Math.random() * Math.min(2_000, 50 * 2 ** attempt));
+          await sleep(random() * Math.min(2_000, 50 * 2 ** attempt));
         }
         return [];
       },
@@ -316,8 +326,22 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
           group = [];
           return true;
         };
+        // Items per Query: a guess first (items hold 5 or more samples), then
+        // just enough for the rest of the page at the samples per item seen so
+        // far — not another 1,000 items to find the one that ends the page.
+        let fetchedItems = 0;
+        let fetchedSamples = 0;
+        const nextLimit = () => {
+          if (fetchedItems === 0) return Math.min(1_000, Math.ceil(page.limit / 5) + 10);
+          let pending = 0;
+          for (const s of group) pending += s.samples.length;
+          const missing = Math.max(0, page.limit + 1 - samples.length - pending);
+          const perItem = Math.max(1, fetchedSamples / fetchedItems);
+          return Math.min(1_000, Math.ceil(missing / perItem) + 2);
+        };
         let start: Record<string, AttributeValue> | undefined;
         do {
+          const limit = nextLimit();
           const result = yield* Effect.tryPromise({
             try: () =>
               client.send(
@@ -331,7 +355,7 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
                     ":from": Math.max(0, after ? after.t : range.start - MAX_ITEM_SPAN_MS),
                     ":to": range.end - 1,
                   }),
-                  Limit: Math.min(1_000, Math.ceil(page.limit / 5) + 10),
+                  Limit: limit,
                   ...(start ? { ExclusiveStartKey: start } : {}),
                 }),
               ),
@@ -340,6 +364,8 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
           for (const item of result.Items ?? []) {
             const segment = segmentFromItem(item);
             if (Either.isLeft(segment)) return yield* unavailable("patientTimeline", segment.left);
+            fetchedItems++;
+            fetchedSamples += segment.right.samples.length;
             if (
               group.length > 0 &&
               (group[0] as StoredSegment).timestamp !== segment.right.timestamp &&

@@ -5,6 +5,7 @@ import {
   type DynamoDBClient,
   PutItemCommand,
   QueryCommand,
+  type WriteRequest,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import {
@@ -25,7 +26,8 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { eventStoreContract } from "../testing/event-store-contract.js";
 import { sensorStoreContract } from "../testing/sensor-store-contract.js";
-import { withUsageMetrics } from "./client.js";
+import { localCredentials, makeDynamoClient, withUsageMetrics } from "./client.js";
+import { makeDynamoDeadLetters } from "./dead-letters.js";
 import { makeDynamoEventStore } from "./event-store.js";
 import { makeDynamoReadModel } from "./read-model.js";
 import { makeDynamoSensorStore, segmentItem } from "./sensor-store.js";
@@ -260,55 +262,191 @@ describe("DynamoDB sensor store", () => {
     expect(bytes).toBeLessThan(700);
   });
 
-  it("retries unprocessed items and then reports exactly which were not written", async () => {
-    let calls = 0;
-    const flaky = {
-      send: async (command: unknown) => {
-        calls++;
-        if (command instanceof BatchWriteItemCommand) {
-          const requests = command.input.RequestItems?.[tables.sensor] ?? [];
-          // The first item of each call is left unprocessed, always; the rest go through.
-          if (requests.length > 1)
-            await client.send(
-              new BatchWriteItemCommand({ RequestItems: { [tables.sensor]: requests.slice(1) } }),
-            );
-          return {
-            UnprocessedItems: requests.length > 0 ? { [tables.sensor]: requests.slice(0, 1) } : {},
-          };
-        }
+  /**
+   * A client that passes everything to DynamoDB Local except that it leaves
+   * some items of each BatchWriteItem unprocessed, as DynamoDB does when it
+   * throttles: `unprocessed(call, requests)` picks them.
+   */
+  const throttling = (
+    unprocessed: (call: number, requests: ReadonlyArray<WriteRequest>) => Array<WriteRequest>,
+  ) => {
+    const calls: Array<number> = [];
+    let last: Array<WriteRequest> = [];
+    const send = async (command: unknown) => {
+      if (!(command instanceof BatchWriteItemCommand))
         return client.send(command as PutItemCommand);
-      },
-    } as unknown as DynamoDBClient;
-    const store = makeDynamoSensorStore({
-      client: flaky,
-      tables,
-      writeDeadlineMs: 300,
-      sleep: async () => {},
-    });
-    const id = deviceId(`flaky-${Date.now()}`);
-    const segments = Array.from({ length: 30 }, (_, k) => ({
+      const requests = command.input.RequestItems?.[tables.sensor] ?? [];
+      calls.push(requests.length);
+      if (requests.length > 25) throw new Error("BatchWriteItem takes at most 25 requests");
+      last = unprocessed(calls.length, requests);
+      const processed = requests.filter((r) => !last.includes(r));
+      if (processed.length > 0)
+        await client.send(
+          new BatchWriteItemCommand({ RequestItems: { [tables.sensor]: processed } }),
+        );
+      return { UnprocessedItems: last.length > 0 ? { [tables.sensor]: last } : {} };
+    };
+    return { client: { send } as unknown as DynamoDBClient, calls, lastUnprocessed: () => last };
+  };
+  const oneSampleSegments = (id: DeviceId, n: number) =>
+    Array.from({ length: n }, (_, k) => ({
       deviceId: id,
       patientId: "UNASSIGNED" as const,
       patientName: null,
       assignmentTimestamp: null,
       timestamp: epochMillis(T0 + k * 1000),
       attributedVersion: 0,
-      ttl: 1_800_000_000,
+      ttl: Math.ceil(Date.now() / 1000) + 86_400,
       samples: [
         { timestamp: epochMillis(T0 + k * 1000), sequence: k, x: 0, y: 0, z: 1, magnitude: 1 },
       ],
     }));
-    const r = await Effect.runPromise(Effect.either(store.write(segments)));
+  const storedKeys = async (id: DeviceId) =>
+    (
+      await Effect.runPromise(
+        makeDynamoSensorStore({ client, tables }).deviceSegments(id, {
+          start: T0,
+          end: T0 + 600_000,
+        }),
+      )
+    ).map((s) => s.timestamp);
+
+  it("writes 25 per call and retries unprocessed items with exponential backoff until done", async () => {
+    // The first three calls each leave their first 10 requests unprocessed.
+    const flaky = throttling((call, requests) => (call <= 3 ? requests.slice(0, 10) : []));
+    const sleeps: Array<number> = [];
+    const store = makeDynamoSensorStore({
+      client: flaky.client,
+      tables,
+      sleep: async (ms) => void sleeps.push(ms),
+      random: () => 1,
+    });
+    const id = deviceId(`retry-${Date.now()}`);
+    await Effect.runPromise(store.write(oneSampleSegments(id, 60)));
+    // 60 → 25 + 25 + 10; then the 30 left over (10 + 10 + 10) in 25 + 5; nothing after.
+    expect(flaky.calls).toEqual([25, 25, 10, 25, 5]);
+    // Jitter pinned to its maximum: the delays double (50 · 2^attempt).
+    expect(sleeps).toEqual([100]);
+    expect((await storedKeys(id)).length).toBe(60);
+
+    const slow = throttling((call, requests) => (call <= 4 ? requests.slice(0, 1) : []));
+    const delays: Array<number> = [];
+    const patient = makeDynamoSensorStore({
+      client: slow.client,
+      tables,
+      sleep: async (ms) => void delays.push(ms),
+      random: () => 1,
+    });
+    const other = deviceId(`backoff-${Date.now()}`);
+    await Effect.runPromise(patient.write(oneSampleSegments(other, 3)));
+    expect(slow.calls).toEqual([3, 1, 1, 1, 1]);
+    expect(delays).toEqual([100, 200, 400, 800]);
+    expect((await storedKeys(other)).length).toBe(3);
+  });
+
+  it("after the deadline it reports exactly the items left unprocessed, and stored the rest", async () => {
+    // Every call leaves its first and last request unprocessed, forever.
+    const flaky = throttling((_, requests) =>
+      requests.length > 1 ? [requests[0]!, requests.at(-1)!] : [...requests],
+    );
+    const store = makeDynamoSensorStore({
+      client: flaky.client,
+      tables,
+      writeDeadlineMs: 200,
+      sleep: () => new Promise((r) => setTimeout(r, 20)),
+    });
+    const id = deviceId(`flaky-${Date.now()}`);
+    const r = await Effect.runPromise(Effect.either(store.write(oneSampleSegments(id, 30))));
     expect(Either.isLeft(r) && r.left._tag).toBe("SegmentsNotWritten");
     const failed = Either.isLeft(r) && r.left._tag === "SegmentsNotWritten" ? r.left.failed : [];
-    const stored = await Effect.runPromise(
-      makeDynamoSensorStore({ client, tables }).deviceSegments(id, { start: T0, end: T0 + 60_000 }),
-    );
-    expect(failed.length).toBeGreaterThan(0);
+    const left = flaky
+      .lastUnprocessed()
+      .map((w) => unmarshall(w.PutRequest!.Item!))
+      .map((item) => ({ deviceId: item.device_id, timestamp: item.timestamp }));
+    expect(failed).toEqual(left);
+    const stored = await storedKeys(id);
     expect(stored.length + failed.length).toBe(30);
-    const storedKeys = new Set(stored.map((s) => s.timestamp));
-    for (const f of failed) expect(storedKeys.has(epochMillis(f.timestamp))).toBe(false);
-    expect(calls).toBeGreaterThan(2);
+    for (const f of failed) expect(stored).not.toContain(f.timestamp);
+    expect(flaky.calls.length).toBeGreaterThan(2);
+  });
+
+  it("samples nobody wore stay out of the patient index (sparse), and enter it when attributed", async () => {
+    // A client of its own, so the meter counts this test's requests only.
+    const metered = makeDynamoClient({
+      endpoint: inject("dynamoEndpoint"),
+      region: "local",
+      credentials: localCredentials,
+    });
+    const meter = withUsageMetrics(metered);
+    const store = makeDynamoSensorStore({ client: metered, tables });
+    const id = deviceId(`sparse-${Date.now()}`);
+    const [unassigned] = oneSampleSegments(id, 1);
+    await Effect.runPromise(store.write([unassigned!]));
+    // One write unit: the item only, no index entry.
+    expect(meter.snapshot().writeUnits).toBe(1);
+    const raw = await client.send(
+      new QueryCommand({
+        TableName: tables.sensor,
+        KeyConditionExpression: "device_id = :d",
+        ExpressionAttributeValues: { ":d": { S: id } },
+      }),
+    );
+    expect(raw.Items?.map((i) => unmarshall(i).patient_id)).toEqual([undefined]);
+    const indexed = async (patient: string) =>
+      (
+        await client.send(
+          new QueryCommand({
+            TableName: tables.sensor,
+            IndexName: PATIENT_TIMELINE_INDEX,
+            KeyConditionExpression: "patient_id = :p",
+            ExpressionAttributeValues: { ":p": { S: patient } },
+          }),
+        )
+      ).Items?.map((i) => unmarshall(i).device_id);
+    expect(await indexed("UNASSIGNED")).toEqual([]);
+    const [back] = await Effect.runPromise(
+      store.deviceSegments(id, { start: T0, end: T0 + 1_000 }),
+    );
+    expect(back?.patientId).toBe("UNASSIGNED");
+    // Re-attributed to a patient: now in the index.
+    const patient = `P-sparse-${Date.now()}`;
+    await Effect.runPromise(
+      store.replace(
+        id,
+        [unassigned!.timestamp],
+        [{ ...unassigned!, patientId: patientId(patient), assignmentTimestamp: epochMillis(T0) }],
+      ),
+    );
+    expect(await indexed(patient)).toEqual([id]);
+    // Items written before the index was sparse, with patient_id "UNASSIGNED", still read as nobody's.
+    await client.send(
+      new PutItemCommand({
+        TableName: tables.sensor,
+        Item: { ...segmentItem(unassigned!), patient_id: { S: "UNASSIGNED" } },
+      }),
+    );
+    const [old] = await Effect.runPromise(store.deviceSegments(id, { start: T0, end: T0 + 1_000 }));
+    expect(old?.patientId).toBe("UNASSIGNED");
+    metered.destroy();
+  });
+
+  it("dead letters keep the raw payload, topic, client id, reason and time, newest first", async () => {
+    const letters = makeDynamoDeadLetters({ client, tables });
+    const now = Date.now();
+    const letter = (k: number, payload: string, payloadEncoding: "utf8" | "base64") => ({
+      receivedAt: epochMillis(now - 1_000 + k),
+      source: "iot-rule",
+      topic: "medusa/pi-1/sensor/data",
+      clientId: k === 0 ? null : "pi-1",
+      payload,
+      payloadEncoding,
+      reason: `reason ${k}`,
+      issues: [{ path: "s[0][2]", message: "out of range" }],
+    });
+    await Effect.runPromise(letters.put(letter(0, "{not json", "utf8")));
+    await Effect.runPromise(letters.put(letter(1, "//79", "base64")));
+    const recent = await Effect.runPromise(letters.recent(2));
+    expect(recent).toEqual([letter(1, "//79", "base64"), letter(0, "{not json", "utf8")]);
   });
 
   it("the usage meter counts requests and capacity, GSI writes included", async () => {

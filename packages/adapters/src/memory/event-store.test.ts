@@ -2,4 +2,4 @@ import { eventStoreContract } from "../testing/event-store-contract.js";
 import { makeInMemoryEventStore } from "./event-store.js";
 
 const store = makeInMemoryEventStore();
-eventStoreContract("in memory", () => store, { numRuns: 1000, concurrency: 50 });
+eventStoreContract("in memory", () => store, { concurrency: 50 });

@@ -6,6 +6,7 @@ import {
   type Commit,
   commandId,
   type DeviceId,
+  decide,
   defaultPolicy,
   deviceId,
   EventStore,
@@ -25,8 +26,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 
 export interface ContractOptions {
-  /** Cases for the property tests; smaller for slow stores. */
-  readonly numRuns: number;
+  /** Cases for the property tests: fast-check's global setting (1,000, or `FC_NUM_RUNS`) unless given; smaller for slow stores. */
+  readonly numRuns?: number;
   /** How many concurrent commands race for one version. */
   readonly concurrency: number;
 }
@@ -52,6 +53,20 @@ export const eventStoreContract = (
   const run = <A, E>(effect: Effect.Effect<A, E, EventStore>) =>
     Effect.runPromise(Effect.either(Effect.provideService(effect, EventStore, store())));
   const load = (id: DeviceId) => Effect.runPromise(store().load(id));
+  const runs = options.numRuns === undefined ? {} : { numRuns: options.numRuns };
+  /**
+   * The store with a yield after every load, so that concurrent commands all
+   * read the stream before any of them appends, even on a store that answers
+   * synchronously (the in-memory twin): a real race for the version.
+   */
+  const runInterleaved = <A, E>(effect: Effect.Effect<A, E, EventStore>) => {
+    const inner = store();
+    const racy: EventStoreService = {
+      load: (id) => Effect.zipLeft(inner.load(id), Effect.yieldNow()),
+      append: (commit) => inner.append(commit),
+    };
+    return Effect.runPromise(Effect.either(Effect.provideService(effect, EventStore, racy)));
+  };
 
   const assign = (
     device: DeviceId,
@@ -155,7 +170,7 @@ export const eventStoreContract = (
             }
           }
         }),
-        { numRuns: options.numRuns },
+        runs,
       );
     });
 
@@ -176,7 +191,9 @@ export const eventStoreContract = (
       // Concurrent retries of one command: applied once, every caller sees success.
       const other = freshDevice("retry-race");
       const results = await Promise.all(
-        Array.from({ length: 10 }, () => run(executeCommand(assign(other, "P2", T0, "same-id")))),
+        Array.from({ length: 10 }, () =>
+          runInterleaved(executeCommand(assign(other, "P2", T0, "same-id"))),
+        ),
       );
       expect(results.every(Either.isRight)).toBe(true);
       expect(results.filter((r) => Either.isRight(r) && !r.right.duplicate)).toHaveLength(1);
@@ -189,7 +206,7 @@ export const eventStoreContract = (
       expectedVersion: number,
     ) => {
       const results = await Promise.all(
-        commands.map((c) => run(executeCommand(c, { expectedVersion }))),
+        commands.map((c) => runInterleaved(executeCommand(c, { expectedVersion }))),
       );
       const winners = results.filter(Either.isRight);
       const losers = results.filter(Either.isLeft).map((r) => r.left._tag);
@@ -244,6 +261,86 @@ export const eventStoreContract = (
       expect(Either.isLeft(stale) && stale.left).toBeInstanceOf(VersionConflict);
     });
 
+    it("invariant 8 (property): retrying any command, accepted or rejected, appends nothing", async () => {
+      await fc.assert(
+        fc.asyncProperty(scenario, async ({ patients, steps }) => {
+          const devices = [freshDevice("inv8a"), freshDevice("inv8b")];
+          const accepted: Array<{ command: AssignmentCommand; commit: Commit }> = [];
+          for (const command of commandsFrom(devices, patients, steps)) {
+            const outcome = await run(executeCommand(command));
+            if (Either.isRight(outcome)) {
+              accepted.push({ command, commit: outcome.right.commit });
+              continue;
+            }
+            // A rejected command retried at once: the same rejection, nothing appended.
+            const before = await load(command.deviceId);
+            const again = await run(executeCommand(command));
+            expect(Either.isLeft(again) && again.left._tag).toBe(outcome.left._tag);
+            expect(await load(command.deviceId)).toEqual(before);
+          }
+          // Every accepted command retried later (clock moved on): its first outcome, nothing appended.
+          const streams = await Promise.all(devices.map(load));
+          for (const { command, commit } of accepted) {
+            const retry = await run(
+              executeCommand({ ...command, now: epochMillis(command.now + 3_600_000) }),
+            );
+            expect(Either.isRight(retry) && retry.right.duplicate).toBe(true);
+            expect(Either.isRight(retry) && retry.right.commit).toEqual(commit);
+          }
+          expect(await Promise.all(devices.map(load))).toEqual(streams);
+        }),
+        runs,
+      );
+    });
+
+    it("invariant 9 (property): of random concurrent commands at one version, exactly one acceptable one wins", async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          scenario,
+          fc.integer({ min: 2, max: 8 }),
+          async ({ patients, steps }, racers) => {
+            const device = freshDevice("inv9");
+            const all = commandsFrom([device], patients, steps);
+            const prefix = all.slice(0, Math.max(0, all.length - racers));
+            const candidates = all.slice(prefix.length);
+            for (const command of prefix) await run(executeCommand(command));
+            const pre = await load(device);
+            const preState = replay(eventsOf(pre.commits));
+            const acceptable = candidates.filter((c) => Either.isRight(decide(c, preState)));
+            const outcomes = await Promise.all(
+              candidates.map((c) =>
+                runInterleaved(executeCommand(c, { expectedVersion: pre.version })),
+              ),
+            );
+            const winners = outcomes.filter(Either.isRight);
+            expect(winners).toHaveLength(acceptable.length > 0 ? 1 : 0);
+            const post = await load(device);
+            expect(post.version).toBe(pre.version + winners.length);
+            expect(post.commits.slice(0, pre.commits.length)).toEqual(pre.commits);
+            outcomes.forEach((outcome, k) => {
+              if (Either.isRight(outcome)) return;
+              const own = decide(candidates[k] as AssignmentCommand, preState);
+              expect(["VersionConflict", Either.isLeft(own) ? own.left._tag : "-"]).toContain(
+                outcome.left._tag,
+              );
+            });
+            // A loser retries on fresh state and gets what the decider says about that state.
+            for (const [k, outcome] of outcomes.entries()) {
+              if (Either.isRight(outcome) || outcome.left._tag !== "VersionConflict") continue;
+              const command = candidates[k] as AssignmentCommand;
+              const fresh = replay(eventsOf((await load(device)).commits));
+              const expected = decide(command, fresh);
+              const retried = await run(executeCommand(command));
+              expect(Either.isRight(retried) ? "accepted" : retried.left._tag).toBe(
+                Either.isRight(expected) ? "accepted" : expected.left._tag,
+              );
+            }
+          },
+        ),
+        runs,
+      );
+    });
+
     it("model-based: commands through the store agree with the reference model", async () => {
       await fc.assert(
         fc.asyncProperty(scenario, async ({ patients, steps }) => {
@@ -264,7 +361,7 @@ export const eventStoreContract = (
             );
           }
         }),
-        { numRuns: options.numRuns },
+        runs,
       );
     });
   });

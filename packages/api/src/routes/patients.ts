@@ -10,7 +10,7 @@ import {
   requireRole,
 } from "../context.js";
 import { ProblemError, problem } from "../problems.js";
-import { SensorDataBody, SensorDataQuery } from "../schemas.js";
+import { PatientDevicesQuery, SensorDataBody, SensorDataQuery } from "../schemas.js";
 import { fail } from "./devices.js";
 
 const DEFAULT_PAGE = 1_000;
@@ -22,12 +22,7 @@ export const patients = (deps: ApiDeps) => {
   app.get("/:patient_id/devices", async (c) => {
     requireRole(c, "viewer");
     const patientId = decodeInput(PatientId, c.req.param("patient_id"));
-    const include = c.req.query("include");
-    if (include !== undefined && include !== "history") {
-      throw new ProblemError(
-        problem(400, "validation-error", "Invalid request", { detail: "include must be history" }),
-      );
-    }
+    const { include } = decodeInput(PatientDevicesQuery, c.req.query());
     const intervals = await Effect.runPromise(
       Effect.either(deps.readModel.patientIntervals(patientId)),
     );

@@ -99,3 +99,106 @@ it("serves the API from a function URL / HTTP API event", async () => {
   expect(denied.statusCode).toBe(401);
   expect(denied.headers["content-type"]).toBe("application/problem+json");
 });
+
+it("every route, and the error paths that depend on the entry point, through function URL events", async () => {
+  const clinician = await signToken({ email: "nurse@clinic.example", roles: ["clinician"] });
+  const viewer = await signToken({ email: "viewer@clinic.example", roles: ["viewer"] });
+  const device = `lambda-all-${Date.now()}`;
+  const send = async (
+    method: string,
+    path: string,
+    query = "",
+    token: string | null = clinician,
+    body?: unknown,
+    patch: Record<string, unknown> = {},
+  ) => {
+    const r = await handler({ ...event(method, path, query, token, body), ...patch }, {});
+    return { status: r.statusCode, headers: r.headers, body: JSON.parse(r.body) };
+  };
+  const t0 = Date.now() - 3_600_000;
+  expect(
+    (
+      await send("POST", "/api/devices/assign", "", clinician, {
+        device_id: device,
+        patient_id: "P-A",
+        patient_name: "A",
+        assignment_timestamp: t0,
+      })
+    ).status,
+  ).toBe(201);
+  // A body the function URL delivered base64-encoded.
+  const reassign = event("POST", "/api/devices/reassign", "", clinician);
+  const encoded = await handler(
+    {
+      ...reassign,
+      body: Buffer.from(
+        JSON.stringify({
+          device_id: device,
+          patient_id: "P-B",
+          patient_name: "B",
+          assignment_timestamp: t0 + 60_000,
+        }),
+      ).toString("base64"),
+      isBase64Encoded: true,
+    },
+    {},
+  );
+  expect(encoded.statusCode).toBe(201);
+  const trail = await send("GET", `/api/devices/${device}/assignments`, "", viewer);
+  expect(trail.body.assignments.map((a: { patient_id: string }) => a.patient_id)).toEqual([
+    "P-B",
+    "P-A",
+  ]);
+  expect(trail.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+  const history = await send("GET", "/api/patients/P-A/devices", "include=history", viewer);
+  expect(history.body.devices).toEqual([
+    expect.objectContaining({ device_id: device, assignment_end: t0 + 60_000 }),
+  ]);
+  const range = `start_time=${t0}&end_time=${t0 + 120_000}&limit=10`;
+  expect((await send("GET", "/api/patients/P-B/sensor-data", range, viewer)).body).toEqual({
+    patient_id: "P-B",
+    data: [],
+    count: 0,
+    next_cursor: null,
+  });
+  expect(
+    (
+      await send("POST", "/api/patients/P-B/sensor-data", "", viewer, {
+        start_time: t0,
+        end_time: t0 + 120_000,
+      })
+    ).status,
+  ).toBe(200);
+  expect(
+    (
+      await send("POST", "/api/devices/unassign", "", clinician, {
+        device_id: device,
+        patient_id: "P-B",
+        reason: "device_returned",
+      })
+    ).body,
+  ).toEqual({ status: "device unassigned" });
+  expect((await send("GET", `/api/devices/${device}/patient`, "", viewer)).body).toEqual({
+    device_id: device,
+    patient: null,
+  });
+  expect((await send("GET", "/openapi.json", "", null)).body.openapi).toBe("3.1.0");
+  // Error paths: a viewer's command, malformed JSON, too large a body, an unknown route.
+  expect(
+    (await send("POST", "/api/devices/assign", "", viewer, { device_id: device })).status,
+  ).toBe(403);
+  const malformed = await handler(
+    { ...event("POST", "/api/devices/assign", "", clinician), body: "{nope" },
+    {},
+  );
+  expect([malformed.statusCode, malformed.headers["content-type"]]).toEqual([
+    400,
+    "application/problem+json",
+  ]);
+  const large = await send("POST", "/api/devices/assign", "", clinician, {
+    device_id: device,
+    notes: "x".repeat(70_000),
+  });
+  expect(large.status).toBe(413);
+  expect((await send("GET", "/api/nothing-here", "", clinician)).status).toBe(404);
+});

@@ -9,12 +9,13 @@ import {
   executeCommand,
   patientId,
 } from "@medusa/domain";
-import { sampleAt, T0 } from "@medusa/domain/testing";
+import { sampleAt } from "@medusa/domain/testing";
 import { Effect } from "effect";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 let stores: DynamoStores;
 let drop: () => Promise<void>;
+let env: Record<string, string>;
 let ingestHandler: (event: unknown) => Promise<{ statusCode: number; body: string }>;
 let reattributeHandler: (event: { Records: Array<unknown> }) => Promise<unknown>;
 
@@ -22,7 +23,7 @@ beforeAll(async () => {
   const t = await testTables(inject("dynamoEndpoint"));
   drop = t.drop;
   stores = makeDynamoStores({ client: t.client, tables: t.tables });
-  const env = {
+  env = {
     AWS_REGION: "local",
     AWS_ACCESS_KEY_ID: "local",
     AWS_SECRET_ACCESS_KEY: "local",
@@ -31,6 +32,8 @@ beforeAll(async () => {
     MEDUSA_MAPPING_TABLE: t.tables.mapping,
     MEDUSA_SENSOR_TABLE: t.tables.sensor,
     MEDUSA_DEAD_LETTER_TABLE: t.tables.deadLetters,
+    // No interval cache, so the second pass may follow the first after 100 ms.
+    MEDUSA_INTERVAL_CACHE_TTL_MS: "0",
     MEDUSA_REATTRIBUTION_SETTLE_MS: "100",
   };
   // The SDK reads credentials from the process environment.
@@ -40,6 +43,13 @@ beforeAll(async () => {
 });
 afterAll(() => drop());
 
+/**
+ * Samples from an hour ago, not from the fixed 2024 `T0`: the ingest gives
+ * every item a TTL 30 days after its samples, and DynamoDB Local's TTL sweeper
+ * deletes expired items whenever it runs — which made this test read back
+ * nothing when the sweeper ran between the write and the read.
+ */
+const T0 = Math.floor(Date.now() / 1000) * 1000 - 3_600_000;
 const device = deviceId(`pi-handlers-${Date.now()}`);
 const nurse = actor("nurse@clinic.example");
 const topic = `medusa/${device}/sensor/data`;
@@ -107,5 +117,21 @@ describe("Lambda handlers on DynamoDB Local", () => {
       ),
     );
     expect(timeline.samples.map((x) => x.sequence)).toEqual([5, 6, 7, 8, 9]);
+  });
+
+  it("a storage failure rejects, so the rule's error action sees it; bad input never does", async () => {
+    const broken = (await import("./ingest.js")).makeIngestHandler({
+      ...env,
+      MEDUSA_SENSOR_TABLE: `missing-${Date.now()}`,
+      MEDUSA_DEAD_LETTER_TABLE: `missing-${Date.now()}`,
+    });
+    await expect(broken(batch(T0 + 20_000, 200))).rejects.toMatchObject({
+      _tag: "StorageUnavailable",
+      operation: "write",
+    });
+    // Dead-lettering bad input needs its table too: when that fails, the handler rejects as well.
+    await expect(broken("{not json")).rejects.toMatchObject({ _tag: "StorageUnavailable" });
+    const ok = await ingestHandler("{not json");
+    expect(ok.statusCode).toBe(400);
   });
 });

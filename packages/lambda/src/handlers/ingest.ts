@@ -1,5 +1,5 @@
 import { dynamoStoresLayer } from "@medusa/adapters";
-import { Effect } from "effect";
+import { Effect, Either } from "effect";
 import { configFromEnv, sensorTopicTemplate, storesFromEnv } from "../config.js";
 import { type IngestResult, makeIngest } from "../ingest/ingest.js";
 import { IntervalCache } from "../ingest/interval-cache.js";
@@ -18,8 +18,13 @@ export const makeIngestHandler = (env: Env) => {
     retentionMs: config.retentionMs,
     cache: new IntervalCache(config.cacheTtlMs),
   });
+  // A storage failure rejects with the typed error itself (its tag, store and
+  // reason are what the rule's error action logs), not Effect's wrapper.
   return (event: unknown): Promise<IngestResult> =>
-    Effect.runPromise(Effect.provide(ingest(event), layer));
+    Effect.runPromise(Effect.either(Effect.provide(ingest(event), layer))).then((r) => {
+      if (Either.isLeft(r)) throw r.left;
+      return r.right;
+    });
 };
 
 // Wired once per container, on first use: the interval cache lives as long as the container.

@@ -10,15 +10,19 @@ import {
   DeadLetters,
   deviceId,
   EventStore,
+  EventStoreUnavailable,
   encodeSampleBatch,
   epochMillis,
   executeCommand,
   patientId,
+  SegmentsNotWritten,
   SensorStore,
+  StorageUnavailable,
+  type StoredSegment,
   UNASSIGNED,
 } from "@medusa/domain";
 import { sampleAt, T0 } from "@medusa/domain/testing";
-import { Effect, Either, Layer } from "effect";
+import { Effect, Either, Fiber, Layer, TestClock, TestContext } from "effect";
 import fc from "fast-check";
 import { beforeEach, describe, expect, it } from "vitest";
 import { reattribute, reattributeAndSettle } from "../reattribution/reattribute.js";
@@ -244,7 +248,6 @@ describe("ingest", () => {
           expect(Either.isRight(r)).toBe(true);
         },
       ),
-      { numRuns: 300 },
     );
   });
 });
@@ -275,17 +278,102 @@ describe("re-attribution", () => {
     await run(stale.ingest(batch(T0 + 1_000, 0))); // loads and caches [P1 from T0]
     await reassign(P2, T0 + 5_000);
     const commit = events.streams()[0]!.commits[1]!;
-    // The first pass runs; then the stale container stores samples taken after the reassignment under P1.
-    const passes = run(reattributeAndSettle(commit, cache, { settleMs: 50 }));
-    await new Promise((r) => setTimeout(r, 10));
-    await run(stale.ingest(batch(T0 + 6_000, 100)));
-    expect(new Set([...owners()].filter(([n]) => n >= 100).map(([, p]) => p))).toEqual(
-      new Set([P1]),
+    // The settle time runs on Effect's test clock, so the order is fixed, not left to timers:
+    // first pass, then the stale container stores samples taken after the reassignment under
+    // P1, then the settle time passes and the second pass runs.
+    const [first, second] = await run(
+      Effect.gen(function* () {
+        const passes = yield* Effect.fork(
+          reattributeAndSettle(commit, cache, { settleMs: 45_000 }),
+        );
+        while ((yield* TestClock.sleeps()).length === 0) yield* Effect.yieldNow();
+        yield* stale.ingest(batch(T0 + 6_000, 100));
+        expect(new Set([...owners()].filter(([n]) => n >= 100).map(([, p]) => p))).toEqual(
+          new Set([P1]),
+        );
+        yield* TestClock.adjust(45_000);
+        return yield* Fiber.join(passes);
+      }).pipe(Effect.provide(TestContext.TestContext)),
     );
-    const [first, second] = await passes;
     expect(first.rewritten).toBe(0);
     expect(second.rewritten).toBe(1);
     const o = owners();
     for (const [n, p] of o) expect([n, p]).toEqual([n, n >= 100 ? P2 : P1]);
+  });
+
+  it("the second pass leaves alone what the first pass (or a fresh ingest) attributed", async () => {
+    await assign();
+    const { ingest } = makeIngest({ now: () => now });
+    await run(ingest(batch(T0 + 1_000, 0)));
+    await reassign(P2, T0 + 1_500);
+    const commit = events.streams()[0]!.commits[1]!;
+    const first = await run(reattribute(commit, new IntervalCache(0)));
+    expect([first.examined, first.rewritten]).toEqual([1, 2]);
+    const second = await run(
+      reattribute(commit, new IntervalCache(0), { onlyOlderThan: commit.version }),
+    );
+    expect([second.examined, second.rewritten]).toEqual([0, 0]);
+  });
+});
+
+describe("storage failures", () => {
+  const withStores = (overrides: {
+    readonly sensors?: typeof sensors;
+    readonly events?: typeof events;
+  }) =>
+    Layer.mergeAll(
+      Layer.succeed(EventStore, overrides.events ?? events),
+      Layer.succeed(SensorStore, overrides.sensors ?? sensors),
+      Layer.succeed(DeadLetters, letters),
+    );
+  const down = new StorageUnavailable({
+    store: "sensor table",
+    operation: "write",
+    reason: "down",
+  });
+
+  it("fail the ingest (the handler rejects, so the rule's error action sees them)", async () => {
+    const broken = withStores({ sensors: { ...sensors, write: () => Effect.fail(down) } });
+    const r = await Effect.runPromise(
+      Effect.either(makeIngest({ now: () => now }).ingest(batch(T0, 0))).pipe(
+        Effect.provide(broken),
+      ),
+    );
+    expect(Either.isLeft(r) && r.left).toBe(down);
+    const unreadable = withStores({
+      events: {
+        ...events,
+        load: () => Effect.fail(new EventStoreUnavailable({ operation: "load", reason: "down" })),
+      },
+    });
+    const r2 = await Effect.runPromise(
+      Effect.either(makeIngest({ now: () => now }).ingest(batch(T0, 0))).pipe(
+        Effect.provide(unreadable),
+      ),
+    );
+    expect(Either.isLeft(r2) && r2.left._tag).toBe("EventStoreUnavailable");
+  });
+
+  it("SegmentsNotWritten (throttled past the deadline) fails the ingest too, naming the items", async () => {
+    const throttled = withStores({
+      sensors: {
+        ...sensors,
+        write: (segments: ReadonlyArray<StoredSegment>) =>
+          Effect.fail(
+            new SegmentsNotWritten({
+              failed: segments.map((s) => ({ deviceId: s.deviceId, timestamp: s.timestamp })),
+              reason: "throttled",
+            }),
+          ),
+      },
+    });
+    const r = await Effect.runPromise(
+      Effect.either(makeIngest({ now: () => now }).ingest(batch(T0, 0))).pipe(
+        Effect.provide(throttled),
+      ),
+    );
+    expect(Either.isLeft(r) && r.left._tag === "SegmentsNotWritten" && r.left.failed).toEqual([
+      { deviceId: "medusa-pi-01", timestamp: T0 },
+    ]);
   });
 });

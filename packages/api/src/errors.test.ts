@@ -1,0 +1,82 @@
+import {
+  AssignmentBelongsToAnotherPatient,
+  actor,
+  DeviceAlreadyAssigned,
+  deviceId,
+  EmptyAssignmentInterval,
+  EventStoreUnavailable,
+  EventTimeBeforeLastEvent,
+  EventTimeInFuture,
+  epochMillis,
+  InvalidCursor,
+  NoActiveAssignment,
+  patientId,
+  SegmentsNotWritten,
+  StorageUnavailable,
+  VersionConflict,
+} from "@medusa/domain";
+import { expect, it } from "vitest";
+import { problemFor } from "./errors.js";
+
+const d = deviceId("pi-1");
+const t = epochMillis(1_731_622_400_000);
+
+it("every typed failure maps to a stable status and problem type; anything else is not mapped", () => {
+  const cases: Array<[unknown, number, string]> = [
+    [
+      new DeviceAlreadyAssigned({
+        deviceId: d,
+        current: {
+          deviceId: d,
+          patientId: patientId("P1"),
+          assignedBy: actor("n@c.example"),
+          since: t,
+        },
+      }),
+      409,
+      "device-already-assigned",
+    ],
+    [new NoActiveAssignment({ deviceId: d }), 404, "no-active-assignment"],
+    [
+      new AssignmentBelongsToAnotherPatient({
+        deviceId: d,
+        patientId: patientId("P2"),
+        currentPatientId: patientId("P1"),
+      }),
+      409,
+      "assignment-belongs-to-another-patient",
+    ],
+    [
+      new EventTimeBeforeLastEvent({ deviceId: d, at: t, lastEventAt: t }),
+      422,
+      "time-before-last-event",
+    ],
+    [
+      new EventTimeInFuture({ deviceId: d, at: t, now: t, maxSkewMs: 60_000 }),
+      422,
+      "time-in-future",
+    ],
+    [new EmptyAssignmentInterval({ deviceId: d, since: t, at: t }), 422, "empty-assignment"],
+    [new VersionConflict({ deviceId: d, expectedVersion: 1 }), 409, "concurrent-change"],
+    [new InvalidCursor({ reason: "x" }), 400, "invalid-cursor"],
+    [new EventStoreUnavailable({ operation: "load", reason: "x" }), 503, "storage-unavailable"],
+    [
+      new StorageUnavailable({ store: "s", operation: "o", reason: "x" }),
+      503,
+      "storage-unavailable",
+    ],
+    [new SegmentsNotWritten({ failed: [], reason: "x" }), 503, "storage-unavailable"],
+  ];
+  for (const [error, status, type] of cases) {
+    expect(problemFor(error)).toMatchObject({
+      status,
+      type: `https://medusa-link.dev/problems/${type}`,
+    });
+  }
+  // A problem never leaks who the other patient is, or storage internals.
+  expect(JSON.stringify(problemFor(cases[2]?.[0]))).not.toContain("P1");
+  expect(JSON.stringify(problemFor(cases[9]?.[0]))).not.toContain("x");
+  for (const other of [new Error("boom"), { _tag: "Unknown" }, null, "text"]) {
+    expect(problemFor(other)).toBeUndefined();
+  }
+});

@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { ConfigurationError, configFromEnv, sensorTopicTemplate } from "./config.js";
+
+describe("configuration from the environment", () => {
+  it("has the documented defaults", () => {
+    const config = configFromEnv({});
+    expect(config).toEqual({
+      topicPrefix: "medusa",
+      retentionMs: 30 * 86_400_000,
+      cacheTtlMs: 30_000,
+      settleMs: 45_000,
+    });
+    expect(sensorTopicTemplate(config)).toBe("medusa/{device_id}/sensor/data");
+    expect(
+      configFromEnv({
+        MEDUSA_TOPIC_PREFIX: "clinic-a",
+        MEDUSA_RETENTION_DAYS: "7",
+        MEDUSA_INTERVAL_CACHE_TTL_MS: "10000",
+      }),
+    ).toEqual({
+      topicPrefix: "clinic-a",
+      retentionMs: 7 * 86_400_000,
+      cacheTtlMs: 10_000,
+      settleMs: 25_000,
+    });
+  });
+
+  it.each([
+    [{ MEDUSA_RETENTION_DAYS: "thirty" }, "MEDUSA_RETENTION_DAYS"],
+    [{ MEDUSA_RETENTION_DAYS: "0" }, "MEDUSA_RETENTION_DAYS"],
+    [{ MEDUSA_INTERVAL_CACHE_TTL_MS: "-1" }, "MEDUSA_INTERVAL_CACHE_TTL_MS"],
+    [{ MEDUSA_REATTRIBUTION_SETTLE_MS: "1000" }, "MEDUSA_REATTRIBUTION_SETTLE_MS"],
+    [{ MEDUSA_TOPIC_PREFIX: "medusa/#" }, "MEDUSA_TOPIC_PREFIX"],
+    [{ MEDUSA_TOPIC_PREFIX: "a//b" }, "MEDUSA_TOPIC_PREFIX"],
+    [{ AWS_ENDPOINT_URL_DYNAMODB: "localhost:8000 " }, "AWS_ENDPOINT_URL_DYNAMODB"],
+    [{ MEDUSA_TABLE_PREFIX: "bad prefix " }, "MEDUSA_TABLE_PREFIX"],
+    [{ MEDUSA_SENSOR_TABLE: "x" }, "MEDUSA_SENSOR_TABLE"],
+  ])("a bad setting stops start-up naming the variable: %o", (env, variable) => {
+    expect(() => configFromEnv(env)).toThrow(ConfigurationError);
+    expect(() => configFromEnv(env)).toThrow(new RegExp(`^${variable}=`));
+  });
+});
