@@ -5,9 +5,8 @@ import {
   DEFAULT_TOPIC_PREFIX,
   DeviceId,
   MAX_PUBLISH_INTERVAL_MS,
-  MAX_SAMPLE_RATE_HZ,
   MIN_PUBLISH_INTERVAL_MS,
-  MIN_SAMPLE_RATE_HZ,
+  SampleRateHz,
   topicFor,
   topicTemplates,
   validateTemplate,
@@ -89,10 +88,7 @@ const ConfigFile = Schema.Struct({
   }),
   sensor: section(
     Schema.Struct({
-      sample_rate_hz: opt(
-        positive("sample_rate_hz", MIN_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ),
-        () => 10,
-      ),
+      sample_rate_hz: opt(SampleRateHz, () => 10),
       kind: opt(Schema.Literal("adxl345", "synthetic"), () => "adxl345" as const),
       i2c_bus: opt(Schema.Number.pipe(Schema.int(), Schema.between(0, 255)), () => 1),
       i2c_address: opt(Schema.Number.pipe(Schema.int(), Schema.between(0x03, 0x77)), () => 0x53),

@@ -379,9 +379,16 @@ describe("garbage never throws outside the typed error channel", () => {
         if (Either.isLeft(r)) expect(r.left._tag).toBe("InvalidPayload");
       }),
     );
-    const r = parseDeviceCommand(
-      JSON.stringify({ request_id: "r1", command: "set_sample_rate", sample_rate_hz: 1000 }),
-    );
-    expect(Either.isLeft(r) && r.left.message).toMatch(/between 1 and 400/);
+    const rate = (hz: number) =>
+      parseDeviceCommand(
+        JSON.stringify({ request_id: "r1", command: "set_sample_rate", sample_rate_hz: hz }),
+      );
+    const r = rate(1000);
+    expect(Either.isLeft(r) && r.left.message).toMatch(/from 1 to 50 Hz, or 100, 200, 400 Hz/);
+    // Above 50 Hz only the ADXL345's FIFO rates: any other would lose samples silently.
+    for (const hz of [1, 12.5, 50, 100, 200, 400])
+      expect([hz, Either.isRight(rate(hz))]).toEqual([hz, true]);
+    for (const hz of [0.5, 60, 75, 150, 300, 401])
+      expect([hz, Either.isRight(rate(hz))]).toEqual([hz, false]);
   });
 });

@@ -376,6 +376,24 @@ export type DeviceInfo = typeof DeviceInfo.Type;
 
 export const MIN_SAMPLE_RATE_HZ = 1;
 export const MAX_SAMPLE_RATE_HZ = 400;
+/**
+ * Above 50 Hz the agent reads the ADXL345's FIFO, which runs only at the
+ * chip's own rates; up to 50 Hz it polls, at any rate.
+ */
+export const FIFO_SAMPLE_RATES_HZ: ReadonlyArray<number> = [100, 200, 400];
+
+/** A rate the agent can keep without losing samples. */
+export const isSupportedSampleRate = (hz: number): boolean =>
+  Number.isFinite(hz) &&
+  hz >= MIN_SAMPLE_RATE_HZ &&
+  (hz <= 50 || FIFO_SAMPLE_RATES_HZ.includes(hz));
+
+export const SAMPLE_RATE_RULE = `from ${MIN_SAMPLE_RATE_HZ} to 50 Hz, or ${FIFO_SAMPLE_RATES_HZ.join(", ")} Hz`;
+
+/** A sample rate the agent supports (see `isSupportedSampleRate`). */
+export const SampleRateHz = Schema.Number.pipe(
+  Schema.filter((hz) => isSupportedSampleRate(hz) || `sample_rate_hz must be ${SAMPLE_RATE_RULE}`),
+);
 export const MIN_PUBLISH_INTERVAL_MS = 100;
 export const MAX_PUBLISH_INTERVAL_MS = 60_000;
 
@@ -387,13 +405,7 @@ export const DeviceCommand = Schema.Union(
   Schema.Struct({
     request_id: RequestId,
     command: Schema.Literal("set_sample_rate"),
-    sample_rate_hz: Schema.Number.pipe(
-      Schema.finite(),
-      Schema.between(MIN_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ, {
-        message: () =>
-          `sample_rate_hz must be between ${MIN_SAMPLE_RATE_HZ} and ${MAX_SAMPLE_RATE_HZ}`,
-      }),
-    ),
+    sample_rate_hz: SampleRateHz,
   }),
   Schema.Struct({
     request_id: RequestId,
