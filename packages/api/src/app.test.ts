@@ -16,7 +16,11 @@ const brokenStores: Stores = {
     load: () => Effect.fail(new EventStoreUnavailable({ operation: "load", reason: "down" })),
     append: () => Effect.fail(new EventStoreUnavailable({ operation: "append", reason: "down" })),
   },
-  readModel: { deviceIntervals: down("mapping"), patientIntervals: down("mapping") },
+  readModel: {
+    deviceIntervals: down("mapping"),
+    currentAssignment: down("mapping"),
+    patientIntervals: down("mapping"),
+  },
   sensors: {
     write: down("sensor"),
     deviceSegments: down("sensor"),

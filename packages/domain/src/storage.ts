@@ -26,6 +26,10 @@ export class AssignmentReadModel extends Context.Tag("@medusa/AssignmentReadMode
     readonly deviceIntervals: (
       deviceId: DeviceId,
     ) => Effect.Effect<ReadonlyArray<AssignmentInterval>, StorageUnavailable>;
+    /** The device's assignment now, or null: one row read, however long its history. */
+    readonly currentAssignment: (
+      deviceId: DeviceId,
+    ) => Effect.Effect<AssignmentInterval | null, StorageUnavailable>;
     /** Every interval naming the patient, across devices, oldest first. */
     readonly patientIntervals: (
       patientId: PatientId,

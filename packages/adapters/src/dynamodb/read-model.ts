@@ -32,7 +32,10 @@ export const makeDynamoReadModel = (options: {
   readonly tables: TableNames;
 }): AssignmentReadModelService => {
   const { client, tables } = options;
-  const query = (operation: string, input: { index?: string; key: string; value: string }) =>
+  const query = (
+    operation: string,
+    input: { index?: string; key: string; value: string; newestOnly?: boolean },
+  ) =>
     Effect.gen(function* () {
       const out: Array<AssignmentInterval> = [];
       let start: Record<string, AttributeValue> | undefined;
@@ -45,6 +48,7 @@ export const makeDynamoReadModel = (options: {
                 ...(input.index ? { IndexName: input.index } : { ConsistentRead: true }),
                 KeyConditionExpression: `${input.key} = :v`,
                 ExpressionAttributeValues: { ":v": { S: input.value } },
+                ...(input.newestOnly ? { ScanIndexForward: false, Limit: 1 } : {}),
                 ...(start ? { ExclusiveStartKey: start } : {}),
               }),
             ),
@@ -62,7 +66,7 @@ export const makeDynamoReadModel = (options: {
           }
           out.push(interval.right);
         }
-        start = page.LastEvaluatedKey;
+        start = input.newestOnly ? undefined : page.LastEvaluatedKey;
       } while (start);
       return out.sort(
         (a, b) =>
@@ -71,6 +75,11 @@ export const makeDynamoReadModel = (options: {
     });
   return {
     deviceIntervals: (deviceId) => query("deviceIntervals", { key: "device_id", value: deviceId }),
+    // Intervals never overlap, so the newest row is the current assignment unless it has ended.
+    currentAssignment: (deviceId) =>
+      query("currentAssignment", { key: "device_id", value: deviceId, newestOnly: true }).pipe(
+        Effect.map(([newest]) => (newest && newest.end === null ? newest : null)),
+      ),
     patientIntervals: (patientId) =>
       query("patientIntervals", {
         index: PATIENT_DEVICE_INDEX,

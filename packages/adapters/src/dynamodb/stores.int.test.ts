@@ -190,6 +190,10 @@ describe("DynamoDB event store", () => {
         expect(await Effect.runPromise(readModel.deviceIntervals(devices[0]!))).toEqual(
           intervalsOf(log),
         );
+        const last = intervalsOf(log).at(-1);
+        expect(await Effect.runPromise(readModel.currentAssignment(devices[0]!))).toEqual(
+          last && last.end === null ? last : null,
+        );
       }),
       { numRuns: 10 },
     );

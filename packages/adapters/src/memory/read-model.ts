@@ -18,6 +18,12 @@ export const makeInMemoryReadModel = (events: InMemoryEventStore): AssignmentRea
         const stream = events.streams().find((s) => s.deviceId === deviceId);
         return stream ? intervalsOf(eventsOf(stream.commits)) : [];
       }),
+    currentAssignment: (deviceId: DeviceId) =>
+      Effect.sync(() => {
+        const stream = events.streams().find((s) => s.deviceId === deviceId);
+        const last = stream ? intervalsOf(eventsOf(stream.commits)).at(-1) : undefined;
+        return last && last.end === null ? last : null;
+      }),
     patientIntervals: (patientId: PatientId) =>
       Effect.sync(() => patientDeviceHistory(histories(), patientId)),
   };

@@ -115,12 +115,11 @@ export const devices = (deps: ApiDeps) => {
   app.get("/:device_id/patient", async (c) => {
     requireRole(c, "viewer");
     const deviceId = decodeInput(DeviceId, c.req.param("device_id"));
-    const intervals = await Effect.runPromise(
-      Effect.either(deps.readModel.deviceIntervals(deviceId)),
+    const current = await Effect.runPromise(
+      Effect.either(deps.readModel.currentAssignment(deviceId)),
     );
-    if (Either.isLeft(intervals)) return fail(intervals.left);
-    const last = intervals.right.at(-1);
-    const active = last && last.end === null ? last : undefined;
+    if (Either.isLeft(current)) return fail(current.left);
+    const active = current.right;
     return c.json({
       device_id: deviceId,
       patient: active
