@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect as connectTcp, createServer } from "node:net";
+import { connect as connectTcp } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevCertFiles, ensureDevCerts } from "../broker/dev-ca.js";
+import { freePort } from "../dynamodb/local.js";
 import { connectTransport, type MqttTransport } from "./transport.js";
 
 // A second broker implementation: Mosquitto from Debian's packages (.ci/run installs it).
@@ -14,13 +15,6 @@ const MOSQUITTO = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"].find(
 if (!MOSQUITTO && process.env.MEDUSA_REQUIRE_MOSQUITTO)
   throw new Error("mosquitto is not installed (apt-get install mosquitto)");
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 const listening = () =>
   new Promise<boolean>((resolve) => {
     const socket = connectTcp(port, "127.0.0.1")
