@@ -3,7 +3,7 @@
 // works on a machine that has only Node and npm, by fetching the pinned pnpm
 // through npx when it is not installed, then installing the workspace.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -39,6 +39,26 @@ const summarise = (tests) => {
   }
 };
 
+/**
+ * Mosquitto, from Debian's packages: the second MQTT broker the transport is
+ * tested against. Installed when missing (with sudo when not root); when that
+ * cannot be done, its test says what is missing.
+ */
+const ensureMosquitto = () => {
+  const found = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"].some((path) => existsSync(path));
+  if (found || spawnSync("apt-get", ["--version"], { stdio: "ignore" }).status !== 0) return;
+  const sudo = process.getuid?.() === 0 ? [] : ["sudo"];
+  const apt = (...args) => {
+    const [cmd, ...rest] = [...sudo, "apt-get", ...args];
+    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+    return spawnSync(cmd, rest, { stdio: ["ignore", "ignore", "inherit"], env }).status === 0;
+  };
+  console.log("installing mosquitto (Debian package) for the MQTT broker tests …");
+  const install = () => apt("install", "-y", "--no-install-recommends", "mosquitto");
+  if (!install() && !(apt("update") && install()))
+    console.warn("could not install mosquitto; its tests will fail until it is installed");
+};
+
 const [task = "install", ...rest] = process.argv.slice(2);
 try {
   main();
@@ -52,6 +72,7 @@ function main() {
     case "install":
       break;
     case "test":
+      ensureMosquitto();
       p("exec", "biome", "ci", ".");
       p("-r", "--parallel", "typecheck");
       summarise(() =>

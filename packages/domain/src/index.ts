@@ -16,4 +16,5 @@ export * from "./sample.js";
 export * from "./service.js";
 export * from "./storage.js";
 export * from "./telemetry.js";
+export * from "./topic-rights.js";
 export * from "./topics.js";

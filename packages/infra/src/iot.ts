@@ -1,12 +1,13 @@
 import {
+  DEVICE_ID_PLACEHOLDER,
   devicePublishTopics,
   deviceSubscribeFilters,
+  filterFor,
   shadowResponseTopics,
-} from "@medusa/adapters";
+  topicTemplates,
+} from "@medusa/domain";
 
 export { deviceSubscribeFilters, shadowResponseTopics };
-
-import { filterFor, topicTemplates } from "@medusa/domain";
 
 /**
  * The IoT policy variable for the thing the connecting certificate is attached
@@ -22,7 +23,7 @@ export const THING_NAME = "${iot:Connection.Thing.ThingName}";
  * characters there), so `commands/*` is everything below its own commands.
  */
 export const deviceReceiveTopics = (prefix: string, thing: string): ReadonlyArray<string> => {
-  const commands = topicTemplates(prefix).commands.replace("{device_id}", thing);
+  const commands = topicTemplates(prefix).commands.replace(DEVICE_ID_PLACEHOLDER, thing);
   return [commands, `${commands}/*`, ...shadowResponseTopics(thing)];
 };
 

@@ -1,14 +1,12 @@
 import { readFileSync } from "node:fs";
 import {
   DEFAULT_TABLE_NAMES,
-  devicePublishTopics,
-  mayPublish,
-  maySubscribe,
   SENSOR_TTL_ATTRIBUTE,
   type TableRole,
   tableDefinitions,
   tableNames,
 } from "@medusa/adapters";
+import { devicePublishTopics, mayPublish, maySubscribe } from "@medusa/domain";
 import { Match } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HANDLERS, type HandlerName, TABLE_ACCESS, tablesOf } from "./access.js";

@@ -48,11 +48,8 @@ const stack = await startStack({
   apiPort: 0,
   mqttPort: 0,
   dynamoPort: 0,
-  ...(process.env.BENCH_INGEST_CONCURRENCY
-    ? { ingestConcurrency: Number(process.env.BENCH_INGEST_CONCURRENCY) }
-    : {}),
-  onStored: ({ storedAt, event }) => {
-    const decoded = parseSensorPayload(JSON.stringify(event));
+  onStored: ({ storedAt, payload }) => {
+    const decoded = parseSensorPayload(payload);
     if (Either.isRight(decoded))
       for (const s of samplesOf(decoded.right, storedAt)) {
         const lag = storedAt - s.timestamp;

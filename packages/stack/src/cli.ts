@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { PortInUse, type Stack, startStack } from "./stack.js";
+import { type Stack, startStack } from "./stack.js";
 
 const USAGE = `usage: medusa-stack [options]
 
@@ -94,9 +94,7 @@ export const main = async (
       },
     });
   } catch (e) {
-    console.error(
-      `medusa-stack: ${e instanceof PortInUse || e instanceof Error ? e.message : String(e)}`,
-    );
+    console.error(`medusa-stack: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
   console.log(`

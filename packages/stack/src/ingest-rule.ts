@@ -2,14 +2,12 @@ import { appendFileSync } from "node:fs";
 import type { Aedes, AedesPublishPacket, BrokerClient } from "@medusa/adapters/broker";
 import {
   type Commit,
-  type DeadLetter,
-  DeadLetters,
-  type EpochMillis,
+  type DeadLetters,
   type EventStore,
   type SensorStore,
   topicMatches,
 } from "@medusa/domain";
-import { IntervalCache, makeIngest, reattributeAndSettle } from "@medusa/lambda";
+import { IntervalCache, type MqttMessage, makeIngest, reattributeAndSettle } from "@medusa/lambda";
 import { Effect, Fiber, type Layer } from "effect";
 
 export type StackLog = (entry: Record<string, unknown>) => void;
@@ -30,16 +28,12 @@ export interface IngestRuleOptions {
   /** Messages stored with one write at most. */
   readonly batchSize?: number;
   readonly retries?: number;
-  /** Called when a message is stored (for lag measurements): what the rule passed on, and when. */
+  /** Called when a message is stored (for lag measurements): the message, and when. */
   readonly onStored?: (message: StoredMessage) => void;
 }
 
-export interface StoredMessage {
-  readonly topic: string;
-  readonly receivedAt: number;
+export interface StoredMessage extends MqttMessage {
   readonly storedAt: number;
-  /** The event as the ingest got it: the device's JSON plus topic, client id and receive time. */
-  readonly event: unknown;
 }
 
 export interface IngestRule {
@@ -56,29 +50,20 @@ export interface IngestRule {
   readonly stop: () => Promise<void>;
 }
 
-const payloadOf = (payload: Buffer | string): Pick<DeadLetter, "payload" | "payloadEncoding"> => {
-  const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
-  const text = bytes.toString("utf8");
-  return Buffer.from(text, "utf8").equals(bytes)
-    ? { payload: text, payloadEncoding: "utf8" }
-    : { payload: bytes.toString("base64"), payloadEncoding: "base64" };
-};
-
 /**
  * What the IoT rule does in AWS, in process: every message a device publishes
  * on `{prefix}/+/sensor/data` goes to the same ingest code as the Lambda
  * handler, as the rule SQL shapes it (`SELECT *, topic() AS topic, clientId()
- * AS client_id, timestamp() AS received_at`). Messages that arrive while the
- * store is busy are stored together (`ingestMany`), as an SQS-batched Lambda
- * would take them. Storage failures are retried
- * with backoff and finally written to a file, as the rule's error action
- * would send them to a queue. Commits re-attribute at once and after the
+ * AS client_id, timestamp() AS received_at`; `ingestMessages`). Messages that
+ * arrive while the store is busy are stored together, as an SQS-batched
+ * Lambda would take them. Storage failures are retried with backoff and
+ * finally written to a file, as the function's failure queue would get them. Commits re-attribute at once and after the
  * settle time, as the stream-triggered handler does.
  */
 export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
   const filter = `${options.topicPrefix}/+/sensor/data`;
   const cache = new IntervalCache();
-  const { ingestMany } = makeIngest({
+  const { ingestMessages } = makeIngest({
     topicTemplate: `${options.topicPrefix}/{device_id}/sensor/data`,
     retentionMs: options.retentionMs,
     cache,
@@ -87,41 +72,34 @@ export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
   const limit = options.concurrency ?? 4;
   const batchSize = options.batchSize ?? 25;
   const retries = options.retries ?? 5;
-  interface Pending {
-    readonly event: unknown;
-    readonly topic: string;
-    readonly receivedAt: number;
-  }
-  const queue: Array<Pending> = [];
-  const letters: Array<DeadLetter> = [];
+  const queue: Array<MqttMessage> = [];
   let running = 0;
   const counts = { received: 0, stored: 0, rejected: 0, failed: 0 };
   const idle: Array<() => void> = [];
 
-  const rejected = (topic: string | null, reason: string | undefined) => {
-    counts.rejected++;
-    options.log({ level: "warn", msg: "message rejected, kept in dead letters", topic, reason });
-  };
-
   /** Stores a batch of messages with one write, retrying a storage failure with backoff. */
-  const store = async (batch: ReadonlyArray<Pending>) => {
+  const store = async (batch: ReadonlyArray<MqttMessage>) => {
     for (let attempt = 0; ; attempt++) {
       try {
         const results = await Effect.runPromise(
-          Effect.provide(ingestMany(batch.map((m) => m.event)), options.layer),
+          Effect.provide(ingestMessages(batch), options.layer),
         );
         const storedAt = Date.now();
         results.forEach((result, i) => {
-          const m = batch[i] as Pending;
+          const m = batch[i] as MqttMessage;
           if (result.statusCode === 200) {
             counts.stored++;
-            options.onStored?.({
+            options.onStored?.({ ...m, storedAt });
+          } else {
+            counts.rejected++;
+            const { reason } = JSON.parse(result.body) as { reason?: string };
+            options.log({
+              level: "warn",
+              msg: "message rejected, kept in dead letters",
               topic: m.topic,
-              receivedAt: m.receivedAt,
-              storedAt,
-              event: m.event,
+              reason,
             });
-          } else rejected(m.topic, (JSON.parse(result.body) as { reason?: string }).reason);
+          }
         });
         return;
       } catch (e) {
@@ -136,7 +114,7 @@ export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
           for (const m of batch)
             appendFileSync(
               options.failedFile,
-              `${JSON.stringify({ failed_at: Date.now(), error: String(e), event: m.event })}\n`,
+              `${JSON.stringify({ failed_at: Date.now(), error: String(e), topic: m.topic, client_id: m.clientId, payload: String(m.payload) })}\n`,
             );
           return;
         }
@@ -145,27 +123,15 @@ export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
     }
   };
 
-  /** What the rule engine cannot read as JSON never reaches the function; it is kept with who sent it. */
-  const keep = async (batch: ReadonlyArray<DeadLetter>) => {
-    for (const letter of batch) rejected(letter.topic, letter.reason);
-    await Effect.runPromise(
-      Effect.forEach(batch, (letter) => Effect.flatMap(DeadLetters, (d) => d.put(letter))).pipe(
-        Effect.provide(options.layer),
-      ),
-    ).catch((e) => options.log({ level: "error", msg: "dead letter not kept", error: String(e) }));
-  };
-
   // Messages queue up while the store is busy and go in batches: one DynamoDB
   // request for up to 25 of them instead of one each (DynamoDB Local on disk
   // manages about 80 requests a second).
   const next = () => {
-    while (running < limit && (queue.length > 0 || letters.length > 0)) {
-      const job = letters.length > 0 ? keep(letters.splice(0)) : store(queue.splice(0, batchSize));
+    while (running < limit && queue.length > 0) {
       running++;
-      void job.finally(() => {
+      void store(queue.splice(0, batchSize)).finally(() => {
         running--;
-        if (running === 0 && queue.length === 0 && letters.length === 0)
-          for (const resolve of idle.splice(0)) resolve();
+        if (running === 0 && queue.length === 0) for (const resolve of idle.splice(0)) resolve();
         next();
       });
     }
@@ -175,30 +141,12 @@ export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
     // Only what a device sent: not the broker's own $SYS messages or server-side publishes.
     if (client === null || !topicMatches(filter, packet.topic)) return;
     counts.received++;
-    const receivedAt = Date.now();
-    const text = Buffer.isBuffer(packet.payload)
-      ? packet.payload.toString("utf8")
-      : String(packet.payload);
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (e) {
-      letters.push({
-        receivedAt: receivedAt as EpochMillis,
-        source: "mqtt",
-        topic: packet.topic,
-        clientId: client.id,
-        ...payloadOf(packet.payload),
-        reason: "payload is not JSON",
-        issues: [{ path: "", message: e instanceof Error ? e.message : String(e) }],
-      });
-      return next();
-    }
-    const event =
-      typeof json === "object" && json !== null && !Array.isArray(json)
-        ? { ...json, topic: packet.topic, client_id: client.id, received_at: receivedAt }
-        : json;
-    queue.push({ event, topic: packet.topic, receivedAt });
+    queue.push({
+      topic: packet.topic,
+      clientId: client.id,
+      receivedAt: Date.now(),
+      payload: packet.payload,
+    });
     next();
   };
   options.aedes.on("publish", onPublish);
@@ -241,7 +189,7 @@ export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
 
   return {
     onCommit,
-    stats: () => ({ ...counts, queued: queue.length + letters.length + running }),
+    stats: () => ({ ...counts, queued: queue.length + running }),
     stop: async () => {
       options.aedes.removeListener("publish", onPublish);
       if (running > 0 || queue.length > 0)

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { serve } from "@hono/node-server";
 import {
@@ -12,6 +11,7 @@ import {
   localCredentials,
   makeDynamoClient,
   makeDynamoStores,
+  portTaken,
   startDynamoLocal,
   tableNames,
 } from "@medusa/adapters";
@@ -46,8 +46,6 @@ export interface StackOptions {
   /** One line per step while starting ("DynamoDB Local ready on …"). */
   readonly progress?: (line: string) => void;
   readonly onStored?: (message: StoredMessage) => void;
-  /** Messages ingested at once at most (as many Lambda invocations in flight). */
-  readonly ingestConcurrency?: number;
 }
 
 export interface Stack {
@@ -77,19 +75,12 @@ export class PortInUse extends Error {
   override readonly name = "PortInUse";
 }
 
-const ensureFree = (port: number, option: string, what: string) =>
-  new Promise<void>((resolvePort, reject) => {
-    if (port === 0) return resolvePort();
-    const server = createServer();
-    server.once("error", () =>
-      reject(
-        new PortInUse(
-          `port ${port} on 127.0.0.1 (${what}) is already in use; choose another with ${option}`,
-        ),
-      ),
+const ensureFree = async (port: number, option: string, what: string) => {
+  if (port !== 0 && (await portTaken(port)))
+    throw new PortInUse(
+      `port ${port} on 127.0.0.1 (${what}) is already in use; choose another with ${option}`,
     );
-    server.listen(port, "127.0.0.1", () => server.close(() => resolvePort()));
-  });
+};
 
 /** The development signing secret: created once, kept with the data so tokens survive restarts. */
 const devSecret = (dir: string): string => {
@@ -174,7 +165,6 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       retentionMs: 30 * DAY_MS,
       settleMs: options.settleMs ?? 5_000,
       failedFile: join(dir, "ingest-failures.jsonl"),
-      ...(options.ingestConcurrency ? { concurrency: options.ingestConcurrency } : {}),
       log: (entry) => log({ component: "ingest", ...entry }),
       ...(options.onStored ? { onStored: options.onStored } : {}),
     });

@@ -1,8 +1,8 @@
 import type { AddressInfo, Server } from "node:net";
 import { createServer as createNetServer } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
+import { mayPublish, maySubscribe } from "@medusa/domain";
 import { Aedes, type Client } from "aedes";
-import { mayPublish, maySubscribe } from "../mqtt/acl.js";
 
 export interface LocalBrokerOptions {
   /** TLS port; 0 for a free one. */

@@ -37,7 +37,8 @@ export const freePort = (): Promise<number> =>
     });
   });
 
-const portTaken = (port: number): Promise<boolean> =>
+/** Whether something already listens on `port` at 127.0.0.1. */
+export const portTaken = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
     const server = createServer();
     server.once("error", () => resolve(true));

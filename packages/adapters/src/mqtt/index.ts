@@ -1,2 +1,1 @@
-export * from "./acl.js";
 export * from "./transport.js";

@@ -1,3 +1,4 @@
+import mqtt from "mqtt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   createDevCa,
@@ -174,5 +175,34 @@ describe("the local broker enforces the IoT policy over mutual TLS", () => {
     await device.waitConnected(5_000);
     await device.publish("medusa/pi-2/status", "back");
     expect(device.reconnects()).toBeGreaterThan(0);
+  });
+});
+
+describe("the plain listener for local tools", () => {
+  it("is off unless asked for; when on, it listens on 127.0.0.1 with the rights of a cloud service", async () => {
+    expect(broker.plainPort).toBeUndefined();
+    const withPlain = await startLocalBroker({
+      tls: { ca: ca.cert, ...server },
+      plainListener: { port: 0 },
+    });
+    try {
+      const tool = await mqtt.connectAsync({
+        host: "127.0.0.1",
+        port: withPlain.plainPort as number,
+        clientId: "local-tool",
+        reconnectPeriod: 0,
+      });
+      const got: Array<string> = [];
+      tool.on("message", (topic) => got.push(topic));
+      const granted = await tool.subscribeAsync("medusa/+/sensor/data", { qos: 1 });
+      expect(granted.map((g) => g.qos)).toEqual([1]);
+      await tool.publishAsync("medusa/pi-1/commands/ping", "{}", { qos: 1 });
+      await tool.publishAsync("medusa/pi-2/sensor/data", "from a tool", { qos: 1 });
+      await sleep(100);
+      expect(got).toEqual(["medusa/pi-2/sensor/data"]);
+      await tool.endAsync();
+    } finally {
+      await withPlain.close();
+    }
   });
 });

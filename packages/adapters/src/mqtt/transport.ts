@@ -104,7 +104,6 @@ export class MqttTransport {
   private inflight = 0;
   private readonly slots: Array<() => void> = [];
   private readonly unacknowledged = new Set<() => void>();
-  private lastConnectedAt: number | undefined;
   /** Why the last connection attempt failed or the last connection ended. */
   lastError: TransportError | undefined;
 
@@ -146,7 +145,6 @@ export class MqttTransport {
       this.attempt = 0;
       this.connections++;
       this.lastError = undefined;
-      this.lastConnectedAt = Date.now();
       this.log({ level: "info", msg: "connected", session_present: connack.sessionPresent });
       if (!connack.sessionPresent || this.connections === 1) {
         for (const filter of this.subscriptions.keys()) void this.subscribeOn(client, filter);
@@ -308,15 +306,6 @@ export class MqttTransport {
   private release() {
     this.inflight--;
     this.slots.shift()?.();
-  }
-
-  stats() {
-    return {
-      connected: this.connected,
-      reconnects: this.reconnects(),
-      lastConnectedAt: this.lastConnectedAt ?? null,
-      inflight: this.inflight,
-    };
   }
 
   /**

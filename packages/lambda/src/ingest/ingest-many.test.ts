@@ -94,3 +94,53 @@ it("ingests several events with one write, each with its own result, the same as
     ["device id mismatch between topic and client id"],
   );
 });
+
+it("ingests MQTT messages as the rule SQL shapes them, and keeps one that is not JSON with its topic and client", async () => {
+  const sensors = makeInMemorySensorStore();
+  const letters = makeInMemoryDeadLetters();
+  const layer = Layer.mergeAll(
+    Layer.succeed(EventStore, makeInMemoryEventStore()),
+    Layer.succeed(SensorStore, sensors),
+    Layer.succeed(DeadLetters, letters),
+  );
+  const { ingestMessages } = makeIngest({ now: () => T0 + 60_000 });
+  const { topic, client_id, received_at, ...device } = batch("pi-m", T0, 0);
+  const results = await Effect.runPromise(
+    Effect.provide(
+      ingestMessages([
+        {
+          topic,
+          clientId: client_id,
+          receivedAt: received_at,
+          payload: Buffer.from(JSON.stringify(device)),
+        },
+        { topic, clientId: client_id, receivedAt: received_at, payload: "{not json" },
+        { topic, clientId: "pi-other", receivedAt: received_at, payload: JSON.stringify(device) },
+      ]),
+      layer,
+    ),
+  );
+  expect(results.map((r) => r.statusCode)).toEqual([200, 400, 400]);
+  expect(sensors.all().map((s) => [s.deviceId, s.samples.length])).toEqual([["pi-m", 10]]);
+  const kept = await Effect.runPromise(
+    Effect.provide(
+      Effect.flatMap(DeadLetters, (d) => d.recent(5)),
+      layer,
+    ),
+  );
+  expect(kept).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({
+        reason: "payload is not JSON",
+        topic,
+        clientId: "pi-m",
+        payload: "{not json",
+        receivedAt: received_at,
+      }),
+      expect.objectContaining({
+        reason: "device id mismatch between topic and client id",
+        clientId: "pi-other",
+      }),
+    ]),
+  );
+});

@@ -1,10 +1,11 @@
 import {
   DEFAULT_RETENTION_MS,
   DeadLetters,
+  type EpochMillis,
   type EventStore,
   type EventStoreUnavailable,
   enrich,
-  type InvalidPayload,
+  InvalidPayload,
   type SegmentsNotWritten,
   SensorStore,
   type StorageUnavailable,
@@ -24,6 +25,20 @@ export interface IngestOptions {
   /** Recorded with dead letters: `iot-rule`, `mqtt`, … */
   readonly source?: string;
 }
+
+/** One message as an MQTT broker delivers it to a subscriber or a rule. */
+export interface MqttMessage {
+  readonly topic: string;
+  readonly clientId: string;
+  readonly receivedAt: number;
+  readonly payload: Uint8Array | string;
+}
+
+const rejectedAs = (reason: string, e: unknown) =>
+  new InvalidPayload({
+    reason,
+    issues: [{ path: "", message: e instanceof Error ? e.message : String(e) }],
+  });
 
 /** The historical function's result shape, with counts. */
 export interface IngestResult {
@@ -76,16 +91,19 @@ export const makeIngest = (options: IngestOptions = {}) => {
   const recent = new RecentWrites();
   const source = options.source ?? "iot-rule";
 
-  const deadLetter = (event: unknown, error: InvalidPayload) =>
+  /** Keeps what could not be ingested, with where it came from when that is known. */
+  const deadLetter = (
+    event: unknown,
+    error: InvalidPayload,
+    from: { topic: string | null; clientId: string | null; receivedAt: number } = fromEvent(event),
+  ) =>
     Effect.gen(function* () {
       const letters = yield* DeadLetters;
-      const o =
-        typeof event === "object" && event !== null ? (event as Record<string, unknown>) : {};
       yield* letters.put({
-        receivedAt: (typeof o.received_at === "number" ? o.received_at : now()) as never,
+        receivedAt: from.receivedAt as EpochMillis,
         source,
-        topic: typeof o.topic === "string" ? o.topic : null,
-        clientId: typeof o.client_id === "string" ? o.client_id : null,
+        topic: from.topic,
+        clientId: from.clientId,
         ...rawPayload(event),
         reason: error.reason,
         issues: error.issues,
@@ -95,6 +113,15 @@ export const makeIngest = (options: IngestOptions = {}) => {
         body: JSON.stringify({ status: "rejected", reason: error.reason, issues: error.issues }),
       };
     });
+
+  const fromEvent = (event: unknown) => {
+    const o = typeof event === "object" && event !== null ? (event as Record<string, unknown>) : {};
+    return {
+      topic: typeof o.topic === "string" ? o.topic : null,
+      clientId: typeof o.client_id === "string" ? o.client_id : null,
+      receivedAt: typeof o.received_at === "number" ? o.received_at : now(),
+    };
+  };
 
   /** Decodes and attributes one event: the segments to store, or the dead letter's result. */
   const prepare = (event: unknown) =>
@@ -137,17 +164,28 @@ export const makeIngest = (options: IngestOptions = {}) => {
   const ingest = (
     event: unknown,
   ): Effect.Effect<IngestResult, IngestFailure, EventStore | SensorStore | DeadLetters> =>
+    Effect.map(
+      Effect.flatMap(prepare(event), (p) => storeAll([p])),
+      ([result]) => result as IngestResult,
+    );
+
+  /** Stores what the prepared events hold with one write; each event gets its own result. */
+  const storeAll = (prepared: ReadonlyArray<Prepared>) =>
     Effect.gen(function* () {
-      const prepared = yield* prepare(event);
-      if (prepared.rejected) return prepared.rejected;
-      const fresh = prepared.segments.filter((s) => !recent.isRepeat(s));
-      if (fresh.length > 0) {
+      const fresh = prepared.map((p) =>
+        p.rejected ? [] : p.segments.filter((s) => !recent.isRepeat(s)),
+      );
+      const all = fresh.flat();
+      if (all.length > 0) {
         const store = yield* SensorStore;
-        yield* store.write(fresh);
-        recent.remember(fresh);
+        yield* store.write(all);
+        recent.remember(all);
       }
-      return storedResult(prepared.message, prepared.segments, fresh.length);
+      return prepared.map((p, i) =>
+        p.rejected ? p.rejected : storedResult(p.message, p.segments, fresh[i]?.length ?? 0),
+      );
     });
+  type Prepared = Effect.Effect.Success<ReturnType<typeof prepare>>;
 
   /**
    * Several events, their segments stored together (BatchWriteItem takes 25
@@ -163,24 +201,45 @@ export const makeIngest = (options: IngestOptions = {}) => {
     IngestFailure,
     EventStore | SensorStore | DeadLetters
   > =>
-    Effect.gen(function* () {
-      // Devices not in the cache load their intervals side by side.
-      const prepared = yield* Effect.forEach(events, prepare, { concurrency: 8 });
-      const fresh = prepared.map((p) =>
-        p.rejected ? [] : p.segments.filter((s) => !recent.isRepeat(s)),
-      );
-      const all = fresh.flat();
-      if (all.length > 0) {
-        const store = yield* SensorStore;
-        yield* store.write(all);
-        recent.remember(all);
-      }
-      return prepared.map((p, i) =>
-        p.rejected ? p.rejected : storedResult(p.message, p.segments, fresh[i]?.length ?? 0),
-      );
-    });
+    // Devices not in the cache load their intervals side by side.
+    Effect.flatMap(Effect.forEach(events, prepare, { concurrency: 8 }), storeAll);
 
-  return { ingest, ingestMany, cache };
+  /**
+   * MQTT messages as a broker delivers them, shaped the way the recommended
+   * rule SQL shapes them (the device's JSON object plus `topic`, `client_id`,
+   * `received_at`), then as `ingestMany`. A payload that is not JSON never
+   * reaches a rule's function; here it is kept as a dead letter with its
+   * topic and client. The local stack's ingest runs on this.
+   */
+  const ingestMessages = (messages: ReadonlyArray<MqttMessage>) =>
+    Effect.flatMap(
+      Effect.forEach(
+        messages,
+        (m) => {
+          const from = { topic: m.topic, clientId: m.clientId, receivedAt: m.receivedAt };
+          const text =
+            typeof m.payload === "string" ? m.payload : Buffer.from(m.payload).toString("utf8");
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch (e) {
+            return Effect.map(
+              deadLetter(m.payload, rejectedAs("payload is not JSON", e), from),
+              (rejected) => ({ rejected }) as Prepared,
+            );
+          }
+          return prepare(
+            typeof json === "object" && json !== null && !Array.isArray(json)
+              ? { ...json, topic: m.topic, client_id: m.clientId, received_at: m.receivedAt }
+              : json,
+          );
+        },
+        { concurrency: 8 },
+      ),
+      storeAll,
+    );
+
+  return { ingest, ingestMany, ingestMessages, cache };
 };
 
 const rawPayload = (event: unknown): { payload: string; payloadEncoding: "utf8" | "base64" } => {

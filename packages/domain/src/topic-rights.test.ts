@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mayPublish, maySubscribe } from "./acl.js";
-import { backoffDelay } from "./transport.js";
+import { mayPublish, maySubscribe } from "./topic-rights.js";
 
 describe("the IoT policy's rules", () => {
   it("a device publishes only to its own topics", () => {
@@ -44,15 +43,5 @@ describe("the IoT policy's rules", () => {
     ]) {
       expect([f, maySubscribe("medusa", "pi-1", f).allowed]).toEqual([f, false]);
     }
-  });
-});
-
-describe("reconnect backoff", () => {
-  it("is full jitter under an exponentially growing, capped ceiling", () => {
-    expect([0, 1, 2, 3, 10].map((a) => backoffDelay(a, 1_000, 60_000, () => 0.999999))).toEqual([
-      999, 1_999, 3_999, 7_999, 59_999,
-    ]);
-    expect(backoffDelay(5, 1_000, 60_000, () => 0)).toBe(0);
-    expect(backoffDelay(3, 1_000, 60_000, () => 0.5)).toBe(4_000);
   });
 });
