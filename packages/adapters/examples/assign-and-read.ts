@@ -13,6 +13,7 @@ import {
   epochMillis,
   executeCommand,
   patientId,
+  segmentKey,
 } from "@medusa/domain";
 import { Effect } from "effect";
 
@@ -45,7 +46,7 @@ const [segment] = enrich(
 );
 assert.ok(segment);
 await Effect.runPromise(
-  sensors.write([{ ...segment, timestamp: epochMillis(at + 100), attributedVersion: 1 }]),
+  sensors.write([{ ...segment, timestamp: segmentKey(segment.samples), attributedVersion: 1 }]),
 );
 
 const page = await Effect.runPromise(

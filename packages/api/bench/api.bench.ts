@@ -25,6 +25,7 @@ import {
   patientId,
   type Sample,
   type StoredSegment,
+  segmentKey,
 } from "@medusa/domain";
 import autocannon from "autocannon";
 import { Effect } from "effect";
@@ -107,7 +108,7 @@ try {
       for (const s of enrich(device, samples, intervals))
         segments.push({
           ...s,
-          timestamp: epochMillis(s.samples[0]!.timestamp),
+          timestamp: segmentKey(s.samples),
           attributedVersion: 1,
         });
     }

@@ -24,6 +24,7 @@ const brokenStores: Stores = {
   sensors: {
     write: down("sensor"),
     deviceSegments: down("sensor"),
+    deviceSamples: down("sensor"),
     replace: down("sensor"),
     patientTimeline: down("sensor"),
   },

@@ -1,13 +1,14 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { testTables } from "@medusa/adapters";
-import { expect, inject, it } from "vitest";
+import { freePort, testTables } from "@medusa/adapters";
+import { beforeAll, expect, inject, it } from "vitest";
+import { bundle } from "../scripts/bundle.mjs";
 import { startServer } from "./server.js";
 import { signToken, TEST_SECRET } from "./testing.js";
 
-const root = fileURLToPath(new URL("../../..", import.meta.url));
-const cli = fileURLToPath(new URL("./cli.ts", import.meta.url));
+const bin = fileURLToPath(new URL("../bin/medusa-api.mjs", import.meta.url));
+beforeAll(() => bundle({ quiet: true })); // dist/medusa-api.mjs, what the bin runs
 
 it("the Node server starts from the environment alone and serves the API on DynamoDB", async () => {
   const t = await testTables(inject("dynamoEndpoint"));
@@ -42,10 +43,61 @@ it("the Node server starts from the environment alone and serves the API on Dyna
   }
 });
 
+it("medusa-api, the installed command, serves the API from the environment and stops on SIGTERM with 0", async () => {
+  const t = await testTables(inject("dynamoEndpoint"));
+  const port = await freePort();
+  const child = spawn(process.execPath, [bin], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      PORT: String(port),
+      AWS_REGION: "local",
+      AWS_ACCESS_KEY_ID: "local",
+      AWS_SECRET_ACCESS_KEY: "local",
+      AWS_ENDPOINT_URL_DYNAMODB: inject("dynamoEndpoint"),
+      MEDUSA_JWT_SECRET: TEST_SECRET,
+      MEDUSA_TABLE_PREFIX: t.tables.events.replace("medusa-assignment-events", ""),
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (d) => {
+    output += String(d);
+  });
+  child.stderr.on("data", (d) => {
+    output += String(d);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  try {
+    const deadline = Date.now() + 30_000;
+    while (!output.includes("medusa-api listening")) {
+      if (Date.now() > deadline || child.exitCode !== null)
+        throw new Error(`medusa-api did not start:\n${output}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const base = `http://127.0.0.1:${port}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const token = await signToken({ email: "nurse@clinic.example", roles: ["clinician"] });
+    const device = `bin-pi-${Date.now()}`;
+    const assigned = await fetch(`${base}/api/devices/assign`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ device_id: device, patient_id: "P-2", patient_name: "B" }),
+    });
+    expect(assigned.status).toBe(201);
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    // Request ids, no patient names in the log.
+    expect(output).toContain("request_id");
+    expect(output).not.toContain('"B"');
+  } finally {
+    child.kill("SIGKILL");
+    await t.drop();
+  }
+});
+
 it("medusa-api stops at start-up with exit code 2 and a message naming the bad setting", () => {
   const run = (env: Record<string, string>) =>
-    spawnSync(process.execPath, ["--conditions=@medusa/source", "--import", "tsx", cli], {
-      cwd: root,
+    spawnSync(process.execPath, [bin], {
       env: { PATH: process.env.PATH ?? "", ...env },
       encoding: "utf8",
       timeout: 60_000,

@@ -8,7 +8,14 @@ import {
   tableNames,
   testTables,
 } from "@medusa/adapters";
-import { deviceId, enrich, epochMillis, type Sample, type StoredSegment } from "@medusa/domain";
+import {
+  deviceId,
+  enrich,
+  epochMillis,
+  type Sample,
+  type StoredSegment,
+  segmentKey,
+} from "@medusa/domain";
 import { Effect } from "effect";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createApp } from "./app.js";
@@ -96,7 +103,7 @@ const deliver = async (device: string, samples: ReadonlyArray<Sample>) => {
   const intervals = await Effect.runPromise(stores.readModel.deviceIntervals(id));
   const segments: Array<StoredSegment> = enrich(id, samples, intervals).map((s) => ({
     ...s,
-    timestamp: epochMillis(Math.min(...s.samples.map((x) => x.timestamp))),
+    timestamp: segmentKey(s.samples),
     attributedVersion: 0,
   }));
   await Effect.runPromise(stores.sensors.write(segments));

@@ -6,6 +6,7 @@ import { statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { nodeBundleOptions } from "../../../scripts/bundle-node.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -16,19 +17,8 @@ export const bundle = async ({
   await build({
     entryPoints: [join(root, "src", "main.ts")],
     outfile,
-    bundle: true,
-    platform: "node",
-    target: "node20",
-    format: "esm",
-    minify: true,
-    sourcemap: "linked",
-    conditions: ["@medusa/source"],
+    ...nodeBundleOptions({ quiet, executable: true }),
     external: ["i2c-bus"],
-    // Some bundled CommonJS dependencies call require(); give them one in ESM.
-    banner: {
-      js: "#!/usr/bin/env node\nimport { createRequire as __medusaRequire } from 'node:module'; const require = __medusaRequire(import.meta.url);",
-    },
-    logLevel: quiet ? "silent" : "warning",
   });
   const bytes = statSync(outfile).size;
   if (!quiet) console.log(`${outfile}  ${(bytes / 1024).toFixed(0)} KiB`);

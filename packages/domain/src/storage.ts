@@ -1,4 +1,4 @@
-import { Context, type Effect, Schema } from "effect";
+import { type Brand, Context, type Effect, Schema } from "effect";
 import type { Segment } from "./enrichment.js";
 import type { DeviceId, EpochMillis, PatientId } from "./ids.js";
 import type { AssignmentInterval } from "./projections.js";
@@ -44,15 +44,59 @@ export interface TimeRange {
 }
 
 /**
+ * A stored segment's sort key: its earliest sample's time in milliseconds,
+ * plus that sample's sequence number modulo 1,000 as thousandths of a
+ * millisecond. Two messages of one device that start in the same millisecond
+ * (historical readings carry whole seconds; readings without a time share a
+ * receive time) so keep apart instead of overwriting each other, and the same
+ * message always gets the same key. A double tells three decimals apart below
+ * 2^42 ms, the year 2109.
+ */
+export type SegmentKey = number & Brand.Brand<"SegmentKey">;
+
+/** The key of a segment holding `samples` (at least one). */
+export const segmentKey = (
+  samples: ReadonlyArray<Pick<Sample, "timestamp" | "sequence">>,
+): SegmentKey => {
+  let first = samples[0] as Pick<Sample, "timestamp" | "sequence">;
+  for (const x of samples) if (x.timestamp < first.timestamp) first = x;
+  return (first.timestamp + (first.sequence % 1000) / 1000) as SegmentKey;
+};
+
+/**
+ * The greatest key a segment can have whose earliest sample lies before `end`:
+ * the inclusive upper bound of a key range (`BETWEEN`) that ends at `end`.
+ */
+export const lastKeyBefore = (end: number): number => end - 0.0005;
+
+/**
  * A segment as stored. Its key is `(deviceId, timestamp)`, `timestamp` being
- * its earliest sample's time, so writing the same segment again overwrites it
+ * its `segmentKey`, so writing the same segment again overwrites it
  * (idempotent ingest). `attributedVersion` is the device stream version whose
  * intervals attributed it, so re-attribution can tell stale items.
  */
 export interface StoredSegment extends Segment {
-  readonly timestamp: EpochMillis;
+  readonly timestamp: SegmentKey;
   readonly attributedVersion: number;
 }
+
+/** A sample of one device, with the patient it is attributed to. */
+export interface DeviceSample extends Sample {
+  readonly patientId: Segment["patientId"];
+}
+
+/** The samples of `segments` that lie in `range`, ordered by time (then sequence). */
+export const samplesWithin = (
+  segments: ReadonlyArray<Segment>,
+  range: TimeRange,
+): ReadonlyArray<DeviceSample> =>
+  segments
+    .flatMap((s) =>
+      s.samples
+        .filter((x) => x.timestamp >= range.start && x.timestamp < range.end)
+        .map((x) => ({ ...x, patientId: s.patientId })),
+    )
+    .sort((a, b) => a.timestamp - b.timestamp || a.sequence - b.sequence);
 
 /** A sample in a patient's timeline, with the device it came from. */
 export interface TimelineSample extends Sample {
@@ -90,11 +134,16 @@ export class SensorStore extends Context.Tag("@medusa/SensorStore")<
     readonly write: (
       segments: ReadonlyArray<StoredSegment>,
     ) => Effect.Effect<void, SegmentsNotWritten | StorageUnavailable>;
-    /** A device's segments holding any sample in `range`, by key. */
+    /** A device's segments holding any sample in `range`, by key: whole items, as re-attribution rewrites them. */
     readonly deviceSegments: (
       deviceId: DeviceId,
       range: TimeRange,
     ) => Effect.Effect<ReadonlyArray<StoredSegment>, StorageUnavailable>;
+    /** A device's samples in `range` and nothing outside it, ordered by time. */
+    readonly deviceSamples: (
+      deviceId: DeviceId,
+      range: TimeRange,
+    ) => Effect.Effect<ReadonlyArray<DeviceSample>, StorageUnavailable>;
     /** Re-attribution: write `add`, then delete the keys in `remove` that `add` did not overwrite. */
     readonly replace: (
       deviceId: DeviceId,

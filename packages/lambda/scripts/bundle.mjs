@@ -6,6 +6,7 @@ import { existsSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { nodeBundleOptions } from "../../../scripts/bundle-node.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const entries = {
@@ -24,18 +25,7 @@ export const bundle = async ({ outdir = join(root, "dist"), quiet = false } = {}
     ),
     outdir,
     outExtension: { ".js": ".mjs" },
-    bundle: true,
-    platform: "node",
-    target: "node20",
-    format: "esm",
-    minify: true,
-    sourcemap: "linked",
-    conditions: ["@medusa/source"],
-    // Some bundled CommonJS dependencies call require(); give them one in ESM.
-    banner: {
-      js: "import { createRequire as __medusaRequire } from 'node:module'; const require = __medusaRequire(import.meta.url);",
-    },
-    logLevel: quiet ? "silent" : "warning",
+    ...nodeBundleOptions({ quiet }),
   });
   const sizes = Object.keys(present).map((name) => ({
     name,

@@ -10,6 +10,7 @@ import {
   type DeviceId,
   encodeSampleBatch,
   InvalidCursor,
+  lastKeyBefore,
   type PatientId,
   parseSensorPayload,
   type Sample,
@@ -17,6 +18,8 @@ import {
   type SensorStoreService,
   StorageUnavailable,
   type StoredSegment,
+  samplesWithin,
+  segmentKey,
   type TimelineSample,
   type TimeRange,
   UNASSIGNED,
@@ -49,7 +52,7 @@ export interface SensorStoreOptions {
  * reader looks them up by patient (`UNASSIGNED` is not a valid `PatientId`).
  */
 export const segmentItem = (s: StoredSegment): Record<string, AttributeValue> => {
-  let end = s.timestamp as number;
+  let end = Number.NEGATIVE_INFINITY;
   for (const x of s.samples) if (x.timestamp > end) end = x.timestamp;
   const first = s.samples[0];
   return marshall(
@@ -108,15 +111,13 @@ export const boundSpan = (segments: ReadonlyArray<StoredSegment>): ReadonlyArray
       if (x.timestamp < min) min = x.timestamp;
       if (x.timestamp > max) max = x.timestamp;
     }
-    if (max - min <= MAX_ITEM_SPAN_MS)
-      return [{ ...s, timestamp: min as StoredSegment["timestamp"] }];
+    if (max - min <= MAX_ITEM_SPAN_MS) return [{ ...s, timestamp: segmentKey(s.samples) }];
     const pieces: Array<StoredSegment> = [];
     let run: Array<Sample> = [];
     let lo = 0;
     let hi = 0;
     const flush = () => {
-      if (run.length > 0)
-        pieces.push({ ...s, samples: run, timestamp: lo as StoredSegment["timestamp"] });
+      if (run.length > 0) pieces.push({ ...s, samples: run, timestamp: segmentKey(run) });
     };
     for (const x of s.samples) {
       if (
@@ -262,23 +263,27 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
 
   const inRange = (t: number, r: TimeRange) => t >= r.start && t < r.end;
 
+  const deviceSegments: SensorStoreService["deviceSegments"] = (deviceId, range) =>
+    queryItems("deviceSegments", {
+      hashKey: "device_id",
+      hashValue: deviceId,
+      from: Math.max(0, range.start - MAX_ITEM_SPAN_MS),
+      to: lastKeyBefore(range.end),
+    }).pipe(
+      Effect.map((items) =>
+        items.filter((s) => s.samples.some((x) => inRange(x.timestamp, range))),
+      ),
+    );
+
   return {
     write: (segments) =>
       batchWrite(
         "write",
         puts(segments).map((s) => ({ PutRequest: { Item: segmentItem(s) } })),
       ),
-    deviceSegments: (deviceId, range) =>
-      queryItems("deviceSegments", {
-        hashKey: "device_id",
-        hashValue: deviceId,
-        from: Math.max(0, range.start - MAX_ITEM_SPAN_MS),
-        to: range.end - 1,
-      }).pipe(
-        Effect.map((items) =>
-          items.filter((s) => s.samples.some((x) => inRange(x.timestamp, range))),
-        ),
-      ),
+    deviceSegments,
+    deviceSamples: (deviceId, range) =>
+      Effect.map(deviceSegments(deviceId, range), (segments) => samplesWithin(segments, range)),
     replace: (deviceId, remove, add) =>
       Effect.gen(function* () {
         const written = puts(add);
@@ -353,7 +358,7 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
                   ExpressionAttributeValues: marshall({
                     ":h": patientId,
                     ":from": Math.max(0, after ? after.t : range.start - MAX_ITEM_SPAN_MS),
-                    ":to": range.end - 1,
+                    ":to": lastKeyBefore(range.end),
                   }),
                   Limit: limit,
                   ...(start ? { ExclusiveStartKey: start } : {}),

@@ -19,6 +19,7 @@ import {
   executeCommand,
   intervalsOf,
   patientId,
+  segmentKey,
 } from "@medusa/domain";
 import { commandsFrom, scenario, T0 } from "@medusa/domain/testing";
 import { Effect, Either } from "effect";
@@ -246,7 +247,7 @@ describe("DynamoDB sensor store", () => {
         patientId: patientId("P-000123"),
         patientName: "A patient name",
         assignmentTimestamp: epochMillis(T0),
-        timestamp: epochMillis(T0),
+        timestamp: segmentKey([{ timestamp: epochMillis(T0), sequence: 123_456 }]),
         attributedVersion: 12,
         ttl: 1_800_000_000,
         samples: Array.from({ length: 10 }, (_, i) => ({
@@ -298,7 +299,7 @@ describe("DynamoDB sensor store", () => {
       patientId: "UNASSIGNED" as const,
       patientName: null,
       assignmentTimestamp: null,
-      timestamp: epochMillis(T0 + k * 1000),
+      timestamp: segmentKey([{ timestamp: epochMillis(T0 + k * 1000), sequence: k }]),
       attributedVersion: 0,
       ttl: Math.ceil(Date.now() / 1000) + 86_400,
       samples: [

@@ -4,6 +4,7 @@ import {
   type PatientId,
   type SensorStoreService,
   type StoredSegment,
+  samplesWithin,
   type TimelineSample,
   type TimeRange,
 } from "@medusa/domain";
@@ -39,12 +40,15 @@ export const makeInMemorySensorStore = (): InMemorySensorStore => {
     });
   const sorted = (m: Map<number, StoredSegment>) =>
     [...m.values()].sort((a, b) => a.timestamp - b.timestamp);
+  const deviceSegments: SensorStoreService["deviceSegments"] = (deviceId, range) =>
+    Effect.sync(() =>
+      sorted(of(deviceId)).filter((s) => s.samples.some((x) => inRange(x.timestamp, range))),
+    );
   return {
     write,
-    deviceSegments: (deviceId, range) =>
-      Effect.sync(() =>
-        sorted(of(deviceId)).filter((s) => s.samples.some((x) => inRange(x.timestamp, range))),
-      ),
+    deviceSegments,
+    deviceSamples: (deviceId, range) =>
+      Effect.map(deviceSegments(deviceId, range), (segments) => samplesWithin(segments, range)),
     replace: (deviceId, remove, add) =>
       Effect.sync(() => {
         const m = of(deviceId);

@@ -7,6 +7,7 @@ import {
   patientId,
   type SensorStoreService,
   type StoredSegment,
+  segmentKey,
   UNASSIGNED,
 } from "@medusa/domain";
 import { sampleAt, T0 } from "@medusa/domain/testing";
@@ -54,7 +55,7 @@ const segmentsOf = (
     const [segment] = enrich(device, samples, intervals);
     return {
       ...(segment as NonNullable<typeof segment>),
-      timestamp: epochMillis(samples[0]!.timestamp),
+      timestamp: segmentKey(samples),
       attributedVersion: 1,
       ttl: liveTtl(),
     };
@@ -83,6 +84,25 @@ export const sensorStoreContract = (
       expect(read.map((s) => s.attributedVersion)).toEqual([1, 1, 1]);
     });
 
+    it("two messages that start in the same millisecond are both kept (historical readings carry whole seconds)", async () => {
+      const device = fresh("same-ms");
+      const patient = freshPatient("p");
+      // Two readings of one second, sequences 7 and 8: both timed at the second.
+      const [a, b] = [7, 8].map((n) => {
+        const [one] = segmentsOf(device, patient, T0 + 1_000, 1, n);
+        const samples = [{ ...one!.samples[0]!, timestamp: epochMillis(T0 + 1_000) }];
+        return { ...one!, samples, timestamp: segmentKey(samples) };
+      });
+      expect(a!.timestamp).not.toBe(b!.timestamp);
+      await run(store().write([a!]));
+      await run(store().write([b!, a!]));
+      const range = { start: T0 + 1_000, end: T0 + 1_001 };
+      const read = await run(store().deviceSegments(device, range));
+      expect(read.flatMap((s) => s.samples.map((x) => x.sequence))).toEqual([7, 8]);
+      const page = await run(store().patientTimeline(patient, range, { limit: 10 }));
+      expect(page.samples.map((x) => x.sequence)).toEqual([7, 8]);
+    });
+
     it("a range read finds an item that starts before the range and reaches into it", async () => {
       const device = fresh("range");
       await run(store().write(segmentsOf(device, null, T0, 2)));
@@ -91,6 +111,20 @@ export const sensorStoreContract = (
       expect(read[0]?.patientId).toBe(UNASSIGNED);
       expect(
         await run(store().deviceSegments(device, { start: T0 + 2_000, end: T0 + 3_000 })),
+      ).toEqual([]);
+    });
+
+    it("deviceSamples reads a device's samples in [start, end) and nothing outside it", async () => {
+      const device = fresh("samples");
+      const patient = freshPatient("p");
+      await run(store().write(segmentsOf(device, patient, T0, 3)));
+      await run(store().write(segmentsOf(fresh("other"), patient, T0, 3)));
+      // From the middle of the first item to the middle of the third.
+      const read = await run(store().deviceSamples(device, { start: T0 + 450, end: T0 + 2_250 }));
+      expect(read.map((x) => x.sequence)).toEqual(Array.from({ length: 18 }, (_, i) => i + 5));
+      expect(read.every((x) => x.patientId === patient)).toBe(true);
+      expect(
+        await run(store().deviceSamples(device, { start: T0 + 3_000, end: T0 + 4_000 })),
       ).toEqual([]);
     });
 
@@ -103,7 +137,7 @@ export const sensorStoreContract = (
       const tail = {
         ...whole!,
         samples: whole!.samples.slice(4),
-        timestamp: epochMillis(T0 + 400),
+        timestamp: segmentKey(whole!.samples.slice(4)),
         patientId: patient,
         attributedVersion: 2,
       };
@@ -111,16 +145,14 @@ export const sensorStoreContract = (
       const read = await run(store().deviceSegments(device, { start: T0, end: T0 + 1_000 }));
       expect(read.map((s) => [s.timestamp, s.patientId, s.samples.length])).toEqual([
         [T0, UNASSIGNED, 4],
-        [T0 + 400, patient, 6],
+        [tail.timestamp, patient, 6],
       ]);
-      await run(
-        store().replace(device, [T0, T0 + 400], [{ ...tail, timestamp: epochMillis(T0 + 400) }]),
-      );
+      await run(store().replace(device, [T0, tail.timestamp], [tail]));
       expect(
         (await run(store().deviceSegments(device, { start: T0, end: T0 + 1_000 }))).map(
           (s) => s.timestamp,
         ),
-      ).toEqual([T0 + 400]);
+      ).toEqual([tail.timestamp]);
     });
 
     it("keeps the receive-time marker of samples the device sent without time", async () => {

@@ -7,6 +7,7 @@ import {
   patientId,
   type SensorStoreService,
   type StoredSegment,
+  segmentKey,
 } from "@medusa/domain";
 import { sampleAt, T0 } from "@medusa/domain/testing";
 import { Effect } from "effect";
@@ -329,7 +330,7 @@ export const apiSuite = (
         const samples = Array.from({ length: n }, (_, i) => sampleAt(from + i * 100, seq0 + i));
         const segments: Array<StoredSegment> = enrich(d, samples, intervals).map((s) => ({
           ...s,
-          timestamp: epochMillis(s.samples[0]!.timestamp),
+          timestamp: segmentKey(s.samples),
           attributedVersion: 1,
           // The fixtures are from 2024: with their own TTL, DynamoDB Local's TTL job could delete them.
           ttl: Math.ceil(Date.now() / 1000) + 86_400,

@@ -126,8 +126,8 @@ describe("ingest", () => {
     const result = await run(ingest(batch(T0 + 10_000, 100)));
     expect(JSON.parse(result.body).patient_id).toEqual(["P1", "P2"]);
     expect(sensors.all().map((s) => [s.patientId, s.timestamp, s.samples.length])).toEqual([
-      [P1, T0 + 10_000, 5],
-      [P2, T0 + 10_500, 5],
+      [P1, T0 + 10_000 + 0.1, 5], // keys: the first sample's time, its sequence in thousandths
+      [P2, T0 + 10_500 + 0.105, 5],
     ]);
   });
 
@@ -183,6 +183,27 @@ describe("ingest", () => {
       patient_id: "P1",
     });
     expect(sensors.all()[0]?.samples[0]).toMatchObject({ timestamp: T0 + 2_000, temperature: 24 });
+  });
+
+  it("historical readings of one second are all kept, each once", async () => {
+    await assign();
+    const { ingest } = makeIngest({ now: () => now });
+    const reading = (sequence: number) => ({
+      device_id: "medusa-pi-01",
+      timestamp: (T0 + 2_000) / 1000,
+      accel_x: 0.01,
+      accel_y: 0.02,
+      accel_z: 0.98,
+      sequence,
+    });
+    for (const n of [20, 21, 22, 21]) await run(ingest(reading(n)));
+    await run(makeIngest({ now: () => now }).ingest(reading(20))); // another container
+    expect(
+      sensors
+        .all()
+        .flatMap((s) => s.samples.map((x) => x.sequence))
+        .sort(),
+    ).toEqual([20, 21, 22]);
   });
 
   it("a redelivered message is stored once", async () => {

@@ -10,6 +10,7 @@ import {
   SensorStore,
   type StorageUnavailable,
   type StoredSegment,
+  segmentKey,
   topicTemplates,
 } from "@medusa/domain";
 import { Effect, Either } from "effect";
@@ -133,11 +134,7 @@ export const makeIngest = (options: IngestOptions = {}) => {
       const { intervals, version } = yield* cache.get(message.deviceId);
       const segments: Array<StoredSegment> = enrich(message.deviceId, message.samples, intervals, {
         retentionMs,
-      }).map((s) => {
-        let min = Number.POSITIVE_INFINITY;
-        for (const x of s.samples) if (x.timestamp < min) min = x.timestamp;
-        return { ...s, timestamp: min as StoredSegment["timestamp"], attributedVersion: version };
-      });
+      }).map((s) => ({ ...s, timestamp: segmentKey(s.samples), attributedVersion: version }));
       return { message, segments } as const;
     });
 

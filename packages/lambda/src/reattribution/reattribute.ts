@@ -8,6 +8,7 @@ import {
   SensorStore,
   type StorageUnavailable,
   type StoredSegment,
+  segmentKey,
 } from "@medusa/domain";
 import { Effect } from "effect";
 import type { IntervalCache } from "../ingest/interval-cache.js";
@@ -62,15 +63,8 @@ export const reattribute = (
         item.attributedVersion >= version;
       if (unchanged) continue;
       remove.push(item.timestamp);
-      for (const p of pieces) {
-        let min = Number.POSITIVE_INFINITY;
-        for (const x of p.samples) if (x.timestamp < min) min = x.timestamp;
-        add.push({
-          ...p,
-          timestamp: min as StoredSegment["timestamp"],
-          attributedVersion: version,
-        });
-      }
+      for (const p of pieces)
+        add.push({ ...p, timestamp: segmentKey(p.samples), attributedVersion: version });
     }
     if (remove.length > 0) yield* store.replace(commit.deviceId, remove, add);
     return {
