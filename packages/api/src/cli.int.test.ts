@@ -1,7 +1,8 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { freePort, testTables } from "@medusa/adapters";
+import { runCommand } from "@medusa/adapters/testing";
 import { beforeAll, expect, inject, it } from "vitest";
 import { bundle } from "../scripts/bundle.mjs";
 import { startServer } from "./server.js";
@@ -46,7 +47,7 @@ it("the Node server starts from the environment alone and serves the API on Dyna
 it("medusa-api, the installed command, serves the API from the environment and stops on SIGTERM with 0", async () => {
   const t = await testTables(inject("dynamoEndpoint"));
   const port = await freePort();
-  const child = spawn(process.execPath, [bin], {
+  const api = runCommand([bin], {
     env: {
       PATH: process.env.PATH ?? "",
       PORT: String(port),
@@ -57,23 +58,9 @@ it("medusa-api, the installed command, serves the API from the environment and s
       MEDUSA_JWT_SECRET: TEST_SECRET,
       MEDUSA_TABLE_PREFIX: t.tables.events.replace("medusa-assignment-events", ""),
     },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  let output = "";
-  child.stdout.on("data", (d) => {
-    output += String(d);
-  });
-  child.stderr.on("data", (d) => {
-    output += String(d);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
   try {
-    const deadline = Date.now() + 30_000;
-    while (!output.includes("medusa-api listening")) {
-      if (Date.now() > deadline || child.exitCode !== null)
-        throw new Error(`medusa-api did not start:\n${output}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await api.waitFor("medusa-api listening");
     const base = `http://127.0.0.1:${port}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const token = await signToken({ email: "nurse@clinic.example", roles: ["clinician"] });
@@ -84,13 +71,13 @@ it("medusa-api, the installed command, serves the API from the environment and s
       body: JSON.stringify({ device_id: device, patient_id: "P-2", patient_name: "B" }),
     });
     expect(assigned.status).toBe(201);
-    child.kill("SIGTERM");
-    expect(await exited).toBe(0);
+    api.child.kill("SIGTERM");
+    expect(await api.exited).toBe(0);
     // Request ids, no patient names in the log.
-    expect(output).toContain("request_id");
-    expect(output).not.toContain('"B"');
+    expect(api.output()).toContain("request_id");
+    expect(api.output()).not.toContain('"B"');
   } finally {
-    child.kill("SIGKILL");
+    api.child.kill("SIGKILL");
     await t.drop();
   }
 });

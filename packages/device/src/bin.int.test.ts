@@ -1,5 +1,5 @@
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { runCommand } from "@medusa/adapters/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { bundle } from "../scripts/bundle.mjs";
 import {
@@ -19,18 +19,7 @@ beforeAll(async () => {
 afterAll(() => folder.remove());
 
 /** The installed command, as an operator runs it. */
-const run = (args: ReadonlyArray<string>) => {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout.on("data", (d) => {
-    output += String(d);
-  });
-  child.stderr.on("data", (d) => {
-    output += String(d);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-  return { child, exited, output: () => output };
-};
+const run = (args: ReadonlyArray<string>) => runCommand([bin, ...args]);
 
 it("medusa-device --config FILE --check prints the resolved configuration, no secrets", async () => {
   const { path } = writeConfig(folder.dir, folder.certs, "pi-bin", 8883);

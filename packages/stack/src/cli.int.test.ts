@@ -1,9 +1,9 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runCommand } from "@medusa/adapters/testing";
 import { afterAll, expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
@@ -11,22 +11,10 @@ const main = fileURLToPath(new URL("./main.ts", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "medusa-stack-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const run = (args: ReadonlyArray<string>) => {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "--conditions=@medusa/source", main, "--dir", dir, ...args],
-    { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let output = "";
-  child.stdout.on("data", (d) => {
-    output += String(d);
+const run = (args: ReadonlyArray<string>) =>
+  runCommand(["--import", "tsx", "--conditions=@medusa/source", main, "--dir", dir, ...args], {
+    cwd: root,
   });
-  child.stderr.on("data", (d) => {
-    output += String(d);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-  return { child, exited, output: () => output };
-};
 
 it("prints what runs where and a token, and stops cleanly on Ctrl-C with exit code 0", async () => {
   const stack = run([
@@ -39,12 +27,7 @@ it("prints what runs where and a token, and stops cleanly on Ctrl-C with exit co
     "--dynamo-port",
     "0",
   ]);
-  const deadline = Date.now() + 60_000;
-  while (!stack.output().includes("Ctrl-C stops everything")) {
-    if (Date.now() > deadline || stack.child.exitCode !== null)
-      throw new Error(`the stack did not start:\n${stack.output()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await stack.waitFor("Ctrl-C stops everything", 60_000);
   const out = stack.output();
   expect(out).toContain("✓ DynamoDB Local ready on http://127.0.0.1:");
   expect(out).toMatch(/API {10}http:\/\/127\.0\.0\.1:\d+/);
