@@ -202,7 +202,7 @@ describe("ingest", () => {
       sensors
         .all()
         .flatMap((s) => s.samples.map((x) => x.sequence))
-        .sort(),
+        .sort((a, b) => a - b),
     ).toEqual([20, 21, 22]);
   });
 
