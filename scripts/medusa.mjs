@@ -75,6 +75,8 @@ function main() {
       ensureMosquitto();
       p("exec", "biome", "ci", ".");
       p("-r", "--parallel", "typecheck");
+      // The published form too: each package's dist/ as `pnpm pack` builds it.
+      p("-r", "build");
       summarise(() =>
         p(
           "exec",
