@@ -78,7 +78,19 @@ export const createApp = (deps: ApiDeps) => {
     ),
   );
   app.onError((error, c) => {
-    if (error instanceof ProblemError) return sendProblem(c, error.problem);
+    if (error instanceof ProblemError) {
+      // Why storage failed, for the operator: the store, the operation and the
+      // SDK's reason (no request body, no patient data).
+      if (error.problem.status >= 500 && error.cause instanceof Error)
+        log({
+          level: "error",
+          request_id: c.get("requestId"),
+          route: c.req.routePath,
+          error: error.cause.name,
+          reason: error.cause.message,
+        });
+      return sendProblem(c, error.problem);
+    }
     log({
       level: "error",
       request_id: c.get("requestId"),

@@ -5,9 +5,10 @@ const secret = "a-secret-of-at-least-thirty-two-characters";
 
 describe("API configuration from the environment", () => {
   it("has the documented defaults", () => {
-    expect(apiConfigFromEnv({ MEDUSA_JWT_SECRET: secret })).toEqual({
+    expect(apiConfigFromEnv({ MEDUSA_JWT_SECRET: secret, AWS_REGION: "eu-central-1" })).toEqual({
       port: 8080,
       host: "127.0.0.1",
+      region: "eu-central-1",
       auth: { secret },
       tables: {
         events: "medusa-assignment-events",
@@ -20,6 +21,7 @@ describe("API configuration from the environment", () => {
       apiConfigFromEnv({
         PORT: "9000",
         HOST: "0.0.0.0",
+        AWS_REGION: "local",
         MEDUSA_JWKS_URL:
           "https://cognito-idp.eu-central-1.amazonaws.com/pool/.well-known/jwks.json",
         MEDUSA_JWT_ISSUER: "https://cognito-idp.eu-central-1.amazonaws.com/pool",
@@ -52,8 +54,11 @@ describe("API configuration from the environment", () => {
     ],
     [{ MEDUSA_JWT_SECRET: secret, MEDUSA_TABLE_PREFIX: "dev prefix/" }, "MEDUSA_TABLE_PREFIX"],
     [{ MEDUSA_JWT_SECRET: secret, MEDUSA_EVENTS_TABLE: "e" }, "MEDUSA_EVENTS_TABLE"],
+    [{ MEDUSA_JWT_SECRET: secret, AWS_REGION: undefined }, "AWS_REGION is required"],
+    [{ MEDUSA_JWT_SECRET: secret, AWS_REGION: "not a region!" }, "AWS_REGION=not a region!"],
   ])("a missing or bad setting stops start-up naming it: %o", (env, variable) => {
-    expect(() => apiConfigFromEnv(env)).toThrow(ApiConfigError);
-    expect(() => apiConfigFromEnv(env)).toThrow(variable);
+    const withRegion = { AWS_REGION: "eu-central-1", ...env };
+    expect(() => apiConfigFromEnv(withRegion)).toThrow(ApiConfigError);
+    expect(() => apiConfigFromEnv(withRegion)).toThrow(variable);
   });
 });

@@ -7,6 +7,8 @@ export class ApiConfigError extends Error {
 export interface ApiConfig {
   readonly port: number;
   readonly host: string;
+  /** DynamoDB's region (any name, e.g. `local`, for DynamoDB Local). */
+  readonly region: string;
   readonly auth: { readonly secret: string } | { readonly jwksUrl: string };
   readonly issuer?: string;
   readonly audience?: string;
@@ -40,11 +42,19 @@ export const apiConfigFromEnv = (env: Readonly<Record<string, string | undefined
   const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB;
   if (endpoint && !(URL.canParse(endpoint) && /^https?:$/.test(new URL(endpoint).protocol)))
     throw new ApiConfigError(`AWS_ENDPOINT_URL_DYNAMODB=${endpoint}: must be an http(s) URL`);
+  const region = env.AWS_REGION;
+  if (!region)
+    throw new ApiConfigError(
+      "AWS_REGION is required (DynamoDB's region, e.g. eu-central-1; any name, e.g. local, for DynamoDB Local)",
+    );
+  if (!/^[a-z][a-z0-9-]*[a-z0-9]$/.test(region))
+    throw new ApiConfigError(`AWS_REGION=${region}: not a region name (e.g. eu-central-1)`);
   const tables = tableSettingProblem(env);
   if (tables) throw new ApiConfigError(tables);
   return {
     port,
     host: env.HOST ?? "127.0.0.1",
+    region,
     auth: secret ? { secret } : { jwksUrl: jwksUrl as string },
     ...(env.MEDUSA_JWT_ISSUER ? { issuer: env.MEDUSA_JWT_ISSUER } : {}),
     ...(env.MEDUSA_JWT_AUDIENCE ? { audience: env.MEDUSA_JWT_AUDIENCE } : {}),

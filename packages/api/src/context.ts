@@ -68,6 +68,26 @@ export const decodeInput = <A, I>(schema: Schema.Schema<A, I>, input: unknown): 
   );
 };
 
+/** A path parameter decoded with its schema; a 400 problem names the parameter as the field. */
+export const decodeParam = <A, I>(
+  name: string,
+  schema: Schema.Schema<A, I>,
+  value: string | undefined,
+): A => decodeInput(Schema.Struct({ [name]: schema }), { [name]: value })[name] as A;
+
+/** Refuses query parameters where a route takes none, naming them. */
+export const noQuery = (query: Record<string, string>): void => {
+  // Not a decode against Schema.Struct({}): an empty struct accepts any property.
+  const names = Object.keys(query);
+  if (names.length > 0)
+    throw new ProblemError(
+      problem(400, "validation-error", "Invalid request", {
+        detail: "this route takes no query parameters",
+        errors: names.map((path) => ({ path, message: "is unexpected" })),
+      }),
+    );
+};
+
 /** The JSON body, or a 400 problem when it is not JSON. */
 export const jsonBody = async (c: Context<ApiEnv>): Promise<unknown> => {
   const text = await c.req.text();

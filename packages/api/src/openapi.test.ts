@@ -65,8 +65,11 @@ describe("the OpenAPI 3.1 document", () => {
     // A field is required unless it is an optional property signature.
     const fields = (s: { readonly fields: Readonly<Record<string, unknown>> }) =>
       Object.entries(s.fields).map(([name, f]) => [name, !Schema.isPropertySignature(f)]);
+    // The old unassign route's query form: all fields there or all in the body, so none is required alone.
+    expect(query("/api/devices/unassign", "post").map((p) => [p.name, p.required])).toEqual(
+      fields(UnassignQuery).map(([name]) => [name, false]),
+    );
     for (const [path, method, schema] of [
-      ["/api/devices/unassign", "post", UnassignQuery],
       ["/api/patients/{patient_id}/sensor-data", "get", SensorDataQuery],
       ["/api/patients/{patient_id}/devices", "get", PatientDevicesQuery],
     ] as const) {

@@ -139,7 +139,11 @@ export const openApiDocument = () => ({
       post: {
         summary:
           "End a patient's assignment of a device (clinician); the fields as a JSON body or, as the old route took them, query parameters",
-        parameters: [idempotency, ...queryParameters(UnassignQuery)],
+        // Either all fields as query parameters or all in the body: none is required on its own.
+        parameters: [
+          idempotency,
+          ...queryParameters(UnassignQuery).map((p) => ({ ...p, required: false })),
+        ],
         requestBody: { required: false, content: json(UnassignBody) },
         responses: {
           "200": ok("device unassigned", UnassignResponse),
@@ -154,7 +158,7 @@ export const openApiDocument = () => ({
         requestBody: { required: true, content: json(ReassignBody) },
         responses: {
           "201": ok("reassigned", AssignResponse),
-          ...problems(400, 401, 403, 404, 413, 422, 503),
+          ...problems(400, 401, 403, 404, 409, 413, 422, 503),
         },
       },
     },

@@ -27,7 +27,11 @@ export const sendProblem = (c: Context, p: Problem) =>
 
 /** An error that is already a problem: thrown inside handlers, rendered by the error handler. */
 export class ProblemError extends Error {
-  constructor(readonly problem: Problem) {
+  /** `cause`: the typed failure behind a 5xx problem, for the operator's log (never sent). */
+  constructor(
+    readonly problem: Problem,
+    override readonly cause?: unknown,
+  ) {
     super(problem.title);
   }
 }

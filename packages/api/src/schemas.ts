@@ -140,4 +140,23 @@ export const ProblemView = Schema.Struct({
   status: Schema.Number,
   detail: optional(Schema.String),
   errors: optional(Schema.Array(Schema.Struct({ path: Schema.String, message: Schema.String }))),
+  device_id: optional(Schema.String),
+  current_patient_id: optional(
+    Schema.String.annotations({ description: "409 device-already-assigned: who wears it" }),
+  ),
+  assigned_since: optional(
+    Schema.Number.annotations({
+      description: "409 device-already-assigned: since when, epoch milliseconds",
+    }),
+  ),
+  last_event_at: optional(
+    Schema.Number.annotations({
+      description: "422 time-before-last-event: the device's last event, epoch milliseconds",
+    }),
+  ),
+  max_skew_ms: optional(
+    Schema.Number.annotations({
+      description: "422 time-in-future: how far ahead of the server's clock a time may be",
+    }),
+  ),
 }).annotations({ identifier: "Problem" });

@@ -9,7 +9,7 @@ export const startServer = (env: Readonly<Record<string, string | undefined>> = 
   const config = apiConfigFromEnv(env);
   // Region and endpoint from the same environment as the rest (the SDK alone would read process.env).
   const client = makeDynamoClient({
-    ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+    region: config.region,
     ...(env.AWS_ENDPOINT_URL_DYNAMODB ? { endpoint: env.AWS_ENDPOINT_URL_DYNAMODB } : {}),
   });
   const stores = makeDynamoStores({ client, tables: config.tables });

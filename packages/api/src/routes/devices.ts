@@ -1,5 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { type Commit, type DeviceAssigned, DeviceId, epochMillis } from "@medusa/domain";
+import {
+  type Commit,
+  DeviceAlreadyAssigned,
+  type DeviceAssigned,
+  DeviceId,
+  epochMillis,
+  VersionConflict,
+} from "@medusa/domain";
 import { Effect, Either } from "effect";
 import { Hono } from "hono";
 import {
@@ -8,18 +15,20 @@ import {
   assignmentView,
   commandIdFor,
   decodeInput,
+  decodeParam,
   jsonBody,
+  noQuery,
   requireRole,
   run,
 } from "../context.js";
 import { problemFor } from "../errors.js";
-import { ProblemError } from "../problems.js";
+import { ProblemError, problem } from "../problems.js";
 import { AssignBody, ReassignBody, UnassignBody, UnassignQuery } from "../schemas.js";
 
 /** A command's failure as a problem (typed failures only; anything else is a 500). */
 const fail = (error: unknown): never => {
   const p = problemFor(error);
-  if (p) throw new ProblemError(p);
+  if (p) throw new ProblemError(p, error);
   throw error;
 };
 
@@ -62,19 +71,53 @@ export const devices = (deps: ApiDeps) => {
       at: body.assignment_timestamp ?? t,
       now: t,
     });
-    if (Either.isLeft(r)) return fail(r.left);
+    if (Either.isLeft(r)) return fail(await lostRaceToAssign(body.device_id, r.left));
     if (r.right.duplicate) c.header("idempotent-replayed", "true");
     return c.json({ status: "success", assignment: started(r.right.commit) }, 201);
   });
 
+  /**
+   * An assign that lost the race for the device's stream to another command:
+   * when the winner assigned the device, say so as any 409 for an assigned
+   * device does, naming the patient and since when.
+   */
+  const lostRaceToAssign = async (deviceId: DeviceId, error: unknown) => {
+    if (!(error instanceof VersionConflict)) return error;
+    const current = await Effect.runPromise(
+      Effect.either(deps.readModel.currentAssignment(deviceId)),
+    );
+    if (Either.isLeft(current) || current.right === null) return error;
+    const { patientId, patientName, assignedBy, start, notes } = current.right;
+    return new DeviceAlreadyAssigned({
+      deviceId,
+      current: {
+        deviceId,
+        patientId,
+        assignedBy,
+        since: start,
+        ...(patientName !== undefined ? { patientName } : {}),
+        ...(notes !== undefined ? { notes } : {}),
+      },
+    });
+  };
+
   app.post("/unassign", async (c) => {
     const actor = requireRole(c, "clinician").email;
-    // The old route took query parameters; a JSON body works too.
+    // The old route took query parameters; a JSON body works too, but not both at once.
     const query = c.req.query();
+    const json = await jsonBody(c);
+    const hasBody = typeof json !== "object" || json === null || Object.keys(json).length > 0;
+    if (Object.keys(query).length > 0 && hasBody)
+      throw new ProblemError(
+        problem(400, "validation-error", "Invalid request", {
+          detail: "give the fields as query parameters or as a JSON body, not both",
+          errors: [{ path: "", message: "query parameters and a JSON body in one request" }],
+        }),
+      );
     const body =
       Object.keys(query).length > 0
         ? decodeInput(UnassignQuery, query)
-        : decodeInput(UnassignBody, await jsonBody(c));
+        : decodeInput(UnassignBody, json);
     const t = epochMillis(now());
     const r = await run(deps, {
       _tag: "EndAssignment",
@@ -114,7 +157,8 @@ export const devices = (deps: ApiDeps) => {
 
   app.get("/:device_id/patient", async (c) => {
     requireRole(c, "viewer");
-    const deviceId = decodeInput(DeviceId, c.req.param("device_id"));
+    const deviceId = decodeParam("device_id", DeviceId, c.req.param("device_id"));
+    noQuery(c.req.query());
     const current = await Effect.runPromise(
       Effect.either(deps.readModel.currentAssignment(deviceId)),
     );
@@ -136,7 +180,8 @@ export const devices = (deps: ApiDeps) => {
 
   app.get("/:device_id/assignments", async (c) => {
     requireRole(c, "viewer");
-    const deviceId = decodeInput(DeviceId, c.req.param("device_id"));
+    const deviceId = decodeParam("device_id", DeviceId, c.req.param("device_id"));
+    noQuery(c.req.query());
     const intervals = await Effect.runPromise(
       Effect.either(deps.readModel.deviceIntervals(deviceId)),
     );

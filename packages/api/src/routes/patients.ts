@@ -6,6 +6,7 @@ import {
   type ApiEnv,
   assignmentView,
   decodeInput,
+  decodeParam,
   jsonBody,
   requireRole,
 } from "../context.js";
@@ -21,7 +22,7 @@ export const patients = (deps: ApiDeps) => {
 
   app.get("/:patient_id/devices", async (c) => {
     requireRole(c, "viewer");
-    const patientId = decodeInput(PatientId, c.req.param("patient_id"));
+    const patientId = decodeParam("patient_id", PatientId, c.req.param("patient_id"));
     const { include } = decodeInput(PatientDevicesQuery, c.req.query());
     const intervals = await Effect.runPromise(
       Effect.either(deps.readModel.patientIntervals(patientId)),
@@ -36,7 +37,7 @@ export const patients = (deps: ApiDeps) => {
     patientIdRaw: string,
     input: { start_time: number; end_time: number; limit?: number; cursor?: string },
   ) => {
-    const patientId = decodeInput(PatientId, patientIdRaw);
+    const patientId = decodeParam("patient_id", PatientId, patientIdRaw);
     if (input.end_time <= input.start_time) {
       throw new ProblemError(
         problem(400, "validation-error", "Invalid request", {

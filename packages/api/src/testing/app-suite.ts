@@ -184,6 +184,14 @@ export const apiSuite = (
           ),
         ).toMatchObject({ status: 200, body: { status: "device unassigned" } });
         await assign("pi-2", "P1", { assignment_timestamp: T0 });
+        // Both at once is ambiguous: refused, and nothing ends.
+        const both = await json(
+          await call("POST", "/api/devices/unassign?device_id=pi-2", { patient_id: "P1" }),
+        );
+        expect(both).toMatchObject({
+          status: 400,
+          body: { detail: "give the fields as query parameters or as a JSON body, not both" },
+        });
         expect(
           (await call("POST", "/api/devices/unassign", { device_id: "pi-2", patient_id: "P1" }))
             .status,
@@ -304,6 +312,17 @@ export const apiSuite = (
         );
         expect(results.filter((r) => r.status === 201)).toHaveLength(1);
         expect(results.filter((r) => r.status === 409)).toHaveLength(19);
+        // Every loser is told who won and since when, whether it lost the race or came after.
+        const winner = await json(
+          await call("GET", "/api/devices/pi-race/patient", undefined, viewer),
+        );
+        const patient = winner.body.patient as { patient_id: string; assignment_timestamp: number };
+        for (const loser of results.filter((r) => r.status === 409))
+          expect(await loser.json()).toMatchObject({
+            type: "https://medusa-link.dev/problems/device-already-assigned",
+            current_patient_id: patient.patient_id,
+            assigned_since: patient.assignment_timestamp,
+          });
       });
     });
 
@@ -605,9 +624,28 @@ export const apiSuite = (
             )
           ).body,
         ).toMatchObject({ status: 400, detail: expect.stringContaining("end_time") });
-        expect(
-          (await json(await call("GET", "/api/patients/%20P1/devices", undefined, viewer))).status,
-        ).toBe(400);
+        // A bad path parameter is named as the failing field.
+        for (const path of [
+          "/api/patients/%20P1/devices",
+          `/api/patients/%20P1/sensor-data?start_time=${T0}&end_time=${T0 + 1}`,
+          "/api/devices/%20pi/patient",
+          "/api/devices/%20pi/assignments",
+        ]) {
+          const bad = await json(await call("GET", path, undefined, viewer));
+          expect([path, bad.status, (bad.body.errors as Array<{ path: string }>)[0]?.path]).toEqual(
+            [path, 400, path.includes("patients") ? "patient_id" : "device_id"],
+          );
+        }
+        // Routes that take no query parameters refuse them, naming them.
+        for (const path of [
+          "/api/devices/pi-1/patient?foo=1",
+          "/api/devices/pi-1/assignments?foo=1",
+        ]) {
+          const bad = await json(await call("GET", path, undefined, viewer));
+          expect([path, bad.status, (bad.body.errors as Array<{ path: string }>)[0]?.path]).toEqual(
+            [path, 400, "foo"],
+          );
+        }
       });
 
       it("tokens: expired, without an e-mail, or without a role", async () => {
@@ -659,9 +697,14 @@ export const apiSuite = (
         ).toBe(400);
       });
 
-      it("storage failures are a 503 problem with no internals; never a 500", async () => {
+      it("storage failures are a 503 problem with no internals, and the operator's log says why; never a 500", async () => {
+        const logged: Array<Record<string, unknown>> = [];
         const broken = await under.serve(
-          createApp({ ...under.broken, authenticate: testAuth(), log: () => {} }),
+          createApp({
+            ...under.broken,
+            authenticate: testAuth(),
+            log: (entry) => void logged.push(entry),
+          }),
         );
         try {
           const requests: Array<[string, string, unknown, string]> = [
@@ -698,6 +741,13 @@ export const apiSuite = (
               status: 503,
               detail: "try again later",
             });
+          }
+          const errors = logged.filter((e) => e.level === "error");
+          expect(errors).toHaveLength(requests.length);
+          for (const e of errors) {
+            expect(e.error).toMatch(/Unavailable$/);
+            expect(String(e.reason).length).toBeGreaterThan(0);
+            expect(e.request_id).toEqual(expect.any(String));
           }
         } finally {
           await broken.close();
