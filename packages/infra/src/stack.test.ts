@@ -335,6 +335,7 @@ describe.each([
         MEDUSA_TOPIC_PREFIX: s.settings.topicPrefix,
         MEDUSA_RETENTION_DAYS: "30",
         MEDUSA_INTERVAL_CACHE_TTL_MS: "30000",
+        MEDUSA_INGEST_TIMEOUT_MS: String(INGEST_TIMEOUT_S * 1000),
       });
     });
 

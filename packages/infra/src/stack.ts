@@ -90,6 +90,7 @@ export class MedusaStack extends Stack {
       MEDUSA_TOPIC_PREFIX: settings.topicPrefix,
       MEDUSA_RETENTION_DAYS: String(settings.retentionDays),
       MEDUSA_INTERVAL_CACHE_TTL_MS: String(settings.intervalCacheTtlMs),
+      MEDUSA_INGEST_TIMEOUT_MS: String(INGEST_TIMEOUT_S * 1000),
     };
 
     const handler = (

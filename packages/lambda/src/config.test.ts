@@ -8,6 +8,7 @@ describe("configuration from the environment", () => {
       topicPrefix: "medusa",
       retentionMs: 30 * 86_400_000,
       cacheTtlMs: 30_000,
+      ingestTimeoutMs: 15_000,
       settleMs: 45_000,
     });
     expect(sensorTopicTemplate(config)).toBe("medusa/{device_id}/sensor/data");
@@ -21,6 +22,7 @@ describe("configuration from the environment", () => {
       topicPrefix: "clinic-a",
       retentionMs: 7 * 86_400_000,
       cacheTtlMs: 10_000,
+      ingestTimeoutMs: 15_000,
       settleMs: 25_000,
     });
   });
@@ -30,6 +32,13 @@ describe("configuration from the environment", () => {
     [{ MEDUSA_RETENTION_DAYS: "0" }, "MEDUSA_RETENTION_DAYS"],
     [{ MEDUSA_INTERVAL_CACHE_TTL_MS: "-1" }, "MEDUSA_INTERVAL_CACHE_TTL_MS"],
     [{ MEDUSA_REATTRIBUTION_SETTLE_MS: "1000" }, "MEDUSA_REATTRIBUTION_SETTLE_MS"],
+    // The cache TTL alone is not enough: one ingest may still be running with old intervals.
+    [{ MEDUSA_REATTRIBUTION_SETTLE_MS: "30000" }, "MEDUSA_REATTRIBUTION_SETTLE_MS"],
+    [
+      { MEDUSA_INGEST_TIMEOUT_MS: "60000", MEDUSA_REATTRIBUTION_SETTLE_MS: "45000" },
+      "MEDUSA_REATTRIBUTION_SETTLE_MS",
+    ],
+    [{ MEDUSA_INGEST_TIMEOUT_MS: "0" }, "MEDUSA_INGEST_TIMEOUT_MS"],
     [{ MEDUSA_TOPIC_PREFIX: "medusa/#" }, "MEDUSA_TOPIC_PREFIX"],
     [{ MEDUSA_TOPIC_PREFIX: "a//b" }, "MEDUSA_TOPIC_PREFIX"],
     [{ AWS_ENDPOINT_URL_DYNAMODB: "localhost:8000 " }, "AWS_ENDPOINT_URL_DYNAMODB"],

@@ -32,8 +32,10 @@ beforeAll(async () => {
     MEDUSA_MAPPING_TABLE: t.tables.mapping,
     MEDUSA_SENSOR_TABLE: t.tables.sensor,
     MEDUSA_DEAD_LETTER_TABLE: t.tables.deadLetters,
-    // No interval cache, so the second pass may follow the first after 100 ms.
+    // No interval cache and a test's ingest takes well under 100 ms, so the second pass
+    // may follow the first after 100 ms.
     MEDUSA_INTERVAL_CACHE_TTL_MS: "0",
+    MEDUSA_INGEST_TIMEOUT_MS: "100",
     MEDUSA_REATTRIBUTION_SETTLE_MS: "100",
   };
   // The SDK reads credentials from the process environment.

@@ -240,6 +240,9 @@ describe("ingest", () => {
         },
         "invalid historical reading",
       ],
+      // Not what the rule's timestamp() gives: a reading without a time would take it as its own.
+      [{ x: 0, y: 0, z: 1, sequence: 1, topic, received_at: 1.5e16 }, "invalid received_at"],
+      [{ ...batch(T0, 0), received_at: "soon" }, "invalid received_at"],
     ];
     for (const [event, reason] of cases) {
       const r = await run(ingest(event));
@@ -248,6 +251,8 @@ describe("ingest", () => {
     expect(letters.all().map((l) => l.reason)).toEqual(cases.map(([, reason]) => reason));
     expect(letters.all()[0]).toMatchObject({ payload: "{not json", source: "iot-rule" });
     expect(letters.all()[4]).toMatchObject({ topic, clientId: "medusa-pi-02" });
+    // The letter's own time is the clock's when the event's is no time at all.
+    expect(letters.all()[8]?.receivedAt).toBe(now);
     expect(sensors.all()).toEqual([]);
   });
 
@@ -262,6 +267,7 @@ describe("ingest", () => {
             v: fc.anything(),
             s: fc.anything(),
             x: fc.anything(),
+            received_at: fc.oneof(fc.double(), fc.integer(), fc.anything()),
           }),
         ),
         async (event) => {

@@ -15,7 +15,7 @@ import {
 } from "@medusa/domain";
 import { Effect, Either } from "effect";
 import { IntervalCache } from "./interval-cache.js";
-import { decodeRuleEvent, type SensorMessage } from "./rule-event.js";
+import { decodeRuleEvent, receivedAtOf, type SensorMessage } from "./rule-event.js";
 
 export interface IngestOptions {
   /** Where sensor data arrives; `{device_id}` is the device level. */
@@ -120,7 +120,7 @@ export const makeIngest = (options: IngestOptions = {}) => {
     return {
       topic: typeof o.topic === "string" ? o.topic : null,
       clientId: typeof o.client_id === "string" ? o.client_id : null,
-      receivedAt: typeof o.received_at === "number" ? o.received_at : now(),
+      receivedAt: receivedAtOf(o, now),
     };
   };
 

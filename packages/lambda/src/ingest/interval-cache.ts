@@ -41,13 +41,17 @@ export class IntervalCache {
   /** Reads the stream now (always fresh) and caches it. */
   load(deviceId: DeviceId): Effect.Effect<DeviceIntervals, EventStoreUnavailable, EventStore> {
     return Effect.gen(this, function* () {
+      // The entry's age counts from before the read: whatever the read returns
+      // holds every commit made before this moment (the correctness argument's
+      // point 1 in the README), however long the read itself takes.
+      const loadedAt = this.now();
       const store = yield* EventStore;
       const stream = yield* store.load(deviceId);
       this.loads++;
       const entry = {
         intervals: intervalsOf(eventsOf(stream.commits)),
         version: stream.version,
-        loadedAt: this.now(),
+        loadedAt,
       };
       this.entries.set(deviceId, entry);
       return entry;

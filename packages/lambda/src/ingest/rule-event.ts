@@ -2,8 +2,10 @@ import {
   type DeviceId,
   DeviceId as DeviceIdSchema,
   decodeSensorPayload,
+  EARLIEST_SAMPLE_TIME,
   InvalidPayload,
   invalid,
+  LATEST_SAMPLE_TIME,
   parseDeviceId,
   type Sample,
   samplesOf,
@@ -72,10 +74,18 @@ export const decodeRuleEvent = (
     );
   }
   const o = input as Record<string, unknown>;
-  const receivedAt =
-    typeof o.received_at === "number" && Number.isFinite(o.received_at)
-      ? Math.round(o.received_at)
-      : options.now();
+  // The rule's timestamp() is always a time; anything else here is not what the rule sent,
+  // and samples without a time of their own would take it as theirs.
+  if (o.received_at !== undefined && !isReceiveTime(o.received_at)) {
+    return Either.left(
+      rejected(
+        "invalid received_at",
+        "received_at",
+        `${JSON.stringify(o.received_at)} is not epoch milliseconds between 2020 and 2100`,
+      ),
+    );
+  }
+  const receivedAt = receivedAtOf(o, options.now);
   const clientId = typeof o.client_id === "string" ? o.client_id : null;
 
   if (o.topic === undefined && "accel_x" in o) {
@@ -142,6 +152,15 @@ export const decodeRuleEvent = (
     })),
   );
 };
+
+const isReceiveTime = (x: unknown): x is number =>
+  typeof x === "number" && x >= EARLIEST_SAMPLE_TIME && x < LATEST_SAMPLE_TIME;
+
+/** The event's `received_at` when it is a time (epoch ms, 2020–2100), else the clock's now. */
+export const receivedAtOf = (
+  event: Readonly<Record<string, unknown>>,
+  now: () => number,
+): number => (isReceiveTime(event.received_at) ? Math.round(event.received_at) : now());
 
 const rejected = (reason: string, path: string, message: string) =>
   new InvalidPayload({ reason, issues: [{ path, message }] });
