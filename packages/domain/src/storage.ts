@@ -150,7 +150,12 @@ export class SensorStore extends Context.Tag("@medusa/SensorStore")<
       remove: ReadonlyArray<number>,
       add: ReadonlyArray<StoredSegment>,
     ) => Effect.Effect<void, SegmentsNotWritten | StorageUnavailable>;
-    /** A patient's samples from every device, in `range`, ordered by time, a page at a time. */
+    /**
+     * A patient's samples from every device, in `range`, a page at a time: by
+     * stored item (its earliest sample's time), then device, then time within
+     * the item. So one device's samples come in time order; those of two
+     * devices worn at once interleave item by item, not sample by sample.
+     */
     readonly patientTimeline: (
       patientId: PatientId,
       range: TimeRange,
