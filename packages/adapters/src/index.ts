@@ -6,4 +6,5 @@ export * from "./dynamodb/index.js";
 export * from "./memory/index.js";
 export * from "./mqtt/index.js";
 export * from "./outbox/index.js";
+export * from "./segments.js";
 export * from "./sensor/index.js";

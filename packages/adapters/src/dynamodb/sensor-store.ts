@@ -25,19 +25,18 @@ import {
   UNASSIGNED,
 } from "@medusa/domain";
 import { Effect, Either } from "effect";
+import {
+  boundSpan,
+  decodeTimelineCursor,
+  encodeTimelineCursor,
+  MAX_ITEM_SPAN_MS,
+} from "../segments.js";
 import { PATIENT_TIMELINE_INDEX, type TableNames } from "./tables.js";
-
-/**
- * No item holds samples spread over more than this; longer segments are split
- * on write. A range read can then start its key range this much before the
- * range and still find every item that reaches into it.
- */
-export const MAX_ITEM_SPAN_MS = 2 * 60_000;
 
 export interface SensorStoreOptions {
   readonly client: DynamoDBClient;
   readonly tables: TableNames;
-  /** How long `write` keeps retrying unprocessed items before it reports them. */
+  /** How long `write` keeps retrying unprocessed or throttled items before it reports them. */
   readonly writeDeadlineMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
   /** Jitter source for the backoff (tests pin it). */
@@ -102,43 +101,6 @@ export const segmentFromItem = (
   } as StoredSegment);
 };
 
-/** Splits segments that span more than `MAX_ITEM_SPAN_MS`; each piece is keyed by its earliest sample. */
-export const boundSpan = (segments: ReadonlyArray<StoredSegment>): ReadonlyArray<StoredSegment> =>
-  segments.flatMap((s) => {
-    let min = Number.POSITIVE_INFINITY;
-    let max = Number.NEGATIVE_INFINITY;
-    for (const x of s.samples) {
-      if (x.timestamp < min) min = x.timestamp;
-      if (x.timestamp > max) max = x.timestamp;
-    }
-    if (max - min <= MAX_ITEM_SPAN_MS) return [{ ...s, timestamp: segmentKey(s.samples) }];
-    const pieces: Array<StoredSegment> = [];
-    let run: Array<Sample> = [];
-    let lo = 0;
-    let hi = 0;
-    const flush = () => {
-      if (run.length > 0) pieces.push({ ...s, samples: run, timestamp: segmentKey(run) });
-    };
-    for (const x of s.samples) {
-      if (
-        run.length > 0 &&
-        Math.max(hi, x.timestamp) - Math.min(lo, x.timestamp) > MAX_ITEM_SPAN_MS
-      ) {
-        flush();
-        run = [];
-      }
-      if (run.length === 0) {
-        lo = x.timestamp;
-        hi = x.timestamp;
-      }
-      run.push(x);
-      lo = Math.min(lo, x.timestamp);
-      hi = Math.max(hi, x.timestamp);
-    }
-    flush();
-    return pieces;
-  });
-
 const unavailable = (operation: string, e: unknown) =>
   new StorageUnavailable({
     store: "sensor table",
@@ -146,22 +108,16 @@ const unavailable = (operation: string, e: unknown) =>
     reason: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
   });
 
-interface Cursor {
-  readonly t: number;
-  readonly d: string;
-  readonly n: number;
-}
-const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString("base64url");
-const decodeCursor = (s: string): Either.Either<Cursor, InvalidCursor> => {
-  try {
-    const c = JSON.parse(Buffer.from(s, "base64url").toString("utf8")) as Cursor;
-    if (typeof c.t === "number" && typeof c.d === "string" && Number.isInteger(c.n) && c.n >= 0)
-      return Either.right(c);
-  } catch {
-    // fall through
-  }
-  return Either.left(new InvalidCursor({ reason: "cursor is not one this store returned" }));
-};
+/**
+ * What DynamoDB throws when it throttles a whole request (after the SDK's own
+ * retries). The chunk was not written; it is retried like unprocessed items.
+ */
+const THROTTLING = new Set([
+  "ProvisionedThroughputExceededException",
+  "ThrottlingException",
+  "RequestLimitExceeded",
+]);
+const throttled = (e: unknown): e is Error => e instanceof Error && THROTTLING.has(e.name);
 
 /**
  * Packed motion samples on DynamoDB: one item per segment, key
@@ -175,33 +131,45 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const random = options.random ?? Math.random;
 
-  /** Sends write requests 25 at a time, retrying unprocessed ones with backoff until the deadline. */
+  /**
+   * Sends write requests 25 at a time. What DynamoDB leaves unprocessed, or
+   * refuses whole as throttled, is sent again with backoff until the deadline.
+   */
   const batchWrite = (operation: string, requests: ReadonlyArray<WriteRequest>) =>
     Effect.tryPromise({
       try: async () => {
         const deadline = Date.now() + deadlineMs;
         let pending = [...requests];
         let attempt = 0;
+        let lastThrottle = "UnprocessedItems";
         while (pending.length > 0) {
           const next: Array<WriteRequest> = [];
           for (let i = 0; i < pending.length; i += 25) {
             const chunk = pending.slice(i, i + 25);
-            const out = await client.send(
-              new BatchWriteItemCommand({ RequestItems: { [tables.sensor]: chunk } }),
-            );
-            next.push(...(out.UnprocessedItems?.[tables.sensor] ?? []));
+            try {
+              const out = await client.send(
+                new BatchWriteItemCommand({ RequestItems: { [tables.sensor]: chunk } }),
+              );
+              const unprocessed = out.UnprocessedItems?.[tables.sensor] ?? [];
+              if (unprocessed.length > 0) lastThrottle = "UnprocessedItems";
+              next.push(...unprocessed);
+            } catch (e) {
+              if (!throttled(e)) throw e;
+              lastThrottle = e.name;
+              next.push(...chunk);
+            }
           }
           pending = next;
           if (pending.length === 0) break;
-          if (Date.now() >= deadline) return pending;
+          if (Date.now() >= deadline) return { failed: pending, lastThrottle };
           attempt++;
           await sleep(random() * Math.min(2_000, 50 * 2 ** attempt));
         }
-        return [];
+        return { failed: [], lastThrottle };
       },
       catch: (e) => unavailable(operation, e),
     }).pipe(
-      Effect.flatMap((failed) =>
+      Effect.flatMap(({ failed, lastThrottle }) =>
         failed.length === 0
           ? Effect.void
           : Effect.fail(
@@ -212,7 +180,7 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
                   );
                   return { deviceId: String(key.device_id), timestamp: Number(key.timestamp) };
                 }),
-                reason: `DynamoDB left them unprocessed for ${deadlineMs} ms (throttling)`,
+                reason: `DynamoDB throttled them for ${deadlineMs} ms (last: ${lastThrottle})`,
               }),
             ),
       ),
@@ -302,7 +270,8 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
       }),
     patientTimeline: (patientId: PatientId, range, page) =>
       Effect.gen(function* () {
-        const after = page.cursor === undefined ? undefined : yield* decodeCursor(page.cursor);
+        const after =
+          page.cursor === undefined ? undefined : yield* decodeTimelineCursor(page.cursor);
         const samples: Array<TimelineSample> = [];
         let nextCursor: string | null = null;
         /** Takes one item's samples; false once the page is full. */
@@ -315,7 +284,7 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
             const x = s.samples[i] as Sample;
             if (!inRange(x.timestamp, range)) continue;
             if (samples.length === page.limit) {
-              nextCursor = encodeCursor({ t: s.timestamp, d: s.deviceId, n: i });
+              nextCursor = encodeTimelineCursor({ t: s.timestamp, d: s.deviceId, n: i });
               return false;
             }
             samples.push({ ...x, deviceId: s.deviceId });

@@ -3,6 +3,7 @@ import {
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
   type DynamoDBClient,
+  ProvisionedThroughputExceededException,
   PutItemCommand,
   QueryCommand,
   type WriteRequest,
@@ -270,10 +271,15 @@ describe("DynamoDB sensor store", () => {
   /**
    * A client that passes everything to DynamoDB Local except that it leaves
    * some items of each BatchWriteItem unprocessed, as DynamoDB does when it
-   * throttles: `unprocessed(call, requests)` picks them.
+   * throttles: `unprocessed(call, requests)` picks them, or returns an error
+   * to throw instead (nothing of that call is written), as DynamoDB does when
+   * it throttles the whole request.
    */
   const throttling = (
-    unprocessed: (call: number, requests: ReadonlyArray<WriteRequest>) => Array<WriteRequest>,
+    unprocessed: (
+      call: number,
+      requests: ReadonlyArray<WriteRequest>,
+    ) => Array<WriteRequest> | Error,
   ) => {
     const calls: Array<number> = [];
     let last: Array<WriteRequest> = [];
@@ -283,7 +289,12 @@ describe("DynamoDB sensor store", () => {
       const requests = command.input.RequestItems?.[tables.sensor] ?? [];
       calls.push(requests.length);
       if (requests.length > 25) throw new Error("BatchWriteItem takes at most 25 requests");
-      last = unprocessed(calls.length, requests);
+      const outcome = unprocessed(calls.length, requests);
+      if (outcome instanceof Error) {
+        last = [...requests];
+        throw outcome;
+      }
+      last = outcome;
       const processed = requests.filter((r) => !last.includes(r));
       if (processed.length > 0)
         await client.send(
@@ -293,6 +304,12 @@ describe("DynamoDB sensor store", () => {
     };
     return { client: { send } as unknown as DynamoDBClient, calls, lastUnprocessed: () => last };
   };
+  /** What the SDK throws once its own retries of a throttled request are spent. */
+  const exceeded = () =>
+    new ProvisionedThroughputExceededException({
+      message: "The level of configured provisioned throughput for the table was exceeded.",
+      $metadata: { httpStatusCode: 400 },
+    });
   const oneSampleSegments = (id: DeviceId, n: number) =>
     Array.from({ length: n }, (_, k) => ({
       deviceId: id,
@@ -373,6 +390,60 @@ describe("DynamoDB sensor store", () => {
     expect(stored.length + failed.length).toBe(30);
     for (const f of failed) expect(stored).not.toContain(f.timestamp);
     expect(flaky.calls.length).toBeGreaterThan(2);
+  });
+
+  it("a throttled request is retried with the same backoff until it is written", async () => {
+    // The first two calls (the whole first round) are refused as throttled.
+    const flaky = throttling((call) => (call <= 2 ? exceeded() : []));
+    const sleeps: Array<number> = [];
+    const store = makeDynamoSensorStore({
+      client: flaky.client,
+      tables,
+      sleep: async (ms) => void sleeps.push(ms),
+      random: () => 1,
+    });
+    const id = deviceId(`throttled-${Date.now()}`);
+    await Effect.runPromise(store.write(oneSampleSegments(id, 30)));
+    expect(flaky.calls).toEqual([25, 5, 25, 5]);
+    expect(sleeps).toEqual([100]);
+    expect((await storedKeys(id)).length).toBe(30);
+  });
+
+  it("throttled until the deadline, it reports exactly the items not written; other errors fail at once", async () => {
+    // The first call leaves its first request unprocessed; every later call is throttled.
+    const flaky = throttling((call, requests) => (call === 1 ? [requests[0]!] : exceeded()));
+    const store = makeDynamoSensorStore({
+      client: flaky.client,
+      tables,
+      writeDeadlineMs: 100,
+      sleep: () => new Promise((r) => setTimeout(r, 10)),
+    });
+    const id = deviceId(`throttled-out-${Date.now()}`);
+    const segments = oneSampleSegments(id, 60);
+    const r = await Effect.runPromise(Effect.either(store.write(segments)));
+    expect(Either.isLeft(r) && r.left._tag).toBe("SegmentsNotWritten");
+    if (Either.isLeft(r) && r.left._tag === "SegmentsNotWritten") {
+      expect(r.left.failed).toEqual(
+        [segments[0]!, ...segments.slice(25)].map((s) => ({
+          deviceId: id,
+          timestamp: s.timestamp,
+        })),
+      );
+      expect(r.left.reason).toContain("throttled");
+      expect(r.left.reason).toContain("ProvisionedThroughputExceededException");
+    }
+    expect(await storedKeys(id)).toEqual(segments.slice(1, 25).map((s) => s.timestamp));
+    expect(flaky.calls.length).toBeGreaterThan(3);
+
+    const broken = throttling(() =>
+      Object.assign(new Error("no such table"), { name: "ResourceNotFoundException" }),
+    );
+    const failing = makeDynamoSensorStore({ client: broken.client, tables, sleep: async () => {} });
+    const e = await Effect.runPromise(
+      Effect.either(failing.write(oneSampleSegments(deviceId(`broken-${Date.now()}`), 30))),
+    );
+    expect(Either.isLeft(e) && e.left._tag).toBe("StorageUnavailable");
+    expect(broken.calls).toEqual([25]);
   });
 
   it("samples nobody wore stay out of the patient index (sparse), and enter it when attributed", async () => {

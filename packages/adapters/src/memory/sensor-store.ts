@@ -1,6 +1,5 @@
 import {
   type DeviceId,
-  InvalidCursor,
   type PatientId,
   type SensorStoreService,
   type StoredSegment,
@@ -9,6 +8,7 @@ import {
   type TimeRange,
 } from "@medusa/domain";
 import { Effect } from "effect";
+import { boundSpan, decodeTimelineCursor, encodeTimelineCursor } from "../segments.js";
 
 export interface InMemorySensorStore extends SensorStoreService {
   /** Every stored segment, ordered by device and key (for tests). */
@@ -21,8 +21,9 @@ const inRange = (t: number, r: TimeRange) => t >= r.start && t < r.end;
  * The sensor store's in-memory twin: segments keyed by (device, timestamp),
  * idempotent upserts, and the same timeline paging as the DynamoDB store:
  * samples ordered by segment key (then device), a segment's samples in stored
- * order; the cursor names the last segment and how many of its samples were
- * returned.
+ * order; the cursor (the same codec) names the last segment and how many of
+ * its samples were returned. Segments are keyed and split as DynamoDB items
+ * are (`boundSpan`), so what a caller reads back is what DynamoDB would give.
  */
 export const makeInMemorySensorStore = (): InMemorySensorStore => {
   const devices = new Map<DeviceId, Map<number, StoredSegment>>();
@@ -36,7 +37,7 @@ export const makeInMemorySensorStore = (): InMemorySensorStore => {
   };
   const write = (segments: ReadonlyArray<StoredSegment>) =>
     Effect.sync(() => {
-      for (const s of segments) of(s.deviceId).set(s.timestamp, s);
+      for (const s of boundSpan(segments)) of(s.deviceId).set(s.timestamp, s);
     });
   const sorted = (m: Map<number, StoredSegment>) =>
     [...m.values()].sort((a, b) => a.timestamp - b.timestamp);
@@ -52,13 +53,15 @@ export const makeInMemorySensorStore = (): InMemorySensorStore => {
     replace: (deviceId, remove, add) =>
       Effect.sync(() => {
         const m = of(deviceId);
-        for (const s of add) m.set(s.timestamp, s);
-        const kept = new Set<number>(add.map((s) => s.timestamp));
+        const written = boundSpan(add);
+        for (const s of written) m.set(s.timestamp, s);
+        const kept = new Set<number>(written.map((s) => s.timestamp));
         for (const key of remove) if (!kept.has(key)) m.delete(key);
       }),
     patientTimeline: (patientId: PatientId, range, page) =>
       Effect.gen(function* () {
-        const after = page.cursor === undefined ? undefined : yield* decodeCursor(page.cursor);
+        const after =
+          page.cursor === undefined ? undefined : yield* decodeTimelineCursor(page.cursor);
         const segments = [...devices.values()]
           .flatMap((m) => [...m.values()])
           .filter((s) => s.patientId === patientId)
@@ -76,7 +79,10 @@ export const makeInMemorySensorStore = (): InMemorySensorStore => {
             const x = s.samples[i]!;
             if (!inRange(x.timestamp, range)) continue;
             if (samples.length === page.limit) {
-              return { samples, nextCursor: encodeCursor({ t: s.timestamp, d: s.deviceId, n: i }) };
+              return {
+                samples,
+                nextCursor: encodeTimelineCursor({ t: s.timestamp, d: s.deviceId, n: i }),
+              };
             }
             samples.push({ ...x, deviceId: s.deviceId });
           }
@@ -86,23 +92,3 @@ export const makeInMemorySensorStore = (): InMemorySensorStore => {
     all: () => [...devices.values()].flatMap((m) => sorted(m)),
   };
 };
-
-interface Cursor {
-  /** Segment key, device, and the index of the next sample in that segment. */
-  readonly t: number;
-  readonly d: string;
-  readonly n: number;
-}
-
-const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString("base64url");
-
-const decodeCursor = (s: string): Effect.Effect<Cursor, InvalidCursor> =>
-  Effect.try({
-    try: () => {
-      const c = JSON.parse(Buffer.from(s, "base64url").toString("utf8")) as Cursor;
-      if (typeof c.t !== "number" || typeof c.d !== "string" || typeof c.n !== "number")
-        throw new Error("shape");
-      return c;
-    },
-    catch: () => new InvalidCursor({ reason: "cursor is not one this store returned" }),
-  });

@@ -14,6 +14,7 @@ import { sampleAt, T0 } from "@medusa/domain/testing";
 import { Effect, Either } from "effect";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { MAX_ITEM_SPAN_MS } from "../segments.js";
 
 let runs = 0;
 const fresh = (label: string): DeviceId =>
@@ -239,17 +240,48 @@ export const sensorStoreContract = (
       expect(rest.nextCursor).toBeNull();
     });
 
-    it("an unknown cursor is an InvalidCursor, not a crash", async () => {
-      const r = await Effect.runPromise(
-        Effect.either(
-          store().patientTimeline(
-            freshPatient("c"),
-            { start: 0, end: T0 },
-            { limit: 10, cursor: "not-a-cursor" },
-          ),
-        ),
+    it("a segment spanning more than MAX_ITEM_SPAN_MS comes back split, each piece keyed by segmentKey of its samples", async () => {
+      const device = fresh("span");
+      const patient = freshPatient("p");
+      const [one] = segmentsOf(device, patient, T0, 1);
+      // 13 samples 25 s apart: 5 minutes in one segment.
+      const samples = Array.from({ length: 13 }, (_, i) => sampleAt(T0 + i * 25_000, 7 + i));
+      await run(store().write([{ ...one!, samples, timestamp: segmentKey(samples) }]));
+      const range = { start: T0, end: T0 + 10 * 60_000 };
+      const read = await run(store().deviceSegments(device, range));
+      expect(read.length).toBeGreaterThan(1);
+      for (const piece of read) {
+        expect(piece.timestamp).toBe(segmentKey(piece.samples));
+        const times = piece.samples.map((x) => x.timestamp);
+        expect(Math.max(...times) - Math.min(...times)).toBeLessThanOrEqual(MAX_ITEM_SPAN_MS);
+      }
+      expect(read.flatMap((s) => s.samples.map((x) => x.sequence))).toEqual(
+        samples.map((x) => x.sequence),
       );
-      expect(Either.isLeft(r) && r.left._tag).toBe("InvalidCursor");
+      const page = await run(store().patientTimeline(patient, range, { limit: 100 }));
+      expect(page.samples.map((x) => x.sequence)).toEqual(samples.map((x) => x.sequence));
+    });
+
+    it("an unknown or forged cursor is an InvalidCursor, not a crash", async () => {
+      const forged = (c: unknown) => Buffer.from(JSON.stringify(c)).toString("base64url");
+      for (const cursor of [
+        "not-a-cursor",
+        forged({ t: 0, d: "x", n: -1 }),
+        forged({ t: 0, d: "x", n: 0.5 }),
+        forged({ t: 0, d: "x" }),
+        forged(null),
+      ]) {
+        const r = await Effect.runPromise(
+          Effect.either(
+            store().patientTimeline(
+              freshPatient("c"),
+              { start: 0, end: T0 },
+              { limit: 10, cursor },
+            ),
+          ),
+        );
+        expect(Either.isLeft(r) && r.left._tag).toBe("InvalidCursor");
+      }
     });
   });
 };
