@@ -5,9 +5,8 @@ import {
   type DeviceAssigned,
   DeviceId,
   epochMillis,
-  VersionConflict,
 } from "@medusa/domain";
-import { Effect, Either } from "effect";
+import { Effect, Either, Predicate } from "effect";
 import { Hono } from "hono";
 import {
   type ApiDeps,
@@ -82,7 +81,7 @@ export const devices = (deps: ApiDeps) => {
    * device does, naming the patient and since when.
    */
   const lostRaceToAssign = async (deviceId: DeviceId, error: unknown) => {
-    if (!(error instanceof VersionConflict)) return error;
+    if (!Predicate.isTagged(error, "VersionConflict")) return error;
     const current = await Effect.runPromise(
       Effect.either(deps.readModel.currentAssignment(deviceId)),
     );
