@@ -81,7 +81,7 @@ export const decodeRuleEvent = (
       rejected(
         "invalid received_at",
         "received_at",
-        `${JSON.stringify(o.received_at)} is not epoch milliseconds between 2020 and 2100`,
+        `${shown(o.received_at)} is not epoch milliseconds between 2020 and 2100`,
       ),
     );
   }
@@ -151,6 +151,15 @@ export const decodeRuleEvent = (
       format: payload._tag === "SampleBatch" ? ("batch" as const) : ("single" as const),
     })),
   );
+};
+
+/** A value as JSON for a rejection's message; as text when JSON cannot hold it. */
+const shown = (x: unknown): string => {
+  try {
+    return JSON.stringify(x) ?? String(x);
+  } catch {
+    return String(x);
+  }
 };
 
 const isReceiveTime = (x: unknown): x is number =>
