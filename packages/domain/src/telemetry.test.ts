@@ -10,6 +10,7 @@ import {
   decodeSensorPayload,
   encodeSampleBatch,
   InvalidPayload,
+  MAX_LISTED_ISSUES,
   parseDeviceCommand,
   parseSensorPayload,
   SampleBatch,
@@ -308,6 +309,24 @@ describe("the sample-batch fast path", () => {
         expect(wellFormedBatch(wire)).toEqual(Either.getOrThrow(decodeSlow(wire)).samples);
       }),
     );
+  });
+});
+
+describe("a rejection stays small enough to keep", () => {
+  it("lists at most MAX_LISTED_ISSUES issues, then how many more", () => {
+    // 4,000 samples, every value out of range: tens of thousands of issues.
+    const payload = {
+      v: 1,
+      t0: 1_763_625_600_000,
+      n0: 0,
+      s: Array.from({ length: 4_000 }, (_, i) => [i, 1, 99, 99, 99, 999]),
+    };
+    const r = decodeSensorPayload(payload);
+    expect(Either.isLeft(r)).toBe(true);
+    if (Either.isRight(r)) return;
+    expect(r.left.issues).toHaveLength(MAX_LISTED_ISSUES + 1);
+    expect(r.left.issues.at(-1)?.message).toMatch(/^and \d+ more issues$/);
+    expect(JSON.stringify(r.left.issues).length).toBeLessThan(50_000);
   });
 });
 

@@ -106,6 +106,9 @@ export const sampleFromReading = (reading: SingleReading, receivedAt: number): S
 // ---------------------------------------------------------------------------
 // The native batch: every sample of one publish interval in one message.
 
+/** AWS IoT Core's largest MQTT message payload: 128 KiB. The local broker refuses larger ones too. */
+export const MAX_MESSAGE_BYTES = 128 * 1024;
+
 /** Most samples one batch may carry: 10 s at 400 Hz, about 120 KB, under the 128 KB MQTT limit. */
 export const MAX_BATCH_SAMPLES = 4000;
 
@@ -482,14 +485,23 @@ export const parseJson = (raw: string | Uint8Array): Either.Either<unknown, Inva
 };
 
 /** Turns a schema error into a rejection naming every failing path. */
-export const invalid = (reason: string, error: ParseResult.ParseError): InvalidPayload =>
-  new InvalidPayload({
-    reason,
-    issues: ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => ({
-      path: formatPath(i.path),
-      message: i.message,
-    })),
-  });
+/** At most this many issues are listed (then how many more): a 4,000-sample batch of bad values has tens of thousands, and a dead letter must fit a DynamoDB item (400 KB). */
+export const MAX_LISTED_ISSUES = 100;
+const MAX_ISSUE_MESSAGE = 300;
+
+export const invalid = (reason: string, error: ParseResult.ParseError): InvalidPayload => {
+  const all = ParseResult.ArrayFormatter.formatErrorSync(error);
+  const issues = all.slice(0, MAX_LISTED_ISSUES).map((i) => ({
+    path: formatPath(i.path),
+    message:
+      i.message.length > MAX_ISSUE_MESSAGE
+        ? `${i.message.slice(0, MAX_ISSUE_MESSAGE)}…`
+        : i.message,
+  }));
+  if (all.length > MAX_LISTED_ISSUES)
+    issues.push({ path: "", message: `and ${all.length - MAX_LISTED_ISSUES} more issues` });
+  return new InvalidPayload({ reason, issues });
+};
 
 const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
   path

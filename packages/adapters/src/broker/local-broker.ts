@@ -1,7 +1,7 @@
 import type { AddressInfo, Server } from "node:net";
 import { createServer as createNetServer } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
-import { mayPublish, maySubscribe } from "@medusa/domain";
+import { MAX_MESSAGE_BYTES, mayPublish, maySubscribe } from "@medusa/domain";
 import { Aedes, type Client } from "aedes";
 
 export interface LocalBrokerOptions {
@@ -86,6 +86,11 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
           reason: "QoS 2 is not supported (as on AWS IoT Core)",
         });
         return callback(new Error("QoS 2 is not supported"));
+      }
+      if (packet.payload.length > MAX_MESSAGE_BYTES) {
+        const reason = `a ${packet.payload.length}-byte payload is over AWS IoT Core's ${MAX_MESSAGE_BYTES}-byte limit`;
+        refuse({ action: "publish", client_id: c.id, topic: packet.topic, reason });
+        return callback(new Error(reason));
       }
       const verdict = mayPublish(prefix, c.thing ?? "", packet.topic);
       if (verdict.allowed) return callback(null);

@@ -523,6 +523,15 @@ describe("DynamoDB sensor store", () => {
     await Effect.runPromise(letters.put(letter(1, "//79", "base64")));
     const recent = await Effect.runPromise(letters.recent(2));
     expect(recent).toEqual([letter(1, "//79", "base64"), letter(0, "{not json", "utf8")]);
+    // The same rejection stored again (a retried batch) overwrites: still two letters.
+    await Effect.runPromise(letters.put(letter(1, "//79", "base64")));
+    expect(await Effect.runPromise(letters.recent(10))).toHaveLength(2);
+    // A payload larger than an item can hold keeps its head instead of failing the write.
+    const huge = { ...letter(2, "x".repeat(500_000), "utf8"), reason: "too big" };
+    await Effect.runPromise(letters.put(huge));
+    const [newest] = await Effect.runPromise(letters.recent(1));
+    expect(newest?.reason).toBe("too big");
+    expect(newest?.payload.length).toBe(300_000);
   });
 
   it("the usage meter counts requests and capacity, GSI writes included", async () => {

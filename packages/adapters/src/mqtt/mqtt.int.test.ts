@@ -128,6 +128,28 @@ describe("the local broker enforces the IoT policy over mutual TLS", () => {
     await device.publish("medusa/pi-1/status", "fine");
   });
 
+  it("a payload over AWS IoT Core's 128 KB limit is refused by the broker too, as IoT Core does", async () => {
+    const ingest = client("medusa-ingest");
+    await ingest.waitConnected();
+    const got = received(ingest, "medusa/pi-1/sensor/data");
+    await sleep(100);
+    // A client that does not check the size itself (the agent's transport would refuse first).
+    const device = client("pi-1", certs["pi-1"], { maxPayloadBytes: 1024 * 1024 });
+    await device.waitConnected();
+    await expect(
+      device.publish("medusa/pi-1/sensor/data", "x".repeat(128 * 1024 + 1)),
+    ).rejects.toBeInstanceOf(NotConnected);
+    await sleep(100);
+    expect(got).toEqual([]);
+    expect(broker.refusals).toContainEqual(
+      expect.objectContaining({
+        action: "publish",
+        client_id: "pi-1",
+        reason: expect.stringContaining("over AWS IoT Core's 131072-byte limit"),
+      }),
+    );
+  });
+
   it("subscribing to another device's commands is refused with SUBACK 0x80, the connection stays", async () => {
     const device = client("pi-1");
     await device.waitConnected();

@@ -1,5 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import {
+  chmodSync,
   existsSync,
   mkdtempSync,
   readdirSync,
@@ -405,8 +406,11 @@ describe("registerDevice", () => {
     await expect(register()).rejects.toThrow(/already holds.*--overwrite/);
     expect(readFileSync(join(out, `${THING}.private.key`), "utf8")).toBe(before);
     expect(iot.active()).toHaveLength(1);
+    // An old key file someone left readable: the new key is private all the same.
+    chmodSync(join(out, `${THING}.private.key`), 0o644);
     await register({ overwrite: true });
     expect(iot.active()).toHaveLength(2);
+    expect(statSync(join(out, `${THING}.private.key`)).mode & 0o777).toBe(0o600);
   });
 });
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   AttachPolicyCommand,
@@ -277,6 +277,8 @@ export const registerDevice = async (
       mkdirSync(outDir, { recursive: true });
       const write = (file: string, content: string, mode: number) => {
         writeFileSync(local(file), content, { mode });
+        // `mode` applies only to a new file: an overwritten key keeps the old file's mode.
+        chmodSync(local(file), mode);
         written.push(local(file));
       };
       write(names.certificate, created.certificatePem, 0o644);

@@ -116,11 +116,28 @@ it("ingests MQTT messages as the rule SQL shapes them, and keeps one that is not
         },
         { topic, clientId: client_id, receivedAt: received_at, payload: "{not json" },
         { topic, clientId: "pi-other", receivedAt: received_at, payload: JSON.stringify(device) },
+        // A JSON string holding another device's historical reading, on pi-m's own topic.
+        {
+          topic,
+          clientId: client_id,
+          receivedAt: received_at,
+          payload: JSON.stringify(
+            JSON.stringify({
+              device_id: "pi-victim",
+              timestamp: T0,
+              accel_x: 0,
+              accel_y: 0,
+              accel_z: 1,
+              sequence: 7,
+            }),
+          ),
+        },
+        { topic, clientId: client_id, receivedAt: received_at, payload: "42" },
       ]),
       layer,
     ),
   );
-  expect(results.map((r) => r.statusCode)).toEqual([200, 400, 400]);
+  expect(results.map((r) => r.statusCode)).toEqual([200, 400, 400, 400, 400]);
   expect(sensors.all().map((s) => [s.deviceId, s.samples.length])).toEqual([["pi-m", 10]]);
   const kept = await Effect.runPromise(
     Effect.provide(
@@ -141,6 +158,9 @@ it("ingests MQTT messages as the rule SQL shapes them, and keeps one that is not
         reason: "device id mismatch between topic and client id",
         clientId: "pi-other",
       }),
+      // Kept with who sent it.
+      expect.objectContaining({ reason: "payload must be a JSON object", topic, clientId: "pi-m" }),
     ]),
   );
+  expect(kept.filter((l) => l.reason === "payload must be a JSON object")).toHaveLength(2);
 });

@@ -240,6 +240,19 @@ describe("ingest", () => {
         },
         "invalid historical reading",
       ],
+      // A historical reading must come from the device it names, when the rule says who sent it.
+      [
+        {
+          device_id: "medusa-pi-02",
+          timestamp: T0,
+          accel_x: 0,
+          accel_y: 0,
+          accel_z: 1,
+          sequence: 1,
+          client_id: "medusa-pi-01",
+        },
+        "device id mismatch between device_id and client id",
+      ],
       // Not what the rule's timestamp() gives: a reading without a time would take it as its own.
       [{ x: 0, y: 0, z: 1, sequence: 1, topic, received_at: 1.5e16 }, "invalid received_at"],
       [{ ...batch(T0, 0), received_at: "soon" }, "invalid received_at"],
@@ -252,7 +265,7 @@ describe("ingest", () => {
     expect(letters.all()[0]).toMatchObject({ payload: "{not json", source: "iot-rule" });
     expect(letters.all()[4]).toMatchObject({ topic, clientId: "medusa-pi-02" });
     // The letter's own time is the clock's when the event's is no time at all.
-    expect(letters.all()[8]?.receivedAt).toBe(now);
+    expect(letters.all()[9]?.receivedAt).toBe(now);
     expect(sensors.all()).toEqual([]);
   });
 

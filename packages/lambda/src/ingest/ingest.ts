@@ -225,11 +225,29 @@ export const makeIngest = (options: IngestOptions = {}) => {
               (rejected) => ({ rejected }) as Prepared,
             );
           }
-          return prepare(
-            typeof json === "object" && json !== null && !Array.isArray(json)
-              ? { ...json, topic: m.topic, client_id: m.clientId, received_at: m.receivedAt }
-              : json,
-          );
+          // Only an object gets the rule's fields; anything else (a string holding
+          // JSON, a number) must not be read as an event of its own, whose
+          // device id nobody checked against the publisher.
+          if (typeof json !== "object" || json === null || Array.isArray(json))
+            return Effect.map(
+              deadLetter(
+                m.payload,
+                new InvalidPayload({
+                  reason: "payload must be a JSON object",
+                  issues: [
+                    { path: "", message: `got ${Array.isArray(json) ? "an array" : typeof json}` },
+                  ],
+                }),
+                from,
+              ),
+              (rejected) => ({ rejected }) as Prepared,
+            );
+          return prepare({
+            ...json,
+            topic: m.topic,
+            client_id: m.clientId,
+            received_at: m.receivedAt,
+          });
         },
         { concurrency: 8 },
       ),

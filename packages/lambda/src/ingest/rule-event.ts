@@ -91,6 +91,17 @@ export const decodeRuleEvent = (
   if (o.topic === undefined && "accel_x" in o) {
     return decodeHistorical(o).pipe(
       Either.mapLeft((e) => invalid("invalid historical reading", e)),
+      Either.flatMap((h) =>
+        clientId !== null && clientId !== h.device_id
+          ? Either.left(
+              rejected(
+                "device id mismatch between device_id and client id",
+                "client_id",
+                `client ${clientId} sent a reading of ${h.device_id}`,
+              ),
+            )
+          : Either.right(h),
+      ),
       Either.flatMap((h) => {
         const sample = {
           timestamp: h.timestamp,
