@@ -3,6 +3,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort, portTaken } from "@medusa/adapters";
 import { runCommand } from "@medusa/adapters/testing";
 import { afterAll, expect, it } from "vitest";
 
@@ -52,4 +53,28 @@ it("names a port that is taken, and the option that changes it", async () => {
   } finally {
     server.close();
   }
+});
+
+it("stops what has started, DynamoDB Local included, when Ctrl-C comes during start-up", async () => {
+  const dynamoPort = await freePort();
+  const stack = run([
+    "--devices",
+    "1",
+    "--api-port",
+    "0",
+    "--mqtt-port",
+    "0",
+    "--dynamo-port",
+    String(dynamoPort),
+  ]);
+  // The JVM is being spawned or coming up: not ready yet.
+  await stack.waitFor("starting DynamoDB Local (Java) …", 60_000);
+  await new Promise((r) => setTimeout(r, 300));
+  expect(stack.output()).not.toContain("Ctrl-C stops everything");
+  stack.child.kill("SIGINT");
+  expect(await stack.exited).toBe(0);
+  expect(stack.output()).toContain("SIGINT: stopping …");
+  expect(stack.output()).toContain("stopped.");
+  // No Java left behind: the port is free, so the next start can have it.
+  expect(await portTaken(dynamoPort)).toBe(false);
 });

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { type Stack, startStack } from "./stack.js";
+import { type Stack, StartAborted, startStack } from "./stack.js";
 
 const USAGE = `usage: medusa-stack [options]
 
@@ -81,23 +81,43 @@ export const main = async (
   }
   const verbose = values.verbose === true;
   const started = Date.now();
-  console.log("MeDUSA Link local stack");
-  let stack: Stack;
+  // Installed before anything starts: a signal that kills the process skips the
+  // 'exit' hooks, and DynamoDB Local (a detached JVM) would outlive it.
+  const stopping = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping.signal.aborted) {
+      console.error("medusa-stack: stopping already; a third Ctrl-C would leave processes behind");
+      return;
+    }
+    console.log(`\n${signal}: stopping …`);
+    stopping.abort(signal);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
-    stack = await startStack({
-      ...options,
-      progress: (line) => console.log(line.endsWith("…") ? `  ${line}` : `  ✓ ${line}`),
-      log: (entry) => {
-        const level = entry.level;
-        if (verbose) console.log(JSON.stringify(entry));
-        else if (level === "warn" || level === "error") console.error(JSON.stringify(entry));
-      },
-    });
-  } catch (e) {
-    console.error(`medusa-stack: ${e instanceof Error ? e.message : String(e)}`);
-    return 1;
-  }
-  console.log(`
+    console.log("MeDUSA Link local stack");
+    let stack: Stack;
+    try {
+      stack = await startStack({
+        ...options,
+        signal: stopping.signal,
+        progress: (line) => console.log(line.endsWith("…") ? `  ${line}` : `  ✓ ${line}`),
+        log: (entry) => {
+          const level = entry.level;
+          if (verbose) console.log(JSON.stringify(entry));
+          else if (level === "warn" || level === "error") console.error(JSON.stringify(entry));
+        },
+      });
+    } catch (e) {
+      if (e instanceof StartAborted) {
+        console.log("stopped.");
+        return 0;
+      }
+      console.error(`medusa-stack: ${e instanceof Error ? e.message : String(e)}`);
+      return 1;
+    }
+    if (!stopping.signal.aborted) {
+      console.log(`
 Ready in ${((Date.now() - started) / 1000).toFixed(1)} s.
 
   API          ${stack.apiUrl}  (OpenAPI at ${stack.apiUrl}/openapi.json)
@@ -111,29 +131,20 @@ A clinician token (development secret, valid 12 h):
 ${curlExamples(stack)}
 
 Ctrl-C stops everything.`);
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) {
-        console.error(
-          "medusa-stack: stopping already; a third Ctrl-C would leave processes behind",
-        );
-        return;
-      }
-      stopping = true;
-      console.log(`\n${signal}: stopping …`);
-      stack.stop().then(
-        () => {
-          console.log("stopped.");
-          resolve(0);
-        },
-        (e) => {
-          console.error(`medusa-stack: stopping failed: ${String(e)}`);
-          resolve(1);
-        },
+      await new Promise((resolve) =>
+        stopping.signal.addEventListener("abort", resolve, { once: true }),
       );
-    };
-    process.on("SIGINT", () => stop("SIGINT"));
-    process.on("SIGTERM", () => stop("SIGTERM"));
-  });
+    }
+    try {
+      await stack.stop();
+      console.log("stopped.");
+      return 0;
+    } catch (e) {
+      console.error(`medusa-stack: stopping failed: ${String(e)}`);
+      return 1;
+    }
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
 };

@@ -46,6 +46,11 @@ export interface StackOptions {
   /** One line per step while starting ("DynamoDB Local ready on …"). */
   readonly progress?: (line: string) => void;
   readonly onStored?: (message: StoredMessage) => void;
+  /**
+   * Aborted while starting (a Ctrl-C): what has started stops, DynamoDB Local
+   * included, and the start fails with `StartAborted` once the step under way is done.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface Stack {
@@ -75,6 +80,10 @@ export class PortInUse extends Error {
   override readonly name = "PortInUse";
 }
 
+export class StartAborted extends Error {
+  override readonly name = "StartAborted";
+}
+
 const ensureFree = async (port: number, option: string, what: string) => {
   if (port !== 0 && (await portTaken(port)))
     throw new PortInUse(
@@ -95,7 +104,8 @@ const devSecret = (dir: string): string => {
  * Starts everything on this machine, in order: DynamoDB Local (data kept in
  * `dir`), the tables, development certificates, the TLS broker with the IoT
  * policy's rights, the ingest rule and re-attribution, the API, and the
- * simulated devices. Stops in the reverse order.
+ * simulated devices. Stops in the reverse order; so does a start that fails
+ * or is aborted (`options.signal`) half way.
  */
 export const startStack = async (options: StackOptions = {}): Promise<Stack> => {
   const dir = resolve(options.dir ?? ".medusa");
@@ -107,6 +117,11 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
   const mqttPort = options.mqttPort ?? 8883;
   const dynamoPort = options.dynamoPort ?? 8000;
   mkdirSync(dir, { recursive: true });
+  // Between steps: a step under way (DynamoDB Local's JVM coming up) is let finish, so
+  // that what it started is known and can be stopped.
+  const proceed = () => {
+    if (options.signal?.aborted) throw new StartAborted("stopped while starting");
+  };
 
   await ensureFree(dynamoPort, "--dynamo-port", "DynamoDB Local");
   await ensureFree(mqttPort, "--mqtt-port", "MQTT over TLS");
@@ -119,6 +134,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
     for (const step of cleanup.splice(0).reverse()) await step().catch(() => {});
   };
   try {
+    proceed();
     let t = Date.now();
     progress("starting DynamoDB Local (Java) …");
     const dynamo: DynamoLocal = await startDynamoLocal({
@@ -126,6 +142,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       dataDir: join(dir, "dynamodb"),
     });
     cleanup.push(() => dynamo.stop());
+    proceed();
     const client = makeDynamoClient({
       endpoint: dynamo.endpoint,
       region: "local",
@@ -134,6 +151,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
     cleanup.push(async () => client.destroy());
     const tables = tableNames();
     await ensureTables(client, tables);
+    proceed();
     const stores = makeDynamoStores({ client, tables });
     progress(`DynamoDB Local ready on ${dynamo.endpoint}, tables in place (${Date.now() - t} ms)`);
 
@@ -141,6 +159,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
     const deviceIds = simulatedDeviceIds(count);
     const certs = await ensureDevCerts(join(dir, "certs"), [...deviceIds, CLOUD_IDENTITY]);
     progress(`development certificates in ${join(dir, "certs")} (${Date.now() - t} ms)`);
+    proceed();
 
     const broker = await startLocalBroker({
       port: mqttPort,
@@ -153,6 +172,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       log: (entry) => log({ component: "broker", ...entry }),
     });
     cleanup.push(() => broker.close());
+    proceed();
     progress(
       `MQTT broker on mqtts://127.0.0.1:${broker.port} (client certificates required)${broker.plainPort ? `, plain mqtt://127.0.0.1:${broker.plainPort}` : ""}`,
     );
@@ -169,6 +189,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       ...(options.onStored ? { onStored: options.onStored } : {}),
     });
     cleanup.push(() => ingest.stop());
+    proceed();
     progress(`ingest on ${prefix}/+/sensor/data, re-attribution on every commit`);
 
     const secret = devSecret(dir);
@@ -202,6 +223,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       "12h",
     );
     progress(`API on ${apiUrl}`);
+    proceed();
 
     const devices: Array<RunningDevice> = [];
     cleanup.push(async () => {
@@ -220,6 +242,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       devices.push(
         await startDevice(config, { log: (entry) => log({ component: "device", ...entry }) }),
       );
+      proceed();
     }
     if (count > 0) progress(`${count} simulated device(s): ${deviceIds.join(", ")}`);
 

@@ -1,0 +1,236 @@
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  makeInMemoryDeadLetters,
+  makeInMemoryEventStore,
+  makeInMemorySensorStore,
+} from "@medusa/adapters";
+import { type DevCertFiles, ensureDevCerts, startLocalBroker } from "@medusa/adapters/broker";
+import { connectTransport } from "@medusa/adapters/mqtt";
+import {
+  DAY_MS,
+  DeadLetters,
+  type EpochMillis,
+  EventStore,
+  encodeSampleBatch,
+  type Sample,
+  SensorStore,
+  type SensorStoreService,
+  StorageUnavailable,
+  type StoredSegment,
+} from "@medusa/domain";
+import { Effect, Layer } from "effect";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { type IngestRuleOptions, startIngestRule } from "./ingest-rule.js";
+
+const dir = mkdtempSync(join(tmpdir(), "medusa-ingest-rule-"));
+const device = "medusa-sim-01";
+const topic = `medusa/${device}/sensor/data`;
+let certs: DevCertFiles;
+const cleanup: Array<() => Promise<void>> = [];
+beforeAll(async () => {
+  certs = await ensureDevCerts(join(dir, "certs"), [device]);
+});
+afterAll(async () => {
+  for (const step of cleanup.reverse()) await step();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const eventually = async (check: () => boolean, what: string, ms = 15_000) => {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+/** A broker, and the device connected to it over TLS; each publish resolves at its PUBACK. */
+const brokerAndDevice = async () => {
+  const broker = await startLocalBroker({ port: 0, tls: { ca: certs.ca, ...certs.server } });
+  const pair = certs.clients[device] as { cert: string; key: string };
+  const transport = connectTransport({
+    host: "127.0.0.1",
+    port: broker.port,
+    clientId: device,
+    ca: certs.ca,
+    ...pair,
+    backoff: { baseMs: 50, capMs: 200 },
+  });
+  cleanup.push(
+    () => broker.close(),
+    () => transport.close(),
+  );
+  await transport.waitConnected();
+  return { broker, publish: (payload: string) => transport.publish(topic, payload) };
+};
+
+// A message's samples: sequences 100k … 100k+4, taken in the last hour.
+const POISON = 666_666;
+const base = Date.now() - 3_600_000;
+const samplesOf = (k: number, poisoned = false): Array<Sample> =>
+  Array.from({ length: 5 }, (_, i) => ({
+    timestamp: (base + k * 1_000 + i * 100) as EpochMillis,
+    sequence: poisoned && i === 0 ? POISON : 100 * k + i,
+    x: 0.01,
+    y: 0.02,
+    z: 0.99,
+    magnitude: Math.sqrt(0.01 ** 2 + 0.02 ** 2 + 0.99 ** 2),
+  }));
+const message = (k: number, poisoned = false) => encodeSampleBatch(samplesOf(k, poisoned));
+
+type Write = (
+  segments: ReadonlyArray<StoredSegment>,
+  store: SensorStoreService,
+) => ReturnType<SensorStoreService["write"]>;
+
+/** In-memory stores, the sensor store's writes going through `write` (straight by default). */
+const inMemory = () => {
+  const sensors = makeInMemorySensorStore();
+  const events = makeInMemoryEventStore();
+  const letters = makeInMemoryDeadLetters();
+  const layer = (write: Write = (segments, store) => store.write(segments)) =>
+    Layer.mergeAll(
+      Layer.succeed(EventStore, events),
+      Layer.succeed(SensorStore, { ...sensors, write: (segments) => write(segments, sensors) }),
+      Layer.succeed(DeadLetters, letters),
+    );
+  return { sensors, layer };
+};
+
+const options = (
+  file: string,
+  log: Array<Record<string, unknown>>,
+): Omit<IngestRuleOptions, "aedes" | "layer"> => ({
+  topicPrefix: "medusa",
+  retentionMs: 30 * DAY_MS,
+  settleMs: 1_000,
+  failedFile: file,
+  log: (entry) => log.push(entry),
+});
+
+const storedSequences = (segments: ReadonlyArray<StoredSegment>) =>
+  segments.flatMap((s) => s.samples.map((x) => x.sequence)).sort((a, b) => a - b);
+const lines = (file: string) =>
+  readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l !== "");
+
+it("puts what the stop could not store in the failures file, and the next start stores it", async () => {
+  const file = join(dir, "stopped.jsonl");
+  const log: Array<Record<string, unknown>> = [];
+  // A store that never answers (DynamoDB Local hanging, or already gone).
+  const { sensors, layer } = inMemory();
+  const first = await brokerAndDevice();
+  const rule = startIngestRule({
+    ...options(file, log),
+    aedes: first.broker.aedes,
+    layer: layer(() => Effect.never),
+    stopTimeoutMs: 200,
+  });
+  for (let k = 0; k < 30; k++) await first.publish(message(k));
+  expect(rule.stats()).toMatchObject({ received: 30, queued: 30, stored: 0 });
+
+  const stopping = Date.now();
+  await rule.stop();
+  expect(Date.now() - stopping).toBeLessThan(2_000);
+  expect(rule.stats()).toMatchObject({ failed: 30, queued: 0 });
+  expect(log).toContainEqual(
+    expect.objectContaining({
+      level: "error",
+      msg: "messages not stored before the stop, kept in the failures file",
+      count: 30,
+    }),
+  );
+  // Acknowledged after the ingest stopped, before the broker closed: kept as well.
+  await first.publish(message(30));
+  const kept = lines(file).map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(kept).toHaveLength(31);
+  expect(kept[0]).toMatchObject({
+    topic,
+    client_id: device,
+    received_at: expect.any(Number),
+    payload: message(0),
+  });
+  expect(sensors.all()).toEqual([]);
+  await first.broker.close();
+
+  // A line that is no message is left where it is.
+  appendFileSync(file, "not a failure line\n");
+  const second = await brokerAndDevice();
+  const restarted = startIngestRule({
+    ...options(file, log),
+    aedes: second.broker.aedes,
+    layer: layer(),
+  });
+  await eventually(() => restarted.stats().queued === 0, "the replay");
+  expect(restarted.stats()).toMatchObject({ received: 0, replayed: 31, stored: 31, failed: 0 });
+  const expected = Array.from({ length: 31 }, (_, k) => samplesOf(k).map((x) => x.sequence));
+  expect(storedSequences(sensors.all())).toEqual(expected.flat().sort((a, b) => a - b));
+  expect(readFileSync(file, "utf8")).toBe("not a failure line\n");
+  expect(log).toContainEqual(
+    expect.objectContaining({ msg: "failures file replayed", stored: 31, failed: 0 }),
+  );
+  await restarted.stop();
+});
+
+it("stores a batch's other messages one at a time when the store refuses one of them", async () => {
+  const file = join(dir, "poison.jsonl");
+  const log: Array<Record<string, unknown>> = [];
+  let open = () => {};
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  // One item the store refuses (as DynamoDB refuses a whole batch for one item too large).
+  const refusing: Write = (segments, store) =>
+    Effect.zipRight(
+      Effect.promise(() => gate),
+      segments.some((s) => s.samples.some((x) => x.sequence === POISON))
+        ? Effect.fail(
+            new StorageUnavailable({ store: "sensors", operation: "write", reason: "no" }),
+          )
+        : store.write(segments),
+    );
+  const { sensors, layer } = inMemory();
+  const { broker, publish } = await brokerAndDevice();
+  // One write at a time, the first held: the next 25 messages queue up and go as one batch.
+  const rule = startIngestRule({
+    ...options(file, log),
+    aedes: broker.aedes,
+    layer: layer(refusing),
+    concurrency: 1,
+    retries: 1,
+  });
+  for (let k = 0; k < 26; k++) await publish(message(k, k === 10));
+  expect(rule.stats()).toMatchObject({ received: 26, queued: 26 });
+  open();
+  await eventually(() => rule.stats().queued === 0, "the queue to drain");
+
+  expect(rule.stats()).toMatchObject({ stored: 25, failed: 1 });
+  expect(log).toContainEqual(
+    expect.objectContaining({
+      msg: "batch not stored, storing its messages one at a time",
+      count: 25,
+    }),
+  );
+  expect(log).toContainEqual(
+    expect.objectContaining({ level: "error", msg: "messages not stored", count: 1 }),
+  );
+  expect(lines(file).map((l) => JSON.parse(l).payload)).toEqual([message(10, true)]);
+  expect(storedSequences(sensors.all())).not.toContain(POISON);
+  expect(storedSequences(sensors.all())).toHaveLength(25 * 5);
+  await rule.stop();
+
+  // Replayed at the next start and refused again: the file holds it once, and only it.
+  const again = startIngestRule({
+    ...options(file, log),
+    aedes: broker.aedes,
+    layer: layer(refusing),
+    retries: 0,
+  });
+  await eventually(() => again.stats().queued === 0, "the replay");
+  expect(again.stats()).toMatchObject({ replayed: 1, stored: 0, failed: 1 });
+  expect(lines(file).map((l) => JSON.parse(l).payload)).toEqual([message(10, true)]);
+  expect(existsSync(`${file}.${process.pid}.tmp`)).toBe(false);
+  await again.stop();
+});
