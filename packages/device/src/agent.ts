@@ -1,10 +1,12 @@
+import { performance } from "node:perf_hooks";
 import {
   type DeviceInfo,
   type DeviceStatus,
   type EpochMillis,
   encodeSampleBatch,
+  type Sample,
 } from "@medusa/domain";
-import { Batcher, MAX_MESSAGE_SAMPLES, type Reading } from "./batcher.js";
+import { Batcher, MAX_MESSAGE_SAMPLES, MAX_PENDING_SAMPLES, type Reading } from "./batcher.js";
 import { handleCommand } from "./commands.js";
 import type { DeviceConfig } from "./config.js";
 import { cpuTemperature, memory, wifiState } from "./system.js";
@@ -65,6 +67,8 @@ export interface AgentOptions {
    * never reused for different samples (a crash leaves a gap instead).
    */
   readonly sequence?: SequenceStore;
+  /** Samples held in memory at most while outbox appends fail (default `MAX_PENDING_SAMPLES`). */
+  readonly maxPendingSamples?: number;
 }
 
 export interface SequenceStore {
@@ -91,14 +95,22 @@ export class Agent {
   private timers: Array<NodeJS.Timeout> = [];
   private publishTimer: NodeJS.Timeout | undefined;
   private samplingTimer: NodeJS.Timeout | undefined;
+  /** When the publish timer last fired (monotonic ms): a new interval keeps this phase. */
+  private lastTickAt = performance.now();
   private lastPublishAt: number | null = null;
   private pumping = false;
   private pumpAgain = false;
   private stopped = false;
   private identifyUntil = 0;
   private samplesTaken = 0;
+  /** Samples in batches that could not be encoded (never expected: each sample is checked when added). */
+  private unencodable = 0;
   private flushing: Promise<void> = Promise.resolve();
+  private flushQueued = false;
+  private rateChange: Promise<void> = Promise.resolve();
   private sampling: Promise<void> | undefined;
+  /** What the last drop report covered, and when it was logged (monotonic ms). */
+  private reported = { refused: 0, dropped: 0, at: Number.NEGATIVE_INFINITY };
   /** The newest outbox entry handed to MQTT on this connection. */
   private taken = 0;
 
@@ -109,7 +121,10 @@ export class Agent {
     this.sampleRateHz = options.config.sensor.sampleRateHz;
     this.publishIntervalMs = options.config.publishIntervalMs;
     this.started = this.now();
-    this.batcher = new Batcher(options.sequence?.load() ?? 0);
+    this.batcher = new Batcher(
+      options.sequence?.load() ?? 0,
+      options.maxPendingSamples !== undefined ? { maxPending: options.maxPendingSamples } : {},
+    );
   }
 
   async start(): Promise<void> {
@@ -133,6 +148,7 @@ export class Agent {
       (topic, payload) => void this.onCommand(topic, payload),
     );
     this.scheduleSampling();
+    this.lastTickAt = performance.now();
     this.schedulePublishing();
     this.timers.push(setInterval(() => void this.publishStatus(), config.statusIntervalMs));
     if (transport.connected) {
@@ -150,8 +166,8 @@ export class Agent {
     clearInterval(this.samplingTimer);
     await this.sampling;
     await this.sample();
-    this.flushing = this.flushing.then(() => this.flush());
-    await this.flushing;
+    await this.requestFlush();
+    this.reportDrops(true);
     const deadline = Date.now() + graceMs; // real time, whatever clock the samples use
     // What is left waits in the outbox for the next start; a connected agent gets it out first.
     while (
@@ -170,6 +186,10 @@ export class Agent {
   stats() {
     return {
       samplesTaken: this.samplesTaken,
+      /** Readings that could not be samples, never numbered: `clock`, a time before 2020 (or after 2100). */
+      samplesRefused: { ...this.batcher.refused },
+      /** Numbered samples dropped: over the in-memory bound while appends failed, or not encodable. */
+      samplesDropped: this.batcher.dropped + this.unencodable,
       sampleRateHz: this.sampleRateHz,
       publishIntervalMs: this.publishIntervalMs,
       lastPublishAt: this.lastPublishAt,
@@ -180,15 +200,61 @@ export class Agent {
   }
 
   private scheduleSampling() {
+    if (this.stopped) return;
     clearInterval(this.samplingTimer);
     this.samplingTimer = setInterval(() => void this.sample(), drainIntervalMs(this.sampleRateHz));
   }
 
+  /**
+   * Arms the publish timer. The first tick comes one (new) interval after the
+   * last one, or at once when that is past: a shorter interval takes effect
+   * without waiting out the old one, and re-arming never postpones a flush.
+   */
   private schedulePublishing() {
+    if (this.stopped) return;
     clearInterval(this.publishTimer);
-    this.publishTimer = setInterval(() => {
-      this.flushing = this.flushing.then(() => this.flush());
-    }, this.publishIntervalMs);
+    const tick = () => {
+      this.lastTickAt = performance.now();
+      void this.requestFlush();
+    };
+    const due = Math.max(0, this.lastTickAt + this.publishIntervalMs - performance.now());
+    this.publishTimer = setTimeout(() => {
+      tick();
+      if (!this.stopped) this.publishTimer = setInterval(tick, this.publishIntervalMs);
+    }, due);
+  }
+
+  /**
+   * One flush at a time, and at most one waiting behind it: a slow or stuck
+   * append does not pile up flushes (the batcher's bound covers the samples).
+   */
+  private requestFlush(): Promise<void> {
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      this.flushing = this.flushing.then(() => {
+        this.flushQueued = false;
+        return this.flush().catch((e) => this.log(`flush failed: ${errorText(e)}`));
+      });
+    }
+    return this.flushing;
+  }
+
+  private async applySampleRate(hz: number) {
+    if (this.stopped) throw new AgentStopping();
+    if (hz === this.sampleRateHz) return; // re-configuring the chip would only empty its FIFO
+    await this.sample(); // what the chip holds at the old rate, before re-configuring empties it
+    if (this.stopped) throw new AgentStopping();
+    await this.options.sensor.setRate(hz);
+    const before = drainIntervalMs(this.sampleRateHz);
+    this.sampleRateHz = hz; // the sensor runs at it now, stopping or not
+    if (drainIntervalMs(hz) !== before) this.scheduleSampling();
+  }
+
+  private applyPublishInterval(ms: number) {
+    if (this.stopped) throw new AgentStopping();
+    if (ms === this.publishIntervalMs) return;
+    this.publishIntervalMs = ms;
+    this.schedulePublishing();
   }
 
   /** One drain of the sensor at a time: a slow bus read is not overlapped by the next tick. */
@@ -214,20 +280,54 @@ export class Agent {
         this.log(`sequence number not persisted: ${errorText(e)}`);
       }
     }
-    for (const batch of batches) {
+    for (const [i, batch] of batches.entries()) {
+      let payload: string;
       try {
-        await this.options.outbox.append(
-          encodeSampleBatch(batch),
-          this.options.config.topics.sensorData,
-        );
+        payload = encodeSampleBatch(batch);
       } catch (e) {
+        // Every sample was checked when it was added, so this is a bug; dropping it keeps the rest moving.
+        this.unencodable += batch.length;
+        this.log(`${samplesText(batch)} cannot be encoded, dropped: ${errorText(e)}`);
+        continue;
+      }
+      try {
+        await this.options.outbox.append(payload, this.options.config.topics.sensorData);
+      } catch (e) {
+        // Kept with their numbers, and in order: this batch and the ones after it go first next time.
+        const kept = batches.slice(i).flat();
+        this.batcher.requeue(kept);
         this.log(
-          `outbox append failed, ${batch.length} samples kept for the next interval: ${errorText(e)}`,
+          `outbox append failed, ${samplesText(kept)} kept for the next interval: ${errorText(e)}`,
         );
-        this.batcher.add(batch); // renumbered but not lost
+        break;
       }
     }
+    this.reportDrops();
     this.pump();
+  }
+
+  /**
+   * Logs refused and dropped samples: at once the first time, then at most
+   * once a minute while it goes on (a Pi whose clock is not set would
+   * otherwise log every interval), and at stop.
+   */
+  private reportDrops(final = false) {
+    const refused = this.batcher.refused.clock + this.batcher.refused.value;
+    const dropped = this.batcher.dropped; // unencodable batches are logged when they happen
+    const newRefused = refused - this.reported.refused;
+    const newDropped = dropped - this.reported.dropped;
+    if (newRefused === 0 && newDropped === 0) return;
+    const at = performance.now();
+    if (!final && at - this.reported.at < DROP_REPORT_EVERY_MS) return;
+    if (newRefused > 0)
+      this.log(
+        `${newRefused} readings refused, not sent (${refused} since start): ${this.batcher.lastRefusal}`,
+      );
+    if (newDropped > 0)
+      this.log(
+        `${newDropped} samples dropped, oldest first, to keep at most ${this.options.maxPendingSamples ?? MAX_PENDING_SAMPLES} waiting in memory while the outbox cannot be appended to (${dropped} since start)`,
+      );
+    this.reported = { refused, dropped, at };
   }
 
   /** Publishes outbox entries while connected, up to `maxInflight` without PUBACK. */
@@ -332,20 +432,18 @@ export class Agent {
   }
 
   private async onCommand(topic: string, payload: Uint8Array) {
-    const { config, transport, sensor } = this.options;
+    const { config, transport } = this.options;
     if (topic === config.topics.commandResponse) return; // our own answers come back on commands/#
     const response = await handleCommand(
       payload,
       {
-        setSampleRate: async (hz) => {
-          await sensor.setRate(hz);
-          this.sampleRateHz = hz;
-          this.scheduleSampling();
+        setSampleRate: (hz) => {
+          // One rate change at a time, each compared with the rate the one before it left.
+          const change = this.rateChange.then(() => this.applySampleRate(hz));
+          this.rateChange = change.catch(() => {});
+          return change;
         },
-        setPublishInterval: (ms) => {
-          this.publishIntervalMs = ms;
-          this.schedulePublishing();
-        },
+        setPublishInterval: (ms) => this.applyPublishInterval(ms),
         identify: (seconds) => {
           this.identifyUntil = this.now() + seconds * 1000;
           this.log(`identify requested for ${seconds} s`);
@@ -373,5 +471,18 @@ export const drainIntervalMs = (sampleRateHz: number): number =>
   sampleRateHz >= 50
     ? Math.min(100, Math.max(10, Math.floor((16 * 1000) / sampleRateHz)))
     : Math.max(10, Math.floor(500 / sampleRateHz));
+
+/** A state-changing command that arrives once `stop()` began; answered as `command_failed`. */
+export class AgentStopping extends Error {
+  override readonly name = "AgentStopping";
+  constructor() {
+    super("the agent is stopping");
+  }
+}
+
+const DROP_REPORT_EVERY_MS = 60_000;
+
+const samplesText = (samples: ReadonlyArray<Sample>) =>
+  `${samples.length} samples (sequence ${samples[0]?.sequence}–${samples.at(-1)?.sequence})`;
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));

@@ -1,7 +1,7 @@
-import { accessSync, constants } from "node:fs";
 import { Either } from "effect";
 import { ConfigError, configPath, describeConfig, loadConfig } from "./config.js";
-import { FIRMWARE_VERSION, jsonLog, startDevice } from "./run.js";
+import { FIRMWARE_VERSION, jsonLog, SequenceFileError, startDevice } from "./run.js";
+import { readTlsFiles } from "./tls-files.js";
 
 const USAGE = `usage: medusa-device [--config PATH] [--check]
 
@@ -41,28 +41,19 @@ export const main = async (
   for (const warning of config.warnings) console.error(`medusa-device: warning: ${warning}`);
   if (argv.includes("--check")) {
     console.log(describeConfig(config));
-    const unreadable = [
-      ["mqtt.ca_cert", config.mqtt.caPath],
-      ["mqtt.client_cert", config.mqtt.certPath],
-      ["mqtt.client_key", config.mqtt.keyPath],
-    ].filter(([, path]) => {
-      try {
-        accessSync(path as string, constants.R_OK);
-        return false;
-      } catch {
-        return true;
-      }
-    });
-    for (const [key, path] of unreadable)
-      console.error(`medusa-device: ${config.file}: ${key}: cannot read ${path}`);
-    return unreadable.length > 0 ? 2 : 0;
+    // As the agent will read them: as this user, and each must parse.
+    const tls = readTlsFiles(config);
+    if (Either.isRight(tls)) return 0;
+    for (const problem of tls.left) console.error(`medusa-device: ${problem.message}`);
+    return 2;
   }
   const log = jsonLog();
   let device: Awaited<ReturnType<typeof startDevice>>;
   try {
     device = await startDevice(config, { log });
   } catch (e) {
-    console.error(`medusa-device: ${e instanceof ConfigError ? e.message : String(e)}`);
+    const known = e instanceof ConfigError || e instanceof SequenceFileError;
+    console.error(`medusa-device: ${known ? e.message : String(e)}`);
     return e instanceof ConfigError ? 2 : 1;
   }
   return new Promise<number>((resolve) => {

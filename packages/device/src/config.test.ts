@@ -116,6 +116,32 @@ describe("device configuration", () => {
     expect(error(`${oldFile}\n[sensor]\nkind = "bmi160"`).message).toMatch(/TOML/); // duplicate table
   });
 
+  it("wants whole numbers for seconds, milliseconds and bytes, as the agent uses them", () => {
+    expect(
+      error(oldFile.replace("broker_port = 8883", "broker_port = 8883\nkeepalive_s = 30.5"))
+        .message,
+    ).toBe("/etc/medusa/mqtt_publisher.toml: mqtt.keepalive_s: keepalive_s must be a whole number");
+    expect(error(`${oldFile}\n[publish]\ninterval_ms = 150.5`).message).toBe(
+      "/etc/medusa/mqtt_publisher.toml: publish.interval_ms: interval_ms must be a whole number",
+    );
+    for (const [table, key] of [
+      ["mqtt", "backoff_base_ms"],
+      ["mqtt", "backoff_cap_ms"],
+      ["publish", "status_interval_ms"],
+      ["outbox", "max_bytes"],
+    ] as const) {
+      const text =
+        table === "mqtt"
+          ? oldFile.replace("broker_port = 8883", `broker_port = 8883\n${key} = 100000.5`)
+          : `${oldFile}\n[${table}]\n${key} = 100000.5`;
+      expect(error(text).key).toBe(`${table}.${key}`);
+    }
+    expect(ok(`${oldFile}\n[publish]\ninterval_ms = 150`).publishIntervalMs).toBe(150);
+    expect(
+      ok(oldFile.replace("sample_rate_hz = 10", "sample_rate_hz = 12.5")).sensor.sampleRateHz,
+    ).toBe(12.5);
+  });
+
   it("warns about unknown keys and a private key readable by others", () => {
     const { fs } = files({}, { "/etc/medusa/certs/private.pem.key": 0o100644 });
     const c = ok(`${oldFile}\n[logging]\nlevel = "debug"`, { fs });

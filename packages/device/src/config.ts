@@ -39,9 +39,11 @@ const Template = Schema.String.pipe(
     return error === undefined || error.reason;
   }),
 );
-const positive = (what: string, min: number, max: number) =>
+/** A whole number in a range: seconds, milliseconds and bytes are counted, not measured. */
+const whole = (what: string, min: number, max: number) =>
   Schema.Number.pipe(
     Schema.finite({ message: () => `${what} must be a number` }),
+    Schema.int({ message: () => `${what} must be a whole number` }),
     Schema.between(min, max, { message: () => `${what} must be between ${min} and ${max}` }),
   );
 const opt = <A, I>(schema: Schema.Schema<A, I>, value: () => A) =>
@@ -67,9 +69,9 @@ const ConfigFile = Schema.Struct({
       Schema.Union(Schema.Literal(4, 5), Schema.Literal("3.1.1", "5")),
       () => 4 as const,
     ),
-    keepalive_s: opt(positive("keepalive_s", 5, 1200), () => 30),
-    backoff_base_ms: opt(positive("backoff_base_ms", 10, 600_000), () => 1_000),
-    backoff_cap_ms: opt(positive("backoff_cap_ms", 100, 3_600_000), () => 60_000),
+    keepalive_s: opt(whole("keepalive_s", 5, 1200), () => 30),
+    backoff_base_ms: opt(whole("backoff_base_ms", 10, 600_000), () => 1_000),
+    backoff_cap_ms: opt(whole("backoff_cap_ms", 100, 3_600_000), () => 60_000),
     topic_prefix: opt(
       Schema.String.pipe(
         Schema.pattern(/^[^+#/]+(\/[^+#/]+)*$/, {
@@ -106,16 +108,16 @@ const ConfigFile = Schema.Struct({
   publish: section(
     Schema.Struct({
       interval_ms: opt(
-        positive("interval_ms", MIN_PUBLISH_INTERVAL_MS, MAX_PUBLISH_INTERVAL_MS),
+        whole("interval_ms", MIN_PUBLISH_INTERVAL_MS, MAX_PUBLISH_INTERVAL_MS),
         () => 1_000,
       ),
-      status_interval_ms: opt(positive("status_interval_ms", 1_000, 3_600_000), () => 30_000),
+      status_interval_ms: opt(whole("status_interval_ms", 1_000, 3_600_000), () => 30_000),
     }),
   ),
   outbox: section(
     Schema.Struct({
       path: opt(Path, () => "/var/lib/medusa/outbox"),
-      max_bytes: opt(positive("max_bytes", 64 * 1024, 8 * 1024 ** 3), () => 50 * 1024 * 1024),
+      max_bytes: opt(whole("max_bytes", 64 * 1024, 8 * 1024 ** 3), () => 50 * 1024 * 1024),
       durability: opt(Schema.Literal("fsync", "batch", "none"), () => "batch" as const),
     }),
   ),

@@ -11,8 +11,10 @@ import { dirname, join } from "node:path";
 import { connectTransport, type MqttTransport } from "@medusa/adapters/mqtt";
 import { openOutbox } from "@medusa/adapters/outbox";
 import { type MotionSensor, openAdxl345, SyntheticSensor } from "@medusa/adapters/sensor";
+import { Either, Schema } from "effect";
 import { Agent, type SequenceStore } from "./agent.js";
-import { ConfigError, type DeviceConfig } from "./config.js";
+import type { DeviceConfig } from "./config.js";
+import { readTlsFiles } from "./tls-files.js";
 
 export const FIRMWARE_VERSION = "0.1.0";
 
@@ -39,27 +41,41 @@ export interface StartOptions {
   readonly now?: () => number;
 }
 
-const readPem = (config: DeviceConfig, key: string, path: string): string => {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (e) {
-    throw new ConfigError({
-      file: config.file,
-      key,
-      problem: `cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`,
-    });
+/** The sequence file cannot be trusted: starting anyway could give sent numbers to other samples. */
+export class SequenceFileError extends Schema.TaggedError<SequenceFileError>()(
+  "SequenceFileError",
+  { path: Schema.String, problem: Schema.String },
+) {
+  override get message(): string {
+    return `${this.path}: ${this.problem}. Not starting: a sequence number that was sent could be given to another sample. Write a number above the highest sequence the cloud has from this device into the file, or delete it to start again from 0`;
   }
-};
+}
 
-/** The next sequence number, in a file beside the outbox, replaced atomically. */
+/**
+ * The next sequence number, in a file beside the outbox, replaced atomically.
+ * No file is a first start (0); a file that cannot be read or holds no
+ * number is a `SequenceFileError`, never a silent 0.
+ */
 export const fileSequenceStore = (path: string): SequenceStore => ({
   load: () => {
+    let text: string;
     try {
-      const n = Number(readFileSync(path, "utf8").trim());
-      return Number.isSafeInteger(n) && n >= 0 ? n : 0;
-    } catch {
-      return 0;
+      text = readFileSync(path, "utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return 0;
+      throw new SequenceFileError({
+        path,
+        problem: `cannot read the next sequence number: ${e instanceof Error ? e.message : String(e)}`,
+      });
     }
+    const trimmed = text.trim();
+    const n = /^\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+    if (!Number.isSafeInteger(n))
+      throw new SequenceFileError({
+        path,
+        problem: `holds ${JSON.stringify(trimmed.slice(0, 40))}, not the next sequence number`,
+      });
+    return n;
   },
   // Saved before a batch is appended, and synced: after a power loss the file
   // holds a number at least as high as any sample that reached the outbox.
@@ -91,14 +107,26 @@ export const startDevice = async (
   options: StartOptions = {},
 ): Promise<RunningDevice> => {
   const log = options.log ?? jsonLog();
-  const ca = readPem(config, "mqtt.ca_cert", config.mqtt.caPath);
-  const cert = readPem(config, "mqtt.client_cert", config.mqtt.certPath);
-  const key = readPem(config, "mqtt.client_key", config.mqtt.keyPath);
+  const tls = readTlsFiles(config);
+  if (Either.isLeft(tls)) throw tls.left[0];
+  const { ca, cert, key } = tls.right;
+  // Before anything is opened: a sequence file that cannot be trusted stops the start.
+  const sequenceFile = fileSequenceStore(join(config.outbox.path, "next-sequence"));
+  const firstSequence = sequenceFile.load();
   const sensor = options.sensor ?? (await openSensor(config, options.now));
   const outbox = await openOutbox({
     dir: config.outbox.path,
     maxBytes: config.outbox.maxBytes,
     durability: config.outbox.durability,
+    // A full or failing disk: the outbox keeps going and retries; the operator should know.
+    onError: (e) =>
+      log({
+        level: "error",
+        device_id: config.deviceId,
+        component: "outbox",
+        msg: e.message,
+        error: e.name,
+      }),
   });
   const transport = connectTransport({
     host: config.mqtt.host,
@@ -118,7 +146,7 @@ export const startDevice = async (
     outbox,
     transport,
     firmwareVersion: FIRMWARE_VERSION,
-    sequence: fileSequenceStore(join(config.outbox.path, "next-sequence")),
+    sequence: { load: () => firstSequence, save: (next) => sequenceFile.save(next) },
     log: (msg) => log({ level: "info", device_id: config.deviceId, msg }),
     ...(options.now ? { now: options.now } : {}),
   });

@@ -28,16 +28,20 @@ export class Adxl345Simulator implements I2cBus {
   private sampledUntil = 0;
   /** Samples pushed out of a full FIFO. */
   overflowed = 0;
-  private faults: Array<{ code: string; remaining: number }> = [];
+  private faults: Array<{ code: string; remaining: number; skip: number }> = [];
   private readonly now: () => number;
 
   constructor(private readonly options: SimulatorOptions = {}) {
     this.now = options.now ?? Date.now;
   }
 
-  /** The next `count` bus operations fail with `code` (`EIO`, or `ENXIO` for a NACK). */
-  failNext(count: number, code: "EIO" | "ENXIO" | "EREMOTEIO" = "EIO") {
-    this.faults.push({ code, remaining: count });
+  /**
+   * The next `count` bus operations fail with `code` (`EIO`, or `ENXIO` for a
+   * NACK), after `after` more that succeed (to fail in the middle of a
+   * configuration or a FIFO drain).
+   */
+  failNext(count: number, code: "EIO" | "ENXIO" | "EREMOTEIO" = "EIO", after = 0) {
+    this.faults.push({ code, remaining: count, skip: after });
   }
 
   get odrHz(): number {
@@ -55,6 +59,10 @@ export class Adxl345Simulator implements I2cBus {
   private fault() {
     const f = this.faults[0];
     if (!f) return;
+    if (f.skip > 0) {
+      f.skip--;
+      return;
+    }
     f.remaining--;
     if (f.remaining <= 0) this.faults.shift();
     throw errno(f.code, `simulated ${f.code}`);

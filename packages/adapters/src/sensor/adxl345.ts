@@ -69,10 +69,12 @@ const text = (e: unknown) =>
 /**
  * The ADXL345 over I2C. Bus errors (EIO, NACK) mark it unhealthy and are
  * retried with exponential backoff, re-initialising the chip; `drain` never
- * throws.
+ * throws. Bus transactions run one at a time, so a rate change never
+ * interleaves with a drain or a re-initialisation.
  */
 export class Adxl345Sensor implements MotionSensor {
   readonly model = "ADXL345";
+  /** The rate the chip runs at, or is re-initialised to after a failure. */
   private rateHz = 10;
   private fifo = false;
   private last = 0;
@@ -84,6 +86,7 @@ export class Adxl345Sensor implements MotionSensor {
   private retryAt = 0;
   private failures = 0;
   private readonly block = Buffer.alloc(6);
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly bus: I2cBus,
@@ -101,76 +104,109 @@ export class Adxl345Sensor implements MotionSensor {
     return (this.options.now ?? Date.now)();
   }
 
-  /** Verifies the chip and configures it; a wrong DEVID is a SensorError (a wiring or address problem). */
-  async start(rateHz: number): Promise<void> {
-    this.rateHz = rateHz;
-    const devid = await this.bus.readByte(this.address, REG.DEVID);
-    if (devid !== ADXL345_DEVID) {
-      throw new SensorError(
-        `no ADXL345 at 0x${this.address.toString(16)}: DEVID is 0x${devid.toString(16)}, expected 0xe5`,
-      );
+  /** One bus transaction after the other, whatever the caller awaits. */
+  private exclusive<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(f, f);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Verifies the chip and configures it; a wrong DEVID is a SensorError (a
+   * wiring or address problem). A failure leaves the sensor unhealthy, and
+   * `drain` retries at this rate.
+   */
+  start(rateHz: number): Promise<void> {
+    return this.exclusive(async () => {
+      this.rateHz = rateHz;
+      await this.initialise(rateHz, this.now());
+    });
+  }
+
+  /**
+   * Re-configures the chip at another rate. When that fails the chip may be
+   * left in standby: the sensor is then unhealthy, keeps its previous rate,
+   * and `drain` re-initialises the chip at that rate after the backoff.
+   */
+  setRate(rateHz: number): Promise<void> {
+    return this.exclusive(() => this.initialise(rateHz, this.now()));
+  }
+
+  /** DEVID, then the configuration; on failure the sensor is not ready and the failure counts. */
+  private async initialise(rateHz: number, now: number) {
+    this.ready = false; // from the first write on, the chip is in standby until all of it is done
+    try {
+      const devid = await this.bus.readByte(this.address, REG.DEVID);
+      if (devid !== ADXL345_DEVID) {
+        throw new SensorError(
+          `no ADXL345 at 0x${this.address.toString(16)}: DEVID is 0x${devid.toString(16)}, expected 0xe5`,
+        );
+      }
+      await this.configure(rateHz);
+    } catch (e) {
+      this.failed(e, now);
+      throw e;
     }
-    await this.configure();
+    this.recovered();
   }
 
-  async setRate(rateHz: number): Promise<void> {
-    this.rateHz = rateHz;
-    await this.configure();
-  }
-
-  private async configure() {
-    const [, code] = chipRateFor(this.rateHz);
-    this.fifo = this.rateHz >= FIFO_FROM_HZ && RATE_CODES.some(([rate]) => rate === this.rateHz);
+  private async configure(rateHz: number) {
+    const [, code] = chipRateFor(rateHz);
+    const fifo = rateHz >= FIFO_FROM_HZ && RATE_CODES.some(([rate]) => rate === rateHz);
     await this.bus.writeByte(this.address, REG.POWER_CTL, 0x00); // standby while configuring
     await this.bus.writeByte(this.address, REG.BW_RATE, code);
     await this.bus.writeByte(this.address, REG.DATA_FORMAT, DATA_FORMAT_FULL_RES_16G);
-    await this.bus.writeByte(this.address, REG.FIFO_CTL, this.fifo ? FIFO_STREAM : FIFO_BYPASS);
+    await this.bus.writeByte(this.address, REG.FIFO_CTL, fifo ? FIFO_STREAM : FIFO_BYPASS);
     await this.bus.writeByte(this.address, REG.POWER_CTL, POWER_CTL_MEASURE);
+    this.rateHz = rateHz;
+    this.fifo = fifo;
     this.last = this.now();
-    this.next = this.last + 1000 / this.rateHz;
+    this.next = this.last + 1000 / rateHz;
     this.ready = true;
   }
 
-  async drain(): Promise<ReadonlyArray<MotionReading>> {
+  drain(): Promise<ReadonlyArray<MotionReading>> {
+    return this.exclusive(() => this.drainNow());
+  }
+
+  private async drainNow(): Promise<ReadonlyArray<MotionReading>> {
     const now = this.now();
     if (!this.ready) {
       if (now < this.retryAt) return [];
       try {
-        await this.start(this.rateHz);
-        this.recovered();
-      } catch (e) {
-        this.failed(e, now);
-        return [];
+        await this.initialise(this.rateHz, now);
+      } catch {
+        return []; // counted, and retried after the backoff
       }
     }
+    // Readings taken off the chip before a bus error are returned, not thrown away with it.
+    const out: Array<MotionReading> = [];
     try {
-      const readings = this.fifo ? await this.drainFifo(now) : await this.poll(now);
+      if (this.fifo) await this.drainFifo(now, out);
+      else await this.poll(now, out);
       this.recovered();
-      return readings;
     } catch (e) {
       this.failed(e, now);
       this.ready = false;
-      return [];
     }
+    return out;
   }
 
-  private async poll(now: number): Promise<Array<MotionReading>> {
-    if (now < this.next) return [];
+  private async poll(now: number, out: Array<MotionReading>): Promise<void> {
+    if (now < this.next) return;
     const period = 1000 / this.rateHz;
     const missed = Math.floor((now - this.next) / period);
     if (missed > 0) {
       this.lost += missed;
       this.next += missed * period;
     }
-    const reading = await this.readOne(Math.round(this.next));
+    out.push(await this.readOne(Math.round(this.next)));
     this.next += period;
-    return [reading];
   }
 
-  private async drainFifo(now: number): Promise<Array<MotionReading>> {
+  private async drainFifo(now: number, out: Array<MotionReading>): Promise<void> {
     const entries = (await this.bus.readByte(this.address, REG.FIFO_STATUS)) & 0x3f;
     const period = 1000 / this.rateHz;
-    const out: Array<MotionReading> = [];
     // The chip's cadence continues from the last sample; re-anchor to the clock
     // after an overflow (samples were lost) or when the two drift apart.
     let t = this.last + period;
@@ -180,12 +216,18 @@ export class Adxl345Sensor implements MotionSensor {
         this.lost += Math.max(0, Math.round((now - this.last) / period) - entries);
       t = now - (entries - 1) * period;
     }
-    for (let i = 0; i < entries; i++) {
-      out.push(await this.readOne(Math.round(t)));
-      this.last = t;
-      t += period;
+    let read = 0;
+    try {
+      for (; read < entries; read++) {
+        out.push(await this.readOne(Math.round(t)));
+        this.last = t;
+        t += period;
+      }
+    } catch (e) {
+      // The one that failed and those still in the FIFO go when the chip is re-initialised.
+      this.lost += entries - read;
+      throw e;
     }
-    return out;
   }
 
   /** DATAX0..DATAZ1 in one 6-byte block read: little-endian signed 16-bit. */
@@ -227,9 +269,11 @@ export class Adxl345Sensor implements MotionSensor {
     };
   }
 
-  async close(): Promise<void> {
-    await this.bus.writeByte(this.address, REG.POWER_CTL, 0x00).catch(() => {});
-    await this.bus.close().catch(() => {});
+  close(): Promise<void> {
+    return this.exclusive(async () => {
+      await this.bus.writeByte(this.address, REG.POWER_CTL, 0x00).catch(() => {});
+      await this.bus.close().catch(() => {});
+    });
   }
 }
 

@@ -134,6 +134,92 @@ describe("ADXL345 driver on the register-level simulator", () => {
     expect((await sensor.drain()).length).toBeGreaterThan(0);
   });
 
+  it("a rate change that fails half-way leaves the sensor unhealthy at its old rate, and re-initialises the chip", async () => {
+    const c = clock();
+    const sim = new Adxl345Simulator({ now: c.now });
+    const sensor = new Adxl345Sensor(sim, { now: c.now, backoffMs: 100 });
+    await sensor.start(10);
+    await collect(sensor, c, 1_000, 50);
+    // DEVID and the write that puts the chip in standby succeed, the rate's write fails.
+    sim.failNext(1, "EIO", 2);
+    await expect(sensor.setRate(100)).rejects.toThrow(/simulated EIO/);
+    expect(sim.registers.get(REG.POWER_CTL)).toBe(0x00); // in standby, as the bus left it
+    expect(sensor.health()).toMatchObject({
+      healthy: false,
+      lastError: expect.stringContaining("EIO"),
+      errorCount: 1,
+    });
+    expect(await sensor.drain()).toEqual([]); // within the backoff
+    c.advance(100);
+    await sensor.drain(); // re-initialises, at 10 Hz: the rate the agent still has
+    expect(sim.registers.get(REG.POWER_CTL)).toBe(POWER_CTL_MEASURE);
+    expect(sim.registers.get(REG.BW_RATE)).toBe(0x07);
+    expect(sim.registers.get(REG.FIFO_CTL)).toBe(FIFO_BYPASS);
+    const readings = await collect(sensor, c, 2_000, 50);
+    expect(readings).toHaveLength(20);
+    expect(sensor.health()).toMatchObject({ healthy: true, errorCount: 1 });
+  });
+
+  it("a failed start is unhealthy with its error, and retried by drain", async () => {
+    const c = clock();
+    const sim = new Adxl345Simulator({ now: c.now });
+    const sensor = new Adxl345Sensor(sim, { now: c.now, backoffMs: 100 });
+    sim.failNext(1, "ENXIO", 3);
+    await expect(sensor.start(100)).rejects.toThrow(/ENXIO/);
+    expect(sensor.health()).toMatchObject({
+      healthy: false,
+      lastError: expect.stringContaining("ENXIO"),
+    });
+    c.advance(100);
+    await sensor.drain();
+    expect(sim.registers.get(REG.FIFO_CTL)).toBe(FIFO_STREAM);
+    expect((await collect(sensor, c, 1_000, 100)).length).toBeGreaterThanOrEqual(99);
+    expect(sensor.health().healthy).toBe(true);
+  });
+
+  it("returns the readings drained before a bus error and counts the rest as lost", async () => {
+    const c = clock();
+    const sim = new Adxl345Simulator({ now: c.now });
+    const sensor = new Adxl345Sensor(sim, { now: c.now, backoffMs: 100 });
+    await sensor.start(100);
+    c.advance(100); // 10 samples in the FIFO
+    sim.failNext(1, "EIO", 1 + 4); // FIFO_STATUS and 4 readings succeed, the 5th fails
+    const partial = await sensor.drain();
+    expect(partial).toHaveLength(4);
+    expect(partial.map((r) => r.timestamp - c.now())).toEqual([-90, -80, -70, -60]);
+    expect(sensor.health()).toMatchObject({ healthy: false, lost: 6, errorCount: 1 });
+  });
+
+  it("runs a rate change and drains one at a time on the bus", async () => {
+    const c = clock();
+    const sim = new Adxl345Simulator({ now: c.now });
+    // A bus that takes its time, and a log of what went over it.
+    const ops: Array<string> = [];
+    const slow =
+      <A extends Array<unknown>, R>(name: string, f: (...a: A) => Promise<R>) =>
+      async (...a: A) => {
+        await new Promise((r) => setImmediate(r));
+        ops.push(`${name} 0x${(a[1] as number).toString(16)}`);
+        return f(...a);
+      };
+    const bus = {
+      readByte: slow("read", sim.readByte.bind(sim)),
+      writeByte: slow("write", sim.writeByte.bind(sim)),
+      readI2cBlock: slow("block", sim.readI2cBlock.bind(sim)),
+      close: () => sim.close(),
+    };
+    const sensor = new Adxl345Sensor(bus, { now: c.now });
+    await sensor.start(100);
+    c.advance(100);
+    ops.length = 0;
+    const [before] = await Promise.all([sensor.drain(), sensor.setRate(10)]);
+    expect(before).toHaveLength(10); // the FIFO, drained before the change emptied it
+    const configuring = ops.indexOf(`write 0x${REG.POWER_CTL.toString(16)}`);
+    expect(ops.slice(0, configuring).filter((o) => o.startsWith("block"))).toHaveLength(10);
+    expect(ops.slice(configuring).some((o) => o.startsWith("block"))).toBe(false);
+    expect(sensor.health()).toMatchObject({ healthy: true, errorCount: 0 });
+  });
+
   it("keeps the chip's cadence at 100 Hz with the FIFO whatever the drain timer's jitter (p99 < 2 ms)", async () => {
     const c = clock();
     const sensor = new Adxl345Sensor(new Adxl345Simulator({ now: c.now }), { now: c.now });
