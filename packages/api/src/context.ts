@@ -59,13 +59,7 @@ export const requireRole = (c: Context<ApiEnv>, role: Role): Principal => {
 export const decodeInput = <A, I>(schema: Schema.Schema<A, I>, input: unknown): A => {
   const r = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })(input);
   if (Either.isRight(r)) return r.right;
-  const error = invalid("invalid request", r.left);
-  throw new ProblemError(
-    problem(400, "validation-error", "Invalid request", {
-      detail: error.message,
-      errors: error.issues,
-    }),
-  );
+  return refuse(invalid("invalid request", r.left).issues);
 };
 
 /** A path parameter decoded with its schema; a 400 problem names the parameter as the field. */
@@ -73,7 +67,30 @@ export const decodeParam = <A, I>(
   name: string,
   schema: Schema.Schema<A, I>,
   value: string | undefined,
-): A => decodeInput(Schema.Struct({ [name]: schema }), { [name]: value })[name] as A;
+): A => {
+  // The schema itself, not a struct made per request around it: parsers are cached per schema.
+  const r = Schema.decodeUnknownEither(schema, { errors: "all" })(value);
+  if (Either.isRight(r)) return r.right;
+  return refuse(
+    invalid("invalid request", r.left).issues.map((i) => ({
+      path: i.path === "" ? name : `${name}.${i.path}`,
+      message: i.message,
+    })),
+  );
+};
+
+/** A 400 problem listing every failing field; the detail names the first, as `InvalidPayload` does. */
+const refuse = (issues: ReadonlyArray<{ readonly path: string; readonly message: string }>) => {
+  const first = issues[0];
+  throw new ProblemError(
+    problem(400, "validation-error", "Invalid request", {
+      detail: first
+        ? `invalid request: ${first.path || "(root)"}: ${first.message}`
+        : "invalid request",
+      errors: issues,
+    }),
+  );
+};
 
 /** Refuses query parameters where a route takes none, naming them. */
 export const noQuery = (query: Record<string, string>): void => {
