@@ -9,7 +9,6 @@ import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import {
   type DeviceId,
   encodeSampleBatch,
-  InvalidCursor,
   lastKeyBefore,
   type PatientId,
   parseSensorPayload,
@@ -19,7 +18,6 @@ import {
   StorageUnavailable,
   type StoredSegment,
   samplesWithin,
-  segmentKey,
   type TimelineSample,
   type TimeRange,
   UNASSIGNED,

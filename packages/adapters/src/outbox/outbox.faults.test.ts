@@ -1,8 +1,8 @@
 import * as nodeFs from "node:fs";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { tempDirs } from "../testing/temp-dirs.js";
 import {
   type Durability,
   type OutboxError,
@@ -12,15 +12,7 @@ import {
   openOutbox,
 } from "./outbox.js";
 
-const dirs: Array<string> = [];
-const dir = () => {
-  const d = mkdtempSync(join(tmpdir(), "outbox-faults-"));
-  dirs.push(d);
-  return d;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const dir = tempDirs("outbox-faults-");
 const texts = (entries: ReadonlyArray<{ payload: Buffer }>) =>
   entries.map((e) => e.payload.toString());
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,26 +1,10 @@
-import {
-  appendFileSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { tempDirs } from "../testing/temp-dirs.js";
 import { openOutbox } from "./outbox.js";
 
-const dirs: Array<string> = [];
-const dir = () => {
-  const d = mkdtempSync(join(tmpdir(), "outbox-"));
-  dirs.push(d);
-  return d;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const dir = tempDirs("outbox-");
 const texts = (entries: ReadonlyArray<{ payload: Buffer }>) =>
   entries.map((e) => e.payload.toString());
 
