@@ -128,6 +128,29 @@ describe("the local broker enforces the IoT policy over mutual TLS", () => {
     await device.publish("medusa/pi-1/status", "fine");
   });
 
+  it("a client the broker keeps dropping right after CONNACK backs off ever longer; a stable connection resets the backoff", async () => {
+    const attempts = async (stableAfterMs: number | undefined) => {
+      const logged: Array<Record<string, unknown>> = [];
+      const device = client("pi-1", certs["pi-1"], {
+        backoff: { baseMs: 20, capMs: 1_000 },
+        random: () => 0.999,
+        log: (entry) => void logged.push(entry),
+        ...(stableAfterMs !== undefined ? { stableAfterMs } : {}),
+      });
+      for (let k = 0; k < 3; k++) {
+        await device.waitConnected(3_000);
+        // Forbidden by the policy: the broker drops the connection.
+        await expect(device.publish("medusa/pi-2/status", "x")).rejects.toBeInstanceOf(
+          NotConnected,
+        );
+      }
+      await device.waitConnected(3_000);
+      return logged.filter((e) => e.msg === "reconnecting").map((e) => e.attempt);
+    };
+    expect(await attempts(undefined)).toEqual([1, 2, 3]);
+    expect(await attempts(0)).toEqual([1, 1, 1]);
+  });
+
   it("a payload over AWS IoT Core's 128 KB limit is refused by the broker too, as IoT Core does", async () => {
     const ingest = client("medusa-ingest");
     await ingest.waitConnected();

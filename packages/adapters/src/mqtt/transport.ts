@@ -43,6 +43,13 @@ export interface TransportOptions {
   /** Keep the session (subscriptions, queued QoS 1 commands) across connections; the default. */
   readonly cleanSession?: boolean;
   readonly backoff?: { readonly baseMs: number; readonly capMs: number };
+  /**
+   * A connection that lasted this long resets the backoff (default 30 s). A
+   * shorter one does not: a broker that accepts and then drops the client (a
+   * duplicate client id, a publish its policy forbids) is retried ever more
+   * slowly, not within a second forever.
+   */
+  readonly stableAfterMs?: number;
   /** Publishes waiting for PUBACK at most; more wait for a slot. */
   readonly maxInflight?: number;
   /** AWS IoT Core's limit is 128 KB. */
@@ -139,10 +146,11 @@ export class MqttTransport {
     const client = mqtt.connect(mqttOptions);
     this.client = client;
     let acknowledged = false;
+    let connectedAt = 0;
     let failure: TransportError | undefined;
     client.on("connect", (connack) => {
       acknowledged = true;
-      this.attempt = 0;
+      connectedAt = Date.now();
       this.connections++;
       this.lastError = undefined;
       this.log({ level: "info", msg: "connected", session_present: connack.sessionPresent });
@@ -193,6 +201,8 @@ export class MqttTransport {
       for (const cutOff of this.unacknowledged) cutOff();
       this.unacknowledged.clear();
       if (acknowledged) for (const listener of this.disconnectListeners) listener();
+      if (acknowledged && Date.now() - connectedAt >= (this.options.stableAfterMs ?? 30_000))
+        this.attempt = 0;
       this.scheduleReconnect();
     });
   }
