@@ -2,12 +2,11 @@ import {
   type DeviceId,
   DeviceId as DeviceIdSchema,
   decodeSensorPayload,
-  EARLIEST_SAMPLE_TIME,
   InvalidPayload,
   invalid,
-  LATEST_SAMPLE_TIME,
   parseDeviceId,
   type Sample,
+  SampleTime,
   samplesOf,
   WireTime,
 } from "@medusa/domain";
@@ -173,14 +172,14 @@ const shown = (x: unknown): string => {
   }
 };
 
-const isReceiveTime = (x: unknown): x is number =>
-  typeof x === "number" && x >= EARLIEST_SAMPLE_TIME && x < LATEST_SAMPLE_TIME;
+/** A receive time can stand in for a sample's time, so it must be one (the domain's `SampleTime`). */
+const isReceiveTime = Schema.is(SampleTime);
 
 /** The event's `received_at` when it is a time (epoch ms, 2020–2100), else the clock's now. */
 export const receivedAtOf = (
   event: Readonly<Record<string, unknown>>,
   now: () => number,
-): number => (isReceiveTime(event.received_at) ? Math.round(event.received_at) : now());
+): number => (isReceiveTime(event.received_at) ? event.received_at : now());
 
 const rejected = (reason: string, path: string, message: string) =>
   new InvalidPayload({ reason, issues: [{ path, message }] });
