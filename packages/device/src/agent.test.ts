@@ -235,18 +235,28 @@ describe("device agent", () => {
 });
 
 describe("device agent, when samples cannot be stored", () => {
-  it("refuses samples taken before the clock was set, counts and logs them, and stores the rest", async () => {
-    const sensor = cadenceSensor();
-    sensor.offset = Date.UTC(2000, 0, 1) - Date.now(); // a dead RTC battery, before NTP
+  /** An agent on in-memory parts whose log lines are kept; `options` replaces any part but the outbox. */
+  const loggingAgent = (
+    options: Partial<Omit<ConstructorParameters<typeof Agent>[0], "outbox">> = {},
+  ) => {
     const outbox = memoryOutbox();
     const log: Array<string> = [];
-    agent = new Agent({
+    const created = new Agent({
       config,
-      sensor,
+      sensor: cadenceSensor(),
       outbox,
       transport: fakeTransport(),
       log: (l) => log.push(l),
+      ...options,
     });
+    agent = created; // stopped after the test
+    return { agent: created, outbox, log };
+  };
+
+  it("refuses samples taken before the clock was set, counts and logs them, and stores the rest", async () => {
+    const sensor = cadenceSensor();
+    sensor.offset = Date.UTC(2000, 0, 1) - Date.now(); // a dead RTC battery, before NTP
+    const { agent, outbox, log } = loggingAgent({ sensor });
     await agent.start();
     await sleep(250);
     expect(outbox.entries.size).toBe(0);
@@ -264,15 +274,7 @@ describe("device agent, when samples cannot be stored", () => {
   });
 
   it("keeps the samples' sequence numbers when an append fails, and stores them in order later", async () => {
-    const outbox = memoryOutbox();
-    const log: Array<string> = [];
-    agent = new Agent({
-      config,
-      sensor: cadenceSensor(),
-      outbox,
-      transport: fakeTransport(),
-      log: (l) => log.push(l),
-    });
+    const { agent, outbox, log } = loggingAgent();
     outbox.failing = true;
     await agent.start();
     await sleep(350);
@@ -287,16 +289,7 @@ describe("device agent, when samples cannot be stored", () => {
   });
 
   it("holds a bounded backlog while appends keep failing, dropping the oldest with a count", async () => {
-    const outbox = memoryOutbox();
-    const log: Array<string> = [];
-    agent = new Agent({
-      config,
-      sensor: cadenceSensor(),
-      outbox,
-      transport: fakeTransport(),
-      log: (l) => log.push(l),
-      maxPendingSamples: 20,
-    });
+    const { agent, outbox, log } = loggingAgent({ maxPendingSamples: 20 });
     outbox.failing = true;
     await agent.start();
     await sleep(700); // about 35 samples at 50 Hz

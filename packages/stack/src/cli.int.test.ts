@@ -17,17 +17,20 @@ const run = (args: ReadonlyArray<string>) =>
     cwd: root,
   });
 
+/** One simulated device, every port free unless given. */
+const small = (dynamoPort = 0) => [
+  "--devices",
+  "1",
+  "--api-port",
+  "0",
+  "--mqtt-port",
+  "0",
+  "--dynamo-port",
+  String(dynamoPort),
+];
+
 it("prints what runs where and a token, and stops cleanly on Ctrl-C with exit code 0", async () => {
-  const stack = run([
-    "--devices",
-    "1",
-    "--api-port",
-    "0",
-    "--mqtt-port",
-    "0",
-    "--dynamo-port",
-    "0",
-  ]);
+  const stack = run(small());
   await stack.waitFor("Ctrl-C stops everything", 60_000);
   const out = stack.output();
   expect(out).toContain("✓ DynamoDB Local ready on http://127.0.0.1:");
@@ -57,16 +60,7 @@ it("names a port that is taken, and the option that changes it", async () => {
 
 it("stops what has started, DynamoDB Local included, when Ctrl-C comes during start-up", async () => {
   const dynamoPort = await freePort();
-  const stack = run([
-    "--devices",
-    "1",
-    "--api-port",
-    "0",
-    "--mqtt-port",
-    "0",
-    "--dynamo-port",
-    String(dynamoPort),
-  ]);
+  const stack = run(small(dynamoPort));
   // The JVM is being spawned or coming up: not ready yet.
   await stack.waitFor("starting DynamoDB Local (Java) …", 60_000);
   await new Promise((r) => setTimeout(r, 300));

@@ -333,9 +333,8 @@ describe("DynamoDB sensor store", () => {
       )
     ).map((s) => s.timestamp);
 
-  it("writes 25 per call and retries unprocessed items with exponential backoff until done", async () => {
-    // The first three calls each leave their first 10 requests unprocessed.
-    const flaky = throttling((call, requests) => (call <= 3 ? requests.slice(0, 10) : []));
+  /** A sensor store on a throttling client: jitter pinned to its maximum, the backoff's sleeps recorded, not slept. */
+  const storeOn = (flaky: ReturnType<typeof throttling>) => {
     const sleeps: Array<number> = [];
     const store = makeDynamoSensorStore({
       client: flaky.client,
@@ -343,6 +342,13 @@ describe("DynamoDB sensor store", () => {
       sleep: async (ms) => void sleeps.push(ms),
       random: () => 1,
     });
+    return { store, sleeps };
+  };
+
+  it("writes 25 per call and retries unprocessed items with exponential backoff until done", async () => {
+    // The first three calls each leave their first 10 requests unprocessed.
+    const flaky = throttling((call, requests) => (call <= 3 ? requests.slice(0, 10) : []));
+    const { store, sleeps } = storeOn(flaky);
     const id = deviceId(`retry-${Date.now()}`);
     await Effect.runPromise(store.write(oneSampleSegments(id, 60)));
     // 60 → 25 + 25 + 10; then the 30 left over (10 + 10 + 10) in 25 + 5; nothing after.
@@ -352,13 +358,7 @@ describe("DynamoDB sensor store", () => {
     expect((await storedKeys(id)).length).toBe(60);
 
     const slow = throttling((call, requests) => (call <= 4 ? requests.slice(0, 1) : []));
-    const delays: Array<number> = [];
-    const patient = makeDynamoSensorStore({
-      client: slow.client,
-      tables,
-      sleep: async (ms) => void delays.push(ms),
-      random: () => 1,
-    });
+    const { store: patient, sleeps: delays } = storeOn(slow);
     const other = deviceId(`backoff-${Date.now()}`);
     await Effect.runPromise(patient.write(oneSampleSegments(other, 3)));
     expect(slow.calls).toEqual([3, 1, 1, 1, 1]);
@@ -395,13 +395,7 @@ describe("DynamoDB sensor store", () => {
   it("a throttled request is retried with the same backoff until it is written", async () => {
     // The first two calls (the whole first round) are refused as throttled.
     const flaky = throttling((call) => (call <= 2 ? exceeded() : []));
-    const sleeps: Array<number> = [];
-    const store = makeDynamoSensorStore({
-      client: flaky.client,
-      tables,
-      sleep: async (ms) => void sleeps.push(ms),
-      random: () => 1,
-    });
+    const { store, sleeps } = storeOn(flaky);
     const id = deviceId(`throttled-${Date.now()}`);
     await Effect.runPromise(store.write(oneSampleSegments(id, 30)));
     expect(flaky.calls).toEqual([25, 5, 25, 5]);
