@@ -7,7 +7,13 @@ import {
   type SensorStore,
   topicMatches,
 } from "@medusa/domain";
-import { IntervalCache, type MqttMessage, makeIngest, reattributeAndSettle } from "@medusa/lambda";
+import {
+  IntervalCache,
+  type MqttMessage,
+  makeIngest,
+  rawPayload,
+  reattributeAndSettle,
+} from "@medusa/lambda";
 import { Effect, Either, Fiber, type Layer, Schema } from "effect";
 
 export type StackLog = (entry: Record<string, unknown>) => void;
@@ -80,11 +86,11 @@ const FailedMessage = Schema.Struct({
 const decodeFailed = Schema.decodeUnknownEither(Schema.parseJson(FailedMessage));
 
 const failureLine = (m: MqttMessage, error: unknown): string => {
-  const bytes = Buffer.from(m.payload);
-  const text = bytes.toString("utf8");
-  const payload = Buffer.from(text, "utf8").equals(bytes)
-    ? { payload: text }
-    : { payload: bytes.toString("base64"), encoding: "base64" as const };
+  const raw = rawPayload(typeof m.payload === "string" ? m.payload : Buffer.from(m.payload));
+  const payload =
+    raw.payloadEncoding === "base64"
+      ? { payload: raw.payload, encoding: "base64" as const }
+      : { payload: raw.payload };
   const line: typeof FailedMessage.Type = {
     failed_at: Date.now(),
     error: String(error),

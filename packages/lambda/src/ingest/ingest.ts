@@ -257,7 +257,10 @@ export const makeIngest = (options: IngestOptions = {}) => {
   return { ingest, ingestMany, ingestMessages, cache };
 };
 
-const rawPayload = (event: unknown): { payload: string; payloadEncoding: "utf8" | "base64" } => {
+/** A payload as text to keep: UTF-8 when it is, else base64; anything else as JSON. */
+export const rawPayload = (
+  event: unknown,
+): { payload: string; payloadEncoding: "utf8" | "base64" } => {
   if (typeof event === "string") return { payload: event, payloadEncoding: "utf8" };
   if (event instanceof Uint8Array) {
     const text = Buffer.from(event).toString("utf8");
