@@ -26,7 +26,7 @@ export const unitProject = (name: string): TestProjectInlineConfiguration => ({
 // Packages whose slow tests use the shared DynamoDB Local (the stack starts its own).
 const usesDynamo = new Set(["adapters", "api", "lambda", "infra"]);
 const dynamoSetup = fileURLToPath(
-  new URL("./packages/adapters/src/dynamodb/vitest-global-setup.ts", import.meta.url),
+  new URL("./packages/adapters/src/testing/vitest-global-setup.ts", import.meta.url),
 );
 
 /** Slow tests against real components: DynamoDB Local, MQTT brokers, TLS. */

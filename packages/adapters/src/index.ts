@@ -1,10 +1,57 @@
 /**
- * @medusa/adapters: implementations of the domain's ports (DynamoDB, MQTT,
- * I2C, disk) and their in-memory twins.
+ * @medusa/adapters: the domain's ports on real infrastructure, each as a
+ * `Layer`: DynamoDB (event store, read model, sensor store, dead letters),
+ * the interval cache, the clock. The device side has its own entries
+ * (`./mqtt`, `./outbox`, `./sensor`), the local broker `./broker`, and test
+ * and development helpers `./testing`.
  */
-export * from "./dynamodb/index.js";
-export * from "./memory/index.js";
-export * from "./mqtt/index.js";
-export * from "./outbox/index.js";
-export * from "./segments.js";
-export * from "./sensor/index.js";
+export { clockFrom, systemClock } from "./clock.js";
+export {
+  type DynamoClientOptions,
+  localCredentials,
+  makeDynamoClient,
+  type UsageMeter,
+  type UsageSnapshot,
+  withUsageMetrics,
+} from "./dynamodb/client.js";
+export { CommitItem, commitItem, decodeCommitItem } from "./dynamodb/commit-item.js";
+export { DeadLetterItem } from "./dynamodb/dead-letter-item.js";
+export { MappingRow } from "./dynamodb/mapping-row.js";
+export { SensorItem } from "./dynamodb/sensor-item.js";
+export {
+  type DynamoSettings,
+  dynamoSettingsFromEnv,
+  tableNamesFromEnv,
+} from "./dynamodb/settings.js";
+export {
+  type DynamoStores,
+  dynamoLayer,
+  makeDynamoStores,
+  storesLayer,
+} from "./dynamodb/stores.js";
+export {
+  DEFAULT_TABLE_NAMES,
+  ensureTables,
+  PATIENT_DEVICE_INDEX,
+  PATIENT_TIMELINE_INDEX,
+  SENSOR_TTL_ATTRIBUTE,
+  type TableNames,
+  type TableRole,
+  tableDefinitions,
+  tableNames,
+  timeToLive,
+} from "./dynamodb/tables.js";
+export {
+  DEFAULT_CACHE_TTL_MS,
+  type IntervalCache,
+  intervalCacheLayer,
+  makeIntervalCache,
+} from "./interval-cache.js";
+export { rememberingRecentWrites } from "./recent-writes.js";
+export {
+  HttpUrl,
+  NumberAtLeast,
+  SettingError,
+  setting,
+  settingOrThrow,
+} from "./settings.js";

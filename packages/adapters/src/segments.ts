@@ -20,13 +20,13 @@ export const boundSpan = (segments: ReadonlyArray<StoredSegment>): ReadonlyArray
       if (x.timestamp < min) min = x.timestamp;
       if (x.timestamp > max) max = x.timestamp;
     }
-    if (max - min <= MAX_ITEM_SPAN_MS) return [{ ...s, timestamp: segmentKey(s.samples) }];
+    if (max - min <= MAX_ITEM_SPAN_MS) return [{ ...s, key: segmentKey(s.samples) }];
     const pieces: Array<StoredSegment> = [];
     let run: Array<Sample> = [];
     let lo = 0;
     let hi = 0;
     const flush = () => {
-      if (run.length > 0) pieces.push({ ...s, samples: run, timestamp: segmentKey(run) });
+      if (run.length > 0) pieces.push({ ...s, samples: run, key: segmentKey(run) });
     };
     for (const x of s.samples) {
       if (

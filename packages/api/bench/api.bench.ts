@@ -11,9 +11,11 @@ import {
   localCredentials,
   makeDynamoClient,
   makeDynamoStores,
-  startDynamoLocal,
+  storesLayer,
+  systemClock,
   tableNames,
 } from "@medusa/adapters";
+import { startDynamoLocal } from "@medusa/adapters/testing";
 import {
   actor,
   commandId,
@@ -28,10 +30,10 @@ import {
   segmentKey,
 } from "@medusa/domain";
 import autocannon from "autocannon";
-import { Effect } from "effect";
+import { Effect, Layer } from "effect";
 import { createApp } from "../src/app.js";
 import { jwtAuth } from "../src/auth.js";
-import { signToken, TEST_SECRET } from "../src/testing.js";
+import { signToken, TEST_SECRET } from "../src/testing/index.js";
 
 const DAY = 86_400_000;
 // Yesterday (UTC): the items' TTL (30 days after the samples) must lie in the future, or
@@ -108,7 +110,7 @@ try {
       for (const s of enrich(device, samples, intervals))
         segments.push({
           ...s,
-          timestamp: segmentKey(s.samples),
+          key: segmentKey(s.samples),
           attributedVersion: 1,
         });
     }
@@ -120,7 +122,7 @@ try {
   const loadS = (performance.now() - loadStarted) / 1000;
 
   const app = createApp({
-    ...stores,
+    layer: Layer.merge(storesLayer(stores), systemClock),
     authenticate: jwtAuth({ secret: TEST_SECRET }),
     log: () => {},
   });

@@ -2,7 +2,7 @@ import {
   makeInMemoryEventStore,
   makeInMemoryReadModel,
   makeInMemorySensorStore,
-} from "@medusa/adapters";
+} from "@medusa/adapters/testing";
 import { EventStoreUnavailable, StorageUnavailable } from "@medusa/domain";
 import { Effect } from "effect";
 import { apiSuite, type Stores } from "./testing/app-suite.js";

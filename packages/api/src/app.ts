@@ -1,9 +1,12 @@
 import { randomUUID } from "node:crypto";
+import { type CommandOutcome, type CommandRequest, executeRequest } from "@medusa/domain";
+import { Effect, Either, ManagedRuntime, Predicate } from "effect";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { Unauthenticated } from "./auth.js";
-import type { ApiDeps, ApiEnv } from "./context.js";
+import type { ApiDeps, ApiEnv, ApiPorts } from "./context.js";
+import { type ApiFailure, problemOf } from "./errors.js";
 import { openApiDocument } from "./openapi.js";
 import { ProblemError, problem, sendProblem } from "./problems.js";
 import { devices } from "./routes/devices.js";
@@ -11,9 +14,38 @@ import { patients } from "./routes/patients.js";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/** Runs a use case on the app's ports; a typed failure becomes its problem. */
+export type Run = <A>(effect: Effect.Effect<A, ApiFailure, ApiPorts>) => Promise<A>;
+
+/** What the routes are given: the dependencies, and the use cases on the ports built once. */
+export interface Routes {
+  readonly deps: ApiDeps;
+  readonly run: Run;
+  /** Runs an assignment command; a new commit is announced to `onCommit`. */
+  readonly command: (request: CommandRequest) => Promise<CommandOutcome>;
+}
+
 /** Builds the API from its dependencies. `server.ts` (Node) and the Lambda handler are a few lines each. */
 export const createApp = (deps: ApiDeps) => {
   const log = deps.log ?? ((entry) => console.log(JSON.stringify(entry)));
+  // The ports are built once, for every request the app serves.
+  const runtime = ManagedRuntime.make(deps.layer);
+  const run: Run = (effect) =>
+    runtime.runPromise(Effect.either(effect)).then((r) => {
+      if (Either.isLeft(r)) throw new ProblemError(problemOf(r.left), r.left);
+      return r.right;
+    });
+  const routes: Routes = {
+    deps,
+    run,
+    command: async (request) => {
+      const outcome = await run(
+        executeRequest(request, deps.policy ? { policy: deps.policy } : {}),
+      );
+      if (!outcome.duplicate) deps.onCommit?.(outcome.commit);
+      return outcome;
+    },
+  };
   const app = new Hono<ApiEnv>();
 
   app.use(requestId({ generator: () => randomUUID() }));
@@ -68,8 +100,8 @@ export const createApp = (deps: ApiDeps) => {
     await next();
   });
 
-  app.route("/api/devices", devices(deps));
-  app.route("/api/patients", patients(deps));
+  app.route("/api/devices", devices(routes));
+  app.route("/api/patients", patients(routes));
 
   app.notFound((c) =>
     sendProblem(
@@ -86,7 +118,7 @@ export const createApp = (deps: ApiDeps) => {
           level: "error",
           request_id: c.get("requestId"),
           route: c.req.routePath,
-          error: error.cause.name,
+          error: Predicate.hasProperty(error.cause, "_tag") ? error.cause._tag : error.cause.name,
           reason: error.cause.message,
         });
       return sendProblem(c, error.problem);

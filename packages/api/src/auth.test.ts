@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jwtAuth, rolesOf, Unauthenticated } from "./auth.js";
-import { signToken, TEST_SECRET } from "./testing.js";
+import { signToken, TEST_SECRET } from "./testing/index.js";
 
 describe("bearer tokens", () => {
   it("HS256 with the configured secret: e-mail and roles from the claims", async () => {

@@ -11,8 +11,13 @@ export interface Principal {
   readonly roles: ReadonlyArray<Role>;
 }
 
-export class Unauthenticated extends Error {
-  override readonly name = "Unauthenticated";
+/** The bearer token proves nothing: unsigned, expired, from another issuer, or naming no one. */
+export class Unauthenticated extends Schema.TaggedError<Unauthenticated>()("Unauthenticated", {
+  reason: Schema.String,
+}) {
+  override get message(): string {
+    return this.reason;
+  }
 }
 
 /** Verifies a bearer token and returns who it names. */
@@ -68,11 +73,11 @@ export const jwtAuth = (options: JwtAuthOptions): Authenticate => {
             })
           ).payload;
     } catch (e) {
-      throw new Unauthenticated(e instanceof Error ? e.message : "invalid token");
+      throw new Unauthenticated({ reason: e instanceof Error ? e.message : "invalid token" });
     }
     const email = claims.email;
     if (typeof email !== "string" || !isActor(email))
-      throw new Unauthenticated("the token names no e-mail address");
+      throw new Unauthenticated({ reason: "the token names no e-mail address" });
     return { email, roles: rolesOf(claims) };
   };
 };

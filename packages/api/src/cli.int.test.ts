@@ -1,12 +1,11 @@
 import { spawnSync } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { freePort, testTables } from "@medusa/adapters";
-import { runCommand } from "@medusa/adapters/testing";
+import { freePort, runCommand, testTables } from "@medusa/adapters/testing";
 import { beforeAll, expect, inject, it } from "vitest";
 import { bundle } from "../scripts/bundle.mjs";
 import { startServer } from "./server.js";
-import { signToken, TEST_SECRET } from "./testing.js";
+import { signToken, TEST_SECRET } from "./testing/index.js";
 
 const bin = fileURLToPath(new URL("../bin/medusa-api.mjs", import.meta.url));
 beforeAll(() => bundle({ quiet: true })); // dist/medusa-api.mjs, what the bin runs

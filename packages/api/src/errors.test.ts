@@ -1,3 +1,4 @@
+import * as domain from "@medusa/domain";
 import {
   AssignmentBelongsToAnotherPatient,
   actor,
@@ -15,6 +16,7 @@ import {
   StorageUnavailable,
   VersionConflict,
 } from "@medusa/domain";
+import { Arbitrary, FastCheck } from "effect";
 import { expect, it } from "vitest";
 import { problemFor } from "./errors.js";
 
@@ -30,7 +32,7 @@ it("every typed failure maps to a stable status and problem type; anything else 
           deviceId: d,
           patientId: patientId("P1"),
           assignedBy: actor("n@c.example"),
-          since: t,
+          start: t,
         },
       }),
       409,
@@ -56,7 +58,7 @@ it("every typed failure maps to a stable status and problem type; anything else 
       422,
       "time-in-future",
     ],
-    [new EmptyAssignmentInterval({ deviceId: d, since: t, at: t }), 422, "empty-assignment"],
+    [new EmptyAssignmentInterval({ deviceId: d, start: t, at: t }), 422, "empty-assignment"],
     [new VersionConflict({ deviceId: d, expectedVersion: 1 }), 409, "concurrent-change"],
     [new InvalidCursor({ reason: "x" }), 400, "invalid-cursor"],
     [new EventStoreUnavailable({ operation: "load", reason: "x" }), 503, "storage-unavailable"],
@@ -78,5 +80,24 @@ it("every typed failure maps to a stable status and problem type; anything else 
   expect(JSON.stringify(problemFor(cases[9]?.[0]))).not.toContain("x");
   for (const other of [new Error("boom"), { _tag: "Unknown" }, null, "text"]) {
     expect(problemFor(other)).toBeUndefined();
+  }
+});
+
+it("every typed error the domain exports has a status, unless no route can meet it (the mapping fails on a new one)", () => {
+  // Errors that never reach an HTTP route: the ingest's dead letters, start-up configuration.
+  const notMet = new Set(["InvalidPayload", "InvalidTopicTemplate"]);
+  const errorClasses = Object.entries(domain).filter(
+    ([, v]) => typeof v === "function" && v.prototype instanceof Error,
+  );
+  expect(errorClasses.length).toBeGreaterThan(10);
+  for (const [name, errorClass] of errorClasses) {
+    if (notMet.has(name)) continue;
+    // Instances drawn from the error's own schema, so every field is filled.
+    for (const error of FastCheck.sample(Arbitrary.make(errorClass as never), 5)) {
+      expect(problemFor(error), `${name} has no problem`).toMatchObject({
+        status: expect.any(Number),
+        type: expect.stringMatching(/^https:\/\/medusa-link\.dev\/problems\//),
+      });
+    }
   }
 });

@@ -1,67 +1,99 @@
+import type {
+  currentPatient,
+  deviceAssignments,
+  executeRequest,
+  patientDevices,
+  patientTimeline,
+  SegmentsNotWritten,
+} from "@medusa/domain";
+import { type Effect, Match } from "effect";
 import type { Problem } from "./problems.js";
 import { problem } from "./problems.js";
 
 /**
- * Every typed failure the API can meet, as a stable status and problem type.
- * Unknown failures are not mapped here: they become a 500 with no detail.
+ * Every typed failure of the use cases the API runs. Derived from their
+ * types, so a new error in a use case is a new case here, and `problemOf`
+ * does not compile until it has a status.
  */
-export const problemFor = (error: unknown): Problem | undefined => {
-  if (typeof error !== "object" || error === null || !("_tag" in error)) return undefined;
-  const e = error as { _tag: string; message: string } & Record<string, unknown>;
-  switch (e._tag) {
-    case "DeviceAlreadyAssigned": {
-      const current = e.current as { patientId: string; since: number };
-      return problem(409, "device-already-assigned", "Device already assigned", {
-        detail: e.message,
-        device_id: e.deviceId,
-        current_patient_id: current.patientId,
-        assigned_since: current.since,
-      });
-    }
-    case "NoActiveAssignment":
-      return problem(404, "no-active-assignment", "No active assignment", {
-        detail: e.message,
-        device_id: e.deviceId,
-      });
-    case "AssignmentBelongsToAnotherPatient":
-      return problem(
-        409,
-        "assignment-belongs-to-another-patient",
-        "Assignment belongs to another patient",
-        {
-          detail: e.message,
-          device_id: e.deviceId,
-        },
-      );
-    case "EventTimeBeforeLastEvent":
-      return problem(422, "time-before-last-event", "Time is before the device's last event", {
-        detail: e.message,
-        last_event_at: e.lastEventAt,
-      });
-    case "EventTimeInFuture":
-      return problem(422, "time-in-future", "Time is in the future", {
-        detail: e.message,
-        max_skew_ms: e.maxSkewMs,
-      });
-    case "EmptyAssignmentInterval":
-      return problem(422, "empty-assignment", "An assignment must last at least 1 ms", {
-        detail: e.message,
-      });
-    case "VersionConflict":
-      return problem(409, "concurrent-change", "The device changed concurrently; retry", {
-        detail: e.message,
-      });
-    case "InvalidCursor":
-      return problem(400, "invalid-cursor", "Invalid cursor", {
-        detail: "cursor is not one this API returned",
-      });
-    case "EventStoreUnavailable":
-    case "StorageUnavailable":
-    case "SegmentsNotWritten":
-      return problem(503, "storage-unavailable", "Storage unavailable", {
-        detail: "try again later",
-      });
-    default:
-      return undefined;
-  }
+export type ApiFailure =
+  | Effect.Effect.Error<ReturnType<typeof executeRequest>>
+  | Effect.Effect.Error<ReturnType<typeof currentPatient>>
+  | Effect.Effect.Error<ReturnType<typeof deviceAssignments>>
+  | Effect.Effect.Error<ReturnType<typeof patientDevices>>
+  | Effect.Effect.Error<ReturnType<typeof patientTimeline>>
+  // Storage failures of the sensor store's writes, which no route meets yet.
+  | SegmentsNotWritten;
+
+const storageUnavailable = () =>
+  problem(503, "storage-unavailable", "Storage unavailable", { detail: "try again later" });
+
+type Cases = {
+  readonly [Tag in ApiFailure["_tag"]]: (error: Extract<ApiFailure, { _tag: Tag }>) => Problem;
 };
+
+/** Each typed failure as a stable status and problem type. */
+const cases = {
+  DeviceAlreadyAssigned: (e) =>
+    problem(409, "device-already-assigned", "Device already assigned", {
+      detail: e.message,
+      device_id: e.deviceId,
+      current_patient_id: e.current.patientId,
+      assigned_since: e.current.start,
+    }),
+  NoActiveAssignment: (e) =>
+    problem(404, "no-active-assignment", "No active assignment", {
+      detail: e.message,
+      device_id: e.deviceId,
+    }),
+  // Never says who the other patient is.
+  AssignmentBelongsToAnotherPatient: (e) =>
+    problem(409, "assignment-belongs-to-another-patient", "Assignment belongs to another patient", {
+      detail: e.message,
+      device_id: e.deviceId,
+    }),
+  EventTimeBeforeLastEvent: (e) =>
+    problem(422, "time-before-last-event", "Time is before the device's last event", {
+      detail: e.message,
+      last_event_at: e.lastEventAt,
+    }),
+  EventTimeInFuture: (e) =>
+    problem(422, "time-in-future", "Time is in the future", {
+      detail: e.message,
+      max_skew_ms: e.maxSkewMs,
+    }),
+  EmptyAssignmentInterval: (e) =>
+    problem(422, "empty-assignment", "An assignment must last at least 1 ms", {
+      detail: e.message,
+    }),
+  VersionConflict: (e) =>
+    problem(409, "concurrent-change", "The device changed concurrently; retry", {
+      detail: e.message,
+    }),
+  InvalidCursor: () =>
+    problem(400, "invalid-cursor", "Invalid cursor", {
+      detail: "cursor is not one this API returned",
+    }),
+  EmptyTimeRange: (e) => problem(400, "validation-error", "Invalid request", { detail: e.message }),
+  // Storage internals stay in the operator's log.
+  EventStoreUnavailable: storageUnavailable,
+  StorageUnavailable: storageUnavailable,
+  SegmentsNotWritten: storageUnavailable,
+} satisfies Cases;
+
+/** A typed failure as its problem: one exhaustive match (an unmapped failure does not compile). */
+export const problemOf: (error: ApiFailure) => Problem = Match.type<ApiFailure>().pipe(
+  Match.tagsExhaustive(cases),
+);
+
+const TAGS: ReadonlySet<string> = new Set(Object.keys(cases));
+
+/** Whether something thrown is one of the use cases' typed failures. */
+export const isApiFailure = (error: unknown): error is ApiFailure =>
+  typeof error === "object" &&
+  error !== null &&
+  "_tag" in error &&
+  TAGS.has(String((error as { _tag: unknown })._tag));
+
+/** The problem for a typed failure; undefined for anything else (a 500 with no detail). */
+export const problemFor = (error: unknown): Problem | undefined =>
+  isApiFailure(error) ? problemOf(error) : undefined;

@@ -1,8 +1,16 @@
 /** @medusa/api: the HTTP API (Hono) — assignment commands, audit trail, patient timelines. */
-export * from "./app.js";
-export * from "./auth.js";
-export * from "./config.js";
-export type { ApiDeps } from "./context.js";
-export * from "./openapi.js";
-export * from "./problems.js";
-export * from "./testing.js";
+export { createApp, MAX_BODY_BYTES } from "./app.js";
+export {
+  type Authenticate,
+  type JwtAuthOptions,
+  jwtAuth,
+  type Principal,
+  type Role,
+  rolesOf,
+  Unauthenticated,
+} from "./auth.js";
+export { type ApiConfig, ApiConfigError, apiConfigFromEnv } from "./config.js";
+export type { ApiDeps, ApiPorts } from "./context.js";
+export { type ApiFailure, problemFor, problemOf } from "./errors.js";
+export { jsonSchemaOf, openApiDocument } from "./openapi.js";
+export { PROBLEM_BASE, type Problem } from "./problems.js";

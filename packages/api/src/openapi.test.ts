@@ -1,8 +1,4 @@
-import {
-  makeInMemoryEventStore,
-  makeInMemoryReadModel,
-  makeInMemorySensorStore,
-} from "@medusa/adapters";
+import { makeInMemoryStores } from "@medusa/adapters/testing";
 import { Schema } from "effect";
 import { describe, expect, it } from "vitest";
 import { createApp } from "./app.js";
@@ -16,7 +12,8 @@ import {
   UnassignBody,
   UnassignQuery,
 } from "./schemas.js";
-import { testAuth } from "./testing.js";
+import { portsOf } from "./testing/app-suite.js";
+import { testAuth } from "./testing/index.js";
 
 type Operation = {
   parameters?: Array<{ name: string; in: string; required: boolean; description?: string }>;
@@ -35,11 +32,8 @@ const query = (path: string, method: string) =>
 
 describe("the OpenAPI 3.1 document", () => {
   it("documents exactly the routes the app serves", () => {
-    const events = makeInMemoryEventStore();
     const app = createApp({
-      events,
-      readModel: makeInMemoryReadModel(events),
-      sensors: makeInMemorySensorStore(),
+      layer: portsOf(makeInMemoryStores()),
       authenticate: testAuth(),
       log: () => {},
     });

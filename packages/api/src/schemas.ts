@@ -84,7 +84,8 @@ export const AssignmentView = Schema.Struct({
 
 export const AssignResponse = Schema.Struct({
   status: Schema.Literal("success"),
-  assignment: AssignmentView,
+  // Null only for a commit that started none, which assign and reassign never make.
+  assignment: Schema.NullOr(AssignmentView),
 }).annotations({ identifier: "AssignResponse" });
 
 export const UnassignResponse = Schema.Struct({

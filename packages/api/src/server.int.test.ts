@@ -6,8 +6,8 @@ import {
   makeDynamoClient,
   makeDynamoStores,
   tableNames,
-  testTables,
 } from "@medusa/adapters";
+import { testTables } from "@medusa/adapters/testing";
 import {
   deviceId,
   enrich,
@@ -19,8 +19,8 @@ import {
 import { Effect } from "effect";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createApp } from "./app.js";
-import { apiSuite } from "./testing/app-suite.js";
-import { signToken, testAuth } from "./testing.js";
+import { apiSuite, portsOf } from "./testing/app-suite.js";
+import { signToken, testAuth } from "./testing/index.js";
 
 /** Every route and error path of the shared suite, over HTTP, on fresh DynamoDB Local tables per test. */
 apiSuite(
@@ -65,7 +65,7 @@ let viewer: string;
 beforeAll(async () => {
   const t = await testTables(inject("dynamoEndpoint"));
   stores = makeDynamoStores({ client: t.client, tables: t.tables });
-  const app = createApp({ ...stores, authenticate: testAuth(), log: () => {} });
+  const app = createApp({ layer: portsOf(stores), authenticate: testAuth(), log: () => {} });
   const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
   await new Promise((r) => server.once("listening", r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -103,7 +103,7 @@ const deliver = async (device: string, samples: ReadonlyArray<Sample>) => {
   const intervals = await Effect.runPromise(stores.readModel.deviceIntervals(id));
   const segments: Array<StoredSegment> = enrich(id, samples, intervals).map((s) => ({
     ...s,
-    timestamp: segmentKey(s.samples),
+    key: segmentKey(s.samples),
     attributedVersion: 0,
   }));
   await Effect.runPromise(stores.sensors.write(segments));

@@ -1,5 +1,6 @@
 import { serve } from "@hono/node-server";
-import { makeDynamoClient, makeDynamoStores } from "@medusa/adapters";
+import { dynamoLayer, systemClock } from "@medusa/adapters";
+import { Layer } from "effect";
 import { createApp } from "./app.js";
 import { jwtAuth } from "./auth.js";
 import { apiConfigFromEnv } from "./config.js";
@@ -7,16 +8,8 @@ import { apiConfigFromEnv } from "./config.js";
 /** The API on Node, configured from the environment (see the README). */
 export const startServer = (env: Readonly<Record<string, string | undefined>> = process.env) => {
   const config = apiConfigFromEnv(env);
-  // Region and endpoint from the same environment as the rest (the SDK alone would read process.env).
-  const client = makeDynamoClient({
-    region: config.region,
-    ...(env.AWS_ENDPOINT_URL_DYNAMODB ? { endpoint: env.AWS_ENDPOINT_URL_DYNAMODB } : {}),
-  });
-  const stores = makeDynamoStores({ client, tables: config.tables });
   const app = createApp({
-    events: stores.events,
-    readModel: stores.readModel,
-    sensors: stores.sensors,
+    layer: Layer.merge(dynamoLayer(config), systemClock),
     authenticate: jwtAuth({
       ...config.auth,
       ...(config.issuer ? { issuer: config.issuer } : {}),

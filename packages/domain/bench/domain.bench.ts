@@ -52,7 +52,7 @@ const eventLog = (n: number): Array<AssignmentEvent> => {
         _tag: "AssignmentEnded",
         deviceId: device,
         patientId: patient,
-        since: epochMillis(start),
+        start: epochMillis(start),
         endedBy: nurse,
         at: epochMillis(start + 3_000_000),
         reason: "completed",

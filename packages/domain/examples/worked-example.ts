@@ -101,7 +101,13 @@ assert.deepEqual(
 
 // The audit trail, newest first: who, when, by whom, why it ended.
 assert.deepEqual(
-  auditTrail(log).map((i) => [i.patientId, i.start, i.end, i.endReason ?? null, i.assignedBy]),
+  auditTrail(intervalsOf(log)).map((i) => [
+    i.patientId,
+    i.start,
+    i.end,
+    i.endReason ?? null,
+    i.assignedBy,
+  ]),
   [
     ["bob", at("2026-11-20T12:00:00Z"), null, null, "nurse@clinic.example"],
     [

@@ -17,14 +17,14 @@ export type DeviceAssigned = typeof DeviceAssigned.Type;
 
 /**
  * A device's assignment ended at `at` (exclusive end of the interval).
- * `since` names the assignment that ended (its start), so the event reads on
- * its own: in the audit trail, in a stream consumer, and as the read model's
- * key.
+ * `start` names the assignment that ended, so the event reads on its own: in
+ * the audit trail, in a stream consumer, and as the read model's key. Stored
+ * events spell it `since`, as they always have.
  */
 export const AssignmentEnded = Schema.TaggedStruct("AssignmentEnded", {
   deviceId: DeviceId,
   patientId: PatientId,
-  since: EpochMillis,
+  start: Schema.propertySignature(EpochMillis).pipe(Schema.fromKey("since")),
   endedBy: Actor,
   at: EpochMillis,
   reason: EndReason,
@@ -40,7 +40,7 @@ export const CurrentAssignment = Schema.Struct({
   patientId: PatientId,
   patientName: Schema.optionalWith(PatientName, { exact: true }),
   assignedBy: Actor,
-  since: EpochMillis,
+  start: EpochMillis,
   notes: Schema.optionalWith(Notes, { exact: true }),
 });
 export type CurrentAssignment = typeof CurrentAssignment.Type;
@@ -96,7 +96,7 @@ const currentFrom = (e: DeviceAssigned): CurrentAssignment => ({
   deviceId: e.deviceId,
   patientId: e.patientId,
   assignedBy: e.assignedBy,
-  since: e.at,
+  start: e.at,
   ...(e.patientName !== undefined ? { patientName: e.patientName } : {}),
   ...(e.notes !== undefined ? { notes: e.notes } : {}),
 });

@@ -34,7 +34,7 @@ const ended = (
   _tag: "AssignmentEnded",
   deviceId: device,
   patientId: patient,
-  since: t(0),
+  start: t(0),
   endedBy: nurse,
   at,
   reason,
@@ -84,7 +84,7 @@ describe("assign", () => {
       .when(assign(bob, t(5)))
       .thenRejects(DeviceAlreadyAssigned);
     expect(error.current.patientId).toBe(alice);
-    expect(error.current.since).toBe(t(0));
+    expect(error.current.start).toBe(t(0));
   });
 });
 

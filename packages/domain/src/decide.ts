@@ -30,7 +30,11 @@ export interface DecisionPolicy {
 
 export const defaultPolicy: DecisionPolicy = { maxFutureSkewMs: 60_000 };
 
-export type Decision = Either.Either<ReadonlyArray<AssignmentEvent>, AssignmentRejection>;
+/** The events of one accepted command (at least one), or why it is rejected. */
+export type Decision = Either.Either<
+  readonly [AssignmentEvent, ...Array<AssignmentEvent>],
+  AssignmentRejection
+>;
 
 /** The whole write model: which events a command produces in a state, or why it is rejected. */
 export const decide = (
@@ -57,7 +61,7 @@ export const decide = (
 const assign = (command: AssignDevice, state: AssignmentState): Decision =>
   state._tag === "Assigned"
     ? Either.left(new DeviceAlreadyAssigned({ deviceId: command.deviceId, current: state.current }))
-    : Either.right([assigned(command)]);
+    : Either.right([assigned(command)] as const);
 
 const end = (command: EndAssignment, state: AssignmentState): Decision => {
   if (state._tag === "Unassigned") {
@@ -72,7 +76,7 @@ const end = (command: EndAssignment, state: AssignmentState): Decision => {
       }),
     );
   }
-  return endingOf(command, state, command.reason).pipe(Either.map((e) => [e]));
+  return endingOf(command, state, command.reason).pipe(Either.map((e) => [e] as const));
 };
 
 const reassign = (command: ReassignDevice, state: AssignmentState): Decision => {
@@ -80,7 +84,7 @@ const reassign = (command: ReassignDevice, state: AssignmentState): Decision => 
     return Either.left(new NoActiveAssignment({ deviceId: command.deviceId }));
   }
   return endingOf(command, state, command.reason).pipe(
-    Either.map((ended) => [ended, assigned(command)]),
+    Either.map((ended) => [ended, assigned(command)] as const),
   );
 };
 
@@ -88,7 +92,7 @@ const returnDevice = (command: ReturnDevice, state: AssignmentState): Decision =
   if (state._tag === "Unassigned") {
     return Either.left(new NoActiveAssignment({ deviceId: command.deviceId }));
   }
-  return endingOf(command, state, "device_returned").pipe(Either.map((e) => [e]));
+  return endingOf(command, state, "device_returned").pipe(Either.map((e) => [e] as const));
 };
 
 const checkTime = (
@@ -129,11 +133,11 @@ const endingOf = (
   state: Extract<AssignmentState, { _tag: "Assigned" }>,
   reason: EndReason,
 ): Either.Either<AssignmentEnded, AssignmentRejection> =>
-  command.at <= state.current.since
+  command.at <= state.current.start
     ? Either.left(
         new EmptyAssignmentInterval({
           deviceId: command.deviceId,
-          since: state.current.since,
+          start: state.current.start,
           at: command.at,
         }),
       )
@@ -141,7 +145,7 @@ const endingOf = (
         _tag: "AssignmentEnded",
         deviceId: command.deviceId,
         patientId: state.current.patientId,
-        since: state.current.since,
+        start: state.current.start,
         endedBy: command.actor,
         at: command.at,
         reason,

@@ -45,7 +45,7 @@ const cases = history.chain((h) =>
 const oracle = (intervals: ReadonlyArray<AssignmentInterval>, t: number) =>
   intervals.find((i) => i.start <= t && (i.end === null || t < i.end));
 
-const ownerOf = (segment: Segment) => `${segment.patientId}@${segment.assignmentTimestamp}`;
+const ownerOf = (segment: Segment) => `${segment.patientId}@${segment.assignmentStart}`;
 
 describe("enrichment by event time", () => {
   it("invariant 7: a sample at t belongs to the patient whose interval contains t, or to no one", () => {
@@ -55,7 +55,7 @@ describe("enrichment by event time", () => {
           for (const sample of segment.samples) {
             const owner = oracle(intervals, sample.timestamp);
             expect(segment.patientId).toBe(owner ? owner.patientId : UNASSIGNED);
-            expect(segment.assignmentTimestamp).toBe(owner ? owner.start : null);
+            expect(segment.assignmentStart).toBe(owner ? owner.start : null);
             expect(segment.patientName).toBe(owner?.patientName ?? null);
           }
         }
@@ -101,7 +101,7 @@ describe("enrichment by event time", () => {
           expect(segment.deviceId).toBe(device);
           for (const sample of segment.samples) {
             expect(oracle(intervals, sample.timestamp)?.start ?? null).toBe(
-              segment.assignmentTimestamp,
+              segment.assignmentStart,
             );
           }
           const next = segments[k + 1];

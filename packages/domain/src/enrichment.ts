@@ -18,7 +18,7 @@ export interface Segment {
   readonly patientId: PatientId | UnassignedPatient;
   readonly patientName: string | null;
   /** Start of the assignment the samples belong to; null when unassigned. */
-  readonly assignmentTimestamp: EpochMillis | null;
+  readonly assignmentStart: EpochMillis | null;
   readonly samples: ReadonlyArray<Sample>;
   /**
    * Expiry for DynamoDB TTL, in epoch SECONDS (the one place that is not in
@@ -78,15 +78,6 @@ export const enrich = (
   return segments;
 };
 
-/** The owner of one sample time: the interval containing it, if any. */
-export const ownerAt = (
-  intervals: ReadonlyArray<AssignmentInterval>,
-  t: number,
-): AssignmentInterval | undefined => {
-  const i = indexAt(intervals, t, -1);
-  return i < 0 ? undefined : intervals[i];
-};
-
 const segmentOf = (
   deviceId: DeviceId,
   intervals: ReadonlyArray<AssignmentInterval>,
@@ -102,7 +93,7 @@ const segmentOf = (
     deviceId,
     patientId: interval ? interval.patientId : UNASSIGNED,
     patientName: interval?.patientName ?? null,
-    assignmentTimestamp: interval ? interval.start : null,
+    assignmentStart: interval ? interval.start : null,
     samples: from === 0 && to === samples.length ? samples : samples.slice(from, to),
     ttl: Math.ceil((latest + retentionMs) / 1000),
   };

@@ -8,7 +8,7 @@ export class DeviceAlreadyAssigned extends Schema.TaggedError<DeviceAlreadyAssig
   { deviceId: DeviceId, current: CurrentAssignment },
 ) {
   override get message(): string {
-    return `device ${this.deviceId} is already assigned (since ${this.current.since})`;
+    return `device ${this.deviceId} is already assigned (since ${this.current.start})`;
   }
 }
 
@@ -62,10 +62,10 @@ export class EventTimeInFuture extends Schema.TaggedError<EventTimeInFuture>()(
  */
 export class EmptyAssignmentInterval extends Schema.TaggedError<EmptyAssignmentInterval>()(
   "EmptyAssignmentInterval",
-  { deviceId: DeviceId, since: EpochMillis, at: EpochMillis },
+  { deviceId: DeviceId, start: EpochMillis, at: EpochMillis },
 ) {
   override get message(): string {
-    return `the assignment of device ${this.deviceId} started at ${this.since}; it cannot end at ${this.at}`;
+    return `the assignment of device ${this.deviceId} started at ${this.start}; it cannot end at ${this.at}`;
   }
 }
 
@@ -87,3 +87,13 @@ export type AssignmentRejection =
   | EventTimeBeforeLastEvent
   | EventTimeInFuture
   | EmptyAssignmentInterval;
+
+/** A time range that holds no time: `end` is not after `start`. */
+export class EmptyTimeRange extends Schema.TaggedError<EmptyTimeRange>()("EmptyTimeRange", {
+  start: Schema.Number,
+  end: Schema.Number,
+}) {
+  override get message(): string {
+    return "end_time must be after start_time";
+  }
+}

@@ -1,20 +1,208 @@
 /**
- * @medusa/domain: the pure model of MeDUSA Link. Schemas for every shape that
- * crosses a boundary, the assignment event log (decide / evolve), projections,
- * enrichment by event time, topics, and the event-store port. No I/O, no
- * clock, no randomness: times and ids arrive as arguments.
+ * @medusa/domain: the pure model of MeDUSA Link and its use cases. Schemas
+ * for every shape that crosses a boundary, the assignment event log (decide /
+ * evolve), projections, attribution by event time, topics, the ports, and
+ * the use cases as Effect programs over the ports. No I/O, no clock, no
+ * randomness: times and ids arrive as arguments or through a port.
  */
-export * from "./assignment.js";
-export * from "./commands.js";
-export * from "./decide.js";
-export * from "./enrichment.js";
-export * from "./errors.js";
-export * from "./event-store.js";
-export * from "./ids.js";
-export * from "./projections.js";
-export * from "./sample.js";
-export * from "./service.js";
-export * from "./storage.js";
-export * from "./telemetry.js";
-export * from "./topic-rights.js";
-export * from "./topics.js";
+
+// The use cases: one place for every flow.
+export {
+  type CommandFailure,
+  type CommandOutcome,
+  type CommandRequest,
+  type ExecuteOptions,
+  executeCommand,
+  executeRequest,
+} from "./application/execute-command.js";
+export {
+  type IngestFailure,
+  type IngestOutcome,
+  type IngestSettings,
+  ingestMessages,
+} from "./application/ingest.js";
+export {
+  currentPatient,
+  deviceAssignments,
+  patientDevices,
+  patientTimeline,
+} from "./application/queries.js";
+export {
+  type ReattributeOptions,
+  type ReattributionFailure,
+  type ReattributionReport,
+  reattribute,
+  reattributeAndSettle,
+} from "./application/reattribute.js";
+
+// The assignment event log.
+export {
+  type Assigned,
+  AssignmentEnded,
+  AssignmentEvent,
+  type AssignmentState,
+  CurrentAssignment,
+  DeviceAssigned,
+  EndReason,
+  evolve,
+  initialState,
+  replay,
+  type Unassigned,
+} from "./assignment.js";
+// Samples and who they belong to.
+export {
+  attribute,
+  type DeviceIntervals,
+  lastKeyBefore,
+  SegmentKey,
+  type StoredSegment,
+  segmentKey,
+} from "./attribution.js";
+export {
+  AssignDevice,
+  AssignmentCommand,
+  EndAssignment,
+  ReassignDevice,
+  ReturnDevice,
+} from "./commands.js";
+export { type Decision, type DecisionPolicy, decide, defaultPolicy } from "./decide.js";
+export {
+  DAY_MS,
+  DEFAULT_RETENTION_MS,
+  type EnrichOptions,
+  enrich,
+  type Segment,
+  UNASSIGNED,
+  type UnassignedPatient,
+} from "./enrichment.js";
+export {
+  AssignmentBelongsToAnotherPatient,
+  type AssignmentRejection,
+  DeviceAlreadyAssigned,
+  EmptyAssignmentInterval,
+  EmptyTimeRange,
+  EventTimeBeforeLastEvent,
+  EventTimeInFuture,
+  NoActiveAssignment,
+  VersionConflict,
+} from "./errors.js";
+export {
+  Actor,
+  actor,
+  CommandId,
+  commandId,
+  DeviceId,
+  deviceId,
+  EpochMillis,
+  epochMillis,
+  Notes,
+  PatientId,
+  PatientName,
+  patientId,
+} from "./ids.js";
+// The ports.
+export { Clock } from "./ports/clock.js";
+export { type DeadLetter, DeadLetters, type DeadLettersService } from "./ports/dead-letters.js";
+export {
+  Commit,
+  type DeviceStream,
+  EventStore,
+  type EventStoreService,
+  EventStoreUnavailable,
+  eventsOf,
+} from "./ports/event-store.js";
+export { AssignmentIntervals, type AssignmentIntervalsService } from "./ports/intervals.js";
+export { AssignmentReadModel, type AssignmentReadModelService } from "./ports/read-model.js";
+export {
+  type DeviceSample,
+  InvalidCursor,
+  SegmentsNotWritten,
+  type SegmentWrite,
+  SensorStore,
+  type SensorStoreService,
+  samplesWithin,
+  type TimelinePage,
+  type TimelineSample,
+} from "./ports/sensor-store.js";
+export { StorageUnavailable, type TimeRange } from "./ports/storage.js";
+export {
+  AssignmentInterval,
+  type AssignmentStatus,
+  auditTrail,
+  byStartThenDevice,
+  currentAssignment,
+  intervalsOf,
+  patientActiveDevices,
+  patientDeviceHistory,
+  statusOf,
+} from "./projections.js";
+export {
+  changedFrom,
+  type ReattributionOptions,
+  type ReattributionPlan,
+  reattributionPlan,
+} from "./reattribution.js";
+export {
+  EARLIEST_SAMPLE_TIME,
+  LATEST_SAMPLE_TIME,
+  magnitudeOf,
+  Sample,
+  SampleTime,
+} from "./sample.js";
+// What crosses the wire.
+export {
+  CommandResponse,
+  DeviceCommand,
+  MAX_PUBLISH_INTERVAL_MS,
+  MIN_PUBLISH_INTERVAL_MS,
+  parseDeviceCommand,
+  SampleRateHz,
+} from "./telemetry/device-commands.js";
+export { DeviceInfo, DeviceStatus } from "./telemetry/device-messages.js";
+export {
+  InvalidPayload,
+  invalid,
+  parseJson,
+  type RawPayload,
+  rawPayload,
+} from "./telemetry/json.js";
+export {
+  decodeSensorMessage,
+  type InboundMessage,
+  messageFromRuleEvent,
+  receivedAtOr,
+  type SensorMessage,
+} from "./telemetry/sensor-message.js";
+export {
+  decodeSensorPayload,
+  encodeSampleBatch,
+  MAX_BATCH_SAMPLES,
+  MAX_MESSAGE_BYTES,
+  parseSensorPayload,
+  SampleBatch,
+  type SensorPayload,
+  SingleReading,
+  samplesOf,
+  WireTime,
+} from "./telemetry/sensor-payload.js";
+export {
+  devicePublishTopics,
+  deviceSubscribeFilters,
+  mayPublish,
+  maySubscribe,
+  shadowResponseTopics,
+  type Verdict,
+} from "./topic-rights.js";
+export {
+  DEFAULT_TOPIC_PREFIX,
+  DEVICE_ID_PLACEHOLDER,
+  type DeviceTopics,
+  deviceTopics,
+  filterFor,
+  InvalidTopicTemplate,
+  parseDeviceId,
+  topicFor,
+  topicMatches,
+  topicTemplates,
+  validateTemplate,
+} from "./topics.js";

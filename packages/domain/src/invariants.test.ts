@@ -1,14 +1,14 @@
 import { Effect, Either } from "effect";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { executeCommand } from "./application/execute-command.js";
 import { type AssignmentEvent, initialState, replay } from "./assignment.js";
 import type { AssignmentCommand } from "./commands.js";
 import { decide, defaultPolicy } from "./decide.js";
-import { VersionConflict } from "./errors.js";
-import { type Commit, EventStore, eventsOf } from "./event-store.js";
+import { type DeviceAlreadyAssigned, VersionConflict } from "./errors.js";
 import { type DeviceId, epochMillis } from "./ids.js";
+import { type Commit, EventStore, eventsOf } from "./ports/event-store.js";
 import { intervalsOf, patientActiveDevices } from "./projections.js";
-import { executeCommand } from "./service.js";
 import { commandsFrom, scenario } from "./testing/arbitraries.js";
 import { ReferenceModel } from "./testing/reference-model.js";
 
@@ -163,7 +163,7 @@ describe("reassignment invariants", () => {
     fc.assert(
       fc.property(scenario, (fixture) => {
         const { logs, model } = run(fixture);
-        const histories = [...logs.values()].map((log) => intervalsOf(log));
+        const histories = [...logs.values()].flatMap((log) => intervalsOf(log));
         for (const patient of fixture.patients) {
           const active = patientActiveDevices(histories, patient).map((i) => i.deviceId as string);
           expect([...active].sort()).toEqual(model.activeDevicesOf(patient));
@@ -271,3 +271,66 @@ const streams = () => {
     snapshot: () => structuredClone([...logs.entries()]),
   };
 };
+
+describe("a lost race is decided again on the fresh stream", () => {
+  const device = "pi-race" as DeviceId;
+  const assign = (id: string, patient: string) =>
+    ({
+      _tag: "AssignDevice",
+      commandId: id,
+      deviceId: device,
+      actor: "nurse@clinic.example",
+      patientId: patient,
+      at: epochMillis(1_700_000_000_000),
+      now: epochMillis(1_700_000_000_000),
+    }) as AssignmentCommand;
+
+  it("of two concurrent assigns, the loser is told the device is already assigned, naming the winner", async () => {
+    const store = streams();
+    const [a, b] = await Promise.all([
+      store.run(executeCommand(assign("c-a", "P-A"))),
+      store.run(executeCommand(assign("c-b", "P-B"))),
+    ]);
+    const outcomes = [a, b].map((o) =>
+      Either.isRight(o) ? "accepted" : (o.left as { _tag: string })._tag,
+    );
+    expect(outcomes.sort()).toEqual(["DeviceAlreadyAssigned", "accepted"]);
+    const loser = [a, b].find(Either.isLeft);
+    const winner = replay(store.events(device));
+    expect(winner._tag).toBe("Assigned");
+    expect(loser && (loser.left as DeviceAlreadyAssigned).current).toEqual(
+      winner._tag === "Assigned" ? winner.current : undefined,
+    );
+    expect(store.version(device)).toBe(1);
+  });
+
+  it("a concurrent retry of the same command is the one commit, twice", async () => {
+    const store = streams();
+    const [a, b] = await Promise.all([
+      store.run(executeCommand(assign("c-same", "P-A"))),
+      store.run(executeCommand(assign("c-same", "P-A"))),
+    ]);
+    expect([a, b].every(Either.isRight)).toBe(true);
+    expect([a, b].map((o) => Either.isRight(o) && o.right.duplicate).sort()).toEqual([false, true]);
+    expect(store.version(device)).toBe(1);
+  });
+
+  it("a command that loses twice is a typed VersionConflict: the re-decide is bounded", async () => {
+    // A store whose every append loses the race (another writer always got there first).
+    let loads = 0;
+    const busy = {
+      load: (deviceId: DeviceId) =>
+        Effect.sync(() => {
+          loads++;
+          return { deviceId, version: 0, commits: [] };
+        }),
+      append: (commit: Commit) =>
+        Effect.fail(new VersionConflict({ deviceId: commit.deviceId, expectedVersion: 0 })),
+    };
+    const r = await Effect.runPromise(
+      Effect.either(Effect.provideService(executeCommand(assign("c-x", "P-X")), EventStore, busy)),
+    );
+    expect(Either.isLeft(r) && r.left._tag).toBe("VersionConflict");
+    expect(loads).toBe(2);
+  });
+});

@@ -65,45 +65,34 @@ export const intervalsOf = (
   return out;
 };
 
-/** The audit trail as the clinic reads it: newest assignment first. */
-export const auditTrail = (events: Iterable<AssignmentEvent>): ReadonlyArray<AssignmentInterval> =>
-  [...intervalsOf(events)].reverse();
+/** The audit trail as the clinic reads it: a device's intervals, newest assignment first. */
+export const auditTrail = (
+  intervals: ReadonlyArray<AssignmentInterval>,
+): ReadonlyArray<AssignmentInterval> => [...intervals].reverse();
 
 /**
  * A patient's active devices: exactly the devices whose current assignment
  * names the patient (invariant 6). A patient may wear several at once.
+ * `intervals` may hold anyone's, of any devices (a device's current
+ * assignment is its only interval without an end, by invariant 1).
  */
 export const patientActiveDevices = (
-  devices: Iterable<ReadonlyArray<AssignmentInterval>>,
+  intervals: Iterable<AssignmentInterval>,
   patientId: PatientId,
 ): ReadonlyArray<AssignmentInterval> => {
   const out: Array<AssignmentInterval> = [];
-  for (const intervals of devices) {
-    const last = intervals.at(-1);
-    if (last !== undefined && last.end === null && last.patientId === patientId) out.push(last);
-  }
+  for (const i of intervals) if (i.end === null && i.patientId === patientId) out.push(i);
   return out.sort(byStartThenDevice);
 };
 
-/** Every device a patient ever wore, with its intervals, oldest first. */
+/** Every assignment of the patient, across devices, oldest first. */
 export const patientDeviceHistory = (
-  devices: Iterable<ReadonlyArray<AssignmentInterval>>,
+  intervals: Iterable<AssignmentInterval>,
   patientId: PatientId,
 ): ReadonlyArray<AssignmentInterval> => {
   const out: Array<AssignmentInterval> = [];
-  for (const intervals of devices) {
-    for (const interval of intervals) if (interval.patientId === patientId) out.push(interval);
-  }
+  for (const i of intervals) if (i.patientId === patientId) out.push(i);
   return out.sort(byStartThenDevice);
-};
-
-/** The interval that contains `t`, if any. `intervals` ordered by start (as `intervalsOf` returns them). */
-export const intervalAt = (
-  intervals: ReadonlyArray<AssignmentInterval>,
-  t: number,
-): AssignmentInterval | undefined => {
-  const i = indexAt(intervals, t, -1);
-  return i < 0 ? undefined : intervals[i];
 };
 
 /**
@@ -136,5 +125,6 @@ export const indexAt = (
   return candidate.end === null || t < candidate.end ? found : -1;
 };
 
-const byStartThenDevice = (a: AssignmentInterval, b: AssignmentInterval): number =>
+/** Oldest first; of one start, by device id. */
+export const byStartThenDevice = (a: AssignmentInterval, b: AssignmentInterval): number =>
   a.start - b.start || (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0);

@@ -1,32 +1,10 @@
-import { createHash } from "node:crypto";
 import { type DynamoDBClient, PutItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
-import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { type DeadLetter, type DeadLettersService, StorageUnavailable } from "@medusa/domain";
-import { Effect } from "effect";
+import { Effect, Either } from "effect";
+import { dayOf, deadLetterFromItem, deadLetterItem } from "./dead-letter-item.js";
 import type { TableNames } from "./tables.js";
 
 const DAY_MS = 86_400_000;
-const day = (t: number) => new Date(t).toISOString().slice(0, 10);
-
-/**
- * Room for the raw payload in one item: DynamoDB's item limit is 400 KB, and
- * the issues (at most 100, short) and the rest take well under 50 KB. AWS IoT
- * Core's messages are at most 128 KB, so only a direct call can be larger.
- */
-const MAX_STORED_PAYLOAD = 300_000;
-
-/**
- * The letter's id: time-ordered (newest-first listing) and derived from what
- * it holds, so storing the same rejection again (a retried batch, a
- * redelivered message) overwrites it instead of adding a copy.
- */
-const letterId = (letter: DeadLetter) =>
-  `${String(letter.receivedAt).padStart(15, "0")}-${createHash("sha256")
-    .update(
-      JSON.stringify([letter.source, letter.topic, letter.clientId, letter.payload, letter.reason]),
-    )
-    .digest("hex")
-    .slice(0, 16)}`;
 
 /** What could not be ingested, kept with the raw payload and the reason; keyed `(day, id)`. */
 export const makeDynamoDeadLetters = (options: {
@@ -43,27 +21,7 @@ export const makeDynamoDeadLetters = (options: {
       Effect.tryPromise({
         try: () =>
           client.send(
-            new PutItemCommand({
-              TableName: tables.deadLetters,
-              Item: marshall(
-                {
-                  day: day(letter.receivedAt),
-                  id: letterId(letter),
-                  received_at: letter.receivedAt,
-                  source: letter.source,
-                  topic: letter.topic ?? undefined,
-                  client_id: letter.clientId ?? undefined,
-                  // Kept whole up to what an item can hold; beyond that its head, and its size.
-                  payload: letter.payload.slice(0, MAX_STORED_PAYLOAD),
-                  payload_length:
-                    letter.payload.length > MAX_STORED_PAYLOAD ? letter.payload.length : undefined,
-                  payload_encoding: letter.payloadEncoding,
-                  reason: letter.reason,
-                  issues: letter.issues.map((i) => ({ path: i.path, message: i.message })),
-                },
-                { removeUndefinedValues: true },
-              ),
-            }),
+            new PutItemCommand({ TableName: tables.deadLetters, Item: deadLetterItem(letter) }),
           ),
         catch: fail("put"),
       }).pipe(Effect.asVoid),
@@ -79,7 +37,7 @@ export const makeDynamoDeadLetters = (options: {
                   TableName: tables.deadLetters,
                   KeyConditionExpression: "#day = :day",
                   ExpressionAttributeNames: { "#day": "day" },
-                  ExpressionAttributeValues: { ":day": { S: day(now() - d * DAY_MS) } },
+                  ExpressionAttributeValues: { ":day": { S: dayOf(now() - d * DAY_MS) } },
                   ScanIndexForward: false,
                   Limit: limit - out.length,
                 }),
@@ -87,17 +45,10 @@ export const makeDynamoDeadLetters = (options: {
             catch: fail("recent"),
           });
           for (const raw of page.Items ?? []) {
-            const i = unmarshall(raw);
-            out.push({
-              receivedAt: i.received_at,
-              source: i.source,
-              topic: i.topic ?? null,
-              clientId: i.client_id ?? null,
-              payload: i.payload,
-              payloadEncoding: i.payload_encoding,
-              reason: i.reason,
-              issues: i.issues ?? [],
-            });
+            const letter = deadLetterFromItem(raw);
+            if (Either.isLeft(letter))
+              return yield* fail("recent")(`unreadable letter: ${letter.left}`);
+            out.push(letter.right);
           }
         }
         return out;

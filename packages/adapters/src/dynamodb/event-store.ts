@@ -3,107 +3,20 @@ import {
   type DynamoDBClient,
   QueryCommand,
   TransactionCanceledException,
-  type TransactWriteItem,
   TransactWriteItemsCommand,
 } from "@aws-sdk/client-dynamodb";
-import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
+import { marshall } from "@aws-sdk/util-dynamodb";
 import {
-  type AssignmentEvent,
-  Commit,
+  type Commit,
   type DeviceId,
   type EventStoreService,
   EventStoreUnavailable,
   VersionConflict,
 } from "@medusa/domain";
-import { Effect, Either, ParseResult, Schema } from "effect";
+import { Effect, Either } from "effect";
+import { commitItem, decodeCommitItem } from "./commit-item.js";
+import { mappingWrites } from "./mapping-row.js";
 import type { TableNames } from "./tables.js";
-
-/** One commit as stored: key `(device_id, version)`. */
-const CommitItem = Schema.Struct({
-  device_id: Schema.String,
-  version: Schema.Number,
-  command_id: Schema.String,
-  committed_at: Schema.Number,
-  events: Schema.Array(Schema.Unknown),
-});
-
-const decodeCommit = Schema.decodeUnknownEither(Commit);
-const decodeItem = Schema.decodeUnknownEither(CommitItem);
-
-/** A stored commit (plain attribute values, or a DynamoDB stream's NewImage) back to a `Commit`. */
-export const decodeCommitItem = (
-  item: Record<string, unknown>,
-  format: "plain" | "dynamodb-json" = "plain",
-): Either.Either<Commit, string> => {
-  const plain = format === "plain" ? item : unmarshall(item as Record<string, AttributeValue>);
-  return decodeItem(plain).pipe(
-    Either.flatMap((i) =>
-      decodeCommit({
-        deviceId: i.device_id,
-        version: i.version,
-        commandId: i.command_id,
-        committedAt: i.committed_at,
-        events: i.events,
-      }),
-    ),
-    Either.mapLeft((e) => ParseResult.TreeFormatter.formatErrorSync(e)),
-  );
-};
-
-export const commitItem = (commit: Commit): Record<string, AttributeValue> =>
-  marshall(
-    {
-      device_id: commit.deviceId,
-      version: commit.version,
-      command_id: commit.commandId,
-      committed_at: commit.committedAt,
-      events: Schema.encodeSync(Schema.Array(Commit.fields.events.value))(commit.events),
-    },
-    { removeUndefinedValues: true },
-  );
-
-/**
- * The mapping-table writes a commit implies, so the historical read model is
- * written in the same transaction as the log and never disagrees with it.
- */
-const mappingWrites = (
-  table: string,
-  events: ReadonlyArray<AssignmentEvent>,
-): Array<TransactWriteItem> =>
-  events.map((e): TransactWriteItem => {
-    if (e._tag === "DeviceAssigned") {
-      return {
-        Put: {
-          TableName: table,
-          Item: marshall(
-            {
-              device_id: e.deviceId,
-              assignment_timestamp: e.at,
-              patient_id: e.patientId,
-              patient_name: e.patientName,
-              assigned_by: e.assignedBy,
-              status: "active",
-              notes: e.notes,
-            },
-            { removeUndefinedValues: true },
-          ),
-        },
-      };
-    }
-    return {
-      Update: {
-        TableName: table,
-        Key: marshall({ device_id: e.deviceId, assignment_timestamp: e.since }),
-        UpdateExpression: "SET assignment_end = :end, #status = :status, ended_by = :by",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: marshall({
-          ":end": e.at,
-          ":status": e.reason,
-          ":by": e.endedBy,
-        }),
-      },
-    };
-  });
 
 const failure = (operation: string, e: unknown) =>
   new EventStoreUnavailable({
@@ -166,7 +79,7 @@ export const makeDynamoEventStore = (options: {
             catch: (e) => failure("load", e),
           });
           for (const item of page.Items ?? []) {
-            const commit = decodeCommitItem(unmarshall(item));
+            const commit = decodeCommitItem(item);
             if (Either.isLeft(commit)) {
               return yield* new EventStoreUnavailable({
                 operation: "load",

@@ -1,30 +1,13 @@
 import { type AttributeValue, type DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
-import { unmarshall } from "@aws-sdk/util-dynamodb";
 import {
-  AssignmentInterval,
+  type AssignmentInterval,
   type AssignmentReadModelService,
+  byStartThenDevice,
   StorageUnavailable,
 } from "@medusa/domain";
-import { Effect, Either, ParseResult, Schema } from "effect";
+import { Effect, Either } from "effect";
+import { intervalFromRow } from "./mapping-row.js";
 import { PATIENT_DEVICE_INDEX, type TableNames } from "./tables.js";
-
-const decodeInterval = Schema.decodeUnknownEither(AssignmentInterval);
-
-/** A row of the historical device–patient mapping table as an interval. */
-export const intervalFromRow = (
-  row: Record<string, unknown>,
-): Either.Either<AssignmentInterval, string> =>
-  decodeInterval({
-    deviceId: row.device_id,
-    patientId: row.patient_id,
-    ...(row.patient_name !== undefined ? { patientName: row.patient_name } : {}),
-    assignedBy: row.assigned_by,
-    start: row.assignment_timestamp,
-    end: row.assignment_end ?? null,
-    ...(row.ended_by !== undefined ? { endedBy: row.ended_by } : {}),
-    ...(row.status !== undefined && row.status !== "active" ? { endReason: row.status } : {}),
-    ...(row.notes !== undefined ? { notes: row.notes } : {}),
-  }).pipe(Either.mapLeft((e) => ParseResult.TreeFormatter.formatErrorSync(e)));
 
 /** The device–patient mapping read model, on the historical table and its `patient-device-index`. */
 export const makeDynamoReadModel = (options: {
@@ -56,7 +39,7 @@ export const makeDynamoReadModel = (options: {
             new StorageUnavailable({ store: "mapping table", operation, reason: String(e) }),
         });
         for (const item of page.Items ?? []) {
-          const interval = intervalFromRow(unmarshall(item));
+          const interval = intervalFromRow(item);
           if (Either.isLeft(interval)) {
             return yield* new StorageUnavailable({
               store: "mapping table",
@@ -68,10 +51,7 @@ export const makeDynamoReadModel = (options: {
         }
         start = input.newestOnly ? undefined : page.LastEvaluatedKey;
       } while (start);
-      return out.sort(
-        (a, b) =>
-          a.start - b.start || (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0),
-      );
+      return out.sort(byStartThenDevice);
     });
   return {
     deviceIntervals: (deviceId) => query("deviceIntervals", { key: "device_id", value: deviceId }),

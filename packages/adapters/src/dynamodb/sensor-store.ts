@@ -7,11 +7,8 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import {
-  type DeviceId,
-  encodeSampleBatch,
   lastKeyBefore,
   type PatientId,
-  parseSensorPayload,
   type Sample,
   SegmentsNotWritten,
   type SensorStoreService,
@@ -29,6 +26,7 @@ import {
   encodeTimelineCursor,
   MAX_ITEM_SPAN_MS,
 } from "../segments.js";
+import { segmentFromItem, segmentItem } from "./sensor-item.js";
 import { PATIENT_TIMELINE_INDEX, type TableNames } from "./tables.js";
 
 export interface SensorStoreOptions {
@@ -40,64 +38,6 @@ export interface SensorStoreOptions {
   /** Jitter source for the backoff (tests pin it). */
   readonly random?: () => number;
 }
-
-/**
- * The item a stored segment becomes: about 450 bytes for 10 samples (1 write
- * unit). Samples nobody wore carry no `patient_id`, so they stay out of the
- * sparse `patient-timeline-index`: no index write for them, and no single hot
- * `UNASSIGNED` index partition collecting every idle device of the fleet. No
- * reader looks them up by patient (`UNASSIGNED` is not a valid `PatientId`).
- */
-export const segmentItem = (s: StoredSegment): Record<string, AttributeValue> => {
-  let end = Number.NEGATIVE_INFINITY;
-  for (const x of s.samples) if (x.timestamp > end) end = x.timestamp;
-  const first = s.samples[0];
-  return marshall(
-    {
-      device_id: s.deviceId,
-      timestamp: s.timestamp,
-      end_timestamp: end,
-      patient_id: s.patientId === UNASSIGNED ? undefined : s.patientId,
-      patient_name: s.patientName ?? undefined,
-      assignment_timestamp: s.assignmentTimestamp ?? undefined,
-      ttl: s.ttl,
-      attributed_version: s.attributedVersion,
-      count: s.samples.length,
-      sequence_first: first?.sequence,
-      sequence_last: s.samples.at(-1)?.sequence,
-      // The device sent no time for these samples; the cloud's receive time stands in.
-      time_source: first?.timestampSource,
-      samples: encodeSampleBatch(s.samples),
-    },
-    { removeUndefinedValues: true },
-  );
-};
-
-/** A stored item back to a segment. */
-export const segmentFromItem = (
-  raw: Record<string, AttributeValue>,
-): Either.Either<StoredSegment, string> => {
-  const item = unmarshall(raw);
-  const payload = parseSensorPayload(String(item.samples));
-  if (Either.isLeft(payload) || payload.right._tag !== "SampleBatch") {
-    return Either.left(`item ${item.device_id}/${item.timestamp}: unreadable samples`);
-  }
-  const samples: ReadonlyArray<Sample> =
-    item.time_source === "received_at"
-      ? payload.right.samples.map((x) => ({ ...x, timestampSource: "received_at" as const }))
-      : payload.right.samples;
-  return Either.right({
-    deviceId: item.device_id as DeviceId,
-    timestamp: item.timestamp,
-    // Absent for samples nobody wore (older items may say "UNASSIGNED").
-    patientId: item.patient_id ?? UNASSIGNED,
-    patientName: item.patient_name ?? null,
-    assignmentTimestamp: item.assignment_timestamp ?? null,
-    ttl: item.ttl,
-    attributedVersion: item.attributed_version ?? 0,
-    samples,
-  } as StoredSegment);
-};
 
 const unavailable = (operation: string, e: unknown) =>
   new StorageUnavailable({
@@ -119,7 +59,7 @@ const throttled = (e: unknown): e is Error => e instanceof Error && THROTTLING.h
 
 /**
  * Packed motion samples on DynamoDB: one item per segment, key
- * `(device_id, timestamp)`; the patient timeline through
+ * `(device_id, timestamp)` (the segment's key); the patient timeline through
  * `patient-timeline-index`. Writes are BatchWriteItem, 25 per call,
  * idempotent by key.
  */
@@ -176,7 +116,7 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
                   const key = unmarshall(
                     (r.PutRequest?.Item ?? r.DeleteRequest?.Key) as Record<string, AttributeValue>,
                   );
-                  return { deviceId: String(key.device_id), timestamp: Number(key.timestamp) };
+                  return { deviceId: String(key.device_id), key: Number(key.timestamp) };
                 }),
                 reason: `DynamoDB throttled them for ${deadlineMs} ms (last: ${lastThrottle})`,
               }),
@@ -187,7 +127,7 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
   const puts = (segments: ReadonlyArray<StoredSegment>) => {
     // One BatchWriteItem may not name a key twice; the last write of a key wins.
     const byKey = new Map<string, StoredSegment>();
-    for (const s of boundSpan(segments)) byKey.set(`${s.deviceId}\u0000${s.timestamp}`, s);
+    for (const s of boundSpan(segments)) byKey.set(`${s.deviceId}\u0000${s.key}`, s);
     return [...byKey.values()];
   };
 
@@ -246,7 +186,7 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
       batchWrite(
         "write",
         puts(segments).map((s) => ({ PutRequest: { Item: segmentItem(s) } })),
-      ),
+      ).pipe(Effect.as(segments.map(() => "written" as const))),
     deviceSegments,
     deviceSamples: (deviceId, range) =>
       Effect.map(deviceSegments(deviceId, range), (segments) => samplesWithin(segments, range)),
@@ -257,12 +197,12 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
           "replace",
           written.map((s) => ({ PutRequest: { Item: segmentItem(s) } })),
         );
-        const kept = new Set<number>(written.map((s) => s.timestamp));
+        const kept = new Set<number>(written.map((s) => s.key));
         const deletes = [...new Set(remove)].filter((k) => !kept.has(k));
         yield* batchWrite(
           "replace",
-          deletes.map((timestamp) => ({
-            DeleteRequest: { Key: marshall({ device_id: deviceId, timestamp }) },
+          deletes.map((key) => ({
+            DeleteRequest: { Key: marshall({ device_id: deviceId, timestamp: key }) },
           })),
         );
       }),
@@ -275,14 +215,14 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
         /** Takes one item's samples; false once the page is full. */
         const take = (s: StoredSegment): boolean => {
           if (s.patientId === UNASSIGNED) return true;
-          if (after && (s.timestamp < after.t || (s.timestamp === after.t && s.deviceId < after.d)))
+          if (after && (s.key < after.t || (s.key === after.t && s.deviceId < after.d)))
             return true;
-          const skip = after && s.timestamp === after.t && s.deviceId === after.d ? after.n : 0;
+          const skip = after && s.key === after.t && s.deviceId === after.d ? after.n : 0;
           for (let i = skip; i < s.samples.length; i++) {
             const x = s.samples[i] as Sample;
             if (!inRange(x.timestamp, range)) continue;
             if (samples.length === page.limit) {
-              nextCursor = encodeTimelineCursor({ t: s.timestamp, d: s.deviceId, n: i });
+              nextCursor = encodeTimelineCursor({ t: s.key, d: s.deviceId, n: i });
               return false;
             }
             samples.push({ ...x, deviceId: s.deviceId });
@@ -340,7 +280,7 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
             fetchedSamples += segment.right.samples.length;
             if (
               group.length > 0 &&
-              (group[0] as StoredSegment).timestamp !== segment.right.timestamp &&
+              (group[0] as StoredSegment).key !== segment.right.key &&
               !takeGroup()
             ) {
               return { samples, nextCursor };

@@ -28,11 +28,13 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { eventStoreContract } from "../testing/event-store-contract.js";
 import { sensorStoreContract } from "../testing/sensor-store-contract.js";
+import { testTables } from "../testing/test-tables.js";
 import { localCredentials, makeDynamoClient, withUsageMetrics } from "./client.js";
 import { makeDynamoDeadLetters } from "./dead-letters.js";
 import { makeDynamoEventStore } from "./event-store.js";
 import { makeDynamoReadModel } from "./read-model.js";
-import { makeDynamoSensorStore, segmentItem } from "./sensor-store.js";
+import { segmentItem } from "./sensor-item.js";
+import { makeDynamoSensorStore } from "./sensor-store.js";
 import { type DynamoStores, makeDynamoStores } from "./stores.js";
 import {
   ensureTables,
@@ -40,7 +42,6 @@ import {
   PATIENT_TIMELINE_INDEX,
   type TableNames,
 } from "./tables.js";
-import { testTables } from "./testing.js";
 
 let client: DynamoDBClient;
 let tables: TableNames;
@@ -247,8 +248,8 @@ describe("DynamoDB sensor store", () => {
         deviceId: deviceId("medusa-pi-0001"),
         patientId: patientId("P-000123"),
         patientName: "A patient name",
-        assignmentTimestamp: epochMillis(T0),
-        timestamp: segmentKey([{ timestamp: epochMillis(T0), sequence: 123_456 }]),
+        assignmentStart: epochMillis(T0),
+        key: segmentKey([{ timestamp: epochMillis(T0), sequence: 123_456 }]),
         attributedVersion: 12,
         ttl: 1_800_000_000,
         samples: Array.from({ length: 10 }, (_, i) => ({
@@ -315,8 +316,8 @@ describe("DynamoDB sensor store", () => {
       deviceId: id,
       patientId: "UNASSIGNED" as const,
       patientName: null,
-      assignmentTimestamp: null,
-      timestamp: segmentKey([{ timestamp: epochMillis(T0 + k * 1000), sequence: k }]),
+      assignmentStart: null,
+      key: segmentKey([{ timestamp: epochMillis(T0 + k * 1000), sequence: k }]),
       attributedVersion: 0,
       ttl: Math.ceil(Date.now() / 1000) + 86_400,
       samples: [
@@ -331,7 +332,7 @@ describe("DynamoDB sensor store", () => {
           end: T0 + 600_000,
         }),
       )
-    ).map((s) => s.timestamp);
+    ).map((s) => s.key);
 
   /** A sensor store on a throttling client: jitter pinned to its maximum, the backoff's sleeps recorded, not slept. */
   const storeOn = (flaky: ReturnType<typeof throttling>) => {
@@ -384,11 +385,11 @@ describe("DynamoDB sensor store", () => {
     const left = flaky
       .lastUnprocessed()
       .map((w) => unmarshall(w.PutRequest!.Item!))
-      .map((item) => ({ deviceId: item.device_id, timestamp: item.timestamp }));
+      .map((item) => ({ deviceId: item.device_id, key: item.timestamp }));
     expect(failed).toEqual(left);
     const stored = await storedKeys(id);
     expect(stored.length + failed.length).toBe(30);
-    for (const f of failed) expect(stored).not.toContain(f.timestamp);
+    for (const f of failed) expect(stored).not.toContain(f.key);
     expect(flaky.calls.length).toBeGreaterThan(2);
   });
 
@@ -420,13 +421,13 @@ describe("DynamoDB sensor store", () => {
       expect(r.left.failed).toEqual(
         [segments[0]!, ...segments.slice(25)].map((s) => ({
           deviceId: id,
-          timestamp: s.timestamp,
+          key: s.key,
         })),
       );
       expect(r.left.reason).toContain("throttled");
       expect(r.left.reason).toContain("ProvisionedThroughputExceededException");
     }
-    expect(await storedKeys(id)).toEqual(segments.slice(1, 25).map((s) => s.timestamp));
+    expect(await storedKeys(id)).toEqual(segments.slice(1, 25).map((s) => s.key));
     expect(flaky.calls.length).toBeGreaterThan(3);
 
     const broken = throttling(() =>
@@ -483,8 +484,8 @@ describe("DynamoDB sensor store", () => {
     await Effect.runPromise(
       store.replace(
         id,
-        [unassigned!.timestamp],
-        [{ ...unassigned!, patientId: patientId(patient), assignmentTimestamp: epochMillis(T0) }],
+        [unassigned!.key],
+        [{ ...unassigned!, patientId: patientId(patient), assignmentStart: epochMillis(T0) }],
       ),
     );
     expect(await indexed(patient)).toEqual([id]);

@@ -10,10 +10,12 @@ import {
   type SensorStoreService,
 } from "@medusa/domain";
 import { Layer } from "effect";
+import { makeDynamoClient } from "./client.js";
 import { makeDynamoDeadLetters } from "./dead-letters.js";
 import { makeDynamoEventStore } from "./event-store.js";
 import { makeDynamoReadModel } from "./read-model.js";
 import { makeDynamoSensorStore } from "./sensor-store.js";
+import type { DynamoSettings } from "./settings.js";
 import type { TableNames } from "./tables.js";
 
 export interface DynamoStores {
@@ -34,11 +36,27 @@ export const makeDynamoStores = (options: {
   deadLetters: makeDynamoDeadLetters(options),
 });
 
-/** The same stores as one layer providing every port. */
-export const dynamoStoresLayer = (stores: DynamoStores) =>
+/** Stores (DynamoDB's, the in-memory twins, or any mix) as one layer providing every storage port. */
+export const storesLayer = (
+  stores: DynamoStores,
+): Layer.Layer<EventStore | AssignmentReadModel | SensorStore | DeadLetters> =>
   Layer.mergeAll(
     Layer.succeed(EventStore, stores.events),
     Layer.succeed(AssignmentReadModel, stores.readModel),
     Layer.succeed(SensorStore, stores.sensors),
     Layer.succeed(DeadLetters, stores.deadLetters),
+  );
+
+/** Every storage port on DynamoDB as the settings say (`dynamoSettingsFromEnv`). */
+export const dynamoLayer = (
+  settings: DynamoSettings,
+): Layer.Layer<EventStore | AssignmentReadModel | SensorStore | DeadLetters> =>
+  storesLayer(
+    makeDynamoStores({
+      client: makeDynamoClient({
+        ...(settings.region ? { region: settings.region } : {}),
+        ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+      }),
+      tables: settings.tables,
+    }),
   );

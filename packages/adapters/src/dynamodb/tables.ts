@@ -42,42 +42,6 @@ export const tableNames = (
   };
 };
 
-/** From `MEDUSA_TABLE_PREFIX` and the explicit `MEDUSA_*_TABLE` variables. */
-export const tableNamesFromEnv = (env: Readonly<Record<string, string | undefined>>): TableNames =>
-  tableNames({
-    ...(env.MEDUSA_TABLE_PREFIX ? { prefix: env.MEDUSA_TABLE_PREFIX } : {}),
-    ...(env.MEDUSA_EVENTS_TABLE ? { events: env.MEDUSA_EVENTS_TABLE } : {}),
-    ...(env.MEDUSA_MAPPING_TABLE ? { mapping: env.MEDUSA_MAPPING_TABLE } : {}),
-    ...(env.MEDUSA_SENSOR_TABLE ? { sensor: env.MEDUSA_SENSOR_TABLE } : {}),
-    ...(env.MEDUSA_DEAD_LETTER_TABLE ? { deadLetters: env.MEDUSA_DEAD_LETTER_TABLE } : {}),
-  });
-
-/** DynamoDB's rule for table names. */
-const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
-
-const TABLE_VARIABLES: Record<keyof TableNames, string> = {
-  events: "MEDUSA_EVENTS_TABLE",
-  mapping: "MEDUSA_MAPPING_TABLE",
-  sensor: "MEDUSA_SENSOR_TABLE",
-  deadLetters: "MEDUSA_DEAD_LETTER_TABLE",
-};
-
-/**
- * What is wrong with the table settings, naming the variable, or undefined:
- * so a service stops at start-up rather than at its first request.
- */
-export const tableSettingProblem = (
-  env: Readonly<Record<string, string | undefined>>,
-): string | undefined => {
-  const names = tableNamesFromEnv(env);
-  for (const role of Object.keys(TABLE_VARIABLES) as Array<keyof TableNames>) {
-    if (TABLE_NAME.test(names[role])) continue;
-    const variable = env[TABLE_VARIABLES[role]] ? TABLE_VARIABLES[role] : "MEDUSA_TABLE_PREFIX";
-    return `${variable}=${env[variable]}: gives the table name "${names[role]}"; a DynamoDB table name is 3-255 characters of [a-zA-Z0-9_.-]`;
-  }
-  return undefined;
-};
-
 export type TableRole = keyof TableNames;
 
 /**

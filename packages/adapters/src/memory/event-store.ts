@@ -2,11 +2,10 @@ import {
   type Commit,
   type DeviceId,
   type DeviceStream,
-  EventStore,
   type EventStoreService,
   VersionConflict,
 } from "@medusa/domain";
-import { Effect, Layer } from "effect";
+import { Effect } from "effect";
 
 export interface InMemoryEventStore extends EventStoreService {
   /** Every stream, for projections across devices in tests and the local stack. */
@@ -53,7 +52,3 @@ export const makeInMemoryEventStore = (): InMemoryEventStore => {
     },
   };
 };
-
-/** A fresh in-memory event store as a layer (`EventStore.layerTest` in STYLE's words). */
-export const inMemoryEventStoreLayer = (): Layer.Layer<EventStore> =>
-  Layer.sync(EventStore, makeInMemoryEventStore);

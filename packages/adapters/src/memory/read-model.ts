@@ -25,6 +25,6 @@ export const makeInMemoryReadModel = (events: InMemoryEventStore): AssignmentRea
         return last && last.end === null ? last : null;
       }),
     patientIntervals: (patientId: PatientId) =>
-      Effect.sync(() => patientDeviceHistory(histories(), patientId)),
+      Effect.sync(() => patientDeviceHistory(histories().flat(), patientId)),
   };
 };

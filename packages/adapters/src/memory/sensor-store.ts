@@ -18,7 +18,7 @@ export interface InMemorySensorStore extends SensorStoreService {
 const inRange = (t: number, r: TimeRange) => t >= r.start && t < r.end;
 
 /**
- * The sensor store's in-memory twin: segments keyed by (device, timestamp),
+ * The sensor store's in-memory twin: segments keyed by (device, key),
  * idempotent upserts, and the same timeline paging as the DynamoDB store:
  * samples ordered by segment key (then device), a segment's samples in stored
  * order; the cursor (the same codec) names the last segment and how many of
@@ -37,10 +37,10 @@ export const makeInMemorySensorStore = (): InMemorySensorStore => {
   };
   const write = (segments: ReadonlyArray<StoredSegment>) =>
     Effect.sync(() => {
-      for (const s of boundSpan(segments)) of(s.deviceId).set(s.timestamp, s);
+      for (const s of boundSpan(segments)) of(s.deviceId).set(s.key, s);
+      return segments.map(() => "written" as const);
     });
-  const sorted = (m: Map<number, StoredSegment>) =>
-    [...m.values()].sort((a, b) => a.timestamp - b.timestamp);
+  const sorted = (m: Map<number, StoredSegment>) => [...m.values()].sort((a, b) => a.key - b.key);
   const deviceSegments: SensorStoreService["deviceSegments"] = (deviceId, range) =>
     Effect.sync(() =>
       sorted(of(deviceId)).filter((s) => s.samples.some((x) => inRange(x.timestamp, range))),
@@ -54,8 +54,8 @@ export const makeInMemorySensorStore = (): InMemorySensorStore => {
       Effect.sync(() => {
         const m = of(deviceId);
         const written = boundSpan(add);
-        for (const s of written) m.set(s.timestamp, s);
-        const kept = new Set<number>(written.map((s) => s.timestamp));
+        for (const s of written) m.set(s.key, s);
+        const kept = new Set<number>(written.map((s) => s.key));
         for (const key of remove) if (!kept.has(key)) m.delete(key);
       }),
     patientTimeline: (patientId: PatientId, range, page) =>
@@ -67,21 +67,19 @@ export const makeInMemorySensorStore = (): InMemorySensorStore => {
           .filter((s) => s.patientId === patientId)
           .sort(
             (a, b) =>
-              a.timestamp - b.timestamp ||
-              (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0),
+              a.key - b.key || (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0),
           );
         const samples: Array<TimelineSample> = [];
         for (const s of segments) {
-          if (after && (s.timestamp < after.t || (s.timestamp === after.t && s.deviceId < after.d)))
-            continue;
-          const skip = after && s.timestamp === after.t && s.deviceId === after.d ? after.n : 0;
+          if (after && (s.key < after.t || (s.key === after.t && s.deviceId < after.d))) continue;
+          const skip = after && s.key === after.t && s.deviceId === after.d ? after.n : 0;
           for (let i = skip; i < s.samples.length; i++) {
             const x = s.samples[i]!;
             if (!inRange(x.timestamp, range)) continue;
             if (samples.length === page.limit) {
               return {
                 samples,
-                nextCursor: encodeTimelineCursor({ t: s.timestamp, d: s.deviceId, n: i }),
+                nextCursor: encodeTimelineCursor({ t: s.key, d: s.deviceId, n: i }),
               };
             }
             samples.push({ ...x, deviceId: s.deviceId });

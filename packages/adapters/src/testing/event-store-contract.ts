@@ -136,7 +136,7 @@ export const eventStoreContract = (
             _tag: "AssignmentEnded",
             deviceId: id,
             patientId: patientId("P1"),
-            since: epochMillis(T0),
+            start: epochMillis(T0),
             endedBy: nurse,
             at: epochMillis(T0 + 10),
             reason: "device_returned",
@@ -250,6 +250,27 @@ export const eventStoreContract = (
       expect(intervals).toHaveLength(2);
       expect(intervals.filter((i) => i.end === null)).toHaveLength(1);
       expect(intervals[0]?.end).toBe(intervals[1]?.start);
+    });
+
+    it(`invariant 9: ${options.concurrency} concurrent assigns with no expected version: the losers are told who won`, async () => {
+      const id = freshDevice("race-redecide");
+      const results = await Promise.all(
+        Array.from({ length: options.concurrency }, (_, k) =>
+          runInterleaved(executeCommand(assign(id, `P${k}`, T0, `redecide-${k}`))),
+        ),
+      );
+      const winners = results.filter(Either.isRight);
+      expect(winners).toHaveLength(1);
+      const [winner] = winners;
+      const current = winner && replay(winner.right.commit.events);
+      for (const r of results.filter(Either.isLeft)) {
+        // Decided again on the stream the winner left: already assigned, naming the winner.
+        expect(r.left._tag).toBe("DeviceAlreadyAssigned");
+        expect(r.left._tag === "DeviceAlreadyAssigned" && r.left.current).toEqual(
+          current?._tag === "Assigned" ? current.current : undefined,
+        );
+      }
+      expect((await load(id)).version).toBe(1);
     });
 
     it("a stale expected version is a VersionConflict even without a race", async () => {

@@ -1,4 +1,21 @@
-/** Test utilities other packages' tests use: the store contract suites, running a command. */
-export * from "./command.js";
-export * from "./event-store-contract.js";
-export * from "./sensor-store-contract.js";
+/**
+ * Test and development helpers (no test runner needed): the in-memory twins
+ * of the stores, DynamoDB Local and fresh tables on it, free ports, running a
+ * command as an operator does. The vitest suites (store contracts, temporary
+ * folders) are `@medusa/adapters/testing/vitest`.
+ */
+export { type InMemoryDeadLetters, makeInMemoryDeadLetters } from "../memory/dead-letters.js";
+export { type InMemoryEventStore, makeInMemoryEventStore } from "../memory/event-store.js";
+export { makeInMemoryReadModel } from "../memory/read-model.js";
+export { type InMemorySensorStore, makeInMemorySensorStore } from "../memory/sensor-store.js";
+export { type InMemoryStores, makeInMemoryStores } from "../memory/stores.js";
+export { runCommand } from "./command.js";
+export {
+  type DynamoLocal,
+  DynamoLocalFailed,
+  type DynamoLocalOptions,
+  freePort,
+  portTaken,
+  startDynamoLocal,
+} from "./dynamo-local.js";
+export { testTables } from "./test-tables.js";

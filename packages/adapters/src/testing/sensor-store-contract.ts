@@ -56,7 +56,7 @@ const segmentsOf = (
     const [segment] = enrich(device, samples, intervals);
     return {
       ...(segment as NonNullable<typeof segment>),
-      timestamp: segmentKey(samples),
+      key: segmentKey(samples),
       attributedVersion: 1,
       ttl: liveTtl(),
     };
@@ -92,9 +92,9 @@ export const sensorStoreContract = (
       const [a, b] = [7, 8].map((n) => {
         const [one] = segmentsOf(device, patient, T0 + 1_000, 1, n);
         const samples = [{ ...one!.samples[0]!, timestamp: epochMillis(T0 + 1_000) }];
-        return { ...one!, samples, timestamp: segmentKey(samples) };
+        return { ...one!, samples, key: segmentKey(samples) };
       });
-      expect(a!.timestamp).not.toBe(b!.timestamp);
+      expect(a!.key).not.toBe(b!.key);
       await run(store().write([a!]));
       await run(store().write([b!, a!]));
       const range = { start: T0 + 1_000, end: T0 + 1_001 };
@@ -108,7 +108,7 @@ export const sensorStoreContract = (
       const device = fresh("range");
       await run(store().write(segmentsOf(device, null, T0, 2)));
       const read = await run(store().deviceSegments(device, { start: T0 + 500, end: T0 + 600 }));
-      expect(read.map((s) => s.timestamp)).toEqual([T0]);
+      expect(read.map((s) => s.key)).toEqual([T0]);
       expect(read[0]?.patientId).toBe(UNASSIGNED);
       expect(
         await run(store().deviceSegments(device, { start: T0 + 2_000, end: T0 + 3_000 })),
@@ -138,22 +138,22 @@ export const sensorStoreContract = (
       const tail = {
         ...whole!,
         samples: whole!.samples.slice(4),
-        timestamp: segmentKey(whole!.samples.slice(4)),
+        key: segmentKey(whole!.samples.slice(4)),
         patientId: patient,
         attributedVersion: 2,
       };
-      await run(store().replace(device, [whole!.timestamp], [head, tail]));
+      await run(store().replace(device, [whole!.key], [head, tail]));
       const read = await run(store().deviceSegments(device, { start: T0, end: T0 + 1_000 }));
-      expect(read.map((s) => [s.timestamp, s.patientId, s.samples.length])).toEqual([
+      expect(read.map((s) => [s.key, s.patientId, s.samples.length])).toEqual([
         [T0, UNASSIGNED, 4],
-        [tail.timestamp, patient, 6],
+        [tail.key, patient, 6],
       ]);
-      await run(store().replace(device, [T0, tail.timestamp], [tail]));
+      await run(store().replace(device, [segmentKey(whole!.samples), tail.key], [tail]));
       expect(
         (await run(store().deviceSegments(device, { start: T0, end: T0 + 1_000 }))).map(
-          (s) => s.timestamp,
+          (s) => s.key,
         ),
-      ).toEqual([tail.timestamp]);
+      ).toEqual([tail.key]);
     });
 
     it("keeps the receive-time marker of samples the device sent without time", async () => {
@@ -246,12 +246,12 @@ export const sensorStoreContract = (
       const [one] = segmentsOf(device, patient, T0, 1);
       // 13 samples 25 s apart: 5 minutes in one segment.
       const samples = Array.from({ length: 13 }, (_, i) => sampleAt(T0 + i * 25_000, 7 + i));
-      await run(store().write([{ ...one!, samples, timestamp: segmentKey(samples) }]));
+      await run(store().write([{ ...one!, samples, key: segmentKey(samples) }]));
       const range = { start: T0, end: T0 + 10 * 60_000 };
       const read = await run(store().deviceSegments(device, range));
       expect(read.length).toBeGreaterThan(1);
       for (const piece of read) {
-        expect(piece.timestamp).toBe(segmentKey(piece.samples));
+        expect(piece.key).toBe(segmentKey(piece.samples));
         const times = piece.samples.map((x) => x.timestamp);
         expect(Math.max(...times) - Math.min(...times)).toBeLessThanOrEqual(MAX_ITEM_SPAN_MS);
       }

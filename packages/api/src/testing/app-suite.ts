@@ -1,20 +1,25 @@
+import { clockFrom } from "@medusa/adapters";
 import {
+  AssignmentReadModel,
   type AssignmentReadModelService,
   deviceId,
+  EventStore,
   type EventStoreService,
   enrich,
   epochMillis,
   patientId,
+  SensorStore,
   type SensorStoreService,
   type StoredSegment,
   segmentKey,
 } from "@medusa/domain";
 import { sampleAt, T0 } from "@medusa/domain/testing";
-import { Effect } from "effect";
+import { Effect, Layer } from "effect";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createApp } from "../app.js";
-import { signToken, testAuth } from "../testing.js";
+import type { ApiPorts } from "../context.js";
+import { signToken, testAuth } from "./index.js";
 
 /** The stores an app under test runs on. */
 export interface Stores {
@@ -22,6 +27,15 @@ export interface Stores {
   readonly readModel: AssignmentReadModelService;
   readonly sensors: SensorStoreService;
 }
+
+/** The stores as the app's ports, with a clock that reads `now`. */
+export const portsOf = (stores: Stores, now: () => number = Date.now): Layer.Layer<ApiPorts> =>
+  Layer.mergeAll(
+    Layer.succeed(EventStore, stores.events),
+    Layer.succeed(AssignmentReadModel, stores.readModel),
+    Layer.succeed(SensorStore, stores.sensors),
+    clockFrom(now),
+  );
 
 /** How a test reaches the app: in process (`app.request`) or over HTTP. */
 export interface Served {
@@ -64,9 +78,8 @@ export const apiSuite = (
       logs = [];
       server = await under.serve(
         createApp({
-          ...deps,
+          layer: portsOf(deps, () => clock),
           authenticate: testAuth(),
-          now: () => clock,
           log: (e) => logs.push(e),
         }),
       );
@@ -349,7 +362,7 @@ export const apiSuite = (
         const samples = Array.from({ length: n }, (_, i) => sampleAt(from + i * 100, seq0 + i));
         const segments: Array<StoredSegment> = enrich(d, samples, intervals).map((s) => ({
           ...s,
-          timestamp: segmentKey(s.samples),
+          key: segmentKey(s.samples),
           attributedVersion: 1,
           // The fixtures are from 2024: with their own TTL, DynamoDB Local's TTL job could delete them.
           ttl: Math.ceil(Date.now() / 1000) + 86_400,
@@ -701,7 +714,7 @@ export const apiSuite = (
         const logged: Array<Record<string, unknown>> = [];
         const broken = await under.serve(
           createApp({
-            ...under.broken,
+            layer: portsOf(under.broken),
             authenticate: testAuth(),
             log: (entry) => void logged.push(entry),
           }),

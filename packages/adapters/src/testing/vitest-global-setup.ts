@@ -1,5 +1,5 @@
 import type { TestProject } from "vitest/node";
-import { type DynamoLocal, startDynamoLocal } from "./local.js";
+import { type DynamoLocal, startDynamoLocal } from "./dynamo-local.js";
 
 let local: DynamoLocal | undefined;
 

@@ -1,7 +1,7 @@
 import { Context, type Effect, Schema } from "effect";
-import { AssignmentEvent } from "./assignment.js";
-import type { VersionConflict } from "./errors.js";
-import { CommandId, DeviceId, EpochMillis } from "./ids.js";
+import { AssignmentEvent } from "../assignment.js";
+import type { VersionConflict } from "../errors.js";
+import { CommandId, DeviceId, EpochMillis } from "../ids.js";
 
 /**
  * The events of one accepted command, appended all-or-nothing. Versions count

@@ -1,5 +1,5 @@
 import { SignJWT } from "jose";
-import { jwtAuth } from "./auth.js";
+import { jwtAuth } from "../auth.js";
 
 export const TEST_SECRET = "test-secret-of-at-least-32-characters!";
 

@@ -1,24 +1,20 @@
 import { Arbitrary, Either, Schema } from "effect";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { magnitudeOf, type Sample } from "./sample.js";
+import { magnitudeOf, type Sample } from "../sample.js";
+import { CommandResponse, DeviceCommand, parseDeviceCommand } from "./device-commands.js";
+import { DeviceInfo, DeviceStatus } from "./device-messages.js";
+import { InvalidPayload, MAX_LISTED_ISSUES } from "./json.js";
 import {
-  CommandResponse,
-  DeviceCommand,
-  DeviceInfo,
-  DeviceStatus,
   decodeSensorPayload,
   encodeSampleBatch,
-  InvalidPayload,
-  MAX_LISTED_ISSUES,
-  parseDeviceCommand,
   parseSensorPayload,
   SampleBatch,
   SingleReading,
   samplesOf,
   wellFormedBatch,
   wellFormedReading,
-} from "./telemetry.js";
+} from "./sensor-payload.js";
 
 const T = 1_731_622_400_000;
 const reading = { x: 0.012, y: -0.023, z: 0.984, sequence: 42, timestamp: T };

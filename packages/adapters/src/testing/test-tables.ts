@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { DeleteTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { localCredentials, makeDynamoClient } from "./client.js";
-import { ensureTables, type TableNames, tableNames } from "./tables.js";
+import { localCredentials, makeDynamoClient } from "../dynamodb/client.js";
+import { ensureTables, type TableNames, tableNames } from "../dynamodb/tables.js";
 
 /**
  * Fresh, uniquely prefixed tables on the DynamoDB Local of this test run

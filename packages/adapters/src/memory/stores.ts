@@ -1,0 +1,22 @@
+import { type InMemoryDeadLetters, makeInMemoryDeadLetters } from "./dead-letters.js";
+import { type InMemoryEventStore, makeInMemoryEventStore } from "./event-store.js";
+import { makeInMemoryReadModel } from "./read-model.js";
+import { type InMemorySensorStore, makeInMemorySensorStore } from "./sensor-store.js";
+
+export interface InMemoryStores {
+  readonly events: InMemoryEventStore;
+  readonly readModel: ReturnType<typeof makeInMemoryReadModel>;
+  readonly sensors: InMemorySensorStore;
+  readonly deadLetters: InMemoryDeadLetters;
+}
+
+/** Every storage port in memory, the read model projected from the event store (`storesLayer` makes them a layer). */
+export const makeInMemoryStores = (): InMemoryStores => {
+  const events = makeInMemoryEventStore();
+  return {
+    events,
+    readModel: makeInMemoryReadModel(events),
+    sensors: makeInMemorySensorStore(),
+    deadLetters: makeInMemoryDeadLetters(),
+  };
+};

@@ -1,0 +1,133 @@
+import { Effect, Either } from "effect";
+import { type AssignmentState, replay } from "../assignment.js";
+import type { AssignmentCommand } from "../commands.js";
+import { type DecisionPolicy, decide, defaultPolicy } from "../decide.js";
+import { type AssignmentRejection, VersionConflict } from "../errors.js";
+import type { EpochMillis } from "../ids.js";
+import { Clock } from "../ports/clock.js";
+import {
+  type Commit,
+  type DeviceStream,
+  EventStore,
+  type EventStoreUnavailable,
+  eventsOf,
+} from "../ports/event-store.js";
+
+export interface CommandOutcome {
+  readonly commit: Commit;
+  /** True when this command id had already been accepted: nothing was appended. */
+  readonly duplicate: boolean;
+  /** The device's state after the commit. */
+  readonly state: AssignmentState;
+}
+
+export interface ExecuteOptions {
+  /** Fail with `VersionConflict` unless the stream is at this version. */
+  readonly expectedVersion?: number;
+  readonly policy?: DecisionPolicy;
+}
+
+export type CommandFailure = AssignmentRejection | VersionConflict | EventStoreUnavailable;
+
+/** A command as a caller gives it: `now` from the `Clock` when absent, and `at` defaulting to `now`. */
+export type CommandRequest = AssignmentCommand extends infer C
+  ? C extends AssignmentCommand
+    ? Omit<C, "at" | "now"> & { readonly at?: EpochMillis; readonly now?: EpochMillis }
+    : never
+  : never;
+
+/**
+ * Runs one command against its device's stream, as Emmett's `handleCommand`
+ * does: load, decide, append at the next version. A command id already in the
+ * stream returns the first outcome and appends nothing (invariant 8). When
+ * another command wins the race for the version, the command is decided once
+ * more on the fresh stream (invariant 9): a concurrent retry of itself is a
+ * duplicate; otherwise it gets the answer the new state gives (for an assign,
+ * `DeviceAlreadyAssigned` naming the winner), or `VersionConflict` if it loses
+ * again.
+ */
+export const executeCommand = (
+  command: AssignmentCommand,
+  options: ExecuteOptions = {},
+): Effect.Effect<CommandOutcome, CommandFailure, EventStore> =>
+  Effect.gen(function* () {
+    const store = yield* EventStore;
+    const policy = options.policy ?? defaultPolicy;
+    const stream = yield* store.load(command.deviceId);
+    if (options.expectedVersion !== undefined && options.expectedVersion !== stream.version) {
+      const seen = previousOutcome(stream, command);
+      if (seen) return seen;
+      return yield* new VersionConflict({
+        deviceId: command.deviceId,
+        expectedVersion: options.expectedVersion,
+      });
+    }
+    const first = attempt(store, command, stream, policy);
+    // A caller that named the version wants nothing decided on another one.
+    if (options.expectedVersion !== undefined) return yield* first;
+    return yield* first.pipe(
+      Effect.catchTag("VersionConflict", () =>
+        Effect.flatMap(store.load(command.deviceId), (fresh) =>
+          attempt(store, command, fresh, policy),
+        ),
+      ),
+    );
+  });
+
+/**
+ * A command as the API receives it: recorded now (the `Clock`), and in
+ * effect now unless it says when it happened.
+ */
+export const executeRequest = (
+  request: CommandRequest,
+  options: ExecuteOptions = {},
+): Effect.Effect<CommandOutcome, CommandFailure, EventStore | Clock> =>
+  Effect.flatMap(Clock, (clock) => clock.now).pipe(
+    Effect.flatMap((clockNow) => {
+      const now = request.now ?? clockNow;
+      return executeCommand(
+        { ...request, now, at: request.at ?? now } as AssignmentCommand,
+        options,
+      );
+    }),
+  );
+
+/** Decides on `stream` and appends at its next version. */
+const attempt = (
+  store: EventStore["Type"],
+  command: AssignmentCommand,
+  stream: DeviceStream,
+  policy: DecisionPolicy,
+): Effect.Effect<CommandOutcome, CommandFailure> => {
+  const seen = previousOutcome(stream, command);
+  if (seen) return Effect.succeed(seen);
+  const before = replay(eventsOf(stream.commits));
+  const decision = decide(command, before, policy);
+  if (Either.isLeft(decision)) return Effect.fail(decision.left);
+  const commit: Commit = {
+    deviceId: command.deviceId,
+    version: stream.version + 1,
+    commandId: command.commandId,
+    committedAt: command.now,
+    events: decision.right,
+  };
+  return Effect.as(store.append(commit), {
+    commit,
+    duplicate: false,
+    state: replay(commit.events, before),
+  });
+};
+
+const previousOutcome = (
+  stream: DeviceStream,
+  command: AssignmentCommand,
+): CommandOutcome | undefined => {
+  const index = stream.commits.findIndex((c) => c.commandId === command.commandId);
+  if (index < 0) return undefined;
+  const commit = stream.commits[index] as Commit;
+  return {
+    commit,
+    duplicate: true,
+    state: replay(eventsOf(stream.commits.slice(0, index + 1))),
+  };
+};

@@ -1,0 +1,71 @@
+import type { AssignmentEvent } from "./assignment.js";
+import {
+  attribute,
+  type DeviceIntervals,
+  type SegmentKey,
+  type StoredSegment,
+} from "./attribution.js";
+import type { EnrichOptions } from "./enrichment.js";
+
+/**
+ * From when a commit can change who wore the device: its earliest event's
+ * time. Samples taken before it keep their owner.
+ */
+export const changedFrom = (events: ReadonlyArray<AssignmentEvent>): number => {
+  let from = Number.POSITIVE_INFINITY;
+  for (const e of events) if (e.at < from) from = e.at;
+  return from;
+};
+
+export interface ReattributionOptions extends EnrichOptions {
+  /** Only items attributed with a stream version older than this (the second pass). */
+  readonly onlyOlderThan?: number;
+}
+
+/** What re-attribution writes: the items to delete, the items to write, and what it looked at. */
+export interface ReattributionPlan {
+  /** Keys of items whose samples are written again (perhaps split, perhaps under the same key). */
+  readonly remove: ReadonlyArray<SegmentKey>;
+  readonly add: ReadonlyArray<StoredSegment>;
+  /** Items considered (after `onlyOlderThan`). */
+  readonly examined: number;
+  /** Items considered that already say what `current` says. */
+  readonly unchanged: number;
+}
+
+/**
+ * Which stored items must be written again so that every sample belongs to
+ * the assignment that `current` says covered it: an item whose samples now
+ * belong to another assignment (or to several) is replaced by its pieces,
+ * attributed with `current.version`. An item already attributed by the
+ * current version, or whose samples all keep their owner, stays as it is.
+ */
+export const reattributionPlan = (
+  items: ReadonlyArray<StoredSegment>,
+  current: DeviceIntervals,
+  options: ReattributionOptions = {},
+): ReattributionPlan => {
+  const { onlyOlderThan } = options;
+  const considered =
+    onlyOlderThan === undefined ? items : items.filter((s) => s.attributedVersion < onlyOlderThan);
+  const remove: Array<SegmentKey> = [];
+  const add: Array<StoredSegment> = [];
+  let unchanged = 0;
+  for (const item of considered) {
+    const pieces = attribute(item.deviceId, item.samples, current, options);
+    const [only] = pieces;
+    if (
+      pieces.length === 1 &&
+      only !== undefined &&
+      only.patientId === item.patientId &&
+      only.assignmentStart === item.assignmentStart &&
+      item.attributedVersion >= current.version
+    ) {
+      unchanged++;
+      continue;
+    }
+    remove.push(item.key);
+    add.push(...pieces);
+  }
+  return { remove, add, examined: considered.length, unchanged };
+};

@@ -1,0 +1,78 @@
+import { Either, Encoding, ParseResult, Schema } from "effect";
+
+/** Why a payload was refused: a reason and every failing path. Kept with the dead letter. */
+export class InvalidPayload extends Schema.TaggedError<InvalidPayload>()("InvalidPayload", {
+  reason: Schema.String,
+  issues: Schema.Array(Schema.Struct({ path: Schema.String, message: Schema.String })),
+}) {
+  override get message(): string {
+    const first = this.issues[0];
+    return first ? `${this.reason}: ${first.path || "(root)"}: ${first.message}` : this.reason;
+  }
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** JSON.parse that returns a typed rejection instead of throwing. */
+export const parseJson = (raw: string | Uint8Array): Either.Either<unknown, InvalidPayload> => {
+  try {
+    return Either.right(JSON.parse(typeof raw === "string" ? raw : utf8.decode(raw)));
+  } catch (e) {
+    return Either.left(
+      new InvalidPayload({
+        reason: "payload is not JSON",
+        issues: [{ path: "", message: e instanceof Error ? e.message : String(e) }],
+      }),
+    );
+  }
+};
+
+/** At most this many issues are listed (then how many more): a 4,000-sample batch of bad values has tens of thousands, and a dead letter must fit a DynamoDB item (400 KB). */
+export const MAX_LISTED_ISSUES = 100;
+const MAX_ISSUE_MESSAGE = 300;
+
+/** Turns a schema error into a rejection naming every failing path. */
+export const invalid = (reason: string, error: ParseResult.ParseError): InvalidPayload => {
+  const all = ParseResult.ArrayFormatter.formatErrorSync(error);
+  const issues = all.slice(0, MAX_LISTED_ISSUES).map((i) => ({
+    path: formatPath(i.path),
+    message:
+      i.message.length > MAX_ISSUE_MESSAGE
+        ? `${i.message.slice(0, MAX_ISSUE_MESSAGE)}…`
+        : i.message,
+  }));
+  if (all.length > MAX_LISTED_ISSUES)
+    issues.push({ path: "", message: `and ${all.length - MAX_LISTED_ISSUES} more issues` });
+  return new InvalidPayload({ reason, issues });
+};
+
+const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
+  path
+    .map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`))
+    .join("");
+
+/** A payload as kept with a dead letter: UTF-8 text when it is, else base64. */
+export interface RawPayload {
+  readonly payload: string;
+  readonly payloadEncoding: "utf8" | "base64";
+}
+
+// Keeps a byte-order mark: the text kept must be the bytes received.
+const exactUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Bytes or text as received, or a value already parsed (kept as its JSON). */
+export const rawPayload = (received: unknown): RawPayload => {
+  if (typeof received === "string") return { payload: received, payloadEncoding: "utf8" };
+  if (received instanceof Uint8Array) {
+    try {
+      return { payload: exactUtf8.decode(received), payloadEncoding: "utf8" };
+    } catch {
+      return { payload: Encoding.encodeBase64(received), payloadEncoding: "base64" };
+    }
+  }
+  try {
+    return { payload: JSON.stringify(received) ?? String(received), payloadEncoding: "utf8" };
+  } catch {
+    return { payload: String(received), payloadEncoding: "utf8" };
+  }
+};
