@@ -1,15 +1,18 @@
 import {
-  dynamoStoresLayer,
+  commitItem,
   localCredentials,
   makeDynamoClient,
   makeDynamoStores,
+  storesLayer,
+  systemClock,
   type TableNames,
-  testTables,
 } from "@medusa/adapters";
-import { createApp, signToken, testAuth } from "@medusa/api";
-import { deviceId, encodeSampleBatch, epochMillis, topicTemplates } from "@medusa/domain";
-import { IntervalCache, makeIngest, reattributeAndSettle } from "@medusa/lambda";
-import { Effect } from "effect";
+import { testTables } from "@medusa/adapters/testing";
+import { createApp } from "@medusa/api";
+import { signToken, testAuth } from "@medusa/api/testing";
+import { deviceId, encodeSampleBatch, epochMillis } from "@medusa/domain";
+import { configFromEnv, ingestHandler, reattributeHandler, servicesLayer } from "@medusa/lambda";
+import { Effect, Layer } from "effect";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import { HANDLERS, type HandlerName, TABLE_ACCESS } from "./access.js";
 
@@ -88,9 +91,7 @@ it("TABLE_ACCESS lists exactly the DynamoDB calls each handler makes", async () 
   // The API: assign, read, hand over (backdated), end, read the timeline.
   const apiStores = makeDynamoStores({ client: recordingClient(used.api), tables });
   const app = createApp({
-    events: apiStores.events,
-    readModel: apiStores.readModel,
-    sensors: apiStores.sensors,
+    layer: Layer.merge(storesLayer(apiStores), systemClock),
     authenticate: testAuth(),
   });
   const token = await signToken({ email: "nurse@clinic.example", roles: ["clinician"] });
@@ -116,13 +117,13 @@ it("TABLE_ACCESS lists exactly the DynamoDB calls each handler makes", async () 
   ).toBe(201);
 
   // Ingest: samples the P-1 assignment covers, and a payload that goes to the dead letters.
-  const ingestLayer = dynamoStoresLayer(
-    makeDynamoStores({ client: recordingClient(used.ingest), tables }),
+  const config = configFromEnv({});
+  const ingest = ingestHandler(
+    config,
+    servicesLayer(storesLayer(makeDynamoStores({ client: recordingClient(used.ingest), tables })), {
+      cacheTtlMs: 30_000,
+    }),
   );
-  const { ingest } = makeIngest({
-    topicTemplate: topicTemplates("medusa").sensorData,
-    cache: new IntervalCache(30_000),
-  });
   const topic = `medusa/${device}/sensor/data`;
   const samples = [1_000, 1_100, 1_200].map((dt, i) => ({
     timestamp: epochMillis(t0 + dt),
@@ -132,20 +133,19 @@ it("TABLE_ACCESS lists exactly the DynamoDB calls each handler makes", async () 
     z: 1,
     magnitude: 1,
   }));
-  const stored = await Effect.runPromise(
-    ingest({
-      ...JSON.parse(encodeSampleBatch(samples)),
-      topic,
-      client_id: device,
-      received_at: t0 + 2_000,
-    }).pipe(Effect.provide(ingestLayer)),
-  );
+  const stored = await ingest({
+    ...JSON.parse(encodeSampleBatch(samples)),
+    topic,
+    client_id: device,
+    received_at: t0 + 2_000,
+  });
   expect(stored.statusCode).toBe(200);
-  const rejected = await Effect.runPromise(
-    ingest({ nonsense: true, topic, client_id: device, received_at: t0 + 2_000 }).pipe(
-      Effect.provide(ingestLayer),
-    ),
-  );
+  const rejected = await ingest({
+    nonsense: true,
+    topic,
+    client_id: device,
+    received_at: t0 + 2_000,
+  });
   expect(rejected.statusCode).toBe(400);
 
   // A hand-over backdated before those samples: they now belong to P-2.
@@ -176,14 +176,19 @@ it("TABLE_ACCESS lists exactly the DynamoDB calls each handler makes", async () 
   const handOver = commits[1];
   expect(handOver?.events.map((e) => e._tag)).toEqual(["AssignmentEnded", "DeviceAssigned"]);
   if (!handOver) return;
-  const [first] = await Effect.runPromise(
-    reattributeAndSettle(handOver, new IntervalCache(0), { settleMs: 0 }).pipe(
-      Effect.provide(
-        dynamoStoresLayer(makeDynamoStores({ client: recordingClient(used.reattribute), tables })),
-      ),
+  const reattribute = reattributeHandler(
+    { ...config, settleMs: 0 },
+    servicesLayer(
+      storesLayer(makeDynamoStores({ client: recordingClient(used.reattribute), tables })),
+      { cacheTtlMs: 0 },
     ),
   );
-  expect(first.rewritten).toBeGreaterThan(0);
+  const {
+    reattributed: [first],
+  } = await reattribute({
+    Records: [{ eventName: "INSERT", dynamodb: { NewImage: commitItem(handOver) } }],
+  });
+  expect(first?.rewritten).toBeGreaterThan(0);
 
   for (const handler of HANDLERS)
     expect([...used[handler]].sort(), handler).toEqual(granted(handler));

@@ -1,14 +1,12 @@
+import { dynamoLayer, systemClock } from "@medusa/adapters";
 import { apiConfigFromEnv, createApp, jwtAuth } from "@medusa/api";
+import { Layer } from "effect";
 import { handle } from "hono/aws-lambda";
-import { storesFromEnv } from "./config.js";
 
 // Wired once per container.
 const config = apiConfigFromEnv(process.env);
-const stores = storesFromEnv(process.env);
 const app = createApp({
-  events: stores.events,
-  readModel: stores.readModel,
-  sensors: stores.sensors,
+  layer: Layer.merge(dynamoLayer(config), systemClock),
   authenticate: jwtAuth({
     ...config.auth,
     ...(config.issuer ? { issuer: config.issuer } : {}),

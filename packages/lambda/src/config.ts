@@ -1,16 +1,18 @@
 import {
-  type DynamoStores,
-  makeDynamoClient,
-  makeDynamoStores,
-  tableNamesFromEnv,
-  tableSettingProblem,
+  DEFAULT_CACHE_TTL_MS,
+  type DynamoSettings,
+  dynamoSettingsFromEnv,
+  NumberAtLeast,
+  SettingError,
+  setting,
 } from "@medusa/adapters";
 import { DAY_MS, topicTemplates, validateTemplate } from "@medusa/domain";
-import { DEFAULT_CACHE_TTL_MS } from "./ingest/interval-cache.js";
+import { Either, Schema } from "effect";
 
-export class ConfigurationError extends Error {
-  override readonly name = "ConfigurationError";
-}
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** A setting a handler cannot start with: `NAME=value: why`. */
+export { SettingError as ConfigurationError };
 
 /** Settings every handler reads from its environment; a bad value stops the container with its name. */
 export interface LambdaConfig {
@@ -23,59 +25,59 @@ export interface LambdaConfig {
   readonly settleMs: number;
 }
 
-const number = (
-  env: Readonly<Record<string, string | undefined>>,
-  name: string,
-  fallback: number,
-  min: number,
-): number => {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min)
-    throw new ConfigurationError(`${name}=${raw}: must be a number ≥ ${min}`);
-  return value;
-};
+/** What a handler starts with: its settings and where DynamoDB is. */
+export interface HandlerSettings {
+  readonly config: LambdaConfig;
+  readonly dynamo: DynamoSettings;
+}
 
-export const configFromEnv = (env: Readonly<Record<string, string | undefined>>): LambdaConfig => {
-  const cacheTtlMs = number(env, "MEDUSA_INTERVAL_CACHE_TTL_MS", DEFAULT_CACHE_TTL_MS, 0);
-  const topicPrefix = env.MEDUSA_TOPIC_PREFIX || "medusa";
-  const template = validateTemplate(topicTemplates(topicPrefix).sensorData);
-  if (template)
-    throw new ConfigurationError(`MEDUSA_TOPIC_PREFIX=${topicPrefix}: ${template.reason}`);
-  const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB;
-  if (endpoint && !(URL.canParse(endpoint) && /^https?:$/.test(new URL(endpoint).protocol)))
-    throw new ConfigurationError(`AWS_ENDPOINT_URL_DYNAMODB=${endpoint}: must be an http(s) URL`);
-  const tables = tableSettingProblem(env);
-  if (tables) throw new ConfigurationError(tables);
-  // Shorter than the cache TTL plus one ingest invocation, and a write from a cache loaded
-  // before a commit could land after the second re-attribution pass: the correctness
-  // argument in the README needs settle ≥ TTL + the ingest function's timeout.
-  const ingestTimeoutMs = number(env, "MEDUSA_INGEST_TIMEOUT_MS", 15_000, 1);
-  const settleMs = number(
-    env,
-    "MEDUSA_REATTRIBUTION_SETTLE_MS",
-    cacheTtlMs + ingestTimeoutMs,
-    cacheTtlMs + ingestTimeoutMs,
+/** A topic prefix that makes a valid sensor-data topic template. */
+const TopicPrefix = Schema.String.pipe(
+  Schema.filter((prefix) => validateTemplate(topicTemplates(prefix).sensorData)?.reason ?? true),
+);
+
+/** Reads the whole environment once; the first bad setting stops start-up, naming its variable. */
+export const settingsFromEnv = (env: Env): HandlerSettings =>
+  Either.getOrThrowWith(
+    Either.gen(function* () {
+      const cacheTtlMs = yield* setting(
+        env,
+        "MEDUSA_INTERVAL_CACHE_TTL_MS",
+        NumberAtLeast(0),
+        DEFAULT_CACHE_TTL_MS,
+      );
+      const topicPrefix = yield* setting(env, "MEDUSA_TOPIC_PREFIX", TopicPrefix, "medusa");
+      const dynamo = yield* dynamoSettingsFromEnv(env, { requireRegion: false });
+      // Shorter than the cache TTL plus one ingest invocation, and a write from a cache loaded
+      // before a commit could land after the second re-attribution pass: the correctness
+      // argument in the README needs settle ≥ TTL + the ingest function's timeout.
+      const ingestTimeoutMs = yield* setting(
+        env,
+        "MEDUSA_INGEST_TIMEOUT_MS",
+        NumberAtLeast(1),
+        15_000,
+      );
+      const settleMs = yield* setting(
+        env,
+        "MEDUSA_REATTRIBUTION_SETTLE_MS",
+        NumberAtLeast(cacheTtlMs + ingestTimeoutMs),
+        cacheTtlMs + ingestTimeoutMs,
+      );
+      const retentionDays = yield* setting(env, "MEDUSA_RETENTION_DAYS", NumberAtLeast(1), 30);
+      const config: LambdaConfig = {
+        topicPrefix,
+        retentionMs: retentionDays * DAY_MS,
+        cacheTtlMs,
+        ingestTimeoutMs,
+        settleMs,
+      };
+      return { config, dynamo };
+    }),
+    (e) => e,
   );
-  return {
-    topicPrefix,
-    retentionMs: number(env, "MEDUSA_RETENTION_DAYS", 30, 1) * DAY_MS,
-    cacheTtlMs,
-    ingestTimeoutMs,
-    settleMs,
-  };
-};
+
+/** The handlers' settings from the environment (`settingsFromEnv` without DynamoDB's). */
+export const configFromEnv = (env: Env): LambdaConfig => settingsFromEnv(env).config;
 
 export const sensorTopicTemplate = (config: LambdaConfig) =>
   topicTemplates(config.topicPrefix).sensorData;
-
-/** DynamoDB stores from the standard SDK environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`) and the table variables. */
-export const storesFromEnv = (env: Readonly<Record<string, string | undefined>>): DynamoStores =>
-  makeDynamoStores({
-    client: makeDynamoClient({
-      ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
-      ...(env.AWS_ENDPOINT_URL_DYNAMODB ? { endpoint: env.AWS_ENDPOINT_URL_DYNAMODB } : {}),
-    }),
-    tables: tableNamesFromEnv(env),
-  });

@@ -1,9 +1,22 @@
 /**
- * @medusa/lambda: the ingest and re-attribution code (shared with the local
- * stack) and the Lambda handlers around it.
+ * @medusa/lambda: the Lambda handlers, shells over the domain's use cases
+ * (ingest, re-attribution; the API's entry point is `src/api-handler.ts`),
+ * their configuration, and the one layer a process runs the use cases with
+ * (the local stack uses it too).
  */
-export * from "./config.js";
-export * from "./ingest/ingest.js";
-export * from "./ingest/interval-cache.js";
-export * from "./ingest/rule-event.js";
-export * from "./reattribution/reattribute.js";
+export {
+  ConfigurationError,
+  configFromEnv,
+  type HandlerSettings,
+  type LambdaConfig,
+  sensorTopicTemplate,
+  settingsFromEnv,
+} from "./config.js";
+export { ingestHandler, makeIngestHandler } from "./handlers/ingest.js";
+export {
+  makeReattributeHandler,
+  reattributeHandler,
+  type StreamEvent,
+} from "./handlers/reattribute.js";
+export { type IngestResult, renderIngestOutcome } from "./handlers/render.js";
+export { runOrReject, type Services, type Storage, servicesLayer } from "./services.js";

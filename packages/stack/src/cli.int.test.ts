@@ -3,8 +3,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, portTaken } from "@medusa/adapters";
-import { runCommand } from "@medusa/adapters/testing";
+import { freePort, portTaken, runCommand } from "@medusa/adapters/testing";
 import { afterAll, expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));

@@ -3,8 +3,16 @@
  * the end-to-end test and the stack benchmark. It composes the other packages
  * and holds no business rules.
  */
-
-export * from "./cli.js";
-export * from "./fleet.js";
-export * from "./ingest-rule.js";
-export * from "./stack.js";
+export { curlExamples, main } from "./cli.js";
+export type { BrokerMessage } from "./failures-file.js";
+export { deviceConfig, simulatedDeviceIds } from "./fleet.js";
+export type { IngestRule, StoredMessage } from "./ingest-rule.js";
+export type { StackLog } from "./log.js";
+export {
+  CLOUD_IDENTITY,
+  PortInUse,
+  type Stack,
+  type StackOptions,
+  StartAborted,
+  startStack,
+} from "./stack.js";

@@ -1,26 +1,21 @@
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  makeInMemoryDeadLetters,
-  makeInMemoryEventStore,
-  makeInMemorySensorStore,
-} from "@medusa/adapters";
+import { storesLayer } from "@medusa/adapters";
 import { type DevCertFiles, ensureDevCerts, startLocalBroker } from "@medusa/adapters/broker";
 import { connectTransport } from "@medusa/adapters/mqtt";
+import { makeInMemoryStores } from "@medusa/adapters/testing";
 import {
   DAY_MS,
-  DeadLetters,
   type EpochMillis,
-  EventStore,
   encodeSampleBatch,
   type Sample,
-  SensorStore,
   type SensorStoreService,
   StorageUnavailable,
   type StoredSegment,
 } from "@medusa/domain";
-import { Effect, Layer } from "effect";
+import { servicesLayer } from "@medusa/lambda";
+import { Effect, ManagedRuntime } from "effect";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type IngestRuleOptions, startIngestRule } from "./ingest-rule.js";
 
@@ -86,22 +81,25 @@ type Write = (
 
 /** In-memory stores, the sensor store's writes going through `write` (straight by default). */
 const inMemory = () => {
-  const sensors = makeInMemorySensorStore();
-  const events = makeInMemoryEventStore();
-  const letters = makeInMemoryDeadLetters();
-  const layer = (write: Write = (segments, store) => store.write(segments)) =>
-    Layer.mergeAll(
-      Layer.succeed(EventStore, events),
-      Layer.succeed(SensorStore, { ...sensors, write: (segments) => write(segments, sensors) }),
-      Layer.succeed(DeadLetters, letters),
+  const stores = makeInMemoryStores();
+  const sensors = stores.sensors;
+  const runtime = (write: Write = (segments, store) => store.write(segments)) =>
+    ManagedRuntime.make(
+      servicesLayer(
+        storesLayer({
+          ...stores,
+          sensors: { ...sensors, write: (segments) => write(segments, sensors) },
+        }),
+        { cacheTtlMs: 30_000 },
+      ),
     );
-  return { sensors, layer };
+  return { sensors, runtime };
 };
 
 const options = (
   file: string,
   log: Array<Record<string, unknown>>,
-): Omit<IngestRuleOptions, "aedes" | "layer"> => ({
+): Omit<IngestRuleOptions, "aedes" | "runtime"> => ({
   topicPrefix: "medusa",
   retentionMs: 30 * DAY_MS,
   settleMs: 1_000,
@@ -120,12 +118,12 @@ it("puts what the stop could not store in the failures file, and the next start 
   const file = join(dir, "stopped.jsonl");
   const log: Array<Record<string, unknown>> = [];
   // A store that never answers (DynamoDB Local hanging, or already gone).
-  const { sensors, layer } = inMemory();
+  const { sensors, runtime } = inMemory();
   const first = await brokerAndDevice();
   const rule = startIngestRule({
     ...options(file, log),
     aedes: first.broker.aedes,
-    layer: layer(() => Effect.never),
+    runtime: runtime(() => Effect.never),
     stopTimeoutMs: 200,
   });
   for (let k = 0; k < 30; k++) await first.publish(message(k));
@@ -161,7 +159,7 @@ it("puts what the stop could not store in the failures file, and the next start 
   const restarted = startIngestRule({
     ...options(file, log),
     aedes: second.broker.aedes,
-    layer: layer(),
+    runtime: runtime(),
   });
   await eventually(() => restarted.stats().queued === 0, "the replay");
   expect(restarted.stats()).toMatchObject({ received: 0, replayed: 31, stored: 31, failed: 0 });
@@ -191,13 +189,13 @@ it("stores a batch's other messages one at a time when the store refuses one of 
           )
         : store.write(segments),
     );
-  const { sensors, layer } = inMemory();
+  const { sensors, runtime } = inMemory();
   const { broker, publish } = await brokerAndDevice();
   // One write at a time, the first held: the next 25 messages queue up and go as one batch.
   const rule = startIngestRule({
     ...options(file, log),
     aedes: broker.aedes,
-    layer: layer(refusing),
+    runtime: runtime(refusing),
     concurrency: 1,
     retries: 1,
   });
@@ -225,7 +223,7 @@ it("stores a batch's other messages one at a time when the store refuses one of 
   const again = startIngestRule({
     ...options(file, log),
     aedes: broker.aedes,
-    layer: layer(refusing),
+    runtime: runtime(refusing),
     retries: 0,
   });
   await eventually(() => again.stats().queued === 0, "the replay");

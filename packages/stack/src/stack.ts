@@ -4,28 +4,26 @@ import type { Server } from "node:http";
 import { join, resolve } from "node:path";
 import { serve } from "@hono/node-server";
 import {
-  type DynamoLocal,
+  DEFAULT_CACHE_TTL_MS,
   type DynamoStores,
-  dynamoStoresLayer,
   ensureTables,
   localCredentials,
   makeDynamoClient,
   makeDynamoStores,
-  portTaken,
-  startDynamoLocal,
+  storesLayer,
   tableNames,
 } from "@medusa/adapters";
 import { ensureDevCerts, type LocalBroker, startLocalBroker } from "@medusa/adapters/broker";
-import { createApp, jwtAuth, signToken } from "@medusa/api";
+import { type DynamoLocal, portTaken, startDynamoLocal } from "@medusa/adapters/testing";
+import { createApp, jwtAuth } from "@medusa/api";
+import { signToken } from "@medusa/api/testing";
 import { type RunningDevice, startDevice } from "@medusa/device";
 import { DAY_MS } from "@medusa/domain";
+import { servicesLayer } from "@medusa/lambda";
+import { Layer, ManagedRuntime } from "effect";
 import { deviceConfig, simulatedDeviceIds } from "./fleet.js";
-import {
-  type IngestRule,
-  type StackLog,
-  type StoredMessage,
-  startIngestRule,
-} from "./ingest-rule.js";
+import { type IngestRule, type StoredMessage, startIngestRule } from "./ingest-rule.js";
+import type { StackLog } from "./log.js";
 
 export interface StackOptions {
   /** Where data, certificates and device state live; `.medusa` in the working directory by default. */
@@ -153,6 +151,13 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
     await ensureTables(client, tables);
     proceed();
     const stores = makeDynamoStores({ client, tables });
+    // The one layer the ingest, re-attribution and the API run on, built once: the
+    // ingest's interval cache is the one a commit clears.
+    const runtime = ManagedRuntime.make(
+      servicesLayer(storesLayer(stores), { cacheTtlMs: DEFAULT_CACHE_TTL_MS }),
+    );
+    cleanup.push(() => runtime.dispose());
+    const services = Layer.succeedContext((await runtime.runtime()).context);
     progress(`DynamoDB Local ready on ${dynamo.endpoint}, tables in place (${Date.now() - t} ms)`);
 
     t = Date.now();
@@ -177,10 +182,9 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       `MQTT broker on mqtts://127.0.0.1:${broker.port} (client certificates required)${broker.plainPort ? `, plain mqtt://127.0.0.1:${broker.plainPort}` : ""}`,
     );
 
-    const layer = dynamoStoresLayer(stores);
     const ingest = startIngestRule({
       aedes: broker.aedes,
-      layer,
+      runtime,
       topicPrefix: prefix,
       retentionMs: 30 * DAY_MS,
       settleMs: options.settleMs ?? 5_000,
@@ -194,9 +198,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
 
     const secret = devSecret(dir);
     const app = createApp({
-      events: stores.events,
-      readModel: stores.readModel,
-      sensors: stores.sensors,
+      layer: services,
       authenticate: jwtAuth({ secret }),
       onCommit: ingest.onCommit,
       log: (entry) => log({ component: "api", ...entry }),

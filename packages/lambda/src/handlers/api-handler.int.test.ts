@@ -1,5 +1,5 @@
-import { testTables } from "@medusa/adapters";
-import { signToken, TEST_SECRET } from "@medusa/api";
+import { testTables } from "@medusa/adapters/testing";
+import { signToken, TEST_SECRET } from "@medusa/api/testing";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
 
 type Handler = (

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { testTables } from "@medusa/adapters";
+import { testTables } from "@medusa/adapters/testing";
 import { encodeSampleBatch } from "@medusa/domain";
 import { sampleAt, T0 } from "@medusa/domain/testing";
 import { afterAll, expect, inject, it } from "vitest";

@@ -1,4 +1,5 @@
-import { commitItem, type DynamoStores, makeDynamoStores, testTables } from "@medusa/adapters";
+import { commitItem, type DynamoStores, makeDynamoStores } from "@medusa/adapters";
+import { testTables } from "@medusa/adapters/testing";
 import {
   actor,
   commandId,

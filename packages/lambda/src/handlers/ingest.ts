@@ -1,33 +1,46 @@
-import { dynamoStoresLayer } from "@medusa/adapters";
-import { Effect, Either } from "effect";
-import { configFromEnv, sensorTopicTemplate, storesFromEnv } from "../config.js";
-import { type IngestResult, makeIngest } from "../ingest/ingest.js";
-import { IntervalCache } from "../ingest/interval-cache.js";
+import { dynamoLayer } from "@medusa/adapters";
+import { type IngestSettings, ingestMessages, messageFromRuleEvent } from "@medusa/domain";
+import { Effect, type Layer, ManagedRuntime } from "effect";
+import { type LambdaConfig, sensorTopicTemplate, settingsFromEnv } from "../config.js";
+import { runOrReject, type Services, servicesLayer } from "../services.js";
+import { type IngestResult, renderIngestOutcome } from "./render.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * The IoT rule's target. Bad input → dead letter + 400 result (never throws);
- * a storage failure rejects, so the rule's error action sees it.
+ * The IoT rule's target, running the ingest with `layer` (built on first use
+ * and kept for the container's life, its interval cache with it). Bad input →
+ * dead letter + 400 result (never throws); a storage failure rejects with the
+ * typed error, so Lambda retries the invocation and then its on-failure
+ * destination keeps it.
  */
-export const makeIngestHandler = (env: Env) => {
-  const config = configFromEnv(env);
-  const layer = dynamoStoresLayer(storesFromEnv(env));
-  const { ingest } = makeIngest({
+export const ingestHandler = (config: LambdaConfig, layer: Layer.Layer<Services>) => {
+  const runtime = ManagedRuntime.make(layer);
+  const settings: IngestSettings = {
     topicTemplate: sensorTopicTemplate(config),
     retentionMs: config.retentionMs,
-    cache: new IntervalCache(config.cacheTtlMs),
-  });
-  // A storage failure rejects with the typed error itself (its tag, store and
-  // reason are what the rule's error action logs), not Effect's wrapper.
+    source: "iot-rule",
+  };
   return (event: unknown): Promise<IngestResult> =>
-    Effect.runPromise(Effect.either(Effect.provide(ingest(event), layer))).then((r) => {
-      if (Either.isLeft(r)) throw r.left;
-      return r.right;
-    });
+    runOrReject(
+      runtime,
+      // One message in, one outcome out.
+      Effect.map(ingestMessages([messageFromRuleEvent(event)], settings), ([outcome]) =>
+        renderIngestOutcome(outcome!),
+      ),
+    );
 };
 
-// Wired once per container, on first use: the interval cache lives as long as the container.
+/** The ingest handler on DynamoDB as the environment says (`settingsFromEnv`). */
+export const makeIngestHandler = (env: Env) => {
+  const { config, dynamo } = settingsFromEnv(env);
+  return ingestHandler(
+    config,
+    servicesLayer(dynamoLayer(dynamo), { cacheTtlMs: config.cacheTtlMs }),
+  );
+};
+
+// Wired once per container, on first use.
 let wired: ReturnType<typeof makeIngestHandler> | undefined;
 export const handler = (event: unknown): Promise<IngestResult> => {
   wired ??= makeIngestHandler(process.env);

@@ -1,9 +1,8 @@
-import { decodeCommitItem, dynamoStoresLayer } from "@medusa/adapters";
-import type { Commit } from "@medusa/domain";
-import { Effect, Either } from "effect";
-import { configFromEnv, storesFromEnv } from "../config.js";
-import { IntervalCache } from "../ingest/interval-cache.js";
-import { reattributeAndSettle } from "../reattribution/reattribute.js";
+import { decodeCommitItem, dynamoLayer } from "@medusa/adapters";
+import { type Commit, type ReattributionReport, reattributeAndSettle } from "@medusa/domain";
+import { Effect, Either, type Layer, ManagedRuntime } from "effect";
+import { type LambdaConfig, settingsFromEnv } from "../config.js";
+import { runOrReject, type Services, servicesLayer } from "../services.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -11,9 +10,21 @@ type Env = Readonly<Record<string, string | undefined>>;
 export interface StreamEvent {
   readonly Records: ReadonlyArray<{
     readonly eventName?: string;
-    readonly dynamodb?: { readonly NewImage?: Record<string, unknown> };
+    readonly dynamodb?: { readonly NewImage?: Parameters<typeof decodeCommitItem>[0] };
   }>;
 }
+
+/** The commits a stream event inserts; one that cannot be read is logged and skipped (retrying will not help). */
+const commitsOf = (event: StreamEvent): ReadonlyArray<Commit> =>
+  event.Records.flatMap((record) => {
+    if (record.eventName !== "INSERT" || !record.dynamodb?.NewImage) return [];
+    const commit = decodeCommitItem(record.dynamodb.NewImage);
+    if (Either.isRight(commit)) return [commit.right];
+    console.error(
+      JSON.stringify({ level: "error", msg: "unreadable commit in stream", reason: commit.left }),
+    );
+    return [];
+  });
 
 /**
  * Triggered by the events table's stream: every new commit re-attributes the
@@ -21,34 +32,25 @@ export interface StreamEvent {
  * settle time, for ingests that used intervals cached before the commit).
  * The function's timeout must exceed the settle time.
  */
-export const makeReattributeHandler = (env: Env) => {
-  const config = configFromEnv(env);
-  const layer = dynamoStoresLayer(storesFromEnv(env));
-  const cache = new IntervalCache(0);
-  return async (event: StreamEvent) => {
-    const commits: Array<Commit> = [];
-    for (const record of event.Records) {
-      if (record.eventName !== "INSERT" || !record.dynamodb?.NewImage) continue;
-      const commit = decodeCommitItem(record.dynamodb.NewImage, "dynamodb-json");
-      // An unreadable commit cannot be re-attributed and retrying will not help: say so, go on.
-      if (Either.isLeft(commit))
-        console.error(
-          JSON.stringify({
-            level: "error",
-            msg: "unreadable commit in stream",
-            reason: commit.left,
-          }),
-        );
-      else commits.push(commit.right);
-    }
-    const reports = await Effect.runPromise(
-      Effect.provide(
-        Effect.forEach(commits, (c) => reattributeAndSettle(c, cache, config), { concurrency: 10 }),
-        layer,
-      ),
+export const reattributeHandler = (config: LambdaConfig, layer: Layer.Layer<Services>) => {
+  const runtime = ManagedRuntime.make(layer);
+  const options = { retentionMs: config.retentionMs, settleMs: config.settleMs };
+  return (event: StreamEvent): Promise<{ reattributed: ReadonlyArray<ReattributionReport> }> =>
+    runOrReject(
+      runtime,
+      Effect.forEach(commitsOf(event), (commit) => reattributeAndSettle(commit, options), {
+        concurrency: 10,
+      }).pipe(Effect.map((reports) => ({ reattributed: reports.flat() }))),
     );
-    return { reattributed: reports.flat() };
-  };
+};
+
+/** The re-attribution handler on DynamoDB as the environment says (`settingsFromEnv`). */
+export const makeReattributeHandler = (env: Env) => {
+  const { config, dynamo } = settingsFromEnv(env);
+  return reattributeHandler(
+    config,
+    servicesLayer(dynamoLayer(dynamo), { cacheTtlMs: config.cacheTtlMs }),
+  );
 };
 
 let wired: ReturnType<typeof makeReattributeHandler> | undefined;

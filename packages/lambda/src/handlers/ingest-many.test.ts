@@ -1,26 +1,31 @@
-import {
-  makeInMemoryDeadLetters,
-  makeInMemoryEventStore,
-  makeInMemorySensorStore,
-} from "@medusa/adapters";
+import { clockFrom, storesLayer } from "@medusa/adapters";
+import { makeInMemoryStores } from "@medusa/adapters/testing";
 import {
   actor,
   commandId,
   DeadLetters,
   deviceId,
-  EventStore,
   encodeSampleBatch,
   epochMillis,
   executeCommand,
+  type IngestSettings,
+  ingestMessages,
+  messageFromRuleEvent,
   patientId,
-  SensorStore,
   type SensorStoreService,
   type StoredSegment,
 } from "@medusa/domain";
 import { sampleAt, T0 } from "@medusa/domain/testing";
-import { Effect, Layer } from "effect";
+import { Effect } from "effect";
 import { expect, it } from "vitest";
-import { makeIngest } from "./ingest.js";
+import { type Services, servicesLayer } from "../services.js";
+import { renderIngestOutcome } from "./render.js";
+
+const settings: IngestSettings = {
+  topicTemplate: "medusa/{device_id}/sensor/data",
+  source: "iot-rule",
+};
+const clock = clockFrom(() => T0 + 60_000);
 
 const batch = (device: string, t0: number, n0: number, count = 10) => ({
   ...JSON.parse(
@@ -32,8 +37,8 @@ const batch = (device: string, t0: number, n0: number, count = 10) => ({
 });
 
 it("ingests several events with one write, each with its own result, the same as one by one", async () => {
-  const events = makeInMemoryEventStore();
-  const memory = makeInMemorySensorStore();
+  const stores = makeInMemoryStores();
+  const memory = stores.sensors;
   const writes: Array<number> = [];
   // The same store, counting write calls and their sizes.
   const sensors: SensorStoreService = {
@@ -43,13 +48,8 @@ it("ingests several events with one write, each with its own result, the same as
       return memory.write(segments);
     },
   };
-  const letters = makeInMemoryDeadLetters();
-  const layer = Layer.mergeAll(
-    Layer.succeed(EventStore, events),
-    Layer.succeed(SensorStore, sensors),
-    Layer.succeed(DeadLetters, letters),
-  );
-  const run = <A, E>(e: Effect.Effect<A, E, EventStore | SensorStore | DeadLetters>) =>
+  const layer = servicesLayer(storesLayer({ ...stores, sensors }), { cacheTtlMs: 30_000, clock });
+  const run = <A, E>(e: Effect.Effect<A, E, Services>) =>
     Effect.runPromise(Effect.provide(e, layer));
   await run(
     executeCommand({
@@ -62,16 +62,16 @@ it("ingests several events with one write, each with its own result, the same as
       now: epochMillis(T0 + 60_000),
     }),
   );
-  const { ingestMany } = makeIngest({ now: () => T0 + 60_000 });
   const first = batch("pi-a", T0, 0);
-  const results = await run(
-    ingestMany([
-      first,
-      batch("pi-b", T0, 0),
-      first,
-      { ...batch("pi-b", T0, 10), client_id: "pi-x" },
-    ]),
+  const outcomes = await run(
+    ingestMessages(
+      [first, batch("pi-b", T0, 0), first, { ...batch("pi-b", T0, 10), client_id: "pi-x" }].map(
+        messageFromRuleEvent,
+      ),
+      settings,
+    ),
   );
+  const results = outcomes.map(renderIngestOutcome);
   expect(results.map((r) => r.statusCode)).toEqual([200, 200, 200, 400]);
   expect(results.map((r) => JSON.parse(r.body).patient_id)).toEqual([
     ["UNASSIGNED", "P1"],
@@ -96,47 +96,46 @@ it("ingests several events with one write, each with its own result, the same as
 });
 
 it("ingests MQTT messages as the rule SQL shapes them, and keeps one that is not JSON with its topic and client", async () => {
-  const sensors = makeInMemorySensorStore();
-  const letters = makeInMemoryDeadLetters();
-  const layer = Layer.mergeAll(
-    Layer.succeed(EventStore, makeInMemoryEventStore()),
-    Layer.succeed(SensorStore, sensors),
-    Layer.succeed(DeadLetters, letters),
-  );
-  const { ingestMessages } = makeIngest({ now: () => T0 + 60_000 });
+  const stores = makeInMemoryStores();
+  const sensors = stores.sensors;
+  const layer = servicesLayer(storesLayer(stores), { cacheTtlMs: 30_000, clock });
   const { topic, client_id, received_at, ...device } = batch("pi-m", T0, 0);
-  const results = await Effect.runPromise(
+  const outcomes = await Effect.runPromise(
     Effect.provide(
-      ingestMessages([
-        {
-          topic,
-          clientId: client_id,
-          receivedAt: received_at,
-          payload: Buffer.from(JSON.stringify(device)),
-        },
-        { topic, clientId: client_id, receivedAt: received_at, payload: "{not json" },
-        { topic, clientId: "pi-other", receivedAt: received_at, payload: JSON.stringify(device) },
-        // A JSON string holding another device's historical reading, on pi-m's own topic.
-        {
-          topic,
-          clientId: client_id,
-          receivedAt: received_at,
-          payload: JSON.stringify(
-            JSON.stringify({
-              device_id: "pi-victim",
-              timestamp: T0,
-              accel_x: 0,
-              accel_y: 0,
-              accel_z: 1,
-              sequence: 7,
-            }),
-          ),
-        },
-        { topic, clientId: client_id, receivedAt: received_at, payload: "42" },
-      ]),
+      ingestMessages(
+        [
+          {
+            topic,
+            clientId: client_id,
+            receivedAt: received_at,
+            payload: Buffer.from(JSON.stringify(device)),
+          },
+          { topic, clientId: client_id, receivedAt: received_at, payload: "{not json" },
+          { topic, clientId: "pi-other", receivedAt: received_at, payload: JSON.stringify(device) },
+          // A JSON string holding another device's historical reading, on pi-m's own topic.
+          {
+            topic,
+            clientId: client_id,
+            receivedAt: received_at,
+            payload: JSON.stringify(
+              JSON.stringify({
+                device_id: "pi-victim",
+                timestamp: T0,
+                accel_x: 0,
+                accel_y: 0,
+                accel_z: 1,
+                sequence: 7,
+              }),
+            ),
+          },
+          { topic, clientId: client_id, receivedAt: received_at, payload: "42" },
+        ],
+        { ...settings, source: "mqtt" },
+      ),
       layer,
     ),
   );
+  const results = outcomes.map(renderIngestOutcome);
   expect(results.map((r) => r.statusCode)).toEqual([200, 400, 400, 400, 400]);
   expect(sensors.all().map((s) => [s.deviceId, s.samples.length])).toEqual([["pi-m", 10]]);
   const kept = await Effect.runPromise(
