@@ -33,8 +33,8 @@ import {
 import { encodeSampleBatch, parseSensorPayload, samplesOf } from "@medusa/domain";
 import { Either } from "effect";
 import { bundle } from "../scripts/bundle.mjs";
-import { drainIntervalMs } from "../src/agent.js";
 import { Batcher } from "../src/batcher.js";
+import { drainIntervalMs } from "../src/sampler.js";
 
 const SECONDS = Number(process.env.BENCH_DEVICE_SECONDS ?? 120);
 if (!(SECONDS >= 10)) throw new Error("BENCH_DEVICE_SECONDS must be at least 10");

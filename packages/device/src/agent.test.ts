@@ -1,14 +1,9 @@
 import { parseSensorPayload, samplesOf } from "@medusa/domain";
 import { Either } from "effect";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  Agent,
-  type AgentOutbox,
-  type AgentOutboxEntry,
-  type AgentSensor,
-  type AgentTransport,
-} from "./agent.js";
 import { parseConfig } from "./config.js";
+import { type AgentSettings, launchAgent, type RunningAgent } from "./run.js";
+import { cadenceSensor, fakeTransport, memoryOutbox, portsLayer } from "./testing/ports.js";
 
 const config = Either.getOrThrow(
   parseConfig(
@@ -30,108 +25,11 @@ status_interval_ms = 1000
   ),
 );
 
-/**
- * A sensor giving readings at an exact cadence from the wall clock; its
- * timestamps are off by `offset` ms (a clock that is not set yet).
- */
-const cadenceSensor = (): AgentSensor & { rate: number; rateChanges: number; offset: number } => {
-  let next = Date.now();
-  const s = {
-    model: "test",
-    rate: 0,
-    rateChanges: 0,
-    offset: 0,
-    start: async (hz: number) => {
-      s.rate = hz;
-    },
-    setRate: async (hz: number) => {
-      s.rate = hz;
-      s.rateChanges++;
-    },
-    drain: async () => {
-      const out = [];
-      const step = 1000 / s.rate;
-      while (next <= Date.now()) {
-        out.push({ timestamp: Math.round(next + s.offset), x: 0, y: 0, z: 1 });
-        next += step;
-      }
-      return out;
-    },
-    health: () => ({ healthy: true }),
-    close: async () => {},
-  };
-  return s;
-};
-
-/** An outbox in memory; `failing` makes appends fail as a full or broken disk does. */
-const memoryOutbox = () => {
-  const entries = new Map<number, AgentOutboxEntry>();
-  let id = 0;
-  const box = {
-    entries,
-    appends: 0,
-    failing: false,
-    closed: false,
-    appendedAfterClose: 0,
-    append: async (payload: string, topic: string) => {
-      if (box.failing) throw Object.assign(new Error("EIO: i/o error, write"), { code: "EIO" });
-      if (box.closed) box.appendedAfterClose++;
-      box.appends++;
-      entries.set(++id, { id, topic, payload: Buffer.from(payload) });
-    },
-    pending: (limit = Number.POSITIVE_INFINITY, after = 0) =>
-      [...entries.values()].filter((e) => Number(e.id) > after).slice(0, limit),
-    ack: (i: number | bigint) => entries.delete(Number(i)),
-    stats: () => ({ depth: entries.size, bytes: 0, drops: 0 }),
-    close: async () => {
-      box.closed = true;
-    },
-  };
-  return box satisfies AgentOutbox;
-};
-
 /** The samples in the outbox, oldest first. */
 const stored = (outbox: ReturnType<typeof memoryOutbox>) =>
   [...outbox.entries.values()].flatMap((e) =>
     samplesOf(Either.getOrThrow(parseSensorPayload(Buffer.from(e.payload).toString())), 0),
   );
-
-/** A transport whose PUBACKs and connection the test controls. */
-const fakeTransport = () => {
-  const connect: Array<() => void> = [];
-  const disconnect: Array<() => void> = [];
-  const handlers: Array<(topic: string, payload: Uint8Array) => void> = [];
-  const published: Array<{ topic: string; payload: string }> = [];
-  const t = {
-    connected: false,
-    acking: true,
-    published,
-    publish: async (topic: string, payload: string | Uint8Array) => {
-      if (!t.connected) throw new Error("not connected");
-      published.push({ topic, payload: Buffer.from(payload).toString() });
-      if (!t.acking) return new Promise<void>(() => {});
-    },
-    subscribe: async (_: string, h: (topic: string, payload: Uint8Array) => void) => {
-      handlers.push(h);
-    },
-    onConnect: (l: () => void) => connect.push(l),
-    onDisconnect: (l: () => void) => disconnect.push(l),
-    reconnects: () => 0,
-    close: async () => {},
-    up: () => {
-      t.connected = true;
-      for (const l of connect) l();
-    },
-    down: () => {
-      t.connected = false;
-      for (const l of disconnect) l();
-    },
-    deliver: (topic: string, payload: string) => {
-      for (const h of handlers) h(topic, Buffer.from(payload));
-    },
-  };
-  return t satisfies AgentTransport;
-};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
@@ -146,18 +44,34 @@ const sequences = (published: ReadonlyArray<{ topic: string; payload: string }>)
       samplesOf(Either.getOrThrow(parseSensorPayload(p.payload)), 0).map((s) => s.sequence),
     );
 
-let agent: Agent | undefined;
+let running: RunningAgent | undefined;
 afterEach(async () => {
-  await agent?.stop(0);
-  agent = undefined;
+  await running?.stop(0);
+  running = undefined;
 });
+
+/** Starts an agent on the given in-memory ports (the others fresh); stopped after the test. */
+const launch = async (
+  ports: Partial<Parameters<typeof portsLayer>[0]> = {},
+  settings: Partial<AgentSettings> = {},
+) => {
+  running = await launchAgent(
+    portsLayer({
+      sensor: cadenceSensor(),
+      outbox: memoryOutbox(),
+      transport: fakeTransport(),
+      ...ports,
+    }),
+    { config, ...settings },
+  );
+  return running;
+};
 
 describe("device agent", () => {
   it("samples while offline, keeps everything in the outbox, publishes all in order once connected", async () => {
     const transport = fakeTransport();
     const outbox = memoryOutbox();
-    agent = new Agent({ config, sensor: cadenceSensor(), outbox, transport });
-    await agent.start();
+    await launch({ outbox, transport });
     await sleep(450);
     expect(transport.published).toEqual([]);
     expect(outbox.entries.size).toBeGreaterThanOrEqual(3);
@@ -173,8 +87,7 @@ describe("device agent", () => {
   it("keeps unacknowledged batches and sends them again after a reconnect", async () => {
     const transport = fakeTransport();
     const outbox = memoryOutbox();
-    agent = new Agent({ config, sensor: cadenceSensor(), outbox, transport });
-    await agent.start();
+    await launch({ outbox, transport });
     transport.up();
     transport.acking = false;
     await sleep(350);
@@ -195,8 +108,7 @@ describe("device agent", () => {
   it("answers commands on the response topic and applies them", async () => {
     const transport = fakeTransport();
     const sensor = cadenceSensor();
-    agent = new Agent({ config, sensor, outbox: memoryOutbox(), transport });
-    await agent.start();
+    const { agent } = await launch({ sensor, transport });
     transport.up();
     transport.deliver(
       "medusa/pi-test/commands/set_sample_rate",
@@ -221,8 +133,7 @@ describe("device agent", () => {
 
   it("reports status with outbox, sensor and connection state", async () => {
     const transport = fakeTransport();
-    agent = new Agent({ config, sensor: cadenceSensor(), outbox: memoryOutbox(), transport });
-    await agent.start();
+    const { agent } = await launch({ transport });
     const status = await agent.status();
     expect(status).toMatchObject({
       mqtt: { connected: false },
@@ -235,29 +146,21 @@ describe("device agent", () => {
 });
 
 describe("device agent, when samples cannot be stored", () => {
-  /** An agent on in-memory parts whose log lines are kept; `options` replaces any part but the outbox. */
-  const loggingAgent = (
-    options: Partial<Omit<ConstructorParameters<typeof Agent>[0], "outbox">> = {},
+  /** An agent on in-memory parts whose log lines are kept; `ports` replaces any of them. */
+  const loggingAgent = async (
+    ports: Partial<Parameters<typeof portsLayer>[0]> = {},
+    settings: Partial<AgentSettings> = {},
   ) => {
-    const outbox = memoryOutbox();
     const log: Array<string> = [];
-    const created = new Agent({
-      config,
-      sensor: cadenceSensor(),
-      outbox,
-      transport: fakeTransport(),
-      log: (l) => log.push(l),
-      ...options,
-    });
-    agent = created; // stopped after the test
-    return { agent: created, outbox, log };
+    const { agent } = await launch(ports, { log: (l) => log.push(l), ...settings });
+    return { agent, log };
   };
 
   it("refuses samples taken before the clock was set, counts and logs them, and stores the rest", async () => {
     const sensor = cadenceSensor();
     sensor.offset = Date.UTC(2000, 0, 1) - Date.now(); // a dead RTC battery, before NTP
-    const { agent, outbox, log } = loggingAgent({ sensor });
-    await agent.start();
+    const outbox = memoryOutbox();
+    const { agent, log } = await loggingAgent({ sensor, outbox });
     await sleep(250);
     expect(outbox.entries.size).toBe(0);
     sensor.offset = 0; // NTP set the clock
@@ -274,9 +177,9 @@ describe("device agent, when samples cannot be stored", () => {
   });
 
   it("keeps the samples' sequence numbers when an append fails, and stores them in order later", async () => {
-    const { agent, outbox, log } = loggingAgent();
+    const outbox = memoryOutbox();
     outbox.failing = true;
-    await agent.start();
+    const { agent, log } = await loggingAgent({ outbox });
     await sleep(350);
     expect(log.filter((l) => l.includes("outbox append failed")).length).toBeGreaterThanOrEqual(2);
     expect(log.at(-1)).toMatch(/samples \(sequence 0–\d+\) kept for the next interval: EIO/);
@@ -289,9 +192,9 @@ describe("device agent, when samples cannot be stored", () => {
   });
 
   it("holds a bounded backlog while appends keep failing, dropping the oldest with a count", async () => {
-    const { agent, outbox, log } = loggingAgent({ maxPendingSamples: 20 });
+    const outbox = memoryOutbox();
     outbox.failing = true;
-    await agent.start();
+    const { agent, log } = await loggingAgent({ outbox }, { maxPendingSamples: 20 });
     await sleep(700); // about 35 samples at 50 Hz
     const dropped = agent.stats().samplesDropped;
     expect(dropped).toBeGreaterThan(5);
@@ -308,8 +211,7 @@ describe("device agent commands", () => {
   it("a stream of set_publish_interval does not keep the batches from being flushed", async () => {
     const transport = fakeTransport();
     const outbox = memoryOutbox();
-    agent = new Agent({ config, sensor: cadenceSensor(), outbox, transport });
-    await agent.start();
+    await launch({ outbox, transport });
     transport.up();
     const command = (ms: number) =>
       transport.deliver(
@@ -333,8 +235,7 @@ describe("device agent commands", () => {
   it("does not re-configure the sensor for the rate it has", async () => {
     const transport = fakeTransport();
     const sensor = cadenceSensor();
-    agent = new Agent({ config, sensor, outbox: memoryOutbox(), transport });
-    await agent.start();
+    const { agent } = await launch({ sensor, transport });
     transport.up();
     for (const hz of [50, 50, 20, 20])
       transport.deliver(
@@ -351,10 +252,9 @@ describe("device agent commands", () => {
     const transport = fakeTransport();
     const sensor = cadenceSensor();
     const outbox = memoryOutbox();
-    agent = new Agent({ config, sensor, outbox, transport });
-    await agent.start();
+    const device = await launch({ sensor, outbox, transport });
     transport.up();
-    const stopping = agent.stop(0);
+    const stopping = device.stop(0);
     transport.deliver(
       "medusa/pi-test/commands/set_publish_interval",
       '{"request_id":"p","command":"set_publish_interval","publish_interval_ms":150}',

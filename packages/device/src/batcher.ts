@@ -1,3 +1,4 @@
+import type { MotionReading } from "@medusa/adapters/sensor";
 import {
   EARLIEST_SAMPLE_TIME,
   LATEST_SAMPLE_TIME,
@@ -20,14 +21,6 @@ export const MAX_MESSAGE_SAMPLES = 2_500;
  * Beyond it the oldest are dropped, as the outbox drops its oldest when full.
  */
 export const MAX_PENDING_SAMPLES = 50_000;
-
-/** A reading as a sensor gives it: its own time, acceleration in g. */
-export interface Reading {
-  readonly timestamp: number;
-  readonly x: number;
-  readonly y: number;
-  readonly z: number;
-}
 
 /**
  * Why a reading could not become a sample: `clock`, its time is outside the
@@ -91,7 +84,7 @@ export class Batcher {
   }
 
   /** Adds readings in the order the sensor gave them; returns how many became samples. */
-  add(readings: ReadonlyArray<Reading>): number {
+  add(readings: ReadonlyArray<MotionReading>): number {
     let added = 0;
     for (const r of readings) {
       const x = round(r.x);

@@ -1,6 +1,7 @@
-import { Either } from "effect";
-import { ConfigError, configPath, describeConfig, loadConfig } from "./config.js";
-import { FIRMWARE_VERSION, jsonLog, SequenceFileError, startDevice } from "./run.js";
+import { Either, Predicate } from "effect";
+import { type ConfigError, configPath, describeConfig, loadConfig } from "./config.js";
+import { FIRMWARE_VERSION, jsonLog, startDevice } from "./run.js";
+import type { SequenceFileError } from "./sequence.js";
 import { readTlsFiles } from "./tls-files.js";
 
 const USAGE = `usage: medusa-device [--config PATH] [--check]
@@ -8,6 +9,10 @@ const USAGE = `usage: medusa-device [--config PATH] [--check]
   --config PATH   the configuration file (default: $MEDUSA_CONFIG, else /etc/medusa/mqtt_publisher.toml)
   --check         print the resolved configuration (no secrets) and exit
   --version       print the firmware version and exit`;
+
+/** A problem the operator fixes in a file: shown as it is, without its kind. */
+const isFileProblem = (e: unknown): e is ConfigError | SequenceFileError =>
+  Predicate.isTagged(e, "ConfigError") || Predicate.isTagged(e, "SequenceFileError");
 
 /** The `medusa-device` command. Resolves to the exit code. */
 export const main = async (
@@ -52,9 +57,8 @@ export const main = async (
   try {
     device = await startDevice(config, { log });
   } catch (e) {
-    const known = e instanceof ConfigError || e instanceof SequenceFileError;
-    console.error(`medusa-device: ${known ? e.message : String(e)}`);
-    return e instanceof ConfigError ? 2 : 1;
+    console.error(`medusa-device: ${isFileProblem(e) ? e.message : String(e)}`);
+    return Predicate.isTagged(e, "ConfigError") ? 2 : 1;
   }
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {

@@ -73,6 +73,26 @@ describe("remote commands", () => {
     expect(t.calls).toEqual([]);
   });
 
+  it("calls a command unknown by its command field, whatever else is wrong with the message", async () => {
+    const code = async (raw: string | Uint8Array) => {
+      const response = await handleCommand(raw, target(), now);
+      return response.ok ? "ok" : response.error.code;
+    };
+    const bytes = (text: string, ...extra: Array<number>) =>
+      new Uint8Array([...Buffer.from(text), ...extra]);
+    expect(await code('{"request_id":"r","command":"PING"}')).toBe("unknown_command");
+    expect(await code('{"request_id":"r","command":5}')).toBe("unknown_command");
+    expect(await code('{"request_id":"r"}')).toBe("unknown_command");
+    expect(await code("[]")).toBe("unknown_command");
+    expect(await code('{"command":"ping"}')).toBe("invalid_command"); // no request id
+    expect(await code('{"request_id":"r","command":"set_sample_rate"}')).toBe("invalid_command");
+    expect(await code('"ping"')).toBe("invalid_command");
+    // Not UTF-8: not JSON as the schema reads it, so malformed, not unknown.
+    expect(await code(bytes('{"request_id":"r","command":"', 0xff, 0x22, 0x7d))).toBe(
+      "invalid_command",
+    );
+  });
+
   it("reports a failing action as an error response", async () => {
     const t = { ...target(), setSampleRate: async () => Promise.reject(new Error("bus error")) };
     expect(

@@ -1,10 +1,11 @@
 import {
   type CommandResponse,
-  type DeviceCommand,
+  DeviceCommand,
   type EpochMillis,
   parseDeviceCommand,
 } from "@medusa/domain";
 import { Either } from "effect";
+import { errorText } from "./errors.js";
 
 /** What remote commands may change or ask of the running agent. */
 export interface CommandTarget {
@@ -27,14 +28,12 @@ export const handleCommand = async (
   const timestamp = now() as EpochMillis;
   const parsed = parseDeviceCommand(raw);
   if (Either.isLeft(parsed)) {
-    const first = parsed.left.issues[0];
-    const unknown = first?.path === "command" || /Expected "ping"/.test(first?.message ?? "");
     return {
       request_id: requestIdOf(raw),
       ok: false,
       timestamp,
       error: {
-        code: unknown ? "unknown_command" : "invalid_command",
+        code: isUnknownCommand(raw) ? "unknown_command" : "invalid_command",
         message: parsed.left.message,
       },
     };
@@ -54,7 +53,7 @@ export const handleCommand = async (
       request_id: command.request_id,
       ok: false,
       timestamp,
-      error: { code: "command_failed", message: e instanceof Error ? e.message : String(e) },
+      error: { code: "command_failed", message: errorText(e) },
     };
   }
 };
@@ -77,9 +76,37 @@ const run = async (
       target.identify(duration);
       return { duration_s: duration };
     }
-    default:
-      return undefined;
+    default: {
+      const unhandled: never = command;
+      return unhandled;
+    }
   }
+};
+
+/** The commands the agent knows, as the schema names them. */
+const COMMAND_NAMES: ReadonlySet<unknown> = new Set(
+  DeviceCommand.members.flatMap((member) => member.fields.command.literals),
+);
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A message the schema refused that is a JSON object (read as the schema
+ * reads it) but names no command the agent knows, or none at all: the
+ * sender asked for something else, rather than sent a malformed command.
+ */
+const isUnknownCommand = (raw: Uint8Array | string): boolean => {
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof raw === "string" ? raw : utf8.decode(raw));
+  } catch {
+    return false;
+  }
+  return (
+    typeof json === "object" &&
+    json !== null &&
+    !COMMAND_NAMES.has((json as { command?: unknown }).command)
+  );
 };
 
 /** The request id of a message the schema refused, if it has a usable one. */

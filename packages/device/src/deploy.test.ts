@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { Either } from "effect";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CONFIG_PATH, DEFAULT_DEVICE_ID_FILE, parseConfig } from "./config.js";
+import { DEFAULT_CONFIG_PATH, parseConfig } from "./config.js";
+import { DEFAULT_DEVICE_ID_FILE } from "./config-file.js";
 
 const unit = readFileSync(new URL("../deploy/medusa-device.service", import.meta.url), "utf8");
 const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");

@@ -3,9 +3,5 @@
  * sampling with batching, the durable outbox, MQTT, status, device info and
  * remote commands. The `medusa-device` command is `src/cli.ts`.
  */
-export * from "./agent.js";
-export * from "./batcher.js";
-export * from "./cli.js";
-export * from "./commands.js";
-export * from "./config.js";
-export * from "./run.js";
+export { type DeviceConfig, loadConfig, parseConfig } from "./config.js";
+export { type DeviceLog, type RunningDevice, type StartOptions, startDevice } from "./run.js";

@@ -9,13 +9,8 @@ import {
 import { Either, Schema } from "effect";
 import { parse as parseToml } from "smol-toml";
 import { describe, expect, it } from "vitest";
-import {
-  CONFIG_KEYS,
-  DEFAULT_CONFIG_PATH,
-  describeConfig,
-  ENV_OVERRIDES,
-  parseConfig,
-} from "./config.js";
+import { DEFAULT_CONFIG_PATH, describeConfig, ENV_OVERRIDES, parseConfig } from "./config.js";
+import { CONFIG_KEYS } from "./config-file.js";
 
 const read = (path: string) => readFileSync(new URL(path, import.meta.url), "utf8");
 const readme = read("../README.md");

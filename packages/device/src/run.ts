@@ -1,20 +1,23 @@
+import { join } from "node:path";
 import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeSync,
-} from "node:fs";
-import { dirname, join } from "node:path";
-import { connectTransport, type MqttTransport } from "@medusa/adapters/mqtt";
-import { openOutbox } from "@medusa/adapters/outbox";
-import { type MotionSensor, openAdxl345, SyntheticSensor } from "@medusa/adapters/sensor";
-import { Either, Schema } from "effect";
-import { Agent, type SequenceStore } from "./agent.js";
+  MqttConnection,
+  type MqttConnectionService,
+  mqttConnectionLayer,
+} from "@medusa/adapters/mqtt";
+import { outboxLayer, SampleOutbox } from "@medusa/adapters/outbox";
+import {
+  adxl345Layer,
+  MotionSensor,
+  type MotionSensorService,
+  motionSensorLayer,
+  type SensorError,
+  syntheticSensorLayer,
+} from "@medusa/adapters/sensor";
+import { Cause, Effect, Either, Exit, Layer, ManagedRuntime } from "effect";
+import { Agent, type AgentOptions, type AgentPorts } from "./agent.js";
 import type { DeviceConfig } from "./config.js";
-import { readTlsFiles } from "./tls-files.js";
+import { type SequenceFileError, SequenceStore, sequenceFileLayer } from "./sequence.js";
+import { readTlsFiles, type TlsFiles } from "./tls-files.js";
 
 export const FIRMWARE_VERSION = "0.1.0";
 
@@ -26,95 +29,91 @@ export const jsonLog =
   (entry) =>
     write(JSON.stringify({ time: new Date().toISOString(), ...entry }));
 
-export interface RunningDevice {
-  readonly config: DeviceConfig;
+/** The agent's ports as layers (`deviceLayer` for a device, fakes in tests). */
+export type AgentLayer<E> = Layer.Layer<
+  MotionSensor | SampleOutbox | MqttConnection | SequenceStore,
+  E
+>;
+
+/** The agent's settings besides its ports. */
+export type AgentSettings = Omit<AgentOptions, keyof AgentPorts>;
+
+export interface RunningAgent {
   readonly agent: Agent;
-  readonly transport: MqttTransport;
-  /** Stops sampling, persists what is pending, disconnects cleanly. */
-  stop(): Promise<void>;
+  readonly ports: AgentPorts;
+  /** Stops the agent (see `Agent.stop`), then closes its ports. */
+  stop(graceMs?: number): Promise<void>;
 }
+
+/**
+ * Builds the ports, then constructs and starts the agent on them. A port that
+ * cannot be opened rejects with its error, after closing those already open;
+ * `stop` closes them, in the reverse order of opening, after the agent stopped.
+ */
+export const launchAgent = async <E>(
+  layer: AgentLayer<E>,
+  settings: AgentSettings,
+): Promise<RunningAgent> => {
+  const runtime = ManagedRuntime.make(layer);
+  const opened = await runtime.runPromiseExit(
+    Effect.all({
+      sensor: MotionSensor,
+      outbox: SampleOutbox,
+      transport: MqttConnection,
+      sequence: SequenceStore,
+    }),
+  );
+  if (Exit.isFailure(opened)) {
+    await runtime.dispose();
+    throw Cause.squash(opened.cause);
+  }
+  const ports = opened.value;
+  const agent = new Agent({ ...settings, ...ports });
+  try {
+    await agent.start();
+  } catch (e) {
+    await runtime.dispose();
+    throw e;
+  }
+  return {
+    agent,
+    ports,
+    stop: async (graceMs) => {
+      try {
+        await agent.stop(graceMs);
+      } finally {
+        await runtime.dispose();
+      }
+    },
+  };
+};
 
 export interface StartOptions {
   readonly log?: DeviceLog;
   /** A sensor to use instead of the configured one (tests, the register-level simulator). */
-  readonly sensor?: MotionSensor;
+  readonly sensor?: MotionSensorService;
   readonly now?: () => number;
 }
 
-/** The sequence file cannot be trusted: starting anyway could give sent numbers to other samples. */
-export class SequenceFileError extends Schema.TaggedError<SequenceFileError>()(
-  "SequenceFileError",
-  { path: Schema.String, problem: Schema.String },
-) {
-  override get message(): string {
-    return `${this.path}: ${this.problem}. Not starting: a sequence number that was sent could be given to another sample. Write a number above the highest sequence the cloud has from this device into the file, or delete it to start again from 0`;
-  }
-}
-
 /**
- * The next sequence number, in a file beside the outbox, replaced atomically.
- * No file is a first start (0); a file that cannot be read or holds no
- * number is a `SequenceFileError`, never a silent 0.
+ * The device's ports from its configuration, opened in this order (and closed
+ * in the reverse one): the sequence file (a file that cannot be trusted stops
+ * the start before anything else is opened), the sensor, the durable outbox,
+ * MQTT over mutual TLS (a clean DISCONNECT first, so that the PUBACKs it waits
+ * for still reach the outbox).
  */
-export const fileSequenceStore = (path: string): SequenceStore => ({
-  load: () => {
-    let text: string;
-    try {
-      text = readFileSync(path, "utf8");
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return 0;
-      throw new SequenceFileError({
-        path,
-        problem: `cannot read the next sequence number: ${e instanceof Error ? e.message : String(e)}`,
-      });
-    }
-    const trimmed = text.trim();
-    const n = /^\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
-    if (!Number.isSafeInteger(n))
-      throw new SequenceFileError({
-        path,
-        problem: `holds ${JSON.stringify(trimmed.slice(0, 40))}, not the next sequence number`,
-      });
-    return n;
-  },
-  // Saved before a batch is appended, and synced: after a power loss the file
-  // holds a number at least as high as any sample that reached the outbox.
-  save: (next) => {
-    mkdirSync(dirname(path), { recursive: true });
-    const fd = openSync(`${path}.tmp`, "w");
-    writeSync(fd, `${next}\n`);
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(`${path}.tmp`, path);
-    const dir = openSync(dirname(path), "r");
-    fsyncSync(dir);
-    closeSync(dir);
-  },
-});
-
-const openSensor = async (config: DeviceConfig, now?: () => number): Promise<MotionSensor> =>
-  config.sensor.kind === "synthetic"
-    ? new SyntheticSensor(config.sensor.seed, now)
-    : openAdxl345({ busNumber: config.sensor.i2cBus, address: config.sensor.i2cAddress });
-
-/**
- * Composes the agent from its configuration: the sensor, the durable outbox,
- * MQTT over mutual TLS, and the sampling, publishing and status loops. The
- * agent is running when this resolves; it connects (and reconnects) on its own.
- */
-export const startDevice = async (
+const deviceLayer = (
   config: DeviceConfig,
-  options: StartOptions = {},
-): Promise<RunningDevice> => {
-  const log = options.log ?? jsonLog();
-  const tls = readTlsFiles(config);
-  if (Either.isLeft(tls)) throw tls.left[0];
-  const { ca, cert, key } = tls.right;
-  // Before anything is opened: a sequence file that cannot be trusted stops the start.
-  const sequenceFile = fileSequenceStore(join(config.outbox.path, "next-sequence"));
-  const firstSequence = sequenceFile.load();
-  const sensor = options.sensor ?? (await openSensor(config, options.now));
-  const outbox = await openOutbox({
+  tls: TlsFiles,
+  log: DeviceLog,
+  options: StartOptions,
+): AgentLayer<SequenceFileError | SensorError> => {
+  const sensor = options.sensor
+    ? motionSensorLayer(Effect.succeed(options.sensor))
+    : config.sensor.kind === "synthetic"
+      ? syntheticSensorLayer(config.sensor.seed, options.now)
+      : adxl345Layer({ busNumber: config.sensor.i2cBus, address: config.sensor.i2cAddress });
+  const outbox = outboxLayer({
     dir: config.outbox.path,
     maxBytes: config.outbox.maxBytes,
     durability: config.outbox.durability,
@@ -128,29 +127,49 @@ export const startDevice = async (
         error: e.name,
       }),
   });
-  const transport = connectTransport({
+  const mqtt = mqttConnectionLayer({
     host: config.mqtt.host,
     port: config.mqtt.port,
     clientId: config.mqtt.clientId,
-    ca,
-    cert,
-    key,
+    ...tls,
     protocolVersion: config.mqtt.protocolVersion,
     keepaliveS: config.mqtt.keepaliveS,
     backoff: config.mqtt.backoff,
     log: (entry) => log({ device_id: config.deviceId, component: "mqtt", ...entry }),
   });
-  const agent = new Agent({
+  return mqtt.pipe(
+    Layer.provideMerge(outbox),
+    Layer.provideMerge(sensor),
+    Layer.provideMerge(sequenceFileLayer(join(config.outbox.path, "next-sequence"))),
+  );
+};
+
+export interface RunningDevice {
+  readonly config: DeviceConfig;
+  readonly agent: Agent;
+  readonly transport: MqttConnectionService;
+  /** Stops sampling, persists what is pending, disconnects cleanly. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Composes the agent from its configuration: the sensor, the durable outbox,
+ * MQTT over mutual TLS, and the sampling, publishing and status loops. The
+ * agent is running when this resolves; it connects (and reconnects) on its own.
+ */
+export const startDevice = async (
+  config: DeviceConfig,
+  options: StartOptions = {},
+): Promise<RunningDevice> => {
+  const log = options.log ?? jsonLog();
+  const tls = readTlsFiles(config);
+  if (Either.isLeft(tls)) throw tls.left[0];
+  const running = await launchAgent(deviceLayer(config, tls.right, log, options), {
     config,
-    sensor,
-    outbox,
-    transport,
     firmwareVersion: FIRMWARE_VERSION,
-    sequence: { load: () => firstSequence, save: (next) => sequenceFile.save(next) },
     log: (msg) => log({ level: "info", device_id: config.deviceId, msg }),
     ...(options.now ? { now: options.now } : {}),
   });
-  await agent.start();
   log({
     level: "info",
     msg: "medusa-device started",
@@ -158,15 +177,15 @@ export const startDevice = async (
     broker: `${config.mqtt.host}:${config.mqtt.port}`,
     sensor: config.sensor.kind,
     sample_rate_hz: config.sensor.sampleRateHz,
-    outbox_depth: outbox.stats().depth,
+    outbox_depth: running.ports.outbox.stats().depth,
   });
   let stopping: Promise<void> | undefined;
   return {
     config,
-    agent,
-    transport,
+    agent: running.agent,
+    transport: running.ports.transport,
     stop: () => {
-      stopping ??= agent
+      stopping ??= running
         .stop()
         .then(() =>
           log({ level: "info", msg: "medusa-device stopped", device_id: config.deviceId }),

@@ -1,1 +1,20 @@
-export * from "./transport.js";
+/**
+ * @medusa/adapters/mqtt: the device's MQTT connection port and its
+ * implementation on mqtt.js, with the errors it rejects with.
+ */
+export { MqttConnection, type MqttConnectionService } from "./connection.js";
+export {
+  BrokerUnreachable,
+  ConnectionFailed,
+  NotAuthorized,
+  NotConnected,
+  PayloadTooLarge,
+  TlsRejected,
+  type TransportError,
+} from "./errors.js";
+export {
+  connectTransport,
+  MqttTransport,
+  mqttConnectionLayer,
+  type TransportOptions,
+} from "./transport.js";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevCertFiles, ensureDevCerts } from "../broker/dev-ca.js";
-import { freePort } from "../dynamodb/local.js";
+import { freePort } from "../testing/dynamo-local.js";
 import { connectTransport, type MqttTransport } from "./transport.js";
 
 // A second broker implementation: Mosquitto from Debian's packages (.ci/run installs it).

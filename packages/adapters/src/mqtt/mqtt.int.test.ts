@@ -8,14 +8,8 @@ import {
   type KeyAndCert,
 } from "../broker/dev-ca.js";
 import { type LocalBroker, startLocalBroker } from "../broker/local-broker.js";
-import {
-  connectTransport,
-  type MqttTransport,
-  NotAuthorized,
-  NotConnected,
-  PayloadTooLarge,
-  TlsRejected,
-} from "./transport.js";
+import { NotAuthorized, NotConnected, PayloadTooLarge, TlsRejected } from "./errors.js";
+import { connectTransport, type MqttTransport } from "./transport.js";
 
 let ca: DevCa;
 let server: KeyAndCert;

@@ -1,27 +1,16 @@
 import { topicMatches } from "@medusa/domain";
+import { Effect, Layer, Predicate } from "effect";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-
-/** Not connected (or the connection closed before PUBACK): the message was not delivered. */
-export class NotConnected extends Error {
-  override readonly name = "NotConnected";
-}
-/** Refused before sending: AWS IoT Core drops messages over 128 KB. */
-export class PayloadTooLarge extends Error {
-  override readonly name = "PayloadTooLarge";
-}
-/** The broker refused the TLS handshake or the certificate (unknown CA, no certificate). */
-export class TlsRejected extends Error {
-  override readonly name = "TlsRejected";
-}
-/** CONNACK or SUBACK refused (e.g. the client id is not the certificate's thing name). */
-export class NotAuthorized extends Error {
-  override readonly name = "NotAuthorized";
-}
-export class BrokerUnreachable extends Error {
-  override readonly name = "BrokerUnreachable";
-}
-
-export type TransportError = TlsRejected | NotAuthorized | BrokerUnreachable | Error;
+import { MqttConnection, type MqttConnectionService } from "./connection.js";
+import {
+  BrokerUnreachable,
+  classify,
+  NotAuthorized,
+  NotConnected,
+  PayloadTooLarge,
+  TlsRejected,
+  type TransportError,
+} from "./errors.js";
 
 /** Full-jitter exponential backoff: a random delay in [0, min(cap, base·2^attempt)). */
 export const backoffDelay = (
@@ -61,29 +50,6 @@ export interface TransportOptions {
   readonly servername?: string;
 }
 
-/** Sorts a connection error into something a person can act on. */
-export const classify = (error: Error & { code?: string | number }): TransportError => {
-  const code = String(error.code ?? "");
-  const text = `${code} ${error.message}`;
-  if (/CERT|certificate|SSL|TLS|alert|self.signed|unable to verify|handshake/i.test(text)) {
-    return new TlsRejected(
-      `the broker refused the TLS connection: ${error.message} (check ca_cert, client_cert and client_key)`,
-    );
-  }
-  if (
-    /^(4|5|134|135)$/.test(code) ||
-    /Not authorized|Bad username|Connection refused: Not/i.test(error.message)
-  ) {
-    return new NotAuthorized(
-      `the broker refused the connection: ${error.message} (is the client id the certificate's thing name?)`,
-    );
-  }
-  if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|EAI_AGAIN|timeout/i.test(text)) {
-    return new BrokerUnreachable(`cannot reach the broker: ${error.message}`);
-  }
-  return error;
-};
-
 type Handler = (topic: string, payload: Uint8Array) => void;
 
 /**
@@ -98,7 +64,7 @@ type Handler = (topic: string, payload: Uint8Array) => void;
  * store. The session itself is persistent, so the broker keeps the
  * subscriptions and queued commands.
  */
-export class MqttTransport {
+export class MqttTransport implements MqttConnectionService {
   private client: MqttClient | undefined;
   private readonly subscriptions = new Map<string, Handler>();
   private readonly connectListeners: Array<() => void> = [];
@@ -173,16 +139,17 @@ export class MqttTransport {
     client.on("error", (error) => {
       failure = classify(error as Error & { code?: string | number });
       this.lastError = failure;
-      this.log({ level: "warn", msg: "mqtt error", kind: failure.name, error: failure.message });
+      this.log({ level: "warn", msg: "mqtt error", kind: failure._tag, error: failure.message });
     });
     client.on("close", () => {
       if (this.client !== client) return;
       this.client = undefined;
       if (!acknowledged && !failure && !this.closing) {
         // TLS 1.3 reports a refused client certificate only as a closed connection.
-        this.lastError = new TlsRejected(
-          "the broker closed the connection before CONNACK: usually a client certificate it does not accept (check ca_cert, client_cert and client_key)",
-        );
+        this.lastError = new TlsRejected({
+          message:
+            "the broker closed the connection before CONNACK: usually a client certificate it does not accept (check ca_cert, client_cert and client_key)",
+        });
         this.log({
           level: "warn",
           msg: "mqtt error",
@@ -190,12 +157,13 @@ export class MqttTransport {
           error: this.lastError.message,
         });
       } else if (acknowledged && !failure && !this.closing) {
-        this.lastError = new NotConnected("the broker closed the connection");
+        this.lastError = new NotConnected({ message: "the broker closed the connection" });
       }
       client.end(true);
       if (
         !acknowledged &&
-        (this.lastError instanceof TlsRejected || this.lastError instanceof NotAuthorized)
+        (Predicate.isTagged(this.lastError, "TlsRejected") ||
+          Predicate.isTagged(this.lastError, "NotAuthorized"))
       )
         for (const listener of [...this.refusalListeners]) listener();
       for (const cutOff of this.unacknowledged) cutOff();
@@ -262,7 +230,7 @@ export class MqttTransport {
       };
       const timer = setTimeout(() => {
         done();
-        reject(this.lastError ?? new BrokerUnreachable("not connected in time"));
+        reject(this.lastError ?? new BrokerUnreachable({ message: "not connected in time" }));
       }, timeoutMs);
       this.connectListeners.push(onConnect);
       if (failFast) this.refusalListeners.push(onRefused);
@@ -273,16 +241,18 @@ export class MqttTransport {
   async publish(topic: string, payload: string | Uint8Array): Promise<void> {
     const size = typeof payload === "string" ? Buffer.byteLength(payload) : payload.byteLength;
     const max = this.options.maxPayloadBytes ?? 128 * 1024;
-    if (size > max) throw new PayloadTooLarge(`${size} bytes is over the ${max}-byte limit`);
-    if (!this.connected) throw new NotConnected("not connected");
+    if (size > max)
+      throw new PayloadTooLarge({ message: `${size} bytes is over the ${max}-byte limit` });
+    if (!this.connected) throw new NotConnected({ message: "not connected" });
     await this.slot();
     try {
       const client = this.client;
-      if (!client?.connected) throw new NotConnected("not connected");
+      if (!client?.connected) throw new NotConnected({ message: "not connected" });
       await new Promise<void>((resolve, reject) => {
         // With a persistent session mqtt.js keeps an unacknowledged publish for a
         // later resend rather than failing it, so a lost connection fails it here.
-        const cutOff = () => reject(new NotConnected("the connection closed before PUBACK"));
+        const cutOff = () =>
+          reject(new NotConnected({ message: "the connection closed before PUBACK" }));
         this.unacknowledged.add(cutOff);
         client.publish(
           topic,
@@ -290,7 +260,7 @@ export class MqttTransport {
           { qos: 1 },
           (error) => {
             this.unacknowledged.delete(cutOff);
-            if (error) reject(new NotConnected(`not acknowledged: ${error.message}`));
+            if (error) reject(new NotConnected({ message: `not acknowledged: ${error.message}` }));
             else resolve();
           },
         );
@@ -333,14 +303,16 @@ export class MqttTransport {
     const refused = () => {
       this.subscriptions.delete(filter);
       this.log({ level: "warn", msg: "subscription refused", filter });
-      const error = new NotAuthorized(`the broker refused the subscription to ${filter}`);
+      const error = new NotAuthorized({
+        message: `the broker refused the subscription to ${filter}`,
+      });
       if (strict) throw error;
     };
     try {
       const granted = await client.subscribeAsync(filter, { qos: 1 });
       if (granted.some((g) => g.qos >= 0x80)) refused();
     } catch (e) {
-      if (e instanceof NotAuthorized) throw e;
+      if (Predicate.isTagged(e, "NotAuthorized")) throw e;
       // mqtt.js rejects a SUBACK failure code with the packet; a lost connection without one.
       if (typeof e === "object" && e !== null && "packet" in e && e.packet) return refused();
       this.log({ level: "info", msg: "subscription deferred to the next connection", filter });
@@ -373,3 +345,13 @@ export class MqttTransport {
 
 export const connectTransport = (options: TransportOptions): MqttTransport =>
   new MqttTransport(options);
+
+/** The transport as the device's MQTT connection: it connects when built and disconnects cleanly when the layer's scope closes. */
+export const mqttConnectionLayer = (options: TransportOptions): Layer.Layer<MqttConnection> =>
+  Layer.scoped(
+    MqttConnection,
+    Effect.acquireRelease(
+      Effect.sync(() => connectTransport(options)),
+      (transport) => Effect.promise(() => transport.close()),
+    ),
+  );

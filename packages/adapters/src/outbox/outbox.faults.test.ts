@@ -3,14 +3,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { tempDirs } from "../testing/temp-dirs.js";
-import {
-  type Durability,
-  type OutboxError,
-  type OutboxFs,
-  OutboxMaintenanceFailed,
-  OutboxWriteFailed,
-  openOutbox,
-} from "./outbox.js";
+import { type OutboxError, OutboxMaintenanceFailed, OutboxWriteFailed } from "./errors.js";
+import { type Durability, openOutbox } from "./outbox.js";
+import type { OutboxFs } from "./segment-file.js";
 
 const dir = tempDirs("outbox-faults-");
 const texts = (entries: ReadonlyArray<{ payload: Buffer }>) =>

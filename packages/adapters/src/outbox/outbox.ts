@@ -1,6 +1,31 @@
+// One file: the index, the segment being written and the checkpoint change together under every append, ack and failure.
 import * as nodeFs from "node:fs";
 import { join } from "node:path";
-import { crc32 } from "node:zlib";
+import { Effect, Layer } from "effect";
+import { readCheckpoint, writeCheckpoint } from "./checkpoint.js";
+import {
+  errorText,
+  OutboxClosed,
+  type OutboxError,
+  OutboxMaintenanceFailed,
+  OutboxWriteFailed,
+} from "./errors.js";
+import {
+  type OutboxEntry,
+  type OutboxStats,
+  SampleOutbox,
+  type SampleOutboxService,
+} from "./sample-outbox.js";
+import {
+  encodeRecord,
+  type OutboxFs,
+  readRecords,
+  segmentName,
+  segmentNumber,
+  segmentsIn,
+  truncateSegment,
+  writeAll,
+} from "./segment-file.js";
 
 /**
  * How hard an append is made durable before it resolves:
@@ -10,89 +35,6 @@ import { crc32 } from "node:zlib";
  * - `none`: written to the OS only (survives `kill -9`, not power loss).
  */
 export type Durability = "fsync" | "batch" | "none";
-
-export interface OutboxEntry {
-  readonly id: number;
-  readonly topic: string;
-  readonly payload: Buffer;
-  readonly appendedAt: number;
-}
-
-/**
- * An append that did not land (disk full, I/O error). Nothing of it stays in
- * the outbox: it is never handed out by `pending()`, so the caller may append
- * the same data again without it being sent twice.
- */
-export class OutboxWriteFailed extends Error {
-  override readonly name = "OutboxWriteFailed";
-}
-
-export class OutboxClosed extends Error {
-  override readonly name = "OutboxClosed";
-}
-
-/**
- * Work the outbox does on its own failed; nothing an append reported as stored
- * is lost, and the outbox stays usable:
- * - `checkpoint`: acks and drops are not on disk yet (tried again with backoff;
- *   after a crash until then, those entries would be sent again);
- * - `roll`: no new segment file could be created (the current one keeps growing;
- *   tried again at the next append);
- * - `rollback`: a failed append could not be cut off its segment (its id is
- *   recorded as gone in the checkpoint, and the next append starts a new segment);
- * - `cleanup`: a fully acknowledged segment could not be deleted (tried again later);
- * - `close`: a file could not be closed.
- */
-export class OutboxMaintenanceFailed extends Error {
-  override readonly name = "OutboxMaintenanceFailed";
-  constructor(
-    readonly operation: "checkpoint" | "roll" | "rollback" | "cleanup" | "close",
-    cause: unknown,
-  ) {
-    super(`outbox ${operation} failed: ${errorText(cause)}`, { cause });
-  }
-}
-
-export type OutboxError = OutboxWriteFailed | OutboxMaintenanceFailed;
-
-export interface OutboxStats {
-  /** Entries waiting for PUBACK. */
-  readonly depth: number;
-  /** Their payload bytes. */
-  readonly bytes: number;
-  /** Entries dropped (oldest first) to stay within `maxBytes`, ever. */
-  readonly drops: number;
-  readonly appended: number;
-  readonly acked: number;
-  /** Damaged records found and cut off when the outbox was opened. */
-  readonly repaired: number;
-  /** The most recent failure since the outbox was opened (never cleared), or null. */
-  readonly lastError: OutboxError | null;
-}
-
-/**
- * The file-system calls the outbox makes, so that tests can make them fail
- * (a full disk, a short write) without root and a tiny tmpfs. `node:fs` fits.
- */
-export interface OutboxFs {
-  openSync(path: string, flags: string): number;
-  closeSync(fd: number): void;
-  writeSync(fd: number, buffer: Uint8Array, offset: number, length: number): number;
-  readSync(
-    fd: number,
-    buffer: Uint8Array,
-    offset: number,
-    length: number,
-    position: number,
-  ): number;
-  fsyncSync(fd: number): void;
-  ftruncateSync(fd: number, length: number): void;
-  readFileSync(path: string): Buffer;
-  readdirSync(path: string): Array<string>;
-  renameSync(from: string, to: string): void;
-  unlinkSync(path: string): void;
-  mkdirSync(path: string, options: { recursive: true }): unknown;
-}
 
 export interface OutboxOptions {
   readonly dir: string;
@@ -129,26 +71,8 @@ interface Unsynced {
   readonly reject: (error: OutboxWriteFailed) => void;
 }
 
-// Record: [u32 body length][u32 crc32 of body][body]; body: [f64 id][f64 appendedAt][u16 topic length][topic][payload].
-const HEADER = 8;
-const FIXED = 18;
-const CHECKPOINT = "checkpoint.json";
 const CHECKPOINT_MS = 200;
 const CHECKPOINT_RETRY_MAX_MS = 30_000;
-
-const segmentName = (n: number) => `segment-${String(n).padStart(10, "0")}.log`;
-
-const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
-/** `writeSync` may write less than asked (a disk filling up): go on until all of it is written or a call fails. */
-const writeAll = (fs: OutboxFs, fd: number, data: Uint8Array) => {
-  let done = 0;
-  while (done < data.length) {
-    const n = fs.writeSync(fd, data, done, data.length - done);
-    if (!(n > 0)) throw new Error(`short write: ${done} of ${data.length} bytes`);
-    done += n;
-  }
-};
 
 /**
  * A durable on-disk outbox: entries are appended before they are published
@@ -161,7 +85,7 @@ const writeAll = (fs: OutboxFs, fd: number, data: Uint8Array) => {
  * cut off the segment again, so later records and recovery stay aligned. No
  * error escapes from the outbox's timers.
  */
-export class Outbox {
+export class Outbox implements SampleOutboxService {
   private readonly index: Array<Located> = [];
   private unsynced: Array<Unsynced> = [];
   private readonly acked = new Set<number>();
@@ -200,35 +124,23 @@ export class Outbox {
     return box;
   }
 
-  /**
-   * Appends an entry; resolves once it is as durable as configured, or
-   * rejects with `OutboxWriteFailed` (nothing of it kept) or `OutboxClosed`.
-   */
   append(payload: string | Uint8Array, topic: string): Promise<OutboxEntry> {
-    if (this.closed) return Promise.reject(new OutboxClosed("outbox is closed"));
+    if (this.closed) return Promise.reject(new OutboxClosed());
     if (this.segmentDamaged || this.segmentSize >= this.segmentBytes) {
       if (!this.roll() && this.segmentDamaged)
         return Promise.reject(
           this.fail(
-            new OutboxWriteFailed("no new segment could be created after a failed rollback", {
+            new OutboxWriteFailed({
+              message: "no new segment could be created after a failed rollback",
               cause: this.lastError,
             }),
           ),
         );
     }
     const data = Buffer.from(payload);
-    const topicBytes = Buffer.from(topic);
     const id = this.nextId++;
     const appendedAt = this.now();
-    const record = Buffer.alloc(HEADER + FIXED + topicBytes.length + data.length);
-    const body = record.subarray(HEADER);
-    body.writeDoubleLE(id, 0);
-    body.writeDoubleLE(appendedAt, 8);
-    body.writeUInt16LE(topicBytes.length, 16);
-    topicBytes.copy(body, FIXED);
-    data.copy(body, FIXED + topicBytes.length);
-    record.writeUInt32LE(body.length, 0);
-    record.writeUInt32LE(crc32(body), 4);
+    const record = encodeRecord(id, appendedAt, Buffer.from(topic), data);
     const start = this.segmentSize;
     try {
       writeAll(this.fs, this.fd, record);
@@ -237,12 +149,10 @@ export class Outbox {
       this.rollBack(start, [id]);
       return Promise.reject(
         this.fail(
-          new OutboxWriteFailed(
-            `append of entry ${id} failed, nothing of it kept: ${errorText(e)}`,
-            {
-              cause: e,
-            },
-          ),
+          new OutboxWriteFailed({
+            message: `append of entry ${id} failed, nothing of it kept: ${errorText(e)}`,
+            cause: e,
+          }),
         ),
       );
     }
@@ -251,7 +161,7 @@ export class Outbox {
       id,
       topic,
       segment: this.segment,
-      offset: start + HEADER + FIXED + topicBytes.length,
+      offset: start + record.length - data.length,
       length: data.length,
       appendedAt,
     };
@@ -266,12 +176,7 @@ export class Outbox {
     });
   }
 
-  /**
-   * Un-acknowledged entries, oldest first; with `after`, only those appended
-   * after that id (what a publisher has not taken yet), so draining a long
-   * backlog reads each entry from disk once, not once per acknowledgement.
-   * Only entries whose append has resolved are handed out.
-   */
+  /** With `after`, draining a long backlog reads each entry from disk once, not once per acknowledgement. */
   pending(limit = Number.POSITIVE_INFINITY, after = 0): ReadonlyArray<OutboxEntry> {
     const out: Array<OutboxEntry> = [];
     for (const e of this.index) {
@@ -282,7 +187,6 @@ export class Outbox {
     return out;
   }
 
-  /** Removes an entry after its PUBACK. Acks may come in any order. */
   ack(id: number): void {
     const at = this.index.findIndex((e) => e.id === id);
     if (at < 0) return;
@@ -314,7 +218,7 @@ export class Outbox {
     try {
       this.checkpoint();
     } catch (e) {
-      this.fail(new OutboxMaintenanceFailed("checkpoint", e));
+      this.fail(new OutboxMaintenanceFailed({ operation: "checkpoint", cause: e }));
     }
     this.closeFd(this.fd);
     for (const fd of this.readFds.values()) this.closeFd(fd);
@@ -362,7 +266,8 @@ export class Outbox {
         group.map((u) => u.located.id),
       );
       const error = this.fail(
-        new OutboxWriteFailed(`fsync failed, ${group.length} appends not kept: ${errorText(e)}`, {
+        new OutboxWriteFailed({
+          message: `fsync failed, ${group.length} appends not kept: ${errorText(e)}`,
           cause: e,
         }),
       );
@@ -391,7 +296,7 @@ export class Outbox {
       if (!cut) this.segmentDamaged = true;
       for (const id of ids) this.acked.add(id);
       this.scheduleCheckpoint();
-      this.fail(new OutboxMaintenanceFailed("rollback", e));
+      this.fail(new OutboxMaintenanceFailed({ operation: "rollback", cause: e }));
     }
   }
 
@@ -418,7 +323,7 @@ export class Outbox {
     try {
       fd = this.fs.openSync(join(this.options.dir, segmentName(this.segment + 1)), "a");
     } catch (e) {
-      this.fail(new OutboxMaintenanceFailed("roll", e));
+      this.fail(new OutboxMaintenanceFailed({ operation: "roll", cause: e }));
       return false;
     }
     const old = this.fd;
@@ -436,7 +341,7 @@ export class Outbox {
     try {
       this.fs.closeSync(fd);
     } catch (e) {
-      this.fail(new OutboxMaintenanceFailed("close", e));
+      this.fail(new OutboxMaintenanceFailed({ operation: "close", cause: e }));
     }
   }
 
@@ -445,9 +350,8 @@ export class Outbox {
     const live = new Set(this.index.map((e) => e.segment));
     try {
       for (const file of this.fs.readdirSync(this.options.dir)) {
-        const m = /^segment-(\d+)\.log$/.exec(file);
-        const n = m ? Number(m[1]) : Number.NaN;
-        if (m && n !== this.segment && !live.has(n)) {
+        const n = segmentNumber(file);
+        if (n !== undefined && n !== this.segment && !live.has(n)) {
           const fd = this.readFds.get(n);
           if (fd !== undefined) {
             this.readFds.delete(n);
@@ -457,7 +361,7 @@ export class Outbox {
         }
       }
     } catch (e) {
-      this.fail(new OutboxMaintenanceFailed("cleanup", e));
+      this.fail(new OutboxMaintenanceFailed({ operation: "cleanup", cause: e }));
     }
   }
 
@@ -475,7 +379,7 @@ export class Outbox {
         this.checkpointFailures = 0;
       } catch (e) {
         this.checkpointFailures++;
-        this.fail(new OutboxMaintenanceFailed("checkpoint", e));
+        this.fail(new OutboxMaintenanceFailed({ operation: "checkpoint", cause: e }));
         this.scheduleCheckpoint(
           Math.min(CHECKPOINT_MS * 2 ** this.checkpointFailures, CHECKPOINT_RETRY_MAX_MS),
         );
@@ -497,24 +401,7 @@ export class Outbox {
     };
     this.acked.clear();
     for (const id of state.acked) this.acked.add(id);
-    const tmp = join(this.options.dir, `${CHECKPOINT}.tmp`);
-    try {
-      const fd = this.fs.openSync(tmp, "w");
-      try {
-        writeAll(this.fs, fd, Buffer.from(JSON.stringify(state)));
-        this.fs.fsyncSync(fd);
-      } finally {
-        this.fs.closeSync(fd);
-      }
-      this.fs.renameSync(tmp, join(this.options.dir, CHECKPOINT));
-    } catch (e) {
-      try {
-        this.fs.unlinkSync(tmp); // a half-written one only takes space on a full disk
-      } catch {
-        // Not there, or the disk is failing: the next checkpoint replaces it.
-      }
-      throw e;
-    }
+    writeCheckpoint(this.fs, this.options.dir, state);
     this.collect();
   }
 
@@ -530,71 +417,32 @@ export class Outbox {
 
   /** Rebuilds the index from the segments and the checkpoint; cuts off damaged records. */
   private recover() {
-    const fs = this.fs;
-    fs.mkdirSync(this.options.dir, { recursive: true });
-    let checkpoint = { nextId: 1, head: 1, acked: [] as Array<number>, drops: 0 };
-    try {
-      checkpoint = {
-        ...checkpoint,
-        ...JSON.parse(fs.readFileSync(join(this.options.dir, CHECKPOINT)).toString("utf8")),
-      };
-    } catch {
-      // No checkpoint yet (or a torn temporary one, which rename never exposed).
-    }
+    const { dir } = this.options;
+    this.fs.mkdirSync(dir, { recursive: true });
+    const checkpoint = readCheckpoint(this.fs, dir);
     const acked = new Set(checkpoint.acked);
     this.drops = checkpoint.drops;
     this.nextId = checkpoint.nextId;
-    const segments = fs
-      .readdirSync(this.options.dir)
-      .map((f) => /^segment-(\d+)\.log$/.exec(f))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => Number(m[1]))
-      .sort((a, b) => a - b);
-    for (const n of segments) {
-      const path = join(this.options.dir, segmentName(n));
-      const data = fs.readFileSync(path);
-      let offset = 0;
-      while (offset < data.length) {
-        if (offset + HEADER > data.length) break;
-        const length = data.readUInt32LE(offset);
-        const sum = data.readUInt32LE(offset + 4);
-        if (length < FIXED || offset + HEADER + length > data.length) break;
-        const body = data.subarray(offset + HEADER, offset + HEADER + length);
-        if (crc32(body) !== sum) break;
-        const id = body.readDoubleLE(0);
-        const appendedAt = body.readDoubleLE(8);
-        const topicLength = body.readUInt16LE(16);
-        const topic = body.subarray(FIXED, FIXED + topicLength).toString();
-        const payloadLength = length - FIXED - topicLength;
+    const segments = segmentsIn(this.fs, dir);
+    for (const segment of segments) {
+      const data = this.fs.readFileSync(join(dir, segmentName(segment)));
+      const { records, end } = readRecords(data);
+      for (const { id, topic, offset, length, appendedAt } of records) {
         if (id >= checkpoint.head && !acked.has(id)) {
-          this.index.push({
-            id,
-            topic,
-            segment: n,
-            offset: offset + HEADER + FIXED + topicLength,
-            length: payloadLength,
-            appendedAt,
-          });
-          this.bytes += payloadLength;
+          this.index.push({ id, topic, segment, offset, length, appendedAt });
+          this.bytes += length;
         }
         this.nextId = Math.max(this.nextId, id + 1);
-        offset += HEADER + length;
       }
-      if (offset < data.length) {
+      if (end < data.length) {
         // A torn or damaged record: everything from it on in this segment is cut off.
         this.repaired++;
-        const fd = fs.openSync(path, "r+");
-        try {
-          fs.ftruncateSync(fd, offset);
-          fs.fsyncSync(fd);
-        } finally {
-          fs.closeSync(fd);
-        }
+        truncateSegment(this.fs, dir, segment, end);
       }
     }
     for (const id of acked) if (id >= checkpoint.head) this.acked.add(id);
     this.segment = (segments.at(-1) ?? 0) + 1;
-    this.fd = fs.openSync(join(this.options.dir, segmentName(this.segment)), "a");
+    this.fd = this.fs.openSync(join(dir, segmentName(this.segment)), "a");
     this.segmentSize = 0;
     // Drops in the last moments before a crash may not have reached the checkpoint: bound again.
     this.makeRoom(0);
@@ -603,3 +451,13 @@ export class Outbox {
 }
 
 export const openOutbox = (options: OutboxOptions): Promise<Outbox> => Outbox.open(options);
+
+/** The on-disk outbox as the device's sample outbox: opened when built, closed when the layer's scope closes. */
+export const outboxLayer = (options: OutboxOptions): Layer.Layer<SampleOutbox> =>
+  Layer.scoped(
+    SampleOutbox,
+    Effect.acquireRelease(
+      Effect.promise(() => openOutbox(options)),
+      (outbox) => Effect.promise(() => outbox.close()),
+    ),
+  );

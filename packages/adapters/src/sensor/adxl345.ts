@@ -1,4 +1,11 @@
-import type { MotionReading, MotionSensor, SensorHealth } from "./sensor.js";
+import { Effect, Predicate } from "effect";
+import {
+  type MotionReading,
+  type MotionSensorService,
+  motionSensorLayer,
+  SensorError,
+  type SensorHealth,
+} from "./sensor.js";
 
 /** The subset of `i2c-bus`'s promisified bus the driver uses. */
 export interface I2cBus {
@@ -53,15 +60,11 @@ export const RATE_CODES: ReadonlyArray<readonly [number, number]> = [
  * there, so every sample instant is read once. Rates the chip does not have (10 Hz) run the chip at the next higher
  * rate and are polled.
  */
-export const FIFO_FROM_HZ = 50;
+const FIFO_FROM_HZ = 50;
 
-export const chipRateFor = (hz: number): readonly [number, number] =>
+const chipRateFor = (hz: number): readonly [number, number] =>
   RATE_CODES.find(([rate]) => rate >= hz - 1e-9) ??
   (RATE_CODES.at(-1) as readonly [number, number]);
-
-export class SensorError extends Error {
-  override readonly name = "SensorError";
-}
 
 const text = (e: unknown) =>
   e instanceof Error ? `${(e as NodeJS.ErrnoException).code ?? e.name}: ${e.message}` : String(e);
@@ -72,7 +75,7 @@ const text = (e: unknown) =>
  * throws. Bus transactions run one at a time, so a rate change never
  * interleaves with a drain or a re-initialisation.
  */
-export class Adxl345Sensor implements MotionSensor {
+export class Adxl345Sensor implements MotionSensorService {
   readonly model = "ADXL345";
   /** The rate the chip runs at, or is re-initialised to after a failure. */
   private rateHz = 10;
@@ -112,9 +115,9 @@ export class Adxl345Sensor implements MotionSensor {
   }
 
   /**
-   * Verifies the chip and configures it; a wrong DEVID is a SensorError (a
-   * wiring or address problem). A failure leaves the sensor unhealthy, and
-   * `drain` retries at this rate.
+   * Verifies the chip and configures it; a wrong DEVID or a bus error is a
+   * `SensorError`. A failure leaves the sensor unhealthy, and `drain` retries
+   * at this rate.
    */
   start(rateHz: number): Promise<void> {
     return this.exclusive(async () => {
@@ -132,20 +135,26 @@ export class Adxl345Sensor implements MotionSensor {
     return this.exclusive(() => this.initialise(rateHz, this.now()));
   }
 
-  /** DEVID, then the configuration; on failure the sensor is not ready and the failure counts. */
+  /**
+   * DEVID, then the configuration; on failure the sensor is not ready, the
+   * failure counts, and a bus error (errno) is rejected as a `SensorError`
+   * with its message.
+   */
   private async initialise(rateHz: number, now: number) {
     this.ready = false; // from the first write on, the chip is in standby until all of it is done
     try {
       const devid = await this.bus.readByte(this.address, REG.DEVID);
       if (devid !== ADXL345_DEVID) {
-        throw new SensorError(
-          `no ADXL345 at 0x${this.address.toString(16)}: DEVID is 0x${devid.toString(16)}, expected 0xe5`,
-        );
+        throw new SensorError({
+          message: `no ADXL345 at 0x${this.address.toString(16)}: DEVID is 0x${devid.toString(16)}, expected 0xe5`,
+        });
       }
       await this.configure(rateHz);
     } catch (e) {
       this.failed(e, now);
-      throw e;
+      throw Predicate.isTagged(e, "SensorError")
+        ? e
+        : new SensorError({ message: e instanceof Error ? e.message : String(e), cause: e });
     }
     this.recovered();
   }
@@ -238,7 +247,7 @@ export class Adxl345Sensor implements MotionSensor {
       6,
       this.block,
     );
-    if (bytesRead !== 6) throw new SensorError(`short read: ${bytesRead} of 6 bytes`);
+    if (bytesRead !== 6) throw new SensorError({ message: `short read: ${bytesRead} of 6 bytes` });
     return {
       timestamp,
       x: buffer.readInt16LE(0) * G_PER_LSB,
@@ -277,21 +286,31 @@ export class Adxl345Sensor implements MotionSensor {
   }
 }
 
-/** Opens the real bus (`i2c-bus`, a native optional dependency loaded only here). */
-export const openAdxl345 = async (options: {
-  readonly busNumber: number;
-  readonly address?: number;
-}): Promise<Adxl345Sensor> => {
-  let i2c: { openPromisified: (n: number) => Promise<I2cBus> };
-  try {
-    i2c = (await import("i2c-bus")) as unknown as typeof i2c;
-  } catch (e) {
-    throw new SensorError(
-      `the i2c-bus module is not available (${text(e)}); use sensor kind "synthetic" on machines without I2C`,
-    );
-  }
-  const bus = await i2c.openPromisified(options.busNumber).catch((e: unknown) => {
-    throw new SensorError(`cannot open /dev/i2c-${options.busNumber}: ${text(e)}`);
-  });
-  return new Adxl345Sensor(bus, options.address !== undefined ? { address: options.address } : {});
-};
+/**
+ * The ADXL345 on a real bus (`i2c-bus`, a native optional dependency loaded
+ * only here), put in standby and its bus closed when the layer's scope closes.
+ */
+export const adxl345Layer = (options: { readonly busNumber: number; readonly address?: number }) =>
+  motionSensorLayer(
+    Effect.gen(function* () {
+      const i2c = yield* Effect.tryPromise({
+        try: () =>
+          import("i2c-bus") as unknown as Promise<{
+            openPromisified: (n: number) => Promise<I2cBus>;
+          }>,
+        catch: (e) =>
+          new SensorError({
+            message: `the i2c-bus module is not available (${text(e)}); use sensor kind "synthetic" on machines without I2C`,
+          }),
+      });
+      const bus = yield* Effect.tryPromise({
+        try: () => i2c.openPromisified(options.busNumber),
+        catch: (e) =>
+          new SensorError({ message: `cannot open /dev/i2c-${options.busNumber}: ${text(e)}` }),
+      });
+      return new Adxl345Sensor(
+        bus,
+        options.address !== undefined ? { address: options.address } : {},
+      );
+    }),
+  );

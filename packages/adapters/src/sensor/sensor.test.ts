@@ -8,9 +8,9 @@ import {
   G_PER_LSB,
   POWER_CTL_MEASURE,
   REG,
-  SensorError,
 } from "./adxl345.js";
 import { Adxl345Simulator } from "./adxl345-simulator.js";
+import { SensorError } from "./sensor.js";
 import { SyntheticSensor } from "./synthetic.js";
 
 const clock = (start = 1_731_622_400_000) => {

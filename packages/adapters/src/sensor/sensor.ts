@@ -1,3 +1,5 @@
+import { Context, Data, Effect, Layer } from "effect";
+
 /** A reading as a sensor gives it: its own epoch-ms time, acceleration in g. */
 export interface MotionReading {
   readonly timestamp: number;
@@ -14,13 +16,38 @@ export interface SensorHealth {
   readonly lost: number;
 }
 
-/** The sensor port the device agent drains; it never blocks on the network and never throws from `drain`. */
-export interface MotionSensor {
+/**
+ * The motion sensor as the device agent drains it. It never blocks on the
+ * network and `drain` never rejects (errors show in `health()`); `start` and
+ * `setRate` reject with `SensorError` when the chip cannot be configured.
+ */
+export interface MotionSensorService {
   readonly model: string;
   start(rateHz: number): Promise<void>;
   setRate(rateHz: number): Promise<void>;
-  /** Every reading since the last drain, oldest first; errors show in `health()`. */
+  /** Every reading since the last drain, oldest first. */
   drain(): Promise<ReadonlyArray<MotionReading>>;
   health(): SensorHealth;
+  /** Called by the layer that opened the sensor, when its scope closes. */
   close(): Promise<void>;
 }
+
+export class MotionSensor extends Context.Tag("@medusa/MotionSensor")<
+  MotionSensor,
+  MotionSensorService
+>() {}
+
+/** The sensor could not be found, opened or configured (a wiring, address or bus problem). */
+export class SensorError extends Data.TaggedError("SensorError")<{
+  readonly message: string;
+  readonly cause?: unknown;
+}> {}
+
+/** The sensor `open` gives, closed when the layer's scope closes. */
+export const motionSensorLayer = <E>(
+  open: Effect.Effect<MotionSensorService, E>,
+): Layer.Layer<MotionSensor, E> =>
+  Layer.scoped(
+    MotionSensor,
+    Effect.acquireRelease(open, (sensor) => Effect.promise(() => sensor.close())),
+  );

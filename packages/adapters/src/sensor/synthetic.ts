@@ -1,7 +1,13 @@
-import type { MotionReading, MotionSensor, SensorHealth } from "./sensor.js";
+import { Effect } from "effect";
+import {
+  type MotionReading,
+  type MotionSensorService,
+  motionSensorLayer,
+  type SensorHealth,
+} from "./sensor.js";
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same motion. */
-export const seededRandom = (seed: number) => {
+const seededRandom = (seed: number) => {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -13,15 +19,14 @@ export const seededRandom = (seed: number) => {
 };
 
 const STEP_HZ = 1.8;
+const MAX_CATCH_UP_MS = 10_000;
 
 /**
  * Motion for machines without the chip: gravity on z, a walking rhythm
  * (~1.8 steps/s, vertical and forward components) and sensor noise;
  * deterministic for a seed and exact in cadence.
  */
-const MAX_CATCH_UP_MS = 10_000;
-
-export class SyntheticSensor implements MotionSensor {
+export class SyntheticSensor implements MotionSensorService {
   readonly model = "synthetic";
   private rateHz = 10;
   private next = 0;
@@ -82,3 +87,7 @@ export class SyntheticSensor implements MotionSensor {
 
   async close(): Promise<void> {}
 }
+
+/** The synthetic sensor as a layer (`now` is its clock, by default the system's). */
+export const syntheticSensorLayer = (seed: number, now?: () => number) =>
+  motionSensorLayer(Effect.sync(() => new SyntheticSensor(seed, now)));

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { fileSequenceStore, SequenceFileError } from "./run.js";
+import { fileSequenceStore, SequenceFileError } from "./sequence.js";
 
 const dir = mkdtempSync(join(tmpdir(), "medusa-sequence-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

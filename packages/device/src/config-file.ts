@@ -1,0 +1,148 @@
+// The configuration file as written (its schema and the keys it may hold); `config.ts` resolves it.
+import {
+  DEFAULT_TOPIC_PREFIX,
+  MAX_PUBLISH_INTERVAL_MS,
+  MIN_PUBLISH_INTERVAL_MS,
+  SampleRateHz,
+  validateTemplate,
+} from "@medusa/domain";
+import { Schema } from "effect";
+
+export const DEFAULT_DEVICE_ID_FILE = "/data/medusa/device_id";
+
+const Port = Schema.Number.pipe(
+  Schema.int({ message: () => "must be an integer port" }),
+  Schema.between(1, 65535, { message: () => "must be a port between 1 and 65535" }),
+);
+const Path = Schema.String.pipe(Schema.minLength(1, { message: () => "must be a file path" }));
+const Template = Schema.String.pipe(
+  Schema.filter((t) => {
+    const error = validateTemplate(t);
+    return error === undefined || error.reason;
+  }),
+);
+/** A whole number in a range: seconds, milliseconds and bytes are counted, not measured. */
+const whole = (what: string, min: number, max: number) =>
+  Schema.Number.pipe(
+    Schema.finite({ message: () => `${what} must be a number` }),
+    Schema.int({ message: () => `${what} must be a whole number` }),
+    Schema.between(min, max, { message: () => `${what} must be between ${min} and ${max}` }),
+  );
+const opt = <A, I>(schema: Schema.Schema<A, I>, value: () => A) =>
+  Schema.optionalWith(schema, { default: value, exact: true });
+/** A table whose keys all have defaults: absent, it decodes as if empty. */
+const section = <A, I>(schema: Schema.Schema<A, I>) =>
+  Schema.optionalWith(schema, { default: () => Schema.decodeUnknownSync(schema)({}), exact: true });
+
+/**
+ * The file as written: `mqtt_publisher.toml`, compatible with the old
+ * publisher's file, plus new keys with defaults.
+ */
+export const ConfigFile = Schema.Struct({
+  mqtt: Schema.Struct({
+    // Required, but checked after the environment overrides are applied.
+    broker_host: Schema.optionalWith(Schema.String, { exact: true }),
+    broker_port: opt(Port, () => 8883),
+    client_id: Schema.optionalWith(Schema.String, { exact: true }),
+    ca_cert: Schema.optionalWith(Path, { exact: true }),
+    client_cert: Schema.optionalWith(Path, { exact: true }),
+    client_key: Schema.optionalWith(Path, { exact: true }),
+    protocol_version: opt(
+      Schema.Union(Schema.Literal(4, 5), Schema.Literal("3.1.1", "5")),
+      () => 4 as const,
+    ),
+    keepalive_s: opt(whole("keepalive_s", 5, 1200), () => 30),
+    backoff_base_ms: opt(whole("backoff_base_ms", 10, 600_000), () => 1_000),
+    backoff_cap_ms: opt(whole("backoff_cap_ms", 100, 3_600_000), () => 60_000),
+    topic_prefix: opt(
+      Schema.String.pipe(
+        Schema.pattern(/^[^+#/]+(\/[^+#/]+)*$/, {
+          message: () => "must be topic levels without wildcards",
+        }),
+      ),
+      () => DEFAULT_TOPIC_PREFIX,
+    ),
+    topics: section(
+      Schema.Struct({
+        sensor_data: Schema.optionalWith(Template, { exact: true }),
+        status: Schema.optionalWith(Template, { exact: true }),
+        device_info: Schema.optionalWith(Template, { exact: true }),
+      }),
+    ),
+  }),
+  sensor: section(
+    Schema.Struct({
+      sample_rate_hz: opt(SampleRateHz, () => 10),
+      kind: opt(Schema.Literal("adxl345", "synthetic"), () => "adxl345" as const),
+      i2c_bus: opt(Schema.Number.pipe(Schema.int(), Schema.between(0, 255)), () => 1),
+      i2c_address: opt(Schema.Number.pipe(Schema.int(), Schema.between(0x03, 0x77)), () => 0x53),
+      seed: opt(Schema.Number.pipe(Schema.int()), () => 1),
+    }),
+  ),
+  device: section(
+    Schema.Struct({
+      location: opt(Schema.String, () => ""),
+      device_id: Schema.optionalWith(Schema.String, { exact: true }),
+      device_id_file: opt(Path, () => DEFAULT_DEVICE_ID_FILE),
+      device_type: opt(Schema.String, () => "raspberry-pi"),
+    }),
+  ),
+  publish: section(
+    Schema.Struct({
+      interval_ms: opt(
+        whole("interval_ms", MIN_PUBLISH_INTERVAL_MS, MAX_PUBLISH_INTERVAL_MS),
+        () => 1_000,
+      ),
+      status_interval_ms: opt(whole("status_interval_ms", 1_000, 3_600_000), () => 30_000),
+    }),
+  ),
+  outbox: section(
+    Schema.Struct({
+      path: opt(Path, () => "/var/lib/medusa/outbox"),
+      max_bytes: opt(whole("max_bytes", 64 * 1024, 8 * 1024 ** 3), () => 50 * 1024 * 1024),
+      durability: opt(Schema.Literal("fsync", "batch", "none"), () => "batch" as const),
+    }),
+  ),
+});
+export type ConfigFile = typeof ConfigFile.Type;
+
+export const decodeConfigFile = Schema.decodeUnknownEither(ConfigFile, {
+  errors: "all",
+  onExcessProperty: "ignore",
+});
+
+/** Every key the file may hold, by table (the README's configuration table is checked against it). */
+export const CONFIG_KEYS: Record<string, ReadonlyArray<string>> = {
+  mqtt: [
+    "broker_host",
+    "broker_port",
+    "client_id",
+    "ca_cert",
+    "client_cert",
+    "client_key",
+    "protocol_version",
+    "keepalive_s",
+    "backoff_base_ms",
+    "backoff_cap_ms",
+    "topic_prefix",
+    "topics",
+  ],
+  "mqtt.topics": ["sensor_data", "status", "device_info"],
+  sensor: ["sample_rate_hz", "kind", "i2c_bus", "i2c_address", "seed"],
+  device: ["location", "device_id", "device_id_file", "device_type"],
+  publish: ["interval_ms", "status_interval_ms"],
+  outbox: ["path", "max_bytes", "durability"],
+};
+
+/** The keys of a parsed file that `CONFIG_KEYS` does not know, as dotted paths. */
+export const unknownKeys = (raw: Record<string, unknown>, prefix = ""): Array<string> => {
+  const out: Array<string> = [];
+  for (const [key, value] of Object.entries(raw)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    const known = prefix ? CONFIG_KEYS[prefix]?.includes(key) : key in CONFIG_KEYS;
+    if (!known) out.push(path);
+    else if (value && typeof value === "object" && !Array.isArray(value) && CONFIG_KEYS[path])
+      out.push(...unknownKeys(value as Record<string, unknown>, path));
+  }
+  return out;
+};
