@@ -6,16 +6,8 @@
  */
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import {
-  ensureTables,
-  localCredentials,
-  makeDynamoClient,
-  makeDynamoStores,
-  storesLayer,
-  systemClock,
-  tableNames,
-} from "@medusa/adapters";
-import { startDynamoLocal } from "@medusa/adapters/testing";
+import { storesLayer, systemClock } from "@medusa/adapters";
+import { startLocalStores } from "@medusa/adapters/testing";
 import {
   actor,
   commandId,
@@ -43,16 +35,8 @@ const patient = patientId("P-bench");
 const [A, B] = [deviceId("bench-pi-a"), deviceId("bench-pi-b")];
 const nurse = actor("nurse@clinic.example");
 
-const local = await startDynamoLocal();
+const { stores, stop } = await startLocalStores({ prefix: "bench-" });
 try {
-  const client = makeDynamoClient({
-    endpoint: local.endpoint,
-    region: "local",
-    credentials: localCredentials,
-  });
-  const tables = tableNames({ prefix: "bench-" });
-  await ensureTables(client, tables);
-  const stores = makeDynamoStores({ client, tables });
   const run = <A2, E>(e: Effect.Effect<A2, E, EventStore>) =>
     Effect.runPromise(Effect.provideService(e, EventStore, stores.events));
 
@@ -200,5 +184,5 @@ try {
   for (const r of rows) console.log(`${r[0]!.padEnd(w[0]!)}  ${r[1]!.padEnd(w[1]!)}  ${r[2]}`);
   console.log(JSON.stringify(figures));
 } finally {
-  await local.stop();
+  await stop();
 }

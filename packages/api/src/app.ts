@@ -1,11 +1,17 @@
-import { randomUUID } from "node:crypto";
-import { type CommandOutcome, type CommandRequest, executeRequest } from "@medusa/domain";
+import { randomBytes, randomUUID } from "node:crypto";
+import {
+  type CommandOutcome,
+  type CommandRequest,
+  executeRequest,
+  type Idempotency,
+} from "@medusa/domain";
 import { Effect, Either, ManagedRuntime, Predicate } from "effect";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { Unauthenticated } from "./auth.js";
 import type { ApiDeps, ApiEnv, ApiPorts } from "./context.js";
+import { cursorSeal } from "./cursor.js";
 import { type ApiFailure, problemOf } from "./errors.js";
 import { openApiDocument } from "./openapi.js";
 import { ProblemError, problem, sendProblem } from "./problems.js";
@@ -21,8 +27,10 @@ export type Run = <A>(effect: Effect.Effect<A, ApiFailure, ApiPorts>) => Promise
 export interface Routes {
   readonly deps: ApiDeps;
   readonly run: Run;
+  /** Timeline cursors as clients see them: sealed with the app's key. */
+  readonly cursors: ReturnType<typeof cursorSeal>;
   /** Runs an assignment command; a new commit is announced to `onCommit`. */
-  readonly command: (request: CommandRequest) => Promise<CommandOutcome>;
+  readonly command: (request: CommandRequest, idempotency?: Idempotency) => Promise<CommandOutcome>;
 }
 
 /** Builds the API from its dependencies. `server.ts` (Node) and the Lambda handler are a few lines each. */
@@ -38,9 +46,13 @@ export const createApp = (deps: ApiDeps) => {
   const routes: Routes = {
     deps,
     run,
-    command: async (request) => {
+    cursors: cursorSeal(deps.cursorKey ?? randomBytes(32)),
+    command: async (request, idempotency) => {
       const outcome = await run(
-        executeRequest(request, deps.policy ? { policy: deps.policy } : {}),
+        executeRequest(request, {
+          ...(deps.policy ? { policy: deps.policy } : {}),
+          ...(idempotency ? { idempotency } : {}),
+        }),
       );
       if (!outcome.duplicate) deps.onCommit?.(outcome.commit);
       return outcome;
@@ -67,6 +79,11 @@ export const createApp = (deps: ApiDeps) => {
   const openapi = openApiDocument();
   app.get("/openapi.json", (c) => c.json(openapi));
 
+  // Patient data and the answers to commands: no browser or proxy keeps a copy.
+  app.use("/api/*", async (c, next) => {
+    await next();
+    c.header("cache-control", "no-store");
+  });
   app.use(
     "/api/*",
     bodyLimit({

@@ -17,6 +17,62 @@ describe("bearer tokens", () => {
     ).rejects.toBeInstanceOf(Unauthenticated);
   });
 
+  it("refuses tokens without exp or iat, living longer than the maximum age, or issued in the future; says no more than that", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const key = new TextEncoder().encode(TEST_SECRET);
+    const sign = (build: (jwt: SignJWT) => SignJWT) =>
+      build(
+        new SignJWT({ email: "n@c.example", roles: ["viewer"] }).setProtectedHeader({
+          alg: "HS256",
+        }),
+      ).sign(key);
+    const auth = jwtAuth({ secret: TEST_SECRET, maxTokenAgeS: 3_600 });
+    expect(await auth(await sign((j) => j.setIssuedAt(now).setExpirationTime(now + 600)))).toEqual({
+      email: "n@c.example",
+      roles: ["viewer"],
+    });
+    const refused = [
+      await sign((j) => j.setIssuedAt(now)), // no exp
+      await sign((j) => j.setExpirationTime(now + 600)), // no iat
+      await sign((j) => j.setIssuedAt(now).setExpirationTime(now + 10 * 365 * 86_400)), // absurd exp
+      await sign((j) => j.setIssuedAt(now + 3_600).setExpirationTime(now + 4_000)), // issued in the future
+      await sign((j) => j.setIssuedAt(now - 7_200).setExpirationTime(now + 600)), // older than the maximum age
+    ];
+    for (const token of refused) {
+      const r = await auth(token).then(
+        () => "accepted",
+        (e: unknown) => (e instanceof Unauthenticated ? e.message : String(e)),
+      );
+      expect(r).toBe("invalid or expired token");
+    }
+  });
+
+  it("Cognito's token kinds: an id token where id tokens are taken, an access token's client_id as the audience", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const key = new TextEncoder().encode(TEST_SECRET);
+    const token = (claims: Record<string, unknown>) =>
+      new SignJWT({ email: "n@c.example", roles: ["viewer"], ...claims })
+        .setProtectedHeader({ alg: "HS256" })
+        .setIssuedAt(now)
+        .setExpirationTime(now + 600)
+        .sign(key);
+    const ids = jwtAuth({ secret: TEST_SECRET, audience: "app", tokenUse: "id" });
+    await expect(ids(await token({ token_use: "id", aud: "app" }))).resolves.toBeDefined();
+    await expect(
+      ids(await token({ token_use: "access", client_id: "app" })),
+    ).rejects.toBeInstanceOf(Unauthenticated);
+    const access = jwtAuth({ secret: TEST_SECRET, audience: "app", tokenUse: "access" });
+    await expect(
+      access(await token({ token_use: "access", client_id: "app" })),
+    ).resolves.toBeDefined();
+    await expect(
+      access(await token({ token_use: "access", client_id: "another-app" })),
+    ).rejects.toBeInstanceOf(Unauthenticated);
+    await expect(access(await token({ token_use: "id", aud: "app" }))).rejects.toBeInstanceOf(
+      Unauthenticated,
+    );
+  });
+
   it("roles from a `roles` array, a space-separated string, or Cognito's groups", () => {
     expect(rolesOf({ roles: ["viewer"] })).toEqual(["viewer"]);
     expect(rolesOf({ roles: "viewer clinician" })).toEqual(["clinician", "viewer"]);

@@ -32,7 +32,25 @@ export interface JwtAuthOptions {
   readonly keys?: JWTVerifyGetKey;
   readonly issuer?: string;
   readonly audience?: string;
+  /**
+   * The longest a token may live (`exp` − `iat`) and the oldest it may be
+   * (now − `iat`); 12 hours unless set. A token without `exp` or `iat`, or
+   * issued in the future, is refused.
+   */
+  readonly maxTokenAgeS?: number;
+  /**
+   * Cognito's token kinds (`token_use`): `id` (the default; `aud` is the app
+   * client) or `access` (`client_id` is the app client, checked as the
+   * audience). A token of the other kind is refused.
+   */
+  readonly tokenUse?: "id" | "access";
+  /** The time now in seconds, for tests. */
+  readonly now?: () => number;
 }
+
+export const DEFAULT_MAX_TOKEN_AGE_S = 12 * 3_600;
+/** Clocks of the identity provider and the API may differ this much. */
+const CLOCK_TOLERANCE_S = 60;
 
 const isActor = Schema.is(ActorSchema);
 const ROLES: ReadonlyArray<Role> = ["clinician", "viewer"];
@@ -52,29 +70,39 @@ export const jwtAuth = (options: JwtAuthOptions): Authenticate => {
   // A KeyObject made once: given raw bytes, jose imports the key again for every token.
   const secret = options.secret ? createSecretKey(Buffer.from(options.secret, "utf8")) : undefined;
   if (!key && !secret) throw new Error("jwtAuth needs a secret or a JWKS URL");
+  const maxAge = options.maxTokenAgeS ?? DEFAULT_MAX_TOKEN_AGE_S;
+  const tokenUse = options.tokenUse ?? "id";
   const verifyOptions = {
     ...(options.issuer ? { issuer: options.issuer } : {}),
-    ...(options.audience ? { audience: options.audience } : {}),
+    // An access token names its app client in `client_id`, not `aud` (checked below).
+    ...(options.audience && tokenUse === "id" ? { audience: options.audience } : {}),
+    requiredClaims: ["exp", "iat"],
+    maxTokenAge: maxAge,
+    clockTolerance: CLOCK_TOLERANCE_S,
   };
   return async (token) => {
     let claims: JWTPayload;
     try {
+      const verify = {
+        ...verifyOptions,
+        ...(options.now ? { currentDate: new Date(options.now() * 1000) } : {}),
+      };
       claims = key
-        ? (
-            await jwtVerify(token, key, {
-              ...verifyOptions,
-              algorithms: ["RS256", "ES256", "PS256"],
-            })
-          ).payload
-        : (
-            await jwtVerify(token, secret as KeyObject, {
-              ...verifyOptions,
-              algorithms: ["HS256"],
-            })
-          ).payload;
-    } catch (e) {
-      throw new Unauthenticated({ reason: e instanceof Error ? e.message : "invalid token" });
+        ? (await jwtVerify(token, key, { ...verify, algorithms: ["RS256", "ES256", "PS256"] }))
+            .payload
+        : (await jwtVerify(token, secret as KeyObject, { ...verify, algorithms: ["HS256"] }))
+            .payload;
+    } catch {
+      // Why is for the operator's side, not the caller's: no hint what to forge next.
+      throw new Unauthenticated({ reason: "invalid or expired token" });
     }
+    // A token valid for years is a standing credential, whatever its `iat` says.
+    if ((claims.exp as number) - (claims.iat as number) > maxAge + CLOCK_TOLERANCE_S)
+      throw new Unauthenticated({ reason: "invalid or expired token" });
+    if (claims.token_use !== undefined && claims.token_use !== tokenUse)
+      throw new Unauthenticated({ reason: "invalid or expired token" });
+    if (tokenUse === "access" && options.audience && claims.client_id !== options.audience)
+      throw new Unauthenticated({ reason: "invalid or expired token" });
     const email = claims.email;
     if (typeof email !== "string" || !isActor(email))
       throw new Unauthenticated({ reason: "the token names no e-mail address" });

@@ -10,11 +10,14 @@ describe("API configuration from the environment", () => {
       host: "127.0.0.1",
       region: "eu-central-1",
       auth: { secret },
+      maxTokenAgeS: 43_200,
+      tokenUse: "id",
       tables: {
         events: "medusa-assignment-events",
         mapping: "medusa-device-patient-mapping",
         sensor: "medusa-sensor-data",
         deadLetters: "medusa-dead-letters",
+        idempotency: "medusa-idempotency-keys",
       },
     });
     expect(
@@ -56,6 +59,14 @@ describe("API configuration from the environment", () => {
     [{ MEDUSA_JWT_SECRET: secret, MEDUSA_EVENTS_TABLE: "e" }, "MEDUSA_EVENTS_TABLE"],
     [{ MEDUSA_JWT_SECRET: secret, AWS_REGION: undefined }, "AWS_REGION is required"],
     [{ MEDUSA_JWT_SECRET: secret, AWS_REGION: "not a region!" }, "AWS_REGION=not a region!"],
+    // Keys from an identity provider: only its tokens for this application.
+    [{ MEDUSA_JWKS_URL: "https://idp.example/jwks" }, "MEDUSA_JWT_ISSUER and MEDUSA_JWT_AUDIENCE"],
+    [
+      { MEDUSA_JWKS_URL: "https://idp.example/jwks", MEDUSA_JWT_ISSUER: "https://idp.example" },
+      "MEDUSA_JWT_AUDIENCE",
+    ],
+    [{ MEDUSA_JWT_SECRET: secret, MEDUSA_JWT_MAX_AGE_S: "10" }, "MEDUSA_JWT_MAX_AGE_S"],
+    [{ MEDUSA_JWT_SECRET: secret, MEDUSA_JWT_TOKEN_USE: "refresh" }, "MEDUSA_JWT_TOKEN_USE"],
   ])("a missing or bad setting stops start-up naming it: %o", (env, variable) => {
     const withRegion = { AWS_REGION: "eu-central-1", ...env };
     expect(() => apiConfigFromEnv(withRegion)).toThrow(ApiConfigError);

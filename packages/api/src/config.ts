@@ -2,10 +2,13 @@ import {
   type DynamoSettings,
   dynamoSettingsFromEnv,
   HttpUrl,
+  NumberAtLeast,
   setting,
   type TableNames,
 } from "@medusa/adapters";
 import { Either, Schema } from "effect";
+import { DEFAULT_MAX_TOKEN_AGE_S, type JwtAuthOptions } from "./auth.js";
+import { cursorKeyFrom } from "./cursor.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -28,6 +31,12 @@ export interface ApiConfig {
   readonly auth: { readonly secret: string } | { readonly jwksUrl: string };
   readonly issuer?: string;
   readonly audience?: string;
+  /** How long a token may live, in seconds (`MEDUSA_JWT_MAX_AGE_S`, 12 hours). */
+  readonly maxTokenAgeS: number;
+  /** Which Cognito token the API takes (`MEDUSA_JWT_TOKEN_USE`: `id` or `access`). */
+  readonly tokenUse: "id" | "access";
+  /** Signs timeline cursors (`MEDUSA_CURSOR_SECRET`); derived from the JWT secret when absent. */
+  readonly cursorSecret?: string;
   readonly tables: TableNames;
 }
 
@@ -68,6 +77,19 @@ export const apiConfigFromEnv = (env: Env): ApiConfig => {
     const auth = secret
       ? { secret: yield* setting(env, "MEDUSA_JWT_SECRET", Secret, secret) }
       : { jwksUrl: yield* setting(env, "MEDUSA_JWKS_URL", JwksUrl, "") };
+    // Keys from a provider sign tokens for many applications: only its tokens for this one count.
+    if (jwksUrl && !(env.MEDUSA_JWT_ISSUER && env.MEDUSA_JWT_AUDIENCE))
+      return yield* fail(
+        "MEDUSA_JWKS_URL needs MEDUSA_JWT_ISSUER and MEDUSA_JWT_AUDIENCE (the identity provider's issuer and this application's client id)",
+      );
+    const maxTokenAgeS = yield* setting(
+      env,
+      "MEDUSA_JWT_MAX_AGE_S",
+      NumberAtLeast(60),
+      DEFAULT_MAX_TOKEN_AGE_S,
+    );
+    const tokenUse = yield* setting(env, "MEDUSA_JWT_TOKEN_USE", TokenUse, "id" as const);
+    const cursorSecret = yield* setting(env, "MEDUSA_CURSOR_SECRET", Secret, undefined);
     const dynamo: DynamoSettings = yield* dynamoSettingsFromEnv(env, { requireRegion: true });
     return {
       port,
@@ -77,6 +99,9 @@ export const apiConfigFromEnv = (env: Env): ApiConfig => {
       auth,
       ...(env.MEDUSA_JWT_ISSUER ? { issuer: env.MEDUSA_JWT_ISSUER } : {}),
       ...(env.MEDUSA_JWT_AUDIENCE ? { audience: env.MEDUSA_JWT_AUDIENCE } : {}),
+      maxTokenAgeS,
+      tokenUse,
+      ...(cursorSecret !== undefined ? { cursorSecret } : {}),
       tables: dynamo.tables,
     };
   });
@@ -89,3 +114,30 @@ export const apiConfigFromEnv = (env: Env): ApiConfig => {
 };
 
 const fail = (problem: string) => Either.left(new ApiConfigError({ problem }));
+
+const TokenUse = Schema.String.pipe(
+  Schema.filter((s): s is "id" | "access" => s === "id" || s === "access", {
+    message: () => "must be id or access",
+  }),
+);
+
+/**
+ * The key timeline cursors are sealed with: `MEDUSA_CURSOR_SECRET`, else one
+ * derived from the JWT secret; undefined (a key per process) when neither is
+ * set, which only a single instance can use.
+ */
+export const withCursorKey = (config: ApiConfig): { cursorKey?: Uint8Array | string } => {
+  const key =
+    config.cursorSecret ??
+    ("secret" in config.auth ? cursorKeyFrom(config.auth.secret) : undefined);
+  return key === undefined ? {} : { cursorKey: key };
+};
+
+/** How the configured API checks bearer tokens. */
+export const jwtOptions = (config: ApiConfig): JwtAuthOptions => ({
+  ...config.auth,
+  ...(config.issuer ? { issuer: config.issuer } : {}),
+  ...(config.audience ? { audience: config.audience } : {}),
+  maxTokenAgeS: config.maxTokenAgeS,
+  tokenUse: config.tokenUse,
+});

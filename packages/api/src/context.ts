@@ -4,6 +4,7 @@ import type {
   Commit,
   DecisionPolicy,
   EventStore,
+  IdempotencyKeys,
   SensorStore,
 } from "@medusa/domain";
 import type { Layer } from "effect";
@@ -12,7 +13,7 @@ import type { Authenticate, Principal, Role } from "./auth.js";
 import { ProblemError, problem } from "./problems.js";
 
 /** The ports the API's use cases run on. */
-export type ApiPorts = EventStore | AssignmentReadModel | SensorStore | Clock;
+export type ApiPorts = EventStore | AssignmentReadModel | SensorStore | IdempotencyKeys | Clock;
 
 /** Everything the app needs; wired once at the entry point. */
 export interface ApiDeps {
@@ -25,6 +26,11 @@ export interface ApiDeps {
   /** Called after every accepted (not duplicate) commit: the local stack re-attributes and invalidates caches here. */
   readonly onCommit?: (commit: Commit) => void;
   readonly policy?: DecisionPolicy;
+  /**
+   * Signs the timeline cursors handed to clients; every instance serving one
+   * API needs the same key. A random one per app when absent (one process).
+   */
+  readonly cursorKey?: Uint8Array | string | undefined;
 }
 
 export interface ApiEnv {

@@ -73,6 +73,10 @@ const cases = {
     problem(400, "invalid-cursor", "Invalid cursor", {
       detail: "cursor is not one this API returned",
     }),
+  IdempotencyKeyReused: (e) =>
+    problem(422, "idempotency-key-reused", "Idempotency-Key reused with another request", {
+      detail: e.message,
+    }),
   EmptyTimeRange: (e) => problem(400, "validation-error", "Invalid request", { detail: e.message }),
   // Storage internals stay in the operator's log.
   EventStoreUnavailable: storageUnavailable,

@@ -2,6 +2,7 @@
 export { createApp, MAX_BODY_BYTES } from "./app.js";
 export {
   type Authenticate,
+  DEFAULT_MAX_TOKEN_AGE_S,
   type JwtAuthOptions,
   jwtAuth,
   type Principal,
@@ -9,7 +10,13 @@ export {
   rolesOf,
   Unauthenticated,
 } from "./auth.js";
-export { type ApiConfig, ApiConfigError, apiConfigFromEnv } from "./config.js";
+export {
+  type ApiConfig,
+  ApiConfigError,
+  apiConfigFromEnv,
+  jwtOptions,
+  withCursorKey,
+} from "./config.js";
 export type { ApiDeps, ApiPorts } from "./context.js";
 export { type ApiFailure, problemFor, problemOf } from "./errors.js";
 export { jsonSchemaOf, openApiDocument } from "./openapi.js";

@@ -1,15 +1,23 @@
 import { createHash } from "node:crypto";
-import { CommandId, invalid } from "@medusa/domain";
+import { CommandId, decodeGuarded, type Idempotency, invalid } from "@medusa/domain";
 import { Either, Schema } from "effect";
 import type { Context } from "hono";
 import type { ApiEnv } from "./context.js";
 import { ProblemError, problem } from "./problems.js";
 
-/** Decodes input with a schema; unknown fields are refused; failures are a 400 naming every path. */
+/**
+ * Decodes input with a schema; unknown fields are refused; failures are a 400
+ * naming every path. Input nested deeper than any request is refused before
+ * the schema walks it.
+ */
 export const decodeInput = <A, I>(schema: Schema.Schema<A, I>, input: unknown): A => {
-  const r = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })(input);
+  const r = decodeGuarded(
+    "invalid request",
+    input,
+    Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" }),
+  );
   if (Either.isRight(r)) return r.right;
-  return refuse(invalid("invalid request", r.left).issues);
+  return refuse(r.left.issues);
 };
 
 /** A path parameter decoded with its schema; a 400 problem names the parameter as the field. */
@@ -70,14 +78,32 @@ export const jsonBody = async (c: Context<ApiEnv>): Promise<unknown> => {
   }
 };
 
+/** A value as JSON with its object keys sorted: the same request always hashes alike. */
+const canonical = (value: unknown): string =>
+  JSON.stringify(value, (_, v) =>
+    typeof v === "object" && v !== null && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("base64url");
+
 /**
- * The command id of a request: derived from its `Idempotency-Key` (scoped to
- * the caller and the route), so a retry is the same command and appends
- * nothing; a fresh one otherwise.
+ * The command id of a request and, when it carries an `Idempotency-Key`, the
+ * key to claim. The key is scoped to the caller and the route; the command id
+ * is derived from the key and the request, so a retry of the same request is
+ * the same command (it appends nothing) and the same key with another request
+ * never replays the first one's outcome (the claim refuses it, and after the
+ * key expires it is another command). A fresh id without a key.
  */
-export const commandIdFor = (c: Context<ApiEnv>, route: string, newId: () => string): CommandId => {
+export const commandIdFor = (
+  c: Context<ApiEnv>,
+  route: string,
+  request: unknown,
+  newId: () => string,
+): { readonly commandId: CommandId; readonly idempotency?: Idempotency } => {
   const key = c.req.header("idempotency-key");
-  if (!key) return Schema.decodeSync(CommandId)(newId());
+  if (!key) return { commandId: Schema.decodeSync(CommandId)(newId()) };
   if (key.length > 200) {
     throw new ProblemError(
       problem(400, "validation-error", "Invalid request", {
@@ -85,8 +111,10 @@ export const commandIdFor = (c: Context<ApiEnv>, route: string, newId: () => str
       }),
     );
   }
-  const digest = createHash("sha256")
-    .update(`${c.get("principal").email}\u0000${route}\u0000${key}`)
-    .digest("base64url");
-  return Schema.decodeSync(CommandId)(`idem-${digest}`);
+  const scoped = sha256(`${c.get("principal").email}\u0000${route}\u0000${key}`);
+  const requestHash = sha256(canonical(request));
+  return {
+    commandId: Schema.decodeSync(CommandId)(`idem-${sha256(`${scoped}\u0000${requestHash}`)}`),
+    idempotency: { key: scoped, requestHash },
+  };
 };

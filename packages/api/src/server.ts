@@ -3,18 +3,15 @@ import { dynamoLayer, systemClock } from "@medusa/adapters";
 import { Layer } from "effect";
 import { createApp } from "./app.js";
 import { jwtAuth } from "./auth.js";
-import { apiConfigFromEnv } from "./config.js";
+import { apiConfigFromEnv, jwtOptions, withCursorKey } from "./config.js";
 
 /** The API on Node, configured from the environment (see the README). */
 export const startServer = (env: Readonly<Record<string, string | undefined>> = process.env) => {
   const config = apiConfigFromEnv(env);
   const app = createApp({
     layer: Layer.merge(dynamoLayer(config), systemClock),
-    authenticate: jwtAuth({
-      ...config.auth,
-      ...(config.issuer ? { issuer: config.issuer } : {}),
-      ...(config.audience ? { audience: config.audience } : {}),
-    }),
+    authenticate: jwtAuth(jwtOptions(config)),
+    ...withCursorKey(config),
   });
   return serve({ fetch: app.fetch, port: config.port, hostname: config.host });
 };

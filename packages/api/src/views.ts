@@ -6,7 +6,7 @@ import type {
   PatientId,
   TimelinePage,
 } from "@medusa/domain";
-import { statusOf } from "@medusa/domain";
+import { intervalStartedBy, statusOf } from "@medusa/domain";
 import { Schema } from "effect";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -35,17 +35,7 @@ export const assignmentView = (i: AssignmentInterval): typeof AssignmentView.Typ
 /** The assignment a commit started, as the old backend returned it. */
 export const startedView = (commit: Commit): typeof AssignmentView.Type | null => {
   const e = commit.events.find((x): x is DeviceAssigned => x._tag === "DeviceAssigned");
-  return e
-    ? assignmentView({
-        deviceId: e.deviceId,
-        patientId: e.patientId,
-        assignedBy: e.assignedBy,
-        start: e.at,
-        end: null,
-        ...(e.patientName !== undefined ? { patientName: e.patientName } : {}),
-        ...(e.notes !== undefined ? { notes: e.notes } : {}),
-      })
-    : null;
+  return e ? assignmentView(intervalStartedBy(e)) : null;
 };
 
 export const devicePatientView = (

@@ -4,7 +4,7 @@ import type { MotionSensorService } from "@medusa/adapters/sensor";
 import type { DeviceStatus } from "@medusa/domain";
 import { handleCommand } from "./commands.js";
 import type { DeviceConfig } from "./config.js";
-import { errorText } from "./errors.js";
+import { detached, errorText } from "./errors.js";
 import { Publisher } from "./publisher.js";
 import { Reporter } from "./reporter.js";
 import { Sampler } from "./sampler.js";
@@ -85,18 +85,17 @@ export class Agent {
     await this.sampler.startSensor();
     transport.onConnect(() => {
       this.publisher.reset();
-      void this.reporter.publishDeviceInfo();
+      detached("device info", () => this.reporter.publishDeviceInfo(), this.log);
       this.publisher.pump();
     });
     transport.onDisconnect(() => this.publisher.reset());
-    await transport.subscribe(
-      config.topics.commands,
-      (topic, payload) => void this.onCommand(topic, payload),
+    await transport.subscribe(config.topics.commands, (topic, payload) =>
+      detached("command", () => this.onCommand(topic, payload), this.log),
     );
     this.sampler.start();
     this.reporter.start();
     if (transport.connected) {
-      void this.reporter.publishDeviceInfo();
+      detached("device info", () => this.reporter.publishDeviceInfo(), this.log);
       this.publisher.pump();
     }
   }

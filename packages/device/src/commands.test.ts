@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Batcher } from "./batcher.js";
 import { type CommandTarget, handleCommand } from "./commands.js";
@@ -129,5 +130,45 @@ describe("batcher", () => {
     });
     expect(b.take()).toEqual([]);
     expect(b.nextSequence).toBe(9_101);
+  });
+});
+
+describe("hostile commands", () => {
+  it("a command nested 100,000 levels deep is an invalid_command answer, not a crash", async () => {
+    const deep = `{"request_id":"r-deep","command":${"[".repeat(100_000)}${"]".repeat(100_000)}}`;
+    const r = await handleCommand(deep, target(), now);
+    // Its command names no command the agent knows.
+    expect(r).toMatchObject({
+      ok: false,
+      request_id: "r-deep",
+      error: { code: "unknown_command" },
+    });
+    const deepField = `{"request_id":"r-deep","command":"identify","duration_s":${"[".repeat(100_000)}${"]".repeat(100_000)}}`;
+    expect(await handleCommand(deepField, target(), now)).toMatchObject({
+      ok: false,
+      error: { code: "invalid_command" },
+    });
+  });
+
+  it("any input — deep, prototype-keyed, huge, not JSON — is answered, never thrown, and changes nothing unless valid", async () => {
+    const nested = (n: number) => `${'{"a":'.repeat(n)}1${"}".repeat(n)}`;
+    const inputs = fc.oneof(
+      fc.jsonValue({ maxDepth: 8 }).map((v) => JSON.stringify(v) ?? "null"),
+      fc.integer({ min: 33, max: 20_000 }).map((n) => `{"request_id":"r","command":${nested(n)}}`),
+      fc.constantFrom(
+        '{"__proto__":{"command":"ping"},"request_id":"r"}',
+        '{"request_id":"r","command":"set_sample_rate","sample_rate_hz":50,"__proto__":{"x":1}}',
+        `{"request_id":"${"r".repeat(100_000)}","command":"ping"}`,
+      ),
+      fc.uint8Array({ maxLength: 200 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(inputs, async (raw) => {
+        const t = target();
+        const r = await handleCommand(raw, t, now);
+        if (!r.ok) expect(t.calls).toEqual([]);
+        expect(({} as Record<string, unknown>).command).toBeUndefined();
+      }),
+    );
   });
 });

@@ -3,7 +3,7 @@ import type { SampleOutboxService } from "@medusa/adapters/outbox";
 import type { MotionSensorService } from "@medusa/adapters/sensor";
 import type { DeviceInfo, DeviceStatus, EpochMillis } from "@medusa/domain";
 import type { DeviceConfig } from "./config.js";
-import { errorText } from "./errors.js";
+import { detached, errorText } from "./errors.js";
 import { cpuTemperature, memory, wifiState } from "./system.js";
 
 export interface ReporterOptions {
@@ -32,7 +32,10 @@ export class Reporter {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.publishStatus(), this.options.config.statusIntervalMs);
+    this.timer = setInterval(
+      () => detached("status", () => this.publishStatus(), this.options.log),
+      this.options.config.statusIntervalMs,
+    );
   }
 
   stop(): void {

@@ -3,7 +3,7 @@ import type { SampleOutboxService } from "@medusa/adapters/outbox";
 import type { MotionSensorService } from "@medusa/adapters/sensor";
 import { encodeSampleBatch, type Sample } from "@medusa/domain";
 import { Batcher, MAX_MESSAGE_SAMPLES, MAX_PENDING_SAMPLES } from "./batcher.js";
-import { AgentStopping, errorText } from "./errors.js";
+import { AgentStopping, detached, errorText } from "./errors.js";
 import type { SequenceStoreService } from "./sequence.js";
 
 export interface SamplerOptions {
@@ -127,7 +127,10 @@ export class Sampler {
   private scheduleSampling() {
     if (this.stopped) return;
     clearInterval(this.samplingTimer);
-    this.samplingTimer = setInterval(() => void this.sample(), drainIntervalMs(this.rateHz));
+    this.samplingTimer = setInterval(
+      () => detached("sensor drain", () => this.sample(), this.options.log),
+      drainIntervalMs(this.rateHz),
+    );
   }
 
   /**
@@ -140,7 +143,7 @@ export class Sampler {
     clearInterval(this.publishTimer);
     const tick = () => {
       this.lastTickAt = performance.now();
-      void this.requestFlush();
+      detached("flush", () => this.requestFlush(), this.options.log);
     };
     const due = Math.max(0, this.lastTickAt + this.intervalMs - performance.now());
     this.publishTimer = setTimeout(() => {

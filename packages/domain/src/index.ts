@@ -13,6 +13,7 @@ export {
   type CommandRequest,
   type ExecuteOptions,
   executeCommand,
+  type Idempotency,
   executeRequest,
 } from "./application/execute-command.js";
 export {
@@ -100,6 +101,15 @@ export {
   PatientName,
   patientId,
 } from "./ids.js";
+export {
+  beyondLimits,
+  DEFAULT_MAX_LEAD_MS,
+  DEFAULT_MAX_SEGMENTS,
+  DEFAULT_MAX_SPAN_MS,
+  type IngestLimits,
+  ingestLimits,
+  tooManySegments,
+} from "./ingest-limits.js";
 // The ports.
 export { Clock } from "./ports/clock.js";
 export { type DeadLetter, DeadLetters, type DeadLettersService } from "./ports/dead-letters.js";
@@ -111,6 +121,12 @@ export {
   EventStoreUnavailable,
   eventsOf,
 } from "./ports/event-store.js";
+export {
+  IDEMPOTENCY_KEY_TTL_MS,
+  IdempotencyKeyReused,
+  IdempotencyKeys,
+  type IdempotencyKeysService,
+} from "./ports/idempotency.js";
 export { AssignmentIntervals, type AssignmentIntervalsService } from "./ports/intervals.js";
 export { AssignmentReadModel, type AssignmentReadModelService } from "./ports/read-model.js";
 export {
@@ -131,6 +147,7 @@ export {
   auditTrail,
   byStartThenDevice,
   currentAssignment,
+  intervalStartedBy,
   intervalsOf,
   patientActiveDevices,
   patientDeviceHistory,
@@ -160,8 +177,11 @@ export {
 } from "./telemetry/device-commands.js";
 export { DeviceInfo, DeviceStatus } from "./telemetry/device-messages.js";
 export {
+  decodeGuarded,
   InvalidPayload,
   invalid,
+  MAX_JSON_DEPTH,
+  nestedDeeperThan,
   parseJson,
   type RawPayload,
   rawPayload,

@@ -3,6 +3,7 @@ import {
   type AssignmentEvent,
   type AssignmentState,
   type CurrentAssignment,
+  type DeviceAssigned,
   EndReason,
 } from "./assignment.js";
 import { Actor, DeviceId, EpochMillis, Notes, PatientId, PatientName } from "./ids.js";
@@ -34,6 +35,17 @@ export const statusOf = (interval: AssignmentInterval): AssignmentStatus =>
 export const currentAssignment = (state: AssignmentState): CurrentAssignment | null =>
   state._tag === "Assigned" ? state.current : null;
 
+/** The interval an assignment event starts: open, until an `AssignmentEnded` closes it. */
+export const intervalStartedBy = (event: DeviceAssigned): AssignmentInterval => ({
+  deviceId: event.deviceId,
+  patientId: event.patientId,
+  assignedBy: event.assignedBy,
+  start: event.at,
+  end: null,
+  ...(event.patientName !== undefined ? { patientName: event.patientName } : {}),
+  ...(event.notes !== undefined ? { notes: event.notes } : {}),
+});
+
 /** A device's assignment intervals, oldest first (ordered and non-overlapping by invariant 2). */
 export const intervalsOf = (
   events: Iterable<AssignmentEvent>,
@@ -41,15 +53,7 @@ export const intervalsOf = (
   const out: Array<AssignmentInterval> = [];
   for (const event of events) {
     if (event._tag === "DeviceAssigned") {
-      out.push({
-        deviceId: event.deviceId,
-        patientId: event.patientId,
-        assignedBy: event.assignedBy,
-        start: event.at,
-        end: null,
-        ...(event.patientName !== undefined ? { patientName: event.patientName } : {}),
-        ...(event.notes !== undefined ? { notes: event.notes } : {}),
-      });
+      out.push(intervalStartedBy(event));
     } else {
       const open = out.at(-1);
       if (open !== undefined && open.end === null) {

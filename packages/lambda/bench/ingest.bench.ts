@@ -5,18 +5,8 @@
  * (after the reassignment). Re-attribution included. Prints a table, then one
  * JSON line.
  */
-import {
-  clockFrom,
-  DEFAULT_CACHE_TTL_MS,
-  ensureTables,
-  localCredentials,
-  makeDynamoClient,
-  makeDynamoStores,
-  storesLayer,
-  tableNames,
-  withUsageMetrics,
-} from "@medusa/adapters";
-import { startDynamoLocal } from "@medusa/adapters/testing";
+import { clockFrom, DEFAULT_CACHE_TTL_MS, storesLayer, withUsageMetrics } from "@medusa/adapters";
+import { startLocalStores } from "@medusa/adapters/testing";
 import {
   actor,
   type Commit,
@@ -54,17 +44,9 @@ const random = () => {
   return seed / 2 ** 31;
 };
 
-const local = await startDynamoLocal();
+const { client, stores, stop } = await startLocalStores({ prefix: "bench-" });
 try {
-  const client = makeDynamoClient({
-    endpoint: local.endpoint,
-    region: "local",
-    credentials: localCredentials,
-  });
-  const tables = tableNames({ prefix: "bench-" });
-  await ensureTables(client, tables);
   const meter = withUsageMetrics(client);
-  const stores = makeDynamoStores({ client, tables });
   let clock = T0;
   // A fresh process each time: commands, and each re-attribution pass (the stream-triggered
   // function is another container than the ingest's).
@@ -310,5 +292,5 @@ try {
   for (const r of rows) console.log(`${r[0].padEnd(w[0]!)}  ${r[1].padEnd(w[1]!)}  ${r[2]}`);
   console.log(JSON.stringify(figures));
 } finally {
-  await local.stop();
+  await stop();
 }

@@ -1,5 +1,5 @@
 import { dynamoLayer, systemClock } from "@medusa/adapters";
-import { apiConfigFromEnv, createApp, jwtAuth } from "@medusa/api";
+import { apiConfigFromEnv, createApp, jwtAuth, jwtOptions, withCursorKey } from "@medusa/api";
 import { Layer } from "effect";
 import { handle } from "hono/aws-lambda";
 
@@ -7,11 +7,8 @@ import { handle } from "hono/aws-lambda";
 const config = apiConfigFromEnv(process.env);
 const app = createApp({
   layer: Layer.merge(dynamoLayer(config), systemClock),
-  authenticate: jwtAuth({
-    ...config.auth,
-    ...(config.issuer ? { issuer: config.issuer } : {}),
-    ...(config.audience ? { audience: config.audience } : {}),
-  }),
+  authenticate: jwtAuth(jwtOptions(config)),
+  ...withCursorKey(config),
 });
 
 /** The API behind API Gateway (HTTP API, payload 2.0) or a Lambda function URL. */

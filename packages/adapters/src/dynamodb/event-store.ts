@@ -16,13 +16,11 @@ import {
 import { Effect, Either } from "effect";
 import { commitItem, decodeCommitItem } from "./commit-item.js";
 import { mappingWrites } from "./mapping-row.js";
+import { queryAll, reasonOf } from "./query.js";
 import type { TableNames } from "./tables.js";
 
 const failure = (operation: string, e: unknown) =>
-  new EventStoreUnavailable({
-    operation,
-    reason: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
-  });
+  new EventStoreUnavailable({ operation, reason: reasonOf(e) });
 
 /** How a cancelled append's reasons read: a lost race, a collision with a transaction in progress, or neither. */
 const cancellation = (e: unknown): "conflict" | "collision" | undefined => {
@@ -60,38 +58,18 @@ export const makeDynamoEventStore = (options: {
   const random = options.random ?? Math.random;
   return {
     load: (deviceId: DeviceId) =>
-      Effect.gen(function* () {
-        const commits: Array<Commit> = [];
-        let start: Record<string, AttributeValue> | undefined;
-        do {
-          const page = yield* Effect.tryPromise({
-            try: () =>
-              client.send(
-                new QueryCommand({
-                  TableName: tables.events,
-                  KeyConditionExpression: "device_id = :d",
-                  ExpressionAttributeValues: { ":d": { S: deviceId } },
-                  ConsistentRead: true,
-                  ...(options.pageSize ? { Limit: options.pageSize } : {}),
-                  ...(start ? { ExclusiveStartKey: start } : {}),
-                }),
-              ),
-            catch: (e) => failure("load", e),
-          });
-          for (const item of page.Items ?? []) {
-            const commit = decodeCommitItem(item);
-            if (Either.isLeft(commit)) {
-              return yield* new EventStoreUnavailable({
-                operation: "load",
-                reason: `unreadable commit: ${commit.left}`,
-              });
-            }
-            commits.push(commit.right);
-          }
-          start = page.LastEvaluatedKey;
-        } while (start);
-        return { deviceId, version: commits.length, commits };
-      }),
+      queryAll(
+        client,
+        {
+          TableName: tables.events,
+          KeyConditionExpression: "device_id = :d",
+          ExpressionAttributeValues: { ":d": { S: deviceId } },
+          ConsistentRead: true,
+          ...(options.pageSize ? { Limit: options.pageSize } : {}),
+        },
+        decodeCommitItem,
+        (e) => failure("load", e),
+      ).pipe(Effect.map((commits) => ({ deviceId, version: commits.length, commits }))),
     append: (commit) => {
       const transact = () =>
         client.send(

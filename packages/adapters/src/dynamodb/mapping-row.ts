@@ -1,6 +1,11 @@
 import type { AttributeValue, TransactWriteItem } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
-import { type AssignmentEvent, AssignmentInterval, EndReason } from "@medusa/domain";
+import {
+  type AssignmentEvent,
+  AssignmentInterval,
+  EndReason,
+  intervalStartedBy,
+} from "@medusa/domain";
 import { Either, ParseResult, Schema } from "effect";
 
 /**
@@ -72,16 +77,7 @@ export const mappingWrites = (
 ): Array<TransactWriteItem> =>
   events.map((e): TransactWriteItem => {
     if (e._tag === "DeviceAssigned") {
-      const row = encodeRow({
-        deviceId: e.deviceId,
-        patientId: e.patientId,
-        assignedBy: e.assignedBy,
-        start: e.at,
-        end: null,
-        ...(e.patientName !== undefined ? { patientName: e.patientName } : {}),
-        ...(e.notes !== undefined ? { notes: e.notes } : {}),
-      });
-      return { Put: { TableName: table, Item: marshall(row) } };
+      return { Put: { TableName: table, Item: marshall(encodeRow(intervalStartedBy(e))) } };
     }
     const ended = encodeRow({
       deviceId: e.deviceId,

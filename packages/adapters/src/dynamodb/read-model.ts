@@ -1,12 +1,12 @@
-import { type AttributeValue, type DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
-  type AssignmentInterval,
   type AssignmentReadModelService,
   byStartThenDevice,
   StorageUnavailable,
 } from "@medusa/domain";
-import { Effect, Either } from "effect";
+import { Effect } from "effect";
 import { intervalFromRow } from "./mapping-row.js";
+import { queryAll, reasonOf } from "./query.js";
 import { PATIENT_DEVICE_INDEX, type TableNames } from "./tables.js";
 
 /** The device–patient mapping read model, on the historical table and its `patient-device-index`. */
@@ -19,40 +19,19 @@ export const makeDynamoReadModel = (options: {
     operation: string,
     input: { index?: string; key: string; value: string; newestOnly?: boolean },
   ) =>
-    Effect.gen(function* () {
-      const out: Array<AssignmentInterval> = [];
-      let start: Record<string, AttributeValue> | undefined;
-      do {
-        const page = yield* Effect.tryPromise({
-          try: () =>
-            client.send(
-              new QueryCommand({
-                TableName: tables.mapping,
-                ...(input.index ? { IndexName: input.index } : { ConsistentRead: true }),
-                KeyConditionExpression: `${input.key} = :v`,
-                ExpressionAttributeValues: { ":v": { S: input.value } },
-                ...(input.newestOnly ? { ScanIndexForward: false, Limit: 1 } : {}),
-                ...(start ? { ExclusiveStartKey: start } : {}),
-              }),
-            ),
-          catch: (e) =>
-            new StorageUnavailable({ store: "mapping table", operation, reason: String(e) }),
-        });
-        for (const item of page.Items ?? []) {
-          const interval = intervalFromRow(item);
-          if (Either.isLeft(interval)) {
-            return yield* new StorageUnavailable({
-              store: "mapping table",
-              operation,
-              reason: `unreadable row: ${interval.left}`,
-            });
-          }
-          out.push(interval.right);
-        }
-        start = input.newestOnly ? undefined : page.LastEvaluatedKey;
-      } while (start);
-      return out.sort(byStartThenDevice);
-    });
+    queryAll(
+      client,
+      {
+        TableName: tables.mapping,
+        ...(input.index ? { IndexName: input.index } : { ConsistentRead: true }),
+        KeyConditionExpression: `${input.key} = :v`,
+        ExpressionAttributeValues: { ":v": { S: input.value } },
+        ...(input.newestOnly ? { ScanIndexForward: false, Limit: 1 } : {}),
+      },
+      intervalFromRow,
+      (e) => new StorageUnavailable({ store: "mapping table", operation, reason: reasonOf(e) }),
+      { firstPageOnly: input.newestOnly === true },
+    ).pipe(Effect.map((rows) => rows.sort(byStartThenDevice)));
   return {
     deviceIntervals: (deviceId) => query("deviceIntervals", { key: "device_id", value: deviceId }),
     // Intervals never overlap, so the newest row is the current assignment unless it has ended.

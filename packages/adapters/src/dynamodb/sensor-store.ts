@@ -1,7 +1,10 @@
 import {
   type AttributeValue,
   BatchWriteItemCommand,
+  ConditionalCheckFailedException,
   type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
   QueryCommand,
   type WriteRequest,
 } from "@aws-sdk/client-dynamodb";
@@ -25,7 +28,9 @@ import {
   decodeTimelineCursor,
   encodeTimelineCursor,
   MAX_ITEM_SPAN_MS,
+  writeIfAbsent,
 } from "../segments.js";
+import { queryAll, reasonOf } from "./query.js";
 import { segmentFromItem, segmentItem } from "./sensor-item.js";
 import { PATIENT_TIMELINE_INDEX, type TableNames } from "./tables.js";
 
@@ -40,11 +45,7 @@ export interface SensorStoreOptions {
 }
 
 const unavailable = (operation: string, e: unknown) =>
-  new StorageUnavailable({
-    store: "sensor table",
-    operation,
-    reason: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
-  });
+  new StorageUnavailable({ store: "sensor table", operation, reason: reasonOf(e) });
 
 /**
  * What DynamoDB throws when it throttles a whole request (after the SDK's own
@@ -60,8 +61,9 @@ const throttled = (e: unknown): e is Error => e instanceof Error && THROTTLING.h
 /**
  * Packed motion samples on DynamoDB: one item per segment, key
  * `(device_id, timestamp)` (the segment's key); the patient timeline through
- * `patient-timeline-index`. Writes are BatchWriteItem, 25 per call,
- * idempotent by key.
+ * `patient-timeline-index`. The ingest's writes are conditional (an item is
+ * written only where its key is free, so nothing replaces stored samples);
+ * re-attribution's are BatchWriteItem, 25 per call.
  */
 export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreService => {
   const { client, tables } = options;
@@ -131,41 +133,70 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
     return [...byKey.values()];
   };
 
+  /**
+   * Writes one item only where its key is free. A key that holds an item
+   * already answers with that item (`ReturnValuesOnConditionCheckFailure`),
+   * so telling a redelivery from a conflict costs no read in the common case.
+   * Throttling is retried with backoff until the deadline.
+   */
+  const putIfAbsent = async (
+    item: Record<string, AttributeValue>,
+    deadline: number,
+  ): Promise<{ readonly stored: Record<string, AttributeValue> | null } | "throttled"> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await client.send(
+          new PutItemCommand({
+            TableName: tables.sensor,
+            Item: item,
+            ConditionExpression: "attribute_not_exists(device_id)",
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          }),
+        );
+        return { stored: null };
+      } catch (e) {
+        if (e instanceof ConditionalCheckFailedException) {
+          if (e.Item) return { stored: e.Item };
+          // An emulator that does not return the item: read it.
+          const got = await client.send(
+            new GetItemCommand({
+              TableName: tables.sensor,
+              Key: {
+                device_id: item.device_id as AttributeValue,
+                timestamp: item.timestamp as AttributeValue,
+              },
+              ConsistentRead: true,
+            }),
+          );
+          return { stored: got.Item ?? null };
+        }
+        if (!throttled(e)) throw e;
+        if (Date.now() >= deadline) return "throttled";
+        await sleep(random() * Math.min(2_000, 50 * 2 ** (attempt + 1)));
+      }
+    }
+  };
+
   const queryItems = (
     operation: string,
     input: { index?: string; hashKey: string; hashValue: string; from: number; to: number },
   ) =>
-    Effect.gen(function* () {
-      const out: Array<StoredSegment> = [];
-      let start: Record<string, AttributeValue> | undefined;
-      do {
-        const page = yield* Effect.tryPromise({
-          try: () =>
-            client.send(
-              new QueryCommand({
-                TableName: tables.sensor,
-                ...(input.index ? { IndexName: input.index } : { ConsistentRead: true }),
-                KeyConditionExpression: `${input.hashKey} = :h AND #t BETWEEN :from AND :to`,
-                ExpressionAttributeNames: { "#t": "timestamp" },
-                ExpressionAttributeValues: marshall({
-                  ":h": input.hashValue,
-                  ":from": input.from,
-                  ":to": input.to,
-                }),
-                ...(start ? { ExclusiveStartKey: start } : {}),
-              }),
-            ),
-          catch: (e) => unavailable(operation, e),
-        });
-        for (const item of page.Items ?? []) {
-          const segment = segmentFromItem(item);
-          if (Either.isLeft(segment)) return yield* unavailable(operation, segment.left);
-          out.push(segment.right);
-        }
-        start = page.LastEvaluatedKey;
-      } while (start);
-      return out;
-    });
+    queryAll(
+      client,
+      {
+        TableName: tables.sensor,
+        ...(input.index ? { IndexName: input.index } : { ConsistentRead: true }),
+        KeyConditionExpression: `${input.hashKey} = :h AND #t BETWEEN :from AND :to`,
+        ExpressionAttributeNames: { "#t": "timestamp" },
+        ExpressionAttributeValues: marshall({
+          ":h": input.hashValue,
+          ":from": input.from,
+          ":to": input.to,
+        }),
+      },
+      segmentFromItem,
+      (e) => unavailable(operation, e),
+    );
 
   const inRange = (t: number, r: TimeRange) => t >= r.start && t < r.end;
 
@@ -181,15 +212,37 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
       ),
     );
 
+  const deviceSamples: SensorStoreService["deviceSamples"] = (deviceId, range) =>
+    Effect.map(deviceSegments(deviceId, range), (segments) => samplesWithin(segments, range));
+
   return {
     write: (segments) =>
-      batchWrite(
-        "write",
-        puts(segments).map((s) => ({ PutRequest: { Item: segmentItem(s) } })),
-      ).pipe(Effect.as(segments.map(() => "written" as const))),
+      writeIfAbsent(segments, {
+        put: (piece) =>
+          Effect.tryPromise({
+            try: () => putIfAbsent(segmentItem(piece), Date.now() + deadlineMs),
+            catch: (e) => unavailable("write", e),
+          }).pipe(
+            Effect.flatMap(
+              (r): Effect.Effect<"written" | "throttled" | StoredSegment, StorageUnavailable> => {
+                if (r === "throttled") return Effect.succeed("throttled");
+                if (r.stored === null) return Effect.succeed("written");
+                const existing = segmentFromItem(r.stored);
+                return Either.isLeft(existing)
+                  ? Effect.fail(unavailable("write", existing.left))
+                  : Effect.succeed(existing.right);
+              },
+            ),
+          ),
+        samples: (deviceId, range) => deviceSamples(deviceId, range),
+        throttled: (keys) =>
+          new SegmentsNotWritten({
+            failed: keys,
+            reason: `DynamoDB throttled them for ${deadlineMs} ms`,
+          }),
+      }),
     deviceSegments,
-    deviceSamples: (deviceId, range) =>
-      Effect.map(deviceSegments(deviceId, range), (segments) => samplesWithin(segments, range)),
+    deviceSamples,
     replace: (deviceId, remove, add) =>
       Effect.gen(function* () {
         const written = puts(add);

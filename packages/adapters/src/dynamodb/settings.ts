@@ -27,6 +27,7 @@ const TABLE_VARIABLES: Record<keyof TableNames, string> = {
   mapping: "MEDUSA_MAPPING_TABLE",
   sensor: "MEDUSA_SENSOR_TABLE",
   deadLetters: "MEDUSA_DEAD_LETTER_TABLE",
+  idempotency: "MEDUSA_IDEMPOTENCY_TABLE",
 };
 
 /** From `MEDUSA_TABLE_PREFIX` and the explicit `MEDUSA_*_TABLE` variables. */
@@ -37,6 +38,7 @@ export const tableNamesFromEnv = (env: Env): TableNames =>
     ...(env.MEDUSA_MAPPING_TABLE ? { mapping: env.MEDUSA_MAPPING_TABLE } : {}),
     ...(env.MEDUSA_SENSOR_TABLE ? { sensor: env.MEDUSA_SENSOR_TABLE } : {}),
     ...(env.MEDUSA_DEAD_LETTER_TABLE ? { deadLetters: env.MEDUSA_DEAD_LETTER_TABLE } : {}),
+    ...(env.MEDUSA_IDEMPOTENCY_TABLE ? { idempotency: env.MEDUSA_IDEMPOTENCY_TABLE } : {}),
   });
 
 /**

@@ -27,6 +27,7 @@ import { Effect, Either } from "effect";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { eventStoreContract } from "../testing/event-store-contract.js";
+import { idempotencyKeysContract } from "../testing/idempotency-contract.js";
 import { sensorStoreContract } from "../testing/sensor-store-contract.js";
 import { testTables } from "../testing/test-tables.js";
 import { localCredentials, makeDynamoClient, withUsageMetrics } from "./client.js";
@@ -87,6 +88,7 @@ describe("tables", () => {
 
 eventStoreContract("DynamoDB", () => stores.events, { numRuns: 15, concurrency: 50 });
 sensorStoreContract("DynamoDB", () => stores.sensors, { numRuns: 15 });
+idempotencyKeysContract("DynamoDB", () => stores.idempotency);
 
 const nurse = actor("nurse@clinic.example");
 const run = <A, E>(e: Effect.Effect<A, E, EventStore>, events = stores.events) =>
@@ -346,12 +348,13 @@ describe("DynamoDB sensor store", () => {
     return { store, sleeps };
   };
 
+  // Re-attribution's writes (`replace`) go 25 to a BatchWriteItem; the ingest's are conditional PutItems (below).
   it("writes 25 per call and retries unprocessed items with exponential backoff until done", async () => {
     // The first three calls each leave their first 10 requests unprocessed.
     const flaky = throttling((call, requests) => (call <= 3 ? requests.slice(0, 10) : []));
     const { store, sleeps } = storeOn(flaky);
     const id = deviceId(`retry-${Date.now()}`);
-    await Effect.runPromise(store.write(oneSampleSegments(id, 60)));
+    await Effect.runPromise(store.replace(id, [], oneSampleSegments(id, 60)));
     // 60 → 25 + 25 + 10; then the 30 left over (10 + 10 + 10) in 25 + 5; nothing after.
     expect(flaky.calls).toEqual([25, 25, 10, 25, 5]);
     // Jitter pinned to its maximum: the delays double (50 · 2^attempt).
@@ -361,7 +364,7 @@ describe("DynamoDB sensor store", () => {
     const slow = throttling((call, requests) => (call <= 4 ? requests.slice(0, 1) : []));
     const { store: patient, sleeps: delays } = storeOn(slow);
     const other = deviceId(`backoff-${Date.now()}`);
-    await Effect.runPromise(patient.write(oneSampleSegments(other, 3)));
+    await Effect.runPromise(patient.replace(other, [], oneSampleSegments(other, 3)));
     expect(slow.calls).toEqual([3, 1, 1, 1, 1]);
     expect(delays).toEqual([100, 200, 400, 800]);
     expect((await storedKeys(other)).length).toBe(3);
@@ -379,7 +382,9 @@ describe("DynamoDB sensor store", () => {
       sleep: () => new Promise((r) => setTimeout(r, 20)),
     });
     const id = deviceId(`flaky-${Date.now()}`);
-    const r = await Effect.runPromise(Effect.either(store.write(oneSampleSegments(id, 30))));
+    const r = await Effect.runPromise(
+      Effect.either(store.replace(id, [], oneSampleSegments(id, 30))),
+    );
     expect(Either.isLeft(r) && r.left._tag).toBe("SegmentsNotWritten");
     const failed = Either.isLeft(r) && r.left._tag === "SegmentsNotWritten" ? r.left.failed : [];
     const left = flaky
@@ -398,7 +403,7 @@ describe("DynamoDB sensor store", () => {
     const flaky = throttling((call) => (call <= 2 ? exceeded() : []));
     const { store, sleeps } = storeOn(flaky);
     const id = deviceId(`throttled-${Date.now()}`);
-    await Effect.runPromise(store.write(oneSampleSegments(id, 30)));
+    await Effect.runPromise(store.replace(id, [], oneSampleSegments(id, 30)));
     expect(flaky.calls).toEqual([25, 5, 25, 5]);
     expect(sleeps).toEqual([100]);
     expect((await storedKeys(id)).length).toBe(30);
@@ -415,7 +420,7 @@ describe("DynamoDB sensor store", () => {
     });
     const id = deviceId(`throttled-out-${Date.now()}`);
     const segments = oneSampleSegments(id, 60);
-    const r = await Effect.runPromise(Effect.either(store.write(segments)));
+    const r = await Effect.runPromise(Effect.either(store.replace(id, [], segments)));
     expect(Either.isLeft(r) && r.left._tag).toBe("SegmentsNotWritten");
     if (Either.isLeft(r) && r.left._tag === "SegmentsNotWritten") {
       expect(r.left.failed).toEqual(
@@ -435,10 +440,50 @@ describe("DynamoDB sensor store", () => {
     );
     const failing = makeDynamoSensorStore({ client: broken.client, tables, sleep: async () => {} });
     const e = await Effect.runPromise(
-      Effect.either(failing.write(oneSampleSegments(deviceId(`broken-${Date.now()}`), 30))),
+      Effect.either(
+        failing.replace(deviceId(`broken-x`), [], oneSampleSegments(deviceId(`broken-x`), 30)),
+      ),
     );
     expect(Either.isLeft(e) && e.left._tag).toBe("StorageUnavailable");
     expect(broken.calls).toEqual([25]);
+  });
+
+  it("the ingest's conditional writes: a throttled PutItem is retried until the deadline, then names exactly the items left", async () => {
+    const id = deviceId(`put-throttled-${Date.now()}`);
+    const segments = oneSampleSegments(id, 5);
+    let throttle = 3;
+    const puts: Array<number> = [];
+    const send = async (command: unknown) => {
+      if (command instanceof PutItemCommand) {
+        puts.push(Number(command.input.Item?.timestamp?.N));
+        // The first three PutItems, and every one of the last segment, are throttled.
+        if (throttle-- > 0 || Number(command.input.Item?.timestamp?.N) === segments[4]!.key)
+          throw exceeded();
+      }
+      return client.send(command as PutItemCommand);
+    };
+    const store = makeDynamoSensorStore({
+      client: { send } as unknown as DynamoDBClient,
+      tables,
+      writeDeadlineMs: 100,
+      sleep: () => new Promise((r) => setTimeout(r, 5)),
+    });
+    const r = await Effect.runPromise(Effect.either(store.write(segments)));
+    expect(Either.isLeft(r) && r.left._tag === "SegmentsNotWritten" && r.left.failed).toEqual([
+      { deviceId: id, key: segments[4]!.key },
+    ]);
+    expect(await storedKeys(id)).toEqual(segments.slice(0, 4).map((s) => s.key));
+    expect(puts.length).toBeGreaterThan(8);
+    // Written again when DynamoDB lets it: the four stored are unchanged, the fifth written.
+    throttle = 0;
+    const plain = makeDynamoSensorStore({ client, tables });
+    expect(await Effect.runPromise(plain.write(segments))).toEqual([
+      "unchanged",
+      "unchanged",
+      "unchanged",
+      "unchanged",
+      "written",
+    ]);
   });
 
   it("samples nobody wore stay out of the patient index (sparse), and enter it when attributed", async () => {

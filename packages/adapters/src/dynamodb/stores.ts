@@ -6,6 +6,8 @@ import {
   type DeadLettersService,
   EventStore,
   type EventStoreService,
+  IdempotencyKeys,
+  type IdempotencyKeysService,
   SensorStore,
   type SensorStoreService,
 } from "@medusa/domain";
@@ -13,16 +15,26 @@ import { Layer } from "effect";
 import { makeDynamoClient } from "./client.js";
 import { makeDynamoDeadLetters } from "./dead-letters.js";
 import { makeDynamoEventStore } from "./event-store.js";
+import { makeDynamoIdempotencyKeys } from "./idempotency-keys.js";
 import { makeDynamoReadModel } from "./read-model.js";
 import { makeDynamoSensorStore } from "./sensor-store.js";
 import type { DynamoSettings } from "./settings.js";
 import type { TableNames } from "./tables.js";
+
+/** Every port that stores something. */
+export type StoragePorts =
+  | EventStore
+  | AssignmentReadModel
+  | SensorStore
+  | DeadLetters
+  | IdempotencyKeys;
 
 export interface DynamoStores {
   readonly events: EventStoreService;
   readonly readModel: AssignmentReadModelService;
   readonly sensors: SensorStoreService;
   readonly deadLetters: DeadLettersService;
+  readonly idempotency: IdempotencyKeysService;
 }
 
 /** Every port on DynamoDB, over one client. */
@@ -34,23 +46,21 @@ export const makeDynamoStores = (options: {
   readModel: makeDynamoReadModel(options),
   sensors: makeDynamoSensorStore(options),
   deadLetters: makeDynamoDeadLetters(options),
+  idempotency: makeDynamoIdempotencyKeys(options),
 });
 
 /** Stores (DynamoDB's, the in-memory twins, or any mix) as one layer providing every storage port. */
-export const storesLayer = (
-  stores: DynamoStores,
-): Layer.Layer<EventStore | AssignmentReadModel | SensorStore | DeadLetters> =>
+export const storesLayer = (stores: DynamoStores): Layer.Layer<StoragePorts> =>
   Layer.mergeAll(
     Layer.succeed(EventStore, stores.events),
     Layer.succeed(AssignmentReadModel, stores.readModel),
     Layer.succeed(SensorStore, stores.sensors),
     Layer.succeed(DeadLetters, stores.deadLetters),
+    Layer.succeed(IdempotencyKeys, stores.idempotency),
   );
 
 /** Every storage port on DynamoDB as the settings say (`dynamoSettingsFromEnv`). */
-export const dynamoLayer = (
-  settings: DynamoSettings,
-): Layer.Layer<EventStore | AssignmentReadModel | SensorStore | DeadLetters> =>
+export const dynamoLayer = (settings: DynamoSettings): Layer.Layer<StoragePorts> =>
   storesLayer(
     makeDynamoStores({
       client: makeDynamoClient({

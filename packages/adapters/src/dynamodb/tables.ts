@@ -9,12 +9,13 @@ import {
   waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
 
-/** The four tables, by role. */
+/** The tables, by role. */
 export interface TableNames {
   readonly events: string;
   readonly mapping: string;
   readonly sensor: string;
   readonly deadLetters: string;
+  readonly idempotency: string;
 }
 
 export const DEFAULT_TABLE_NAMES: TableNames = {
@@ -22,6 +23,7 @@ export const DEFAULT_TABLE_NAMES: TableNames = {
   mapping: "medusa-device-patient-mapping",
   sensor: "medusa-sensor-data",
   deadLetters: "medusa-dead-letters",
+  idempotency: "medusa-idempotency-keys",
 };
 
 export const PATIENT_DEVICE_INDEX = "patient-device-index";
@@ -39,6 +41,7 @@ export const tableNames = (
     mapping: config.mapping ?? `${prefix}${DEFAULT_TABLE_NAMES.mapping}`,
     sensor: config.sensor ?? `${prefix}${DEFAULT_TABLE_NAMES.sensor}`,
     deadLetters: config.deadLetters ?? `${prefix}${DEFAULT_TABLE_NAMES.deadLetters}`,
+    idempotency: config.idempotency ?? `${prefix}${DEFAULT_TABLE_NAMES.idempotency}`,
   };
 };
 
@@ -125,10 +128,21 @@ export const tableDefinitions = (
       { AttributeName: "id", KeyType: "RANGE" },
     ],
   },
+  // An API request's idempotency key (hashed with its caller and route) and the
+  // hash of the request first sent with it; DynamoDB's TTL forgets it after a day.
+  idempotency: {
+    TableName: names.idempotency,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [{ AttributeName: "key", AttributeType: "S" }],
+    KeySchema: [{ AttributeName: "key", KeyType: "HASH" }],
+  },
 });
 
-/** Which tables have a TTL attribute. */
-export const timeToLive: Partial<Record<TableRole, string>> = { sensor: SENSOR_TTL_ATTRIBUTE };
+/** Which tables have a TTL attribute (epoch seconds). */
+export const timeToLive: Partial<Record<TableRole, string>> = {
+  sensor: SENSOR_TTL_ATTRIBUTE,
+  idempotency: "ttl",
+};
 
 /** Creates the tables that are missing, waits until they are active, enables TTL. Idempotent. */
 export const ensureTables = async (client: DynamoDBClient, names: TableNames): Promise<void> => {

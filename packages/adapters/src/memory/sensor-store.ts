@@ -1,6 +1,7 @@
 import {
   type DeviceId,
   type PatientId,
+  SegmentsNotWritten,
   type SensorStoreService,
   type StoredSegment,
   samplesWithin,
@@ -8,7 +9,12 @@ import {
   type TimeRange,
 } from "@medusa/domain";
 import { Effect } from "effect";
-import { boundSpan, decodeTimelineCursor, encodeTimelineCursor } from "../segments.js";
+import {
+  boundSpan,
+  decodeTimelineCursor,
+  encodeTimelineCursor,
+  writeIfAbsent,
+} from "../segments.js";
 
 export interface InMemorySensorStore extends SensorStoreService {
   /** Every stored segment, ordered by device and key (for tests). */
@@ -35,21 +41,30 @@ export const makeInMemorySensorStore = (): InMemorySensorStore => {
     }
     return m;
   };
-  const write = (segments: ReadonlyArray<StoredSegment>) =>
-    Effect.sync(() => {
-      for (const s of boundSpan(segments)) of(s.deviceId).set(s.key, s);
-      return segments.map(() => "written" as const);
+  const write: SensorStoreService["write"] = (segments) =>
+    writeIfAbsent(segments, {
+      put: (piece) =>
+        Effect.sync(() => {
+          const m = of(piece.deviceId);
+          const existing = m.get(piece.key);
+          if (existing) return existing;
+          m.set(piece.key, piece);
+          return "written" as const;
+        }),
+      samples: (deviceId, range) => deviceSamples(deviceId, range),
+      throttled: (keys) => new SegmentsNotWritten({ failed: keys, reason: "never throttled" }),
     });
   const sorted = (m: Map<number, StoredSegment>) => [...m.values()].sort((a, b) => a.key - b.key);
   const deviceSegments: SensorStoreService["deviceSegments"] = (deviceId, range) =>
     Effect.sync(() =>
       sorted(of(deviceId)).filter((s) => s.samples.some((x) => inRange(x.timestamp, range))),
     );
+  const deviceSamples: SensorStoreService["deviceSamples"] = (deviceId, range) =>
+    Effect.map(deviceSegments(deviceId, range), (segments) => samplesWithin(segments, range));
   return {
     write,
     deviceSegments,
-    deviceSamples: (deviceId, range) =>
-      Effect.map(deviceSegments(deviceId, range), (segments) => samplesWithin(segments, range)),
+    deviceSamples,
     replace: (deviceId, remove, add) =>
       Effect.sync(() => {
         const m = of(deviceId);

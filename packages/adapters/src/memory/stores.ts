@@ -1,5 +1,6 @@
 import { type InMemoryDeadLetters, makeInMemoryDeadLetters } from "./dead-letters.js";
 import { type InMemoryEventStore, makeInMemoryEventStore } from "./event-store.js";
+import { makeInMemoryIdempotencyKeys } from "./idempotency-keys.js";
 import { makeInMemoryReadModel } from "./read-model.js";
 import { type InMemorySensorStore, makeInMemorySensorStore } from "./sensor-store.js";
 
@@ -8,6 +9,7 @@ export interface InMemoryStores {
   readonly readModel: ReturnType<typeof makeInMemoryReadModel>;
   readonly sensors: InMemorySensorStore;
   readonly deadLetters: InMemoryDeadLetters;
+  readonly idempotency: ReturnType<typeof makeInMemoryIdempotencyKeys>;
 }
 
 /** Every storage port in memory, the read model projected from the event store (`storesLayer` makes them a layer). */
@@ -18,5 +20,6 @@ export const makeInMemoryStores = (): InMemoryStores => {
     readModel: makeInMemoryReadModel(events),
     sensors: makeInMemorySensorStore(),
     deadLetters: makeInMemoryDeadLetters(),
+    idempotency: makeInMemoryIdempotencyKeys(),
   };
 };

@@ -6,6 +6,7 @@
  */
 export { type InMemoryDeadLetters, makeInMemoryDeadLetters } from "../memory/dead-letters.js";
 export { type InMemoryEventStore, makeInMemoryEventStore } from "../memory/event-store.js";
+export { makeInMemoryIdempotencyKeys } from "../memory/idempotency-keys.js";
 export { makeInMemoryReadModel } from "../memory/read-model.js";
 export { type InMemorySensorStore, makeInMemorySensorStore } from "../memory/sensor-store.js";
 export { type InMemoryStores, makeInMemoryStores } from "../memory/stores.js";
@@ -18,4 +19,4 @@ export {
   portTaken,
   startDynamoLocal,
 } from "./dynamo-local.js";
-export { testTables } from "./test-tables.js";
+export { type LocalStores, startLocalStores, testTables } from "./test-tables.js";

@@ -85,6 +85,61 @@ export const sensorStoreContract = (
       expect(read.map((s) => s.attributedVersion)).toEqual([1, 1, 1]);
     });
 
+    it("a write says what became of each segment; a redelivery writes nothing", async () => {
+      const device = fresh("outcome");
+      const segments = segmentsOf(device, freshPatient("p"), T0, 2);
+      expect(await run(store().write(segments))).toEqual(["written", "written"]);
+      expect(await run(store().write([segments[1]!, segments[0]!]))).toEqual([
+        "unchanged",
+        "unchanged",
+      ]);
+    });
+
+    it("nothing replaces stored samples: a segment under a stored key with other samples is a conflict, and the stored ones stay", async () => {
+      const device = fresh("conflict");
+      const patient = freshPatient("earlier");
+      const [original] = segmentsOf(device, patient, T0, 1);
+      await run(store().write([original!]));
+      // The same time and sequence, other values, for nobody (a later message, forged or not).
+      const forged = {
+        ...original!,
+        patientId: UNASSIGNED,
+        assignmentStart: null,
+        samples: original!.samples.map((x) => ({ ...x, x: x.x + 0.5, magnitude: 2 })),
+      } as StoredSegment;
+      const fresher = segmentsOf(device, null, T0 + 10_000, 1);
+      expect(await run(store().write([forged, ...fresher]))).toEqual(["conflict", "written"]);
+      // Fewer samples under the same key is a conflict too.
+      const shorter = { ...original!, samples: original!.samples.slice(0, 3) };
+      expect(await run(store().write([shorter]))).toEqual(["conflict"]);
+      const read = await run(store().deviceSegments(device, { start: T0, end: T0 + 1_000 }));
+      expect(read).toHaveLength(1);
+      expect(read[0]?.patientId).toBe(patient);
+      expect(read[0]?.samples).toEqual(original!.samples);
+    });
+
+    it("a redelivery of a segment re-attribution has split since is unchanged, not stored twice", async () => {
+      const device = fresh("split-redelivery");
+      const patient = freshPatient("p");
+      const [whole] = segmentsOf(device, null, T0, 1);
+      await run(store().write([whole!]));
+      const head = { ...whole!, samples: whole!.samples.slice(0, 4), attributedVersion: 2 };
+      const tail = {
+        ...whole!,
+        samples: whole!.samples.slice(4),
+        key: segmentKey(whole!.samples.slice(4)),
+        patientId: patient,
+        attributedVersion: 2,
+      };
+      await run(store().replace(device, [whole!.key], [head, tail]));
+      expect(await run(store().write([whole!]))).toEqual(["unchanged"]);
+      const read = await run(store().deviceSegments(device, { start: T0, end: T0 + 1_000 }));
+      expect(read.map((s) => [s.patientId, s.samples.length])).toEqual([
+        [UNASSIGNED, 4],
+        [patient, 6],
+      ]);
+    });
+
     it("two messages that start in the same millisecond are both kept (historical readings carry whole seconds)", async () => {
       const device = fresh("same-ms");
       const patient = freshPatient("p");
@@ -270,6 +325,12 @@ export const sensorStoreContract = (
         forged({ t: 0, d: "x", n: 0.5 }),
         forged({ t: 0, d: "x" }),
         forged(null),
+        // Well-formed, but no store could have returned them: a key beyond any time, a
+        // device id no device has, an index beyond any item.
+        forged({ t: 1e300, d: "pi-1", n: 0 }),
+        forged({ t: -1e15, d: "pi-1", n: 0 }),
+        forged({ t: T0, d: "a/b#", n: 0 }),
+        forged({ t: T0, d: "pi-1", n: 1e12 }),
       ]) {
         const r = await Effect.runPromise(
           Effect.either(

@@ -25,16 +25,20 @@ export const devices = ({ deps, run, command }: Routes) => {
   app.post("/assign", async (c) => {
     const actor = requireRole(c, "clinician").email;
     const body = decodeInput(AssignBody, await jsonBody(c));
-    const outcome = await command({
-      _tag: "AssignDevice",
-      commandId: commandIdFor(c, "assign", newId),
-      deviceId: body.device_id,
-      actor,
-      patientId: body.patient_id,
-      patientName: body.patient_name,
-      ...(body.notes !== undefined ? { notes: body.notes } : {}),
-      ...(body.assignment_timestamp !== undefined ? { at: body.assignment_timestamp } : {}),
-    });
+    const { commandId, idempotency } = commandIdFor(c, "assign", body, newId);
+    const outcome = await command(
+      {
+        _tag: "AssignDevice",
+        commandId,
+        deviceId: body.device_id,
+        actor,
+        patientId: body.patient_id,
+        patientName: body.patient_name,
+        ...(body.notes !== undefined ? { notes: body.notes } : {}),
+        ...(body.assignment_timestamp !== undefined ? { at: body.assignment_timestamp } : {}),
+      },
+      idempotency,
+    );
     if (outcome.duplicate) c.header("idempotent-replayed", "true");
     return send(
       c,
@@ -61,15 +65,19 @@ export const devices = ({ deps, run, command }: Routes) => {
       Object.keys(query).length > 0
         ? decodeInput(UnassignQuery, query)
         : decodeInput(UnassignBody, json);
-    const outcome = await command({
-      _tag: "EndAssignment",
-      commandId: commandIdFor(c, "unassign", newId),
-      deviceId: body.device_id,
-      actor,
-      patientId: body.patient_id,
-      reason: body.reason ?? "completed",
-      ...(body.assignment_end !== undefined ? { at: body.assignment_end } : {}),
-    });
+    const { commandId, idempotency } = commandIdFor(c, "unassign", body, newId);
+    const outcome = await command(
+      {
+        _tag: "EndAssignment",
+        commandId,
+        deviceId: body.device_id,
+        actor,
+        patientId: body.patient_id,
+        reason: body.reason ?? "completed",
+        ...(body.assignment_end !== undefined ? { at: body.assignment_end } : {}),
+      },
+      idempotency,
+    );
     if (outcome.duplicate) c.header("idempotent-replayed", "true");
     return send(c, UnassignResponse, { status: "device unassigned" });
   });
@@ -77,17 +85,21 @@ export const devices = ({ deps, run, command }: Routes) => {
   app.post("/reassign", async (c) => {
     const actor = requireRole(c, "clinician").email;
     const body = decodeInput(ReassignBody, await jsonBody(c));
-    const outcome = await command({
-      _tag: "ReassignDevice",
-      commandId: commandIdFor(c, "reassign", newId),
-      deviceId: body.device_id,
-      actor,
-      patientId: body.patient_id,
-      patientName: body.patient_name,
-      ...(body.notes !== undefined ? { notes: body.notes } : {}),
-      reason: body.reason ?? "completed",
-      ...(body.assignment_timestamp !== undefined ? { at: body.assignment_timestamp } : {}),
-    });
+    const { commandId, idempotency } = commandIdFor(c, "reassign", body, newId);
+    const outcome = await command(
+      {
+        _tag: "ReassignDevice",
+        commandId,
+        deviceId: body.device_id,
+        actor,
+        patientId: body.patient_id,
+        patientName: body.patient_name,
+        ...(body.notes !== undefined ? { notes: body.notes } : {}),
+        reason: body.reason ?? "completed",
+        ...(body.assignment_timestamp !== undefined ? { at: body.assignment_timestamp } : {}),
+      },
+      idempotency,
+    );
     if (outcome.duplicate) c.header("idempotent-replayed", "true");
     return send(
       c,

@@ -1,4 +1,5 @@
 import { PatientId, patientDevices, patientTimeline } from "@medusa/domain";
+import { Effect } from "effect";
 import { Hono } from "hono";
 import type { Routes } from "../app.js";
 import { type ApiEnv, requireRole } from "../context.js";
@@ -15,7 +16,7 @@ import { assignmentView, send, timelineView } from "../views.js";
 const DEFAULT_PAGE = 1_000;
 
 /** `/api/patients`: a patient's devices and timeline. */
-export const patients = ({ run }: Routes) => {
+export const patients = ({ run, cursors }: Routes) => {
   const app = new Hono<ApiEnv>();
 
   app.get("/:patient_id/devices", async (c) => {
@@ -35,13 +36,20 @@ export const patients = ({ run }: Routes) => {
   ) => {
     const patientId = decodeParam("patient_id", PatientId, patientIdRaw);
     const page = await run(
-      patientTimeline(
-        patientId,
-        { start: input.start_time, end: input.end_time },
-        { limit: input.limit ?? DEFAULT_PAGE, ...(input.cursor ? { cursor: input.cursor } : {}) },
+      Effect.flatMap(
+        input.cursor === undefined ? Effect.succeed(undefined) : cursors.open(input.cursor),
+        (cursor) =>
+          patientTimeline(
+            patientId,
+            { start: input.start_time, end: input.end_time },
+            { limit: input.limit ?? DEFAULT_PAGE, ...(cursor !== undefined ? { cursor } : {}) },
+          ),
       ),
     );
-    return timelineView(patientId, page);
+    return timelineView(patientId, {
+      samples: page.samples,
+      nextCursor: page.nextCursor === null ? null : cursors.seal(page.nextCursor),
+    });
   };
 
   app.get("/:patient_id/sensor-data", async (c) => {

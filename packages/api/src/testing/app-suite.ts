@@ -1,4 +1,5 @@
 import { clockFrom } from "@medusa/adapters";
+import { makeInMemoryIdempotencyKeys } from "@medusa/adapters/testing";
 import {
   AssignmentReadModel,
   type AssignmentReadModelService,
@@ -7,6 +8,8 @@ import {
   type EventStoreService,
   enrich,
   epochMillis,
+  IdempotencyKeys,
+  type IdempotencyKeysService,
   patientId,
   SensorStore,
   type SensorStoreService,
@@ -26,6 +29,8 @@ export interface Stores {
   readonly events: EventStoreService;
   readonly readModel: AssignmentReadModelService;
   readonly sensors: SensorStoreService;
+  /** In memory when absent. */
+  readonly idempotency?: IdempotencyKeysService;
 }
 
 /** The stores as the app's ports, with a clock that reads `now`. */
@@ -34,6 +39,7 @@ export const portsOf = (stores: Stores, now: () => number = Date.now): Layer.Lay
     Layer.succeed(EventStore, stores.events),
     Layer.succeed(AssignmentReadModel, stores.readModel),
     Layer.succeed(SensorStore, stores.sensors),
+    Layer.succeed(IdempotencyKeys, stores.idempotency ?? makeInMemoryIdempotencyKeys()),
     clockFrom(now),
   );
 
@@ -319,6 +325,46 @@ export const apiSuite = (
         expect((await assign("pi-1", "P1", {}, { "idempotency-key": "k-2" })).status).toBe(409);
       });
 
+      it("an Idempotency-Key sent again with another request is a 422, never the first request's result", async () => {
+        const first = await assign("pi-1", "P1", {}, { "idempotency-key": "k-reused" });
+        expect(first.status).toBe(201);
+        // The same key: another patient, another device, another route's body.
+        for (const [device, patient] of [
+          ["pi-1", "P2"],
+          ["pi-2", "P1"],
+        ] as const) {
+          const reused = await json(
+            await assign(device, patient, {}, { "idempotency-key": "k-reused" }),
+          );
+          expect([reused.status, reused.body.type]).toEqual([
+            422,
+            "https://medusa-link.dev/problems/idempotency-key-reused",
+          ]);
+        }
+        expect((await stream("pi-1")).commits).toHaveLength(1);
+        expect((await stream("pi-2")).commits).toHaveLength(0);
+        // The same request with the key is still the first one, replayed.
+        const again = await assign("pi-1", "P1", {}, { "idempotency-key": "k-reused" });
+        expect([again.status, again.headers.get("idempotent-replayed")]).toEqual([201, "true"]);
+        // A key is the caller's own: another clinician's same key is another request.
+        const other = await signToken({ email: "other@clinic.example", roles: ["clinician"] });
+        const theirs = await call(
+          "POST",
+          "/api/devices/assign",
+          { device_id: "pi-3", patient_id: "P3", patient_name: "x" },
+          other,
+          { "idempotency-key": "k-reused" },
+        );
+        expect(theirs.status).toBe(201);
+      });
+
+      it("an idempotency key is forgotten after a day: then the same key is a new request", async () => {
+        await assign("pi-1", "P1", {}, { "idempotency-key": "k-day" });
+        clock += 24 * 3_600_000 + 60_000;
+        const later = await assign("pi-2", "P2", {}, { "idempotency-key": "k-day" });
+        expect(later.status).toBe(201);
+      });
+
       it("20 concurrent assigns of one device: exactly one 201", async () => {
         const results = await Promise.all(
           Array.from({ length: 20 }, (_, k) => assign("pi-race", `P${k}`)),
@@ -452,9 +498,79 @@ export const apiSuite = (
           ).body,
         ).toMatchObject({ status: 400, type: expect.stringContaining("invalid-cursor") });
       });
+      it("cursors are sealed: a crafted, tampered or foreign cursor is a 400 invalid-cursor, never a store's error", async () => {
+        await store("pi-1", "P1", T0, 30, 0);
+        const first = await json(
+          await call(
+            "GET",
+            `/api/patients/P1/sensor-data?start_time=${T0}&end_time=${T0 + 10_000}&limit=5`,
+            undefined,
+            viewer,
+          ),
+        );
+        const sealed = String(first.body.next_cursor);
+        const raw = sealed.slice(0, sealed.lastIndexOf("."));
+        const forged = (c: unknown) => Buffer.from(JSON.stringify(c)).toString("base64url");
+        for (const cursor of [
+          raw, // the store's cursor without its seal
+          `${raw}.${"A".repeat(43)}`, // another seal
+          `${forged({ t: 1e300, d: "pi-1", n: 0 })}.${sealed.slice(sealed.lastIndexOf(".") + 1)}`,
+          `${sealed.slice(0, -1)}${sealed.endsWith("A") ? "B" : "A"}`,
+        ]) {
+          const r = await json(
+            await call(
+              "GET",
+              `/api/patients/P1/sensor-data?start_time=${T0}&end_time=${T0 + 10_000}&cursor=${encodeURIComponent(cursor)}`,
+              undefined,
+              viewer,
+            ),
+          );
+          expect([r.status, r.body.type]).toEqual([
+            400,
+            "https://medusa-link.dev/problems/invalid-cursor",
+          ]);
+        }
+      });
     });
 
     describe("edges", () => {
+      it("a body nested thousands of levels deep, or with __proto__ keys, is a 400, never a 500 or a changed prototype", async () => {
+        const deep = `{"device_id":"pi-1","patient_id":"P1","patient_name":"x","notes":${"[".repeat(30_000)}${"]".repeat(30_000)}}`;
+        for (const body of [
+          deep,
+          `{"device_id":"pi-1","patient_id":"P1","patient_name":"x","__proto__":{"assigned_by":"boss@x.example"}}`,
+          `{"__proto__":{"device_id":"pi-1","patient_id":"P1","patient_name":"x"}}`,
+        ]) {
+          const r = await json(await call("POST", "/api/devices/assign", body));
+          expect([r.status, r.type]).toEqual([400, "application/problem+json"]);
+        }
+        const page = await json(
+          await call(
+            "POST",
+            "/api/patients/P1/sensor-data",
+            `{"start_time":${T0},"end_time":${T0 + 1},"cursor":${"[".repeat(30_000)}${"]".repeat(30_000)}}`,
+            viewer,
+          ),
+        );
+        expect(page.status).toBe(400);
+        expect(({} as Record<string, unknown>).assigned_by).toBeUndefined();
+        expect((await stream("pi-1")).commits).toHaveLength(0);
+      });
+
+      it("no response of /api is kept by a browser or a proxy (Cache-Control: no-store), problems included", async () => {
+        await assign("pi-1", "P1");
+        for (const [method, path, token] of [
+          ["GET", "/api/devices/pi-1/patient", viewer],
+          ["GET", "/api/patients/P1/devices", viewer],
+          ["GET", `/api/patients/P1/sensor-data?start_time=${T0}&end_time=${T0 + 1}`, viewer],
+          ["GET", "/api/devices/pi-1/patient", null],
+          ["GET", "/api/nothing-here", viewer],
+        ] as const) {
+          const r = await call(method, path, undefined, token);
+          expect([path, r.headers.get("cache-control")]).toEqual([path, "no-store"]);
+        }
+      });
+
       it("healthz and openapi need no token; everything else 401s without a valid one", async () => {
         expect((await call("GET", "/healthz", undefined, null)).status).toBe(200);
         const doc = (await json(await call("GET", "/openapi.json", undefined, null))).body;
@@ -500,7 +616,7 @@ export const apiSuite = (
         expect(text).not.toContain("Ada Lovelace");
       });
 
-      it("random JSON bodies and random paths never produce a 500", async () => {
+      it("random JSON bodies — deep, prototype-keyed, huge — and random paths never produce a 500", async () => {
         const paths = fc.constantFrom(
           "/api/devices/assign",
           "/api/devices/unassign",
@@ -517,6 +633,17 @@ export const apiSuite = (
               fc.json(),
               fc.jsonValue().map((v) => JSON.stringify(v)),
               fc.string(),
+              // Nested far deeper than any request, as a field of a real one.
+              fc
+                .integer({ min: 33, max: 20_000 })
+                .map(
+                  (n) =>
+                    `{"device_id":"pi-1","patient_id":"P1","patient_name":${"[".repeat(n)}${"]".repeat(n)}}`,
+                ),
+              fc
+                .record({ device_id: fc.constant("pi-1"), patient_id: fc.constant("P1") })
+                .map((r) => JSON.stringify(r).replace("{", '{"__proto__":{"patient_name":"x"},')),
+              fc.integer({ min: 60_000, max: 80_000 }).map((n) => `"${"x".repeat(n)}"`),
             ),
             async (method, path, body) => {
               const r = await call(

@@ -5,6 +5,8 @@ import { type DecisionPolicy, decide, defaultPolicy } from "../decide.js";
 import { type AssignmentRejection, VersionConflict } from "../errors.js";
 import type { EpochMillis } from "../ids.js";
 import { Clock } from "../ports/clock.js";
+import { type IdempotencyKeyReused, IdempotencyKeys } from "../ports/idempotency.js";
+import type { StorageUnavailable } from "../ports/storage.js";
 import {
   type Commit,
   type DeviceStream,
@@ -28,6 +30,12 @@ export interface ExecuteOptions {
 }
 
 export type CommandFailure = AssignmentRejection | VersionConflict | EventStoreUnavailable;
+
+/** A request sent with an idempotency key: the key (scoped to its caller) and a hash of the request. */
+export interface Idempotency {
+  readonly key: string;
+  readonly requestHash: string;
+}
 
 /** A command as a caller gives it: `now` from the `Clock` when absent, and `at` defaulting to `now`. */
 export type CommandRequest = AssignmentCommand extends infer C
@@ -76,21 +84,27 @@ export const executeCommand = (
 
 /**
  * A command as the API receives it: recorded now (the `Clock`), and in
- * effect now unless it says when it happened.
+ * effect now unless it says when it happened. With an idempotency key, the
+ * key is claimed for this request first: the same key with another request
+ * is refused (`IdempotencyKeyReused`) rather than answered with the first
+ * request's outcome.
  */
 export const executeRequest = (
   request: CommandRequest,
-  options: ExecuteOptions = {},
-): Effect.Effect<CommandOutcome, CommandFailure, EventStore | Clock> =>
-  Effect.flatMap(Clock, (clock) => clock.now).pipe(
-    Effect.flatMap((clockNow) => {
-      const now = request.now ?? clockNow;
-      return executeCommand(
-        { ...request, now, at: request.at ?? now } as AssignmentCommand,
-        options,
-      );
-    }),
-  );
+  options: ExecuteOptions & { readonly idempotency?: Idempotency } = {},
+): Effect.Effect<
+  CommandOutcome,
+  CommandFailure | IdempotencyKeyReused | StorageUnavailable,
+  EventStore | Clock | IdempotencyKeys
+> =>
+  Effect.gen(function* () {
+    const now = request.now ?? (yield* (yield* Clock).now);
+    if (options.idempotency) yield* (yield* IdempotencyKeys).claim({ ...options.idempotency, now });
+    return yield* executeCommand(
+      { ...request, now, at: request.at ?? now } as AssignmentCommand,
+      options,
+    );
+  });
 
 /** Decides on `stream` and appends at its next version. */
 const attempt = (

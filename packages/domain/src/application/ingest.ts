@@ -2,13 +2,19 @@ import { Effect, Either } from "effect";
 import { attribute, type StoredSegment } from "../attribution.js";
 import { DEFAULT_RETENTION_MS } from "../enrichment.js";
 import type { EpochMillis } from "../ids.js";
+import {
+  beyondLimits,
+  type IngestLimits,
+  ingestLimits,
+  tooManySegments,
+} from "../ingest-limits.js";
 import { Clock } from "../ports/clock.js";
 import { DeadLetters } from "../ports/dead-letters.js";
 import type { EventStoreUnavailable } from "../ports/event-store.js";
 import { AssignmentIntervals } from "../ports/intervals.js";
 import { type SegmentsNotWritten, SensorStore } from "../ports/sensor-store.js";
 import type { StorageUnavailable } from "../ports/storage.js";
-import { type InvalidPayload, rawPayload } from "../telemetry/json.js";
+import { InvalidPayload, rawPayload } from "../telemetry/json.js";
 import {
   decodeSensorMessage,
   type InboundMessage,
@@ -21,6 +27,8 @@ export interface IngestSettings {
   readonly topicTemplate: string;
   /** How long samples are kept after they were taken; 30 days unless set. */
   readonly retentionMs?: number;
+  /** What one message may claim (`ingestLimits(retentionMs)` unless set). */
+  readonly limits?: Partial<IngestLimits>;
   /** Recorded with dead letters: `iot-rule`, `mqtt`, … */
   readonly source: string;
 }
@@ -68,53 +76,80 @@ export const ingestMessages = (
 > =>
   Effect.gen(function* () {
     const now = yield* (yield* Clock).now;
+    const retentionMs = settings.retentionMs ?? DEFAULT_RETENTION_MS;
+    const limits = ingestLimits(retentionMs, settings.limits);
     // Devices whose intervals are not at hand load them side by side.
-    const prepared = yield* Effect.forEach(messages, (m) => prepare(m, settings, now), {
+    const prepared = yield* Effect.forEach(messages, (m) => prepare(m, settings, limits, now), {
       concurrency: 8,
     });
     const segments = prepared.flatMap((p) => (p._tag === "Attributed" ? p.segments : []));
     const writes = segments.length > 0 ? yield* (yield* SensorStore).write(segments) : [];
     let next = 0;
-    return prepared.map((p): IngestOutcome => {
-      if (p._tag === "Rejected") return p;
-      let written = 0;
-      for (let i = 0; i < p.segments.length; i++) if (writes[next + i] === "written") written++;
+    return yield* Effect.forEach(prepared, (p, i) => {
+      if (p._tag === "Rejected") return Effect.succeed<IngestOutcome>(p);
+      const mine = writes.slice(next, next + p.segments.length);
       next += p.segments.length;
-      return {
+      if (mine.includes("conflict"))
+        // Its key holds other samples: nothing stored is replaced, and the message is kept.
+        return reject(messages[i] as InboundMessage, conflicting, settings, now);
+      return Effect.succeed<IngestOutcome>({
         _tag: "Stored",
         message: p.message,
         patientIds: [...new Set(p.segments.map((s) => s.patientId))],
         segments: p.segments.length,
-        written,
-      };
+        written: mine.filter((w) => w === "written").length,
+      });
     });
   });
+
+const conflicting = new InvalidPayload({
+  reason: "conflicts with stored samples",
+  issues: [
+    {
+      path: "",
+      message:
+        "samples are stored under this message's time and sequence already, with other values; stored samples are never replaced",
+    },
+  ],
+});
 
 /** Decodes and attributes one message, or keeps it as a dead letter. */
 const prepare = (
   message: InboundMessage,
   settings: IngestSettings,
+  limits: IngestLimits,
   now: EpochMillis,
 ): Effect.Effect<Prepared, IngestFailure, AssignmentIntervals | DeadLetters> =>
   Effect.gen(function* () {
     const decoded = decodeSensorMessage(message, { topicTemplate: settings.topicTemplate, now });
-    if (Either.isLeft(decoded)) {
-      const rejection = decoded.left;
-      yield* (yield* DeadLetters).put({
-        receivedAt: receivedAtOr(message, now),
-        source: settings.source,
-        topic: message.topic,
-        clientId: message.clientId,
-        ...rawPayload(message.payload),
-        reason: rejection.reason,
-        issues: rejection.issues,
-      });
-      return { _tag: "Rejected" as const, rejection };
-    }
+    if (Either.isLeft(decoded)) return yield* reject(message, decoded.left, settings, now);
     const m = decoded.right;
+    const beyond = beyondLimits(m, limits);
+    if (beyond) return yield* reject(message, beyond, settings, now);
     const intervals = yield* (yield* AssignmentIntervals).recent(m.deviceId);
     const segments = attribute(m.deviceId, m.samples, intervals, {
       retentionMs: settings.retentionMs ?? DEFAULT_RETENTION_MS,
     });
+    const tooMany = tooManySegments(segments.length, limits);
+    if (tooMany) return yield* reject(message, tooMany, settings, now);
     return { _tag: "Attributed" as const, message: m, segments };
   });
+
+/** Keeps a message as a dead letter with why. */
+const reject = (
+  message: InboundMessage,
+  rejection: InvalidPayload,
+  settings: IngestSettings,
+  now: EpochMillis,
+) =>
+  Effect.flatMap(DeadLetters, (letters) =>
+    letters.put({
+      receivedAt: receivedAtOr(message, now),
+      source: settings.source,
+      topic: message.topic,
+      clientId: message.clientId,
+      ...rawPayload(message.payload),
+      reason: rejection.reason,
+      issues: rejection.issues,
+    }),
+  ).pipe(Effect.as({ _tag: "Rejected" as const, rejection }));

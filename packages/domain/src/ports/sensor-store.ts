@@ -53,16 +53,20 @@ export class InvalidCursor extends Schema.TaggedError<InvalidCursor>()("InvalidC
 }) {}
 
 /**
- * What became of one segment given to `write`: stored, or already stored with
- * exactly this content (a redelivery), so nothing was written.
+ * What became of one segment given to `write`: stored; already stored with
+ * exactly these samples (a redelivery), so nothing was written; or its key
+ * holds other samples, which stay as they are (a conflict).
  */
-export type SegmentWrite = "written" | "unchanged";
+export type SegmentWrite = "written" | "unchanged" | "conflict";
 
 /** Packed motion samples, attributed to patients. */
 export class SensorStore extends Context.Tag("@medusa/SensorStore")<
   SensorStore,
   {
-    /** Idempotent upsert by key; what became of each segment, in order. */
+    /**
+     * Writes each segment where its key is free; never replaces stored samples
+     * (`SegmentWrite`). What became of each segment, in order.
+     */
     readonly write: (
       segments: ReadonlyArray<StoredSegment>,
     ) => Effect.Effect<ReadonlyArray<SegmentWrite>, SegmentsNotWritten | StorageUnavailable>;

@@ -1,6 +1,6 @@
 import { Either, Schema } from "effect";
 import { EpochMillis } from "../ids.js";
-import { type InvalidPayload, invalid, parseJson } from "./json.js";
+import { decodeGuarded, type InvalidPayload, parseJson } from "./json.js";
 
 export const MIN_SAMPLE_RATE_HZ = 1;
 export const MAX_SAMPLE_RATE_HZ = 400;
@@ -88,5 +88,5 @@ export const parseDeviceCommand = (
 ): Either.Either<DeviceCommand, InvalidPayload> => {
   const json = parseJson(raw);
   if (Either.isLeft(json)) return Either.left(json.left);
-  return decodeCommand(json.right).pipe(Either.mapLeft((e) => invalid("invalid command", e)));
+  return decodeGuarded("invalid command", json.right, decodeCommand);
 };

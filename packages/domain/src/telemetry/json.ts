@@ -76,3 +76,54 @@ export const rawPayload = (received: unknown): RawPayload => {
     return { payload: String(received), payloadEncoding: "utf8" };
   }
 };
+
+/**
+ * How deeply arrays and objects may nest in a message. Every shape the system
+ * reads is at most a few levels deep; a deeper one is malformed, and is
+ * refused before a schema walks it (formatting the schema's error for
+ * thousands of levels overflows the stack).
+ */
+export const MAX_JSON_DEPTH = 32;
+
+/** Whether `value` nests arrays and objects deeper than `max` levels (iterative: no recursion to overflow). */
+export const nestedDeeperThan = (value: unknown, max: number = MAX_JSON_DEPTH): boolean => {
+  if (typeof value !== "object" || value === null) return false;
+  const stack: Array<readonly [object, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as readonly [object, number];
+    if (depth > max) return true;
+    const children: Iterable<unknown> = Array.isArray(node) ? node : Object.values(node);
+    for (const child of children)
+      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
+};
+
+/**
+ * Decodes untrusted input with a schema decoder and never throws: input
+ * nested deeper than `MAX_JSON_DEPTH`, and any defect of the decoder, become
+ * a typed rejection like a schema error does.
+ */
+export const decodeGuarded = <A>(
+  reason: string,
+  input: unknown,
+  decode: (u: unknown) => Either.Either<A, ParseResult.ParseError>,
+): Either.Either<A, InvalidPayload> => {
+  if (nestedDeeperThan(input))
+    return Either.left(
+      new InvalidPayload({
+        reason,
+        issues: [{ path: "", message: `more than ${MAX_JSON_DEPTH} levels of arrays and objects` }],
+      }),
+    );
+  try {
+    return Either.mapLeft(decode(input), (e) => invalid(reason, e));
+  } catch (e) {
+    return Either.left(
+      new InvalidPayload({
+        reason,
+        issues: [{ path: "", message: e instanceof Error ? e.message : String(e) }],
+      }),
+    );
+  }
+};

@@ -2,7 +2,7 @@ import { Either, Option, Schema } from "effect";
 import { DeviceId, type EpochMillis } from "../ids.js";
 import { type Sample, SampleTime } from "../sample.js";
 import { parseDeviceId } from "../topics.js";
-import { InvalidPayload, invalid, parseJson } from "./json.js";
+import { decodeGuarded, InvalidPayload, parseJson } from "./json.js";
 import { decodeSensorPayload, samplesOf, WireTime } from "./sensor-payload.js";
 
 /**
@@ -104,8 +104,7 @@ export const decodeSensorMessage = (
       return Either.left(
         rejected("event has no topic", "topic", "the rule must add topic() AS topic"),
       );
-    return decodeHistorical(fields).pipe(
-      Either.mapLeft((e) => invalid("invalid historical reading", e)),
+    return decodeGuarded("invalid historical reading", fields, decodeHistorical).pipe(
       Either.flatMap((h) =>
         clientId !== null && clientId !== h.device_id
           ? Either.left(

@@ -13,7 +13,7 @@ import {
   Sequence,
   Temperature,
 } from "../sample.js";
-import { InvalidPayload, invalid, parseJson } from "./json.js";
+import { decodeGuarded, InvalidPayload, parseJson } from "./json.js";
 
 /**
  * A device time on the wire. Epoch milliseconds; older firmware sent epoch
@@ -197,16 +197,14 @@ export const decodeSensorPayload = (
   if ("s" in input || "v" in input) {
     const fast = wellFormedBatch(input as Record<string, unknown>);
     if (fast !== undefined) return Either.right({ _tag: "SampleBatch", samples: fast });
-    return decodeBatch(input).pipe(
+    return decodeGuarded("invalid sample batch", input, decodeBatch).pipe(
       Either.map((b): SensorPayload => ({ _tag: "SampleBatch", samples: b.samples })),
-      Either.mapLeft((e) => invalid("invalid sample batch", e)),
     );
   }
   const fast = wellFormedReading(input as Record<string, unknown>);
   if (fast !== undefined) return Either.right({ _tag: "SingleReading", reading: fast });
-  return decodeReading(input).pipe(
+  return decodeGuarded("invalid sensor reading", input, decodeReading).pipe(
     Either.map((reading): SensorPayload => ({ _tag: "SingleReading", reading })),
-    Either.mapLeft((e) => invalid("invalid sensor reading", e)),
   );
 };
 

@@ -389,3 +389,115 @@ describe("storage failures", () => {
     });
   });
 });
+
+describe("hostile messages (issue 13)", () => {
+  const reasonOf = (r: { body: string }) => JSON.parse(r.body).reason as string;
+
+  it("a later message with a stored message's time and sequence cannot replace its samples, after a hand-over too: it is a dead letter", async () => {
+    await assign(P1, T0);
+    const ingest = newIngest();
+    expect((await ingest(batch(T0 + 1_000, 0))).statusCode).toBe(200);
+    await reassign(P2, T0 + 60_000);
+    now = T0 + 3_700_000;
+    // The same first time and sequence, other values: what a forged or buggy message would send.
+    const forged = batch(T0 + 1_000, 0);
+    forged.s = forged.s.map((p: Array<number>) => [p[0], p[1], 0.5, 0.5, 0.5]);
+    const r = await newIngest()(forged);
+    expect([r.statusCode, reasonOf(r)]).toEqual([400, "conflicts with stored samples"]);
+    expect(stores.sensors.all().flatMap((s) => s.samples.map((x) => x.x))).toEqual(
+      Array.from({ length: 10 }, () => sampleAt(T0, 0).x),
+    );
+    expect([...new Set(owners().values())]).toEqual([P1]);
+    expect(stores.deadLetters.all().map((l) => l.reason)).toEqual([
+      "conflicts with stored samples",
+    ]);
+    // A redelivery of the original is still a no-op, not a conflict.
+    expect((await newIngest()(batch(T0 + 1_000, 0))).statusCode).toBe(200);
+  });
+
+  it("samples far before or after their arrival, or spread over too long, are refused and kept", async () => {
+    const ingest = newIngest();
+    const cases: Array<[Record<string, unknown>, string]> = [
+      // 31 days before it arrived: older than the 30-day retention, deleted as soon as stored.
+      [
+        batch(T0, 0, 10, { received_at: T0 + 31 * 86_400_000 }),
+        "sample older than the retention period",
+      ],
+      // An hour ahead of its arrival.
+      [batch(T0 + 3_600_000, 0, 10, { received_at: T0 }), "sample time ahead of the receive time"],
+    ];
+    // Two samples two hours apart in one message.
+    const spread = batch(T0, 0, 2);
+    spread.s = [spread.s[0], [7_200_000, 1, 0, 0, 1]];
+    spread.received_at = T0 + 7_200_500;
+    cases.push([spread, "batch spans too long"]);
+    for (const [event, reason] of cases) {
+      const r = await ingest(event);
+      expect([reason, r.statusCode, reasonOf(r)]).toEqual([reason, 400, reason]);
+    }
+    expect(stores.sensors.all()).toEqual([]);
+    expect(stores.deadLetters.all().map((l) => l.reason)).toEqual(cases.map(([, r]) => r));
+  });
+
+  it("a message whose samples alternate between assignments cannot make thousands of items", async () => {
+    // 80 assignments of 50 ms each, and one message whose 4,000 samples fall into all of them.
+    for (let k = 0; k < 80; k++) {
+      await assign(k % 2 === 0 ? P1 : P2, T0 + k * 100, `alt-${k}`);
+      await command({
+        _tag: "ReturnDevice",
+        commandId: commandId(`ret-${k}`),
+        deviceId: device,
+        actor: nurse,
+        at: epochMillis(T0 + k * 100 + 50),
+        now: epochMillis(now),
+      });
+    }
+    const samples = Array.from({ length: 160 }, (_, i) => sampleAt(T0 + i * 50, i));
+    const event = {
+      ...JSON.parse(encodeSampleBatch(samples)),
+      topic,
+      client_id: "medusa-pi-01",
+      received_at: T0 + 10_000,
+    };
+    const r = await newIngest()(event);
+    expect([r.statusCode, reasonOf(r)]).toEqual([400, "message makes too many items"]);
+    expect(stores.sensors.all()).toEqual([]);
+  });
+
+  it("fuzz: deep, prototype-keyed, huge and spread-out events are answered 200 or 400, never thrown; every 400 is kept", async () => {
+    const ingest = newIngest();
+    const nested = (n: number) => {
+      let v: unknown = 0;
+      for (let i = 0; i < n; i++) v = [v];
+      return v;
+    };
+    const events = fc.oneof(
+      fc.integer({ min: 33, max: 50_000 }).map((n) => ({ ...batch(T0, 0), s: [nested(n)] })),
+      fc.integer({ min: 33, max: 50_000 }).map((n) => ({ ...batch(T0, 0), x: nested(n) })),
+      fc
+        .jsonValue({ maxDepth: 6 })
+        .map((v) =>
+          JSON.parse(
+            `{"__proto__":${JSON.stringify(v) ?? "null"},"topic":"${topic}","x":0,"y":0,"z":1,"sequence":1}`,
+          ),
+        ),
+      fc.integer({ min: 1, max: 4_000 }).map((n) => ({
+        ...batch(T0, 0, n),
+        s: Array.from({ length: n }, (_, i) => [i * 37_000, i, 0, 0, 1]),
+        received_at: T0 + n * 37_000,
+      })),
+      fc.anything({ maxDepth: 4 }),
+    );
+    let rejected = 0;
+    await fc.assert(
+      fc.asyncProperty(events, async (event) => {
+        const r = await ingest(event);
+        expect([200, 400]).toContain(r.statusCode);
+        if (r.statusCode === 400) rejected++;
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      }),
+      { numRuns: 200 },
+    );
+    expect(stores.deadLetters.all()).toHaveLength(rejected);
+  });
+});
