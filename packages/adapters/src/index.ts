@@ -16,6 +16,7 @@ export {
 } from "./dynamodb/client.js";
 export { CommitItem, commitItem, decodeCommitItem } from "./dynamodb/commit-item.js";
 export { DeadLetterItem } from "./dynamodb/dead-letter-item.js";
+export { IdempotencyKeyItem } from "./dynamodb/idempotency-keys.js";
 export { MappingRow } from "./dynamodb/mapping-row.js";
 export { SensorItem } from "./dynamodb/sensor-item.js";
 export {
@@ -27,6 +28,7 @@ export {
   type DynamoStores,
   dynamoLayer,
   makeDynamoStores,
+  type StoragePorts,
   storesLayer,
 } from "./dynamodb/stores.js";
 export {

@@ -21,3 +21,4 @@ export type { ApiDeps, ApiPorts } from "./context.js";
 export { type ApiFailure, problemFor, problemOf } from "./errors.js";
 export { jsonSchemaOf, openApiDocument } from "./openapi.js";
 export { PROBLEM_BASE, type Problem } from "./problems.js";
+export { loadJwtSecret, loadSecrets, type SecretReader } from "./secret.js";

@@ -13,8 +13,8 @@ export {
   type CommandRequest,
   type ExecuteOptions,
   executeCommand,
-  type Idempotency,
   executeRequest,
+  type Idempotency,
 } from "./application/execute-command.js";
 export {
   type IngestFailure,

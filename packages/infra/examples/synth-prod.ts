@@ -10,7 +10,7 @@ const dir = mkdtempSync(join(tmpdir(), "medusa-infra-example-"));
 const bundles = await bundleHandlers(join(dir, "bundles"));
 
 // The production stack for a clinic whose devices publish under clinic-a/…,
-// its API verifying HS256 tokens with a secret kept in Secrets Manager.
+// its API verifying HS256 tokens with a secret the stack generates in Secrets Manager.
 const { app, stack } = buildApp({
   bundles,
   outdir: join(dir, "cdk.out"),
@@ -29,10 +29,17 @@ assert.equal(
 );
 assert.equal(stack.stackName, "MedusaLink-prod");
 assert.equal(devicePolicyName("prod"), "medusa-prod-device");
-// The ingest function may query the events, batch-write samples and put dead letters; nothing else.
+// The ingest function may query the events, put samples and put dead letters; nothing else.
 assert.deepEqual(
   TABLE_ACCESS.ingest.flatMap((g) => g.actions.map((a) => `${a} ${g.table}`)),
-  ["dynamodb:Query events", "dynamodb:BatchWriteItem sensor", "dynamodb:PutItem deadLetters"],
+  ["dynamodb:Query events", "dynamodb:PutItem sensor", "dynamodb:PutItem deadLetters"],
 );
+
+// The API function learns where the HS256 secret is, never the secret itself.
+const api = resources.find((r) => r.Properties.FunctionName === "medusa-prod-api");
+const apiEnv = (api?.Properties.Environment as { Variables: object } | undefined)?.Variables ?? {};
+assert.ok("MEDUSA_JWT_SECRET_ARN" in apiEnv && !("MEDUSA_JWT_SECRET" in apiEnv));
+// Production tables are encrypted with the stack's own key, rotated yearly.
+assert.ok(resources.some((r) => r.Type === "AWS::KMS::Key" && r.Properties.EnableKeyRotation));
 
 rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { HANDLERS, TABLE_ACCESS, tablesOf } from "./access.js";
+import { HANDLERS, SECRET_ACCESS, TABLE_ACCESS, tableKeyAccess, tablesOf } from "./access.js";
 
 // Spelled out: a change here is a change of what a function may do in production.
 // (`access.int.test.ts` checks the list against the calls the handlers really make.)
@@ -13,11 +13,7 @@ it("grants each function only these DynamoDB actions, on these tables and indexe
     ]),
   );
   expect(listed).toEqual({
-    ingest: [
-      "dynamodb:Query events",
-      "dynamodb:BatchWriteItem sensor",
-      "dynamodb:PutItem deadLetters",
-    ],
+    ingest: ["dynamodb:Query events", "dynamodb:PutItem sensor", "dynamodb:PutItem deadLetters"],
     reattribute: [
       "dynamodb:Query events",
       "dynamodb:Query sensor",
@@ -32,6 +28,7 @@ it("grants each function only these DynamoDB actions, on these tables and indexe
       "dynamodb:UpdateItem mapping",
       "dynamodb:Query mapping/patient-device-index",
       "dynamodb:Query sensor/patient-timeline-index",
+      "dynamodb:PutItem idempotency",
     ],
   });
   for (const grants of Object.values(TABLE_ACCESS))
@@ -42,4 +39,20 @@ it("grants each function only these DynamoDB actions, on these tables and indexe
 it("no function but the API touches the mapping table; none but ingest the dead letters", () => {
   expect(HANDLERS.filter((h) => tablesOf(h).includes("mapping"))).toEqual(["api"]);
   expect(HANDLERS.filter((h) => tablesOf(h).includes("deadLetters"))).toEqual(["ingest"]);
+});
+
+it("lets every function that touches a table decrypt with the tables' key, and do nothing else with it", () => {
+  expect(Object.fromEntries(HANDLERS.map((h) => [h, tableKeyAccess(h)]))).toEqual({
+    ingest: ["kms:Decrypt"],
+    reattribute: ["kms:Decrypt"],
+    api: ["kms:Decrypt"],
+  });
+});
+
+it("lets only the API read the JWT secret's value", () => {
+  expect(SECRET_ACCESS).toEqual({
+    ingest: [],
+    reattribute: [],
+    api: ["secretsmanager:GetSecretValue"],
+  });
 });

@@ -25,8 +25,9 @@ export const TABLE_ACCESS: Readonly<Record<HandlerName, ReadonlyArray<TableGrant
   ingest: [
     // The interval cache loads the device's stream (EventStore.load).
     { table: "events", actions: ["dynamodb:Query"] },
-    // Packed samples, 25 items per call.
-    { table: "sensor", actions: ["dynamodb:BatchWriteItem"] },
+    // Packed samples, each put only where its key is free (a conflict answers
+    // with the stored item, so no GetItem in AWS).
+    { table: "sensor", actions: ["dynamodb:PutItem"] },
     // What could not be ingested.
     { table: "deadLetters", actions: ["dynamodb:PutItem"] },
   ],
@@ -45,6 +46,8 @@ export const TABLE_ACCESS: Readonly<Record<HandlerName, ReadonlyArray<TableGrant
     { table: "mapping", actions: ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"] },
     { table: "mapping", index: PATIENT_DEVICE_INDEX, actions: ["dynamodb:Query"] },
     { table: "sensor", index: PATIENT_TIMELINE_INDEX, actions: ["dynamodb:Query"] },
+    // Claiming an Idempotency-Key is one conditional put (new, same request, or expired).
+    { table: "idempotency", actions: ["dynamodb:PutItem"] },
   ],
 };
 
@@ -52,3 +55,24 @@ export const TABLE_ACCESS: Readonly<Record<HandlerName, ReadonlyArray<TableGrant
 export const tablesOf = (handler: HandlerName): ReadonlyArray<TableRole> => [
   ...new Set(TABLE_ACCESS[handler].map((g) => g.table)),
 ];
+
+/**
+ * What a function may do with the tables' customer-managed key, when the
+ * stack has one: DynamoDB decrypts the table's key with it on behalf of
+ * whoever reads or writes the table (or its stream), so every function that
+ * touches a table needs `kms:Decrypt` on that key and nothing else.
+ * `GenerateDataKey` is DynamoDB's own, through the grant it creates with the
+ * table ("How Amazon DynamoDB uses AWS KMS", AWS KMS Developer Guide).
+ */
+export const tableKeyAccess = (handler: HandlerName): ReadonlyArray<`kms:${string}`> =>
+  tablesOf(handler).length > 0 ? ["kms:Decrypt"] : [];
+
+/** What a function may do with the API's secrets (the HS256 secret, when tokens are verified with one; the cursor key). */
+export const SECRET_ACCESS: Readonly<
+  Record<HandlerName, ReadonlyArray<`secretsmanager:${string}`>>
+> = {
+  ingest: [],
+  reattribute: [],
+  // Read at start-up (`loadSecrets` of @medusa/api); no Describe, no List.
+  api: ["secretsmanager:GetSecretValue"],
+};

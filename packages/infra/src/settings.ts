@@ -7,7 +7,7 @@ export const STAGES: ReadonlyArray<Stage> = ["dev", "prod"];
 export type ApiAuth =
   /** RS256/ES256 against an OIDC key set (Cognito); the URL is a CloudFormation parameter. */
   | { readonly kind: "jwks"; readonly defaultJwksUrl?: string }
-  /** HS256 with a secret kept in Secrets Manager; the template holds only a dynamic reference. */
+  /** HS256 with a secret the stack generates in Secrets Manager under this name; the function reads it at start. */
   | { readonly kind: "secret"; readonly secretName: string };
 
 /** Everything a deployment may vary, from CDK context (`-c key=value`). */
@@ -21,11 +21,31 @@ export interface InfraSettings {
   readonly auth: ApiAuth;
   readonly jwtIssuer?: string;
   readonly jwtAudience?: string;
+  /** Encrypt every table with the stack's own KMS key (always in `prod`). */
+  readonly customerManagedKey: boolean;
+  /** Reserved concurrency of the ingest function: its ceiling, and a floor no other function can take. */
+  readonly ingestConcurrency: number;
+  /** On-demand throughput cap of every table and index, in request units per second. */
+  readonly tableMaxReadUnits: number;
+  readonly tableMaxWriteUnits: number;
 }
 
 export class SettingsError extends Error {
   override readonly name = "SettingsError";
 }
+
+/**
+ * Defaults of the limits. 50 concurrent ingests at ~25 ms each take ~2,000
+ * messages a second; a device at 10 Hz with 1 s messages writes ~2 units a
+ * second (docs/deploy.md, section 9), so 1,000 units/s carry several hundred
+ * devices and bound a runaway's bill at about 1,000 × 2.6 M s × $0.625/M ≈
+ * $1,650 a month per table.
+ */
+export const DEFAULTS = {
+  ingestConcurrency: 50,
+  tableMaxReadUnits: 1000,
+  tableMaxWriteUnits: 1000,
+} as const;
 
 /** The context keys `settingsFromContext` reads, with what each one does (for errors and docs). */
 export const CONTEXT_KEYS = {
@@ -35,9 +55,17 @@ export const CONTEXT_KEYS = {
   retentionDays: "days a sample is kept before DynamoDB TTL removes it (default 30)",
   intervalCacheTtlMs: "how old the ingest's cached interval list may be (default 30000)",
   jwksUrl: "default value of the JwksUrl parameter",
-  jwtSecretName: "Secrets Manager secret holding an HS256 secret, instead of a JWKS URL",
-  jwtIssuer: "expected `iss` of API tokens (default: not checked)",
-  jwtAudience: "expected `aud` of API tokens (default: not checked)",
+  jwtSecretName:
+    "verify HS256 tokens with a secret the stack generates in Secrets Manager under this name, instead of a JWKS URL",
+  jwtIssuer:
+    "default of the JwtIssuer parameter: the `iss` API tokens must carry (required with a JWKS URL)",
+  jwtAudience:
+    "default of the JwtAudience parameter: the `aud` API tokens must carry (required with a JWKS URL)",
+  customerManagedKey:
+    "encrypt the tables with the stack's own KMS key (default true in prod, where it cannot be turned off; false in dev)",
+  ingestConcurrency: `reserved concurrency of the ingest function (default ${DEFAULTS.ingestConcurrency})`,
+  tableMaxReadUnits: `on-demand read cap of every table and index, units/s (default ${DEFAULTS.tableMaxReadUnits})`,
+  tableMaxWriteUnits: `on-demand write cap of every table and index, units/s (default ${DEFAULTS.tableMaxWriteUnits})`,
 } as const;
 
 const text = (key: string, value: unknown): string | undefined => {
@@ -52,6 +80,13 @@ const integer = (key: string, value: unknown, fallback: number, min: number): nu
   if (!Number.isInteger(n) || n < min)
     throw new SettingsError(`context ${key}=${String(value)}: must be an integer ≥ ${min}`);
   return n;
+};
+
+const flag = (key: string, value: unknown, fallback: boolean): boolean => {
+  if (value === undefined || value === null || value === "") return fallback;
+  if (value === true || value === "true") return true;
+  if (value === false || value === "false") return false;
+  throw new SettingsError(`context ${key}=${String(value)}: must be true or false`);
 };
 
 /** Reads and checks the settings; a bad value stops synthesis with the key's name. */
@@ -74,6 +109,12 @@ export const settingsFromContext = (get: (key: string) => unknown): InfraSetting
     throw new SettingsError("context: set jwtSecretName or jwksUrl, not both");
   const issuer = text("jwtIssuer", get("jwtIssuer"));
   const audience = text("jwtAudience", get("jwtAudience"));
+  const production = stage === "prod";
+  const customerManagedKey = flag("customerManagedKey", get("customerManagedKey"), production);
+  if (production && !customerManagedKey)
+    throw new SettingsError(
+      "context customerManagedKey=false: production tables are always encrypted with the stack's own key",
+    );
   return {
     stage: stage as Stage,
     topicPrefix,
@@ -85,6 +126,25 @@ export const settingsFromContext = (get: (key: string) => unknown): InfraSetting
       : { kind: "jwks", ...(jwksUrl ? { defaultJwksUrl: jwksUrl } : {}) },
     ...(issuer ? { jwtIssuer: issuer } : {}),
     ...(audience ? { jwtAudience: audience } : {}),
+    customerManagedKey,
+    ingestConcurrency: integer(
+      "ingestConcurrency",
+      get("ingestConcurrency"),
+      DEFAULTS.ingestConcurrency,
+      1,
+    ),
+    tableMaxReadUnits: integer(
+      "tableMaxReadUnits",
+      get("tableMaxReadUnits"),
+      DEFAULTS.tableMaxReadUnits,
+      1,
+    ),
+    tableMaxWriteUnits: integer(
+      "tableMaxWriteUnits",
+      get("tableMaxWriteUnits"),
+      DEFAULTS.tableMaxWriteUnits,
+      1,
+    ),
   };
 };
 

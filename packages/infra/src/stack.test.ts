@@ -5,6 +5,7 @@ import {
   type TableRole,
   tableDefinitions,
   tableNames,
+  timeToLive,
 } from "@medusa/adapters";
 import { devicePublishTopics, mayPublish, maySubscribe } from "@medusa/domain";
 import { Match } from "aws-cdk-lib/assertions";
@@ -16,17 +17,27 @@ import { INGEST_TIMEOUT_S, TABLE_ENV } from "./stack.js";
 import {
   type CfnTemplate,
   flatten,
+  type Resource,
   resourcesOf,
   type Synthesized,
   synthesizer,
 } from "./testing.js";
 
-const ROLES: ReadonlyArray<TableRole> = ["events", "mapping", "sensor", "deadLetters"];
+const ROLES: ReadonlyArray<TableRole> = [
+  "events",
+  "mapping",
+  "sensor",
+  "deadLetters",
+  "idempotency",
+];
 
 // One template per stage, shared by every assertion below (synthesis takes a second or two).
 let synth: Awaited<ReturnType<typeof synthesizer>>;
 let dev: Synthesized;
 let prod: Synthesized;
+/** dev with every limit and the key set by context, and a Cognito key set with its issuer and audience. */
+let tuned: Synthesized;
+const COGNITO = "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_AbCdEf123";
 beforeAll(async () => {
   synth = await synthesizer();
   dev = synth.synth({});
@@ -35,7 +46,16 @@ beforeAll(async () => {
     topicPrefix: "clinic-a/medusa",
     jwtSecretName: "medusa/jwt",
   });
-}, 60_000);
+  tuned = synth.synth({
+    customerManagedKey: "true",
+    ingestConcurrency: "8",
+    tableMaxReadUnits: "300",
+    tableMaxWriteUnits: "200",
+    jwksUrl: `${COGNITO}/.well-known/jwks.json`,
+    jwtIssuer: COGNITO,
+    jwtAudience: "app-client-id",
+  });
+}, 90_000);
 afterAll(() => synth?.dispose());
 
 /** Logical id → resource, for one type, keyed by a property (a table's name, a function's name). */
@@ -62,6 +82,22 @@ const functionOf = (s: Synthesized, name: HandlerName) => {
   return found;
 };
 
+/** The logical id of a function's role. */
+const roleIdOf = (s: Synthesized, name: HandlerName): string =>
+  (functionOf(s, name).r.Properties.Role as { "Fn::GetAtt": [string] })["Fn::GetAtt"][0];
+
+const envOf = (s: Synthesized, name: HandlerName): Record<string, unknown> =>
+  (functionOf(s, name).r.Properties.Environment as { Variables: Record<string, unknown> })
+    .Variables;
+
+/** The one KMS key of a stack that has one. */
+const keyOf = (s: Synthesized) => {
+  const keys = resourcesOf(s.json, "AWS::KMS::Key");
+  expect(keys).toHaveLength(1);
+  const [[id, key]] = keys as [[string, Resource]];
+  return { id, key };
+};
+
 interface Statement {
   readonly Action: string | ReadonlyArray<string>;
   readonly Resource: unknown;
@@ -86,7 +122,7 @@ describe.each([
       const s = get();
       const definitions = tableDefinitions(tableNames({ prefix: s.settings.tablePrefix }));
       const tables = byProperty(s.json, "AWS::DynamoDB::Table", "TableName");
-      expect(tables.size).toBe(4);
+      expect(tables.size).toBe(ROLES.length);
       for (const role of ROLES) {
         const d = definitions[role];
         const t = tables.get(d.TableName as string)?.r.Properties;
@@ -103,6 +139,8 @@ describe.each([
             IndexName: g.IndexName,
             KeySchema: g.KeySchema,
             Projection: g.Projection,
+            // The cap is a deployment setting, checked below.
+            OnDemandThroughput: expect.anything(),
           })),
         );
         expect(t?.StreamSpecification).toEqual(
@@ -113,16 +151,18 @@ describe.each([
       }
     });
 
-    it("have point-in-time recovery; the sensor table expires samples by TTL; events stream new images", () => {
+    it("have point-in-time recovery; TTL where the adapters say (samples, idempotency keys); events stream new images", () => {
       const s = get();
       const ids = tableIds(s);
       for (const role of ROLES) {
         const t = s.json.Resources[ids[role]]?.Properties;
         expect(t?.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+        const ttl = timeToLive[role];
         expect(t?.TimeToLiveSpecification).toEqual(
-          role === "sensor" ? { AttributeName: SENSOR_TTL_ATTRIBUTE, Enabled: true } : undefined,
+          ttl ? { AttributeName: ttl, Enabled: true } : undefined,
         );
       }
+      expect(timeToLive.sensor).toBe(SENSOR_TTL_ATTRIBUTE);
       expect(s.json.Resources[ids.events]?.Properties?.StreamSpecification).toEqual({
         StreamViewType: "NEW_IMAGE",
       });
@@ -139,6 +179,47 @@ describe.each([
           expect(t.DeletionPolicy).toBe(stage === "prod" ? "Retain" : "Delete");
           expect(t.UpdateReplacePolicy).toBe(stage === "prod" ? "Retain" : "Delete");
         }
+      },
+    );
+
+    it("are capped on demand at 1,000 read and 1,000 write units a second, every index too", () => {
+      const s = get();
+      const cap = { MaxReadRequestUnits: 1000, MaxWriteRequestUnits: 1000 };
+      for (const [id, t] of resourcesOf(s.json, "AWS::DynamoDB::Table")) {
+        expect(t.Properties.OnDemandThroughput, id).toEqual(cap);
+        for (const gsi of (t.Properties.GlobalSecondaryIndexes as Array<Record<string, unknown>>) ??
+          [])
+          expect(gsi.OnDemandThroughput, `${id}/${String(gsi.IndexName)}`).toEqual(cap);
+      }
+    });
+
+    it(
+      stage === "prod"
+        ? "are encrypted with the stack's own KMS key, rotated yearly and kept when the stack goes"
+        : "are encrypted with DynamoDB's own key by default (no KMS key in the stack)",
+      () => {
+        const s = get();
+        const tables = resourcesOf(s.json, "AWS::DynamoDB::Table");
+        expect(tables).toHaveLength(ROLES.length);
+        if (stage === "dev") {
+          s.template.resourceCountIs("AWS::KMS::Key", 0);
+          for (const [id, t] of tables) expect(t.Properties.SSESpecification, id).toBeUndefined();
+          return;
+        }
+        const { id: keyId, key } = keyOf(s);
+        expect(key.Properties.EnableKeyRotation).toBe(true);
+        expect(key.DeletionPolicy).toBe("Retain");
+        s.template.hasResourceProperties("AWS::KMS::Alias", {
+          AliasName: "alias/medusa-prod-tables",
+          TargetKeyId: { "Fn::GetAtt": [keyId, "Arn"] },
+        });
+        for (const [id, t] of tables)
+          expect(t.Properties.SSESpecification, id).toEqual({
+            SSEEnabled: true,
+            SSEType: "KMS",
+            KMSMasterKeyId: { "Fn::GetAtt": [keyId, "Arn"] },
+          });
+        expect(s.json.Outputs?.TableKeyArn?.Value).toEqual({ "Fn::GetAtt": [keyId, "Arn"] });
       },
     );
 
@@ -310,15 +391,21 @@ describe.each([
       }
     });
 
+    it("ingest has 50 reserved concurrent executions; the others share the account's pool", () => {
+      const s = get();
+      s.template.hasResourceProperties("AWS::Lambda::Function", {
+        FunctionName: `medusa-${stage}-ingest`,
+        ReservedConcurrentExecutions: 50,
+      });
+      for (const name of ["reattribute", "api"] as const)
+        expect(functionOf(s, name).r.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    });
+
     it("get the names of their own tables, and only those, by environment", () => {
       const s = get();
       const ids = tableIds(s);
       for (const name of HANDLERS) {
-        const env = (
-          functionOf(s, name).r.Properties.Environment as {
-            Variables: Record<string, unknown>;
-          }
-        ).Variables;
+        const env = envOf(s, name);
         const tableVars = Object.keys(env).filter((k) => k.endsWith("_TABLE"));
         expect(tableVars.sort()).toEqual(
           tablesOf(name)
@@ -328,10 +415,7 @@ describe.each([
         for (const role of tablesOf(name)) expect(env[TABLE_ENV[role]]).toEqual({ Ref: ids[role] });
         expect(env.MEDUSA_TABLE_PREFIX).toBeUndefined();
       }
-      const ingest = functionOf(s, "ingest").r.Properties?.Environment as {
-        Variables: Record<string, unknown>;
-      };
-      expect(ingest.Variables).toMatchObject({
+      expect(envOf(s, "ingest")).toMatchObject({
         MEDUSA_TOPIC_PREFIX: s.settings.topicPrefix,
         MEDUSA_RETENTION_DAYS: "30",
         MEDUSA_INTERVAL_CACHE_TTL_MS: "30000",
@@ -343,8 +427,7 @@ describe.each([
       const s = get();
       const ids = tableIds(s);
       const reattribute = functionOf(s, "reattribute");
-      const env = (reattribute.r.Properties.Environment as { Variables: Record<string, string> })
-        .Variables;
+      const env = envOf(s, "reattribute");
       const settleMs = Number(env.MEDUSA_REATTRIBUTION_SETTLE_MS);
       // The correctness argument: cache TTL + one ingest's timeout.
       expect(settleMs).toBeGreaterThanOrEqual(
@@ -367,10 +450,7 @@ describe.each([
       const s = get();
       const ids = tableIds(s);
       for (const name of HANDLERS) {
-        const roleId = (functionOf(s, name).r.Properties.Role as { "Fn::GetAtt": [string] })[
-          "Fn::GetAtt"
-        ][0];
-        const granted = statementsOf(s.json, roleId)
+        const granted = statementsOf(s.json, roleIdOf(s, name))
           .filter((x) => actions(x).some((a) => a.startsWith("dynamodb:")))
           .flatMap((x) => actions(x).flatMap((a) => resources(x).map((r) => `${a} ${flatten(r)}`)))
           // The stream's actions belong to the event source mapping, checked below.
@@ -385,7 +465,7 @@ describe.each([
       }
     });
 
-    it("has no wildcard actions, no managed policies on the functions, no *FullAccess anywhere", () => {
+    it("has no wildcard actions, and `*` resources only for ListStreams and DescribeEndpoint", () => {
       const s = get();
       const all = resourcesOf(s.json, "AWS::IAM::Policy").flatMap(
         ([, p]) => (p.Properties.PolicyDocument as { Statement: Array<Statement> }).Statement,
@@ -401,14 +481,28 @@ describe.each([
           );
         if (resources(x).includes("*")) expect(actions(x)).toHaveLength(1);
       }
-      for (const [, role] of resourcesOf(s.json, "AWS::IAM::Role"))
-        for (const arn of (role.Properties?.ManagedPolicyArns as Array<unknown>) ?? [])
-          expect(flatten(arn)).not.toMatch(/FullAccess/);
-      for (const name of HANDLERS) {
-        const roleId = (functionOf(s, name).r.Properties.Role as { "Fn::GetAtt": [string] })[
-          "Fn::GetAtt"
-        ][0];
-        expect(s.json.Resources[roleId]?.Properties?.ManagedPolicyArns).toBeUndefined();
+    });
+
+    it("attaches no managed policy to any role; every function, the endpoint lookup's too, has an explicit role", () => {
+      const s = get();
+      const roles = resourcesOf(s.json, "AWS::IAM::Role");
+      for (const [id, role] of roles) expect(role.Properties.ManagedPolicyArns, id).toBeUndefined();
+      const functions = resourcesOf(s.json, "AWS::Lambda::Function");
+      // The three handlers and the custom resource that looks up the IoT endpoint.
+      expect(functions).toHaveLength(4);
+      for (const [id, fn] of functions) {
+        const roleId = (fn.Properties.Role as { "Fn::GetAtt": [string, "Arn"] })["Fn::GetAtt"][0];
+        expect(
+          roles.map(([r]) => r),
+          id,
+        ).toContain(roleId);
+        // Logs only into its own log group (AWSLambdaBasicExecutionRole would allow every one).
+        const logGroupId = (fn.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup
+          .Ref;
+        const logging = statementsOf(s.json, roleId).filter((x) =>
+          actions(x).some((a) => a.startsWith("logs:")),
+        );
+        expect(logging.flatMap(resources).map(flatten), id).toEqual([`<${logGroupId}.Arn>`]);
       }
     });
 
@@ -427,11 +521,61 @@ describe.each([
             const queue = name === "ingest" ? "IngestDeadLetterQueue" : "ReattributionFailureQueue";
             expect(resources(x).map(flatten)).toEqual([expect.stringContaining(queue)]);
           }
-          const other = a.filter((y) => !/^(logs|sqs|dynamodb):/.test(y));
+          // KMS and Secrets Manager: see the next two tests.
+          const other = a.filter((y) => !/^(logs|sqs|dynamodb|kms|secretsmanager):/.test(y));
           expect(other, name).toEqual([]);
         }
       }
     });
+
+    /** `action resource` for every statement of a role whose actions start with `service:`. */
+    const grantsOf = (s: Synthesized, roleId: string, service: string) =>
+      statementsOf(s.json, roleId)
+        .filter((x) => actions(x).some((a) => a.startsWith(`${service}:`)))
+        .flatMap((x) => actions(x).flatMap((a) => resources(x).map((r) => `${a} ${flatten(r)}`)));
+
+    it(
+      stage === "prod"
+        ? "lets each function only decrypt with the tables' key, and nobody else use it"
+        : "grants no KMS key (the tables use DynamoDB's own)",
+      () => {
+        const s = get();
+        const key = stage === "prod" ? `<${keyOf(s).id}.Arn>` : undefined;
+        // Every function touches a table; none may GenerateDataKey, DescribeKey or use another key.
+        for (const name of HANDLERS)
+          expect(grantsOf(s, roleIdOf(s, name), "kms"), name).toEqual(
+            key ? [`kms:Decrypt ${key}`] : [],
+          );
+        for (const [id] of resourcesOf(s.json, "AWS::IAM::Role").filter(
+          ([id]) => !HANDLERS.some((h) => roleIdOf(s, h) === id),
+        ))
+          expect(grantsOf(s, id, "kms"), id).toEqual([]);
+      },
+    );
+
+    it(
+      stage === "prod"
+        ? "lets only the API function read its secrets (the JWT secret, the cursor key), exactly those, only their values"
+        : "lets only the API function read the cursor key, exactly that secret, only its value",
+      () => {
+        const s = get();
+        const secrets = resourcesOf(s.json, "AWS::SecretsManager::Secret").map(([id]) => id);
+        expect(secrets.map((id) => id.replace(/[0-9A-F]{8}$/, "")).sort()).toEqual(
+          stage === "prod" ? ["CursorSecret", "JwtSecret"] : ["CursorSecret"],
+        );
+        for (const [id] of resourcesOf(s.json, "AWS::IAM::Role")) {
+          const api = id === roleIdOf(s, "api");
+          expect(grantsOf(s, id, "secretsmanager").sort(), id).toEqual(
+            api ? secrets.map((secret) => `secretsmanager:GetSecretValue <${secret}>`).sort() : [],
+          );
+        }
+        const env = envOf(s, "api");
+        expect(env.MEDUSA_CURSOR_SECRET_ARN).toEqual({
+          Ref: secrets.find((id) => id.startsWith("CursorSecret")),
+        });
+        expect(env.MEDUSA_CURSOR_SECRET).toBeUndefined();
+      },
+    );
   });
 
   describe("the API", () => {
@@ -456,16 +600,40 @@ describe.each([
       );
     });
 
-    it("takes issuer and audience as parameters", () => {
+    it("logs every request to its own log group: request id, time, method, route, status, latency, source IP, user agent; nothing else", () => {
       const s = get();
-      const env = (
-        functionOf(s, "api").r.Properties.Environment as {
-          Variables: Record<string, unknown>;
-        }
-      ).Variables;
+      const [[stageId, apiStage] = []] = resourcesOf(s.json, "AWS::ApiGatewayV2::Stage");
+      const settings = apiStage?.Properties.AccessLogSettings as {
+        DestinationArn: unknown;
+        Format: string;
+      };
+      expect(settings.Format, stageId).toBe(
+        '{"requestId":"$context.requestId","time":"$context.requestTimeEpoch","method":"$context.httpMethod","route":"$context.routeKey","status":"$context.status","latencyMs":"$context.responseLatency","sourceIp":"$context.identity.sourceIp","userAgent":"$context.identity.userAgent"}',
+      );
+      // No token claims, no path (patient ids), no query string, header or body, whatever the format becomes.
+      expect(settings.Format).not.toMatch(
+        /authorizer|\$context\.path|querystring|header|body|requestOverride|error|integration/i,
+      );
+      const logGroupId = (settings.DestinationArn as { "Fn::GetAtt": [string, "Arn"] })[
+        "Fn::GetAtt"
+      ][0];
+      const logGroup = s.json.Resources[logGroupId];
+      expect(logGroup?.Type).toBe("AWS::Logs::LogGroup");
+      expect(logGroup?.Properties).toEqual({
+        LogGroupName: `/aws/vendedlogs/apigateway/medusa-${stage}-api`,
+        RetentionInDays: stage === "prod" ? 90 : 30,
+        Tags: expect.any(Array),
+      });
+      expect(s.json.Outputs?.ApiAccessLogGroup?.Value).toEqual({ Ref: logGroupId });
+    });
+
+    it("takes issuer and audience as parameters; never a token secret in the environment", () => {
+      const s = get();
+      const env = envOf(s, "api");
       expect(env.MEDUSA_JWT_ISSUER).toEqual({ Ref: "JwtIssuer" });
       expect(env.MEDUSA_JWT_AUDIENCE).toEqual({ Ref: "JwtAudience" });
-      expect(s.json.Parameters?.JwtIssuer).toMatchObject({ Type: "String", Default: "" });
+      for (const name of HANDLERS) expect(envOf(s, name).MEDUSA_JWT_SECRET, name).toBeUndefined();
+      expect(JSON.stringify(s.json)).not.toContain("resolve:secretsmanager");
     });
   });
 
@@ -480,6 +648,7 @@ describe.each([
     expect(outputs.MappingTable?.Value).toEqual({ Ref: ids.mapping });
     expect(outputs.SensorTable?.Value).toEqual({ Ref: ids.sensor });
     expect(outputs.DeadLetterTable?.Value).toEqual({ Ref: ids.deadLetters });
+    expect(outputs.IdempotencyTable?.Value).toEqual({ Ref: ids.idempotency });
     const [[lookupId, lookup] = []] = resourcesOf(s.json, "Custom::AWS");
     expect(JSON.parse(String(lookup?.Properties?.Create))).toMatchObject({
       service: "Iot",
@@ -493,29 +662,83 @@ describe.each([
 });
 
 describe("the stages differ where they should", () => {
-  it("dev verifies tokens against a JWKS URL given as an https parameter", () => {
-    const env = (
-      functionOf(dev, "api").r.Properties.Environment as {
-        Variables: Record<string, unknown>;
-      }
-    ).Variables;
-    expect(env.MEDUSA_JWKS_URL).toEqual({ Ref: "JwksUrl" });
-    expect(env.MEDUSA_JWT_SECRET).toBeUndefined();
+  it("dev verifies tokens against a JWKS URL, with the issuer, audience and token use it requires", () => {
+    const env = envOf(dev, "api");
+    expect(env).toMatchObject({
+      MEDUSA_JWKS_URL: { Ref: "JwksUrl" },
+      MEDUSA_JWT_ISSUER: { Ref: "JwtIssuer" },
+      MEDUSA_JWT_AUDIENCE: { Ref: "JwtAudience" },
+      // Cognito ID tokens: the API reads `email`, which access tokens lack.
+      MEDUSA_JWT_TOKEN_USE: "id",
+    });
+    expect(env.MEDUSA_JWT_SECRET_ARN).toBeUndefined();
     expect(dev.json.Parameters?.JwksUrl).toMatchObject({
       Type: "String",
       AllowedPattern: "^https://\\S+$",
     });
+    // No default: a deployment without an issuer and an audience stops at the parameters.
+    expect(dev.json.Parameters?.JwtIssuer).toEqual({
+      Type: "String",
+      AllowedPattern: "^https://\\S+$",
+      ConstraintDescription: expect.any(String),
+      Description: expect.any(String),
+    });
+    expect(dev.json.Parameters?.JwtAudience).toEqual({
+      Type: "String",
+      AllowedPattern: "^\\S+$",
+      ConstraintDescription: expect.any(String),
+      Description: expect.any(String),
+    });
   });
 
-  it("prod takes an HS256 secret from Secrets Manager by reference, never in the template", () => {
-    const env = (
-      functionOf(prod, "api").r.Properties.Environment as {
-        Variables: Record<string, unknown>;
-      }
-    ).Variables;
-    expect(env.MEDUSA_JWT_SECRET).toBe("{{resolve:secretsmanager:medusa/jwt:SecretString:::}}");
+  it("the context gives the JWKS parameters their defaults", () => {
+    expect(tuned.json.Parameters).toMatchObject({
+      JwksUrl: { Default: `${COGNITO}/.well-known/jwks.json` },
+      JwtIssuer: { Default: COGNITO },
+      JwtAudience: { Default: "app-client-id" },
+    });
+  });
+
+  it("prod verifies HS256 tokens with a secret the stack generates, passed by ARN, never by value", () => {
+    const [[secretId, secret] = []] = resourcesOf(prod.json, "AWS::SecretsManager::Secret");
+    expect(secret?.Properties).toMatchObject({
+      Name: "medusa/jwt",
+      GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
+    });
+    expect(secret?.Properties.SecretString).toBeUndefined();
+    expect(secret?.DeletionPolicy).toBe("Retain");
+    const env = envOf(prod, "api");
+    expect(env.MEDUSA_JWT_SECRET_ARN).toEqual({ Ref: secretId });
+    expect(env.MEDUSA_JWT_SECRET).toBeUndefined();
     expect(env.MEDUSA_JWKS_URL).toBeUndefined();
+    expect(env.MEDUSA_JWT_TOKEN_USE).toBeUndefined();
+    expect(envOf(prod, "ingest").MEDUSA_JWT_SECRET_ARN).toBeUndefined();
     expect(prod.json.Parameters?.JwksUrl).toBeUndefined();
+    // Issuer and audience stay optional with a secret of our own.
+    expect(prod.json.Parameters?.JwtIssuer).toMatchObject({ Type: "String", Default: "" });
+    expect(prod.json.Outputs?.JwtSecretArn?.Value).toEqual({ Ref: secretId });
+  });
+
+  it("the context sets the key in dev, the ingest's concurrency and the tables' caps", () => {
+    const { id: keyId, key } = keyOf(tuned);
+    expect(key.Properties.EnableKeyRotation).toBe(true);
+    // A dev key goes with its stack (after KMS's waiting period).
+    expect(key.DeletionPolicy).toBe("Delete");
+    const cap = { MaxReadRequestUnits: 300, MaxWriteRequestUnits: 200 };
+    for (const [id, t] of resourcesOf(tuned.json, "AWS::DynamoDB::Table")) {
+      expect(t.Properties.SSESpecification, id).toMatchObject({
+        KMSMasterKeyId: { "Fn::GetAtt": [keyId, "Arn"] },
+      });
+      expect(t.Properties.OnDemandThroughput, id).toEqual(cap);
+    }
+    expect(functionOf(tuned, "ingest").r.Properties.ReservedConcurrentExecutions).toBe(8);
+    for (const name of HANDLERS)
+      expect(statementsOf(tuned.json, roleIdOf(tuned, name))).toContainEqual(
+        expect.objectContaining({
+          Action: "kms:Decrypt",
+          Resource: { "Fn::GetAtt": [keyId, "Arn"] },
+        }),
+      );
   });
 
   it("prod is termination-protected; dev is not", () => {
@@ -547,5 +770,33 @@ describe("context", () => {
     expect(() => from({ topicPrefix: "a//b" })).toThrow(/topicPrefix/);
     expect(() => from({ retentionDays: "0" })).toThrow(/retentionDays/);
     expect(() => from({ jwksUrl: "https://x", jwtSecretName: "s" })).toThrow(/not both/);
+    expect(() => from({ customerManagedKey: "yes" })).toThrow(/customerManagedKey=yes/);
+    expect(() => from({ ingestConcurrency: "0" })).toThrow(/ingestConcurrency=0/);
+    expect(() => from({ tableMaxWriteUnits: "lots" })).toThrow(/tableMaxWriteUnits=lots/);
+    expect(() => from({ tableMaxReadUnits: "1.5" })).toThrow(/tableMaxReadUnits=1.5/);
+  });
+
+  it("encrypts production tables with the stack's key always; dev only when asked", () => {
+    expect(from({ stage: "prod" }).customerManagedKey).toBe(true);
+    expect(from({ stage: "prod", customerManagedKey: "true" }).customerManagedKey).toBe(true);
+    expect(() => from({ stage: "prod", customerManagedKey: "false" })).toThrow(SettingsError);
+    expect(() => from({ stage: "prod", customerManagedKey: false })).toThrow(
+      /customerManagedKey=false/,
+    );
+    expect(from({}).customerManagedKey).toBe(false);
+    expect(from({ customerManagedKey: "true" }).customerManagedKey).toBe(true);
+    expect(from({ customerManagedKey: true }).customerManagedKey).toBe(true);
+  });
+
+  it("limits the ingest to 50 concurrent executions and the tables to 1,000 units a second", () => {
+    expect(from({})).toMatchObject({
+      ingestConcurrency: 50,
+      tableMaxReadUnits: 1000,
+      tableMaxWriteUnits: 1000,
+    });
+    expect(from({ ingestConcurrency: "20", tableMaxWriteUnits: 4000 })).toMatchObject({
+      ingestConcurrency: 20,
+      tableMaxWriteUnits: 4000,
+    });
   });
 });

@@ -4,24 +4,31 @@ import {
   CfnParameter,
   Duration,
   RemovalPolicy,
-  SecretValue,
   Stack,
   type StackProps,
   Tags,
 } from "aws-cdk-lib";
+import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import * as apigwv2 from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
-import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as iot from "aws-cdk-lib/aws-iot";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
 import { DynamoEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as logs from "aws-cdk-lib/aws-logs";
+import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import * as cr from "aws-cdk-lib/custom-resources";
 import type { Construct } from "constructs";
-import { type HandlerName, TABLE_ACCESS, tablesOf } from "./access.js";
+import {
+  type HandlerName,
+  SECRET_ACCESS,
+  TABLE_ACCESS,
+  tableKeyAccess,
+  tablesOf,
+} from "./access.js";
 import type { HandlerBundles } from "./bundles.js";
 import { devicePolicyDocument, RULE_SQL_VERSION, sensorRuleSql } from "./iot.js";
 import { devicePolicyName, type InfraSettings } from "./settings.js";
@@ -33,6 +40,7 @@ export const TABLE_ENV: Readonly<Record<TableRole, string>> = {
   mapping: "MEDUSA_MAPPING_TABLE",
   sensor: "MEDUSA_SENSOR_TABLE",
   deadLetters: "MEDUSA_DEAD_LETTER_TABLE",
+  idempotency: "MEDUSA_IDEMPOTENCY_TABLE",
 };
 
 /**
@@ -51,6 +59,30 @@ export interface MedusaStackProps extends StackProps {
 }
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/** A function's only logging right: streams and events in its own log group. */
+const ownLogGroup = (logGroup: logs.ILogGroup) =>
+  new iam.PolicyStatement({
+    sid: "OwnLogGroup",
+    actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+    resources: [logGroup.logGroupArn],
+  });
+
+/**
+ * What the HTTP API logs per request: no path (it holds patient and device
+ * ids), no query string, no header, no body, no token claim. The route is
+ * `$default`: the function routes.
+ */
+export const API_ACCESS_LOG_FIELDS = {
+  requestId: "$context.requestId",
+  time: "$context.requestTimeEpoch",
+  method: "$context.httpMethod",
+  route: "$context.routeKey",
+  status: "$context.status",
+  latencyMs: "$context.responseLatency",
+  sourceIp: "$context.identity.sourceIp",
+  userAgent: "$context.identity.userAgent",
+} as const;
 
 /**
  * MeDUSA Link in one stack: the tables, the device policy, the sensor rule
@@ -75,7 +107,25 @@ export class MedusaStack extends Stack {
     Tags.of(this).add("stage", stage);
 
     this.tables = new MedusaTables(this, "Tables", settings);
-    const { tables } = this.tables;
+    const { tables, key: tableKey } = this.tables;
+
+    // HS256: a secret only the API function may read, generated here, never in an environment variable.
+    const jwtSecret =
+      settings.auth.kind === "secret"
+        ? new secretsmanager.Secret(this, "JwtSecret", {
+            secretName: settings.auth.secretName,
+            description: `MeDUSA Link (${stage}): the HS256 secret API tokens are signed with`,
+            generateSecretString: { passwordLength: 64, excludePunctuation: true },
+            removalPolicy,
+          })
+        : undefined;
+
+    // What the API seals timeline cursors with: one key for every container, read like the JWT secret.
+    const cursorSecret = new secretsmanager.Secret(this, "CursorSecret", {
+      description: `MeDUSA Link (${stage}): the key the API seals timeline cursors with`,
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+      removalPolicy,
+    });
 
     const settleMs = settings.intervalCacheTtlMs + INGEST_TIMEOUT_S * 1000;
     // Pass one, the settle wait, pass two: the timeout leaves a minute for the passes.
@@ -106,6 +156,7 @@ export class MedusaStack extends Stack {
           lambda.FunctionOptions,
           "onFailure" | "retryAttempts" | "maxEventAge"
         >;
+        readonly reservedConcurrentExecutions?: number;
       },
     ): lambda.Function => {
       const id = capitalize(name);
@@ -120,23 +171,24 @@ export class MedusaStack extends Stack {
         assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
         description: `${functionName}: its own log group and tables, nothing else`,
       });
-      role.addToPolicy(
-        new iam.PolicyStatement({
-          sid: "OwnLogGroup",
-          actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
-          resources: [logGroup.logGroupArn],
-        }),
-      );
+      role.addToPolicy(ownLogGroup(logGroup));
+      const allow = (sid: string, actions: ReadonlyArray<string>, resource: string) => {
+        if (actions.length > 0)
+          role.addToPolicy(
+            new iam.PolicyStatement({ sid, actions: [...actions], resources: [resource] }),
+          );
+      };
       for (const grant of TABLE_ACCESS[name]) {
-        const table = tables[grant.table];
-        role.addToPolicy(
-          new iam.PolicyStatement({
-            sid: `${capitalize(grant.table)}${grant.index ? "Index" : "Table"}`,
-            actions: [...grant.actions],
-            resources: [grant.index ? `${table.tableArn}/index/${grant.index}` : table.tableArn],
-          }),
+        const { tableArn } = tables[grant.table];
+        allow(
+          `${capitalize(grant.table)}${grant.index ? "Index" : "Table"}`,
+          grant.actions,
+          grant.index ? `${tableArn}/index/${grant.index}` : tableArn,
         );
       }
+      if (tableKey) allow("TableKey", tableKeyAccess(name), tableKey.keyArn);
+      if (jwtSecret) allow("JwtSecret", SECRET_ACCESS[name], jwtSecret.secretArn);
+      allow("CursorSecret", SECRET_ACCESS[name], cursorSecret.secretArn);
       const tableEnv = Object.fromEntries(
         tablesOf(name).map((role) => [TABLE_ENV[role], tables[role].tableName]),
       );
@@ -156,6 +208,9 @@ export class MedusaStack extends Stack {
         systemLogLevelV2: options.systemLogLevel,
         environment: { ...tableEnv, ...options.environment },
         ...options.async,
+        ...(options.reservedConcurrentExecutions === undefined
+          ? {}
+          : { reservedConcurrentExecutions: options.reservedConcurrentExecutions }),
       });
     };
 
@@ -181,6 +236,10 @@ export class MedusaStack extends Stack {
         maxEventAge: Duration.hours(6),
         onFailure: new SqsDestination(ingestDeadLetters),
       },
+      // A flood (one device's or many) queues in Lambda's asynchronous queue
+      // instead of taking the account's concurrency from the API; what waits
+      // longer than maxEventAge lands in the dead-letter queue.
+      reservedConcurrentExecutions: settings.ingestConcurrency,
     });
 
     const ruleErrorRole = new iam.Role(this, "SensorRuleErrorRole", {
@@ -231,8 +290,14 @@ export class MedusaStack extends Stack {
       environment: { ...telemetry, MEDUSA_REATTRIBUTION_SETTLE_MS: String(settleMs) },
       systemLogLevel: lambda.SystemLogLevel.INFO,
     });
+    // The stream through a key-less view of the table: the event source's own
+    // grant would add kms:DescribeKey; the role's TableKey statement is all reading it needs.
+    const eventsStream = dynamodb.Table.fromTableAttributes(this, "EventsStream", {
+      tableArn: tables.events.tableArn,
+      tableStreamArn: tables.events.tableStreamArn as string,
+    });
     reattribute.addEventSource(
-      new DynamoEventSource(tables.events as dynamodb.ITable, {
+      new DynamoEventSource(eventsStream, {
         // From the oldest record kept: no commit is skipped on first deployment.
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,
         batchSize: 10,
@@ -245,41 +310,61 @@ export class MedusaStack extends Stack {
     );
 
     // ── API: HTTP API → function. Token settings are parameters.
-    const jwtIssuer = new CfnParameter(this, "JwtIssuer", {
-      type: "String",
-      default: settings.jwtIssuer ?? "",
-      description: "Expected `iss` claim of API tokens; empty: not checked",
-    });
-    const jwtAudience = new CfnParameter(this, "JwtAudience", {
-      type: "String",
-      default: settings.jwtAudience ?? "",
-      description: "Expected `aud` claim of API tokens; empty: not checked",
-    });
-    const auth: Record<string, string> =
-      settings.auth.kind === "secret"
+    const tokenParameter = (
+      id: "JwtIssuer" | "JwtAudience",
+      claim: string,
+      fallback: string | undefined,
+      required?: { readonly pattern: string; readonly constraint: string },
+    ) =>
+      new CfnParameter(this, id, {
+        type: "String",
+        ...(fallback !== undefined ? { default: fallback } : required ? {} : { default: "" }),
+        ...(required
+          ? { allowedPattern: required.pattern, constraintDescription: required.constraint }
+          : {}),
+        description: required
+          ? `The \`${claim}\` claim API tokens must carry`
+          : `Expected \`${claim}\` claim of API tokens; empty: not checked`,
+      }).valueAsString;
+    const defaultJwksUrl = settings.auth.kind === "jwks" ? settings.auth.defaultJwksUrl : undefined;
+    const auth: Record<string, string> = {
+      MEDUSA_CURSOR_SECRET_ARN: cursorSecret.secretArn,
+      ...(jwtSecret
         ? {
-            // A dynamic reference: CloudFormation resolves it at deploy time; the template holds only the name.
-            MEDUSA_JWT_SECRET: SecretValue.secretsManager(settings.auth.secretName).unsafeUnwrap(),
+            // The function reads the value at start-up (`loadJwtSecret` of @medusa/api).
+            MEDUSA_JWT_SECRET_ARN: jwtSecret.secretArn,
+            MEDUSA_JWT_ISSUER: tokenParameter("JwtIssuer", "iss", settings.jwtIssuer),
+            MEDUSA_JWT_AUDIENCE: tokenParameter("JwtAudience", "aud", settings.jwtAudience),
           }
         : {
             MEDUSA_JWKS_URL: new CfnParameter(this, "JwksUrl", {
               type: "String",
               allowedPattern: "^https://\\S+$",
               constraintDescription: "an https URL",
-              ...(settings.auth.defaultJwksUrl ? { default: settings.auth.defaultJwksUrl } : {}),
+              ...(defaultJwksUrl ? { default: defaultJwksUrl } : {}),
               description:
                 "Key set API tokens are verified against, e.g. https://cognito-idp.<region>.amazonaws.com/<pool-id>/.well-known/jwks.json",
             }).valueAsString,
-          };
+            // A key set signs tokens for every client of the provider: issuer and
+            // audience say which are ours, so neither may be empty.
+            MEDUSA_JWT_ISSUER: tokenParameter("JwtIssuer", "iss", settings.jwtIssuer, {
+              pattern: "^https://\\S+$",
+              constraint:
+                "the issuer URL, e.g. https://cognito-idp.<region>.amazonaws.com/<pool-id>",
+            }),
+            MEDUSA_JWT_AUDIENCE: tokenParameter("JwtAudience", "aud", settings.jwtAudience, {
+              pattern: "^\\S+$",
+              constraint: "the app client id",
+            }),
+            // Cognito ID tokens: they carry `email` (the actor) and `aud`; access tokens carry neither.
+            MEDUSA_JWT_TOKEN_USE: "id",
+          }),
+    };
     const api = handler("api", {
       description: "The MeDUSA Link HTTP API (Hono)",
       memorySize: 512,
       timeout: Duration.seconds(10),
-      environment: {
-        ...auth,
-        MEDUSA_JWT_ISSUER: jwtIssuer.valueAsString,
-        MEDUSA_JWT_AUDIENCE: jwtAudience.valueAsString,
-      },
+      environment: auth,
       systemLogLevel: lambda.SystemLogLevel.INFO,
     });
     const httpApi = new apigwv2.HttpApi(this, "HttpApi", {
@@ -290,12 +375,22 @@ export class MedusaStack extends Stack {
       }),
       createDefaultStage: false,
     });
+    // `/aws/vendedlogs/`: API Gateway delivers through a log resource policy, which this prefix keeps to one.
+    const accessLogs = new logs.LogGroup(this, "HttpApiAccessLogs", {
+      logGroupName: `/aws/vendedlogs/apigateway/medusa-${stage}-api`,
+      retention: logRetention,
+      removalPolicy,
+    });
     const apiStage = new apigwv2.HttpStage(this, "HttpApiStage", {
       httpApi,
       stageName: "$default",
       autoDeploy: true,
       // Caps what a runaway client can cost; a clinic's traffic is far below.
       throttle: { rateLimit: 50, burstLimit: 100 },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(API_ACCESS_LOG_FIELDS)),
+      },
     });
 
     // ── Devices: one policy for the fleet, bound to each certificate's thing.
@@ -306,6 +401,17 @@ export class MedusaStack extends Stack {
       ),
     });
 
+    // The lookup's function gets an explicit role too: CDK's default attaches
+    // AWSLambdaBasicExecutionRole (logs on every log group).
+    const lookupLogs = new logs.LogGroup(this, "IotDataEndpointLookupLogs", {
+      retention: logs.RetentionDays.ONE_WEEK,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const lookupRole = new iam.Role(this, "IotDataEndpointLookupRole", {
+      assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+      description: "The IoT endpoint lookup at deploy time: its own log group and DescribeEndpoint",
+    });
+    lookupRole.addToPolicy(ownLogGroup(lookupLogs));
     const endpoint = new cr.AwsCustomResource(this, "IotDataEndpointLookup", {
       onUpdate: {
         service: "Iot",
@@ -318,10 +424,8 @@ export class MedusaStack extends Stack {
         new iam.PolicyStatement({ actions: ["iot:DescribeEndpoint"], resources: ["*"] }),
       ]),
       installLatestAwsSdk: false,
-      logGroup: new logs.LogGroup(this, "IotDataEndpointLookupLogs", {
-        retention: logs.RetentionDays.ONE_WEEK,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }),
+      role: lookupRole,
+      logGroup: lookupLogs,
     });
 
     this.functions = { ingest, reattribute, api };
@@ -338,10 +442,24 @@ export class MedusaStack extends Stack {
     output("DevicePolicyName", policy.ref, "IoT policy to attach to every device certificate");
     output("SensorRuleName", rule.ref, "IoT rule feeding the ingest function");
     output("ApiUrl", apiStage.url, "HTTPS endpoint of the API");
+    output(
+      "ApiAccessLogGroup",
+      accessLogs.logGroupName,
+      "The API's access log: request id, time, method, status, latency, source IP, user agent",
+    );
+    if (jwtSecret)
+      output("JwtSecretArn", jwtSecret.secretArn, "The HS256 secret API tokens are signed with");
+    if (tableKey)
+      output("TableKeyArn", tableKey.keyArn, "The customer-managed KMS key of every table");
     output("EventsTable", tables.events.tableName, "Assignment events (the log)");
     output("MappingTable", tables.mapping.tableName, "Device–patient mapping (read model)");
     output("SensorTable", tables.sensor.tableName, "Packed sensor samples");
     output("DeadLetterTable", tables.deadLetters.tableName, "Messages that could not be ingested");
+    output(
+      "IdempotencyTable",
+      tables.idempotency.tableName,
+      "The API's idempotency keys (expire by TTL)",
+    );
     output(
       "IngestDeadLetterQueueUrl",
       ingestDeadLetters.queueUrl,

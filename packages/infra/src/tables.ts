@@ -7,6 +7,7 @@ import {
 } from "@medusa/adapters";
 import { RemovalPolicy } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as kms from "aws-cdk-lib/aws-kms";
 import { Construct } from "constructs";
 import type { InfraSettings } from "./settings.js";
 
@@ -92,32 +93,60 @@ export const cdkTableShape = (definition: TableDefinition) => {
 
 export type MedusaTableSet = Readonly<Record<TableRole, dynamodb.Table>>;
 
+/** The alias of the tables' customer-managed key. */
+export const tableKeyAlias = (stage: InfraSettings["stage"]): string =>
+  `alias/medusa-${stage}-tables`;
+
 /**
- * The four tables: on-demand, point-in-time recovery, TTL where the adapters
- * say so; in production deletion-protected and retained when the stack goes.
+ * The tables: on-demand with a throughput cap (tables and indexes),
+ * point-in-time recovery, TTL where the adapters say so; encrypted with the
+ * stack's own rotating KMS key when `customerManagedKey` is on; in production
+ * deletion-protected and retained when the stack goes.
  */
 export class MedusaTables extends Construct {
   readonly names: TableNames;
   readonly tables: MedusaTableSet;
+  /** The customer-managed key of every table; absent: DynamoDB's AWS-owned key. */
+  readonly key?: kms.Key;
 
   constructor(scope: Construct, id: string, settings: InfraSettings) {
     super(scope, id);
     const production = settings.stage === "prod";
+    // A dev stack's tables go with it; production data never goes with a stack.
+    const removalPolicy = production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     this.names = tableNames({ prefix: settings.tablePrefix });
     const definitions = tableDefinitions(this.names);
+    const key = settings.customerManagedKey
+      ? new kms.Key(this, "TableKey", {
+          alias: tableKeyAlias(settings.stage),
+          description: `MeDUSA Link (${settings.stage}): encrypts the DynamoDB tables, their streams and backups`,
+          enableKeyRotation: true,
+          // Without the key every table and backup is unreadable: it outlives a production stack.
+          removalPolicy,
+        })
+      : undefined;
+    if (key) this.key = key;
+    const cap = {
+      maxReadRequestUnits: settings.tableMaxReadUnits,
+      maxWriteRequestUnits: settings.tableMaxWriteUnits,
+    };
     const make = (role: TableRole, constructId: string): dynamodb.Table => {
       const { globalSecondaryIndexes, ...shape } = cdkTableShape(definitions[role]);
       const ttl = timeToLive[role];
       const table = new dynamodb.Table(this, constructId, {
         ...shape,
         billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        ...cap,
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
         ...(ttl ? { timeToLiveAttribute: ttl } : {}),
+        ...(key
+          ? { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: key }
+          : {}),
         deletionProtection: production,
-        // A dev stack's tables go with it; production data never goes with a stack.
-        removalPolicy: production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+        removalPolicy,
       });
-      for (const gsi of globalSecondaryIndexes) table.addGlobalSecondaryIndex(gsi);
+      // An index has its own cap: a table's does not bound the writes it fans out to its indexes.
+      for (const gsi of globalSecondaryIndexes) table.addGlobalSecondaryIndex({ ...gsi, ...cap });
       return table;
     };
     this.tables = {
@@ -125,6 +154,7 @@ export class MedusaTables extends Construct {
       mapping: make("mapping", "DevicePatientMapping"),
       sensor: make("sensor", "SensorData"),
       deadLetters: make("deadLetters", "DeadLetters"),
+      idempotency: make("idempotency", "IdempotencyKeys"),
     };
   }
 }

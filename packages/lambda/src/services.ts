@@ -1,16 +1,14 @@
-import { intervalCacheLayer, rememberingRecentWrites, systemClock } from "@medusa/adapters";
 import {
-  type AssignmentIntervals,
-  type AssignmentReadModel,
-  type Clock,
-  type DeadLetters,
-  type EventStore,
-  SensorStore,
-} from "@medusa/domain";
+  intervalCacheLayer,
+  rememberingRecentWrites,
+  type StoragePorts,
+  systemClock,
+} from "@medusa/adapters";
+import { type AssignmentIntervals, type Clock, SensorStore } from "@medusa/domain";
 import { Cause, Effect, Exit, Layer, type ManagedRuntime } from "effect";
 
 /** The storage ports, as `dynamoLayer` or `storesLayer` give them. */
-export type Storage = EventStore | AssignmentReadModel | SensorStore | DeadLetters;
+export type Storage = StoragePorts;
 
 /** Every port the use cases run on. */
 export type Services = Storage | AssignmentIntervals | Clock;

@@ -15,5 +15,11 @@ const devices = await Promise.all(
 );
 process.stdout.write(`fleet started ${devices.length}\n`);
 process.once("SIGTERM", () => {
-  void Promise.all(devices.map((d) => d.stop())).then(() => process.exit(0));
+  Promise.all(devices.map((d) => d.stop())).then(
+    () => process.exit(0),
+    (e: unknown) => {
+      process.stderr.write(`fleet: stopping failed: ${String(e)}\n`);
+      process.exit(1);
+    },
+  );
 });

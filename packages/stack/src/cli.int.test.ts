@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,6 +39,13 @@ it("prints what runs where and a token, and stops cleanly on Ctrl-C with exit co
   stack.child.kill("SIGINT");
   expect(await stack.exited).toBe(0);
   expect(stack.output()).toContain("stopped.");
+  // Everything the run made in the data folder, by the stack, DynamoDB Local's JVM or a
+  // device's outbox, is owner-only.
+  const open = readdirSync(dir, { recursive: true, withFileTypes: true })
+    .map((e) => join(e.parentPath, e.name))
+    .filter((p) => statSync(p).mode & 0o077);
+  expect(open).toEqual([]);
+  expect(statSync(dir).mode & 0o777).toBe(0o700);
 });
 
 it("names a port that is taken, and the option that changes it", async () => {

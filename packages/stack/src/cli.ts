@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { type Stack, StartAborted, startStack } from "./stack.js";
+import { reportParked } from "./status.js";
 
 const USAGE = `usage: medusa-stack [options]
 
@@ -81,6 +82,9 @@ export const main = async (
   }
   const verbose = values.verbose === true;
   const started = Date.now();
+  // Whatever this process and its children (DynamoDB Local's JVM, the devices' outboxes)
+  // create in the data folder is owner-only: it holds patients' names and samples, and keys.
+  process.umask(0o077);
   // Installed before anything starts: a signal that kills the process skips the
   // 'exit' hooks, and DynamoDB Local (a detached JVM) would outlive it.
   const stopping = new AbortController();
@@ -131,9 +135,13 @@ A clinician token (development secret, valid 12 h):
 ${curlExamples(stack)}
 
 Ctrl-C stops everything.`);
+      const quiet = reportParked(stack.ingest.stats, stack.failuresFile, (line) =>
+        console.log(line),
+      );
       await new Promise((resolve) =>
         stopping.signal.addEventListener("abort", resolve, { once: true }),
       );
+      quiet();
     }
     try {
       await stack.stop();

@@ -74,57 +74,68 @@ const read = (file: string) => {
   return { original, messages, unreadable };
 };
 
-/**
- * The ingest's failures file (the local stand-in for the function's SQS
- * failure queue): one JSON line per message that could not be stored.
- */
-export interface FailuresFile {
-  /** The messages the file held when opened, to be ingested again. */
+/** What the failures file held when read: the messages to ingest again. */
+export interface FailuresSnapshot {
   readonly messages: ReadonlyArray<BrokerMessage>;
   /** Lines it held that are no message; they stay in it. */
   readonly unreadable: number;
-  /** Keeps messages with why they were not stored. */
-  readonly append: (failures: ReadonlyArray<readonly [BrokerMessage, unknown]>) => void;
   /**
-   * Drops the lines the file held when opened, except the unreadable ones:
-   * for when each of its messages is stored or appended again. Written to a
-   * temporary file and renamed, so a crash leaves the old file or the new;
-   * removed when nothing is left. False when there was nothing to compact or
-   * the file was changed by someone else (it then stays as it is).
+   * Drops the lines the file held when read, except the unreadable ones:
+   * for when each of its messages is stored, dead-lettered or appended
+   * again. Written to a temporary file and renamed, so a crash leaves the old
+   * file or the new; removed when nothing is left. False when the file was
+   * changed by someone else (it then stays as it is).
    */
   readonly compact: () => boolean;
 }
 
-export const openFailuresFile = (file: string): FailuresFile => {
-  const found = read(file);
-  return {
-    messages: found?.messages ?? [],
-    unreadable: found?.unreadable.length ?? 0,
-    append: (failures) => {
-      for (const [m, error] of failures) appendFileSync(file, failureLine(m, error));
-    },
-    compact: () => {
-      if (!found) return false;
-      let current: Buffer;
-      try {
-        current = readFileSync(file);
-      } catch {
-        return false;
-      }
-      // Only this process writes the file, by appending: a changed start means someone
-      // edited it, and it stays as it is (replaying a line twice is harmless).
-      if (!current.subarray(0, found.original.length).equals(found.original)) return false;
-      const kept = Buffer.concat([
-        Buffer.from(found.unreadable.map((line) => `${line}\n`).join("")),
-        current.subarray(found.original.length),
-      ]);
-      if (kept.length === 0) rmSync(file, { force: true });
-      else {
-        const temp = `${file}.${process.pid}.tmp`;
-        writeFileSync(temp, kept);
-        renameSync(temp, file);
-      }
-      return true;
-    },
-  };
-};
+/**
+ * The ingest's failures file (the local stand-in for the function's SQS
+ * failure queue): one JSON line per message that could not be stored. Only
+ * the ingest writes it, by appending; owner-only (0600), as it holds
+ * patients' samples.
+ */
+export interface FailuresFile {
+  readonly path: string;
+  /** Keeps messages with why they were not stored. */
+  readonly append: (failures: ReadonlyArray<readonly [BrokerMessage, unknown]>) => void;
+  /** What the file holds now; undefined when there is no file. */
+  readonly read: () => FailuresSnapshot | undefined;
+}
+
+export const failuresFile = (file: string): FailuresFile => ({
+  path: file,
+  append: (failures) => {
+    for (const [m, error] of failures) appendFileSync(file, failureLine(m, error), { mode: 0o600 });
+  },
+  read: () => {
+    const found = read(file);
+    if (!found) return undefined;
+    return {
+      messages: found.messages,
+      unreadable: found.unreadable.length,
+      compact: () => {
+        let current: Buffer;
+        try {
+          current = readFileSync(file);
+        } catch {
+          return false;
+        }
+        // Only this process writes the file, by appending: a changed start means someone
+        // edited it, and it stays as it is (replaying a line twice is harmless).
+        if (!current.subarray(0, found.original.length).equals(found.original)) return false;
+        const kept = Buffer.concat([
+          Buffer.from(found.unreadable.map((line) => `${line}\n`).join("")),
+          current.subarray(found.original.length),
+        ]);
+        if (kept.length === 0) rmSync(file, { force: true });
+        else {
+          const temp = `${file}.${process.pid}.tmp`;
+          writeFileSync(temp, kept, { mode: 0o600 });
+          renameSync(temp, file);
+        }
+        return true;
+      },
+    };
+  },
+});

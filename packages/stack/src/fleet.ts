@@ -31,7 +31,9 @@ export const deviceConfig = (options: {
   const client = certs.paths.clients[id];
   if (!client) throw new Error(`no development certificate for ${id}`);
   const file = join(dir, "devices", `${id}.toml`);
-  mkdirSync(join(dir, "devices"), { recursive: true });
+  mkdirSync(join(dir, "devices"), { recursive: true, mode: 0o700 });
+  // The agent makes its outbox inside; this folder keeps it from other users.
+  mkdirSync(join(dir, "outbox"), { recursive: true, mode: 0o700 });
   // Numbers from the id, so each device walks differently but the same on every start.
   const seed = [...id].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 7);
   const text = `# A simulated device of the local stack (development only).
@@ -63,6 +65,6 @@ status_interval_ms = 30000
 path = ${JSON.stringify(join(dir, "outbox", id))}
 durability = "none"
 `;
-  writeFileSync(file, text);
+  writeFileSync(file, text, { mode: 0o600 });
   return Either.getOrThrow(parseConfig(text, file, { env: {} }));
 };

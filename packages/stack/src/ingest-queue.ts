@@ -14,6 +14,11 @@ export interface IngestQueueOptions<M, R> {
   /** Messages written with one write at most. */
   readonly batchSize: number;
   readonly retries: number;
+  /**
+   * Whether a failed write is worth retrying as it is (true unless said):
+   * a batch that failed otherwise goes straight to one message at a time.
+   */
+  readonly retryable?: (error: unknown) => boolean;
   /** How long `stop` waits for the queue to drain. */
   readonly stopTimeoutMs: number;
 }
@@ -62,9 +67,15 @@ export const startIngestQueue = <M, R>(options: IngestQueueOptions<M, R>): Inges
     options.onFailed(failures);
   };
 
+  const retryable = options.retryable ?? (() => true);
+
   const store = async (batch: ReadonlyArray<M>) => {
     let failure = await write(batch);
-    for (let attempt = 0; failure !== null && attempt < options.retries; attempt++) {
+    for (
+      let attempt = 0;
+      failure !== null && retryable(failure.error) && attempt < options.retries;
+      attempt++
+    ) {
       await sleep(Math.min(5_000, 100 * 2 ** attempt));
       if (closed) return;
       failure = await write(batch);
@@ -96,16 +107,40 @@ export const startIngestQueue = <M, R>(options: IngestQueueOptions<M, R>): Inges
     failed(failures);
   };
 
+  /**
+   * A write or a callback threw instead of answering (a bug): the batch's
+   * messages not handed on yet are handed to `onFailed`, and nothing ends the
+   * process with an unhandled rejection.
+   */
+  const unexpected = (batch: ReadonlyArray<M>, error: unknown) => {
+    const left = batch.filter((m) => inFlight.has(m));
+    options.log({
+      level: "error",
+      msg: "ingest queue failed",
+      count: left.length,
+      error: String(error),
+    });
+    if (closed || left.length === 0) return;
+    try {
+      failed(left.map((m) => [m, error] as const));
+    } catch (e) {
+      for (const m of left) inFlight.delete(m);
+      options.log({ level: "error", msg: "messages lost", count: left.length, error: String(e) });
+    }
+  };
+
   const next = () => {
     while (running < options.concurrency && queue.length > 0) {
       running++;
       const batch = queue.splice(0, options.batchSize);
       for (const m of batch) inFlight.add(m);
-      void store(batch).finally(() => {
-        running--;
-        if (running === 0 && queue.length === 0) for (const resolve of idle.splice(0)) resolve();
-        next();
-      });
+      store(batch)
+        .catch((e: unknown) => unexpected(batch, e))
+        .finally(() => {
+          running--;
+          if (running === 0 && queue.length === 0) for (const resolve of idle.splice(0)) resolve();
+          next();
+        });
     }
   };
 

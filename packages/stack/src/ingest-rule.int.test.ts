@@ -93,7 +93,26 @@ const inMemory = () => {
         { cacheTtlMs: 30_000 },
       ),
     );
-  return { sensors, runtime };
+  return { sensors, letters: stores.deadLetters, runtime };
+};
+
+/**
+ * Writes held until `open()` (so that messages queue up into one batch), and
+ * `poison` for any holding the poisoned sample.
+ */
+const heldAndPoisoned = (poison: () => Effect.Effect<never, StorageUnavailable>) => {
+  let open = () => {};
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  const write: Write = (segments, store) =>
+    Effect.zipRight(
+      Effect.promise(() => gate),
+      segments.some((s) => s.samples.some((x) => x.sequence === POISON))
+        ? poison()
+        : store.write(segments),
+    );
+  return { write, open: () => open() };
 };
 
 const options = (
@@ -175,20 +194,10 @@ it("puts what the stop could not store in the failures file, and the next start 
 it("stores a batch's other messages one at a time when the store refuses one of them", async () => {
   const file = join(dir, "poison.jsonl");
   const log: Array<Record<string, unknown>> = [];
-  let open = () => {};
-  const gate = new Promise<void>((resolve) => {
-    open = resolve;
-  });
   // One item the store refuses (as DynamoDB refuses a whole batch for one item too large).
-  const refusing: Write = (segments, store) =>
-    Effect.zipRight(
-      Effect.promise(() => gate),
-      segments.some((s) => s.samples.some((x) => x.sequence === POISON))
-        ? Effect.fail(
-            new StorageUnavailable({ store: "sensors", operation: "write", reason: "no" }),
-          )
-        : store.write(segments),
-    );
+  const { write: refusing, open } = heldAndPoisoned(() =>
+    Effect.fail(new StorageUnavailable({ store: "sensors", operation: "write", reason: "no" })),
+  );
   const { sensors, runtime } = inMemory();
   const { broker, publish } = await brokerAndDevice();
   // One write at a time, the first held: the next 25 messages queue up and go as one batch.
@@ -231,4 +240,107 @@ it("stores a batch's other messages one at a time when the store refuses one of 
   expect(lines(file).map((l) => JSON.parse(l).payload)).toEqual([message(10, true)]);
   expect(existsSync(`${file}.${process.pid}.tmp`)).toBe(false);
   await again.stop();
+});
+
+const down = () =>
+  Effect.fail(new StorageUnavailable({ store: "sensors", operation: "write", reason: "down" }));
+
+it("brings messages parked while the store was down back in the background, with backoff, without a restart", async () => {
+  const file = join(dir, "outage.jsonl");
+  const log: Array<Record<string, unknown>> = [];
+  let storeIsDown = true;
+  const { sensors, runtime } = inMemory();
+  const { broker, publish } = await brokerAndDevice();
+  const rule = startIngestRule({
+    ...options(file, log),
+    aedes: broker.aedes,
+    runtime: runtime((segments, store) => (storeIsDown ? down() : store.write(segments))),
+    retries: 0,
+    replayBaseMs: 200,
+    replayCapMs: 800,
+  });
+  for (let k = 0; k < 10; k++) await publish(message(k));
+  await eventually(() => rule.stats().parked === 10, "the messages to be parked");
+  expect(lines(file)).toHaveLength(10);
+
+  // Still down: each replay parks them again, the wait doubles up to its cap, none is doubled.
+  const retriedIn = () =>
+    log.filter((e) => e.msg === "parked messages retried in").map((e) => e.ms);
+  await eventually(() => retriedIn().length >= 5, "several background replays", 10_000);
+  expect(retriedIn().slice(0, 5)).toEqual([200, 400, 800, 800, 800]);
+  expect(rule.stats()).toMatchObject({ parked: 10, stored: 0 });
+  expect(sensors.all()).toEqual([]);
+
+  // Back: stored within one wait (the cap), the file emptied, nothing parked.
+  storeIsDown = false;
+  const back = Date.now();
+  await eventually(
+    () => rule.stats().parked === 0 && rule.stats().queued === 0,
+    "the replay",
+    5_000,
+  );
+  expect(Date.now() - back).toBeLessThan(800 + 1_000);
+  expect(existsSync(file)).toBe(false);
+  const expected = Array.from({ length: 10 }, (_, k) => samplesOf(k).map((x) => x.sequence));
+  expect(storedSequences(sensors.all())).toEqual(expected.flat().sort((a, b) => a - b));
+  expect(log).toContainEqual(
+    expect.objectContaining({ msg: "failures file replayed", stored: 10, failed: 0 }),
+  );
+
+  // A replay that stored everything resets the wait: the next outage is retried after 200 ms again.
+  storeIsDown = true;
+  await publish(message(10));
+  await eventually(() => rule.stats().parked === 1, "the next message to be parked");
+  expect(retriedIn().at(-1)).toBe(200);
+  storeIsDown = false;
+  await eventually(() => rule.stats().parked === 0, "the next replay", 5_000);
+  expect(rule.stats()).toMatchObject({ received: 11, stored: 11, parked: 0, queued: 0 });
+  await rule.stop();
+});
+
+it("keeps a message the ingest dies on as a dead letter, never in the failures file", async () => {
+  const file = join(dir, "defect.jsonl");
+  const log: Array<Record<string, unknown>> = [];
+  // A defect, not a storage failure: a bug the message triggers, which no retry cures.
+  const { write: dying, open } = heldAndPoisoned(() =>
+    Effect.die(new RangeError("Maximum call stack size exceeded")),
+  );
+  const { sensors, letters, runtime } = inMemory();
+  const { broker, publish } = await brokerAndDevice();
+  const rule = startIngestRule({
+    ...options(file, log),
+    aedes: broker.aedes,
+    runtime: runtime(dying),
+    concurrency: 1,
+    replayBaseMs: 100,
+  });
+  for (let k = 0; k < 26; k++) await publish(message(k, k === 10));
+  // Nested far beyond any shape the ingest reads, within the 128 KiB a device may send.
+  const deep = `${"[".repeat(60_000)}${"]".repeat(60_000)}`;
+  await publish(deep);
+  open();
+  await eventually(() => rule.stats().queued === 0, "the queue to drain");
+  await new Promise((r) => setTimeout(r, 300));
+
+  expect(rule.stats()).toMatchObject({ stored: 25, rejected: 2, failed: 0, parked: 0 });
+  expect(existsSync(file)).toBe(false);
+  expect(storedSequences(sensors.all())).toHaveLength(25 * 5);
+  const kept = await Effect.runPromise(letters.recent(10));
+  expect(kept).toContainEqual(
+    expect.objectContaining({
+      topic,
+      clientId: device,
+      payload: message(10, true),
+      reason: "the ingest failed on this message",
+      issues: [{ path: "", message: expect.stringContaining("Maximum call stack size exceeded") }],
+    }),
+  );
+  expect(kept).toContainEqual(expect.objectContaining({ topic, payload: deep }));
+  expect(log).toContainEqual(
+    expect.objectContaining({
+      level: "error",
+      msg: "the ingest failed on a message, kept in dead letters",
+    }),
+  );
+  await rule.stop();
 });

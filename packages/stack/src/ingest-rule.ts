@@ -3,15 +3,16 @@ import {
   type Commit,
   type IngestOutcome,
   type IngestSettings,
-  ingestMessages,
   topicMatches,
   topicTemplates,
 } from "@medusa/domain";
-import { runOrReject, type Services } from "@medusa/lambda";
-import { Array as Arr, Either, type ManagedRuntime, Match } from "effect";
-import { type BrokerMessage, openFailuresFile } from "./failures-file.js";
+import type { Services } from "@medusa/lambda";
+import { Array as Arr, type ManagedRuntime, Match } from "effect";
+import { type BrokerMessage, failuresFile } from "./failures-file.js";
 import { startIngestQueue } from "./ingest-queue.js";
+import { ingestWrite, isDefect } from "./ingest-write.js";
 import type { StackLog } from "./log.js";
+import { startParkedReplay } from "./parked-replay.js";
 import { startReattribution } from "./reattribution-runner.js";
 
 export interface IngestRuleOptions {
@@ -24,9 +25,14 @@ export interface IngestRuleOptions {
   readonly settleMs: number;
   /**
    * Where a message that could not be stored is kept (the SQS DLQ's role): after every
-   * retry, or when the ingest stops before storing it. Replayed on the next start.
+   * retry, or when the ingest stops before storing it. Replayed at the start and, while
+   * the stack runs, in the background with backoff.
    */
   readonly failedFile: string;
+  /** The background replay's first delay after something is parked, doubled while it fails (5 s). */
+  readonly replayBaseMs?: number;
+  /** The background replay's longest delay (5 min). */
+  readonly replayCapMs?: number;
   readonly log: StackLog;
   /** Batches being stored at the same time at most. */
   readonly concurrency?: number;
@@ -48,12 +54,16 @@ export interface IngestRule {
   readonly onCommit: (commit: Commit) => void;
   readonly stats: () => {
     readonly received: number;
-    /** Taken from the failures file at start. */
+    /** Taken from the failures file (at start, and by the background replays). */
     readonly replayed: number;
     readonly stored: number;
+    /** Kept in the dead letters (bad input, or a message the ingest failed on). */
     readonly rejected: number;
+    /** Put in the failures file (a message failing at several replays counts each time). */
     readonly failed: number;
     readonly queued: number;
+    /** In the failures file now, waiting for a replay. */
+    readonly parked: number;
   };
   /**
    * Waits for the queue to drain (at most `stopTimeoutMs`), puts what is left in the
@@ -71,16 +81,17 @@ export interface IngestRule {
  * is busy are stored together, as an SQS-batched Lambda would take them
  * (`startIngestQueue`). Storage failures are retried with backoff, then
  * message by message, and finally written to a file, as the function's
- * failure queue would get them; that file is replayed on the next start
- * (`openFailuresFile`). Commits re-attribute at once and after the settle
- * time, as the stream-triggered handler does (`startReattribution`).
+ * failure queue would get them; that file is replayed at the start and in
+ * the background while the stack runs (`startParkedReplay`). A message the
+ * ingest dies on (a defect) is kept as a dead letter, never parked
+ * (`ingestWrite`). Commits re-attribute at once and after the settle time,
+ * as the stream-triggered handler does (`startReattribution`).
  *
  * The broker has acknowledged every message before it is queued here, so none
  * is dropped: each is stored, kept as a dead letter, or in the failures file.
  */
 export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
   const filter = `${options.topicPrefix}/+/sensor/data`;
-  const file = options.failedFile;
   const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
   const settings: IngestSettings = {
     topicTemplate: topicTemplates(options.topicPrefix).sensorData,
@@ -88,30 +99,24 @@ export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
     source: "mqtt",
   };
   const counts = { received: 0, replayed: 0, stored: 0, rejected: 0, failed: 0 };
-
-  const failures = openFailuresFile(file);
-  /** Replayed messages not yet stored, dead-lettered or back in the file. */
-  const replaying = new Set(failures.messages);
-  const replayed = { stored: 0, rejected: 0, failed: 0 };
-
-  /** A message is done with; once every replayed one is, the file loses their old lines. */
-  const settle = (m: BrokerMessage, outcome: keyof typeof replayed) => {
-    if (!replaying.delete(m)) return;
-    replayed[outcome]++;
-    if (replaying.size === 0 && failures.compact())
-      options.log({
-        level: "info",
-        msg: "failures file replayed",
-        file,
-        ...replayed,
-        unreadable: failures.unreadable,
-      });
-  };
+  const file = failuresFile(options.failedFile);
 
   const keepFailed = (failed: ReadonlyArray<readonly [BrokerMessage, unknown]>) => {
-    failures.append(failed);
+    try {
+      file.append(failed);
+    } catch (e) {
+      // Nowhere left to keep them (the disk is full): said loudly, and the ingest goes on.
+      options.log({
+        level: "error",
+        msg: "messages lost: the failures file cannot be written",
+        file: file.path,
+        count: failed.length,
+        error: String(e),
+      });
+    }
     counts.failed += failed.length;
-    for (const [m] of failed) settle(m, "failed");
+    parked.onParked(failed.length);
+    for (const [m] of failed) parked.settle(m, "failed");
   };
 
   const onWritten = (
@@ -123,8 +128,12 @@ export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
       Match.valueTags(outcome, {
         Stored: () => {
           counts.stored++;
-          options.onStored?.({ ...m, storedAt });
-          settle(m, "stored");
+          parked.settle(m, "stored");
+          try {
+            options.onStored?.({ ...m, storedAt });
+          } catch (e) {
+            options.log({ level: "error", msg: "onStored failed", error: String(e) });
+          }
         },
         Rejected: ({ rejection }) => {
           counts.rejected++;
@@ -134,14 +143,14 @@ export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
             topic: m.topic,
             reason: rejection.reason,
           });
-          settle(m, "rejected");
+          parked.settle(m, "rejected");
         },
       });
   };
 
   const queue = startIngestQueue({
-    write: (batch: ReadonlyArray<BrokerMessage>) =>
-      runOrReject(options.runtime, ingestMessages(batch, settings)).then(Either.right, Either.left),
+    write: ingestWrite(options.runtime, settings, options.log),
+    retryable: (error) => !isDefect(error),
     onWritten,
     onFailed: keepFailed,
     log: options.log,
@@ -149,6 +158,18 @@ export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
     batchSize: options.batchSize ?? 25,
     retries: options.retries ?? 5,
     stopTimeoutMs,
+  });
+
+  const parked = startParkedReplay({
+    file,
+    push: (messages) => {
+      if (queue.stopped()) return;
+      counts.replayed += messages.length;
+      queue.push(messages);
+    },
+    log: options.log,
+    ...(options.replayBaseMs !== undefined ? { baseMs: options.replayBaseMs } : {}),
+    ...(options.replayCapMs !== undefined ? { capMs: options.replayCapMs } : {}),
   });
 
   const onPublish = (packet: AedesPublishPacket, client: BrokerClient | null) => {
@@ -175,25 +196,9 @@ export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
   };
   options.aedes.on("publish", onPublish);
 
-  if (failures.unreadable > 0)
-    options.log({
-      level: "warn",
-      msg: "unreadable lines in the failures file, left there",
-      file,
-      count: failures.unreadable,
-    });
-  if (failures.messages.length > 0) {
-    // Ingest is idempotent (a message's items have the same keys every time), so a
-    // message stored before its line was written is merely written again.
-    counts.replayed = failures.messages.length;
-    options.log({
-      level: "info",
-      msg: "replaying the failures file",
-      file,
-      count: failures.messages.length,
-    });
-    queue.push(failures.messages);
-  }
+  // Queued ahead of new messages. Ingest is idempotent (a message's items have the same
+  // keys every time), so a message stored before its line was written is merely written again.
+  parked.replayNow();
 
   const reattribution = startReattribution(options.runtime, {
     retentionMs: options.retentionMs,
@@ -203,9 +208,10 @@ export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
 
   return {
     onCommit: reattribution.onCommit,
-    stats: () => ({ ...counts, queued: queue.pending() }),
+    stats: () => ({ ...counts, queued: queue.pending(), parked: parked.parked() }),
     stop: async () => {
       if (queue.stopped()) return;
+      parked.stop();
       // The stack stops DynamoDB next and exits: what is not stored by now would be lost.
       const left = await queue.stop();
       if (left.length > 0) {
@@ -213,7 +219,7 @@ export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
           level: "error",
           msg: "messages not stored before the stop, kept in the failures file",
           count: left.length,
-          file,
+          file: file.path,
         });
         keepFailed(left.map((m) => [m, `not stored within ${stopTimeoutMs} ms of the stop`]));
       }

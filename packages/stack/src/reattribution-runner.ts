@@ -4,7 +4,7 @@ import {
   reattributeAndSettle,
   type SensorStore,
 } from "@medusa/domain";
-import { Effect, Fiber, type ManagedRuntime } from "effect";
+import { Cause, Effect, Fiber, type ManagedRuntime } from "effect";
 import type { StackLog } from "./log.js";
 
 export interface ReattributionRunner {
@@ -45,15 +45,17 @@ export const startReattribution = (
               }),
             ),
           ),
-          Effect.catchAll((e) =>
-            Effect.sync(() =>
-              options.log({
-                level: "error",
-                msg: "re-attribution failed",
-                device_id: commit.deviceId,
-                error: String(e),
-              }),
-            ),
+          // A defect too: logged like a failure, never a fiber dying unseen.
+          Effect.catchAllCause((cause) =>
+            Effect.sync(() => {
+              if (!Cause.isInterruptedOnly(cause))
+                options.log({
+                  level: "error",
+                  msg: "re-attribution failed",
+                  device_id: commit.deviceId,
+                  error: String(Cause.squash(cause)),
+                });
+            }),
           ),
         ),
       );

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { join, resolve } from "node:path";
 import { serve } from "@hono/node-server";
@@ -21,12 +21,16 @@ import { type RunningDevice, startDevice } from "@medusa/device";
 import { DAY_MS } from "@medusa/domain";
 import { servicesLayer } from "@medusa/lambda";
 import { Layer, ManagedRuntime } from "effect";
+import { ensurePrivateDir, tightenTree } from "./data-dir.js";
 import { deviceConfig, simulatedDeviceIds } from "./fleet.js";
 import { type IngestRule, type StoredMessage, startIngestRule } from "./ingest-rule.js";
 import type { StackLog } from "./log.js";
 
 export interface StackOptions {
-  /** Where data, certificates and device state live; `.medusa` in the working directory by default. */
+  /**
+   * Where data, certificates and device state live; `.medusa` in the working directory by
+   * default. Owner-only: created 0700, tightened at start when it is not.
+   */
   readonly dir?: string;
   /** Simulated devices (real device agents with the synthetic sensor). */
   readonly devices?: number;
@@ -66,6 +70,8 @@ export interface Stack {
   readonly broker: LocalBroker;
   readonly stores: DynamoStores;
   readonly ingest: IngestRule;
+  /** Where the ingest parks what it could not store (`ingest.stats().parked` counts them). */
+  readonly failuresFile: string;
   /** Certificate files for a device id (simulated devices and `medusa-cloud` have them). */
   readonly certificates: (id: string) => { ca: string; cert: string; key: string };
   stop(): Promise<void>;
@@ -114,7 +120,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
   const apiPort = options.apiPort ?? 8080;
   const mqttPort = options.mqttPort ?? 8883;
   const dynamoPort = options.dynamoPort ?? 8000;
-  mkdirSync(dir, { recursive: true });
+  ensurePrivateDir(dir, (entry) => log({ component: "stack", ...entry }));
   // Between steps: a step under way (DynamoDB Local's JVM coming up) is let finish, so
   // that what it started is known and can be stopped.
   const proceed = () => {
@@ -149,6 +155,8 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
     cleanup.push(async () => client.destroy());
     const tables = tableNames();
     await ensureTables(client, tables);
+    // The JVM made its files with the process's umask: they hold patients' names.
+    tightenTree(join(dir, "dynamodb"));
     proceed();
     const stores = makeDynamoStores({ client, tables });
     // The one layer the ingest, re-attribution and the API run on, built once: the
@@ -182,13 +190,14 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       `MQTT broker on mqtts://127.0.0.1:${broker.port} (client certificates required)${broker.plainPort ? `, plain mqtt://127.0.0.1:${broker.plainPort}` : ""}`,
     );
 
+    const failuresFile = join(dir, "ingest-failures.jsonl");
     const ingest = startIngestRule({
       aedes: broker.aedes,
       runtime,
       topicPrefix: prefix,
       retentionMs: 30 * DAY_MS,
       settleMs: options.settleMs ?? 5_000,
-      failedFile: join(dir, "ingest-failures.jsonl"),
+      failedFile: failuresFile,
       log: (entry) => log({ component: "ingest", ...entry }),
       ...(options.onStored ? { onStored: options.onStored } : {}),
     });
@@ -262,6 +271,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       broker,
       stores,
       ingest,
+      failuresFile,
       certificates: (id) => {
         const pair = certs.clients[id];
         if (!pair) throw new Error(`no development certificate for ${id}`);

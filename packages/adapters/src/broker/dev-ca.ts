@@ -26,6 +26,12 @@ export interface DevCa extends KeyAndCert {
 const pemKey = async (key: CryptoKey) =>
   x509.PemConverter.encode(await crypto.subtle.exportKey("pkcs8", key), "PRIVATE KEY");
 
+/**
+ * A name with one common name, as data: a DN string would read `+`, `,` or
+ * `=` in a CN as syntax (a CN of `+` came out empty, `x,y` as `x`).
+ */
+const commonNameOf = (cn: string): x509.JsonName => [{ CN: [cn] }];
+
 const validity = (years: number) => {
   const notBefore = new Date(Date.now() - 60_000);
   return { notBefore, notAfter: new Date(notBefore.getTime() + years * 365 * 86_400_000) };
@@ -38,7 +44,7 @@ export const createDevCa = async (commonName = "MeDUSA Link development CA"): Pr
     "verify",
   ])) as CryptoKeyPair;
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
-    name: `CN=${commonName}`,
+    name: commonNameOf(commonName),
     keys,
     signingAlgorithm: ALGORITHM,
     ...validity(10),
@@ -69,7 +75,7 @@ const issue = async (
     "verify",
   ])) as CryptoKeyPair;
   const certificate = await x509.X509CertificateGenerator.create({
-    subject: `CN=${commonName}`,
+    subject: commonNameOf(commonName),
     issuer: ca.certificate.subject,
     publicKey: keys.publicKey,
     signingKey: ca.keys.privateKey,
@@ -127,8 +133,9 @@ from AWS IoT (see docs/deploy.md).
 
 /**
  * Development certificates under `dir`: created on the first run, reused on
- * the next; client certificates added for ids that have none yet. Private
- * keys are written with mode 0600.
+ * the next; client certificates added for ids that have none yet. The
+ * folder is owner-only (0700) and every file in it 0600: it lives in the
+ * local stack's data folder, which nobody else needs to read.
  */
 export const ensureDevCerts = async (
   dir: string,
@@ -136,9 +143,9 @@ export const ensureDevCerts = async (
 ): Promise<DevCertFiles> => {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = (name: string) => join(dir, name);
-  const write = (name: string, content: string, mode: number) => {
-    writeFileSync(file(name), content, { mode });
-    chmodSync(file(name), mode);
+  const write = (name: string, content: string) => {
+    writeFileSync(file(name), content, { mode: 0o600 });
+    chmodSync(file(name), 0o600);
   };
   let ca: DevCa;
   if (existsSync(file("ca.key")) && existsSync(file("ca.pem"))) {
@@ -154,9 +161,9 @@ export const ensureDevCerts = async (
     };
   } else {
     ca = await createDevCa();
-    write("ca.pem", ca.cert, 0o644);
-    write("ca.key", ca.key, 0o600);
-    write("README.md", README, 0o644);
+    write("ca.pem", ca.cert);
+    write("ca.key", ca.key);
+    write("README.md", README);
   }
   const pair = async (name: string, make: () => Promise<KeyAndCert>): Promise<KeyAndCert> => {
     if (existsSync(file(`${name}.pem`)) && existsSync(file(`${name}.key`))) {
@@ -166,8 +173,8 @@ export const ensureDevCerts = async (
       };
     }
     const made = await make();
-    write(`${name}.pem`, made.cert, 0o644);
-    write(`${name}.key`, made.key, 0o600);
+    write(`${name}.pem`, made.cert);
+    write(`${name}.key`, made.key);
     return made;
   };
   const server = await pair("broker", () => issueServerCert(ca));

@@ -1,8 +1,10 @@
-import type { AddressInfo, Server } from "node:net";
+import type { AddressInfo, Server, Socket } from "node:net";
 import { createServer as createNetServer } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
-import { MAX_MESSAGE_BYTES, mayPublish, maySubscribe } from "@medusa/domain";
+import { DeviceId, MAX_MESSAGE_BYTES, mayPublish, maySubscribe } from "@medusa/domain";
 import { Aedes, type Client } from "aedes";
+import { Schema } from "effect";
+import { guardPacketSize } from "./packet-guard.js";
 
 export interface LocalBrokerOptions {
   /** TLS port; 0 for a free one. */
@@ -32,6 +34,17 @@ type Identified = Client & { [SERVICE]?: boolean; thing?: string };
 const refused = (message: string, returnCode = 5) =>
   Object.assign(new Error(message), { returnCode });
 
+const isDeviceId = Schema.is(DeviceId);
+
+/**
+ * The largest MQTT packet taken, by its fixed header's remaining length: AWS
+ * IoT Core's 128 KiB payload and room for the variable header (topic, packet
+ * id, MQTT 5 properties). A payload over 128 KiB in a packet under this is
+ * refused by size when it is complete (`authorizePublish`); a packet over
+ * this is refused as its header arrives, before its body is buffered.
+ */
+export const MAX_PACKET_BYTES = MAX_MESSAGE_BYTES + 16 * 1024;
+
 /**
  * An embedded MQTT broker (aedes) that stands in for AWS IoT Core locally
  * and enforces what the IoT policy enforces: TLS with client certificates
@@ -39,7 +52,12 @@ const refused = (message: string, returnCode = 5) =>
  * thing name); a device publishes only to its own topics and subscribes only
  * to its own commands; QoS 2 is not available (IoT Core has none: a QoS 2
  * publish is refused and its connection closed, a QoS 2 subscription granted
- * at QoS 1). Every refusal is logged with its reason.
+ * at QoS 1). Like AWS IoT Core it also refuses a certificate whose CN is
+ * neither a valid thing name nor a service identity (a CN of `+` would
+ * otherwise subscribe with every device's rights), a retained publish (the
+ * policy grants no `iot:RetainPublish`; refused like any forbidden publish,
+ * by closing the connection), and a packet over `MAX_PACKET_BYTES`, as soon
+ * as its header says so. Every refusal is logged with its reason.
  */
 export const startLocalBroker = async (options: LocalBrokerOptions): Promise<LocalBroker> => {
   const prefix = options.topicPrefix ?? "medusa";
@@ -62,7 +80,17 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
       }
       const cn = socket.getPeerCertificate()?.subject?.CN;
       const thing = Array.isArray(cn) ? cn[0] : cn;
-      if (!thing || thing !== client.id) {
+      if (thing === undefined || !(services.has(thing) || isDeviceId(thing))) {
+        refuse({
+          action: "connect",
+          client_id: client.id,
+          certificate: thing ?? null,
+          reason:
+            "the certificate's CN is not a valid thing name (1-128 of [a-zA-Z0-9:_-]) nor a service identity",
+        });
+        return done(refused("the certificate does not name a thing"), false);
+      }
+      if (thing !== client.id) {
         refuse({
           action: "connect",
           client_id: client.id,
@@ -77,7 +105,14 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
     },
     authorizePublish: (client, packet, callback) => {
       const c = client as Identified | null;
-      if (c === null || c[SERVICE]) return callback(null);
+      if (c === null) return callback(null);
+      if (packet.retain) {
+        const reason =
+          "a retained publish is not allowed: the IoT policy grants no iot:RetainPublish";
+        refuse({ action: "publish", client_id: c.id, topic: packet.topic, reason });
+        return callback(new Error(reason));
+      }
+      if (c[SERVICE]) return callback(null);
       if (packet.qos === 2) {
         refuse({
           action: "publish",
@@ -130,6 +165,22 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
       server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
     });
 
+  /** Hands a connection to aedes, and closes it when a packet announces more than the limit. */
+  const handle = (socket: Socket) => {
+    const client = aedes.handle(socket);
+    guardPacketSize(socket, MAX_PACKET_BYTES, (announced) => {
+      refuse({
+        action: "packet",
+        client_id: client.id ?? null,
+        reason:
+          announced === "malformed"
+            ? "a packet's remaining length is malformed"
+            : `a ${announced}-byte packet is over the ${MAX_PACKET_BYTES}-byte limit (AWS IoT Core's ${MAX_MESSAGE_BYTES}-byte payload and its header)`,
+      });
+      socket.destroy();
+    });
+  };
+
   const tls = createTlsServer(
     {
       ca: options.tls.ca,
@@ -139,14 +190,14 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
       rejectUnauthorized: true,
       minVersion: "TLSv1.2",
     },
-    aedes.handle as (socket: TLSSocket) => void,
+    handle,
   );
   tls.on("tlsClientError", (error) =>
     log({ level: "warn", msg: "TLS handshake refused", reason: error.message }),
   );
   // Closing a server only stops new connections; the broker going away drops the open ones too.
-  const sockets = new Set<import("node:net").Socket>();
-  const track = (socket: import("node:net").Socket) => {
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
   };
@@ -155,7 +206,7 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
   let plain: Server | undefined;
   let plainPort: number | undefined;
   if (options.plainListener) {
-    plain = createNetServer(aedes.handle as (socket: import("node:net").Socket) => void);
+    plain = createNetServer(handle);
     plain.on("connection", track);
     plainPort = await listen(plain, options.plainListener.port, "127.0.0.1");
   }

@@ -486,6 +486,27 @@ describe("DynamoDB sensor store", () => {
     ]);
   });
 
+  it("an expired item stays readable until the TTL sweeper gets to it (the README's claim about DynamoDB Local)", async () => {
+    const id = `ttl-${Date.now()}`;
+    const ttl = Math.floor(Date.now() / 1000) - 3_600;
+    await client.send(
+      new PutItemCommand({
+        TableName: tables.sensor,
+        Item: marshall({ device_id: id, timestamp: T0, ttl, samples: "x" }),
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 5_000));
+    const read = await client.send(
+      new QueryCommand({
+        TableName: tables.sensor,
+        KeyConditionExpression: "device_id = :d",
+        ExpressionAttributeValues: { ":d": { S: id } },
+        ConsistentRead: true,
+      }),
+    );
+    expect(read.Items?.map((i) => unmarshall(i).ttl)).toEqual([ttl]);
+  });
+
   it("samples nobody wore stay out of the patient index (sparse), and enter it when attributed", async () => {
     // A client of its own, so the meter counts this test's requests only.
     const metered = makeDynamoClient({

@@ -5,8 +5,6 @@ import { type DecisionPolicy, decide, defaultPolicy } from "../decide.js";
 import { type AssignmentRejection, VersionConflict } from "../errors.js";
 import type { EpochMillis } from "../ids.js";
 import { Clock } from "../ports/clock.js";
-import { type IdempotencyKeyReused, IdempotencyKeys } from "../ports/idempotency.js";
-import type { StorageUnavailable } from "../ports/storage.js";
 import {
   type Commit,
   type DeviceStream,
@@ -14,6 +12,8 @@ import {
   type EventStoreUnavailable,
   eventsOf,
 } from "../ports/event-store.js";
+import { type IdempotencyKeyReused, IdempotencyKeys } from "../ports/idempotency.js";
+import type { StorageUnavailable } from "../ports/storage.js";
 
 export interface CommandOutcome {
   readonly commit: Commit;

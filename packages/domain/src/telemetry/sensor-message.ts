@@ -99,50 +99,14 @@ export const decodeSensorMessage = (
   }
   const fields = body as Record<string, unknown>;
 
-  if (topic === null) {
-    if (!("accel_x" in fields))
-      return Either.left(
-        rejected("event has no topic", "topic", "the rule must add topic() AS topic"),
-      );
-    return decodeGuarded("invalid historical reading", fields, decodeHistorical).pipe(
-      Either.flatMap((h) =>
-        clientId !== null && clientId !== h.device_id
-          ? Either.left(
-              rejected(
-                "device id mismatch between device_id and client id",
-                "client_id",
-                `client ${clientId} sent a reading of ${h.device_id}`,
-              ),
-            )
-          : Either.right(h),
-      ),
-      Either.flatMap((h) =>
-        // The same checks as a device reading (range, sequence, magnitude within 10%).
-        decodeSensorPayload({
-          timestamp: h.timestamp,
-          sequence: h.sequence,
-          x: h.accel_x,
-          y: h.accel_y,
-          z: h.accel_z,
-          ...(h.magnitude !== undefined ? { magnitude: h.magnitude } : {}),
-          ...(h.temperature !== undefined && h.temperature !== null
-            ? { temperature: h.temperature }
-            : {}),
-        }).pipe(
-          Either.map(
-            (decoded): SensorMessage => ({
-              deviceId: h.device_id,
-              topic: null,
-              clientId,
-              receivedAt,
-              samples: samplesOf(decoded, receivedAt),
-              format: "historical",
-            }),
-          ),
-        ),
-      ),
+  // The older system's flattened reading (its rule's output, or what a legacy publisher
+  // sends through today's rule): the device names itself in the body.
+  if ("accel_x" in fields || (topic === null && "device_id" in fields))
+    return decodeFlattened(fields, { ...message, receivedAt }, options);
+  if (topic === null)
+    return Either.left(
+      rejected("event has no topic", "topic", "the rule must add topic() AS topic"),
     );
-  }
 
   const deviceId = parseDeviceId(options.topicTemplate, topic);
   if (Option.isNone(deviceId)) {
@@ -172,6 +136,75 @@ export const decodeSensorMessage = (
     ),
   );
 };
+
+/**
+ * A flattened reading, `{device_id, timestamp, accel_x, accel_y, accel_z,
+ * magnitude?, temperature?, sequence, ttl?}`: valid when the device it names
+ * is the one the topic names (when there is a topic) and the publisher (when
+ * the client id is known).
+ */
+const decodeFlattened = (
+  fields: Readonly<Record<string, unknown>>,
+  message: Omit<InboundMessage, "receivedAt"> & { readonly receivedAt: EpochMillis },
+  options: { readonly topicTemplate: string },
+): Either.Either<SensorMessage, InvalidPayload> =>
+  decodeGuarded("invalid historical reading", fields, decodeHistorical).pipe(
+    Either.flatMap((h) => {
+      if (message.topic !== null) {
+        const onTopic = parseDeviceId(options.topicTemplate, message.topic);
+        if (Option.isNone(onTopic))
+          return Either.left(
+            rejected(
+              "unknown topic",
+              "topic",
+              `${message.topic} does not match ${options.topicTemplate}`,
+            ),
+          );
+        if (onTopic.value !== h.device_id)
+          return Either.left(
+            rejected(
+              "device id mismatch between topic and device_id",
+              "device_id",
+              `a reading of ${h.device_id} on ${message.topic}`,
+            ),
+          );
+      }
+      return message.clientId !== null && message.clientId !== h.device_id
+        ? Either.left(
+            rejected(
+              "device id mismatch between device_id and client id",
+              "client_id",
+              `client ${message.clientId} sent a reading of ${h.device_id}`,
+            ),
+          )
+        : Either.right(h);
+    }),
+    Either.flatMap((h) =>
+      // The same checks as a device reading (range, sequence, magnitude within 10%).
+      decodeSensorPayload({
+        timestamp: h.timestamp,
+        sequence: h.sequence,
+        x: h.accel_x,
+        y: h.accel_y,
+        z: h.accel_z,
+        ...(h.magnitude !== undefined ? { magnitude: h.magnitude } : {}),
+        ...(h.temperature !== undefined && h.temperature !== null
+          ? { temperature: h.temperature }
+          : {}),
+      }).pipe(
+        Either.map(
+          (decoded): SensorMessage => ({
+            deviceId: h.device_id,
+            topic: message.topic,
+            clientId: message.clientId,
+            receivedAt: message.receivedAt,
+            samples: samplesOf(decoded, message.receivedAt),
+            format: "historical",
+          }),
+        ),
+      ),
+    ),
+  );
 
 /** Fields the recommended rule SQL adds to the device's JSON. */
 const RULE_FIELDS: ReadonlySet<string> = new Set(["topic", "client_id", "received_at"]);
