@@ -18,6 +18,7 @@ export {
   withCursorKey,
 } from "./config.js";
 export type { ApiDeps, ApiPorts } from "./context.js";
+export { cursorKeyFrom } from "./cursor.js";
 export { type ApiFailure, problemFor, problemOf } from "./errors.js";
 export { jsonSchemaOf, openApiDocument } from "./openapi.js";
 export { PROBLEM_BASE, type Problem } from "./problems.js";

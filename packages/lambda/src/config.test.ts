@@ -27,7 +27,20 @@ describe("configuration from the environment", () => {
     });
   });
 
+  it("narrows what one message may claim (MEDUSA_MAX_SAMPLE_AGE_DAYS, _LEAD_S, MEDUSA_MAX_BATCH_SPAN_S, MEDUSA_MAX_MESSAGE_ITEMS)", () => {
+    expect(
+      configFromEnv({
+        MEDUSA_MAX_SAMPLE_AGE_DAYS: "7",
+        MEDUSA_MAX_SAMPLE_LEAD_S: "60",
+        MEDUSA_MAX_BATCH_SPAN_S: "600",
+        MEDUSA_MAX_MESSAGE_ITEMS: "16",
+      }).limits,
+    ).toEqual({ maxAgeMs: 7 * 86_400_000, maxLeadMs: 60_000, maxSpanMs: 600_000, maxSegments: 16 });
+  });
+
   it.each([
+    [{ MEDUSA_MAX_SAMPLE_LEAD_S: "soon" }, "MEDUSA_MAX_SAMPLE_LEAD_S"],
+    [{ MEDUSA_MAX_MESSAGE_ITEMS: "0" }, "MEDUSA_MAX_MESSAGE_ITEMS"],
     [{ MEDUSA_RETENTION_DAYS: "thirty" }, "MEDUSA_RETENTION_DAYS"],
     [{ MEDUSA_RETENTION_DAYS: "0" }, "MEDUSA_RETENTION_DAYS"],
     [{ MEDUSA_INTERVAL_CACHE_TTL_MS: "-1" }, "MEDUSA_INTERVAL_CACHE_TTL_MS"],

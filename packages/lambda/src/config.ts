@@ -6,7 +6,7 @@ import {
   SettingError,
   setting,
 } from "@medusa/adapters";
-import { DAY_MS, topicTemplates, validateTemplate } from "@medusa/domain";
+import { DAY_MS, type IngestLimits, topicTemplates, validateTemplate } from "@medusa/domain";
 import { Either, Schema } from "effect";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -23,6 +23,8 @@ export interface LambdaConfig {
   readonly ingestTimeoutMs: number;
   /** Re-attribution's second pass runs this long after the first. */
   readonly settleMs: number;
+  /** What one message may claim, where the environment narrows the defaults (`ingestLimits`). */
+  readonly limits?: Partial<IngestLimits>;
 }
 
 /** What a handler starts with: its settings and where DynamoDB is. */
@@ -64,12 +66,28 @@ export const settingsFromEnv = (env: Env): HandlerSettings =>
         cacheTtlMs + ingestTimeoutMs,
       );
       const retentionDays = yield* setting(env, "MEDUSA_RETENTION_DAYS", NumberAtLeast(1), 30);
+      const maxAgeDays = yield* setting(
+        env,
+        "MEDUSA_MAX_SAMPLE_AGE_DAYS",
+        NumberAtLeast(0),
+        undefined,
+      );
+      const maxLeadS = yield* setting(env, "MEDUSA_MAX_SAMPLE_LEAD_S", NumberAtLeast(0), undefined);
+      const maxSpanS = yield* setting(env, "MEDUSA_MAX_BATCH_SPAN_S", NumberAtLeast(1), undefined);
+      const maxItems = yield* setting(env, "MEDUSA_MAX_MESSAGE_ITEMS", NumberAtLeast(1), undefined);
+      const limits: Partial<IngestLimits> = {
+        ...(maxAgeDays !== undefined ? { maxAgeMs: maxAgeDays * DAY_MS } : {}),
+        ...(maxLeadS !== undefined ? { maxLeadMs: maxLeadS * 1000 } : {}),
+        ...(maxSpanS !== undefined ? { maxSpanMs: maxSpanS * 1000 } : {}),
+        ...(maxItems !== undefined ? { maxSegments: maxItems } : {}),
+      };
       const config: LambdaConfig = {
         topicPrefix,
         retentionMs: retentionDays * DAY_MS,
         cacheTtlMs,
         ingestTimeoutMs,
         settleMs,
+        ...(Object.keys(limits).length > 0 ? { limits } : {}),
       };
       return { config, dynamo };
     }),

@@ -15,7 +15,7 @@ import {
 } from "@medusa/adapters";
 import { ensureDevCerts, type LocalBroker, startLocalBroker } from "@medusa/adapters/broker";
 import { type DynamoLocal, portTaken, startDynamoLocal } from "@medusa/adapters/testing";
-import { createApp, jwtAuth } from "@medusa/api";
+import { createApp, cursorKeyFrom, jwtAuth } from "@medusa/api";
 import { signToken } from "@medusa/api/testing";
 import { type RunningDevice, startDevice } from "@medusa/device";
 import { DAY_MS } from "@medusa/domain";
@@ -209,6 +209,8 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
     const app = createApp({
       layer: services,
       authenticate: jwtAuth({ secret }),
+      // Sealed with a key kept with the data: a page's cursor still works after a restart.
+      cursorKey: cursorKeyFrom(secret),
       onCommit: ingest.onCommit,
       log: (entry) => log({ component: "api", ...entry }),
     });

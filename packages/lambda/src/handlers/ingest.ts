@@ -19,6 +19,7 @@ export const ingestHandler = (config: LambdaConfig, layer: Layer.Layer<Services>
   const settings: IngestSettings = {
     topicTemplate: sensorTopicTemplate(config),
     retentionMs: config.retentionMs,
+    ...(config.limits ? { limits: config.limits } : {}),
     source: "iot-rule",
   };
   return (event: unknown): Promise<IngestResult> =>
