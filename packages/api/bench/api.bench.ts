@@ -98,8 +98,10 @@ try {
           attributedVersion: 1,
         });
     }
+    // A fixture, loaded in bulk (BatchWriteItem, as re-attribution writes), not message by
+    // message through the ingest's conditional writes.
     for (let i = 0; i < segments.length; i += 2_500) {
-      await Effect.runPromise(stores.sensors.write(segments.slice(i, i + 2_500)));
+      await Effect.runPromise(stores.sensors.replace(device, [], segments.slice(i, i + 2_500)));
       stored += segments.slice(i, i + 2_500).reduce((n, s) => n + s.samples.length, 0);
     }
   }

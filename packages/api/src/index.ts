@@ -20,6 +20,7 @@ export {
 export type { ApiDeps, ApiPorts } from "./context.js";
 export { cursorKeyFrom } from "./cursor.js";
 export { type ApiFailure, problemFor, problemOf } from "./errors.js";
-export { jsonSchemaOf, openApiDocument } from "./openapi.js";
+export { jsonSchemaOf } from "./json-schema.js";
+export { openApiDocument } from "./openapi.js";
 export { PROBLEM_BASE, type Problem } from "./problems.js";
 export { loadJwtSecret, loadSecrets, type SecretReader } from "./secret.js";

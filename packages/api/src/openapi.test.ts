@@ -2,7 +2,8 @@ import { makeInMemoryStores } from "@medusa/adapters/testing";
 import { Schema } from "effect";
 import { describe, expect, it } from "vitest";
 import { createApp } from "./app.js";
-import { jsonSchemaOf, openApiDocument } from "./openapi.js";
+import { jsonSchemaOf } from "./json-schema.js";
+import { openApiDocument } from "./openapi.js";
 import {
   AssignBody,
   PatientDevicesQuery,
