@@ -9,7 +9,8 @@ const TimeFromString = Schema.NumberFromString.pipe(Schema.compose(Time));
 export const AssignBody = Schema.Struct({
   device_id: DeviceId,
   patient_id: PatientId,
-  patient_name: PatientName,
+  /** Optional, as in the domain and the historical table: the clinic's id is what counts. */
+  patient_name: optional(PatientName),
   notes: optional(Notes),
   /** When the device went on the patient; now when absent. */
   assignment_timestamp: optional(Time),
@@ -34,7 +35,7 @@ export const UnassignQuery = Schema.Struct({
 export const ReassignBody = Schema.Struct({
   device_id: DeviceId,
   patient_id: PatientId,
-  patient_name: PatientName,
+  patient_name: optional(PatientName),
   notes: optional(Notes),
   /** Why the previous assignment ended; `completed` when absent. */
   reason: optional(EndReason),

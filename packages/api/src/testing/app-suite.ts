@@ -314,6 +314,21 @@ export const apiSuite = (
         ).toMatchObject({ status: 422, type: expect.stringContaining("time-in-future") });
       });
 
+      it("patient_name is optional, as in the domain and the historical table", async () => {
+        const r = await json(
+          await call("POST", "/api/devices/assign", { device_id: "pi-1", patient_id: "P1" }),
+        );
+        expect([r.status, (r.body.assignment as { patient_name: unknown }).patient_name]).toEqual([
+          201,
+          null,
+        ]);
+        clock += 1_000;
+        const handed = await json(
+          await call("POST", "/api/devices/reassign", { device_id: "pi-1", patient_id: "P2" }),
+        );
+        expect(handed.status).toBe(201);
+      });
+
       it("a retried command with the same Idempotency-Key returns the first result and appends nothing", async () => {
         const first = await assign("pi-1", "P1", {}, { "idempotency-key": "k-1" });
         clock += 5_000;
