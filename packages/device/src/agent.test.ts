@@ -1,9 +1,16 @@
 import { parseSensorPayload, samplesOf } from "@medusa/domain";
 import { Either } from "effect";
 import { afterEach, describe, expect, it } from "vitest";
+import { SEQUENCE_BLOCK } from "./batcher.js";
 import { parseConfig } from "./config.js";
 import { type AgentSettings, launchAgent, type RunningAgent } from "./run.js";
-import { cadenceSensor, fakeTransport, memoryOutbox, portsLayer } from "./testing/ports.js";
+import {
+  cadenceSensor,
+  fakeTransport,
+  memoryJournal,
+  memoryOutbox,
+  portsLayer,
+} from "./testing/ports.js";
 
 const config = Either.getOrThrow(
   parseConfig(
@@ -276,5 +283,96 @@ describe("device agent commands", () => {
       }),
       expect.objectContaining({ request_id: "s", ok: false }),
     ]);
+  });
+});
+
+/** A sequence file in memory: what was saved, in order. */
+const memorySequence = (first = 0) => {
+  const saved: Array<number> = [];
+  return { saved, load: () => saved.at(-1) ?? first, save: (n: number) => void saved.push(n) };
+};
+const samplesOfRecords = (records: ReadonlyArray<string>) =>
+  records.flatMap((r) => samplesOf(Either.getOrThrow(parseSensorPayload(r)), 0));
+
+describe("what a crash leaves", () => {
+  const slow = { ...config, publishIntervalMs: 5_000 };
+
+  it("reserves sequence numbers a block ahead, and a stop persists the exact next one", async () => {
+    const sequence = memorySequence(40);
+    const device = await launch({ sequence });
+    await sleep(250);
+    expect(sequence.saved).toEqual([40 + SEQUENCE_BLOCK]); // before number 40 was given
+    await device.stop(0);
+    running = undefined;
+    const next = device.agent.stats().nextSequence;
+    expect(next).toBeGreaterThan(45);
+    expect(sequence.saved).toEqual([40 + SEQUENCE_BLOCK, next]);
+  });
+
+  it("with a publish interval over a second, writes the samples to the journal every second", async () => {
+    const journal = memoryJournal();
+    const outbox = memoryOutbox();
+    const { agent } = await launch({ journal, outbox }, { config: slow });
+    await sleep(2_300);
+    expect(outbox.entries.size).toBe(0); // the first batch is due at 5 s
+    const journaled = samplesOfRecords(journal.records);
+    expect(journal.records.length).toBe(2);
+    expect(journaled.map((s) => s.sequence)).toEqual(range(0, journaled.length));
+    expect(journaled.length).toBeGreaterThanOrEqual(agent.stats().nextSequence - 70); // within ~1 s at 50 Hz
+  });
+
+  it("a start reads the journal back: its samples go first, with their numbers, then new ones after the reserved block", async () => {
+    // What a run killed 2.3 s into a 5 s interval left: two journal records, numbers reserved up to 1000.
+    const first = memoryJournal();
+    const crashed = await launch({ journal: first, sequence: memorySequence() }, { config: slow });
+    await sleep(2_300);
+    const left = [...first.records];
+    await crashed.stop(0);
+    const journaled = samplesOfRecords(left);
+    expect(journaled.length).toBeGreaterThan(50);
+
+    const journal = memoryJournal(left);
+    const outbox = memoryOutbox();
+    const sequence = memorySequence(SEQUENCE_BLOCK);
+    await launch({ journal, outbox, sequence });
+    await sleep(300);
+    const samples = stored(outbox);
+    expect(samples.slice(0, journaled.length)).toEqual(journaled);
+    const after = samples.slice(journaled.length).map((s) => s.sequence);
+    expect(after).toEqual(range(SEQUENCE_BLOCK, after.length));
+    expect(journal.records).toEqual([]); // cleared once appended
+  });
+
+  it("a start skips journaled samples the outbox already has (a crash between an append and the journal's clearing)", async () => {
+    const first = memoryJournal();
+    const crashed = await launch({ journal: first }, { config: slow });
+    await sleep(2_300);
+    const left = [...first.records];
+    await crashed.stop(0);
+    const journaled = samplesOfRecords(left);
+    // The outbox has the first record's samples already.
+    const outbox = memoryOutbox();
+    await outbox.append(left[0] as string, config.topics.sensorData);
+    const log: Array<string> = [];
+    await launch(
+      { journal: memoryJournal(left), outbox, sequence: memorySequence(SEQUENCE_BLOCK) },
+      { log: (l) => log.push(l) },
+    );
+    await sleep(300);
+    const sequences = stored(outbox).map((s) => s.sequence);
+    expect(new Set(sequences).size).toBe(sequences.length);
+    expect(sequences.slice(0, journaled.length)).toEqual(journaled.map((s) => s.sequence));
+    expect(log).toContainEqual(
+      expect.stringMatching(/^\d+ samples \(sequence \d+–\d+\) read back from the journal$/),
+    );
+  });
+
+  it("with a publish interval of a second or less, writes no journal", async () => {
+    const journal = memoryJournal();
+    const outbox = memoryOutbox();
+    await launch({ journal, outbox }, { config: { ...config, publishIntervalMs: 1_000 } });
+    await sleep(2_300);
+    expect(journal.records).toEqual([]);
+    expect(outbox.entries.size).toBeGreaterThanOrEqual(2);
   });
 });

@@ -1,5 +1,5 @@
 import type { MqttConnectionService } from "@medusa/adapters/mqtt";
-import type { SampleOutboxService } from "@medusa/adapters/outbox";
+import type { SampleJournalService, SampleOutboxService } from "@medusa/adapters/outbox";
 import type { MotionSensorService } from "@medusa/adapters/sensor";
 import type { DeviceStatus } from "@medusa/domain";
 import { handleCommand } from "./commands.js";
@@ -17,6 +17,8 @@ export interface AgentPorts {
   readonly transport: MqttConnectionService;
   /** Where the next sequence number survives a restart (without one, numbering starts at 0). */
   readonly sequence?: SequenceStoreService;
+  /** Where samples wait durably during a publish interval longer than a second (without one, in memory). */
+  readonly journal?: SampleJournalService;
 }
 
 export interface AgentOptions extends AgentPorts {
@@ -60,6 +62,7 @@ export class Agent {
       sensor,
       outbox,
       sequence: options.sequence,
+      journal: options.journal,
       topic: config.topics.sensorData,
       sampleRateHz: config.sensor.sampleRateHz,
       publishIntervalMs: config.publishIntervalMs,

@@ -73,4 +73,21 @@ describe("batcher", () => {
     expect(b.size).toBe(5);
     expect(b.dropped).toBe(5);
   });
+
+  it("reserves numbers a block ahead, before the first number of each block is given", () => {
+    const reserved: Array<[number, number]> = [];
+    const b = new Batcher(10, {
+      block: 5,
+      reserve: (upTo) => reserved.push([upTo, b.nextSequence]),
+    });
+    expect(reserved).toEqual([]);
+    b.add([reading(T)]);
+    expect(reserved).toEqual([[15, 10]]);
+    b.add([1, 2, 3, 4, 5, 6].map((i) => reading(T + i * 10)));
+    expect(reserved).toEqual([
+      [15, 10],
+      [20, 15],
+    ]);
+    expect(b.nextSequence).toBe(17);
+  });
 });

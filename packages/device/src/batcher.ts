@@ -23,6 +23,13 @@ export const MAX_MESSAGE_SAMPLES = 2_500;
 export const MAX_PENDING_SAMPLES = 50_000;
 
 /**
+ * Sequence numbers reserved on disk at a time: a crash leaves a gap of at most
+ * this many numbers (100 s at 10 Hz, 2.5 s at 400 Hz), never a reused one, and
+ * the sequence file is written once per block rather than once per batch.
+ */
+export const SEQUENCE_BLOCK = 1_000;
+
+/**
  * Why a reading could not become a sample: `clock`, its time is outside the
  * domain's window (a Pi without a set clock reads 1970 or 2000); `value`, an
  * acceleration that is not a number or outside ±16 g.
@@ -70,7 +77,11 @@ const problemOf = (s: Sample): { reason: RefusalReason; problem: string } => {
 export class Batcher {
   private pending: Array<Sample> = [];
   private next: number;
+  /** Numbers below this one are reserved (on disk): the next one past it reserves a new block first. */
+  private reserved: number;
   private readonly maxPending: number;
+  private readonly reserve: ((upTo: number) => void) | undefined;
+  private readonly block: number;
   /** Readings refused, by reason, ever. */
   readonly refused: Record<RefusalReason, number> = { clock: 0, value: 0 };
   /** Why the last reading was refused. */
@@ -78,9 +89,24 @@ export class Batcher {
   /** Numbered samples dropped to stay within `maxPending`, ever. */
   dropped = 0;
 
-  constructor(firstSequence = 0, options: { readonly maxPending?: number } = {}) {
+  /**
+   * With `reserve`, numbers are handed out in blocks of `block`: before the
+   * first number of a block is given, `reserve(upTo)` is called with the end
+   * of the block (it persists it, so a restart after a crash starts there).
+   */
+  constructor(
+    firstSequence = 0,
+    options: {
+      readonly maxPending?: number;
+      readonly reserve?: (upTo: number) => void;
+      readonly block?: number;
+    } = {},
+  ) {
     this.next = firstSequence;
+    this.reserved = options.reserve ? firstSequence : Number.POSITIVE_INFINITY;
     this.maxPending = options.maxPending ?? MAX_PENDING_SAMPLES;
+    this.reserve = options.reserve;
+    this.block = options.block ?? SEQUENCE_BLOCK;
   }
 
   /** Adds readings in the order the sensor gave them; returns how many became samples. */
@@ -103,6 +129,10 @@ export class Batcher {
         this.refused[reason]++;
         this.lastRefusal = problem;
         continue;
+      }
+      if (this.next >= this.reserved) {
+        this.reserved = this.next + this.block;
+        this.reserve?.(this.reserved);
       }
       this.next++;
       this.pending.push(sample);
@@ -128,6 +158,11 @@ export class Batcher {
   /** The sequence number the next reading will get. */
   get nextSequence(): number {
     return this.next;
+  }
+
+  /** The samples pending from sequence number `first` on, oldest first. */
+  pendingFrom(first: number): ReadonlyArray<Sample> {
+    return this.pending.filter((s) => s.sequence >= first);
   }
 
   /** Takes everything pending, in batches of at most `maxSamples`. */

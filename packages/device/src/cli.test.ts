@@ -78,3 +78,31 @@ it("does not start with a garbled sequence file, naming it (exit 1)", async () =
     ),
   ]);
 });
+
+it("--check reads the paths in the file against the file's folder, and names a file it cannot read", async () => {
+  // The certificates are in certs/ beside the file; the command runs from elsewhere.
+  const relative = join(dir, "relative.toml");
+  writeFileSync(
+    relative,
+    `[mqtt]
+broker_host = "127.0.0.1"
+client_id = "pi-cli"
+ca_cert = "certs/ca.pem"
+client_cert = "certs/client-pi-cli.pem"
+client_key = "certs/missing.key"
+[outbox]
+path = "outbox-relative"
+`,
+  );
+  const { code, errors } = await run(["--config", relative, "--check"]);
+  expect(code).toBe(2);
+  expect(errors).toEqual([
+    `medusa-device: ${relative}: mqtt.client_key: cannot read ${dir}/certs/missing.key: ENOENT: no such file or directory`,
+  ]);
+  expect(console.log).toHaveBeenCalledWith(
+    expect.stringContaining(`ca certificate     ${dir}/certs/ca.pem`),
+  );
+  expect(console.log).toHaveBeenCalledWith(
+    expect.stringContaining(`outbox             ${dir}/outbox-relative`),
+  );
+});

@@ -1,14 +1,53 @@
-import { Either, Predicate } from "effect";
-import { type ConfigError, configPath, describeConfig, loadConfig } from "./config.js";
-import { FIRMWARE_VERSION, jsonLog, startDevice } from "./run.js";
+import { connectOnce, isTransportError, type TransportError } from "@medusa/adapters/mqtt";
+import { Either, Match, Predicate } from "effect";
+import {
+  type ConfigError,
+  configPath,
+  type DeviceConfig,
+  describeConfig,
+  loadConfig,
+} from "./config.js";
+import { FIRMWARE_VERSION, jsonLog, startDevice, transportOptions } from "./run.js";
 import type { SequenceFileError } from "./sequence.js";
-import { readTlsFiles } from "./tls-files.js";
+import { readTlsFiles, type TlsFiles } from "./tls-files.js";
 
-const USAGE = `usage: medusa-device [--config PATH] [--check]
+/** How long `--check --connect` waits for CONNACK, at most. */
+export const CHECK_CONNECT_TIMEOUT_MS = 10_000;
+
+const USAGE = `usage: medusa-device [--config PATH] [--check [--connect]]
 
   --config PATH   the configuration file (default: $MEDUSA_CONFIG, else /etc/medusa/mqtt_publisher.toml)
-  --check         print the resolved configuration (no secrets) and exit
+  --check         print the resolved configuration (no secrets), check the certificate files, and exit
+  --connect       with --check: also connect to the broker once (at most ${CHECK_CONNECT_TIMEOUT_MS / 1000} s) and say
+                  which side refused what; exit 1 if the connection fails
   --version       print the firmware version and exit`;
+
+/** The keys (and their values) to look at for a refused or failed connection. */
+const suspects = (c: DeviceConfig, e: TransportError): string =>
+  Match.value(e).pipe(
+    Match.tagsExhaustive({
+      BrokerNotTrusted: () => `mqtt.ca_cert ${c.mqtt.caPath}, mqtt.broker_host ${c.mqtt.host}`,
+      TlsRejected: () => `mqtt.client_cert ${c.mqtt.certPath}, mqtt.client_key ${c.mqtt.keyPath}`,
+      NotAuthorized: () => `mqtt.client_id ${c.mqtt.clientId}`,
+      BrokerUnreachable: () => `mqtt.broker_host ${c.mqtt.host}, mqtt.broker_port ${c.mqtt.port}`,
+      ConnectionFailed: () => `mqtt.broker_host ${c.mqtt.host}, mqtt.broker_port ${c.mqtt.port}`,
+      NotConnected: () => `mqtt.broker_host ${c.mqtt.host}, mqtt.broker_port ${c.mqtt.port}`,
+    }),
+  );
+
+/** `--check --connect`: one real connection, as the agent makes it; 0 when CONNACK came, else 1. */
+const checkConnection = async (config: DeviceConfig, tls: TlsFiles): Promise<number> => {
+  const broker = `mqtts://${config.mqtt.host}:${config.mqtt.port} as ${config.mqtt.clientId}`;
+  try {
+    const ms = await connectOnce(transportOptions(config, tls), CHECK_CONNECT_TIMEOUT_MS);
+    console.log(`connection         ${broker}: connected, CONNACK after ${ms} ms`);
+    return 0;
+  } catch (e) {
+    const why = isTransportError(e) ? `${e.message} [${suspects(config, e)}]` : String(e);
+    console.error(`medusa-device: ${config.file}: connecting to ${broker} failed: ${why}`);
+    return 1;
+  }
+};
 
 /** A problem the operator fixes in a file: shown as it is, without its kind. */
 const isFileProblem = (e: unknown): e is ConfigError | SequenceFileError =>
@@ -29,7 +68,7 @@ export const main = async (
   }
   const unknown = argv.filter(
     (a, i) =>
-      !["--config", "--check"].includes(a) &&
+      !["--config", "--check", "--connect"].includes(a) &&
       !a.startsWith("--config=") &&
       argv[i - 1] !== "--config",
   );
@@ -44,13 +83,19 @@ export const main = async (
   }
   const config = loaded.right;
   for (const warning of config.warnings) console.error(`medusa-device: warning: ${warning}`);
+  if (argv.includes("--connect") && !argv.includes("--check")) {
+    console.error(`medusa-device: --connect goes with --check\n${USAGE}`);
+    return 2;
+  }
   if (argv.includes("--check")) {
     console.log(describeConfig(config));
     // As the agent will read them: as this user, and each must parse.
     const tls = readTlsFiles(config);
-    if (Either.isRight(tls)) return 0;
-    for (const problem of tls.left) console.error(`medusa-device: ${problem.message}`);
-    return 2;
+    if (Either.isLeft(tls)) {
+      for (const problem of tls.left) console.error(`medusa-device: ${problem.message}`);
+      return 2;
+    }
+    return argv.includes("--connect") ? checkConnection(config, tls.right) : 0;
   }
   const log = jsonLog();
   let device: Awaited<ReturnType<typeof startDevice>>;

@@ -1,6 +1,7 @@
 // The configuration file as written (its schema and the keys it may hold); `config.ts` resolves it.
 import {
   DEFAULT_TOPIC_PREFIX,
+  DEVICE_ID_PLACEHOLDER,
   MAX_PUBLISH_INTERVAL_MS,
   MIN_PUBLISH_INTERVAL_MS,
   SampleRateHz,
@@ -15,10 +16,17 @@ const Port = Schema.Number.pipe(
   Schema.between(1, 65535, { message: () => "must be a port between 1 and 65535" }),
 );
 const Path = Schema.String.pipe(Schema.minLength(1, { message: () => "must be a file path" }));
-const Template = Schema.String.pipe(
+/**
+ * A topic as the file gives it: a template with `{device_id}`, or (as the
+ * older guide wrote them) the device's own topic in full. Whose topic a full
+ * one is, is checked once the device id is known (`config.ts`).
+ */
+const TopicSetting = Schema.String.pipe(
   Schema.filter((t) => {
-    const error = validateTemplate(t);
-    return error === undefined || error.reason;
+    if (t.includes(DEVICE_ID_PLACEHOLDER)) return validateTemplate(t)?.reason ?? true;
+    if (/[+#]/.test(t) || t.includes("\u0000")) return "must not contain + # or NUL";
+    if (t.split("/").some((level) => level === "")) return "must not have empty levels";
+    return true;
   }),
 );
 /** A whole number in a range: seconds, milliseconds and bytes are counted, not measured. */
@@ -64,9 +72,9 @@ export const ConfigFile = Schema.Struct({
     ),
     topics: section(
       Schema.Struct({
-        sensor_data: Schema.optionalWith(Template, { exact: true }),
-        status: Schema.optionalWith(Template, { exact: true }),
-        device_info: Schema.optionalWith(Template, { exact: true }),
+        sensor_data: Schema.optionalWith(TopicSetting, { exact: true }),
+        status: Schema.optionalWith(TopicSetting, { exact: true }),
+        device_info: Schema.optionalWith(TopicSetting, { exact: true }),
       }),
     ),
   }),

@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Either } from "effect";
 import { describe, expect, it } from "vitest";
-import { configPath, describeConfig, parseConfig } from "./config.js";
+import { configPath, describeConfig, loadConfig, parseConfig } from "./config.js";
 
 const oldFile = `
 [mqtt]
@@ -179,5 +182,53 @@ describe("device configuration", () => {
     const text = describeConfig(ok(oldFile));
     expect(text).toMatch(/device id +medusa-pi-01 \(from client_id\)/);
     expect(text).toMatch(/contents never printed/);
+  });
+
+  it("resolves relative paths in the file against the file's folder, absolute ones stay", () => {
+    const text = oldFile
+      .replace('"/etc/medusa/certs/AmazonRootCA1.pem"', '"certs/AmazonRootCA1.pem"')
+      .replace('"/etc/medusa/certs/device.pem.crt"', '"../shared/device.pem.crt"')
+      .replace(
+        "[device]",
+        '[outbox]\npath = "outbox"\n\n[device]\ndevice_id = "auto"\ndevice_id_file = "id"',
+      );
+    const { fs } = files({ "/home/pi/medusa/conf/mqtt_publisher.toml": text });
+    const c = Either.getOrThrow(
+      loadConfig("conf/mqtt_publisher.toml", { fs, cwd: "/home/pi/medusa", newId: () => "u-1" }),
+    );
+    expect(c.file).toBe("/home/pi/medusa/conf/mqtt_publisher.toml");
+    expect(c.mqtt).toMatchObject({
+      caPath: "/home/pi/medusa/conf/certs/AmazonRootCA1.pem",
+      certPath: "/home/pi/medusa/shared/device.pem.crt",
+      keyPath: "/etc/medusa/certs/private.pem.key",
+    });
+    expect(c.outbox.path).toBe("/home/pi/medusa/conf/outbox");
+    expect(c.deviceId).toBe("u-1");
+    // What --check shows is what the agent opens.
+    expect(describeConfig(c)).toContain(
+      "ca certificate     /home/pi/medusa/conf/certs/AmazonRootCA1.pem",
+    );
+  });
+
+  it("resolves relative paths from the environment against the working directory", () => {
+    const c = ok(oldFile, { env: { AWS_IOT_KEY_PATH: "keys/pi.key" }, cwd: "/srv" });
+    expect(c.mqtt.keyPath).toBe("/srv/keys/pi.key");
+    expect(c.mqtt.caPath).toBe("/etc/medusa/certs/AmazonRootCA1.pem");
+  });
+
+  it("shows the resolved path and the reason when the file cannot be read", () => {
+    const dir = mkdtempSync(join(tmpdir(), "medusa-config-"));
+    try {
+      const missing = loadConfig("missing.toml", { cwd: dir });
+      expect(Either.isLeft(missing) && missing.left.message).toBe(
+        `${dir}/missing.toml: cannot read the file: ENOENT: no such file or directory`,
+      );
+      const folder = loadConfig(".", { cwd: dir });
+      expect(Either.isLeft(folder) && folder.left.message).toBe(
+        `${dir}: cannot read the file: EISDIR: illegal operation on a directory`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

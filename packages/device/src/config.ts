@@ -1,7 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
-import { DeviceId, topicFor, topicTemplates } from "@medusa/domain";
+import { dirname, resolve as resolvePath } from "node:path";
+import {
+  DEVICE_ID_PLACEHOLDER,
+  DeviceId,
+  devicePublishTopics,
+  mayPublish,
+  topicFor,
+  topicTemplates,
+} from "@medusa/domain";
 import { Either, ParseResult, Schema } from "effect";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { type ConfigFile, decodeConfigFile, unknownKeys } from "./config-file.js";
@@ -74,8 +81,11 @@ export const ENV_OVERRIDES = {
 
 export interface LoadOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Reads and creates the persisted id in `device_id = "auto"` mode. */
+  /** What a relative `--config` path and relative paths from the environment are resolved against (default: the working directory). */
+  readonly cwd?: string;
+  /** Reads the file, reads and creates the persisted id in `device_id = "auto"` mode. */
   readonly fs?: {
+    /** The file's text; undefined when there is no such file; throws why it cannot be read otherwise. */
     readonly read: (path: string) => string | undefined;
     readonly write: (path: string, content: string) => void;
     readonly mode: (path: string) => number | undefined;
@@ -87,8 +97,9 @@ const nodeFs: NonNullable<LoadOptions["fs"]> = {
   read: (path) => {
     try {
       return readFileSync(path, "utf8");
-    } catch {
-      return undefined;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw e;
     }
   },
   write: (path, content) => {
@@ -117,26 +128,51 @@ export const configPath = (
 
 const isDeviceId = Schema.is(DeviceId);
 
-/** Reads, validates and resolves the configuration. Every problem names the file and key. */
+/** Why a file cannot be read, without the path Node repeats at the end (`ENOENT: no such file or directory`). */
+export const readProblem = (e: unknown): string => {
+  const text = firstLine(e);
+  const syscall = (e as NodeJS.ErrnoException | undefined)?.syscall;
+  const at = syscall ? text.lastIndexOf(`, ${syscall}`) : -1;
+  return at > 0 ? text.slice(0, at) : text;
+};
+
+/**
+ * Reads, validates and resolves the configuration. Every problem names the
+ * file (its absolute path: a relative one is resolved against `cwd`) and key.
+ */
 export const loadConfig = (
   file: string,
   options: LoadOptions = {},
 ): Either.Either<DeviceConfig, ConfigError> => {
   const fs = options.fs ?? nodeFs;
-  const text = fs.read(file);
-  if (text === undefined)
-    return Either.left(new ConfigError({ file, key: "", problem: "cannot read the file" }));
-  return parseConfig(text, file, { ...options, fs });
+  const path = resolvePath(options.cwd ?? process.cwd(), file);
+  const cannotRead = (reason: string) =>
+    Either.left(
+      new ConfigError({ file: path, key: "", problem: `cannot read the file: ${reason}` }),
+    );
+  let text: string | undefined;
+  try {
+    text = fs.read(path);
+  } catch (e) {
+    return cannotRead(readProblem(e));
+  }
+  if (text === undefined) return cannotRead("ENOENT: no such file or directory");
+  return parseConfig(text, path, { ...options, fs });
 };
 
-/** As `loadConfig`, from the file's text. */
+/**
+ * As `loadConfig`, from the file's text. Relative paths in the file are
+ * resolved against the file's folder; those from the environment, against `cwd`.
+ */
 export const parseConfig = (
   text: string,
-  file: string,
+  fileAsGiven: string,
   options: LoadOptions = {},
 ): Either.Either<DeviceConfig, ConfigError> => {
   const env = options.env ?? {};
   const fs = options.fs ?? nodeFs;
+  const cwd = options.cwd ?? process.cwd();
+  const file = resolvePath(cwd, fileAsGiven);
   let raw: Record<string, unknown>;
   try {
     raw = parseToml(text) as Record<string, unknown>;
@@ -146,7 +182,11 @@ export const parseConfig = (
       new ConfigError({ file, key: where, problem: `not valid TOML: ${firstLine(e)}` }),
     );
   }
-  const withEnv = applyEnv(raw, env);
+  const overrides = Object.entries(ENV_OVERRIDES).flatMap(([variable, key]) => {
+    const value = env[variable];
+    return value !== undefined && value !== "" ? [[key, value] as const] : [];
+  });
+  const withEnv = applyEnv(raw, overrides);
   const decoded = decodeConfigFile(withEnv);
   if (Either.isLeft(decoded)) {
     const [issue] = ParseResult.ArrayFormatter.formatErrorSync(decoded.left);
@@ -158,7 +198,11 @@ export const parseConfig = (
       }),
     );
   }
-  return resolve(decoded.right, file, fs, options.newId ?? randomUUID, unknownKeys(raw));
+  // A path from the environment is the operator's, typed where they are; one in the file is the file's.
+  const fromEnv = new Set<string>(overrides.map(([key]) => key));
+  const pathOf = (key: string, path: string) =>
+    resolvePath(fromEnv.has(key) ? cwd : dirname(file), path);
+  return resolve(decoded.right, file, fs, options.newId ?? randomUUID, unknownKeys(raw), pathOf);
 };
 
 const resolve = (
@@ -167,28 +211,38 @@ const resolve = (
   fs: NonNullable<LoadOptions["fs"]>,
   newId: () => string,
   unknown: ReadonlyArray<string>,
+  pathOf: (key: string, path: string) => string,
 ): Either.Either<DeviceConfig, ConfigError> => {
   const fail = (key: string, problem: string) =>
     Either.left(new ConfigError({ file, key, problem }));
-  const { broker_host, client_id, ca_cert, client_cert, client_key } = c.mqtt;
+  const { broker_host, client_id } = c.mqtt;
   if (!broker_host) return fail("mqtt.broker_host", "is required (or AWS_IOT_ENDPOINT)");
   if (!client_id) return fail("mqtt.client_id", "is required (or AWS_IOT_CLIENT_ID)");
-  if (!ca_cert) return fail("mqtt.ca_cert", "is required (or AWS_IOT_CA_PATH)");
-  if (!client_cert) return fail("mqtt.client_cert", "is required (or AWS_IOT_CERT_PATH)");
-  if (!client_key) return fail("mqtt.client_key", "is required (or AWS_IOT_KEY_PATH)");
+  if (!c.mqtt.ca_cert) return fail("mqtt.ca_cert", "is required (or AWS_IOT_CA_PATH)");
+  if (!c.mqtt.client_cert) return fail("mqtt.client_cert", "is required (or AWS_IOT_CERT_PATH)");
+  if (!c.mqtt.client_key) return fail("mqtt.client_key", "is required (or AWS_IOT_KEY_PATH)");
+  const ca_cert = pathOf("mqtt.ca_cert", c.mqtt.ca_cert);
+  const client_cert = pathOf("mqtt.client_cert", c.mqtt.client_cert);
+  const client_key = pathOf("mqtt.client_key", c.mqtt.client_key);
   const warnings = unknown.map((k) => `${file}: ${k}: unknown key, ignored`);
 
   let deviceId: string;
   let deviceIdSource: DeviceConfig["deviceIdSource"];
   if (c.device.device_id === "auto") {
     deviceIdSource = "auto";
-    const stored = fs.read(c.device.device_id_file)?.trim();
+    const idFile = pathOf("device.device_id_file", c.device.device_id_file);
+    let stored: string | undefined;
+    try {
+      stored = fs.read(idFile)?.trim();
+    } catch (e) {
+      return fail("device.device_id_file", `cannot read ${idFile}: ${readProblem(e)}`);
+    }
     if (stored) {
       deviceId = stored;
     } else {
       deviceId = newId();
       try {
-        fs.write(c.device.device_id_file, `${deviceId}\n`);
+        fs.write(idFile, `${deviceId}\n`);
       } catch (e) {
         return fail(
           "device.device_id_file",
@@ -218,8 +272,53 @@ const resolve = (
 
   const prefix = c.mqtt.topic_prefix;
   const templates = topicTemplates(prefix);
-  const topic = (template: string | undefined, fallback: string) =>
-    topicFor(template ?? fallback, deviceId as DeviceId);
+  const id = deviceId as DeviceId;
+  const whose = {
+    client_id: "the client id",
+    device_id: "device.device_id",
+    auto: `device_id = "auto"`,
+  }[deviceIdSource];
+  /**
+   * A template gives this device's topic. A topic written out in full, as the
+   * older guide did, must be this device's own: its device level (the one
+   * after the prefix) this device's id, and a topic an IoT policy bound to
+   * that name lets it publish to.
+   */
+  const topicOf = (key: string, setting: string): Either.Either<string, ConfigError> => {
+    if (setting.includes(DEVICE_ID_PLACEHOLDER)) return Either.right(topicFor(setting, id));
+    const levels = setting.split("/");
+    const prefixLevels = prefix.split("/").length;
+    const named = setting.startsWith(`${prefix}/`) ? levels[prefixLevels] : undefined;
+    if (named !== undefined && named !== id) {
+      const template = [...levels.slice(0, prefixLevels), DEVICE_ID_PLACEHOLDER]
+        .concat(levels.slice(prefixLevels + 1))
+        .join("/");
+      return fail(
+        key,
+        `"${setting}" names device "${named}" at the device level (the one after "${prefix}"), not this device (${id}, from ${whose}); an IoT policy bound to the thing name refuses another device's topics. Write "${template}", or this device's own topic`,
+      );
+    }
+    if (named === undefined || !mayPublish(prefix, id, setting).allowed) {
+      const own = devicePublishTopics(prefix, id).filter((t) => t.startsWith(`${prefix}/`));
+      return fail(
+        key,
+        `"${setting}" is not a topic an IoT policy bound to the thing name lets ${id} publish to; with topic_prefix "${prefix}" those are ${own.join(", ")} (or write the topic with {device_id})`,
+      );
+    }
+    return Either.right(setting);
+  };
+  const topics = Either.all({
+    sensorData: topicOf(
+      "mqtt.topics.sensor_data",
+      c.mqtt.topics.sensor_data ?? templates.sensorData,
+    ),
+    status: topicOf("mqtt.topics.status", c.mqtt.topics.status ?? templates.status),
+    deviceInfo: topicOf(
+      "mqtt.topics.device_info",
+      c.mqtt.topics.device_info ?? templates.deviceInfo,
+    ),
+  });
+  if (Either.isLeft(topics)) return Either.left(topics.left);
 
   const keyMode = fs.mode(client_key);
   if (keyMode !== undefined && (keyMode & 0o077) !== 0) {
@@ -233,7 +332,7 @@ const resolve = (
 
   return Either.right({
     file,
-    deviceId: deviceId as DeviceId,
+    deviceId: id,
     deviceIdSource,
     mqtt: {
       host: broker_host,
@@ -248,11 +347,9 @@ const resolve = (
     },
     topics: {
       prefix,
-      sensorData: topic(c.mqtt.topics.sensor_data, templates.sensorData),
-      status: topic(c.mqtt.topics.status, templates.status),
-      deviceInfo: topic(c.mqtt.topics.device_info, templates.deviceInfo),
-      commands: `${topicFor(templates.commands, deviceId as DeviceId)}/#`,
-      commandResponse: topicFor(templates.commandResponse, deviceId as DeviceId),
+      ...topics.right,
+      commands: `${topicFor(templates.commands, id)}/#`,
+      commandResponse: topicFor(templates.commandResponse, id),
     },
     sensor: {
       kind: c.sensor.kind,
@@ -264,24 +361,28 @@ const resolve = (
     device: { location: c.device.location, deviceType: c.device.device_type },
     publishIntervalMs: c.publish.interval_ms,
     statusIntervalMs: c.publish.status_interval_ms,
-    outbox: { path: c.outbox.path, maxBytes: c.outbox.max_bytes, durability: c.outbox.durability },
+    outbox: {
+      path: pathOf("outbox.path", c.outbox.path),
+      maxBytes: c.outbox.max_bytes,
+      durability: c.outbox.durability,
+    },
     warnings,
   });
 };
 
+/** The file's `[mqtt]` table with the environment's values in place of its own. */
 const applyEnv = (
   raw: Record<string, unknown>,
-  env: Readonly<Record<string, string | undefined>>,
+  overrides: ReadonlyArray<readonly [string, string]>,
 ) => {
   const mqtt = { ...((raw.mqtt as Record<string, unknown> | undefined) ?? {}) };
-  for (const [variable, key] of Object.entries(ENV_OVERRIDES)) {
-    const value = env[variable];
-    if (value !== undefined && value !== "") mqtt[key.slice("mqtt.".length)] = value;
-  }
+  for (const [key, value] of overrides) mqtt[key.slice("mqtt.".length)] = value;
   return { ...raw, mqtt };
 };
 
-const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
+/** An error's first line (OpenSSL's messages go on for several). */
+export const firstLine = (e: unknown) =>
+  (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
 
 /** The resolved configuration for `--check`: paths shown, nothing secret printed. */
 export const describeConfig = (c: DeviceConfig): string =>

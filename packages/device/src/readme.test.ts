@@ -1,8 +1,11 @@
 import { readFileSync } from "node:fs";
 import {
   CommandResponse,
+  DEFAULT_TOPIC_PREFIX,
   DeviceInfo,
   DeviceStatus,
+  devicePublishTopics,
+  deviceSubscribeFilters,
   parseDeviceCommand,
   parseSensorPayload,
 } from "@medusa/domain";
@@ -89,5 +92,44 @@ describe("the README", () => {
     for (const [, kind, json] of examples) {
       expect(decoders[kind as string]?.(json as string), `${kind}: ${json}`).toBe(true);
     }
+  });
+
+  it("shows the refusal of topics written out for another device as the agent prints it", () => {
+    const refused = parseConfig(
+      read("../examples/older-guide/another-device.toml"),
+      DEFAULT_CONFIG_PATH,
+      {
+        env: {},
+        fs: noFiles,
+      },
+    );
+    if (Either.isRight(refused)) throw new Error("accepted");
+    expect(readme).toContain(`medusa-device: ${refused.left.message}`);
+  });
+
+  it("gives Mosquitto the ACL lines the IoT policy's rights make, and certificates as user names", () => {
+    const block = (name: string) => {
+      const m = new RegExp(`<!-- mosquitto: ${name} -->\n\`\`\`conf\n(.*?)\n\`\`\``, "s").exec(
+        readme,
+      );
+      if (!m) throw new Error(`no mosquitto ${name} block`);
+      return (m[1] as string).split("\n").filter((l) => l.trim() !== "");
+    };
+    // %u is the certificate's CN: the thing name the policy binds. Mosquitto serves no shadow.
+    const own = (topics: ReadonlyArray<string>) => topics.filter((t) => !t.startsWith("$aws/"));
+    expect(block("acl").sort()).toEqual(
+      [
+        ...own(devicePublishTopics(DEFAULT_TOPIC_PREFIX, "%u")).map((t) => `pattern write ${t}`),
+        ...own(deviceSubscribeFilters(DEFAULT_TOPIC_PREFIX, "%u")).map((t) => `pattern read ${t}`),
+      ].sort(),
+    );
+    expect(block("listener")).toEqual(
+      expect.arrayContaining([
+        "require_certificate true",
+        "use_identity_as_username true",
+        "allow_anonymous false",
+        "acl_file /etc/mosquitto/medusa.acl",
+      ]),
+    );
   });
 });

@@ -3,8 +3,9 @@ import {
   MqttConnection,
   type MqttConnectionService,
   mqttConnectionLayer,
+  type TransportOptions,
 } from "@medusa/adapters/mqtt";
-import { outboxLayer, SampleOutbox } from "@medusa/adapters/outbox";
+import { journalLayer, outboxLayer, SampleJournal, SampleOutbox } from "@medusa/adapters/outbox";
 import {
   adxl345Layer,
   MotionSensor,
@@ -31,7 +32,7 @@ export const jsonLog =
 
 /** The agent's ports as layers (`deviceLayer` for a device, fakes in tests). */
 export type AgentLayer<E> = Layer.Layer<
-  MotionSensor | SampleOutbox | MqttConnection | SequenceStore,
+  MotionSensor | SampleOutbox | SampleJournal | MqttConnection | SequenceStore,
   E
 >;
 
@@ -59,6 +60,7 @@ export const launchAgent = async <E>(
     Effect.all({
       sensor: MotionSensor,
       outbox: SampleOutbox,
+      journal: SampleJournal,
       transport: MqttConnection,
       sequence: SequenceStore,
     }),
@@ -88,6 +90,17 @@ export const launchAgent = async <E>(
   };
 };
 
+/** How the device connects: its broker, identity, certificates and timings. */
+export const transportOptions = (config: DeviceConfig, tls: TlsFiles): TransportOptions => ({
+  host: config.mqtt.host,
+  port: config.mqtt.port,
+  clientId: config.mqtt.clientId,
+  ...tls,
+  protocolVersion: config.mqtt.protocolVersion,
+  keepaliveS: config.mqtt.keepaliveS,
+  backoff: config.mqtt.backoff,
+});
+
 export interface StartOptions {
   readonly log?: DeviceLog;
   /** A sensor to use instead of the configured one (tests, the register-level simulator). */
@@ -99,7 +112,7 @@ export interface StartOptions {
  * The device's ports from its configuration, opened in this order (and closed
  * in the reverse one): the sequence file (a file that cannot be trusted stops
  * the start before anything else is opened), the sensor, the durable outbox,
- * MQTT over mutual TLS (a clean DISCONNECT first, so that the PUBACKs it waits
+ * the journal beside it, MQTT over mutual TLS (a clean DISCONNECT first, so that the PUBACKs it waits
  * for still reach the outbox).
  */
 const deviceLayer = (
@@ -128,16 +141,15 @@ const deviceLayer = (
       }),
   });
   const mqtt = mqttConnectionLayer({
-    host: config.mqtt.host,
-    port: config.mqtt.port,
-    clientId: config.mqtt.clientId,
-    ...tls,
-    protocolVersion: config.mqtt.protocolVersion,
-    keepaliveS: config.mqtt.keepaliveS,
-    backoff: config.mqtt.backoff,
+    ...transportOptions(config, tls),
     log: (entry) => log({ device_id: config.deviceId, component: "mqtt", ...entry }),
   });
+  const journal = journalLayer({
+    path: join(config.outbox.path, "journal"),
+    durability: config.outbox.durability,
+  });
   return mqtt.pipe(
+    Layer.provideMerge(journal),
     Layer.provideMerge(outbox),
     Layer.provideMerge(sensor),
     Layer.provideMerge(sequenceFileLayer(join(config.outbox.path, "next-sequence"))),

@@ -1,7 +1,8 @@
 import { performance } from "node:perf_hooks";
-import type { SampleOutboxService } from "@medusa/adapters/outbox";
+import type { SampleJournalService, SampleOutboxService } from "@medusa/adapters/outbox";
 import type { MotionSensorService } from "@medusa/adapters/sensor";
-import { encodeSampleBatch, type Sample } from "@medusa/domain";
+import { encodeSampleBatch, parseSensorPayload, type Sample, samplesOf } from "@medusa/domain";
+import { Either } from "effect";
 import { Batcher, MAX_MESSAGE_SAMPLES, MAX_PENDING_SAMPLES } from "./batcher.js";
 import { AgentStopping, detached, errorText } from "./errors.js";
 import type { SequenceStoreService } from "./sequence.js";
@@ -10,6 +11,8 @@ export interface SamplerOptions {
   readonly sensor: MotionSensorService;
   readonly outbox: SampleOutboxService;
   readonly sequence?: SequenceStoreService | undefined;
+  /** Where samples wait durably while a publish interval longer than `JOURNAL_MS` runs. */
+  readonly journal?: SampleJournalService | undefined;
   /** The topic the batches are appended for. */
   readonly topic: string;
   readonly sampleRateHz: number;
@@ -21,11 +24,17 @@ export interface SamplerOptions {
   readonly onFlushed: () => void;
 }
 
+/** With a longer publish interval, the samples taken are written to the journal this often. */
+export const JOURNAL_MS = 1_000;
+
 /**
  * Sampling and batching. The sensor is drained on its own timer, which only
  * touches the sensor and memory: it never waits on the network. Each publish
  * interval turns the samples into native batches and appends them to the
- * durable outbox, after persisting the next sequence number.
+ * durable outbox. Numbers are reserved on disk a block ahead (`Batcher`), and
+ * with a publish interval longer than `JOURNAL_MS` the samples are written to
+ * the journal every `JOURNAL_MS` until they are appended: a crash loses about
+ * a second of samples and leaves a gap in the numbers, never a reused number.
  */
 export class Sampler {
   private readonly batcher: Batcher;
@@ -33,6 +42,13 @@ export class Sampler {
   private intervalMs: number;
   private samplingTimer: NodeJS.Timeout | undefined;
   private publishTimer: NodeJS.Timeout | undefined;
+  private journalTimer: NodeJS.Timeout | undefined;
+  /** Every sample numbered below it is in the journal or the outbox. */
+  private journaledNext = 0;
+  /** The journal holds records not known to be in the outbox yet. */
+  private journalDirty = false;
+  /** The last reservation of sequence numbers failed (logged once until one succeeds). */
+  private reserveFailed = false;
   /** When the publish timer last fired (monotonic ms): a new interval keeps this phase. */
   private lastTickAt = performance.now();
   private stopped = false;
@@ -40,8 +56,9 @@ export class Sampler {
   /** Samples in batches that could not be encoded (never expected: each sample is checked when added). */
   private unencodable = 0;
   private sampling: Promise<void> | undefined;
+  /** Flushes and journal writes, one at a time. */
   private flushing: Promise<void> = Promise.resolve();
-  private flushQueued = false;
+  private readonly queued = { flush: false, journal: false };
   private rateChange: Promise<void> = Promise.resolve();
   /** What the last drop report covered, and when it was logged (monotonic ms). */
   private reported = { refused: 0, dropped: 0, at: Number.NEGATIVE_INFINITY };
@@ -49,10 +66,53 @@ export class Sampler {
   constructor(private readonly options: SamplerOptions) {
     this.rateHz = options.sampleRateHz;
     this.intervalMs = options.publishIntervalMs;
+    const recovered = this.recoverJournal();
+    const { sequence } = options;
     this.batcher = new Batcher(
-      options.sequence?.load() ?? 0,
-      options.maxPendingSamples !== undefined ? { maxPending: options.maxPendingSamples } : {},
+      Math.max(sequence?.load() ?? 0, (recovered.at(-1)?.sequence ?? -1) + 1),
+      {
+        ...(options.maxPendingSamples !== undefined
+          ? { maxPending: options.maxPendingSamples }
+          : {}),
+        ...(sequence ? { reserve: (upTo: number) => this.reserve(sequence, upTo) } : {}),
+      },
     );
+    this.batcher.requeue(recovered);
+  }
+
+  /**
+   * The samples the journal kept from the last run and the outbox does not
+   * have yet (a crash between an append and the journal's clearing leaves
+   * them in both): they go first, with their numbers.
+   */
+  private recoverJournal(): ReadonlyArray<Sample> {
+    const { journal, outbox, log } = this.options;
+    const records = journal?.recovered() ?? [];
+    if (records.length === 0) return [];
+    const newest = outbox.newest();
+    const appendedThrough = newest ? (samplesIn(newest.payload).at(-1)?.sequence ?? -1) : -1;
+    const samples = records.flatMap(samplesIn).filter((s) => s.sequence > appendedThrough);
+    this.journalDirty = true;
+    const last = samples.at(-1);
+    if (last) {
+      this.journaledNext = last.sequence + 1;
+      log(`${samplesText(samples)} read back from the journal`);
+    }
+    return samples;
+  }
+
+  private reserve(sequence: SequenceStoreService, upTo: number) {
+    try {
+      sequence.save(upTo);
+      if (this.reserveFailed) this.options.log(`sequence numbers reserved again, up to ${upTo}`);
+      this.reserveFailed = false;
+    } catch (e) {
+      if (!this.reserveFailed)
+        this.options.log(
+          `sequence numbers up to ${upTo} not reserved on disk, numbering goes on (after a crash now, numbers could be given again): ${errorText(e)}`,
+        );
+      this.reserveFailed = true;
+    }
   }
 
   get sampleRateHz(): number {
@@ -70,21 +130,33 @@ export class Sampler {
       .catch((e) => this.options.log(`sensor not ready, retrying: ${errorText(e)}`));
   }
 
-  /** Starts the drain and publish timers. */
+  /** Starts the drain, publish and journal timers. */
   start(): void {
     this.scheduleSampling();
     this.lastTickAt = performance.now();
     this.schedulePublishing();
+    this.scheduleJournal();
   }
 
-  /** Stops the timers, takes what the sensor still holds and appends everything pending. */
+  /**
+   * Stops the timers, takes what the sensor still holds and appends everything
+   * pending (what cannot be appended goes to the journal), then persists the
+   * exact next sequence number: a clean stop leaves no gap.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.publishTimer);
     clearInterval(this.samplingTimer);
+    clearInterval(this.journalTimer);
     await this.sampling;
     await this.sample();
     await this.requestFlush();
+    if (this.batcher.size > 0) await this.enqueue("journal", () => this.writeJournal());
+    try {
+      this.options.sequence?.save(this.batcher.nextSequence);
+    } catch (e) {
+      this.options.log(`next sequence number not persisted at stop: ${errorText(e)}`);
+    }
     this.reportDrops(true);
   }
 
@@ -111,6 +183,7 @@ export class Sampler {
     if (ms === this.intervalMs) return;
     this.intervalMs = ms;
     this.schedulePublishing();
+    this.scheduleJournal();
   }
 
   private async applySampleRate(hz: number) {
@@ -152,6 +225,34 @@ export class Sampler {
     }, due);
   }
 
+  /** The journal's timer runs only while batches wait longer than `JOURNAL_MS`. */
+  private scheduleJournal() {
+    clearInterval(this.journalTimer);
+    this.journalTimer = undefined;
+    if (this.stopped || !this.options.journal || this.intervalMs <= JOURNAL_MS) return;
+    this.journalTimer = setInterval(
+      () =>
+        detached(
+          "journal",
+          () => this.enqueue("journal", () => this.writeJournal()),
+          this.options.log,
+        ),
+      JOURNAL_MS,
+    );
+  }
+
+  /** Writes the samples numbered since the last write to the journal. */
+  private writeJournal() {
+    const { journal } = this.options;
+    const samples = this.batcher.pendingFrom(this.journaledNext);
+    const last = samples.at(-1);
+    if (!journal || !last) return;
+    for (let i = 0; i < samples.length; i += MAX_MESSAGE_SAMPLES)
+      journal.write(encodeSampleBatch(samples.slice(i, i + MAX_MESSAGE_SAMPLES)));
+    this.journaledNext = last.sequence + 1;
+    this.journalDirty = true;
+  }
+
   /** One drain of the sensor at a time: a slow bus read is not overlapped by the next tick. */
   private sample(): Promise<void> {
     this.sampling ??= this.options.sensor
@@ -165,32 +266,35 @@ export class Sampler {
     return this.sampling;
   }
 
-  /**
-   * One flush at a time, and at most one waiting behind it: a slow or stuck
-   * append does not pile up flushes (the batcher's bound covers the samples).
-   */
   private requestFlush(): Promise<void> {
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      this.flushing = this.flushing.then(() => {
-        this.flushQueued = false;
-        return this.flush().catch((e) => this.options.log(`flush failed: ${errorText(e)}`));
+    return this.enqueue("flush", () => this.flush());
+  }
+
+  /**
+   * Flushes and journal writes run one at a time (a journal write never sees
+   * samples a flush is appending), and at most one of each waits: a slow or
+   * stuck append does not pile them up (the batcher's bound covers the samples).
+   */
+  private enqueue(kind: "flush" | "journal", work: () => Promise<void> | void): Promise<void> {
+    if (!this.queued[kind]) {
+      this.queued[kind] = true;
+      this.flushing = this.flushing.then(async () => {
+        this.queued[kind] = false;
+        try {
+          await work();
+        } catch (e) {
+          this.options.log(`${kind} failed: ${errorText(e)}`);
+        }
       });
     }
     return this.flushing;
   }
 
-  /** Pending samples → native batches → outbox. */
+  /** Pending samples → native batches → outbox; then the journal is cleared. */
   private async flush() {
-    const { outbox, sequence, topic, log } = this.options;
+    const { outbox, journal, topic, log } = this.options;
     const batches = this.batcher.take(MAX_MESSAGE_SAMPLES);
-    if (batches.length > 0) {
-      try {
-        sequence?.save(this.batcher.nextSequence);
-      } catch (e) {
-        log(`sequence number not persisted: ${errorText(e)}`);
-      }
-    }
+    let appended = true;
     for (const [i, batch] of batches.entries()) {
       let payload: string;
       try {
@@ -207,10 +311,23 @@ export class Sampler {
         // Kept with their numbers, and in order: this batch and the ones after it go first next time.
         const kept = batches.slice(i).flat();
         this.batcher.requeue(kept);
+        appended = false;
         log(
           `outbox append failed, ${samplesText(kept)} kept for the next interval: ${errorText(e)}`,
         );
         break;
+      }
+    }
+    const last = batches.at(-1)?.at(-1);
+    if (appended && last) this.journaledNext = Math.max(this.journaledNext, last.sequence + 1);
+    if (appended && this.journalDirty && journal) {
+      // What the journal held is in the outbox now. If clearing fails, it is tried after the next
+      // flush; a start meanwhile skips what the outbox has.
+      try {
+        journal.clear();
+        this.journalDirty = false;
+      } catch (e) {
+        log(`journal not cleared: ${errorText(e)}`);
       }
     }
     this.reportDrops();
@@ -254,6 +371,12 @@ export const drainIntervalMs = (sampleRateHz: number): number =>
     : Math.max(10, Math.floor(500 / sampleRateHz));
 
 const DROP_REPORT_EVERY_MS = 60_000;
+
+/** The samples of a native batch the agent wrote (a journal record, an outbox entry). */
+const samplesIn = (payload: Uint8Array): ReadonlyArray<Sample> => {
+  const decoded = parseSensorPayload(payload);
+  return Either.isRight(decoded) ? samplesOf(decoded.right, 0) : [];
+};
 
 const samplesText = (samples: ReadonlyArray<Sample>) =>
   `${samples.length} samples (sequence ${samples[0]?.sequence}–${samples.at(-1)?.sequence})`;

@@ -1,7 +1,7 @@
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Either } from "effect";
-import { ConfigError, type DeviceConfig } from "./config.js";
+import { ConfigError, type DeviceConfig, firstLine, readProblem } from "./config.js";
 
 /** The PEM texts mutual TLS needs, each checked to parse. */
 export interface TlsFiles {
@@ -11,8 +11,6 @@ export interface TlsFiles {
 }
 
 const CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
-
-const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
 
 /**
  * Reads the CA, the client certificate and its key, and checks that each
@@ -34,7 +32,7 @@ export const readTlsFiles = (
     try {
       return read(path);
     } catch (e) {
-      return fail(key, `cannot read ${path}: ${firstLine(e)}`);
+      return fail(key, `cannot read ${path}: ${readProblem(e)}`);
     }
   };
   /** Every certificate in a PEM file (a CA file may hold a bundle), or a problem. */

@@ -4,8 +4,10 @@
  */
 export { MqttConnection, type MqttConnectionService } from "./connection.js";
 export {
+  BrokerNotTrusted,
   BrokerUnreachable,
   ConnectionFailed,
+  isTransportError,
   NotAuthorized,
   NotConnected,
   PayloadTooLarge,
@@ -13,6 +15,7 @@ export {
   type TransportError,
 } from "./errors.js";
 export {
+  connectOnce,
   connectTransport,
   MqttTransport,
   mqttConnectionLayer,

@@ -4,9 +4,14 @@ import { connect as connectTcp } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DevCertFiles, ensureDevCerts } from "../broker/dev-ca.js";
+import {
+  createDevCa,
+  type DevCertFiles,
+  ensureDevCerts,
+  issueDeviceCert,
+} from "../broker/dev-ca.js";
 import { freePort } from "../testing/dynamo-local.js";
-import { connectTransport, type MqttTransport } from "./transport.js";
+import { connectOnce, connectTransport, type MqttTransport } from "./transport.js";
 
 // A second broker implementation: Mosquitto from Debian's packages (.ci/run installs it).
 const MOSQUITTO = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"].find(
@@ -158,4 +163,25 @@ describe("the transport against Mosquitto", () => {
       }
     });
   }
+
+  it("names the side that refused: Mosquitto's TLS alert for a certificate from another CA, the device's check of Mosquitto's", async () => {
+    const other = await createDevCa("an unrelated CA");
+    const pair = certs.clients["pi-m4"] as { cert: string; key: string };
+    const options = { host: "127.0.0.1", port, clientId: "pi-m4", ca: certs.ca, ...pair };
+    const byBroker = await connectOnce(
+      { ...options, ...(await issueDeviceCert(other, "pi-m4")) },
+      5_000,
+    ).catch((e) => e);
+    expect(byBroker).toMatchObject({
+      _tag: "TlsRejected",
+      code: "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA",
+      message: expect.stringMatching(/^the broker refused the device's certificate: its TLS alert/),
+    });
+    const byDevice = await connectOnce({ ...options, ca: other.cert }, 5_000).catch((e) => e);
+    expect(byDevice).toMatchObject({
+      _tag: "BrokerNotTrusted",
+      message: expect.stringMatching(/^the device refused the broker's certificate: /),
+    });
+    expect(await connectOnce(options, 5_000)).toBeGreaterThanOrEqual(0);
+  });
 });

@@ -8,8 +8,14 @@ import {
   type KeyAndCert,
 } from "../broker/dev-ca.js";
 import { type LocalBroker, startLocalBroker } from "../broker/local-broker.js";
-import { NotAuthorized, NotConnected, PayloadTooLarge, TlsRejected } from "./errors.js";
-import { connectTransport, type MqttTransport } from "./transport.js";
+import {
+  BrokerNotTrusted,
+  NotAuthorized,
+  NotConnected,
+  PayloadTooLarge,
+  TlsRejected,
+} from "./errors.js";
+import { connectOnce, connectTransport, type MqttTransport } from "./transport.js";
 
 let ca: DevCa;
 let server: KeyAndCert;
@@ -86,6 +92,89 @@ describe("the local broker enforces the IoT policy over mutual TLS", () => {
     await anonymous.close();
   });
 
+  it("names the side that refused: the device a broker its CA did not sign, the broker a device another CA did", async () => {
+    const other = await createDevCa("an unrelated CA");
+    const logged: Array<Record<string, unknown>> = [];
+    const log = (entry: Record<string, unknown>) => void logged.push(entry);
+    const wrongCa = client("pi-1", certs["pi-1"], { ca: other.cert, log });
+    const byDevice = await wrongCa.waitConnected(3_000, { failFast: true }).catch((e) => e);
+    expect(byDevice).toBeInstanceOf(BrokerNotTrusted);
+    expect(byDevice).toMatchObject({
+      code: "SELF_SIGNED_CERT_IN_CHAIN",
+      message: expect.stringMatching(
+        /^the device refused the broker's certificate: .*check ca_cert/,
+      ),
+    });
+    await wrongCa.close();
+
+    const stranger = client("pi-1", await issueDeviceCert(other, "pi-1"));
+    const byBroker = await stranger.waitConnected(3_000, { failFast: true }).catch((e) => e);
+    expect(byBroker).toBeInstanceOf(TlsRejected);
+    expect(byBroker.message).toMatch(/does not accept the device's certificate/);
+    await stranger.close();
+    const none = client("pi-1", { cert: "", key: "" });
+    expect(await none.waitConnected(3_000, { failFast: true }).catch((e) => e)).toMatchObject({
+      _tag: "TlsRejected",
+      code: "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED",
+      message: expect.stringMatching(/^the broker refused the device's certificate: .*sent none/),
+    });
+    await none.close();
+
+    // One line per failed attempt: why, and when the next one comes.
+    expect(logged).toEqual([
+      {
+        level: "warn",
+        msg: "connection attempt failed, reconnecting",
+        kind: "BrokerNotTrusted",
+        error: byDevice.message,
+        attempt: 1,
+        delay_ms: expect.any(Number),
+      },
+    ]);
+  });
+
+  it("connectOnce tries once, within its bound, and says why it failed", async () => {
+    const other = await createDevCa("an unrelated CA");
+    const options = {
+      host: "127.0.0.1",
+      port: broker.port,
+      clientId: "pi-2",
+      ca: ca.cert,
+      ...(certs["pi-2"] as KeyAndCert),
+    };
+    await expect(connectOnce({ ...options, ca: other.cert }, 3_000)).rejects.toBeInstanceOf(
+      BrokerNotTrusted,
+    );
+    expect(await connectOnce(options, 3_000)).toBeGreaterThanOrEqual(0);
+  });
+
+  it("holdIncoming leaves a queued command unacknowledged, for the session's next connection", async () => {
+    const queue = async (body: string) => {
+      const cloud = client("medusa-ingest");
+      await cloud.waitConnected();
+      await cloud.publish("medusa/pi-2/commands/ping", body);
+      await cloud.close();
+    };
+    const receive = async (extra: Partial<Parameters<typeof connectTransport>[0]>) => {
+      const got: Array<string> = [];
+      const device = client("pi-2", certs["pi-2"], extra);
+      await device.subscribe("medusa/pi-2/commands/#", (_, payload) =>
+        got.push(Buffer.from(payload).toString()),
+      );
+      await device.waitConnected();
+      await sleep(200);
+      await device.close();
+      return got;
+    };
+    await receive({}); // the persistent session, subscribed
+    await queue("first");
+    // Held: it reaches the client and is not acknowledged ...
+    expect(await receive({ holdIncoming: true })).toEqual(["first"]);
+    // ... so the broker gives it again to the next connection, which takes it.
+    expect(await receive({})).toEqual(["first"]);
+    expect(await receive({})).toEqual([]);
+  });
+
   it("a client id that is not the certificate's thing name is refused", async () => {
     const impostor = client("pi-2", certs["pi-1"]);
     await expect(impostor.waitConnected(3_000, { failFast: true })).rejects.toBeInstanceOf(
@@ -139,7 +228,7 @@ describe("the local broker enforces the IoT policy over mutual TLS", () => {
         );
       }
       await device.waitConnected(3_000);
-      return logged.filter((e) => e.msg === "reconnecting").map((e) => e.attempt);
+      return logged.filter((e) => e.msg === "connection lost, reconnecting").map((e) => e.attempt);
     };
     expect(await attempts(undefined)).toEqual([1, 2, 3]);
     expect(await attempts(0)).toEqual([1, 1, 1]);

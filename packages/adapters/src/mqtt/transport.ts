@@ -1,9 +1,11 @@
+import { performance } from "node:perf_hooks";
 import { topicMatches } from "@medusa/domain";
 import { Effect, Layer, Predicate } from "effect";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { MqttConnection, type MqttConnectionService } from "./connection.js";
 import {
   BrokerUnreachable,
+  ConnectionFailed,
   classify,
   NotAuthorized,
   NotConnected,
@@ -48,6 +50,12 @@ export interface TransportOptions {
   readonly log?: (entry: Record<string, unknown>) => void;
   /** TLS server name, when it differs from `host` (SNI; AWS IoT needs it for custom domains). */
   readonly servername?: string;
+  /**
+   * Leave incoming QoS 1 messages unacknowledged, so that the broker keeps
+   * them for the session's next connection (a one-off check must not take
+   * the device's queued commands).
+   */
+  readonly holdIncoming?: boolean;
 }
 
 type Handler = (topic: string, payload: Uint8Array) => void;
@@ -69,11 +77,14 @@ export class MqttTransport implements MqttConnectionService {
   private readonly subscriptions = new Map<string, Handler>();
   private readonly connectListeners: Array<() => void> = [];
   private readonly disconnectListeners: Array<() => void> = [];
-  private readonly refusalListeners: Array<() => void> = [];
+  /** Told of every connection attempt that ends before CONNACK, with why. */
+  private readonly failureListeners: Array<(error: TransportError | undefined) => void> = [];
   private attempt = 0;
   private connections = 0;
   private timer: NodeJS.Timeout | undefined;
   private closing = false;
+  /** A message was held (`holdIncoming`). */
+  private holding = false;
   private inflight = 0;
   private readonly slots: Array<() => void> = [];
   private readonly unacknowledged = new Set<() => void>();
@@ -110,6 +121,11 @@ export class MqttTransport implements MqttConnectionService {
       ...(o.servername ? { servername: o.servername } : {}),
     };
     const client = mqtt.connect(mqttOptions);
+    // mqtt.js sends the PUBACK when this calls back; never calling back holds the message.
+    if (o.holdIncoming)
+      client.handleMessage = () => {
+        this.holding = true;
+      };
     this.client = client;
     let acknowledged = false;
     let connectedAt = 0;
@@ -136,10 +152,10 @@ export class MqttTransport implements MqttConnectionService {
         }
       }
     });
+    // mqtt.js may report one failure more than once (an error per layer): the close logs it, once.
     client.on("error", (error) => {
       failure = classify(error as Error & { code?: string | number });
       this.lastError = failure;
-      this.log({ level: "warn", msg: "mqtt error", kind: failure._tag, error: failure.message });
     });
     client.on("close", () => {
       if (this.client !== client) return;
@@ -148,38 +164,36 @@ export class MqttTransport implements MqttConnectionService {
         // TLS 1.3 reports a refused client certificate only as a closed connection.
         this.lastError = new TlsRejected({
           message:
-            "the broker closed the connection before CONNACK: usually a client certificate it does not accept (check ca_cert, client_cert and client_key)",
-        });
-        this.log({
-          level: "warn",
-          msg: "mqtt error",
-          kind: "TlsRejected",
-          error: this.lastError.message,
+            "the broker closed the connection before CONNACK: usually it does not accept the device's certificate (check client_cert and client_key, and that the broker trusts the CA that issued them)",
         });
       } else if (acknowledged && !failure && !this.closing) {
         this.lastError = new NotConnected({ message: "the broker closed the connection" });
       }
       client.end(true);
-      if (
-        !acknowledged &&
-        (Predicate.isTagged(this.lastError, "TlsRejected") ||
-          Predicate.isTagged(this.lastError, "NotAuthorized"))
-      )
-        for (const listener of [...this.refusalListeners]) listener();
+      if (!acknowledged)
+        for (const listener of [...this.failureListeners]) listener(this.lastError);
       for (const cutOff of this.unacknowledged) cutOff();
       this.unacknowledged.clear();
       if (acknowledged) for (const listener of this.disconnectListeners) listener();
       if (acknowledged && Date.now() - connectedAt >= (this.options.stableAfterMs ?? 30_000))
         this.attempt = 0;
-      this.scheduleReconnect();
+      this.scheduleReconnect(acknowledged ? "connection lost" : "connection attempt failed");
     });
   }
 
-  private scheduleReconnect() {
+  /** One log line per failed attempt or lost connection: why, and when the next attempt comes. */
+  private scheduleReconnect(what: string) {
     if (this.closing || this.timer) return;
     const { baseMs, capMs } = this.options.backoff ?? { baseMs: 1_000, capMs: 60_000 };
     const delay = backoffDelay(this.attempt++, baseMs, capMs, this.options.random);
-    this.log({ level: "info", msg: "reconnecting", attempt: this.attempt, delay_ms: delay });
+    this.log({
+      level: "warn",
+      msg: `${what}, reconnecting`,
+      kind: this.lastError?._tag,
+      error: this.lastError?.message,
+      attempt: this.attempt,
+      delay_ms: delay,
+    });
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (!this.closing) this.open();
@@ -205,35 +219,43 @@ export class MqttTransport implements MqttConnectionService {
 
   /**
    * Resolves once connected; rejects with the last connection error after
-   * `timeoutMs`, or, with `failFast`, as soon as the broker refuses the TLS
-   * handshake or the CONNACK (the transport itself keeps trying either way).
+   * `timeoutMs`, or earlier (the transport itself keeps trying either way):
+   * with `failFast`, as soon as the broker or the device refuses the TLS
+   * connection, or the broker refuses the CONNACK; with `firstAttempt`, as
+   * soon as an attempt fails, whatever the reason.
    */
-  waitConnected(timeoutMs = 10_000, { failFast = false } = {}): Promise<void> {
+  waitConnected(
+    timeoutMs = 10_000,
+    { failFast = false, firstAttempt = false } = {},
+  ): Promise<void> {
     if (this.connected) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
-        for (const list of [this.connectListeners, this.refusalListeners]) {
-          const i = list.indexOf(onConnect);
-          if (i >= 0) list.splice(i, 1);
-          const j = list.indexOf(onRefused);
-          if (j >= 0) list.splice(j, 1);
-        }
+        const i = this.connectListeners.indexOf(onConnect);
+        if (i >= 0) this.connectListeners.splice(i, 1);
+        const j = this.failureListeners.indexOf(onFailure);
+        if (j >= 0) this.failureListeners.splice(j, 1);
       };
       const onConnect = () => {
         done();
         resolve();
       };
-      const onRefused = () => {
+      const onFailure = (error: TransportError | undefined) => {
+        const refused =
+          Predicate.isTagged(error, "TlsRejected") ||
+          Predicate.isTagged(error, "BrokerNotTrusted") ||
+          Predicate.isTagged(error, "NotAuthorized");
+        if (!(firstAttempt || (failFast && refused))) return;
         done();
-        reject(this.lastError);
+        reject(error ?? new ConnectionFailed({ message: "the attempt failed", cause: undefined }));
       };
       const timer = setTimeout(() => {
         done();
         reject(this.lastError ?? new BrokerUnreachable({ message: "not connected in time" }));
       }, timeoutMs);
       this.connectListeners.push(onConnect);
-      if (failFast) this.refusalListeners.push(onRefused);
+      this.failureListeners.push(onFailure);
     });
   }
 
@@ -326,7 +348,8 @@ export class MqttTransport implements MqttConnectionService {
     this.timer = undefined;
     const client = this.client;
     this.client = undefined;
-    if (client?.connected) {
+    // A held message stalls mqtt.js's packet handling, and with it a clean DISCONNECT.
+    if (client?.connected && !this.holding) {
       // DISCONNECT waits for outstanding PUBACKs; a broker that never sends them does not hold us.
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -345,6 +368,30 @@ export class MqttTransport implements MqttConnectionService {
 
 export const connectTransport = (options: TransportOptions): MqttTransport =>
   new MqttTransport(options);
+
+/**
+ * One connection attempt, for a check (`medusa-device --check --connect`):
+ * resolves with the milliseconds to CONNACK, or rejects with why the attempt
+ * failed (a `TransportError`), within `timeoutMs`; disconnects cleanly either
+ * way. Messages queued for the client's session stay with the broker.
+ */
+export const connectOnce = async (
+  options: TransportOptions,
+  timeoutMs = 10_000,
+): Promise<number> => {
+  const started = performance.now();
+  const transport = new MqttTransport({
+    ...options,
+    connectTimeoutMs: Math.min(options.connectTimeoutMs ?? timeoutMs, timeoutMs),
+    holdIncoming: true,
+  });
+  try {
+    await transport.waitConnected(timeoutMs, { firstAttempt: true });
+    return Math.round(performance.now() - started);
+  } finally {
+    await transport.close();
+  }
+};
 
 /** The transport as the device's MQTT connection: it connects when built and disconnects cleanly when the layer's scope closes. */
 export const mqttConnectionLayer = (options: TransportOptions): Layer.Layer<MqttConnection> =>

@@ -8,6 +8,13 @@ export {
   OutboxMaintenanceFailed,
   OutboxWriteFailed,
 } from "./errors.js";
+export {
+  type JournalOptions,
+  journalLayer,
+  openJournal,
+  SampleJournal,
+  type SampleJournalService,
+} from "./journal.js";
 export { type Durability, type OutboxOptions, openOutbox, outboxLayer } from "./outbox.js";
 export {
   type OutboxEntry,

@@ -187,6 +187,11 @@ export class Outbox implements SampleOutboxService {
     return out;
   }
 
+  newest(): OutboxEntry | undefined {
+    const e = this.index.at(-1);
+    return e && { id: e.id, topic: e.topic, appendedAt: e.appendedAt, payload: this.read(e) };
+  }
+
   ack(id: number): void {
     const at = this.index.findIndex((e) => e.id === id);
     if (at < 0) return;

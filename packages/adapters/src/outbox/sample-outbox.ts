@@ -40,6 +40,8 @@ export interface SampleOutboxService {
    * append has resolved are handed out.
    */
   pending(limit?: number, after?: number): ReadonlyArray<OutboxEntry>;
+  /** The newest un-acknowledged entry, if any. */
+  newest(): OutboxEntry | undefined;
   /** Removes an entry after its PUBACK. Acks may come in any order. */
   ack(id: number): void;
   stats(): OutboxStats;

@@ -2,6 +2,8 @@ import { MqttConnection, type MqttConnectionService, NotConnected } from "@medus
 import {
   type OutboxEntry,
   OutboxWriteFailed,
+  SampleJournal,
+  type SampleJournalService,
   SampleOutbox,
   type SampleOutboxService,
 } from "@medusa/adapters/outbox";
@@ -67,6 +69,7 @@ export const memoryOutbox = () => {
     },
     pending: (limit = Number.POSITIVE_INFINITY, after = 0) =>
       [...entries.values()].filter((e) => e.id > after).slice(0, limit),
+    newest: () => [...entries.values()].at(-1),
     ack: (i: number) => {
       entries.delete(i);
     },
@@ -84,6 +87,25 @@ export const memoryOutbox = () => {
     },
   };
   return box satisfies SampleOutboxService;
+};
+
+/** A journal in memory; `recovered()` gives what `records` held when it was made (a restart). */
+export const memoryJournal = (left: ReadonlyArray<string> = []) => {
+  const j = {
+    records: [...left],
+    failing: false,
+    write: (payload: string | Uint8Array) => {
+      if (j.failing) throw new OutboxWriteFailed({ message: "EIO: i/o error, write" });
+      j.records.push(Buffer.from(payload).toString());
+    },
+    recovered: () => left.map((r) => Buffer.from(r)),
+    clear: () => {
+      if (j.failing) throw new OutboxWriteFailed({ message: "EIO: i/o error, truncate" });
+      j.records = [];
+    },
+    close: async () => {},
+  };
+  return j satisfies SampleJournalService;
 };
 
 /** A transport whose PUBACKs and connection the test controls. */
@@ -130,16 +152,21 @@ const closing = <I, S extends { close(): Promise<void> }>(tag: Context.Tag<I, S>
     Effect.acquireRelease(Effect.succeed(service), (s) => Effect.promise(() => s.close())),
   );
 
-/** Given ports as the agent's layer; without a sequence store, numbering starts at 0 and is not kept. */
+/**
+ * Given ports as the agent's layer; without a sequence store, numbering starts
+ * at 0 and is not kept; without a journal, an empty one in memory.
+ */
 export const portsLayer = (ports: {
   readonly sensor: MotionSensorService;
   readonly outbox: SampleOutboxService;
   readonly transport: MqttConnectionService;
   readonly sequence?: SequenceStoreService;
+  readonly journal?: SampleJournalService;
 }): AgentLayer<never> =>
   Layer.mergeAll(
     closing(MotionSensor, ports.sensor),
     closing(SampleOutbox, ports.outbox),
     closing(MqttConnection, ports.transport),
+    closing(SampleJournal, ports.journal ?? memoryJournal()),
     Layer.succeed(SequenceStore, ports.sequence ?? { load: () => 0, save: () => {} }),
   );

@@ -27,6 +27,7 @@ export const writeConfig = (
   options: {
     readonly rateHz?: number;
     readonly intervalMs?: number;
+    readonly durability?: "none" | "batch" | "fsync";
     readonly outbox?: string;
   } = {},
 ): { path: string; config: DeviceConfig } => {
@@ -55,7 +56,7 @@ status_interval_ms = 1000
 
 [outbox]
 path = "${join(dir, `outbox-${id}`)}"
-durability = "none"
+durability = "${options.durability ?? "none"}"
 ${options.outbox ?? ""}
 `,
   );
