@@ -1,4 +1,4 @@
-// What the DynamoDB Local global setup (packages/adapters/src/dynamodb/vitest-global-setup.ts)
+// What the DynamoDB Local global setup (packages/adapters/src/testing/vitest-global-setup.ts)
 // provides to every test of a run: `inject("dynamoEndpoint")`.
 import "vitest";
 

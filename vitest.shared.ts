@@ -9,14 +9,21 @@ const ssr = { resolve: { conditions } };
 const setupFiles = [fileURLToPath(new URL("./vitest.setup.ts", import.meta.url))];
 const rootOf = (name: string) => fileURLToPath(new URL(`./packages/${name}`, import.meta.url));
 
+/** Test files under these folders of the package only, when given. */
+const under = (folders: ReadonlyArray<string> | undefined, pattern: string) =>
+  folders === undefined ? [`src/${pattern}`, `test/${pattern}`] : folders.map((f) => `${f}/${pattern}`);
+
 /** Fast tests: pure code and in-memory twins. */
-export const unitProject = (name: string): TestProjectInlineConfiguration => ({
+export const unitProject = (
+  name: string,
+  folders?: ReadonlyArray<string>,
+): TestProjectInlineConfiguration => ({
   resolve,
   ssr,
   test: {
     name: `${name}:unit`,
     root: rootOf(name),
-    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    include: under(folders, "**/*.test.ts"),
     exclude: ["**/*.int.test.ts", "**/node_modules/**"],
     setupFiles,
     testTimeout: 60_000,
@@ -30,15 +37,18 @@ const dynamoSetup = fileURLToPath(
 );
 
 /** Slow tests against real components: DynamoDB Local, MQTT brokers, TLS. */
-export const intProject = (name: string): TestProjectInlineConfiguration => ({
+export const intProject = (
+  name: string,
+  folders?: ReadonlyArray<string>,
+): TestProjectInlineConfiguration => ({
   resolve,
   ssr,
   test: {
     name: `${name}:int`,
     root: rootOf(name),
-    include: ["src/**/*.int.test.ts", "test/**/*.int.test.ts"],
+    include: under(folders, "**/*.int.test.ts"),
     setupFiles,
-    ...(usesDynamo.has(name) ? { globalSetup: [dynamoSetup] } : {}),
+    ...(usesDynamo.has(name) && folders === undefined ? { globalSetup: [dynamoSetup] } : {}),
     // The Lambda handler tests share one DynamoDB Local and time-based passes, and each stack
     // test starts a whole stack (a JVM among it): run their files one at a time.
     ...(name === "lambda" || name === "stack" ? { fileParallelism: false } : {}),

@@ -3,7 +3,7 @@
 // works on a machine that has only Node and npm, by fetching the pinned pnpm
 // through npx when it is not installed, then installing the workspace.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -21,22 +21,69 @@ const hasPnpm = () => spawnSync("pnpm", ["--version"], { stdio: "ignore" }).stat
 const pnpm = hasPnpm() ? ["pnpm"] : ["npx", "--yes", packageManager];
 const p = (...args) => run(pnpm[0], [...pnpm.slice(1), ...args]);
 
-const report = join(root, "node_modules", ".cache", "vitest-report.json");
+const reportOf = (run) => join(root, "node_modules", ".cache", `vitest-report-${run}.json`);
 
-/** Runs the tests, then prints the plain closing line CI reads: "N passed, N failed". */
-const summarise = (tests) => {
-  try {
-    tests();
-  } finally {
+/**
+ * The Node.js a part of the system runs on. The cloud side (API, Lambda
+ * handlers, the local stack) needs 22 or newer (Lambda runs 24); devices run
+ * 20.19 or newer. This Node.js when it fits, else that release fetched from
+ * the npm registry (the `node` package; cached by npx after the first time).
+ */
+const nodeFor = (wanted, fits) => {
+  if (fits(Number(process.versions.node.split(".")[0]))) return process.execPath;
+  const r = spawnSync(
+    "npx",
+    ["--yes", "-p", `node@${wanted}`, "node", "-e", "process.stdout.write(process.execPath)"],
+    { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
+  );
+  if (r.status !== 0 || !r.stdout) throw Object.assign(new Error(`no Node.js ${wanted}`), { status: 1 });
+  return r.stdout;
+};
+const cloudNode = () => nodeFor("24", (major) => major >= 22);
+const deviceNode = () => nodeFor("20", (major) => major === 20);
+
+/**
+ * The whole suite on the cloud's Node.js, then what runs on a device
+ * (`MEDUSA_TEST_SCOPE=device`) on the devices' floor; both run even when the
+ * first fails. Prints the plain closing line CI reads: "N passed, N failed".
+ */
+const testOnBoth = (args) => {
+  const runs = [
+    { name: "cloud", node: cloudNode(), env: {} },
+    { name: "device", node: deviceNode(), env: { MEDUSA_TEST_SCOPE: "device" } },
+  ];
+  let failure;
+  for (const r of runs) {
+    rmSync(reportOf(r.name), { force: true });
+    const version = spawnSync(r.node, ["--version"], { encoding: "utf8" }).stdout.trim();
+    console.log(`\n— ${r.name === "cloud" ? "every test" : "the device side"} on Node.js ${version} —`);
+    const result = spawnSync(
+      r.node,
+      [
+        join(root, "node_modules", "vitest", "vitest.mjs"),
+        "run",
+        "--reporter=default",
+        "--reporter=json",
+        `--outputFile.json=${reportOf(r.name)}`,
+        ...args,
+      ],
+      { cwd: root, stdio: "inherit", env: { ...process.env, ...r.env } },
+    );
+    if (result.status !== 0) failure ??= Object.assign(new Error("tests failed"), { status: 1 });
+  }
+  const totals = { passed: 0, failed: 0, skipped: 0 };
+  for (const r of runs) {
     try {
-      const r = JSON.parse(readFileSync(report, "utf8"));
-      console.log(
-        `\n${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`,
-      );
+      const j = JSON.parse(readFileSync(reportOf(r.name), "utf8"));
+      totals.passed += j.numPassedTests;
+      totals.failed += j.numFailedTests;
+      totals.skipped += j.numPendingTests + j.numTodoTests;
     } catch {
       // No report: vitest did not get far enough to write one; its own output says why.
     }
   }
+  console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+  if (failure) throw failure;
 };
 
 /**
@@ -77,17 +124,7 @@ function main() {
       p("-r", "--parallel", "typecheck");
       // The published form too: each package's dist/ as `pnpm pack` builds it.
       p("-r", "build");
-      summarise(() =>
-        p(
-          "exec",
-          "vitest",
-          "run",
-          "--reporter=default",
-          "--reporter=json",
-          `--outputFile.json=${report}`,
-          ...rest,
-        ),
-      );
+      testOnBoth(rest);
       break;
     case "start": {
       // The local stack: DynamoDB Local, the TLS broker, ingest, the API, simulated devices.
@@ -97,7 +134,7 @@ function main() {
       process.on("SIGTERM", () => {});
       const main = join(root, "packages", "stack", "src", "main.ts");
       const r = spawnSync(
-        process.execPath,
+        cloudNode(),
         ["--import", "tsx", "--conditions=@medusa/source", main, ...rest],
         { cwd: process.cwd(), stdio: "inherit" },
       );
