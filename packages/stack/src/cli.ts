@@ -1,13 +1,17 @@
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { InvalidDeviceId, issueDevice, issuedReport, shellWord } from "./issue-device.js";
 import { type Stack, StartAborted, startStack } from "./stack.js";
 import { reportParked } from "./status.js";
 
 const USAGE = `usage: medusa-stack [options]
+       medusa-stack issue-device ID [--out DIR] [--dir PATH] [--mqtt-port P] [--host H]
 
 Runs MeDUSA Link on this machine: DynamoDB Local, a TLS MQTT broker, ingest,
 the API and simulated devices. Data and certificates are kept in --dir.
+A port of 0 takes a free one (the report says which).
 
-  --devices N           simulated devices (default 3)
+  --devices N           simulated devices (default 3; 0 for none)
   --rate HZ             their sample rate (default 10)
   --api-port PORT       the API (default 8080)
   --mqtt-port PORT      MQTT over TLS (default 8883)
@@ -15,6 +19,23 @@ the API and simulated devices. Data and certificates are kept in --dir.
   --plain-mqtt-port P   also a plain MQTT listener on 127.0.0.1 for local tools (off by default)
   --dir PATH            where data lives (default .medusa)
   --verbose             every log line (JSON), not only warnings
+  --help
+
+issue-device ID: a certificate and key for device ID from the development CA
+in --dir (made if missing), with the CA and an agent configuration, written
+to --out; prints a mosquitto_pub line and the agent command. Starts nothing.`;
+
+const ISSUE_USAGE = `usage: medusa-stack issue-device ID [options]
+
+Issues a certificate and key for device ID (an AWS IoT thing name) from the
+local stack's development CA, and writes ca.pem, ID.cert.pem, ID.key.pem and
+medusa-device.toml (the agent's configuration, paths relative to its folder).
+Starts nothing; the same CA signs for the stack, so they stay valid across runs.
+
+  --out DIR             where the files go (default issued/ID in the data folder)
+  --dir PATH            the stack's data folder, whose CA signs (default .medusa)
+  --mqtt-port PORT      the broker's port, for the configuration (default 8883)
+  --host HOST           the broker's host, for the configuration (default 127.0.0.1)
   --help`;
 
 const int = (value: string | undefined, name: string, fallback: number, min = 0, max = 65535) => {
@@ -25,8 +46,20 @@ const int = (value: string | undefined, name: string, fallback: number, min = 0,
   return n;
 };
 
+/** With no simulated devices: how to give one of your own a certificate for this stack. */
+const issueHint = (stack: Pick<Stack, "dir" | "mqttPort">) => {
+  const options = [
+    ...(stack.mqttPort !== 8883 ? [`--mqtt-port ${stack.mqttPort}`] : []),
+    ...(stack.dir !== resolve(".medusa") ? [`--dir ${shellWord(stack.dir)}`] : []),
+  ];
+  return `No simulated devices. A certificate and configuration for a device of your own:
+  npm start -- issue-device medusa-pi-01${options.map((o) => ` ${o}`).join("")}
+
+`;
+};
+
 export const curlExamples = (stack: Pick<Stack, "apiUrl" | "deviceIds">) => {
-  const device = stack.deviceIds[0] ?? "medusa-sim-01";
+  const device = stack.deviceIds[0] ?? "medusa-pi-01";
   return `Assign the first device to a patient:
   curl -s -X POST ${stack.apiUrl}/api/devices/assign \\
     -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
@@ -41,6 +74,7 @@ Read the patient's last minute (times are epoch milliseconds):
 export const main = async (
   argv: ReadonlyArray<string> = process.argv.slice(2),
 ): Promise<number> => {
+  if (argv[0] === "issue-device") return issueDeviceCommand(argv.slice(1));
   let values: ReturnType<typeof parse>["values"];
   const parse = (args: Array<string>) =>
     parseArgs({
@@ -132,7 +166,7 @@ Ready in ${((Date.now() - started) / 1000).toFixed(1)} s.
 A clinician token (development secret, valid 12 h):
   export TOKEN=${stack.token}
 
-${curlExamples(stack)}
+${stack.deviceIds.length === 0 ? issueHint(stack) : ""}${curlExamples(stack)}
 
 Ctrl-C stops everything.`);
       const quiet = reportParked(stack.ingest.stats, stack.failuresFile, (line) =>
@@ -154,5 +188,55 @@ Ctrl-C stops everything.`);
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+  }
+};
+
+/** `medusa-stack issue-device ID …`: writes the files and prints how to use them; starts nothing. */
+const issueDeviceCommand = async (argv: ReadonlyArray<string>): Promise<number> => {
+  let options: Parameters<typeof issueDevice>[0];
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: true,
+      options: {
+        out: { type: "string" },
+        dir: { type: "string" },
+        "mqtt-port": { type: "string" },
+        host: { type: "string" },
+        help: { type: "boolean" },
+      },
+    });
+    if (values.help) {
+      console.log(ISSUE_USAGE);
+      return 0;
+    }
+    const [id, ...more] = positionals;
+    if (id === undefined || more.length > 0)
+      throw new RangeError("give exactly one device id, e.g. issue-device medusa-pi-01");
+    if (values.host === "") throw new RangeError("--host must not be empty");
+    options = {
+      id,
+      mqttPort: int(values["mqtt-port"], "mqtt-port", 8883, 1),
+      ...(values.out !== undefined ? { out: values.out } : {}),
+      ...(values.dir !== undefined ? { dir: values.dir } : {}),
+      ...(values.host !== undefined ? { host: values.host } : {}),
+    };
+  } catch (e) {
+    console.error(
+      `medusa-stack issue-device: ${e instanceof Error ? e.message : String(e)}\n\n${ISSUE_USAGE}`,
+    );
+    return 2;
+  }
+  try {
+    const issued = await issueDevice({
+      ...options,
+      log: (entry) => console.error(JSON.stringify(entry)),
+    });
+    console.log(issuedReport(issued));
+    return 0;
+  } catch (e) {
+    console.error(`medusa-stack issue-device: ${e instanceof Error ? e.message : String(e)}`);
+    return e instanceof InvalidDeviceId ? 2 : 1;
   }
 };

@@ -14,6 +14,63 @@ export const simulatedDeviceIds = (count: number): ReadonlyArray<string> => {
 };
 
 /**
+ * The agent's TOML file for a device of the local stack, with the synthetic
+ * sensor. Paths are written as given: absolute, or relative to the file's
+ * folder (the agent resolves them there).
+ */
+export const agentConfigText = (options: {
+  /** The file's first comment line. */
+  readonly heading: string;
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly files: {
+    readonly ca: string;
+    readonly cert: string;
+    readonly key: string;
+    readonly outbox: string;
+  };
+  readonly topicPrefix: string;
+  readonly sampleRateHz: number;
+  readonly publishIntervalMs: number;
+  readonly deviceType: string;
+  readonly durability: "none" | "batch";
+}): string => {
+  const { id, files } = options;
+  // Numbers from the id, so each device walks differently but the same on every start.
+  const seed = [...id].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 7);
+  return `# ${options.heading}
+[mqtt]
+broker_host = ${JSON.stringify(options.host)}
+broker_port = ${options.port}
+client_id = "${id}"
+ca_cert = ${JSON.stringify(files.ca)}
+client_cert = ${JSON.stringify(files.cert)}
+client_key = ${JSON.stringify(files.key)}
+topic_prefix = "${options.topicPrefix}"
+backoff_base_ms = 200
+backoff_cap_ms = 5000
+
+[sensor]
+kind = "synthetic"   # "adxl345" on a Pi with the chip
+sample_rate_hz = ${options.sampleRateHz}
+seed = ${seed}
+
+[device]
+location = "local stack"
+device_type = "${options.deviceType}"
+
+[publish]
+interval_ms = ${options.publishIntervalMs}
+status_interval_ms = 30000
+
+[outbox]
+path = ${JSON.stringify(files.outbox)}
+durability = "${options.durability}"
+`;
+};
+
+/**
  * A simulated device's configuration, written as the agent's own TOML file
  * under `{dir}/devices/{id}.toml` (so `medusa-device --config` can run it by
  * hand) and loaded the way the agent loads it.
@@ -34,37 +91,18 @@ export const deviceConfig = (options: {
   mkdirSync(join(dir, "devices"), { recursive: true, mode: 0o700 });
   // The agent makes its outbox inside; this folder keeps it from other users.
   mkdirSync(join(dir, "outbox"), { recursive: true, mode: 0o700 });
-  // Numbers from the id, so each device walks differently but the same on every start.
-  const seed = [...id].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 7);
-  const text = `# A simulated device of the local stack (development only).
-[mqtt]
-broker_host = "127.0.0.1"
-broker_port = ${options.port}
-client_id = "${id}"
-ca_cert = ${JSON.stringify(certs.paths.ca)}
-client_cert = ${JSON.stringify(client.cert)}
-client_key = ${JSON.stringify(client.key)}
-topic_prefix = "${options.topicPrefix}"
-backoff_base_ms = 200
-backoff_cap_ms = 5000
-
-[sensor]
-kind = "synthetic"
-sample_rate_hz = ${options.sampleRateHz}
-seed = ${seed}
-
-[device]
-location = "local stack"
-device_type = "simulated"
-
-[publish]
-interval_ms = ${options.publishIntervalMs}
-status_interval_ms = 30000
-
-[outbox]
-path = ${JSON.stringify(join(dir, "outbox", id))}
-durability = "none"
-`;
+  const text = agentConfigText({
+    heading: "A simulated device of the local stack (development only).",
+    id,
+    host: "127.0.0.1",
+    port: options.port,
+    files: { ca: certs.paths.ca, ...client, outbox: join(dir, "outbox", id) },
+    topicPrefix: options.topicPrefix,
+    sampleRateHz: options.sampleRateHz,
+    publishIntervalMs: options.publishIntervalMs,
+    deviceType: "simulated",
+    durability: "none",
+  });
   writeFileSync(file, text, { mode: 0o600 });
   return Either.getOrThrow(parseConfig(text, file, { env: {} }));
 };

@@ -7,6 +7,12 @@ export { curlExamples, main } from "./cli.js";
 export type { BrokerMessage } from "./failures-file.js";
 export { deviceConfig, simulatedDeviceIds } from "./fleet.js";
 export type { IngestRule, StoredMessage } from "./ingest-rule.js";
+export {
+  InvalidDeviceId,
+  type IssueDeviceOptions,
+  type IssuedDevice,
+  issueDevice,
+} from "./issue-device.js";
 export type { StackLog } from "./log.js";
 export {
   CLOUD_IDENTITY,

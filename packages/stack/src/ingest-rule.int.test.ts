@@ -6,9 +6,15 @@ import { type DevCertFiles, ensureDevCerts, startLocalBroker } from "@medusa/ada
 import { connectTransport } from "@medusa/adapters/mqtt";
 import { makeInMemoryStores } from "@medusa/adapters/testing";
 import {
+  actor,
+  commandId,
   DAY_MS,
+  deviceId,
   type EpochMillis,
   encodeSampleBatch,
+  epochMillis,
+  executeCommand,
+  patientId,
   type Sample,
   type SensorStoreService,
   StorageUnavailable,
@@ -342,5 +348,74 @@ it("keeps a message the ingest dies on as a dead letter, never in the failures f
       msg: "the ingest failed on a message, kept in dead letters",
     }),
   );
+  await rule.stop();
+});
+
+it("a warm ingest attributes the next message by a new assignment at once: the commit hook empties the device's cached intervals", async () => {
+  const file = join(dir, "warm.jsonl");
+  const log: Array<Record<string, unknown>> = [];
+  // What the ingest itself wrote, and with which stream version (re-attribution goes through `replace`).
+  const written: Array<readonly [number, string, number]> = [];
+  const { sensors, runtime } = inMemory();
+  const services = runtime((segments, store) => {
+    for (const s of segments)
+      written.push([s.samples[0]?.sequence ?? -1, s.patientId, s.attributedVersion]);
+    return store.write(segments);
+  });
+  const { broker, publish } = await brokerAndDevice();
+  // No second pass during the test: what is right is right because of the hook or the first pass.
+  const rule = startIngestRule({
+    ...options(file, log),
+    settleMs: 600_000,
+    aedes: broker.aedes,
+    runtime: services,
+  });
+  const commit = async (n: number, patient: string, at: number) => {
+    const fields = {
+      commandId: commandId(`warm-${n}`),
+      deviceId: deviceId(device),
+      actor: actor("clinician@medusa.local"),
+      at: epochMillis(at),
+      now: epochMillis(Date.now()),
+      patientId: patientId(patient),
+    };
+    const outcome = await services.runPromise(
+      executeCommand(
+        n === 1
+          ? { _tag: "AssignDevice", ...fields }
+          : { _tag: "ReassignDevice", ...fields, reason: "completed" },
+      ),
+    );
+    return outcome.commit;
+  };
+  const storedAs = (k: number) =>
+    sensors
+      .all()
+      .filter((s) => s.samples.some((x) => x.sequence === 100 * k))
+      .map((s) => [s.patientId, s.attributedVersion]);
+
+  // P1 from before message 0; the ingest loads the intervals (version 1) and keeps them 30 s.
+  rule.onCommit(await commit(1, "P1", base - 1_000));
+  await publish(message(0));
+  await eventually(() => written.length === 1, "message 0");
+  expect(written[0]).toEqual([0, "P1", 1]);
+
+  // Reassigned to P2 from before message 20, with the commit hook (as the stack's API calls it):
+  // the very next message is P2's, from the ingest itself, well within the cache's 30 s.
+  rule.onCommit(await commit(2, "P2", base + 10_000));
+  await publish(message(20));
+  await eventually(() => written.length === 2, "message 20");
+  expect(written[1]).toEqual([2000, "P2", 2]);
+
+  // Without the hook, as a warm Lambda container sees a commit: its cache is stale (up to the
+  // TTL) and the ingest writes the old patient; re-attribution, when the commit reaches it, rewrites.
+  const third = await commit(3, "P3", base + 30_000);
+  await publish(message(40));
+  await eventually(() => written.length === 3, "message 40");
+  expect(written[2]).toEqual([4000, "P2", 2]);
+  rule.onCommit(third);
+  await eventually(() => storedAs(40)[0]?.[0] === "P3", "re-attribution's first pass");
+  expect(storedAs(40)).toEqual([["P3", 3]]);
+  expect(storedAs(20)).toEqual([["P2", 2]]);
   await rule.stop();
 });
