@@ -11,7 +11,9 @@ const rootOf = (name: string) => fileURLToPath(new URL(`./packages/${name}`, imp
 
 /** Test files under these folders of the package only, when given. */
 const under = (folders: ReadonlyArray<string> | undefined, pattern: string) =>
-  folders === undefined ? [`src/${pattern}`, `test/${pattern}`] : folders.map((f) => `${f}/${pattern}`);
+  folders === undefined
+    ? [`src/${pattern}`, `test/${pattern}`]
+    : folders.map((f) => `${f}/${pattern}`);
 
 /** Fast tests: pure code and in-memory twins. */
 export const unitProject = (

@@ -34,11 +34,17 @@ const nodeFor = (wanted, fits) => {
   const r = spawnSync(
     "npx",
     ["--yes", "-p", `node@${wanted}`, "node", "-e", "process.stdout.write(process.execPath)"],
-    { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
+    // Without the settings pnpm hands its scripts, which npm would warn about one by one.
+    { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: withoutPnpmConfig() },
   );
-  if (r.status !== 0 || !r.stdout) throw Object.assign(new Error(`no Node.js ${wanted}`), { status: 1 });
+  if (r.status !== 0 || !r.stdout)
+    throw Object.assign(new Error(`no Node.js ${wanted}`), { status: 1 });
   return r.stdout;
 };
+const withoutPnpmConfig = () =>
+  Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith("npm_config_")),
+  );
 const cloudNode = () => nodeFor("24", (major) => major >= 22);
 const deviceNode = () => nodeFor("20", (major) => major === 20);
 
@@ -56,7 +62,9 @@ const testOnBoth = (args) => {
   for (const r of runs) {
     rmSync(reportOf(r.name), { force: true });
     const version = spawnSync(r.node, ["--version"], { encoding: "utf8" }).stdout.trim();
-    console.log(`\n— ${r.name === "cloud" ? "every test" : "the device side"} on Node.js ${version} —`);
+    console.log(
+      `\n— ${r.name === "cloud" ? "every test" : "the device side"} on Node.js ${version} —`,
+    );
     const result = spawnSync(
       r.node,
       [
@@ -140,8 +148,18 @@ function main() {
       );
       return process.exit(r.status ?? 1);
     }
+    case "cloud": {
+      // A cloud-side script (a benchmark, the cost command) on the cloud's Node.js.
+      const [file, ...args] = rest;
+      const r = spawnSync(
+        cloudNode(),
+        ["--import", "tsx", "--conditions=@medusa/source", join(root, file), ...args],
+        { cwd: root, stdio: "inherit" },
+      );
+      return process.exit(r.status ?? 1);
+    }
     default:
-      console.error(`unknown task ${task}: use install, start or test`);
+      console.error(`unknown task ${task}: use install, start, test or cloud <file>`);
       process.exit(2);
   }
 }

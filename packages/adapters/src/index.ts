@@ -17,8 +17,13 @@ export {
 export { CommitItem, commitItem, decodeCommitItem } from "./dynamodb/commit-item.js";
 export { DeadLetterItem } from "./dynamodb/dead-letter-item.js";
 export { IdempotencyKeyItem } from "./dynamodb/idempotency-keys.js";
+export {
+  indexEntry,
+  itemSize,
+  STORAGE_OVERHEAD_BYTES,
+} from "./dynamodb/item-size.js";
 export { MappingRow } from "./dynamodb/mapping-row.js";
-export { SensorItem } from "./dynamodb/sensor-item.js";
+export { SensorItem, segmentItem, TIMELINE_PROJECTION } from "./dynamodb/sensor-item.js";
 export {
   type DynamoSettings,
   dynamoSettingsFromEnv,

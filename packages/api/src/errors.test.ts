@@ -85,7 +85,7 @@ it("every typed failure maps to a stable status and problem type; anything else 
 
 it("every typed error the domain exports has a status, unless no route can meet it (the mapping fails on a new one)", () => {
   // Errors that never reach an HTTP route: the ingest's dead letters, start-up configuration.
-  const notMet = new Set(["InvalidPayload", "InvalidTopicTemplate"]);
+  const notMet = new Set(["InvalidPayload", "InvalidTopicTemplate", "InvalidRuleName"]);
   const errorClasses = Object.entries(domain).filter(
     ([, v]) => typeof v === "function" && v.prototype instanceof Error,
   );

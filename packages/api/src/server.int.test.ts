@@ -2,9 +2,12 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import {
   type DynamoStores,
+  intervalCacheLayer,
   localCredentials,
   makeDynamoClient,
   makeDynamoStores,
+  storesLayer,
+  systemClock,
   tableNames,
 } from "@medusa/adapters";
 import { testTables } from "@medusa/adapters/testing";
@@ -12,11 +15,12 @@ import {
   deviceId,
   enrich,
   epochMillis,
+  ingestMessages,
   type Sample,
   type StoredSegment,
   segmentKey,
 } from "@medusa/domain";
-import { Effect } from "effect";
+import { Effect, Layer } from "effect";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createApp } from "./app.js";
 import { apiSuite, portsOf } from "./testing/app-suite.js";
@@ -175,6 +179,48 @@ describe("the API over HTTP on DynamoDB Local", () => {
     ]);
   });
 
+  it("a sample's magnitude is the device's own when it sent one, bit for bit; computed from the axes otherwise", async () => {
+    const device = `mag-pi-${Date.now()}`;
+    const t0 = Date.now() - 60_000;
+    expect(
+      (
+        await http("POST", "/api/devices/assign", {
+          device_id: device,
+          patient_id: "P-MAG",
+          assignment_timestamp: t0,
+        })
+      ).status,
+    ).toBe(201);
+    // As an older device publishes: one reading a message, its magnitude rounded to four places, or none.
+    const readings = [
+      { x: 0.012, y: -0.023, z: 0.984, magnitude: 0.9843, sequence: 1, timestamp: t0 + 1_000 },
+      { x: 0.011, y: -0.021, z: 0.986, sequence: 2, timestamp: t0 + 1_100 },
+    ];
+    const ports = Layer.merge(storesLayer(stores), systemClock);
+    const outcomes = await Effect.runPromise(
+      ingestMessages(
+        readings.map((r) => ({
+          topic: `medusa/${device}/sensor/data`,
+          clientId: device,
+          receivedAt: t0 + 2_000,
+          payload: JSON.stringify(r),
+        })),
+        { topicTemplate: "medusa/{device_id}/sensor/data", source: "test" },
+      ).pipe(Effect.provide(Layer.merge(ports, intervalCacheLayer(0).pipe(Layer.provide(ports))))),
+    );
+    expect(outcomes.map((o) => o._tag)).toEqual(["Stored", "Stored"]);
+    const page = await http(
+      "GET",
+      `/api/patients/P-MAG/sensor-data?start_time=${t0}&end_time=${t0 + 60_000}`,
+      undefined,
+      viewer,
+    );
+    expect(page.body.data).toEqual([
+      expect.objectContaining({ sequence: 1, magnitude: 0.9843 }),
+      expect.objectContaining({ sequence: 2, magnitude: Math.hypot(0.011, -0.021, 0.986) }),
+    ]);
+  });
+
   it("20 concurrent assigns of one device: exactly one 201", async () => {
     const device = `race-pi-${Date.now()}`;
     const results = await Promise.all(
@@ -186,6 +232,9 @@ describe("the API over HTTP on DynamoDB Local", () => {
         }),
       ),
     );
+    // Anything but one 201 and nineteen 409s is shown with its body.
+    const odd = results.filter((r) => r.status !== 201 && r.status !== 409);
+    expect(odd.map((r) => [r.status, r.body])).toEqual([]);
     expect(results.filter((r) => r.status === 201)).toHaveLength(1);
     expect(results.filter((r) => r.status === 409)).toHaveLength(19);
     const trail = await http("GET", `/api/devices/${device}/assignments`, undefined, viewer);

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { LocalBroker } from "@medusa/adapters/broker";
-import { connectTransport, type MqttTransport } from "@medusa/adapters/mqtt";
+import type { LocalBroker, RuleMessage } from "@medusa/adapters/broker";
+import type { MqttTransport } from "@medusa/adapters/mqtt";
 import { openOutbox } from "@medusa/adapters/outbox";
 import {
   CommandResponse,
@@ -14,6 +14,7 @@ import { Either, Schema } from "effect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDevice } from "./run.js";
 import {
+  connectCloud,
   eventually,
   firstSeen,
   recordSamples,
@@ -23,7 +24,7 @@ import {
   writeConfig,
 } from "./testing/testbed.js";
 
-const IDS = ["pi-a", "pi-b", "pi-c", "medusa-cloud"];
+const IDS = ["pi-a", "pi-b", "pi-c", "pi-d", "medusa-cloud"];
 let folder: Awaited<ReturnType<typeof testFolder>>;
 beforeAll(async () => {
   folder = await testFolder(IDS);
@@ -62,13 +63,7 @@ describe("the agent against a TLS broker", () => {
   it("announces itself, reports status and answers remote commands", async () => {
     const broker = await startBroker(folder.certs);
     const { config } = writeConfig(folder.dir, folder.certs, "pi-c", broker.port);
-    const cloud: MqttTransport = connectTransport({
-      host: "127.0.0.1",
-      port: broker.port,
-      clientId: "medusa-cloud",
-      ca: folder.certs.ca,
-      ...(folder.certs.clients["medusa-cloud"] as { cert: string; key: string }),
-    });
+    const cloud: MqttTransport = connectCloud(folder.certs, broker.port);
     const messages: Array<{ topic: string; json: unknown }> = [];
     await cloud.waitConnected();
     await cloud.subscribe("medusa/pi-c/+/response", (topic, payload) =>
@@ -121,6 +116,54 @@ describe("the agent against a TLS broker", () => {
       expect(byId["r-4"]).toMatchObject({ ok: false, error: { code: "unknown_command" } });
       expect(byId.none).toMatchObject({ ok: false, error: { code: "invalid_command" } });
       expect(device.agent.stats().sampleRateHz).toBe(100);
+    } finally {
+      await device.stop();
+      await cloud.close();
+      await broker.close();
+    }
+  });
+});
+
+describe("the agent with Basic Ingest", () => {
+  it("sends sensor data to its rule with Basic Ingest, every sample in order; status and device info on their topics", async () => {
+    const RULE = "medusa_ingest";
+    const broker = await startBroker(folder.certs, 0, { basicIngestRules: [RULE] });
+    const toRule: Array<RuleMessage> = [];
+    broker.rules.register(RULE, "medusa/+/sensor/data", (m) => toRule.push(m));
+    const seen = recordSamples(broker);
+    const cloud: MqttTransport = connectCloud(folder.certs, broker.port);
+    const onBroker: Array<string> = [];
+    await cloud.waitConnected();
+    await cloud.subscribe("medusa/pi-d/#", (topic) => onBroker.push(topic));
+    const { config } = writeConfig(folder.dir, folder.certs, "pi-d", broker.port, {
+      basicIngestRule: RULE,
+    });
+    expect(config.topics.sensorData).toBe(`$aws/rules/${RULE}/medusa/pi-d/sensor/data`);
+    const device = await startDevice(config, { log: quiet });
+    try {
+      await eventually(
+        () => toRule.length >= 3 && onBroker.includes("medusa/pi-d/status"),
+        "batches at the rule and a status report",
+      );
+      await device.stop();
+      await sleep(100);
+      // The rule gets the topic its topic() gives (no prefix) and the device's client id.
+      expect(new Set(toRule.map((m) => `${m.topic} ${m.clientId}`))).toEqual(
+        new Set(["medusa/pi-d/sensor/data pi-d"]),
+      );
+      expect(new Set(seen.map((m) => m.topic))).toEqual(
+        new Set([`$aws/rules/${RULE}/medusa/pi-d/sensor/data`]),
+      );
+      const sequences = toRule.flatMap((m) =>
+        samplesOf(Either.getOrThrow(parseSensorPayload(m.payload.toString())), 0).map(
+          (x) => x.sequence,
+        ),
+      );
+      expect(sequences).toEqual(range(device.agent.stats().nextSequence));
+      // Nothing on the plain sensor topic; status and device info through the broker as before.
+      expect(new Set(onBroker)).toEqual(new Set(["medusa/pi-d/device/info", "medusa/pi-d/status"]));
+      expect(broker.refusals).toEqual([]);
+      expect(broker.rules.stats()).toMatchObject({ ruleNotFound: 0, unmatched: 0 });
     } finally {
       await device.stop();
       await cloud.close();

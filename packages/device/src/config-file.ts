@@ -4,6 +4,7 @@ import {
   DEVICE_ID_PLACEHOLDER,
   MAX_PUBLISH_INTERVAL_MS,
   MIN_PUBLISH_INTERVAL_MS,
+  RuleName,
   SampleRateHz,
   validateTemplate,
 } from "@medusa/domain";
@@ -102,6 +103,8 @@ export const ConfigFile = Schema.Struct({
         () => 1_000,
       ),
       status_interval_ms: opt(whole("status_interval_ms", 1_000, 3_600_000), () => 30_000),
+      // Absent: sensor data goes to its plain topic, through the message broker.
+      basic_ingest_rule: Schema.optionalWith(RuleName, { exact: true }),
     }),
   ),
   outbox: section(
@@ -138,7 +141,7 @@ export const CONFIG_KEYS: Record<string, ReadonlyArray<string>> = {
   "mqtt.topics": ["sensor_data", "status", "device_info"],
   sensor: ["sample_rate_hz", "kind", "i2c_bus", "i2c_address", "seed"],
   device: ["location", "device_id", "device_id_file", "device_type"],
-  publish: ["interval_ms", "status_interval_ms"],
+  publish: ["interval_ms", "status_interval_ms", "basic_ingest_rule"],
   outbox: ["path", "max_bytes", "durability"],
 };
 

@@ -171,6 +171,47 @@ describe("device configuration", () => {
     );
   });
 
+  it("sends sensor data with Basic Ingest to the rule publish.basic_ingest_rule names; everything else on its plain topic", () => {
+    const c = ok(`${oldFile}\n[publish]\nbasic_ingest_rule = "medusa_prod_sensor_data"`);
+    expect(c.topics).toEqual({
+      prefix: "medusa",
+      sensorData: "$aws/rules/medusa_prod_sensor_data/medusa/medusa-pi-01/sensor/data",
+      basicIngestRule: "medusa_prod_sensor_data",
+      status: "medusa/medusa-pi-01/status",
+      deviceInfo: "medusa/medusa-pi-01/device/info",
+      commands: "medusa/medusa-pi-01/commands/#",
+      commandResponse: "medusa/medusa-pi-01/commands/response",
+    });
+    // --check shows the topic it will use.
+    expect(describeConfig(c)).toContain(
+      "topics             $aws/rules/medusa_prod_sensor_data/medusa/medusa-pi-01/sensor/data (Basic Ingest: to rule medusa_prod_sensor_data only, no messaging charge), medusa/medusa-pi-01/status,",
+    );
+    // With another prefix, the prefix is part of the topic behind the rule's.
+    expect(
+      ok(
+        `${oldFile.replace(/medusa\/\{device_id\}/g, "clinic-a/{device_id}").replace('client_key = "/etc/medusa/certs/private.pem.key"', 'client_key = "/etc/medusa/certs/private.pem.key"\ntopic_prefix = "clinic-a"')}\n[publish]\nbasic_ingest_rule = "r"`,
+      ).topics.sensorData,
+    ).toBe("$aws/rules/r/clinic-a/medusa-pi-01/sensor/data");
+    // Absent: the plain topic, as every existing file has it.
+    expect(ok(oldFile).topics.basicIngestRule).toBeNull();
+  });
+
+  it("takes only AWS rule names, and Basic Ingest only for the standard sensor data topic", () => {
+    for (const bad of ["medusa-ingest", "a/b", "", "x".repeat(129)])
+      expect(
+        error(`${oldFile}\n[publish]\nbasic_ingest_rule = ${JSON.stringify(bad)}`).message,
+      ).toBe(
+        "/etc/medusa/mqtt_publisher.toml: publish.basic_ingest_rule: an AWS IoT rule name is 1-128 characters of [a-zA-Z0-9_] (no - or /)",
+      );
+    expect(
+      error(
+        `${oldFile.replace('sensor_data = "medusa/{device_id}/sensor/data"', 'sensor_data = "medusa/{device_id}/accel"')}\n[publish]\nbasic_ingest_rule = "r"`,
+      ).message,
+    ).toBe(
+      '/etc/medusa/mqtt_publisher.toml: publish.basic_ingest_rule: Basic Ingest carries only this device\'s sensor data on its standard topic (medusa/medusa-pi-01/sensor/data, the one an IoT policy grants behind $aws/rules/r/), not "medusa/medusa-pi-01/accel" (mqtt.topics.sensor_data)',
+    );
+  });
+
   it("takes the path from --config, then MEDUSA_CONFIG, then the default", () => {
     expect(configPath(["--config", "/a.toml"], { MEDUSA_CONFIG: "/b.toml" })).toBe("/a.toml");
     expect(configPath(["--config=/c.toml"], {})).toBe("/c.toml");

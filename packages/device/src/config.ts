@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve as resolvePath } from "node:path";
 import {
+  basicIngestTopic,
   DEVICE_ID_PLACEHOLDER,
   DeviceId,
   devicePublishTopics,
@@ -45,7 +46,15 @@ export interface DeviceConfig {
   };
   readonly topics: {
     readonly prefix: string;
+    /** Where sample batches go: the plain topic, or behind `$aws/rules/{basicIngestRule}/`. */
     readonly sensorData: string;
+    /**
+     * The AWS IoT rule sensor data is sent to directly with Basic Ingest
+     * (`publish.basic_ingest_rule`), or null: the plain topic, through the
+     * message broker. Status, device info and command responses always take
+     * their plain topics.
+     */
+    readonly basicIngestRule: string | null;
     readonly status: string;
     readonly deviceInfo: string;
     readonly commands: string;
@@ -319,6 +328,21 @@ const resolve = (
     ),
   });
   if (Either.isLeft(topics)) return Either.left(topics.left);
+  /**
+   * Basic Ingest puts `$aws/rules/{rule}/` before the topic the rule would
+   * otherwise get (https://docs.aws.amazon.com/iot/latest/developerguide/iot-basic-ingest.html);
+   * the policy grants that for the device's own sensor data only.
+   */
+  const rule = c.publish.basic_ingest_rule ?? null;
+  let sensorData = topics.right.sensorData;
+  if (rule !== null) {
+    sensorData = basicIngestTopic(rule, topics.right.sensorData);
+    if (!mayPublish(prefix, id, sensorData, [rule]).allowed)
+      return fail(
+        "publish.basic_ingest_rule",
+        `Basic Ingest carries only this device's sensor data on its standard topic (${topicFor(templates.sensorData, id)}, the one an IoT policy grants behind $aws/rules/${rule}/), not "${topics.right.sensorData}" (mqtt.topics.sensor_data)`,
+      );
+  }
 
   const keyMode = fs.mode(client_key);
   if (keyMode !== undefined && (keyMode & 0o077) !== 0) {
@@ -348,6 +372,8 @@ const resolve = (
     topics: {
       prefix,
       ...topics.right,
+      sensorData,
+      basicIngestRule: rule,
       commands: `${topicFor(templates.commands, id)}/#`,
       commandResponse: topicFor(templates.commandResponse, id),
     },
@@ -394,7 +420,7 @@ export const describeConfig = (c: DeviceConfig): string =>
     `client certificate ${c.mqtt.certPath}`,
     `client key         ${c.mqtt.keyPath} (contents never printed)`,
     `reconnect backoff  ${c.mqtt.backoff.baseMs} ms doubling to ${c.mqtt.backoff.capMs} ms, full jitter`,
-    `topics             ${c.topics.sensorData}, ${c.topics.status}, ${c.topics.deviceInfo}; commands ${c.topics.commands}`,
+    `topics             ${c.topics.sensorData}${c.topics.basicIngestRule === null ? "" : ` (Basic Ingest: to rule ${c.topics.basicIngestRule} only, no messaging charge)`}, ${c.topics.status}, ${c.topics.deviceInfo}; commands ${c.topics.commands}`,
     `sensor             ${c.sensor.kind} at ${c.sensor.sampleRateHz} Hz${c.sensor.kind === "adxl345" ? ` (I2C bus ${c.sensor.i2cBus}, address 0x${c.sensor.i2cAddress.toString(16)})` : ` (seed ${c.sensor.seed})`}`,
     `publish            every ${c.publishIntervalMs} ms; status every ${c.statusIntervalMs} ms`,
     `outbox             ${c.outbox.path} (max ${c.outbox.maxBytes} bytes, durability ${c.outbox.durability})`,

@@ -53,8 +53,9 @@ it("killed with kill -9 at random moments, restarted each time: about a second l
     };
     for (let k = 0; k < KILLS; k++) {
       const agent = await start();
-      // Anywhere in the first or second publish interval, journal writes and flushes included.
-      await sleep(1_200 + Math.random() * 1.6 * INTERVAL_MS);
+      // Anywhere in the first or second publish interval, journal writes and flushes included —
+      // but late enough that the run took samples older than DURABLE_AFTER_MS, which must be there.
+      await sleep(DURABLE_AFTER_MS + 1_000 + Math.random() * 1.6 * INTERVAL_MS);
       const killedAt = Date.now();
       agent.child.kill("SIGKILL");
       expect(await agent.exited).not.toBe(0);

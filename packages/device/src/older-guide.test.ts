@@ -43,6 +43,8 @@ describe("the older guide's configurations", () => {
       deviceInfo: "medusa/medusa-pi-01/device/info",
       commands: "medusa/medusa-pi-01/commands/#",
       commandResponse: "medusa/medusa-pi-01/commands/response",
+      // Existing files keep their meaning: sensor data on its plain topic.
+      basicIngestRule: null,
     });
   });
 

@@ -53,11 +53,12 @@ describe("the README", () => {
   });
 
   it("has every key in the every-key file and in the table, and every environment override", () => {
-    // device_id is commented out there: set, it would change how the id is chosen.
+    // device_id and basic_ingest_rule are commented out there: set, they change what the agent does.
     expect(keysOf(parseToml(everyKey)).sort()).toEqual(
-      leafKeys.filter((k) => k !== "device.device_id").sort(),
+      leafKeys.filter((k) => k !== "device.device_id" && k !== "publish.basic_ingest_rule").sort(),
     );
     expect(everyKey).toContain('# device_id = "auto"');
+    expect(everyKey).toContain('# basic_ingest_rule = "');
     for (const key of leafKeys) expect(readme).toContain(`| \`${key}\` |`);
     for (const [variable, key] of Object.entries(ENV_OVERRIDES))
       expect(readme).toContain(`| \`${variable}\` | \`${key}\``);

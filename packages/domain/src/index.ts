@@ -166,6 +166,11 @@ export {
   Sample,
   SampleTime,
 } from "./sample.js";
+export {
+  decodeSamples,
+  encodeSamples,
+  SAMPLE_CODEC_VERSION,
+} from "./sample-codec.js";
 // What crosses the wire.
 export {
   CommandResponse,
@@ -214,13 +219,18 @@ export {
   type Verdict,
 } from "./topic-rights.js";
 export {
+  BASIC_INGEST_PREFIX,
+  basicIngestTopic,
   DEFAULT_TOPIC_PREFIX,
   DEVICE_ID_PLACEHOLDER,
   type DeviceTopics,
   deviceTopics,
   filterFor,
+  InvalidRuleName,
   InvalidTopicTemplate,
+  parseBasicIngestTopic,
   parseDeviceId,
+  RuleName,
   topicFor,
   topicMatches,
   topicTemplates,

@@ -1,13 +1,19 @@
-import { Effect, Either } from "effect";
+import { Effect, Either, Layer } from "effect";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { executeCommand } from "./application/execute-command.js";
+import {
+  type CommandRequest,
+  executeCommand,
+  executeRequest,
+} from "./application/execute-command.js";
 import { type AssignmentEvent, initialState, replay } from "./assignment.js";
 import type { AssignmentCommand } from "./commands.js";
 import { decide, defaultPolicy } from "./decide.js";
 import { type DeviceAlreadyAssigned, VersionConflict } from "./errors.js";
-import { type DeviceId, epochMillis } from "./ids.js";
+import { actor, commandId, type DeviceId, epochMillis, patientId } from "./ids.js";
+import { Clock } from "./ports/clock.js";
 import { type Commit, EventStore, eventsOf } from "./ports/event-store.js";
+import { IdempotencyKeys } from "./ports/idempotency.js";
 import { intervalsOf, patientActiveDevices } from "./projections.js";
 import { commandsFrom, scenario } from "./testing/arbitraries.js";
 import { ReferenceModel } from "./testing/reference-model.js";
@@ -302,6 +308,40 @@ describe("a lost race is decided again on the fresh stream", () => {
       winner._tag === "Assigned" ? winner.current : undefined,
     );
     expect(store.version(device)).toBe(1);
+  });
+
+  it("a loser whose time came before the winner's, and which gave none, is told the device is assigned (its time is the re-decide's)", async () => {
+    const store = streams();
+    // The first request to read the clock wins the race for the version, but
+    // the second read an earlier time (clocks of two API instances; or the
+    // winner's time simply came later within the same millisecond's work).
+    const t0 = 1_700_000_000_000;
+    const times = [t0 + 5, t0];
+    const clock = Layer.succeed(Clock, {
+      now: Effect.sync(() => epochMillis(times.shift() ?? t0 + 10)),
+    });
+    const request = (id: string, patient: string): CommandRequest => ({
+      _tag: "AssignDevice",
+      commandId: commandId(id),
+      deviceId: device,
+      actor: actor("nurse@clinic.example"),
+      patientId: patientId(patient),
+    });
+    // No request here carries an idempotency key.
+    const keys = Layer.succeed(IdempotencyKeys, { claim: () => Effect.void });
+    const run = (r: CommandRequest) =>
+      store.run(Effect.provide(executeRequest(r), Layer.merge(clock, keys)));
+    const [a, b] = await Promise.all([run(request("c-a", "P-A")), run(request("c-b", "P-B"))]);
+    expect(Either.isRight(a)).toBe(true);
+    expect(Either.isLeft(b) && b.left._tag).toBe("DeviceAlreadyAssigned");
+    // Given a time of its own, a command keeps it: then its time is what is wrong.
+    const backdated = await store.run(
+      Effect.provide(
+        executeRequest({ ...request("c-c", "P-C"), at: epochMillis(t0 - 1) }),
+        Layer.merge(clock, keys),
+      ),
+    );
+    expect(Either.isLeft(backdated) && backdated.left._tag).toBe("EventTimeBeforeLastEvent");
   });
 
   it("a concurrent retry of the same command is the one commit, twice", async () => {

@@ -1,5 +1,9 @@
+import { Arbitrary } from "effect";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { mayPublish, maySubscribe } from "./topic-rights.js";
+import { DeviceId } from "./ids.js";
+import { devicePublishTopics, mayPublish, maySubscribe } from "./topic-rights.js";
+import { BASIC_INGEST_PREFIX, basicIngestTopic, RuleName } from "./topics.js";
 
 describe("the IoT policy's rules", () => {
   it("a device publishes only to its own topics", () => {
@@ -43,5 +47,80 @@ describe("the IoT policy's rules", () => {
     ]) {
       expect([f, maySubscribe("medusa", "pi-1", f).allowed]).toEqual([f, false]);
     }
+  });
+
+  describe("Basic Ingest", () => {
+    const ids = Arbitrary.make(DeviceId);
+    const rules = Arbitrary.make(RuleName);
+    const prefixes = fc.constantFrom("medusa", "clinic-a/medusa");
+
+    it("a device may publish its own sensor data to a rule the policy names", () => {
+      fc.assert(
+        fc.property(
+          prefixes,
+          ids,
+          fc.uniqueArray(rules, { minLength: 1, maxLength: 3 }),
+          (p, id, named) => {
+            for (const rule of named) {
+              const topic = basicIngestTopic(rule, `${p}/${id}/sensor/data`);
+              expect(mayPublish(p, id, topic, named)).toEqual({ allowed: true });
+              expect(devicePublishTopics(p, id, named)).toContain(topic);
+            }
+          },
+        ),
+      );
+    });
+
+    it("never another device's, never another rule's, never its other topics, never without a rule in the policy", () => {
+      fc.assert(
+        fc.property(prefixes, ids, ids, rules, rules, (p, id, other, rule, unnamed) => {
+          fc.pre(other !== id && unnamed !== rule);
+          const refused = [
+            basicIngestTopic(rule, `${p}/${other}/sensor/data`),
+            basicIngestTopic(unnamed, `${p}/${id}/sensor/data`),
+            basicIngestTopic(rule, `${p}/${id}/status`),
+            basicIngestTopic(rule, `${p}/${id}/device/info`),
+            basicIngestTopic(rule, `${p}/${id}/commands/response`),
+            basicIngestTopic(rule, `$aws/things/${id}/shadow/update`),
+            basicIngestTopic(rule, `other/${id}/sensor/data`),
+            `${BASIC_INGEST_PREFIX}${rule}`,
+            `${BASIC_INGEST_PREFIX}${rule}/${p}/${id}/sensor/data/x`,
+          ];
+          for (const topic of refused) {
+            const verdict = mayPublish(p, id, topic, [rule]);
+            expect([topic, verdict.allowed]).toEqual([topic, false]);
+            if (!verdict.allowed) expect(verdict.reason).toContain(topic);
+          }
+          // Without a rule in the policy, not even its own sensor data.
+          expect(mayPublish(p, id, basicIngestTopic(rule, `${p}/${id}/sensor/data`)).allowed).toBe(
+            false,
+          );
+          // Under $aws/rules/ the policy grants one topic per rule, nothing more.
+          expect(
+            devicePublishTopics(p, id, [rule]).filter((t) => t.startsWith(BASIC_INGEST_PREFIX)),
+          ).toEqual([basicIngestTopic(rule, `${p}/${id}/sensor/data`)]);
+        }),
+      );
+    });
+
+    it("says which topic a device may use instead", () => {
+      expect(
+        mayPublish("medusa", "pi-1", "$aws/rules/other/medusa/pi-1/sensor/data", ["medusa_ingest"]),
+      ).toEqual({
+        allowed: false,
+        reason:
+          "pi-1 may publish under $aws/rules/ only its own sensor data to medusa_ingest ($aws/rules/medusa_ingest/medusa/pi-1/sensor/data), not $aws/rules/other/medusa/pi-1/sensor/data",
+      });
+      expect(mayPublish("medusa", "pi-1", "$aws/rules/r/medusa/pi-1/sensor/data")).toEqual({
+        allowed: false,
+        reason:
+          "the policy grants pi-1 no Basic Ingest topic, not $aws/rules/r/medusa/pi-1/sensor/data",
+      });
+    });
+
+    it("a device subscribes to no Basic Ingest topic, its own included (AWS: nobody can)", () => {
+      for (const f of ["$aws/rules/#", "$aws/rules/r/medusa/pi-1/sensor/data", "$aws/rules/+/#"])
+        expect([f, maySubscribe("medusa", "pi-1", f).allowed]).toEqual([f, false]);
+    });
   });
 });

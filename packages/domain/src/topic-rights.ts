@@ -1,4 +1,9 @@
-import { DEVICE_ID_PLACEHOLDER, topicTemplates } from "./topics.js";
+import {
+  BASIC_INGEST_PREFIX,
+  basicIngestTopic,
+  DEVICE_ID_PLACEHOLDER,
+  topicTemplates,
+} from "./topics.js";
 
 /**
  * What a device may do on the broker, as the AWS IoT policy says it (the local
@@ -17,13 +22,29 @@ export const shadowResponseTopics = (thing: string): ReadonlyArray<string> =>
     (t) => `$aws/things/${thing}/shadow/${t}`,
   );
 
-/** The topics a device may publish to: its telemetry, its command responses, its shadow requests. */
-export const devicePublishTopics = (prefix: string, thing: string): ReadonlyArray<string> => {
+/**
+ * The topics a device may publish to: its telemetry, its command responses,
+ * its shadow requests, and its sensor data behind the Basic Ingest prefix of
+ * each rule in `basicIngestRules` (`$aws/rules/{rule}/{prefix}/{thing}/sensor/data`).
+ * Nothing else under `$aws/rules/`: a Basic Ingest topic reaches only its
+ * rule, and the other telemetry has readers on the broker. AWS lets a policy
+ * grant `$aws/rules/*` or `$aws/rules/{rule}/*`
+ * (https://docs.aws.amazon.com/iot/latest/developerguide/iot-basic-ingest.html);
+ * this grants the one topic, bound to the thing name.
+ */
+export const devicePublishTopics = (
+  prefix: string,
+  thing: string,
+  basicIngestRules: ReadonlyArray<string> = [],
+): ReadonlyArray<string> => {
   const t = topicTemplates(prefix);
+  const sensorData = forThing(t.sensorData, thing);
   return [
-    ...[t.sensorData, t.status, t.deviceInfo, t.commandResponse].map((x) => forThing(x, thing)),
+    sensorData,
+    ...[t.status, t.deviceInfo, t.commandResponse].map((x) => forThing(x, thing)),
     `$aws/things/${thing}/shadow/update`,
     `$aws/things/${thing}/shadow/get`,
+    ...basicIngestRules.map((rule) => basicIngestTopic(rule, sensorData)),
   ];
 };
 
@@ -44,10 +65,25 @@ export type Verdict =
 
 const allow: Verdict = { allowed: true };
 
-export const mayPublish = (prefix: string, thing: string, topic: string): Verdict =>
-  devicePublishTopics(prefix, thing).includes(topic)
-    ? allow
-    : { allowed: false, reason: `${thing} may publish only to its own topics, not ${topic}` };
+/** Whether `thing` may publish to `topic`, the IoT policy naming `basicIngestRules` for Basic Ingest. */
+export const mayPublish = (
+  prefix: string,
+  thing: string,
+  topic: string,
+  basicIngestRules: ReadonlyArray<string> = [],
+): Verdict => {
+  if (devicePublishTopics(prefix, thing, basicIngestRules).includes(topic)) return allow;
+  if (!topic.startsWith(BASIC_INGEST_PREFIX))
+    return { allowed: false, reason: `${thing} may publish only to its own topics, not ${topic}` };
+  const own = forThing(topicTemplates(prefix).sensorData, thing);
+  return {
+    allowed: false,
+    reason:
+      basicIngestRules.length === 0
+        ? `the policy grants ${thing} no Basic Ingest topic, not ${topic}`
+        : `${thing} may publish under ${BASIC_INGEST_PREFIX} only its own sensor data to ${basicIngestRules.join(" or ")} (${basicIngestRules.map((r) => basicIngestTopic(r, own)).join(", ")}), not ${topic}`,
+  };
+};
 
 export const maySubscribe = (prefix: string, thing: string, filter: string): Verdict =>
   deviceSubscribeFilters(prefix, thing).includes(filter)

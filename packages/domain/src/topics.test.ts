@@ -3,9 +3,12 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DeviceId, deviceId } from "./ids.js";
 import {
+  basicIngestTopic,
   deviceTopics,
   filterFor,
+  parseBasicIngestTopic,
   parseDeviceId,
+  RuleName,
   topicFor,
   topicMatches,
   topicTemplates,
@@ -96,5 +99,36 @@ describe("topics", () => {
         },
       ),
     );
+  });
+
+  it("puts a topic behind a rule's Basic Ingest prefix and reads back the rule and the topic the rule's topic() gives", () => {
+    fc.assert(
+      fc.property(Arbitrary.make(RuleName), Arbitrary.make(DeviceId), (rule, id) => {
+        const plain = topicFor(template, id);
+        const topic = basicIngestTopic(rule, plain);
+        expect(topic).toBe(`$aws/rules/${rule}/${plain}`);
+        expect(Option.getOrNull(parseBasicIngestTopic(topic))).toEqual({ rule, topic: plain });
+        // The rule's FROM filter is written for the plain topic: it still selects it.
+        expect(topicMatches(filterFor(template), plain)).toBe(true);
+        // No MQTT wildcard in a first level matches a $ topic.
+        expect(topicMatches("#", topic)).toBe(false);
+      }),
+    );
+    for (const bad of ["medusa-ingest", "a/b", "", "x".repeat(129), "rule+", "$aws"])
+      expect(() => basicIngestTopic(bad, "medusa/pi/sensor/data")).toThrow(/rule name/);
+    expect(() => basicIngestTopic("x".repeat(128), "t")).not.toThrow();
+    for (const notBasicIngest of [
+      "medusa/pi/sensor/data",
+      "$aws/rules",
+      "$aws/rules/",
+      "$aws/rules/r",
+      "$aws/rules/r/",
+      "$aws/rules//medusa/pi/sensor/data",
+      "$aws/things/pi/shadow/update",
+    ])
+      expect([notBasicIngest, Option.isNone(parseBasicIngestTopic(notBasicIngest))]).toEqual([
+        notBasicIngest,
+        true,
+      ]);
   });
 });

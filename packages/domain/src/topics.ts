@@ -81,6 +81,56 @@ export const topicMatches = (filter: string, topic: string): boolean => {
   return f.length === t.length;
 };
 
+/**
+ * An AWS IoT rule name, as CreateTopicRule takes it: 1–128 characters of
+ * `[a-zA-Z0-9_]` (no `-`, no `/`), so it fills exactly one topic level.
+ * https://docs.aws.amazon.com/iot/latest/apireference/API_CreateTopicRule.html
+ */
+export const RuleName = Schema.String.pipe(
+  Schema.pattern(/^[a-zA-Z0-9_]{1,128}$/, {
+    message: () => "an AWS IoT rule name is 1-128 characters of [a-zA-Z0-9_] (no - or /)",
+  }),
+);
+
+const isRuleName = Schema.is(RuleName);
+
+export class InvalidRuleName extends Schema.TaggedError<InvalidRuleName>()("InvalidRuleName", {
+  rule: Schema.String,
+}) {
+  override get message(): string {
+    return `"${this.rule}" is not an AWS IoT rule name (1-128 characters of [a-zA-Z0-9_])`;
+  }
+}
+
+/**
+ * Basic Ingest (https://docs.aws.amazon.com/iot/latest/developerguide/iot-basic-ingest.html):
+ * a publish to `$aws/rules/{rule}/{topic}` goes to the rule `{rule}` only,
+ * skipping the message broker (no messaging charge, no subscriber gets it),
+ * and the rule's `topic()` returns `{topic}`, without the prefix.
+ */
+export const BASIC_INGEST_PREFIX = "$aws/rules/";
+
+/** `topic` behind the Basic Ingest prefix of `rule`; throws `InvalidRuleName` for a name AWS refuses. */
+export const basicIngestTopic = (rule: string, topic: string): string => {
+  if (!isRuleName(rule)) throw new InvalidRuleName({ rule });
+  return `${BASIC_INGEST_PREFIX}${rule}/${topic}`;
+};
+
+/**
+ * A Basic Ingest topic's rule, and the topic as that rule's `topic()` gives
+ * it; none for a topic outside `$aws/rules/` or one with no rule name or no
+ * topic after it.
+ */
+export const parseBasicIngestTopic = (
+  topic: string,
+): Option.Option<{ readonly rule: string; readonly topic: string }> => {
+  if (!topic.startsWith(BASIC_INGEST_PREFIX)) return Option.none();
+  const rest = topic.slice(BASIC_INGEST_PREFIX.length);
+  const slash = rest.indexOf("/");
+  if (slash <= 0 || slash === rest.length - 1) return Option.none();
+  return Option.some({ rule: rest.slice(0, slash), topic: rest.slice(slash + 1) });
+};
+
 /** Every topic a device uses, for one prefix (default `medusa`). */
 export interface DeviceTopics {
   readonly sensorData: string;

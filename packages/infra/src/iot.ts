@@ -43,13 +43,17 @@ export interface PolicyDocument {
 /**
  * The device policy: connect only as the certificate's own thing (and only
  * while the certificate is attached to it), publish only to its own topics —
- * exactly the local broker's `devicePublishTopics` — and subscribe to and
- * receive only its own commands and shadow responses. `arn` turns an IoT
- * resource (`client/…`, `topic/…`, `topicfilter/…`) into its ARN in the
- * deployment's account and region.
+ * exactly the local broker's `devicePublishTopics`, its sensor data behind
+ * the Basic Ingest prefix of `sensorRule` included
+ * (`$aws/rules/{sensorRule}/{prefix}/${iot:Connection.Thing.ThingName}/sensor/data`,
+ * https://docs.aws.amazon.com/iot/latest/developerguide/iot-basic-ingest.html)
+ * — and subscribe to and receive only its own commands and shadow responses.
+ * `arn` turns an IoT resource (`client/…`, `topic/…`, `topicfilter/…`) into
+ * its ARN in the deployment's account and region.
  */
 export const devicePolicyDocument = (
   prefix: string,
+  sensorRule: string,
   arn: (resource: string) => string,
 ): PolicyDocument => ({
   Version: "2012-10-17",
@@ -65,7 +69,7 @@ export const devicePolicyDocument = (
       Sid: "PublishOwnTopics",
       Effect: "Allow",
       Action: "iot:Publish",
-      Resource: devicePublishTopics(prefix, THING_NAME).map((t) => arn(`topic/${t}`)),
+      Resource: devicePublishTopics(prefix, THING_NAME, [sensorRule]).map((t) => arn(`topic/${t}`)),
     },
     {
       Sid: "SubscribeOwnCommandsAndShadow",
@@ -88,7 +92,12 @@ export const RULE_SQL_VERSION = "2016-03-23";
 /**
  * The ingest rule's SQL, as `@medusa/lambda` documents it: the device's JSON
  * plus the topic (the device id comes from it), the client id and the time
- * IoT received the message.
+ * IoT received the message. The same SQL serves Basic Ingest: a message
+ * published to `$aws/rules/{rule}/{prefix}/{id}/sensor/data` reaches the rule
+ * with `topic()` = `{prefix}/{id}/sensor/data`, since "the initial prefix of
+ * a Basic Ingest topic (`$aws/rules/rule-name`) isn't available to the
+ * topic() function" (https://docs.aws.amazon.com/iot/latest/developerguide/iot-basic-ingest.html),
+ * so the ingest reads both alike.
  */
 export const sensorRuleSql = (prefix: string): string =>
   `SELECT *, topic() AS topic, clientId() AS client_id, timestamp() AS received_at FROM '${filterFor(topicTemplates(prefix).sensorData)}'`;

@@ -153,3 +153,11 @@ export const stackName = (stage: Stage): string => `MedusaLink-${stage}`;
 
 /** The IoT policy every device certificate gets; `register-device` attaches it by this name. */
 export const devicePolicyName = (stage: Stage): string => `medusa-${stage}-device`;
+
+/**
+ * The IoT rule feeding the ingest function. AWS rule names are
+ * `[a-zA-Z0-9_]` only (no `-`), and with Basic Ingest the name is a topic
+ * level devices publish to: `$aws/rules/medusa_dev_sensor_data/…`;
+ * `register-device` writes it into the agent's configuration.
+ */
+export const sensorRuleName = (stage: Stage): string => `medusa_${stage}_sensor_data`;

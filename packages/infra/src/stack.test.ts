@@ -7,12 +7,24 @@ import {
   tableNames,
   timeToLive,
 } from "@medusa/adapters";
-import { devicePublishTopics, mayPublish, maySubscribe } from "@medusa/domain";
+import {
+  devicePublishTopics,
+  mayPublish,
+  maySubscribe,
+  parseBasicIngestTopic,
+  topicMatches,
+} from "@medusa/domain";
 import { Match } from "aws-cdk-lib/assertions";
+import { Option } from "effect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HANDLERS, type HandlerName, TABLE_ACCESS, tablesOf } from "./access.js";
 import { THING_NAME } from "./iot.js";
-import { devicePolicyName, SettingsError, settingsFromContext } from "./settings.js";
+import {
+  devicePolicyName,
+  SettingsError,
+  sensorRuleName,
+  settingsFromContext,
+} from "./settings.js";
 import { INGEST_TIMEOUT_S, TABLE_ENV } from "./stack.js";
 import {
   type CfnTemplate,
@@ -282,7 +294,9 @@ describe.each([
       const s = get();
       const { resources } = policyOf(s).byAction("iot:Publish");
       expect(resources).toEqual(
-        devicePublishTopics(s.settings.topicPrefix, THING_NAME).map((t) => `topic/${t}`),
+        devicePublishTopics(s.settings.topicPrefix, THING_NAME, [
+          sensorRuleName(s.settings.stage),
+        ]).map((t) => `topic/${t}`),
       );
       // No policy wildcard: a device cannot reach a topic the broker's rules refuse.
       for (const r of resources) expect(r).not.toMatch(/[*?]/);
@@ -316,13 +330,50 @@ describe.each([
     it("agrees with mayPublish for a concrete device, its neighbour and the fleet", () => {
       const s = get();
       const prefix = s.settings.topicPrefix;
+      const rules = [sensorRuleName(s.settings.stage)];
       const { resources } = policyOf(s).byAction("iot:Publish");
       const own = resources.map((r) => r.slice("topic/".length).replaceAll(THING_NAME, "pi-1"));
-      for (const t of own) expect(mayPublish(prefix, "pi-1", t)).toEqual({ allowed: true });
-      for (const t of [`${prefix}/pi-2/sensor/data`, `${prefix}/+/sensor/data`, "medusa/#"]) {
+      for (const t of own) expect(mayPublish(prefix, "pi-1", t, rules)).toEqual({ allowed: true });
+      for (const t of [
+        `${prefix}/pi-2/sensor/data`,
+        `${prefix}/+/sensor/data`,
+        "medusa/#",
+        `$aws/rules/${rules[0]}/${prefix}/pi-2/sensor/data`,
+        `$aws/rules/other_rule/${prefix}/pi-1/sensor/data`,
+        `$aws/rules/${rules[0]}/${prefix}/pi-1/status`,
+      ]) {
         expect(own).not.toContain(t);
-        expect(mayPublish(prefix, "pi-1", t).allowed).toBe(false);
+        expect(mayPublish(prefix, "pi-1", t, rules).allowed).toBe(false);
       }
+    });
+
+    it("grants Basic Ingest for the device's own sensor data to the stack's sensor rule, and nothing else under $aws/rules/", () => {
+      const s = get();
+      const prefix = s.settings.topicPrefix;
+      const [[, rule] = []] = resourcesOf(s.json, "AWS::IoT::TopicRule");
+      const ruleName = rule?.Properties?.RuleName as string;
+      // AWS rule names: [a-zA-Z0-9_] only; this one is a topic level devices publish to.
+      expect(ruleName).toBe(`medusa_${stage}_sensor_data`);
+      expect(ruleName).toMatch(/^[a-zA-Z0-9_]{1,128}$/);
+      const basicIngest = policyOf(s)
+        .byAction("iot:Publish")
+        .resources.filter((r) => r.startsWith("topic/$aws/rules/"));
+      expect(basicIngest).toEqual([
+        `topic/$aws/rules/${ruleName}/${prefix}/${THING_NAME}/sensor/data`,
+      ]);
+      // What the rule then sees: topic() without $aws/rules/{rule}/, which its FROM selects,
+      // the plain sensor topic the ingest parses the device id from.
+      const sql = String((rule?.Properties?.TopicRulePayload as { Sql?: string } | undefined)?.Sql);
+      const from = /FROM '([^']+)'/.exec(sql)?.[1] ?? "";
+      const published = (basicIngest[0] as string)
+        .slice("topic/".length)
+        .replaceAll(THING_NAME, "medusa-pi-01");
+      expect(Option.getOrNull(parseBasicIngestTopic(published))).toEqual({
+        rule: ruleName,
+        topic: `${prefix}/medusa-pi-01/sensor/data`,
+      });
+      expect(topicMatches(from, `${prefix}/medusa-pi-01/sensor/data`)).toBe(true);
+      expect(sql).toContain("topic() AS topic");
     });
   });
 

@@ -31,7 +31,7 @@ import {
 } from "./access.js";
 import type { HandlerBundles } from "./bundles.js";
 import { devicePolicyDocument, RULE_SQL_VERSION, sensorRuleSql } from "./iot.js";
-import { devicePolicyName, type InfraSettings } from "./settings.js";
+import { devicePolicyName, type InfraSettings, sensorRuleName } from "./settings.js";
 import { MedusaTables } from "./tables.js";
 
 /** The variable each table's name reaches a handler by (see `@medusa/adapters`). */
@@ -254,9 +254,9 @@ export class MedusaStack extends Stack {
       }),
     );
     const rule = new iot.CfnTopicRule(this, "SensorDataRule", {
-      ruleName: `medusa_${stage}_sensor_data`,
+      ruleName: sensorRuleName(stage),
       topicRulePayload: {
-        description: `Sensor data of every device (${settings.topicPrefix}/+/sensor/data) to the ingest function`,
+        description: `Sensor data of every device (${settings.topicPrefix}/+/sensor/data, or $aws/rules/${sensorRuleName(stage)}/${settings.topicPrefix}/+/sensor/data with Basic Ingest) to the ingest function`,
         sql: sensorRuleSql(settings.topicPrefix),
         awsIotSqlVersion: RULE_SQL_VERSION,
         ruleDisabled: false,
@@ -396,8 +396,10 @@ export class MedusaStack extends Stack {
     // ── Devices: one policy for the fleet, bound to each certificate's thing.
     const policy = new iot.CfnPolicy(this, "DevicePolicy", {
       policyName: devicePolicyName(stage),
-      policyDocument: devicePolicyDocument(settings.topicPrefix, (resource) =>
-        this.formatArn({ service: "iot", resource }),
+      policyDocument: devicePolicyDocument(
+        settings.topicPrefix,
+        sensorRuleName(stage),
+        (resource) => this.formatArn({ service: "iot", resource }),
       ),
     });
 

@@ -206,7 +206,11 @@ describe("with no simulated devices and every port 0, and a device of your own",
         certPath: join(out, `${id}.cert.pem`),
         keyPath: join(out, `${id}.key.pem`),
       },
-      topics: { sensorData: `medusa/${id}/sensor/data` },
+      // Sensor data with Basic Ingest to the stack's rule, as register-device writes for AWS.
+      topics: {
+        sensorData: `$aws/rules/medusa_local_sensor_data/medusa/${id}/sensor/data`,
+        basicIngestRule: "medusa_local_sensor_data",
+      },
       outbox: { path: join(out, "outbox") },
       warnings: [],
     });

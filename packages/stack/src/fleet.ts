@@ -35,6 +35,8 @@ export const agentConfigText = (options: {
   readonly publishIntervalMs: number;
   readonly deviceType: string;
   readonly durability: "none" | "batch";
+  /** `publish.basic_ingest_rule`: sensor data with Basic Ingest to this rule; absent, the plain topic. */
+  readonly basicIngestRule?: string;
 }): string => {
   const { id, files } = options;
   // Numbers from the id, so each device walks differently but the same on every start.
@@ -63,7 +65,7 @@ device_type = "${options.deviceType}"
 [publish]
 interval_ms = ${options.publishIntervalMs}
 status_interval_ms = 30000
-
+${options.basicIngestRule === undefined ? "" : `basic_ingest_rule = "${options.basicIngestRule}"\n`}
 [outbox]
 path = ${JSON.stringify(files.outbox)}
 durability = "${options.durability}"
@@ -83,6 +85,7 @@ export const deviceConfig = (options: {
   readonly topicPrefix: string;
   readonly sampleRateHz: number;
   readonly publishIntervalMs: number;
+  readonly basicIngestRule?: string;
 }): DeviceConfig => {
   const { dir, id, certs } = options;
   const client = certs.paths.clients[id];
@@ -102,6 +105,7 @@ export const deviceConfig = (options: {
     publishIntervalMs: options.publishIntervalMs,
     deviceType: "simulated",
     durability: "none",
+    ...(options.basicIngestRule !== undefined ? { basicIngestRule: options.basicIngestRule } : {}),
   });
   writeFileSync(file, text, { mode: 0o600 });
   return Either.getOrThrow(parseConfig(text, file, { env: {} }));

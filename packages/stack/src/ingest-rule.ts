@@ -1,4 +1,10 @@
-import type { Aedes, AedesPublishPacket, BrokerClient } from "@medusa/adapters/broker";
+import type {
+  Aedes,
+  AedesPublishPacket,
+  BasicIngestRules,
+  BrokerClient,
+  RuleMessage,
+} from "@medusa/adapters/broker";
 import {
   type Commit,
   type IngestOutcome,
@@ -17,6 +23,13 @@ import { startReattribution } from "./reattribution-runner.js";
 
 export interface IngestRuleOptions {
   readonly aedes: Aedes;
+  /**
+   * Basic Ingest: the ingest registers as the rule `ruleName` on the broker's
+   * rules and also takes what devices publish to
+   * `$aws/rules/{ruleName}/{prefix}/+/sensor/data`, with the topic AWS's
+   * `topic()` gives the rule: without the `$aws/rules/{ruleName}/` prefix.
+   */
+  readonly basicIngest?: { readonly rules: BasicIngestRules; readonly ruleName: string };
   /** What the use cases run on, built once: the ingest's interval cache is the one a commit clears. */
   readonly runtime: ManagedRuntime.ManagedRuntime<Services, never>;
   readonly topicPrefix: string;
@@ -75,9 +88,10 @@ export interface IngestRule {
 
 /**
  * What the IoT rule does in AWS, in process: every message a device publishes
- * on `{prefix}/+/sensor/data` goes to the ingest use case the Lambda handler
- * runs (`ingestMessages`), with the topic, the publisher's client id and the
- * receive time the rule SQL would add. Messages that arrive while the store
+ * on `{prefix}/+/sensor/data` (or, with `basicIngest`, to the same topic
+ * behind `$aws/rules/{ruleName}/`) goes to the ingest use case the Lambda
+ * handler runs (`ingestMessages`), with the topic, the publisher's client id
+ * and the receive time the rule SQL would add. Messages that arrive while the store
  * is busy are stored together, as an SQS-batched Lambda would take them
  * (`startIngestQueue`). Storage failures are retried with backoff, then
  * message by message, and finally written to a file, as the function's
@@ -172,16 +186,9 @@ export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
     ...(options.replayCapMs !== undefined ? { capMs: options.replayCapMs } : {}),
   });
 
-  const onPublish = (packet: AedesPublishPacket, client: BrokerClient | null) => {
-    // Only what a device sent: not the broker's own $SYS messages or server-side publishes.
-    if (client === null || !topicMatches(filter, packet.topic)) return;
+  const take = (topic: string, clientId: string, payload: BrokerMessage["payload"]) => {
     counts.received++;
-    const m: BrokerMessage = {
-      topic: packet.topic,
-      clientId: client.id,
-      receivedAt: Date.now(),
-      payload: packet.payload,
-    };
+    const m: BrokerMessage = { topic, clientId, receivedAt: Date.now(), payload };
     if (queue.stopped()) {
       // Between the ingest's stop and the broker's close: the device has its PUBACK.
       options.log({
@@ -194,7 +201,16 @@ export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
     }
     queue.push([m]);
   };
+  const onPublish = (packet: AedesPublishPacket, client: BrokerClient | null) => {
+    // Only what a device sent: not the broker's own $SYS messages or server-side publishes.
+    if (client === null || !topicMatches(filter, packet.topic)) return;
+    take(packet.topic, client.id, packet.payload);
+  };
   options.aedes.on("publish", onPublish);
+  // The topic comes as the rule's topic() gives it, so the ingest reads it as a plain one.
+  options.basicIngest?.rules.register(options.basicIngest.ruleName, filter, (m: RuleMessage) =>
+    take(m.topic, m.clientId, m.payload),
+  );
 
   // Queued ahead of new messages. Ingest is idempotent (a message's items have the same
   // keys every time), so a message stored before its line was written is merely written again.

@@ -7,7 +7,7 @@ import { Either, ParseResult, Schema } from "effect";
 import { ensurePrivateDir } from "./data-dir.js";
 import { agentConfigText } from "./fleet.js";
 import type { StackLog } from "./log.js";
-import { CLOUD_IDENTITY } from "./stack.js";
+import { CLOUD_IDENTITY, INGEST_RULE_NAME } from "./stack.js";
 
 /** A device id the domain refuses, or one the stack keeps for itself. */
 export class InvalidDeviceId extends Error {
@@ -122,7 +122,10 @@ export const issueDevice = async (options: IssueDeviceOptions): Promise<IssuedDe
       files: { ...names, outbox: "outbox" },
       topicPrefix: prefix,
       sampleRateHz: 10,
+      // A message a second, for quick feedback while developing (register-device writes 10 s for AWS);
+      // sensor data with Basic Ingest, as in AWS: the stack's rule takes both paths.
       publishIntervalMs: 1_000,
+      basicIngestRule: INGEST_RULE_NAME,
       deviceType: "development",
       durability: "batch",
     }),

@@ -13,6 +13,7 @@ import {
 import { Effect, Either } from "effect";
 import { afterAll, expect, it } from "vitest";
 import { type Stack, startStack } from "./stack.js";
+import { api, eventually, sleep } from "./testing/stack-client.js";
 
 const dir = mkdtempSync(join(tmpdir(), "medusa-stack-"));
 let stack: Stack | undefined;
@@ -20,15 +21,6 @@ afterAll(async () => {
   await stack?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const eventually = async (check: () => boolean | Promise<boolean>, what: string, ms = 20_000) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-};
 
 const start = () =>
   startStack({
@@ -40,18 +32,6 @@ const start = () =>
     publishIntervalMs: 500,
     settleMs: 1_000,
   });
-
-const api = async (s: Stack, method: string, path: string, body?: unknown) => {
-  const response = await fetch(`${s.apiUrl}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${s.token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
-};
 
 interface TimelineSample {
   readonly device_id: string;

@@ -36,6 +36,12 @@ export interface StackOptions {
   readonly devices?: number;
   readonly sampleRateHz?: number;
   readonly publishIntervalMs?: number;
+  /**
+   * The simulated devices send sensor data with Basic Ingest, to the ingest's
+   * rule (`INGEST_RULE_NAME`), as devices `register-device` sets up do; off:
+   * the plain topic. The ingest takes both either way.
+   */
+  readonly basicIngest?: boolean;
   readonly apiPort?: number;
   readonly mqttPort?: number;
   readonly dynamoPort?: number;
@@ -62,6 +68,8 @@ export interface Stack {
   readonly plainMqttPort: number | undefined;
   readonly dynamoEndpoint: string;
   readonly topicPrefix: string;
+  /** The ingest's rule: devices may send sensor data to `$aws/rules/{it}/{prefix}/{id}/sensor/data`. */
+  readonly basicIngestRule: string;
   /** A clinician token signed with the development secret. */
   readonly token: string;
   readonly secret: string;
@@ -79,6 +87,13 @@ export interface Stack {
 
 /** The identity local tools may use over TLS with the rights of cloud services. */
 export const CLOUD_IDENTITY = "medusa-cloud";
+
+/**
+ * The local stack's sensor rule, named as the CDK app names a stage's
+ * (`medusa_<stage>_sensor_data`; AWS rule names allow no `-`): the ingest
+ * takes Basic Ingest messages for it, and the broker's policy grants it.
+ */
+export const INGEST_RULE_NAME = "medusa_local_sensor_data";
 
 export class PortInUse extends Error {
   override readonly name = "PortInUse";
@@ -179,6 +194,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       tls: { ca: certs.ca, ...certs.server },
       topicPrefix: prefix,
       serviceIdentities: [CLOUD_IDENTITY],
+      basicIngestRules: [INGEST_RULE_NAME],
       ...(options.plainMqttPort !== undefined
         ? { plainListener: { port: options.plainMqttPort } }
         : {}),
@@ -193,6 +209,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
     const failuresFile = join(dir, "ingest-failures.jsonl");
     const ingest = startIngestRule({
       aedes: broker.aedes,
+      basicIngest: { rules: broker.rules, ruleName: INGEST_RULE_NAME },
       runtime,
       topicPrefix: prefix,
       retentionMs: 30 * DAY_MS,
@@ -203,7 +220,9 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
     });
     cleanup.push(() => ingest.stop());
     proceed();
-    progress(`ingest on ${prefix}/+/sensor/data, re-attribution on every commit`);
+    progress(
+      `ingest on ${prefix}/+/sensor/data and, with Basic Ingest, $aws/rules/${INGEST_RULE_NAME}/${prefix}/+/sensor/data; re-attribution on every commit`,
+    );
 
     const secret = devSecret(dir);
     const app = createApp({
@@ -251,6 +270,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
         topicPrefix: prefix,
         sampleRateHz: options.sampleRateHz ?? 10,
         publishIntervalMs: options.publishIntervalMs ?? 1_000,
+        ...(options.basicIngest ? { basicIngestRule: INGEST_RULE_NAME } : {}),
       });
       devices.push(
         await startDevice(config, { log: (entry) => log({ component: "device", ...entry }) }),
@@ -266,6 +286,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       plainMqttPort: broker.plainPort,
       dynamoEndpoint: dynamo.endpoint,
       topicPrefix: prefix,
+      basicIngestRule: INGEST_RULE_NAME,
       token,
       secret,
       deviceIds,

@@ -1,9 +1,18 @@
 import type { AddressInfo, Server, Socket } from "node:net";
 import { createServer as createNetServer } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
-import { DeviceId, MAX_MESSAGE_BYTES, mayPublish, maySubscribe } from "@medusa/domain";
+import {
+  BASIC_INGEST_PREFIX,
+  DeviceId,
+  MAX_MESSAGE_BYTES,
+  mayPublish,
+  maySubscribe,
+  parseBasicIngestTopic,
+  RuleName,
+  topicMatches,
+} from "@medusa/domain";
 import { Aedes, type Client } from "aedes";
-import { Schema } from "effect";
+import { Option, Schema } from "effect";
 import { guardPacketSize } from "./packet-guard.js";
 
 export interface LocalBrokerOptions {
@@ -16,7 +25,41 @@ export interface LocalBrokerOptions {
   readonly serviceIdentities?: ReadonlyArray<string>;
   /** A plain listener on 127.0.0.1 for local tools, with service rights. Off unless given. */
   readonly plainListener?: { readonly port: number };
+  /**
+   * The rule names the IoT policy grants devices for Basic Ingest: a device may
+   * publish its own sensor data to `$aws/rules/{rule}/{prefix}/{thing}/sensor/data`
+   * for these (`devicePublishTopics`). None unless given.
+   */
+  readonly basicIngestRules?: ReadonlyArray<string>;
   readonly log?: (entry: Record<string, unknown>) => void;
+}
+
+/** A Basic Ingest message as a rule gets it. */
+export interface RuleMessage {
+  /** As the rule's `topic()` gives it: without the `$aws/rules/{rule}/` prefix. */
+  readonly topic: string;
+  readonly payload: Buffer;
+  /** The publisher's client id (the rule's `clientId()`). */
+  readonly clientId: string;
+}
+
+/** The rules engine's Basic Ingest side: rules by name, and what did not reach one. */
+export interface BasicIngestRules {
+  /**
+   * The rule `name` (an AWS rule name, 1–128 of `[a-zA-Z0-9_]`) whose SQL
+   * selects `FROM filter`: a publish to `$aws/rules/{name}/{topic}` with
+   * `topic` matching `filter` is handed to `handler`. Returns what removes
+   * the rule again (a deleted rule: its messages are then `ruleNotFound`).
+   */
+  register(name: string, filter: string, handler: (message: RuleMessage) => void): () => void;
+  stats(): {
+    /** Handed to a rule. */
+    readonly delivered: number;
+    /** Dropped: no rule of that name (AWS logs an error and counts `RuleNotFound`). */
+    readonly ruleNotFound: number;
+    /** Dropped: the rule's FROM filter does not select the topic, so the rule does not run. */
+    readonly unmatched: number;
+  };
 }
 
 export interface LocalBroker {
@@ -25,6 +68,8 @@ export interface LocalBroker {
   readonly aedes: Aedes;
   /** Refusals so far (what was refused and why). */
   readonly refusals: ReadonlyArray<Record<string, unknown>>;
+  /** Basic Ingest: `$aws/rules/{rule}/…` reaches the rule registered here, and no subscriber. */
+  readonly rules: BasicIngestRules;
   close(): Promise<void>;
 }
 
@@ -58,6 +103,19 @@ export const MAX_PACKET_BYTES = MAX_MESSAGE_BYTES + 16 * 1024;
  * policy grants no `iot:RetainPublish`; refused like any forbidden publish,
  * by closing the connection), and a packet over `MAX_PACKET_BYTES`, as soon
  * as its header says so. Every refusal is logged with its reason.
+ *
+ * Basic Ingest is emulated as AWS documents it
+ * (https://docs.aws.amazon.com/iot/latest/developerguide/iot-basic-ingest.html):
+ * a publish to `$aws/rules/{rule}/{topic}` is checked against the policy like
+ * any other (a device: its own sensor data, to a rule `basicIngestRules`
+ * names), acknowledged, and handed to the rule registered as `{rule}`
+ * (`rules.register`) with the topic its `topic()` would give; it is never
+ * delivered to a subscriber, and nobody, a service included, may subscribe to
+ * `$aws/rules/…` ("devices and rules cannot subscribe to Basic Ingest reserved
+ * topics"). A message for a rule that does not exist is dropped, logged as an
+ * error and counted (`ruleNotFound`), as AWS logs it and counts `RuleNotFound`.
+ * In-process listeners of aedes's `publish` event still see it, as they see
+ * every accepted publish.
  */
 export const startLocalBroker = async (options: LocalBrokerOptions): Promise<LocalBroker> => {
   const prefix = options.topicPrefix ?? "medusa";
@@ -68,6 +126,12 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
     refusals.push(entry);
     log({ level: "warn", msg: "refused", ...entry });
   };
+
+  const basicIngestRules = options.basicIngestRules ?? [];
+  for (const rule of basicIngestRules)
+    if (!isRuleName(rule))
+      throw new Error(`basicIngestRules: "${rule}" is not an AWS IoT rule name`);
+  const rules = basicIngestEngine(log);
 
   const aedes = await Aedes.createBroker({
     authenticate: (client, _username, _password, done) => {
@@ -127,7 +191,7 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
         refuse({ action: "publish", client_id: c.id, topic: packet.topic, reason });
         return callback(new Error(reason));
       }
-      const verdict = mayPublish(prefix, c.thing ?? "", packet.topic);
+      const verdict = mayPublish(prefix, c.thing ?? "", packet.topic, basicIngestRules);
       if (verdict.allowed) return callback(null);
       refuse({ action: "publish", client_id: c.id, topic: packet.topic, reason: verdict.reason });
       // aedes then closes the connection, as AWS IoT Core does for a publish its policy forbids.
@@ -136,6 +200,16 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
     authorizeSubscribe: (client, subscription, callback) => {
       const c = client as Identified;
       const granted = { ...subscription, qos: Math.min(subscription.qos, 1) as 0 | 1 };
+      if (isBasicIngestFilter(subscription.topic)) {
+        refuse({
+          action: "subscribe",
+          client_id: c.id,
+          topic: subscription.topic,
+          reason:
+            "nobody may subscribe to Basic Ingest topics ($aws/rules/…): they reach their rule only",
+        });
+        return callback(null, null);
+      }
       if (c[SERVICE]) return callback(null, granted);
       const verdict = maySubscribe(prefix, c.thing ?? "", subscription.topic);
       if (verdict.allowed) return callback(null, granted);
@@ -148,6 +222,14 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
       // Negated: SUBACK 0x80 for this filter, the connection stays up.
       return callback(null, null);
     },
+    // Every delivery goes through here, queued ones too: a Basic Ingest message reaches its
+    // rule (below), and no subscriber, whatever its filter.
+    authorizeForward: (_client, packet) =>
+      packet.topic.startsWith(BASIC_INGEST_PREFIX) ? null : packet,
+  });
+  aedes.on("publish", (packet, client) => {
+    if (client !== null && packet.topic.startsWith(BASIC_INGEST_PREFIX))
+      rules.dispatch(packet.topic, packet.payload as Buffer, client.id);
   });
   aedes.on("clientError", (client, error) =>
     log({ level: "debug", msg: "client error", client_id: client.id, error: error.message }),
@@ -215,6 +297,7 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
     plainPort,
     aedes,
     refusals,
+    rules: { register: rules.register, stats: rules.stats },
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await Promise.all([
@@ -222,6 +305,68 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
         plain ? new Promise<void>((r) => plain.close(() => r())) : Promise.resolve(),
         new Promise<void>((r) => aedes.close(() => r())),
       ]);
+    },
+  };
+};
+
+const isRuleName = Schema.is(RuleName);
+
+/** A filter that could select a Basic Ingest topic by naming `$aws/rules` (a first-level wildcard matches no `$` topic). */
+const isBasicIngestFilter = (filter: string) =>
+  filter === "$aws/rules" || filter.startsWith(BASIC_INGEST_PREFIX);
+
+/** The rules registered by name, and where a Basic Ingest publish goes. */
+const basicIngestEngine = (log: (entry: Record<string, unknown>) => void) => {
+  const byName = new Map<string, { filter: string; handler: (message: RuleMessage) => void }>();
+  const counts = { delivered: 0, ruleNotFound: 0, unmatched: 0 };
+  return {
+    register: (name: string, filter: string, handler: (message: RuleMessage) => void) => {
+      if (!isRuleName(name)) throw new Error(`"${name}" is not an AWS IoT rule name`);
+      if (byName.has(name)) throw new Error(`a rule named ${name} is registered already`);
+      const rule = { filter, handler };
+      byName.set(name, rule);
+      return () => {
+        if (byName.get(name) === rule) byName.delete(name);
+      };
+    },
+    stats: () => ({ ...counts }),
+    dispatch: (fullTopic: string, payload: Buffer, clientId: string) => {
+      const parsed = Option.getOrUndefined(parseBasicIngestTopic(fullTopic));
+      const rule = parsed && byName.get(parsed.rule);
+      if (!parsed || !rule) {
+        counts.ruleNotFound++;
+        log({
+          level: "error",
+          msg: "Basic Ingest message dropped: no such rule (RuleNotFound)",
+          rule: parsed?.rule ?? null,
+          topic: fullTopic,
+          client_id: clientId,
+        });
+        return;
+      }
+      if (!topicMatches(rule.filter, parsed.topic)) {
+        counts.unmatched++;
+        log({
+          level: "warn",
+          msg: "Basic Ingest message dropped: the rule's FROM filter does not select its topic",
+          rule: parsed.rule,
+          filter: rule.filter,
+          topic: parsed.topic,
+          client_id: clientId,
+        });
+        return;
+      }
+      counts.delivered++;
+      try {
+        rule.handler({ topic: parsed.topic, payload, clientId });
+      } catch (e) {
+        log({
+          level: "error",
+          msg: "a rule's handler failed",
+          rule: parsed.rule,
+          error: String(e),
+        });
+      }
     },
   };
 };

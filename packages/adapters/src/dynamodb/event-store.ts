@@ -1,19 +1,16 @@
 import {
-  type AttributeValue,
   type DynamoDBClient,
-  QueryCommand,
   TransactionCanceledException,
   TransactWriteItemsCommand,
 } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import {
-  type Commit,
   type DeviceId,
   type EventStoreService,
   EventStoreUnavailable,
   VersionConflict,
 } from "@medusa/domain";
-import { Effect, Either } from "effect";
+import { Effect } from "effect";
 import { commitItem, decodeCommitItem } from "./commit-item.js";
 import { mappingWrites } from "./mapping-row.js";
 import { queryAll, reasonOf } from "./query.js";

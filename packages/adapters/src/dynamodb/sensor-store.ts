@@ -5,34 +5,24 @@ import {
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
-  QueryCommand,
   type WriteRequest,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import {
   lastKeyBefore,
-  type PatientId,
-  type Sample,
   SegmentsNotWritten,
   type SensorStoreService,
   StorageUnavailable,
   type StoredSegment,
   samplesWithin,
-  type TimelineSample,
   type TimeRange,
-  UNASSIGNED,
 } from "@medusa/domain";
 import { Effect, Either } from "effect";
-import {
-  boundSpan,
-  decodeTimelineCursor,
-  encodeTimelineCursor,
-  MAX_ITEM_SPAN_MS,
-  writeIfAbsent,
-} from "../segments.js";
+import { boundSpan, MAX_ITEM_SPAN_MS, writeIfAbsent } from "../segments.js";
 import { queryAll, reasonOf } from "./query.js";
 import { segmentFromItem, segmentItem } from "./sensor-item.js";
-import { PATIENT_TIMELINE_INDEX, type TableNames } from "./tables.js";
+import type { TableNames } from "./tables.js";
+import { patientTimeline } from "./timeline.js";
 
 export interface SensorStoreOptions {
   readonly client: DynamoDBClient;
@@ -259,91 +249,6 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
           })),
         );
       }),
-    patientTimeline: (patientId: PatientId, range, page) =>
-      Effect.gen(function* () {
-        const after =
-          page.cursor === undefined ? undefined : yield* decodeTimelineCursor(page.cursor);
-        const samples: Array<TimelineSample> = [];
-        let nextCursor: string | null = null;
-        /** Takes one item's samples; false once the page is full. */
-        const take = (s: StoredSegment): boolean => {
-          if (s.patientId === UNASSIGNED) return true;
-          if (after && (s.key < after.t || (s.key === after.t && s.deviceId < after.d)))
-            return true;
-          const skip = after && s.key === after.t && s.deviceId === after.d ? after.n : 0;
-          for (let i = skip; i < s.samples.length; i++) {
-            const x = s.samples[i] as Sample;
-            if (!inRange(x.timestamp, range)) continue;
-            if (samples.length === page.limit) {
-              nextCursor = encodeTimelineCursor({ t: s.key, d: s.deviceId, n: i });
-              return false;
-            }
-            samples.push({ ...x, deviceId: s.deviceId });
-          }
-          return true;
-        };
-        // The index orders items by time only; items of one time (several
-        // devices) are taken together, ordered by device, as the cursor expects.
-        let group: Array<StoredSegment> = [];
-        const takeGroup = (): boolean => {
-          group.sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
-          for (const s of group) if (!take(s)) return false;
-          group = [];
-          return true;
-        };
-        // Items per Query: a guess first (items hold 5 or more samples), then
-        // just enough for the rest of the page at the samples per item seen so
-        // far — not another 1,000 items to find the one that ends the page.
-        let fetchedItems = 0;
-        let fetchedSamples = 0;
-        const nextLimit = () => {
-          if (fetchedItems === 0) return Math.min(1_000, Math.ceil(page.limit / 5) + 10);
-          let pending = 0;
-          for (const s of group) pending += s.samples.length;
-          const missing = Math.max(0, page.limit + 1 - samples.length - pending);
-          const perItem = Math.max(1, fetchedSamples / fetchedItems);
-          return Math.min(1_000, Math.ceil(missing / perItem) + 2);
-        };
-        let start: Record<string, AttributeValue> | undefined;
-        do {
-          const limit = nextLimit();
-          const result = yield* Effect.tryPromise({
-            try: () =>
-              client.send(
-                new QueryCommand({
-                  TableName: tables.sensor,
-                  IndexName: PATIENT_TIMELINE_INDEX,
-                  KeyConditionExpression: "patient_id = :h AND #t BETWEEN :from AND :to",
-                  ExpressionAttributeNames: { "#t": "timestamp" },
-                  ExpressionAttributeValues: marshall({
-                    ":h": patientId,
-                    ":from": Math.max(0, after ? after.t : range.start - MAX_ITEM_SPAN_MS),
-                    ":to": lastKeyBefore(range.end),
-                  }),
-                  Limit: limit,
-                  ...(start ? { ExclusiveStartKey: start } : {}),
-                }),
-              ),
-            catch: (e) => unavailable("patientTimeline", e),
-          });
-          for (const item of result.Items ?? []) {
-            const segment = segmentFromItem(item);
-            if (Either.isLeft(segment)) return yield* unavailable("patientTimeline", segment.left);
-            fetchedItems++;
-            fetchedSamples += segment.right.samples.length;
-            if (
-              group.length > 0 &&
-              (group[0] as StoredSegment).key !== segment.right.key &&
-              !takeGroup()
-            ) {
-              return { samples, nextCursor };
-            }
-            group.push(segment.right);
-          }
-          start = result.LastEvaluatedKey;
-        } while (start);
-        takeGroup();
-        return { samples, nextCursor };
-      }),
+    patientTimeline: patientTimeline({ client, tables, unavailable }),
   };
 };

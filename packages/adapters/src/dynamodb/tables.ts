@@ -8,6 +8,7 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
+import { TIMELINE_PROJECTION } from "./sensor-item.js";
 
 /** The tables, by role. */
 export interface TableNames {
@@ -110,7 +111,10 @@ export const tableDefinitions = (
           { AttributeName: "patient_id", KeyType: "HASH" },
           { AttributeName: "timestamp", KeyType: "RANGE" },
         ],
-        Projection: { ProjectionType: "ALL" },
+        // The samples and nothing else a timeline does not read: a timeline is one
+        // Query of the index, charged by the bytes read (a Query of keys only,
+        // then a GetItem per item, would cost half a read unit an item).
+        Projection: { ProjectionType: "INCLUDE", NonKeyAttributes: [...TIMELINE_PROJECTION] },
       },
     ],
   },

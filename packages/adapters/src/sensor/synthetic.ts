@@ -1,4 +1,5 @@
 import { Effect } from "effect";
+import { G_PER_LSB } from "./adxl345.js";
 import {
   type MotionReading,
   type MotionSensorService,
@@ -73,11 +74,13 @@ export class SyntheticSensor implements MotionSensorService {
       const u = Math.max(this.random(), 1e-12);
       return 0.01 * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.random());
     };
+    // In the chip's own whole steps, as an ADXL345 in full resolution reports them.
+    const chip = (g: number) => Math.round(g / G_PER_LSB) * G_PER_LSB;
     return {
       timestamp: Math.round(t),
-      x: 0.15 * Math.sin(s + Math.PI / 2) + noise(),
-      y: 0.05 * Math.sin(s / 2) + noise(),
-      z: 1 + 0.25 * Math.abs(Math.sin(s)) - 0.12 + noise(),
+      x: chip(0.15 * Math.sin(s + Math.PI / 2) + noise()),
+      y: chip(0.05 * Math.sin(s / 2) + noise()),
+      z: chip(1 + 0.25 * Math.abs(Math.sin(s)) - 0.12 + noise()),
     };
   }
 

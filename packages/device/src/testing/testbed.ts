@@ -7,6 +7,7 @@ import {
   type LocalBroker,
   startLocalBroker,
 } from "@medusa/adapters/broker";
+import { connectTransport, type MqttTransport } from "@medusa/adapters/mqtt";
 import { parseSensorPayload, samplesOf } from "@medusa/domain";
 import { Either } from "effect";
 import { type DeviceConfig, loadConfig } from "../config.js";
@@ -29,6 +30,8 @@ export const writeConfig = (
     readonly intervalMs?: number;
     readonly durability?: "none" | "batch" | "fsync";
     readonly outbox?: string;
+    /** `publish.basic_ingest_rule`: sensor data with Basic Ingest to this rule. */
+    readonly basicIngestRule?: string;
   } = {},
 ): { path: string; config: DeviceConfig } => {
   const client = certs.paths.clients[id];
@@ -53,6 +56,7 @@ sample_rate_hz = ${options.rateHz ?? 50}
 [publish]
 interval_ms = ${options.intervalMs ?? 200}
 status_interval_ms = 1000
+${options.basicIngestRule ? `basic_ingest_rule = "${options.basicIngestRule}"` : ""}
 
 [outbox]
 path = "${join(dir, `outbox-${id}`)}"
@@ -80,12 +84,31 @@ export const recordSamples = (broker: LocalBroker) => {
   return seen;
 };
 
-export const startBroker = (certs: DevCertFiles, port = 0) =>
+export const startBroker = (
+  certs: DevCertFiles,
+  port = 0,
+  options: { readonly basicIngestRules?: ReadonlyArray<string> } = {},
+) =>
   startLocalBroker({
     port,
     tls: { ca: certs.ca, ...certs.server },
     serviceIdentities: ["medusa-cloud"],
+    ...options,
   });
+
+/** A cloud service (`medusa-cloud`, service rights on `startBroker`'s broker) connected over TLS. */
+export const connectCloud = (certs: DevCertFiles, port: number): MqttTransport => {
+  const pair = certs.clients["medusa-cloud"];
+  if (!pair) throw new Error("no certificate for medusa-cloud");
+  return connectTransport({
+    host: "127.0.0.1",
+    port,
+    clientId: "medusa-cloud",
+    ca: certs.ca,
+    cert: pair.cert,
+    key: pair.key,
+  });
+};
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -27,6 +27,14 @@ export interface ExecuteOptions {
   /** Fail with `VersionConflict` unless the stream is at this version. */
   readonly expectedVersion?: number;
   readonly policy?: DecisionPolicy;
+  /**
+   * For a command in effect "now" (its caller gave no time): the time of a
+   * re-decide after a lost race, which becomes the command's `at` and `now`.
+   * Its first time may be earlier than the winner's, and "now" then means
+   * the later moment — so the loser hears what the new state says (the device
+   * is assigned), not that its time lies before the winner's.
+   */
+  readonly now?: Effect.Effect<EpochMillis>;
 }
 
 export type CommandFailure = AssignmentRejection | VersionConflict | EventStoreUnavailable;
@@ -75,9 +83,13 @@ export const executeCommand = (
     if (options.expectedVersion !== undefined) return yield* first;
     return yield* first.pipe(
       Effect.catchTag("VersionConflict", () =>
-        Effect.flatMap(store.load(command.deviceId), (fresh) =>
-          attempt(store, command, fresh, policy),
-        ),
+        Effect.gen(function* () {
+          const fresh = yield* store.load(command.deviceId);
+          const again = options.now
+            ? { ...command, ...(yield* Effect.map(options.now, (t) => ({ at: t, now: t }))) }
+            : command;
+          return yield* attempt(store, again, fresh, policy);
+        }),
       ),
     );
   });
@@ -98,12 +110,14 @@ export const executeRequest = (
   EventStore | Clock | IdempotencyKeys
 > =>
   Effect.gen(function* () {
-    const now = request.now ?? (yield* (yield* Clock).now);
+    const clock = yield* Clock;
+    const now = request.now ?? (yield* clock.now);
     if (options.idempotency) yield* (yield* IdempotencyKeys).claim({ ...options.idempotency, now });
-    return yield* executeCommand(
-      { ...request, now, at: request.at ?? now } as AssignmentCommand,
-      options,
-    );
+    const inEffectNow = request.at === undefined && request.now === undefined;
+    return yield* executeCommand({ ...request, now, at: request.at ?? now } as AssignmentCommand, {
+      ...options,
+      ...(inEffectNow ? { now: clock.now } : {}),
+    });
   });
 
 /** Decides on `stream` and appends at its next version. */

@@ -10,6 +10,10 @@ export interface AgentConfig {
   readonly certPath: string;
   readonly keyPath: string;
   readonly sampleRateHz: number;
+  /** `publish.interval_ms`: one message per interval, the bill's dial. */
+  readonly publishIntervalMs: number;
+  /** `publish.basic_ingest_rule`: the stack's sensor rule, or null for the plain topic. */
+  readonly basicIngestRule: string | null;
   readonly location: string;
   /** For the header comment: which certificate, when. */
   readonly certificateId: string;
@@ -31,7 +35,11 @@ const str = (s: string): string => {
 /**
  * The agent's configuration for AWS IoT Core: mutual TLS on 8883 to the
  * account's endpoint, the thing name as client id (the device policy allows
- * no other), and the deployment's topic prefix.
+ * no other), the deployment's topic prefix, one message per publish interval
+ * and sensor data with Basic Ingest, the cheaper path (no messaging charge:
+ * https://docs.aws.amazon.com/iot/latest/developerguide/iot-basic-ingest.html).
+ * The agent's own defaults (1 s, the plain topic) stay what they were, so a
+ * file written before means what it meant.
  */
 export const agentConfigToml = (c: AgentConfig): string =>
   `# MeDUSA Link device agent, written by register-device at ${c.generatedAt}
@@ -54,4 +62,15 @@ kind = "adxl345"
 
 [device]
 location = ${str(c.location)}
-`;
+
+[publish]
+# One message every ${c.publishIntervalMs / 1000} s: the interval sets the bill (docs/deploy.md, section 9).
+interval_ms = ${c.publishIntervalMs}
+${
+  c.basicIngestRule === null
+    ? ""
+    : `# Sensor data straight to the stack's rule with Basic Ingest: no IoT messaging charge.
+# Without this line it goes to ${c.topicPrefix}/${c.thingName}/sensor/data through the message broker.
+basic_ingest_rule = ${str(c.basicIngestRule)}
+`
+}`;

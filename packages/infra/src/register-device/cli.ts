@@ -3,10 +3,17 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { IoTClient } from "@aws-sdk/client-iot";
-import { DEFAULT_TOPIC_PREFIX } from "@medusa/domain";
-import { devicePolicyName, STAGES, type Stage } from "../settings.js";
+import {
+  DEFAULT_TOPIC_PREFIX,
+  MAX_PUBLISH_INTERVAL_MS,
+  MIN_PUBLISH_INTERVAL_MS,
+  RuleName,
+} from "@medusa/domain";
+import { Schema } from "effect";
+import { devicePolicyName, STAGES, type Stage, sensorRuleName } from "../settings.js";
 import {
   DEFAULT_DEVICE_DIR,
+  DEFAULT_PUBLISH_INTERVAL_MS,
   deviceFiles,
   type RegisterDeviceOptions,
   registerDevice,
@@ -28,11 +35,19 @@ mqtt_publisher.toml. A failure half-way undoes what was done.
   --device-dir DIR     where the files will be on the device (default ${DEFAULT_DEVICE_DIR})
   --device-key PATH    the key's path on the device (default <device-dir>/<thing>.private.key)
   --sample-rate HZ     sensor.sample_rate_hz (default 10)
+  --publish-interval-ms MS
+                       publish.interval_ms: one message per interval (default ${DEFAULT_PUBLISH_INTERVAL_MS})
+  --basic-ingest-rule NAME
+                       send sensor data to this IoT rule with Basic Ingest, no messaging
+                       charge (default medusa_<stage>_sensor_data, the stack's rule)
+  --plain-topic        send sensor data on <prefix>/<thing>/sensor/data instead
   --location TEXT      device.location
   --region REGION      AWS region (default: AWS_REGION / your profile)
   --overwrite          replace files already in --out
   -h, --help           this text
 `;
+
+const isRuleName = Schema.is(RuleName);
 
 export class UsageError extends Error {
   override readonly name = "UsageError";
@@ -58,6 +73,27 @@ export const parseCommandLine = (
   const sampleRateHz = values["sample-rate"] === undefined ? 10 : Number(values["sample-rate"]);
   if (!Number.isFinite(sampleRateHz) || sampleRateHz <= 0)
     throw new UsageError(`--sample-rate ${values["sample-rate"]}: a positive number`);
+  const publishIntervalMs =
+    values["publish-interval-ms"] === undefined
+      ? DEFAULT_PUBLISH_INTERVAL_MS
+      : Number(values["publish-interval-ms"]);
+  if (
+    !Number.isInteger(publishIntervalMs) ||
+    publishIntervalMs < MIN_PUBLISH_INTERVAL_MS ||
+    publishIntervalMs > MAX_PUBLISH_INTERVAL_MS
+  )
+    throw new UsageError(
+      `--publish-interval-ms ${values["publish-interval-ms"]}: whole milliseconds, ${MIN_PUBLISH_INTERVAL_MS}-${MAX_PUBLISH_INTERVAL_MS}`,
+    );
+  if (values["plain-topic"] && values["basic-ingest-rule"] !== undefined)
+    throw new UsageError("--plain-topic and --basic-ingest-rule: choose one");
+  const basicIngestRule = values["plain-topic"]
+    ? null
+    : (values["basic-ingest-rule"] ?? sensorRuleName(stage as Stage));
+  if (basicIngestRule !== null && !isRuleName(basicIngestRule))
+    throw new UsageError(
+      `--basic-ingest-rule ${basicIngestRule}: an AWS IoT rule name, 1-128 characters of [a-zA-Z0-9_]`,
+    );
   let csrPem: string | undefined;
   if (values.csr !== undefined) {
     try {
@@ -80,6 +116,8 @@ export const parseCommandLine = (
       ...(values["device-dir"] ? { deviceDir: values["device-dir"] } : {}),
       ...(values["device-key"] ? { deviceKeyPath: values["device-key"] } : {}),
       sampleRateHz,
+      publishIntervalMs,
+      basicIngestRule,
       ...(values.location !== undefined ? { location: values.location } : {}),
       overwrite: values.overwrite ?? false,
     },
@@ -101,6 +139,9 @@ const parse = (argv: ReadonlyArray<string>) =>
       "device-dir": { type: "string" },
       "device-key": { type: "string" },
       "sample-rate": { type: "string" },
+      "publish-interval-ms": { type: "string" },
+      "basic-ingest-rule": { type: "string" },
+      "plain-topic": { type: "boolean" },
       location: { type: "string" },
       region: { type: "string" },
       overwrite: { type: "boolean" },
@@ -140,6 +181,7 @@ export const main = async (
         `registered ${r.thingName}${r.thingCreated ? "" : " (existing thing)"}`,
         `  certificate  ${r.certificateId} (active, policy ${options.policyName})`,
         `  endpoint     ${r.endpoint}`,
+        `  sensor data  ${options.basicIngestRule === null ? `${options.topicPrefix ?? DEFAULT_TOPIC_PREFIX}/${r.thingName}/sensor/data` : `Basic Ingest to rule ${options.basicIngestRule}`}, every ${(options.publishIntervalMs ?? DEFAULT_PUBLISH_INTERVAL_MS) / 1000} s`,
         `  files        ${r.files.join("\n               ")}`,
         "",
         "On the device:",

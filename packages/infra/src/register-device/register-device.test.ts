@@ -36,6 +36,8 @@ import {
   type DetachThingPrincipalCommandInput,
   GetPolicyCommand,
   type GetPolicyCommandInput,
+  GetTopicRuleCommand,
+  type GetTopicRuleCommandInput,
   IoTClient,
   ResourceNotFoundException,
   UpdateCertificateCommand,
@@ -46,12 +48,14 @@ import { Either } from "effect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 // The agent's own parser: what register-device writes must load on the device.
 import { parseConfig } from "../../../device/src/config.js";
+import { agentConfigToml } from "./agent-config.js";
 import { AMAZON_ROOT_CA_1_PEM, AMAZON_ROOT_CA_1_SHA256 } from "./amazon-root-ca.js";
 import { main, parseCommandLine, UsageError } from "./cli.js";
 import { RegistrationFailed, registerDevice } from "./register-device.js";
 
 const ENDPOINT = "a1b2c3d4e5f6g7-ats.iot.eu-central-1.amazonaws.com";
 const POLICY = "medusa-dev-device";
+const RULE = "medusa_dev_sensor_data";
 const THING = "medusa-pi-07";
 const arnOf = (id: string) => `arn:aws:iot:eu-central-1:123456789012:cert/${id}`;
 
@@ -67,6 +71,8 @@ class FakeIot {
     { status: "ACTIVE" | "INACTIVE"; policies: Set<string>; things: Set<string> }
   >();
   readonly policies = new Set([POLICY]);
+  /** Topic rules by name: whether each is disabled. */
+  readonly rules = new Map([[RULE, false]]);
   readonly calls: Array<string> = [];
   /** Command name → how it fails (once per listed entry). */
   readonly failAt = new Map<string, "before" | "after">();
@@ -114,6 +120,20 @@ class FakeIot {
       guard("GetPolicy", (i: GetPolicyCommandInput) => {
         if (!this.policies.has(i.policyName ?? "")) throw notFound(`policy ${i.policyName}`);
         return { policyName: i.policyName };
+      }),
+    );
+    mock.on(GetTopicRuleCommand).callsFake(
+      guard("GetTopicRule", (i: GetTopicRuleCommandInput) => {
+        const disabled = this.rules.get(i.ruleName ?? "");
+        // IoT answers a rule that does not exist so, not with ResourceNotFoundException.
+        if (disabled === undefined)
+          throw Object.assign(new Error("Access to the rule is denied"), {
+            name: "UnauthorizedException",
+          });
+        return {
+          ruleArn: `arn:aws:iot:eu-central-1:123456789012:rule/${i.ruleName}`,
+          rule: { ruleName: i.ruleName, ruleDisabled: disabled },
+        };
       }),
     );
     mock.on(DescribeThingCommand).callsFake(
@@ -243,13 +263,34 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 const register = (extra: Partial<Parameters<typeof registerDevice>[1]> = {}) =>
   registerDevice(
     iot.client,
-    { thingName: THING, policyName: POLICY, outDir: out, location: "ward 3, bed 12", ...extra },
-    { sleep: noSleep, now: () => new Date("2026-11-23T10:00:00Z") },
+    {
+      thingName: THING,
+      policyName: POLICY,
+      basicIngestRule: RULE,
+      outDir: out,
+      location: "ward 3, bed 12",
+      ...extra,
+    },
+    { sleep: noSleep, now: () => new Date("2026-11-23T10:00:00Z"), log: (l) => logged.push(l) },
   );
+let logged: Array<string> = [];
+beforeEach(() => {
+  logged = [];
+});
+const loadWritten = () => {
+  const config = parseConfig(
+    readFileSync(join(out, "mqtt_publisher.toml"), "utf8"),
+    "/etc/medusa/mqtt_publisher.toml",
+    { fs: { read: () => undefined, write: () => {}, mode: () => undefined } },
+  );
+  if (Either.isLeft(config)) throw config.left;
+  return config.right;
+};
 
 const SUCCESS_STEPS = [
   "DescribeEndpoint",
   "GetPolicy",
+  "GetTopicRule",
   "DescribeThing",
   "CreateThing",
   "CreateKeysAndCertificate",
@@ -282,14 +323,9 @@ describe("registerDevice", () => {
     expect(readFileSync(join(out, "AmazonRootCA1.pem"), "utf8")).toBe(AMAZON_ROOT_CA_1_PEM);
   });
 
-  it("writes an mqtt_publisher.toml the agent loads as is", async () => {
+  it("writes an mqtt_publisher.toml the agent loads as is: Basic Ingest to the stack's rule, every 10 s", async () => {
     await register();
-    const text = readFileSync(join(out, "mqtt_publisher.toml"), "utf8");
-    const config = parseConfig(text, "/etc/medusa/mqtt_publisher.toml", {
-      fs: { read: () => undefined, write: () => {}, mode: () => undefined },
-    });
-    if (Either.isLeft(config)) throw config.left;
-    expect(config.right).toMatchObject({
+    expect(loadWritten()).toMatchObject({
       deviceId: THING,
       deviceIdSource: "client_id",
       mqtt: {
@@ -300,11 +336,42 @@ describe("registerDevice", () => {
         certPath: `/etc/medusa/certs/${THING}.cert.pem`,
         keyPath: `/etc/medusa/certs/${THING}.private.key`,
       },
-      topics: { sensorData: `medusa/${THING}/sensor/data`, commands: `medusa/${THING}/commands/#` },
+      topics: {
+        sensorData: `$aws/rules/${RULE}/medusa/${THING}/sensor/data`,
+        basicIngestRule: RULE,
+        status: `medusa/${THING}/status`,
+        commands: `medusa/${THING}/commands/#`,
+      },
       sensor: { sampleRateHz: 10, kind: "adxl345" },
       device: { location: "ward 3, bed 12" },
+      publishIntervalMs: 10_000,
       warnings: [],
     });
+  });
+
+  it("writes the plain topic when told, and then does not look for the rule", async () => {
+    iot.rules.clear();
+    await register({ basicIngestRule: null, publishIntervalMs: 2_000 });
+    expect(iot.calls).not.toContain("GetTopicRule");
+    expect(loadWritten()).toMatchObject({
+      topics: { sensorData: `medusa/${THING}/sensor/data`, basicIngestRule: null },
+      publishIntervalMs: 2_000,
+    });
+    expect(readFileSync(join(out, "mqtt_publisher.toml"), "utf8")).not.toContain("basic_ingest");
+  });
+
+  it("stops before creating anything when the rule is missing; registers, saying so, when it is disabled", async () => {
+    await expect(register({ basicIngestRule: "medusa_prod_sensor_data" })).rejects.toThrow(
+      /no IoT rule medusa_prod_sensor_data.*deploy the stack first.*--plain-topic/,
+    );
+    expect(iot.calls).toEqual(["DescribeEndpoint", "GetPolicy", "GetTopicRule"]);
+    expect(iot.things.size + iot.certificates.size).toBe(0);
+    iot.rules.set(RULE, true);
+    await register();
+    expect(logged).toContain(
+      `  rule ${RULE} is disabled: the device's data is dropped until it is enabled again`,
+    );
+    expect(iot.active()).toHaveLength(1);
   });
 
   it("with a CSR made on the device: IoT signs it and no private key exists here", async () => {
@@ -319,12 +386,9 @@ describe("registerDevice", () => {
     const sent = iot.calls.indexOf("CreateCertificateFromCsr");
     expect(sent).toBeGreaterThan(0);
     expect(existsSync(join(out, `${THING}.private.key`))).toBe(false);
-    const config = parseConfig(readFileSync(join(out, "mqtt_publisher.toml"), "utf8"), "f", {
-      fs: { read: () => undefined, write: () => {}, mode: () => undefined },
-    });
-    if (Either.isLeft(config)) throw config.left;
-    expect(config.right.mqtt.keyPath).toBe("/var/lib/medusa/device.key");
-    expect(config.right.topics.sensorData).toBe(`clinic-a/${THING}/sensor/data`);
+    const config = loadWritten();
+    expect(config.mqtt.keyPath).toBe("/var/lib/medusa/device.key");
+    expect(config.topics.sensorData).toBe(`$aws/rules/${RULE}/clinic-a/${THING}/sensor/data`);
   });
 
   it("gives an existing thing one more certificate and leaves the thing alone on failure", async () => {
@@ -432,15 +496,37 @@ describe("the command line", () => {
         policyName: "medusa-prod-device",
         topicPrefix: "medusa",
         sampleRateHz: 10,
+        // New configurations: Basic Ingest to the stage's rule, one message every 10 s.
+        basicIngestRule: "medusa_prod_sensor_data",
+        publishIntervalMs: 10_000,
       },
     });
     expect(parseCommandLine(["-h"])).toEqual({ help: true });
+    const options = (argv: Array<string>) => {
+      const parsed = parseCommandLine(["--thing", THING, ...argv]);
+      if (parsed.help) throw new Error("help");
+      return parsed.options;
+    };
+    expect(options([]).basicIngestRule).toBe(RULE);
+    expect(options(["--plain-topic"]).basicIngestRule).toBeNull();
+    expect(options(["--basic-ingest-rule", "clinic_rule"]).basicIngestRule).toBe("clinic_rule");
+    expect(options(["--publish-interval-ms", "1000"]).publishIntervalMs).toBe(1_000);
   });
 
   it("refuses bad input with a usage error", () => {
     expect(() => parseCommandLine([])).toThrow(UsageError);
     expect(() => parseCommandLine(["--thing", "x", "--stage", "qa"])).toThrow(/--stage qa/);
     expect(() => parseCommandLine(["--thing", "x", "--bogus"])).toThrow(UsageError);
+    expect(() =>
+      parseCommandLine(["--thing", "x", "--basic-ingest-rule", "medusa-ingest"]),
+    ).toThrow(/--basic-ingest-rule medusa-ingest: an AWS IoT rule name/);
+    expect(() =>
+      parseCommandLine(["--thing", "x", "--basic-ingest-rule", "r", "--plain-topic"]),
+    ).toThrow(/choose one/);
+    for (const bad of ["50", "1000.5", "600001", "soon"])
+      expect(() => parseCommandLine(["--thing", "x", "--publish-interval-ms", bad])).toThrow(
+        /--publish-interval-ms/,
+      );
     expect(() => parseCommandLine(["--thing", "x", "--csr", "f"], () => "not a csr")).toThrow(
       /not a PEM certificate signing request/,
     );
@@ -460,6 +546,7 @@ describe("the command line", () => {
     expect(await main(["--thing", THING, "--out", out], io)).toBe(0);
     expect(printed).toMatch(new RegExp(`registered ${THING}`));
     expect(printed).toMatch(/sudo chmod 600 \/etc\/medusa\/certs\/medusa-pi-07.private.key/);
+    expect(printed).toContain(`sensor data  Basic Ingest to rule ${RULE}, every 10 s`);
     expect(
       await main(["--thing", "pi-2", "--out", join(dir, "pi-2"), "--policy", "nope"], io),
     ).toBe(1);
@@ -473,4 +560,25 @@ it("ships Amazon Root CA 1, checked by its published fingerprint", () => {
   expect(ca.fingerprint256).toBe(AMAZON_ROOT_CA_1_SHA256);
   expect(ca.subject).toContain("CN=Amazon Root CA 1");
   expect(new Date(ca.validTo).getUTCFullYear()).toBe(2038);
+});
+
+it("the deploy guide shows the [publish] table register-device writes", () => {
+  const guide = readFileSync(new URL("../../../../docs/deploy.md", import.meta.url), "utf8");
+  const written = agentConfigToml({
+    endpoint: ENDPOINT,
+    thingName: "medusa-pi-01",
+    topicPrefix: "medusa",
+    caPath: "/etc/medusa/certs/AmazonRootCA1.pem",
+    certPath: "/etc/medusa/certs/medusa-pi-01.cert.pem",
+    keyPath: "/etc/medusa/certs/medusa-pi-01.private.key",
+    sampleRateHz: 10,
+    publishIntervalMs: 10_000,
+    basicIngestRule: RULE,
+    location: "ward 3, bed 12",
+    certificateId: "c",
+    generatedAt: "t",
+  });
+  const publish = written.slice(written.indexOf("[publish]"));
+  expect(publish).toContain('basic_ingest_rule = "medusa_dev_sensor_data"');
+  expect(guide).toContain(publish.trim());
 });

@@ -14,6 +14,7 @@ import {
   DetachPolicyCommand,
   DetachThingPrincipalCommand,
   GetPolicyCommand,
+  GetTopicRuleCommand,
   type IoTClient,
   ResourceNotFoundException,
   UpdateCertificateCommand,
@@ -42,6 +43,14 @@ export interface RegisterDeviceOptions {
   /** The key's path on the device (with a CSR: where the device keeps it). */
   readonly deviceKeyPath?: string;
   readonly sampleRateHz?: number;
+  /** `publish.interval_ms` of the written configuration (10,000 by default). */
+  readonly publishIntervalMs?: number;
+  /**
+   * The stack's sensor rule (`sensorRuleName(stage)`): the written
+   * configuration sends sensor data to it with Basic Ingest, and the rule is
+   * checked to exist first. Null: the plain topic, through the message broker.
+   */
+  readonly basicIngestRule: string | null;
   readonly location?: string;
   /** Overwrite files already in `outDir`. */
   readonly overwrite?: boolean;
@@ -84,6 +93,8 @@ export class RegistrationFailed extends Error {
 }
 
 export const DEFAULT_DEVICE_DIR = "/etc/medusa/certs";
+/** New configurations publish every 10 s: the cost dial (docs/deploy.md, section 9). */
+export const DEFAULT_PUBLISH_INTERVAL_MS = 10_000;
 export const CA_FILE = "AmazonRootCA1.pem";
 export const CONFIG_FILE = "mqtt_publisher.toml";
 
@@ -188,6 +199,26 @@ export const registerDevice = async (
         throw e;
       }),
     );
+
+    const rule = options.basicIngestRule;
+    if (rule !== null) {
+      // A Basic Ingest message for a rule that does not exist is dropped (AWS logs an error and
+      // counts RuleNotFound): a device configured so would lose everything it sends.
+      const noRule = () =>
+        new Error(
+          `no IoT rule ${rule} in this account and region: deploy the stack first, name the stage's rule with --basic-ingest-rule, or publish on the plain topic with --plain-topic`,
+        );
+      const found = await attempt("GetTopicRule", () =>
+        iot.send(new GetTopicRuleCommand({ ruleName: rule })).catch((e: unknown) => {
+          // GetTopicRule answers a rule that does not exist with UnauthorizedException.
+          if (isNotFound(e) || errorName(e) === "UnauthorizedException") throw noRule();
+          throw e;
+        }),
+      );
+      if (!found.rule) throw noRule();
+      if (found.rule.ruleDisabled)
+        log(`  rule ${rule} is disabled: the device's data is dropped until it is enabled again`);
+    }
 
     const thingExists = await attempt("DescribeThing", () =>
       iot.send(new DescribeThingCommand({ thingName })).then(
@@ -294,6 +325,8 @@ export const registerDevice = async (
           certPath: `${deviceDir}/${names.certificate}`,
           keyPath: options.deviceKeyPath ?? `${deviceDir}/${names.privateKey}`,
           sampleRateHz: options.sampleRateHz ?? 10,
+          publishIntervalMs: options.publishIntervalMs ?? DEFAULT_PUBLISH_INTERVAL_MS,
+          basicIngestRule: rule,
           location: options.location ?? "",
           certificateId,
           generatedAt: now().toISOString(),
