@@ -1,3 +1,4 @@
+// Over 350 lines on purpose: one resolver for the file, the environment and the defaults, so every key's rule (and its error message) is in one place; config-file.ts holds the file's schema.
 import { randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve as resolvePath } from "node:path";

@@ -60,7 +60,12 @@ beforeAll(async () => {
   }
 });
 afterAll(async () => {
-  broker?.kill("SIGTERM");
+  // Mosquitto writes into its folder as it stops: wait for it before removing the folder.
+  if (broker && broker.exitCode === null && broker.signalCode === null) {
+    const exited = new Promise((resolve) => broker?.once("exit", resolve));
+    broker.kill("SIGTERM");
+    await Promise.race([exited, sleep(5_000)]);
+  }
   folder?.remove();
 });
 

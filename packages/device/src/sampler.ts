@@ -1,3 +1,4 @@
+// Over 350 lines on purpose: reading the sensor, the journal and sequence blocks share one clock and one crash story (README, "The outbox").
 import { performance } from "node:perf_hooks";
 import type { SampleJournalService, SampleOutboxService } from "@medusa/adapters/outbox";
 import type { MotionSensorService } from "@medusa/adapters/sensor";

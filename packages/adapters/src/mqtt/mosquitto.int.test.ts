@@ -109,7 +109,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stopMosquitto();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 });
 
 const connect = (id: string, protocolVersion: 4 | 5): MqttTransport => {

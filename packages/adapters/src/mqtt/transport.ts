@@ -1,3 +1,4 @@
+// Over 350 lines on purpose: one state machine (connect, backoff, resubscribe, in-flight publishes, TLS failures told apart) that reads best whole.
 import { performance } from "node:perf_hooks";
 import { topicMatches } from "@medusa/domain";
 import { Effect, Layer, Predicate } from "effect";

@@ -16,7 +16,7 @@ import { type DeviceConfig, loadConfig } from "../config.js";
 export const testFolder = async (ids: ReadonlyArray<string>) => {
   const dir = mkdtempSync(join(tmpdir(), "medusa-device-"));
   const certs = await ensureDevCerts(join(dir, "certs"), ids);
-  return { dir, certs, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, certs, remove: () => rmSync(dir, { recursive: true, force: true, maxRetries: 5 }) };
 };
 
 /** Writes an agent configuration file (the old publisher's format plus new keys) and loads it. */

@@ -1,3 +1,4 @@
+// Over 350 lines on purpose: each step of registering a device and its undo sit side by side, so a failure at any step is rolled back by the code beside it.
 import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
