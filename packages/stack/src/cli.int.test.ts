@@ -40,7 +40,7 @@ const small = (dynamoPort = 0) => [
 
 it("prints what runs where and a token, and stops cleanly on Ctrl-C with exit code 0", async () => {
   const stack = run(small());
-  await stack.waitFor("Ctrl-C stops everything", 60_000);
+  await stack.waitFor("Ctrl-C stops everything", 100_000);
   const out = stack.output();
   expect(out).toContain("✓ DynamoDB Local ready on http://127.0.0.1:");
   expect(out).toMatch(/API {10}http:\/\/127\.0\.0\.1:\d+/);
@@ -99,7 +99,7 @@ describe("with no simulated devices and every port 0, and a device of your own",
       ...["--dir", own, "--devices", "0", "--api-port", "0", "--mqtt-port", "0"],
       ...["--dynamo-port", "0", "--plain-mqtt-port", "0"],
     ]);
-    await started.waitFor("Ctrl-C stops everything", 60_000);
+    await started.waitFor("Ctrl-C stops everything", 100_000);
     const text = started.output();
     const found = (pattern: RegExp) => pattern.exec(text)?.[1] ?? "";
     report = {

@@ -30,6 +30,8 @@ export interface SensorStoreOptions {
   /** How long `write` keeps retrying unprocessed or throttled items before it reports them. */
   readonly writeDeadlineMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** The clock the write deadline is measured on (tests move it with `sleep`). */
+  readonly now?: () => number;
   /** Jitter source for the backoff (tests pin it). */
   readonly random?: () => number;
 }
@@ -60,6 +62,7 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
   const deadlineMs = options.writeDeadlineMs ?? 10_000;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const random = options.random ?? Math.random;
+  const now = options.now ?? Date.now;
 
   /**
    * Sends write requests 25 at a time. What DynamoDB leaves unprocessed, or
@@ -68,7 +71,7 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
   const batchWrite = (operation: string, requests: ReadonlyArray<WriteRequest>) =>
     Effect.tryPromise({
       try: async () => {
-        const deadline = Date.now() + deadlineMs;
+        const deadline = now() + deadlineMs;
         let pending = [...requests];
         let attempt = 0;
         let lastThrottle = "UnprocessedItems";
@@ -91,7 +94,7 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
           }
           pending = next;
           if (pending.length === 0) break;
-          if (Date.now() >= deadline) return { failed: pending, lastThrottle };
+          if (now() >= deadline) return { failed: pending, lastThrottle };
           attempt++;
           await sleep(random() * Math.min(2_000, 50 * 2 ** attempt));
         }
@@ -161,7 +164,7 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
           return { stored: got.Item ?? null };
         }
         if (!throttled(e)) throw e;
-        if (Date.now() >= deadline) return "throttled";
+        if (now() >= deadline) return "throttled";
         await sleep(random() * Math.min(2_000, 50 * 2 ** (attempt + 1)));
       }
     }
@@ -210,7 +213,7 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
       writeIfAbsent(segments, {
         put: (piece) =>
           Effect.tryPromise({
-            try: () => putIfAbsent(segmentItem(piece), Date.now() + deadlineMs),
+            try: () => putIfAbsent(segmentItem(piece), now() + deadlineMs),
             catch: (e) => unavailable("write", e),
           }).pipe(
             Effect.flatMap(

@@ -278,6 +278,17 @@ describe("DynamoDB sensor store", () => {
    * to throw instead (nothing of that call is written), as DynamoDB does when
    * it throttles the whole request.
    */
+  /** A clock that stands still except when the store backs off, by `step` ms a time. */
+  const steppingClock = (step: number) => {
+    let t = 0;
+    return {
+      now: () => t,
+      sleep: async () => {
+        t += step;
+        await new Promise((r) => setImmediate(r));
+      },
+    };
+  };
   const throttling = (
     unprocessed: (
       call: number,
@@ -379,7 +390,7 @@ describe("DynamoDB sensor store", () => {
       client: flaky.client,
       tables,
       writeDeadlineMs: 200,
-      sleep: () => new Promise((r) => setTimeout(r, 20)),
+      ...steppingClock(20),
     });
     const id = deviceId(`flaky-${Date.now()}`);
     const r = await Effect.runPromise(
@@ -416,7 +427,9 @@ describe("DynamoDB sensor store", () => {
       client: flaky.client,
       tables,
       writeDeadlineMs: 100,
-      sleep: () => new Promise((r) => setTimeout(r, 10)),
+      // The deadline runs on the store's clock, which only the backoff moves: a busy machine
+      // cannot make the calls themselves eat the deadline.
+      ...steppingClock(10),
     });
     const id = deviceId(`throttled-out-${Date.now()}`);
     const segments = oneSampleSegments(id, 60);
@@ -466,7 +479,7 @@ describe("DynamoDB sensor store", () => {
       client: { send } as unknown as DynamoDBClient,
       tables,
       writeDeadlineMs: 100,
-      sleep: () => new Promise((r) => setTimeout(r, 5)),
+      ...steppingClock(5),
     });
     const r = await Effect.runPromise(Effect.either(store.write(segments)));
     expect(Either.isLeft(r) && r.left._tag === "SegmentsNotWritten" && r.left.failed).toEqual([
