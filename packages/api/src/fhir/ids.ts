@@ -8,6 +8,28 @@ export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 const isDeviceId = Schema.is(DeviceId);
 
+/** A character FHIR's strings may not hold: a control character other than tab, CR and LF. */
+const isControl = (code: number): boolean =>
+  (code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) || code === 0x7f;
+
+/**
+ * FHIR's `string`: no control character but tab, CR and LF (the spec's
+ * rule), and no other whitespace than those and the space (its JSON
+ * schema's `[ \r\n\t\S]+`, in JavaScript's reading of `\S`).
+ */
+export const isFhirString = (s: string): boolean =>
+  /^[ \r\n\t\S]+$/.test(s) && ![...s].some((ch) => isControl(ch.charCodeAt(0)));
+
+/**
+ * Free text (notes) as a FHIR string: a control character becomes U+FFFD,
+ * any other whitespace (a no-break space, a line separator) a space. Never
+ * used on identifiers, which are kept as they are or not exported.
+ */
+export const fhirText = (s: string): string =>
+  [...s]
+    .map((ch) => (isControl(ch.charCodeAt(0)) ? "\ufffd" : /[^ \r\n\t\S]/.test(ch) ? " " : ch))
+    .join("");
+
 /**
  * A device's FHIR id. A device id (an AWS IoT thing name, up to 128 of
  * `[a-zA-Z0-9:_-]`) may hold `_` and `:`, which a FHIR id may not; it never

