@@ -18,6 +18,11 @@ export {
 } from "./application/execute-command.js";
 export { type DeviceImport, importHistory } from "./application/import-history.js";
 export {
+  DEFAULT_READINGS_PER_ITEM,
+  importReadings,
+  type ReadingsImport,
+} from "./application/import-readings.js";
+export {
   type IngestFailure,
   type IngestOutcome,
   type IngestSettings,
