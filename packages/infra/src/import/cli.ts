@@ -56,7 +56,8 @@ export class UsageError extends Error {
 
 const parse = (argv: ReadonlyArray<string>) =>
   parseArgs({
-    args: [...argv],
+    // `pnpm run import -- …` hands the script the `--` too.
+    args: argv[0] === "--" ? argv.slice(1) : [...argv],
     strict: true,
     allowPositionals: false,
     options: {
