@@ -23,6 +23,7 @@ export {
   STORAGE_OVERHEAD_BYTES,
 } from "./dynamodb/item-size.js";
 export { MappingRow } from "./dynamodb/mapping-row.js";
+export { scanTable } from "./dynamodb/scan-table.js";
 export { SensorItem, segmentItem, TIMELINE_PROJECTION } from "./dynamodb/sensor-item.js";
 export {
   type DynamoSettings,

@@ -16,6 +16,7 @@ import { type ApiFailure, problemOf } from "./errors.js";
 import { openApiDocument } from "./openapi.js";
 import { ProblemError, problem, sendProblem } from "./problems.js";
 import { devices } from "./routes/devices.js";
+import { FHIR_BASE_PATH, fhir } from "./routes/fhir.js";
 import { patients } from "./routes/patients.js";
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -119,6 +120,8 @@ export const createApp = (deps: ApiDeps) => {
 
   app.route("/api/devices", devices(routes));
   app.route("/api/patients", patients(routes));
+  // FHIR R4, read-only; its own auth and errors (OperationOutcome): routes/fhir.ts.
+  app.route(FHIR_BASE_PATH, fhir(routes));
 
   app.notFound((c) =>
     sendProblem(

@@ -1,5 +1,6 @@
 import { DeviceId, PatientId } from "@medusa/domain";
 import { Schema } from "effect";
+import { fhirPaths } from "./fhir/openapi.js";
 import { type JsonSchema, jsonSchemaOf } from "./json-schema.js";
 import {
   AssignBody,
@@ -184,5 +185,6 @@ export const openApiDocument = () => ({
         },
       },
     },
+    ...fhirPaths,
   },
 });

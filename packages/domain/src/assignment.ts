@@ -1,5 +1,6 @@
 import { Schema } from "effect";
 import { Actor, DeviceId, EpochMillis, Notes, PatientId, PatientName } from "./ids.js";
+import { ImportProvenance } from "./import/provenance.js";
 
 export const EndReason = Schema.Literal("completed", "device_returned");
 export type EndReason = typeof EndReason.Type;
@@ -12,6 +13,8 @@ export const DeviceAssigned = Schema.TaggedStruct("DeviceAssigned", {
   assignedBy: Actor,
   at: EpochMillis,
   notes: Schema.optionalWith(Notes, { exact: true }),
+  /** Set on events imported from the historical table (`medusa import`). */
+  provenance: Schema.optionalWith(ImportProvenance, { exact: true }),
 });
 export type DeviceAssigned = typeof DeviceAssigned.Type;
 
@@ -28,6 +31,8 @@ export const AssignmentEnded = Schema.TaggedStruct("AssignmentEnded", {
   endedBy: Actor,
   at: EpochMillis,
   reason: EndReason,
+  /** Set on events imported from the historical table (`medusa import`). */
+  provenance: Schema.optionalWith(ImportProvenance, { exact: true }),
 });
 export type AssignmentEnded = typeof AssignmentEnded.Type;
 

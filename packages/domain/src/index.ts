@@ -16,6 +16,12 @@ export {
   executeRequest,
   type Idempotency,
 } from "./application/execute-command.js";
+export { type DeviceImport, importHistory } from "./application/import-history.js";
+export {
+  DEFAULT_READINGS_PER_ITEM,
+  importReadings,
+  type ReadingsImport,
+} from "./application/import-readings.js";
 export {
   type IngestFailure,
   type IngestOutcome,
@@ -35,7 +41,6 @@ export {
   reattribute,
   reattributeAndSettle,
 } from "./application/reattribute.js";
-
 // The assignment event log.
 export {
   type Assigned,
@@ -101,6 +106,25 @@ export {
   PatientName,
   patientId,
 } from "./ids.js";
+// Importing the historical mapping table.
+export {
+  CorrectionsFile,
+  type DevicePlan,
+  type HistoricalRow,
+  type ImportPlan,
+  type ImportStep,
+  MAX_EPOCH_SECONDS,
+  type PlanOptions,
+  planImport,
+  RESOLUTIONS,
+  type RefusedRow,
+  type Resolutions,
+  RowCorrection,
+  type RowProblem,
+  type RowProblemKind,
+  rowKey,
+} from "./import/plan.js";
+export { ImportProvenance } from "./import/provenance.js";
 export {
   beyondLimits,
   DEFAULT_MAX_LEAD_MS,
