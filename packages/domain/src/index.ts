@@ -41,12 +41,15 @@ export {
   type Assigned,
   AssignmentEnded,
   AssignmentEvent,
+  type AssignmentHistory,
   type AssignmentState,
   CurrentAssignment,
   DeviceAssigned,
   EndReason,
   evolve,
   initialState,
+  type LiveAssignments,
+  type RetractedAssignments,
   replay,
   type Unassigned,
 } from "./assignment.js";
@@ -63,10 +66,39 @@ export {
   AssignDevice,
   AssignmentCommand,
   EndAssignment,
+  isCorrection,
+  OrdinaryCommand,
   ReassignDevice,
   ReturnDevice,
 } from "./commands.js";
+// Corrections of the record.
+export {
+  AmendAssignmentPeriod,
+  CorrectAssignmentPatient,
+  CorrectionCommand,
+  RetractAssignment,
+} from "./correction-commands.js";
+export {
+  AssignmentAlreadyRetracted,
+  AssignmentNotEnded,
+  AssignmentNotFound,
+  AssignmentsWouldOverlap,
+  CorrectionChangesNothing,
+  NamedAssignment,
+} from "./correction-errors.js";
+export {
+  AssignmentPatientCorrected,
+  AssignmentPeriodAmended,
+  AssignmentRetracted,
+  AssignmentSnapshot,
+  CorrectionEvent,
+  CorrectionNote,
+  CorrectionReason,
+  CorrectionStamp,
+  stampOf,
+} from "./corrections.js";
 export { type Decision, type DecisionPolicy, decide, defaultPolicy } from "./decide.js";
+export { snapshotOf } from "./decide-corrections.js";
 export {
   DAY_MS,
   DEFAULT_RETENTION_MS,
@@ -149,16 +181,27 @@ export {
   currentAssignment,
   intervalStartedBy,
   intervalsOf,
+  liveIntervals,
   patientActiveDevices,
   patientDeviceHistory,
   statusOf,
 } from "./projections.js";
 export {
   changedFrom,
+  effectiveFrom,
   type ReattributionOptions,
   type ReattributionPlan,
   reattributionPlan,
 } from "./reattribution.js";
+export {
+  type AssignmentRecord,
+  commitsAsOf,
+  deviceRecord,
+  intervalsAsOf,
+  mappingRowsOf,
+  type RecordedCorrection,
+  recordedTime,
+} from "./record.js";
 export {
   EARLIEST_SAMPLE_TIME,
   LATEST_SAMPLE_TIME,
