@@ -25,6 +25,7 @@ export {
 export {
   currentPatient,
   deviceAssignments,
+  deviceRecordAsOf,
   patientDevices,
   patientTimeline,
 } from "./application/queries.js";
@@ -196,6 +197,7 @@ export {
 export {
   type AssignmentRecord,
   commitsAsOf,
+  correctedRow,
   deviceRecord,
   intervalsAsOf,
   mappingRowsOf,

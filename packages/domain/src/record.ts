@@ -150,6 +150,20 @@ const correctedSnapshot = (e: CorrectionEvent): AssignmentSnapshot | null => {
   }
 };
 
+/**
+ * The mapping row a correction leaves: the corrected assignment as it now
+ * stands (a retracted one marked, without its end reason), with the
+ * correction's stamp. The table's writes and the API's answers use it.
+ */
+export const correctedRow = (e: CorrectionEvent): AssignmentInterval => {
+  const after = correctedSnapshot(e);
+  if (after === null) {
+    const { endReason: _gone, ...rest } = e.assignment;
+    return { deviceId: e.deviceId, ...rest, retracted: true, correction: stampOf(e) };
+  }
+  return { deviceId: e.deviceId, ...after, correction: stampOf(e) };
+};
+
 /** An interval with a snapshot's content (the device stays; the latest correction is set apart). */
 const withSnapshot = (i: AssignmentInterval, s: AssignmentSnapshot): AssignmentInterval => ({
   deviceId: i.deviceId,

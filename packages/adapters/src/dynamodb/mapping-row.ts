@@ -5,9 +5,9 @@ import {
   AssignmentInterval,
   type CorrectionEvent,
   CorrectionReason,
+  correctedRow,
   EndReason,
   intervalStartedBy,
-  stampOf,
 } from "@medusa/domain";
 import { Either, ParseResult, Schema } from "effect";
 
@@ -184,35 +184,11 @@ const endWrite = (
 const correctedRows = (
   e: CorrectionEvent,
 ): ReadonlyArray<readonly [number, AssignmentInterval | "deleted"]> => {
-  const was: AssignmentInterval = { deviceId: e.deviceId, ...e.assignment };
-  const correction = stampOf(e);
-  switch (e._tag) {
-    case "AssignmentRetracted": {
-      const { endReason: _gone, ...rest } = was;
-      return [[was.start, { ...rest, retracted: true, correction }]];
-    }
-    case "AssignmentPatientCorrected": {
-      const { patientName: _wrong, ...rest } = was;
-      return [
-        [
-          was.start,
-          {
-            ...rest,
-            patientId: e.patientId,
-            ...(e.patientName !== undefined ? { patientName: e.patientName } : {}),
-            correction,
-          },
-        ],
+  const row = correctedRow(e);
+  return row.start === e.assignment.start
+    ? [[row.start, row]]
+    : [
+        [e.assignment.start, "deleted"],
+        [row.start, row],
       ];
-    }
-    case "AssignmentPeriodAmended": {
-      const row: AssignmentInterval = { ...was, start: e.start, end: e.end, correction };
-      return e.start === was.start
-        ? [[was.start, row]]
-        : [
-            [was.start, "deleted"],
-            [e.start, row],
-          ];
-    }
-  }
 };
