@@ -1,7 +1,12 @@
 import * as domain from "@medusa/domain";
 import {
+  AssignmentAlreadyRetracted,
   AssignmentBelongsToAnotherPatient,
+  AssignmentNotEnded,
+  AssignmentNotFound,
+  AssignmentsWouldOverlap,
   actor,
+  CorrectionChangesNothing,
   DeviceAlreadyAssigned,
   deviceId,
   EmptyAssignmentInterval,
@@ -68,6 +73,25 @@ it("every typed failure maps to a stable status and problem type; anything else 
       "storage-unavailable",
     ],
     [new SegmentsNotWritten({ failed: [], reason: "x" }), 503, "storage-unavailable"],
+    // Corrections of the record.
+    [new AssignmentNotFound({ deviceId: d, start: t }), 404, "assignment-not-found"],
+    [
+      new AssignmentAlreadyRetracted({ deviceId: d, start: t, retractedAt: t }),
+      409,
+      "assignment-retracted",
+    ],
+    [
+      new AssignmentsWouldOverlap({
+        deviceId: d,
+        start: t,
+        end: null,
+        conflicting: { patientId: patientId("P3"), start: t, end: null },
+      }),
+      409,
+      "assignments-would-overlap",
+    ],
+    [new CorrectionChangesNothing({ deviceId: d, start: t }), 422, "correction-changes-nothing"],
+    [new AssignmentNotEnded({ deviceId: d, start: t }), 409, "assignment-not-ended"],
   ];
   for (const [error, status, type] of cases) {
     expect(problemFor(error)).toMatchObject({
@@ -78,6 +102,10 @@ it("every typed failure maps to a stable status and problem type; anything else 
   // A problem never leaks who the other patient is, or storage internals.
   expect(JSON.stringify(problemFor(cases[2]?.[0]))).not.toContain("P1");
   expect(JSON.stringify(problemFor(cases[9]?.[0]))).not.toContain("x");
+  // An overlap names the conflicting assignment.
+  expect(problemFor(cases.at(-3)?.[0])).toMatchObject({
+    conflicting: { patient_id: "P3", assignment_timestamp: t, assignment_end: null },
+  });
   for (const other of [new Error("boom"), { _tag: "Unknown" }, null, "text"]) {
     expect(problemFor(other)).toBeUndefined();
   }

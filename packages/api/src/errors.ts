@@ -1,6 +1,7 @@
 import type {
   currentPatient,
   deviceAssignments,
+  deviceRecordAsOf,
   executeRequest,
   patientDevices,
   patientTimeline,
@@ -19,6 +20,7 @@ export type ApiFailure =
   | Effect.Effect.Error<ReturnType<typeof executeRequest>>
   | Effect.Effect.Error<ReturnType<typeof currentPatient>>
   | Effect.Effect.Error<ReturnType<typeof deviceAssignments>>
+  | Effect.Effect.Error<ReturnType<typeof deviceRecordAsOf>>
   | Effect.Effect.Error<ReturnType<typeof patientDevices>>
   | Effect.Effect.Error<ReturnType<typeof patientTimeline>>
   // Storage failures of the sensor store's writes, which no route meets yet.
@@ -76,6 +78,40 @@ const cases = {
   IdempotencyKeyReused: (e) =>
     problem(422, "idempotency-key-reused", "Idempotency-Key reused with another request", {
       detail: e.message,
+    }),
+  // Corrections of the record.
+  AssignmentNotFound: (e) =>
+    problem(404, "assignment-not-found", "No such assignment", {
+      detail: e.message,
+      device_id: e.deviceId,
+      assignment_timestamp: e.start,
+    }),
+  AssignmentAlreadyRetracted: (e) =>
+    problem(409, "assignment-retracted", "The assignment was retracted", {
+      detail: e.message,
+      device_id: e.deviceId,
+      assignment_timestamp: e.start,
+      retracted_at: e.retractedAt,
+    }),
+  // Names the assignment it would collide with, as the audit trail shows it.
+  AssignmentsWouldOverlap: (e) =>
+    problem(409, "assignments-would-overlap", "The correction would make assignments overlap", {
+      detail: e.message,
+      device_id: e.deviceId,
+      conflicting: {
+        patient_id: e.conflicting.patientId,
+        assignment_timestamp: e.conflicting.start,
+        assignment_end: e.conflicting.end,
+      },
+    }),
+  CorrectionChangesNothing: (e) =>
+    problem(422, "correction-changes-nothing", "The record already says that", {
+      detail: e.message,
+    }),
+  AssignmentNotEnded: (e) =>
+    problem(409, "assignment-not-ended", "The assignment has not ended", {
+      detail: e.message,
+      device_id: e.deviceId,
     }),
   EmptyTimeRange: (e) => problem(400, "validation-error", "Invalid request", { detail: e.message }),
   // Storage internals stay in the operator's log.

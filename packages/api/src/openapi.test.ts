@@ -5,9 +5,13 @@ import { createApp } from "./app.js";
 import { jsonSchemaOf } from "./json-schema.js";
 import { openApiDocument } from "./openapi.js";
 import {
+  AmendBody,
   AssignBody,
+  AssignmentsQuery,
+  CorrectPatientBody,
   PatientDevicesQuery,
   ReassignBody,
+  RetractBody,
   SensorDataBody,
   SensorDataQuery,
   UnassignBody,
@@ -57,6 +61,10 @@ describe("the OpenAPI 3.1 document", () => {
     expect(body("/api/devices/reassign")).toEqual(jsonSchemaOf(ReassignBody));
     expect(body("/api/devices/unassign")).toEqual(jsonSchemaOf(UnassignBody));
     expect(body("/api/patients/{patient_id}/sensor-data")).toEqual(jsonSchemaOf(SensorDataBody));
+    const fix = "/api/devices/{device_id}/assignments/{since}";
+    expect(body(`${fix}/retract`)).toEqual(jsonSchemaOf(RetractBody));
+    expect(body(`${fix}/correct-patient`)).toEqual(jsonSchemaOf(CorrectPatientBody));
+    expect(body(`${fix}/amend`)).toEqual(jsonSchemaOf(AmendBody));
     // A field is required unless it is an optional property signature.
     const fields = (s: { readonly fields: Readonly<Record<string, unknown>> }) =>
       Object.entries(s.fields).map(([name, f]) => [name, !Schema.isPropertySignature(f)]);
@@ -67,6 +75,7 @@ describe("the OpenAPI 3.1 document", () => {
     for (const [path, method, schema] of [
       ["/api/patients/{patient_id}/sensor-data", "get", SensorDataQuery],
       ["/api/patients/{patient_id}/devices", "get", PatientDevicesQuery],
+      ["/api/devices/{device_id}/assignments", "get", AssignmentsQuery],
     ] as const) {
       expect(query(path, method).map((p) => [p.name, p.required])).toEqual(fields(schema));
     }

@@ -3,18 +3,25 @@ import { Schema } from "effect";
 import { fhirPaths } from "./fhir/openapi.js";
 import { type JsonSchema, jsonSchemaOf } from "./json-schema.js";
 import {
+  AmendBody,
   AssignBody,
+  AssignmentsQuery,
   AssignResponse,
   AuditTrailResponse,
+  CorrectionResponse,
+  CorrectPatientBody,
   DevicePatientResponse,
   HealthResponse,
   PatientDevicesQuery,
   PatientDevicesResponse,
   ProblemView,
   ReassignBody,
+  RecordAsOfResponse,
+  RetractBody,
   SensorDataBody,
   SensorDataQuery,
   SensorDataResponse,
+  Since,
   UnassignBody,
   UnassignQuery,
   UnassignResponse,
@@ -67,6 +74,23 @@ const idempotency = {
 };
 const device = pathParameter("device_id", DeviceId);
 const patient = pathParameter("patient_id", PatientId);
+const since = {
+  ...pathParameter("since", Schema.typeSchema(Since)),
+  description:
+    "the corrected assignment's start as it stands (its assignment_timestamp), epoch milliseconds",
+};
+/** A correction of the record (clinician): who from the token, why in the body, refused with a problem. */
+const correctionOperation = (summary: string, body: Schema.Schema.Any) => ({
+  post: {
+    summary,
+    parameters: [device, since, idempotency],
+    requestBody: { required: true, content: json(body) },
+    responses: {
+      "200": ok("corrected: the assignments as they now stand", CorrectionResponse),
+      ...problems(400, 401, 403, 404, 409, 413, 422, 503),
+    },
+  },
+});
 
 /**
  * The OpenAPI 3.1 document, generated from the same schemas the routes
@@ -147,14 +171,36 @@ export const openApiDocument = () => ({
     },
     "/api/devices/{device_id}/assignments": {
       get: {
-        summary: "The device's audit trail, newest first",
-        parameters: [device],
+        summary:
+          "The device's audit trail, newest first: the corrected intervals, a retracted assignment marked entered_in_error; with as_of, the record as it stood at that recorded time (RecordAsOf), each correction beside what it corrected",
+        parameters: [device, ...queryParameters(AssignmentsQuery)],
         responses: {
-          "200": ok("assignments", AuditTrailResponse),
+          "200": {
+            description: "assignments (AuditTrail; RecordAsOf with as_of)",
+            content: {
+              "application/json": {
+                schema: {
+                  oneOf: [jsonSchemaOf(AuditTrailResponse), jsonSchemaOf(RecordAsOfResponse)],
+                },
+              },
+            },
+          },
           ...problems(400, 401, 403, 503),
         },
       },
     },
+    "/api/devices/{device_id}/assignments/{since}/retract": correctionOperation(
+      "Retract an assignment entered in error: it never happened; its samples go to whichever assignment truly covered them, or to nobody (clinician)",
+      RetractBody,
+    ),
+    "/api/devices/{device_id}/assignments/{since}/correct-patient": correctionOperation(
+      "Correct the patient of a past or current assignment: its samples move to the right patient (clinician)",
+      CorrectPatientBody,
+    ),
+    "/api/devices/{device_id}/assignments/{since}/amend": correctionOperation(
+      "Amend the period of an assignment (start and/or end; move_adjoining moves a hand-over's other side too): samples move with the boundaries (clinician)",
+      AmendBody,
+    ),
     "/api/patients/{patient_id}/devices": {
       get: {
         summary: "The patient's active devices (include=history: every device ever worn)",

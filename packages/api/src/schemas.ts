@@ -1,4 +1,13 @@
-import { DeviceId, EndReason, EpochMillis, Notes, PatientId, PatientName } from "@medusa/domain";
+import {
+  CorrectionNote,
+  CorrectionReason,
+  DeviceId,
+  EndReason,
+  EpochMillis,
+  Notes,
+  PatientId,
+  PatientName,
+} from "@medusa/domain";
 import { Schema } from "effect";
 import { jsonSchemaOf } from "./json-schema.js";
 
@@ -71,7 +80,66 @@ export const SensorDataQuery = Schema.Struct({
   cursor: optional(Schema.String),
 });
 
+// Corrections of the record (issue 18): the assignment is named in the path by its start.
+
+/** The `{since}` path parameter: the corrected assignment's start as it stands (its `assignment_timestamp`). */
+export const Since = TimeFromString;
+
+const Reason = CorrectionReason.annotations({
+  description:
+    "why, as a code: wrong_patient, wrong_device, wrong_time, not_worn, duplicate, other",
+});
+const Note = CorrectionNote.annotations({ description: "why, in words (required)" });
+
+export const RetractBody = Schema.Struct({
+  reason: Reason,
+  note: Note,
+}).annotations({ identifier: "RetractRequest" });
+
+export const CorrectPatientBody = Schema.Struct({
+  /** The patient who truly wore the device for that period. */
+  patient_id: PatientId,
+  patient_name: optional(PatientName),
+  reason: Reason,
+  note: Note,
+}).annotations({ identifier: "CorrectPatientRequest" });
+
+export const AmendBody = Schema.Struct({
+  /** The true start; unchanged when absent. */
+  assignment_timestamp: optional(Time),
+  /** The true end of an ended assignment; unchanged when absent. */
+  assignment_end: optional(Time),
+  /** A hand-over: the adjoining assignment's boundary moves with this one, in the same commit. */
+  move_adjoining: optional(
+    Schema.Boolean.annotations({
+      description:
+        "move the adjoining assignment's boundary too (a hand-over recorded at the wrong time)",
+    }),
+  ),
+  reason: Reason,
+  note: Note,
+}).annotations({ identifier: "AmendRequest" });
+
+export const AssignmentsQuery = Schema.Struct({
+  /** A recorded time: the trail as it stood then. */
+  as_of: optional(
+    TimeFromString.annotations({
+      description:
+        "the record as it stood at this recorded time (what was believed then); now when absent",
+    }),
+  ),
+});
+
 // Responses (for the OpenAPI document).
+
+/** Who corrected an assignment last, when it was recorded, and why. */
+export const CorrectionView = Schema.Struct({
+  corrected_by: Schema.String,
+  corrected_at: Time,
+  reason: Schema.String,
+  note: Schema.String,
+}).annotations({ identifier: "Correction" });
+
 export const AssignmentView = Schema.Struct({
   device_id: Schema.String,
   patient_id: Schema.String,
@@ -80,9 +148,57 @@ export const AssignmentView = Schema.Struct({
   assignment_timestamp: Time,
   assignment_end: Schema.NullOr(Time),
   ended_by: Schema.NullOr(Schema.String),
-  status: Schema.Literal("active", "completed", "device_returned"),
+  status: Schema.Literal("active", "completed", "device_returned", "entered_in_error"),
   notes: Schema.NullOr(Schema.String),
+  /** Present on a corrected assignment only: its latest correction. */
+  correction: optional(CorrectionView),
 }).annotations({ identifier: "Assignment" });
+
+/** One correction beside the assignment it corrected, in the record as of a time. */
+export const RecordedCorrectionView = Schema.Struct({
+  kind: Schema.Literal("retracted", "patient_corrected", "period_amended"),
+  corrected_by: Schema.String,
+  corrected_at: Time,
+  reason: Schema.String,
+  note: Schema.String,
+  /** The assignment as it stood before: whose, and its period. */
+  before: Schema.Struct({
+    patient_id: Schema.String,
+    assignment_timestamp: Time,
+    assignment_end: Schema.NullOr(Time),
+  }),
+  /** And after; null for a retraction. */
+  after: Schema.NullOr(
+    Schema.Struct({
+      patient_id: Schema.String,
+      assignment_timestamp: Time,
+      assignment_end: Schema.NullOr(Time),
+    }),
+  ),
+}).annotations({ identifier: "RecordedCorrection" });
+
+export const RecordedAssignmentView = Schema.Struct({
+  ...AssignmentView.fields,
+  /** When the assignment was recorded. */
+  recorded_at: Time,
+  /** When its end was recorded; null while it lasts. */
+  end_recorded_at: Schema.NullOr(Time),
+  corrections: Schema.Array(RecordedCorrectionView).annotations({ description: "oldest first" }),
+}).annotations({ identifier: "RecordedAssignment" });
+
+export const RecordAsOfResponse = Schema.Struct({
+  device_id: Schema.String,
+  as_of: Time,
+  assignments: Schema.Array(RecordedAssignmentView).annotations({
+    description: "every assignment recorded by as_of, newest first, as it stood then",
+  }),
+}).annotations({ identifier: "RecordAsOf" });
+
+export const CorrectionResponse = Schema.Struct({
+  status: Schema.Literal("corrected"),
+  /** The assignments the correction changed, as they stand now (a hand-over amended: both). */
+  assignments: Schema.Array(AssignmentView),
+}).annotations({ identifier: "CorrectionResponse" });
 
 export const AssignResponse = Schema.Struct({
   status: Schema.Literal("success"),

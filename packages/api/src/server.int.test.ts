@@ -104,7 +104,9 @@ const http = async (
 /** Stores samples as ingest would: attributed by event time with the device's intervals. */
 const deliver = async (device: string, samples: ReadonlyArray<Sample>) => {
   const id = deviceId(device);
-  const intervals = await Effect.runPromise(stores.readModel.deviceIntervals(id));
+  // The mapping rows, less those entered in error: the intervals samples belong to.
+  const rows = await Effect.runPromise(stores.readModel.deviceIntervals(id));
+  const intervals = rows.filter((r) => !r.retracted);
   const segments: Array<StoredSegment> = enrich(id, samples, intervals).map((s) => ({
     ...s,
     key: segmentKey(s.samples),

@@ -1,18 +1,21 @@
 import type {
   AssignmentInterval,
+  AssignmentRecord,
   Commit,
   DeviceAssigned,
   DeviceId,
   PatientId,
   TimelinePage,
 } from "@medusa/domain";
-import { intervalStartedBy, statusOf } from "@medusa/domain";
+import { correctedRow, intervalStartedBy, statusOf } from "@medusa/domain";
 import { Schema } from "effect";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type {
   AssignmentView,
+  CorrectionResponse,
   DevicePatientResponse,
+  RecordedAssignmentView,
   SampleView,
   SensorDataResponse,
 } from "./schemas.js";
@@ -30,6 +33,50 @@ export const assignmentView = (i: AssignmentInterval): typeof AssignmentView.Typ
   ended_by: i.endedBy ?? null,
   status: statusOf(i),
   notes: i.notes ?? null,
+  ...(i.correction !== undefined
+    ? {
+        correction: {
+          corrected_by: i.correction.by,
+          corrected_at: i.correction.recordedAt,
+          reason: i.correction.reason,
+          note: i.correction.note,
+        },
+      }
+    : {}),
+});
+
+/** What a correction's commit changed: each corrected assignment as it now stands. */
+export const correctedView = (commit: Commit): typeof CorrectionResponse.Type => ({
+  status: "corrected",
+  assignments: commit.events.flatMap((e) =>
+    "correctedBy" in e ? [assignmentView(correctedRow(e))] : [],
+  ),
+});
+
+const periodView = (p: {
+  readonly patientId: string;
+  readonly start: number;
+  readonly end: number | null;
+}) => ({
+  patient_id: p.patientId,
+  assignment_timestamp: p.start as AssignmentInterval["start"],
+  assignment_end: p.end as AssignmentInterval["end"],
+});
+
+/** One assignment of the record as of a time, with its corrections beside it. */
+export const recordedView = (r: AssignmentRecord): typeof RecordedAssignmentView.Type => ({
+  ...assignmentView(r.interval),
+  recorded_at: r.recordedAt,
+  end_recorded_at: r.endRecordedAt,
+  corrections: r.corrections.map((c) => ({
+    kind: c.kind,
+    corrected_by: c.by,
+    corrected_at: c.recordedAt,
+    reason: c.reason,
+    note: c.note,
+    before: periodView(c.before),
+    after: c.after === null ? null : periodView(c.after),
+  })),
 });
 
 /** The assignment a commit started, as the old backend returned it. */

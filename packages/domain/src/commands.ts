@@ -1,5 +1,11 @@
 import { Schema } from "effect";
 import { EndReason } from "./assignment.js";
+import {
+  AmendAssignmentPeriod,
+  CorrectAssignmentPatient,
+  type CorrectionCommand,
+  RetractAssignment,
+} from "./correction-commands.js";
 import { Actor, CommandId, DeviceId, EpochMillis, Notes, PatientId, PatientName } from "./ids.js";
 
 /**
@@ -48,10 +54,29 @@ export type ReassignDevice = typeof ReassignDevice.Type;
 export const ReturnDevice = Schema.TaggedStruct("ReturnDevice", { ...CommandFields });
 export type ReturnDevice = typeof ReturnDevice.Type;
 
-export const AssignmentCommand = Schema.Union(
+/** The commands that move a device's record forward in time: each has an effective time `at`. */
+export const OrdinaryCommand = Schema.Union(
   AssignDevice,
   EndAssignment,
   ReassignDevice,
   ReturnDevice,
 );
+export type OrdinaryCommand = typeof OrdinaryCommand.Type;
+
+/** Every command on a device's stream: the ordinary ones, and the corrections of its record. */
+export const AssignmentCommand = Schema.Union(
+  AssignDevice,
+  EndAssignment,
+  ReassignDevice,
+  ReturnDevice,
+  RetractAssignment,
+  CorrectAssignmentPatient,
+  AmendAssignmentPeriod,
+);
 export type AssignmentCommand = typeof AssignmentCommand.Type;
+
+/** Whether a command corrects the record (and so has no effective time of its own). */
+export const isCorrection = (command: AssignmentCommand): command is CorrectionCommand =>
+  command._tag === "RetractAssignment" ||
+  command._tag === "CorrectAssignmentPatient" ||
+  command._tag === "AmendAssignmentPeriod";

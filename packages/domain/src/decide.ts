@@ -6,13 +6,16 @@ import type {
   DeviceAssigned,
   EndReason,
 } from "./assignment.js";
-import type {
-  AssignDevice,
-  AssignmentCommand,
-  EndAssignment,
-  ReassignDevice,
-  ReturnDevice,
+import {
+  type AssignDevice,
+  type AssignmentCommand,
+  type EndAssignment,
+  isCorrection,
+  type OrdinaryCommand,
+  type ReassignDevice,
+  type ReturnDevice,
 } from "./commands.js";
+import { decideCorrection } from "./decide-corrections.js";
 import {
   AssignmentBelongsToAnotherPatient,
   type AssignmentRejection,
@@ -42,6 +45,7 @@ export const decide = (
   state: AssignmentState,
   policy: DecisionPolicy = defaultPolicy,
 ): Decision => {
+  if (isCorrection(command)) return decideCorrection(command, state, policy);
   const timing = checkTime(command, state, policy);
   if (timing) return Either.left(timing);
   switch (command._tag) {
@@ -96,7 +100,7 @@ const returnDevice = (command: ReturnDevice, state: AssignmentState): Decision =
 };
 
 const checkTime = (
-  command: AssignmentCommand,
+  command: OrdinaryCommand,
   state: AssignmentState,
   policy: DecisionPolicy,
 ): AssignmentRejection | undefined => {
@@ -129,7 +133,7 @@ const assigned = (command: AssignDevice | ReassignDevice): DeviceAssigned => ({
 });
 
 const endingOf = (
-  command: AssignmentCommand,
+  command: OrdinaryCommand,
   state: Extract<AssignmentState, { _tag: "Assigned" }>,
   reason: EndReason,
 ): Either.Either<AssignmentEnded, AssignmentRejection> =>

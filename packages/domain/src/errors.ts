@@ -1,5 +1,12 @@
 import { Schema } from "effect";
 import { CurrentAssignment } from "./assignment.js";
+import type {
+  AssignmentAlreadyRetracted,
+  AssignmentNotEnded,
+  AssignmentNotFound,
+  AssignmentsWouldOverlap,
+  CorrectionChangesNothing,
+} from "./correction-errors.js";
 import { DeviceId, EpochMillis, PatientId } from "./ids.js";
 
 /** Assigning a device that someone already wears. Carries who wears it. */
@@ -33,8 +40,10 @@ export class AssignmentBelongsToAnotherPatient extends Schema.TaggedError<Assign
 }
 
 /**
- * A command dated before the stream's last event. Event time is monotonic per
- * device; the log is never silently reordered.
+ * An ordinary command dated before the latest effective time of the device's
+ * assignments (the newest one's start, or its end). The record only moves
+ * forward in effective time; corrections are the one way to change the past,
+ * and the log is never silently reordered.
  */
 export class EventTimeBeforeLastEvent extends Schema.TaggedError<EventTimeBeforeLastEvent>()(
   "EventTimeBeforeLastEvent",
@@ -86,7 +95,13 @@ export type AssignmentRejection =
   | AssignmentBelongsToAnotherPatient
   | EventTimeBeforeLastEvent
   | EventTimeInFuture
-  | EmptyAssignmentInterval;
+  | EmptyAssignmentInterval
+  // Corrections of the record.
+  | AssignmentNotFound
+  | AssignmentAlreadyRetracted
+  | AssignmentsWouldOverlap
+  | CorrectionChangesNothing
+  | AssignmentNotEnded;
 
 /** A time range that holds no time: `end` is not after `start`. */
 export class EmptyTimeRange extends Schema.TaggedError<EmptyTimeRange>()("EmptyTimeRange", {

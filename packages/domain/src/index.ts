@@ -31,6 +31,7 @@ export {
 export {
   currentPatient,
   deviceAssignments,
+  deviceRecordAsOf,
   patientDevices,
   patientTimeline,
 } from "./application/queries.js";
@@ -46,12 +47,15 @@ export {
   type Assigned,
   AssignmentEnded,
   AssignmentEvent,
+  type AssignmentHistory,
   type AssignmentState,
   CurrentAssignment,
   DeviceAssigned,
   EndReason,
   evolve,
   initialState,
+  type LiveAssignments,
+  type RetractedAssignments,
   replay,
   type Unassigned,
 } from "./assignment.js";
@@ -68,10 +72,39 @@ export {
   AssignDevice,
   AssignmentCommand,
   EndAssignment,
+  isCorrection,
+  OrdinaryCommand,
   ReassignDevice,
   ReturnDevice,
 } from "./commands.js";
+// Corrections of the record.
+export {
+  AmendAssignmentPeriod,
+  CorrectAssignmentPatient,
+  CorrectionCommand,
+  RetractAssignment,
+} from "./correction-commands.js";
+export {
+  AssignmentAlreadyRetracted,
+  AssignmentNotEnded,
+  AssignmentNotFound,
+  AssignmentsWouldOverlap,
+  CorrectionChangesNothing,
+  NamedAssignment,
+} from "./correction-errors.js";
+export {
+  AssignmentPatientCorrected,
+  AssignmentPeriodAmended,
+  AssignmentRetracted,
+  AssignmentSnapshot,
+  CorrectionEvent,
+  CorrectionNote,
+  CorrectionReason,
+  CorrectionStamp,
+  stampOf,
+} from "./corrections.js";
 export { type Decision, type DecisionPolicy, decide, defaultPolicy } from "./decide.js";
+export { snapshotOf } from "./decide-corrections.js";
 export {
   DAY_MS,
   DEFAULT_RETENTION_MS,
@@ -173,16 +206,28 @@ export {
   currentAssignment,
   intervalStartedBy,
   intervalsOf,
+  liveIntervals,
   patientActiveDevices,
   patientDeviceHistory,
   statusOf,
 } from "./projections.js";
 export {
   changedFrom,
+  effectiveFrom,
   type ReattributionOptions,
   type ReattributionPlan,
   reattributionPlan,
 } from "./reattribution.js";
+export {
+  type AssignmentRecord,
+  commitsAsOf,
+  correctedRow,
+  deviceRecord,
+  intervalsAsOf,
+  mappingRowsOf,
+  type RecordedCorrection,
+  recordedTime,
+} from "./record.js";
 export {
   EARLIEST_SAMPLE_TIME,
   LATEST_SAMPLE_TIME,

@@ -5,12 +5,18 @@ import {
   type CurrentAssignment,
   type DeviceAssigned,
   EndReason,
+  replay,
+  startedBy,
 } from "./assignment.js";
+import { CorrectionStamp } from "./corrections.js";
 import { Actor, DeviceId, EpochMillis, Notes, PatientId, PatientName } from "./ids.js";
 
 /**
  * One assignment of one device, `[start, end)`; `end` is null while it lasts.
  * This is the audit trail's row: who assigned it, when, who ended it, when, why.
+ * Times are effective (corrections applied); `correction` is the latest
+ * correction of the assignment, and `retracted` marks one entered in error
+ * (only the mapping table keeps those: no sample belongs to it).
  */
 export const AssignmentInterval = Schema.Struct({
   deviceId: DeviceId,
@@ -22,51 +28,41 @@ export const AssignmentInterval = Schema.Struct({
   endedBy: Schema.optionalWith(Actor, { exact: true }),
   endReason: Schema.optionalWith(EndReason, { exact: true }),
   notes: Schema.optionalWith(Notes, { exact: true }),
+  correction: Schema.optionalWith(CorrectionStamp, { exact: true }),
+  retracted: Schema.optionalWith(Schema.Literal(true), { exact: true }),
 });
 export type AssignmentInterval = typeof AssignmentInterval.Type;
 
-export type AssignmentStatus = "active" | EndReason;
+export type AssignmentStatus = "active" | EndReason | "entered_in_error";
 
-/** The status column of the historical device–patient mapping table. */
+/** The status column of the historical device–patient mapping table (a retracted row: `entered_in_error`). */
 export const statusOf = (interval: AssignmentInterval): AssignmentStatus =>
-  interval.end === null ? "active" : (interval.endReason ?? "completed");
+  interval.retracted
+    ? "entered_in_error"
+    : interval.end === null
+      ? "active"
+      : (interval.endReason ?? "completed");
 
 /** Who wears the device now, if anyone. */
 export const currentAssignment = (state: AssignmentState): CurrentAssignment | null =>
   state._tag === "Assigned" ? state.current : null;
 
 /** The interval an assignment event starts: open, until an `AssignmentEnded` closes it. */
-export const intervalStartedBy = (event: DeviceAssigned): AssignmentInterval => ({
-  deviceId: event.deviceId,
-  patientId: event.patientId,
-  assignedBy: event.assignedBy,
-  start: event.at,
-  end: null,
-  ...(event.patientName !== undefined ? { patientName: event.patientName } : {}),
-  ...(event.notes !== undefined ? { notes: event.notes } : {}),
-});
+export const intervalStartedBy = (event: DeviceAssigned): AssignmentInterval => startedBy(event);
 
-/** A device's assignment intervals, oldest first (ordered and non-overlapping by invariant 2). */
-export const intervalsOf = (
-  events: Iterable<AssignmentEvent>,
-): ReadonlyArray<AssignmentInterval> => {
+/**
+ * A device's assignment intervals as they stand, oldest first (ordered and
+ * non-overlapping by invariant 2): every correction applied, retracted ones
+ * left out. Enrichment, attribution and the interval cache use these.
+ */
+export const intervalsOf = (events: Iterable<AssignmentEvent>): ReadonlyArray<AssignmentInterval> =>
+  liveIntervals(replay(events));
+
+/** The live intervals of a state, oldest first. */
+export const liveIntervals = (state: AssignmentState): ReadonlyArray<AssignmentInterval> => {
   const out: Array<AssignmentInterval> = [];
-  for (const event of events) {
-    if (event._tag === "DeviceAssigned") {
-      out.push(intervalStartedBy(event));
-    } else {
-      const open = out.at(-1);
-      if (open !== undefined && open.end === null) {
-        out[out.length - 1] = {
-          ...open,
-          end: event.at,
-          endedBy: event.endedBy,
-          endReason: event.reason,
-        };
-      }
-    }
-  }
-  return out;
+  for (let node = state.history.live; node !== null; node = node.older) out.push(node.interval);
+  return out.reverse();
 };
 
 /** The audit trail as the clinic reads it: a device's intervals, newest assignment first. */
@@ -85,7 +81,8 @@ export const patientActiveDevices = (
   patientId: PatientId,
 ): ReadonlyArray<AssignmentInterval> => {
   const out: Array<AssignmentInterval> = [];
-  for (const i of intervals) if (i.end === null && i.patientId === patientId) out.push(i);
+  for (const i of intervals)
+    if (i.end === null && i.patientId === patientId && !i.retracted) out.push(i);
   return out.sort(byStartThenDevice);
 };
 

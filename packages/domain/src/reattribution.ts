@@ -8,13 +8,41 @@ import {
 import type { EnrichOptions } from "./enrichment.js";
 
 /**
- * From when a commit can change who wore the device: its earliest event's
- * time. Samples taken before it keep their owner.
+ * From when a commit can change who wore the device: the earliest effective
+ * time any of its events changes. Samples taken before it keep their owner.
  */
 export const changedFrom = (events: ReadonlyArray<AssignmentEvent>): number => {
   let from = Number.POSITIVE_INFINITY;
-  for (const e of events) if (e.at < from) from = e.at;
+  for (const e of events) from = Math.min(from, effectiveFrom(e));
   return from;
+};
+
+/**
+ * The earliest time whose owner one event can change. An ordinary event
+ * changes the record from its own time on; a retraction or a patient
+ * correction, from the assignment's start; an amended period, from the
+ * earlier of the boundaries it moves (the old start or the new one; for an
+ * amended end, the old end or the new one).
+ */
+export const effectiveFrom = (e: AssignmentEvent): number => {
+  switch (e._tag) {
+    case "DeviceAssigned":
+    case "AssignmentEnded":
+      return e.at;
+    case "AssignmentRetracted":
+    case "AssignmentPatientCorrected":
+      return e.assignment.start;
+    case "AssignmentPeriodAmended":
+      return e.start !== e.assignment.start
+        ? Math.min(e.start, e.assignment.start)
+        : Math.min(e.end ?? Number.POSITIVE_INFINITY, e.assignment.end ?? Number.POSITIVE_INFINITY);
+    default:
+      return unknownEvent(e);
+  }
+};
+
+const unknownEvent = (e: never): number => {
+  throw new Error(`unknown event ${JSON.stringify(e)}`);
 };
 
 export interface ReattributionOptions extends EnrichOptions {

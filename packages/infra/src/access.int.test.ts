@@ -171,6 +171,18 @@ it("TABLE_ACCESS lists exactly the DynamoDB calls each handler makes", async () 
     }),
   ).toBe(200);
 
+  // Corrections of the record: the hand-over was earlier (the row moves to its new key),
+  // and the record as it stood before.
+  expect(
+    await call("POST", `/api/devices/${device}/assignments/${t0 + 500}/amend`, {
+      assignment_timestamp: t0 + 400,
+      move_adjoining: true,
+      reason: "wrong_time",
+      note: "ward log",
+    }),
+  ).toBe(200);
+  expect(await call("GET", `/api/devices/${device}/assignments?as_of=${Date.now()}`)).toBe(200);
+
   // Re-attribution of the hand-over, as the stream delivers it (both passes).
   const { commits } = await Effect.runPromise(apiStores.events.load(device));
   const handOver = commits[1];

@@ -26,6 +26,7 @@ it("grants each function only these DynamoDB actions, on these tables and indexe
       "dynamodb:Query mapping",
       "dynamodb:PutItem mapping",
       "dynamodb:UpdateItem mapping",
+      "dynamodb:DeleteItem mapping",
       "dynamodb:Query mapping/patient-device-index",
       "dynamodb:Query sensor/patient-timeline-index",
       "dynamodb:PutItem idempotency",

@@ -38,12 +38,17 @@ export const TABLE_ACCESS: Readonly<Record<HandlerName, ReadonlyArray<TableGrant
   ],
   api: [
     // Commands: load the stream, append one commit (Put + ConditionCheck on the
-    // previous version) with its mapping rows (Put, Update) in one transaction.
+    // previous version) with its mapping rows (Put, Update; Delete where a
+    // correction amends an assignment's start, moving its row's key) in one
+    // transaction. The record as of a time reads the stream (Query).
     {
       table: "events",
       actions: ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"],
     },
-    { table: "mapping", actions: ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"] },
+    {
+      table: "mapping",
+      actions: ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+    },
     { table: "mapping", index: PATIENT_DEVICE_INDEX, actions: ["dynamodb:Query"] },
     { table: "sensor", index: PATIENT_TIMELINE_INDEX, actions: ["dynamodb:Query"] },
     // Claiming an Idempotency-Key is one conditional put (new, same request, or expired).

@@ -8,7 +8,7 @@ import { Effect, Either } from "effect";
 
 /**
  * Every item a Query finds, page after page (or the first page only, with
- * `firstPageOnly`), each decoded with the table's item schema. A request
+ * `firstPageOnly`; or until a page finds any, with `untilFound`), each decoded with the table's item schema. A request
  * that fails, or an item that does not decode, is the store's typed error
  * (`fail`), never an exception.
  */
@@ -17,7 +17,7 @@ export const queryAll = <A, E>(
   input: QueryCommandInput,
   decode: (item: Record<string, AttributeValue>) => Either.Either<A, string>,
   fail: (reason: unknown) => E,
-  options: { readonly firstPageOnly?: boolean } = {},
+  options: { readonly firstPageOnly?: boolean; readonly untilFound?: boolean } = {},
 ): Effect.Effect<Array<A>, E> =>
   Effect.gen(function* () {
     const out: Array<A> = [];
@@ -36,7 +36,10 @@ export const queryAll = <A, E>(
           return yield* Effect.fail(fail(`unreadable item: ${decoded.left}`));
         out.push(decoded.right);
       }
-      start = options.firstPageOnly ? undefined : page.LastEvaluatedKey;
+      start =
+        options.firstPageOnly || (options.untilFound && out.length > 0)
+          ? undefined
+          : page.LastEvaluatedKey;
     } while (start);
     return out;
   });

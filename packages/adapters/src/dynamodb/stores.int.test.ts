@@ -19,10 +19,12 @@ import {
   eventsOf,
   executeCommand,
   intervalsOf,
+  mappingRowsOf,
+  patientDeviceHistory,
   patientId,
   segmentKey,
 } from "@medusa/domain";
-import { commandsFrom, scenario, T0 } from "@medusa/domain/testing";
+import { clinicDays, commandsFrom, scenario, T0 } from "@medusa/domain/testing";
 import { Effect, Either } from "effect";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -183,18 +185,165 @@ describe("DynamoDB event store", () => {
     expect(after.Items).toEqual([]);
   });
 
-  it("the read model equals the intervals of the log after random command sequences", async () => {
+  it("a correction rewrites its row in the historical shape: retracted rows marked, a corrected patient moves in the patient index, an amended start moves the key", async () => {
+    const id = deviceId(`fix-${Date.now()}`);
+    const charge = actor("charge@clinic.example");
+    const h = (hours: number) => epochMillis(T0 + hours * 3_600_000);
+    const ok = async (c: Parameters<typeof executeCommand>[0]) =>
+      expect(Either.isRight(await run(executeCommand(c)))).toBe(true);
+    const base = { deviceId: id, actor: nurse };
+    await ok({
+      _tag: "AssignDevice",
+      ...base,
+      commandId: commandId("a"),
+      patientId: patientId("P-1"),
+      at: h(0),
+      now: h(0),
+    });
+    await ok({
+      _tag: "ReassignDevice",
+      ...base,
+      commandId: commandId("b"),
+      patientId: patientId("P-2"),
+      reason: "completed",
+      at: h(2),
+      now: h(2),
+    });
+    await ok({
+      _tag: "ReassignDevice",
+      ...base,
+      commandId: commandId("c"),
+      patientId: patientId("P-3"),
+      reason: "completed",
+      at: h(4),
+      now: h(4),
+    });
+    const fix = { deviceId: id, actor: charge, now: h(5), note: "seen on the ward round" };
+    // P-2's assignment was entered in error; P-3's was really P-4's; P-1 wore it until 03:00.
+    await ok({
+      _tag: "RetractAssignment",
+      ...fix,
+      commandId: commandId("d"),
+      start: h(2),
+      reason: "not_worn",
+    });
+    await ok({
+      _tag: "CorrectAssignmentPatient",
+      ...fix,
+      commandId: commandId("e"),
+      start: h(4),
+      reason: "wrong_patient",
+      patientId: patientId("P-4"),
+    });
+    await ok({
+      _tag: "AmendAssignmentPeriod",
+      ...fix,
+      commandId: commandId("f"),
+      start: h(0),
+      newEnd: h(3),
+      reason: "wrong_time",
+    });
+    // P-4's started at 03:00, not 04:00.
+    await ok({
+      _tag: "AmendAssignmentPeriod",
+      ...fix,
+      commandId: commandId("g"),
+      start: h(4),
+      newStart: h(3),
+      reason: "wrong_time",
+    });
+    const rows = (
+      await client.send(
+        new QueryCommand({
+          TableName: tables.mapping,
+          KeyConditionExpression: "device_id = :d",
+          ExpressionAttributeValues: { ":d": { S: id } },
+        }),
+      )
+    ).Items?.map((i) => unmarshall(i));
+    const stamp = (reason: string) => ({
+      corrected_by: "charge@clinic.example",
+      corrected_at: h(5),
+      correction_reason: reason,
+      correction_note: "seen on the ward round",
+    });
+    expect(rows).toEqual([
+      {
+        device_id: id,
+        assignment_timestamp: h(0),
+        patient_id: "P-1",
+        assigned_by: "nurse@clinic.example",
+        assignment_end: h(3),
+        ended_by: "nurse@clinic.example",
+        status: "completed",
+        ...stamp("wrong_time"),
+      },
+      {
+        device_id: id,
+        assignment_timestamp: h(2),
+        patient_id: "P-2",
+        assigned_by: "nurse@clinic.example",
+        assignment_end: h(4),
+        ended_by: "nurse@clinic.example",
+        status: "entered_in_error",
+        ...stamp("not_worn"),
+      },
+      {
+        device_id: id,
+        assignment_timestamp: h(3),
+        patient_id: "P-4",
+        assigned_by: "nurse@clinic.example",
+        status: "active",
+        ...stamp("wrong_time"),
+      },
+    ]);
+    const byPatient = async (p: string) =>
+      (
+        await client.send(
+          new QueryCommand({
+            TableName: tables.mapping,
+            IndexName: PATIENT_DEVICE_INDEX,
+            KeyConditionExpression: "patient_id = :p",
+            ExpressionAttributeValues: { ":p": { S: p } },
+          }),
+        )
+      ).Items?.filter((i) => i.device_id?.S === id).length;
+    expect([await byPatient("P-3"), await byPatient("P-4")]).toEqual([0, 1]);
+    const readModel = makeDynamoReadModel({ client, tables });
+    expect(await Effect.runPromise(readModel.currentAssignment(id))).toMatchObject({
+      patientId: "P-4",
+      start: h(3),
+    });
+    // Retracting the current one: the newest row is entered in error, so nobody wears the device.
+    await ok({
+      _tag: "RetractAssignment",
+      ...fix,
+      now: h(6),
+      commandId: commandId("h"),
+      start: h(3),
+      reason: "duplicate",
+    });
+    expect(await Effect.runPromise(readModel.currentAssignment(id))).toBeNull();
+  });
+
+  it("the read model equals the mapping rows of the log after random command sequences, corrections included", async () => {
     const readModel = makeDynamoReadModel({ client, tables });
     await fc.assert(
-      fc.asyncProperty(scenario, async ({ patients, steps }) => {
+      fc.asyncProperty(fc.oneof(scenario, clinicDays), async ({ patients, steps }) => {
         const devices: Array<DeviceId> = [
           deviceId(`rm-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`),
         ];
         for (const c of commandsFrom(devices, patients, steps)) await run(executeCommand(c));
         const log = eventsOf((await Effect.runPromise(stores.events.load(devices[0]!))).commits);
-        expect(await Effect.runPromise(readModel.deviceIntervals(devices[0]!))).toEqual(
-          intervalsOf(log),
-        );
+        // The corrected intervals, and the retracted rows marked (never deleted).
+        const rows = mappingRowsOf(log);
+        expect(await Effect.runPromise(readModel.deviceIntervals(devices[0]!))).toEqual(rows);
+        for (const p of new Set(rows.map((r) => r.patientId)))
+          expect(
+            (await Effect.runPromise(readModel.patientIntervals(p))).filter(
+              (r) => r.deviceId === devices[0],
+            ),
+          ).toEqual(patientDeviceHistory(rows, p));
         const last = intervalsOf(log).at(-1);
         expect(await Effect.runPromise(readModel.currentAssignment(devices[0]!))).toEqual(
           last && last.end === null ? last : null,

@@ -1,6 +1,6 @@
 import { Effect, Either } from "effect";
 import { type AssignmentState, replay } from "../assignment.js";
-import type { AssignmentCommand } from "../commands.js";
+import { type AssignmentCommand, isCorrection } from "../commands.js";
 import { type DecisionPolicy, decide, defaultPolicy } from "../decide.js";
 import { type AssignmentRejection, VersionConflict } from "../errors.js";
 import type { EpochMillis } from "../ids.js";
@@ -14,6 +14,7 @@ import {
 } from "../ports/event-store.js";
 import { type IdempotencyKeyReused, IdempotencyKeys } from "../ports/idempotency.js";
 import type { StorageUnavailable } from "../ports/storage.js";
+import { recordedTime } from "../record.js";
 
 export interface CommandOutcome {
   readonly commit: Commit;
@@ -45,10 +46,15 @@ export interface Idempotency {
   readonly requestHash: string;
 }
 
-/** A command as a caller gives it: `now` from the `Clock` when absent, and `at` defaulting to `now`. */
+/**
+ * A command as a caller gives it: `now` from the `Clock` when absent, and `at`
+ * (for an ordinary command) defaulting to `now`.
+ */
 export type CommandRequest = AssignmentCommand extends infer C
   ? C extends AssignmentCommand
-    ? Omit<C, "at" | "now"> & { readonly at?: EpochMillis; readonly now?: EpochMillis }
+    ? C extends { readonly at: EpochMillis }
+      ? Omit<C, "at" | "now"> & { readonly at?: EpochMillis; readonly now?: EpochMillis }
+      : Omit<C, "now"> & { readonly now?: EpochMillis }
     : never
   : never;
 
@@ -85,9 +91,7 @@ export const executeCommand = (
       Effect.catchTag("VersionConflict", () =>
         Effect.gen(function* () {
           const fresh = yield* store.load(command.deviceId);
-          const again = options.now
-            ? { ...command, ...(yield* Effect.map(options.now, (t) => ({ at: t, now: t }))) }
-            : command;
+          const again = options.now ? inEffectAt(command, yield* options.now) : command;
           return yield* attempt(store, again, fresh, policy);
         }),
       ),
@@ -113,12 +117,22 @@ export const executeRequest = (
     const clock = yield* Clock;
     const now = request.now ?? (yield* clock.now);
     if (options.idempotency) yield* (yield* IdempotencyKeys).claim({ ...options.idempotency, now });
-    const inEffectNow = request.at === undefined && request.now === undefined;
-    return yield* executeCommand({ ...request, now, at: request.at ?? now } as AssignmentCommand, {
+    const at = "at" in request ? request.at : undefined;
+    const inEffectNow = at === undefined && request.now === undefined;
+    const command = (
+      isCorrection(request as AssignmentCommand)
+        ? { ...request, now }
+        : { ...request, now, at: at ?? now }
+    ) as AssignmentCommand;
+    return yield* executeCommand(command, {
       ...options,
       ...(inEffectNow ? { now: clock.now } : {}),
     });
   });
+
+/** A command in effect (and recorded) at `t`: a correction has no effective time, only `now`. */
+const inEffectAt = (command: AssignmentCommand, t: EpochMillis): AssignmentCommand =>
+  isCorrection(command) ? { ...command, now: t } : { ...command, at: t, now: t };
 
 /** Decides on `stream` and appends at its next version. */
 const attempt = (
@@ -130,13 +144,16 @@ const attempt = (
   const seen = previousOutcome(stream, command);
   if (seen) return Effect.succeed(seen);
   const before = replay(eventsOf(stream.commits));
-  const decision = decide(command, before, policy);
+  // Recorded time is monotonic per stream; a correction is stamped with the commit's time.
+  const committedAt = recordedTime(stream.commits, command.now);
+  const decided = isCorrection(command) ? { ...command, now: committedAt } : command;
+  const decision = decide(decided, before, policy);
   if (Either.isLeft(decision)) return Effect.fail(decision.left);
   const commit: Commit = {
     deviceId: command.deviceId,
     version: stream.version + 1,
     commandId: command.commandId,
-    committedAt: command.now,
+    committedAt,
     events: decision.right,
   };
   return Effect.as(store.append(commit), {

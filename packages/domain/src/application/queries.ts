@@ -1,6 +1,7 @@
 import { Effect } from "effect";
 import { EmptyTimeRange } from "../errors.js";
 import type { DeviceId, PatientId } from "../ids.js";
+import { EventStore, type EventStoreUnavailable } from "../ports/event-store.js";
 import { AssignmentReadModel } from "../ports/read-model.js";
 import { type InvalidCursor, SensorStore, type TimelinePage } from "../ports/sensor-store.js";
 import type { StorageUnavailable, TimeRange } from "../ports/storage.js";
@@ -10,6 +11,7 @@ import {
   patientActiveDevices,
   patientDeviceHistory,
 } from "../projections.js";
+import { type AssignmentRecord, deviceRecord } from "../record.js";
 
 /** Who wears the device now, if anyone. */
 export const currentPatient = (
@@ -47,3 +49,17 @@ export const patientTimeline = (
   range.end <= range.start
     ? Effect.fail(new EmptyTimeRange(range))
     : Effect.flatMap(SensorStore, (s) => s.patientTimeline(patientId, range, page));
+
+/**
+ * A device's record as it stood at recorded time `asOf` ("what did we
+ * believe then"): every assignment recorded by then, newest first, with the
+ * corrections recorded by then beside it. Read from the event stream, the
+ * only place that keeps what was believed before a correction.
+ */
+export const deviceRecordAsOf = (
+  deviceId: DeviceId,
+  asOf: number,
+): Effect.Effect<ReadonlyArray<AssignmentRecord>, EventStoreUnavailable, EventStore> =>
+  Effect.flatMap(EventStore, (store) => store.load(deviceId)).pipe(
+    Effect.map((stream) => deviceRecord(stream.commits, { asOf })),
+  );

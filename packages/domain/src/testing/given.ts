@@ -26,9 +26,9 @@ export const given = (
             `expected events, got rejection ${decision.left._tag}: ${decision.left.message}`,
           );
         }
-        const got = JSON.stringify(decision.right);
-        if (got !== JSON.stringify(expected)) {
-          throw new Error(`expected ${JSON.stringify(expected)}\n     got ${got}`);
+        const got = canonical(decision.right);
+        if (got !== canonical(expected)) {
+          throw new Error(`expected ${canonical(expected)}\n     got ${got}`);
         }
         return decision.right;
       },
@@ -46,3 +46,11 @@ export const given = (
     };
   },
 });
+
+/** JSON with object keys sorted: events are equal whatever order their fields were written in. */
+const canonical = (value: unknown): string =>
+  JSON.stringify(value, (_, v) =>
+    typeof v === "object" && v !== null && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );

@@ -336,6 +336,39 @@ describe("re-attribution", () => {
     for (const [n, p] of o) expect([n, p]).toEqual([n, n >= 100 ? P2 : P1]);
   });
 
+  it("a correction of the record too: a wrong patient corrected, with a stale cache writing under the wrong one after the first pass, ends with every sample the right patient's", async () => {
+    await assign();
+    const stale = newIngest();
+    await stale(batch(T0 + 1_000, 0)); // cached: [P1 from T0]
+    // Noticed later: the device was on P2 all along.
+    const fixed = await command({
+      _tag: "CorrectAssignmentPatient",
+      commandId: commandId("fix-p2"),
+      deviceId: device,
+      actor: actor("charge@clinic.example"),
+      now: epochMillis(T0 + 7_200_000),
+      start: epochMillis(T0),
+      patientId: P2,
+      reason: "wrong_patient",
+      note: "beds mixed up",
+    });
+    expect(fixed._tag).toBe("Right");
+    const commit = stores.events.streams()[0]!.commits[1]!;
+    const [first, second] = await run(
+      Effect.gen(function* () {
+        const passes = yield* Effect.fork(reattributeAndSettle(commit, { settleMs: 45_000 }));
+        while ((yield* TestClock.sleeps()).length === 0) yield* Effect.yieldNow();
+        yield* Effect.promise(() => stale(batch(T0 + 6_000, 100)));
+        yield* TestClock.adjust(45_000);
+        return yield* Fiber.join(passes);
+      }).pipe(Effect.provide(TestContext.TestContext)),
+    );
+    // From the corrected assignment's start: the first pass moves what was stored, the second what the stale cache wrote.
+    expect(first.from).toBe(T0);
+    expect([first.rewritten, second.rewritten]).toEqual([1, 1]);
+    for (const [n, p] of owners()) expect([n, p]).toEqual([n, P2]);
+  });
+
   it("the second pass leaves alone what the first pass (or a fresh ingest) attributed", async () => {
     await assign();
     const ingest = newIngest();
