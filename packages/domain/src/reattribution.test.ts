@@ -26,7 +26,7 @@ const store = () => {
       [...items.values()].filter((s) => s.samples.some((x) => x.timestamp >= from)),
     replace: (remove: ReadonlyArray<number>, add: ReadonlyArray<StoredSegment>) => {
       for (const s of add) items.set(s.key, s);
-      const kept = new Set(add.map((s) => s.key));
+      const kept = new Set<number>(add.map((s) => s.key));
       for (const key of remove) if (!kept.has(key)) items.delete(key);
     },
     all: () => [...items.values()],

@@ -67,11 +67,13 @@ describe("FHIR resources from the domain's values, each valid by HL7's R4 JSON s
     );
   });
 
-  it("DeviceUseStatement: any assignment period; active while open, completed once ended, why in an extension", () => {
+  it("DeviceUseStatement: any assignment period; active while open, completed once ended, entered-in-error when retracted, why in an extension", () => {
     fc.assert(
       fc.property(intervals, (i) => {
         const s = asFhir4<fhir4.DeviceUseStatement>(deviceUseStatement(i), "DeviceUseStatement");
-        expect(s.status).toBe(i.end === null ? "active" : "completed");
+        expect(s.status).toBe(
+          i.retracted ? "entered-in-error" : i.end === null ? "active" : "completed",
+        );
         expect(s.timingPeriod?.start).toBe(new Date(i.start).toISOString());
         expect(s.timingPeriod?.end).toBe(
           i.end === null ? undefined : new Date(i.end).toISOString(),
@@ -106,6 +108,19 @@ describe("FHIR resources from the domain's values, each valid by HL7's R4 JSON s
     expect(fhirSchemaErrors(s)).toEqual([]);
   });
 
+  it("DeviceUseStatement: an assignment retracted as entered in error is entered-in-error", () => {
+    const s = deviceUseStatement({
+      deviceId: deviceId("pi-1"),
+      patientId: patientId("P-1"),
+      assignedBy: "nurse@clinic.example" as never,
+      start: epochMillis(T0),
+      end: null,
+      retracted: true,
+    });
+    expect(s.status).toBe("entered-in-error");
+    expect(fhirSchemaErrors(s)).toEqual([]);
+  });
+
   it("Observation: any run of samples, its SampledData decoding to the samples", () => {
     const g = fc.oneof(
       fc.integer({ min: -4096, max: 4095 }).map((k) => k * 0.0039),
@@ -136,8 +151,9 @@ describe("FHIR resources from the domain's values, each valid by HL7's R4 JSON s
           const sd = o.valueSampledData;
           if (sd === undefined) throw new Error("no SampledData");
           const points = decodeSampledData(sd);
+          // Exact, except that zero carries no sign (−0 g is written 0): `v + 0` is v, −0 made 0.
           expect(points.map((q) => [q.x, q.y, q.z])).toEqual(
-            run.samples.map((s) => [s.x, s.y, s.z]),
+            run.samples.map((s) => [s.x + 0, s.y + 0, s.z + 0]),
           );
         },
       ),

@@ -67,6 +67,7 @@ const USE_STATUS = {
   active: "active",
   completed: "completed",
   device_returned: "completed",
+  entered_in_error: "entered-in-error",
 } as const satisfies Record<AssignmentStatus, fhir4.DeviceUseStatement["status"]>;
 
 /** One assignment period of a device to a patient. */

@@ -301,7 +301,7 @@ describe("importHistory", () => {
       }),
     ]);
     const events = eventsOf(store.streams.get("pi-1" as DeviceId) ?? []);
-    expect(events.map((e) => [e._tag, e.provenance?.row])).toEqual([
+    expect(events.map((e) => [e._tag, "provenance" in e ? e.provenance?.row : undefined])).toEqual([
       ["DeviceAssigned", `pi-1@${S}`],
       ["AssignmentEnded", `pi-1@${S}`],
       ["DeviceAssigned", `pi-1@${S + 7_200}`],
