@@ -7,6 +7,11 @@
  */
 export { clockFrom, systemClock } from "./clock.js";
 export {
+  AllowListItem,
+  dynamoAllowListLayer,
+  makeDynamoAllowList,
+} from "./dynamodb/allow-list.js";
+export {
   type DynamoClientOptions,
   localCredentials,
   makeDynamoClient,

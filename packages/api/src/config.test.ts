@@ -18,6 +18,7 @@ describe("API configuration from the environment", () => {
         sensor: "medusa-sensor-data",
         deadLetters: "medusa-dead-letters",
         idempotency: "medusa-idempotency-keys",
+        allowList: "medusa-device-allow-list",
       },
     });
     expect(

@@ -7,6 +7,7 @@ import {
   describeConfig,
   loadConfig,
 } from "./config.js";
+import { firstBoot } from "./first-boot.js";
 import { FIRMWARE_VERSION, jsonLog, startDevice, transportOptions } from "./run.js";
 import type { SequenceFileError } from "./sequence.js";
 import { readTlsFiles, type TlsFiles } from "./tls-files.js";
@@ -76,7 +77,17 @@ export const main = async (
     console.error(`medusa-device: unknown argument ${unknown[0]}\n${USAGE}`);
     return 2;
   }
-  const loaded = loadConfig(configPath(argv, env), { env });
+  const file = configPath(argv, env);
+  const log = jsonLog();
+  let bootEnv = env;
+  try {
+    // With a [provisioning] table: first boot by claim (or the identity it stored).
+    bootEnv = await firstBoot(file, env, { log, lookOnly: argv.includes("--check") });
+  } catch (e) {
+    console.error(`medusa-device: ${e instanceof Error ? e.message : String(e)}`);
+    return Predicate.isTagged(e, "ConfigError") ? 2 : 1;
+  }
+  const loaded = loadConfig(file, { env: bootEnv });
   if (Either.isLeft(loaded)) {
     console.error(`medusa-device: ${loaded.left.message}`);
     return 2;
@@ -97,7 +108,6 @@ export const main = async (
     }
     return argv.includes("--connect") ? checkConnection(config, tls.right) : 0;
   }
-  const log = jsonLog();
   let device: Awaited<ReturnType<typeof startDevice>>;
   try {
     device = await startDevice(config, { log });

@@ -11,6 +11,7 @@ import {
 import { Schema } from "effect";
 
 export const DEFAULT_DEVICE_ID_FILE = "/data/medusa/device_id";
+export const DEFAULT_PROVISIONING_DIR = "/data/medusa/provisioning";
 
 const Port = Schema.Number.pipe(
   Schema.int({ message: () => "must be an integer port" }),
@@ -114,6 +115,28 @@ export const ConfigFile = Schema.Struct({
       durability: opt(Schema.Literal("fsync", "batch", "none"), () => "batch" as const),
     }),
   ),
+  // First boot by fleet provisioning with a claim certificate (`provisioning.ts`); absent: none.
+  provisioning: Schema.optionalWith(
+    Schema.Struct({
+      template: Schema.String.pipe(
+        Schema.pattern(/^[0-9A-Za-z_-]{1,36}$/, {
+          message: () => "must be a provisioning template name (1-36 of [0-9A-Za-z_-])",
+        }),
+      ),
+      claim_cert: Path,
+      claim_key: Path,
+      serial_number: Schema.optionalWith(
+        Schema.String.pipe(
+          Schema.pattern(/^[A-Za-z0-9:_-]{1,64}$/, {
+            message: () => "must be 1-64 characters of [A-Za-z0-9:_-]",
+          }),
+        ),
+        { exact: true },
+      ),
+      dir: opt(Path, () => DEFAULT_PROVISIONING_DIR),
+    }),
+    { exact: true },
+  ),
 });
 export type ConfigFile = typeof ConfigFile.Type;
 
@@ -143,6 +166,7 @@ export const CONFIG_KEYS: Record<string, ReadonlyArray<string>> = {
   device: ["location", "device_id", "device_id_file", "device_type"],
   publish: ["interval_ms", "status_interval_ms", "basic_ingest_rule"],
   outbox: ["path", "max_bytes", "durability"],
+  provisioning: ["template", "claim_cert", "claim_key", "serial_number", "dir"],
 };
 
 /** The keys of a parsed file that `CONFIG_KEYS` does not know, as dotted paths. */

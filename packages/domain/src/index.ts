@@ -28,6 +28,7 @@ export {
   type IngestSettings,
   ingestMessages,
 } from "./application/ingest.js";
+export { checkPreProvisioning } from "./application/pre-provisioning.js";
 export {
   currentPatient,
   deviceAssignments,
@@ -168,6 +169,7 @@ export {
   tooManySegments,
 } from "./ingest-limits.js";
 // The ports.
+export { AllowList, type AllowListService } from "./ports/allow-list.js";
 export { Clock } from "./ports/clock.js";
 export { type DeadLetter, DeadLetters, type DeadLettersService } from "./ports/dead-letters.js";
 export {
@@ -211,6 +213,55 @@ export {
   patientDeviceHistory,
   statusOf,
 } from "./projections.js";
+// Fleet provisioning by claim: the MQTT API, the template, the allow-list.
+export {
+  AllowListEntry,
+  BatchName,
+  CertificateId,
+  decidePreProvisioning,
+  hookResponse,
+  type PreProvisioningDecision,
+  PreProvisioningRequest,
+  type PreProvisioningResponse,
+  SerialNumber,
+} from "./provisioning/allow-list.js";
+export {
+  CreateCertificateFromCsrRequest,
+  CreateCertificateFromCsrResponse,
+  OWNERSHIP_TOKEN_TTL_MS,
+  PROVISIONING_ERRORS,
+  ProvisioningError,
+  ProvisioningParameters,
+  provisioningError,
+  RegisterThingRequest,
+  RegisterThingResponse,
+  type RejectionOutcome,
+  rejectionOutcome,
+} from "./provisioning/messages.js";
+export {
+  applyProvisioningTemplate,
+  CERTIFICATE_ID_PARAMETER,
+  DEFAULT_THING_NAME_PREFIX,
+  type FleetTemplateOptions,
+  fleetProvisioningTemplate,
+  SERIAL_NUMBER_ATTRIBUTE,
+  SERIAL_NUMBER_PARAMETER,
+  serialNumberOf,
+  type TemplateOutcome,
+} from "./provisioning/template.js";
+export {
+  CLAIM_CLIENT_ID_PREFIX,
+  CREATE_CERTIFICATE_FROM_CSR,
+  claimPublishTopics,
+  claimSubscribeFilters,
+  mayClaimConnect,
+  mayClaimPublish,
+  mayClaimSubscribe,
+  type RequestTopics,
+  registerThingTopics,
+  TemplateName,
+  templateOfRegisterThing,
+} from "./provisioning/topics.js";
 export {
   changedFrom,
   effectiveFrom,

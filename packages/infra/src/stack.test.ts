@@ -41,6 +41,7 @@ const ROLES: ReadonlyArray<TableRole> = [
   "sensor",
   "deadLetters",
   "idempotency",
+  "allowList",
 ];
 
 // One template per stage, shared by every assertion below (synthesis takes a second or two).

@@ -42,6 +42,7 @@ export const TABLE_ENV: Readonly<Record<TableRole, string>> = {
   sensor: "MEDUSA_SENSOR_TABLE",
   deadLetters: "MEDUSA_DEAD_LETTER_TABLE",
   idempotency: "MEDUSA_IDEMPOTENCY_TABLE",
+  allowList: "MEDUSA_ALLOW_LIST_TABLE",
 };
 
 /**
@@ -462,6 +463,11 @@ export class MedusaStack extends Stack {
       "IdempotencyTable",
       tables.idempotency.tableName,
       "The API's idempotency keys (expire by TTL)",
+    );
+    output(
+      "AllowListTable",
+      tables.allowList.tableName,
+      "Serial numbers that may provision themselves by claim (medusa-allow-list)",
     );
     output(
       "IngestDeadLetterQueueUrl",

@@ -13,6 +13,7 @@ const entries = {
   ingest: "src/handlers/ingest.ts",
   reattribute: "src/handlers/reattribute.ts",
   api: "src/api-handler.ts",
+  provisioning: "src/handlers/pre-provisioning.ts",
 };
 
 export const bundle = async ({ outdir = join(root, "dist"), quiet = false } = {}) => {

@@ -14,6 +14,10 @@ export {
 } from "./config.js";
 export { ingestHandler, makeIngestHandler } from "./handlers/ingest.js";
 export {
+  makePreProvisioningHandler,
+  preProvisioningHandler,
+} from "./handlers/pre-provisioning.js";
+export {
   makeReattributeHandler,
   reattributeHandler,
   type StreamEvent,

@@ -10,6 +10,7 @@ import {
   parseBasicIngestTopic,
   RuleName,
   topicMatches,
+  type Verdict,
 } from "@medusa/domain";
 import { Aedes, type Client } from "aedes";
 import { Option, Schema } from "effect";
@@ -31,8 +32,30 @@ export interface LocalBrokerOptions {
    * for these (`devicePublishTopics`). None unless given.
    */
   readonly basicIngestRules?: ReadonlyArray<string>;
+  /**
+   * The certificate registry, as AWS IoT keeps one: who a client certificate
+   * (its DER) is when the registry knows it. Unknown certificates are
+   * identified by their CN, as before. See `fleet-provisioning.ts`.
+   */
+  readonly principalOf?: (certificateDer: Buffer) => RegisteredPrincipal | undefined;
   readonly log?: (entry: Record<string, unknown>) => void;
 }
+
+/**
+ * A certificate the registry knows: attached to a thing (its rights are the
+ * thing's, whatever its CN), held to a policy of its own (a claim
+ * certificate), or not usable (pending activation, inactive).
+ */
+export type RegisteredPrincipal =
+  | { readonly kind: "thing"; readonly thingName: string }
+  | {
+      readonly kind: "restricted";
+      readonly name: string;
+      readonly mayConnect: (clientId: string) => Verdict;
+      readonly mayPublish: (topic: string) => Verdict;
+      readonly maySubscribe: (filter: string) => Verdict;
+    }
+  | { readonly kind: "refused"; readonly reason: string };
 
 /** A Basic Ingest message as a rule gets it. */
 export interface RuleMessage {
@@ -74,7 +97,11 @@ export interface LocalBroker {
 }
 
 const SERVICE = Symbol("service");
-type Identified = Client & { [SERVICE]?: boolean; thing?: string };
+type Identified = Client & {
+  [SERVICE]?: boolean;
+  thing?: string;
+  restricted?: Extract<RegisteredPrincipal, { kind: "restricted" }>;
+};
 
 const refused = (message: string, returnCode = 5) =>
   Object.assign(new Error(message), { returnCode });
@@ -142,7 +169,30 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
         c[SERVICE] = true;
         return done(null, true);
       }
-      const cn = socket.getPeerCertificate()?.subject?.CN;
+      const peer = socket.getPeerCertificate();
+      const principal = peer?.raw ? options.principalOf?.(peer.raw) : undefined;
+      if (principal !== undefined) {
+        const verdict: Verdict =
+          principal.kind === "refused"
+            ? { allowed: false, reason: principal.reason }
+            : principal.kind === "restricted"
+              ? principal.mayConnect(client.id)
+              : principal.thingName === client.id
+                ? { allowed: true }
+                : {
+                    allowed: false,
+                    reason: `the client id must be the name of the certificate's thing, ${principal.thingName}`,
+                  };
+        if (!verdict.allowed) {
+          refuse({ action: "connect", client_id: client.id, reason: verdict.reason });
+          return done(refused(verdict.reason), false);
+        }
+        if (principal.kind === "thing") c.thing = principal.thingName;
+        if (principal.kind === "restricted") c.restricted = principal;
+        c[SERVICE] = false;
+        return done(null, true);
+      }
+      const cn = peer?.subject?.CN;
       const thing = Array.isArray(cn) ? cn[0] : cn;
       if (thing === undefined || !(services.has(thing) || isDeviceId(thing))) {
         refuse({
@@ -191,7 +241,9 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
         refuse({ action: "publish", client_id: c.id, topic: packet.topic, reason });
         return callback(new Error(reason));
       }
-      const verdict = mayPublish(prefix, c.thing ?? "", packet.topic, basicIngestRules);
+      const verdict = c.restricted
+        ? c.restricted.mayPublish(packet.topic)
+        : mayPublish(prefix, c.thing ?? "", packet.topic, basicIngestRules);
       if (verdict.allowed) return callback(null);
       refuse({ action: "publish", client_id: c.id, topic: packet.topic, reason: verdict.reason });
       // aedes then closes the connection, as AWS IoT Core does for a publish its policy forbids.
@@ -211,7 +263,9 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
         return callback(null, null);
       }
       if (c[SERVICE]) return callback(null, granted);
-      const verdict = maySubscribe(prefix, c.thing ?? "", subscription.topic);
+      const verdict = c.restricted
+        ? c.restricted.maySubscribe(subscription.topic)
+        : maySubscribe(prefix, c.thing ?? "", subscription.topic);
       if (verdict.allowed) return callback(null, granted);
       refuse({
         action: "subscribe",

@@ -17,6 +17,8 @@ export interface TableNames {
   readonly sensor: string;
   readonly deadLetters: string;
   readonly idempotency: string;
+  /** The serial numbers that may provision themselves by claim (the pre-provisioning hook's list). */
+  readonly allowList: string;
 }
 
 export const DEFAULT_TABLE_NAMES: TableNames = {
@@ -25,6 +27,7 @@ export const DEFAULT_TABLE_NAMES: TableNames = {
   sensor: "medusa-sensor-data",
   deadLetters: "medusa-dead-letters",
   idempotency: "medusa-idempotency-keys",
+  allowList: "medusa-device-allow-list",
 };
 
 export const PATIENT_DEVICE_INDEX = "patient-device-index";
@@ -43,6 +46,7 @@ export const tableNames = (
     sensor: config.sensor ?? `${prefix}${DEFAULT_TABLE_NAMES.sensor}`,
     deadLetters: config.deadLetters ?? `${prefix}${DEFAULT_TABLE_NAMES.deadLetters}`,
     idempotency: config.idempotency ?? `${prefix}${DEFAULT_TABLE_NAMES.idempotency}`,
+    allowList: config.allowList ?? `${prefix}${DEFAULT_TABLE_NAMES.allowList}`,
   };
 };
 
@@ -139,6 +143,13 @@ export const tableDefinitions = (
     BillingMode: "PAY_PER_REQUEST",
     AttributeDefinitions: [{ AttributeName: "key", AttributeType: "S" }],
     KeySchema: [{ AttributeName: "key", KeyType: "HASH" }],
+  },
+  // One item per serial number: the pre-provisioning hook's one GetItem per RegisterThing.
+  allowList: {
+    TableName: names.allowList,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [{ AttributeName: "serial_number", AttributeType: "S" }],
+    KeySchema: [{ AttributeName: "serial_number", KeyType: "HASH" }],
   },
 });
 

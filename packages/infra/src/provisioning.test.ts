@@ -1,0 +1,147 @@
+import { fleetProvisioningTemplate } from "@medusa/domain";
+import { App, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import * as logs from "aws-cdk-lib/aws-logs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { claimPolicyName, FleetProvisioning, provisioningTemplateName } from "./provisioning.js";
+
+let template: Template;
+beforeAll(() => {
+  const stack = new Stack(new App(), "Test", {
+    env: { account: "123456789012", region: "eu-central-1" },
+  });
+  const allowList = new dynamodb.Table(stack, "AllowList", {
+    partitionKey: { name: "serial_number", type: dynamodb.AttributeType.STRING },
+  });
+  new FleetProvisioning(stack, "Provisioning", {
+    stage: "dev",
+    devicePolicyName: "medusa-dev-device",
+    allowList,
+    hookCode: lambda.Code.fromInline("export const handler = async () => ({});"),
+    runtime: lambda.Runtime.NODEJS_24_X,
+    removalPolicy: RemovalPolicy.DESTROY,
+    logRetention: logs.RetentionDays.ONE_MONTH,
+  });
+  template = Template.fromStack(stack);
+}, 60_000);
+
+const one = (type: string) => {
+  const found = Object.values(template.findResources(type));
+  expect(found, type).toHaveLength(1);
+  return found[0] as { Properties: Record<string, unknown> };
+};
+
+describe("fleet provisioning on AWS", () => {
+  it("a CSR-flow template with the domain's body, its registration role and the hook at payload version 2020-04-01", () => {
+    const t = one("AWS::IoT::ProvisioningTemplate").Properties;
+    expect(t.TemplateName).toBe(provisioningTemplateName("dev"));
+    expect(t.TemplateType).toBe("FLEET_PROVISIONING");
+    expect(t.Enabled).toBe(true);
+    expect(JSON.parse(t.TemplateBody as string)).toEqual(
+      fleetProvisioningTemplate({ devicePolicyName: "medusa-dev-device" }),
+    );
+    expect(t.PreProvisioningHook).toEqual({
+      TargetArn: { "Fn::GetAtt": [expect.stringMatching(/^ProvisioningHook/), "Arn"] },
+      PayloadVersion: "2020-04-01",
+    });
+    template.hasResourceProperties("AWS::IAM::Role", {
+      AssumeRolePolicyDocument: Match.objectLike({
+        Statement: [Match.objectLike({ Principal: { Service: "iot.amazonaws.com" } })],
+      }),
+      ManagedPolicyArns: [
+        {
+          "Fn::Join": [
+            "",
+            [
+              "arn:",
+              { Ref: "AWS::Partition" },
+              ":iam::aws:policy/service-role/AWSIoTThingsRegistration",
+            ],
+          ],
+        },
+      ],
+    });
+  });
+
+  it("the hook answers within AWS IoT's 5 s, may only read the allow-list, and only this template may invoke it", () => {
+    const fn = one("AWS::Lambda::Function").Properties;
+    expect(fn.Timeout).toBeLessThan(5);
+    expect(fn.Handler).toBe("provisioning.handler");
+    expect(fn.Environment).toEqual({
+      Variables: { MEDUSA_ALLOW_LIST_TABLE: { Ref: expect.stringMatching(/^AllowList/) } },
+    });
+    const policies = Object.values(template.findResources("AWS::IAM::Policy"));
+    const statements = policies.flatMap(
+      (p) =>
+        (
+          p as {
+            Properties: { PolicyDocument: { Statement: Array<{ Sid: string; Action: unknown }> } };
+          }
+        ).Properties.PolicyDocument.Statement,
+    );
+    expect(statements.map((s) => [s.Sid, s.Action])).toEqual([
+      ["OwnLogGroup", ["logs:CreateLogStream", "logs:PutLogEvents"]],
+      ["AllowListTable", "dynamodb:GetItem"],
+    ]);
+    const permission = one("AWS::Lambda::Permission").Properties;
+    expect(permission).toMatchObject({
+      Principal: "iot.amazonaws.com",
+      SourceAccount: { Ref: "AWS::AccountId" },
+      SourceArn: {
+        "Fn::Join": [
+          "",
+          expect.arrayContaining([
+            `:iot:eu-central-1:123456789012:provisioningtemplate/${provisioningTemplateName("dev")}`,
+          ]),
+        ],
+      },
+    });
+  });
+
+  it("the claim policy: connect as provision-*, publish the two requests, subscribe to and receive the four answers, nothing else", () => {
+    const p = one("AWS::IoT::Policy").Properties;
+    expect(p.PolicyName).toBe(claimPolicyName("dev"));
+    const doc = JSON.parse(
+      JSON.stringify(p.PolicyDocument).replace(
+        /\{"Fn::Join":\["",\[(.*?)\]\]\}/g,
+        (_, parts: string) =>
+          JSON.stringify(
+            (JSON.parse(`[${parts}]`) as Array<unknown>)
+              .map((x) => (typeof x === "string" ? x : "ARN"))
+              .join(""),
+          ),
+      ),
+    ) as { Statement: Array<{ Action: Array<string>; Resource: Array<string> }> };
+    const T = provisioningTemplateName("dev");
+    expect(doc.Statement.map((s) => [s.Action, s.Resource])).toEqual([
+      [["iot:Connect"], ["arn:ARN:iot:ARN:ARN:client/provision-*"]],
+      [
+        ["iot:Publish"],
+        [
+          "arn:ARN:iot:ARN:ARN:topic/$aws/certificates/create-from-csr/json",
+          `arn:ARN:iot:ARN:ARN:topic/$aws/provisioning-templates/${T}/provision/json`,
+        ],
+      ],
+      [
+        ["iot:Receive"],
+        [
+          "arn:ARN:iot:ARN:ARN:topic/$aws/certificates/create-from-csr/json/accepted",
+          "arn:ARN:iot:ARN:ARN:topic/$aws/certificates/create-from-csr/json/rejected",
+          `arn:ARN:iot:ARN:ARN:topic/$aws/provisioning-templates/${T}/provision/json/accepted`,
+          `arn:ARN:iot:ARN:ARN:topic/$aws/provisioning-templates/${T}/provision/json/rejected`,
+        ],
+      ],
+      [
+        ["iot:Subscribe"],
+        [
+          "arn:ARN:iot:ARN:ARN:topicfilter/$aws/certificates/create-from-csr/json/accepted",
+          "arn:ARN:iot:ARN:ARN:topicfilter/$aws/certificates/create-from-csr/json/rejected",
+          `arn:ARN:iot:ARN:ARN:topicfilter/$aws/provisioning-templates/${T}/provision/json/accepted`,
+          `arn:ARN:iot:ARN:ARN:topicfilter/$aws/provisioning-templates/${T}/provision/json/rejected`,
+        ],
+      ],
+    ]);
+  });
+});
