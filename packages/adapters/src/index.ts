@@ -54,6 +54,13 @@ export {
   intervalCacheLayer,
   makeIntervalCache,
 } from "./interval-cache.js";
+export {
+  type IotDataSettings,
+  iotDataShadowsLayer,
+  latestChange,
+  makeIotDataDeviceShadows,
+  shadowFromDocument,
+} from "./iot-data/device-shadows.js";
 export { rememberingRecentWrites } from "./recent-writes.js";
 export {
   HttpUrl,

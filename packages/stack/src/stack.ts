@@ -13,7 +13,12 @@ import {
   storesLayer,
   tableNames,
 } from "@medusa/adapters";
-import { ensureDevCerts, type LocalBroker, startLocalBroker } from "@medusa/adapters/broker";
+import {
+  ensureDevCerts,
+  fileShadowPersistence,
+  type LocalBroker,
+  startLocalBroker,
+} from "@medusa/adapters/broker";
 import { type DynamoLocal, portTaken, startDynamoLocal } from "@medusa/adapters/testing";
 import { createApp, cursorKeyFrom, jwtAuth } from "@medusa/api";
 import { signToken } from "@medusa/api/testing";
@@ -195,6 +200,12 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       topicPrefix: prefix,
       serviceIdentities: [CLOUD_IDENTITY],
       basicIngestRules: [INGEST_RULE_NAME],
+      // The Device Shadow service's shadows, kept across restarts of the stack.
+      shadows: {
+        persistence: fileShadowPersistence(join(dir, "shadows.jsonl"), {
+          log: (entry) => log({ component: "shadow", ...entry }),
+        }),
+      },
       ...(options.plainMqttPort !== undefined
         ? { plainListener: { port: options.plainMqttPort } }
         : {}),

@@ -8,3 +8,6 @@
 export type { Aedes, AedesPublishPacket, Client as BrokerClient } from "aedes";
 export * from "./dev-ca.js";
 export * from "./local-broker.js";
+export * from "./shadow-data-plane.js";
+export * from "./shadow-service.js";
+export * from "./shadow-store.js";
