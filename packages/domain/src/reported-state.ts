@@ -5,6 +5,13 @@ import { DeviceStatus } from "./telemetry/device-messages.js";
 
 const Count = Schema.Number.pipe(Schema.int(), Schema.nonNegative());
 const optional = <A, I>(s: Schema.Schema<A, I>) => Schema.optionalWith(s, { exact: true });
+/**
+ * A value the device may not have (no error, no publish yet): `null` in its
+ * report, which the shadow stores as no key at all ("null deletes"), so
+ * both read as none.
+ */
+const maybe = <A, I>(s: Schema.Schema<A, I>) =>
+  Schema.optionalWith(Schema.NullOr(s), { exact: true });
 
 /**
  * What the device agent reports in its shadow: the settings it runs with
@@ -17,7 +24,7 @@ export const ReportedDeviceState = Schema.Struct({
   sensor: Schema.Struct({
     model: Schema.String,
     healthy: Schema.Boolean,
-    error: Schema.NullOr(Schema.String),
+    error: maybe(Schema.String),
     sample_rate_hz: Schema.Number,
   }),
   publish: Schema.Struct({
@@ -31,14 +38,14 @@ export const ReportedDeviceState = Schema.Struct({
     effective_interval_ms: Schema.Number,
     /** Sensor data goes straight to the ingest rule (Basic Ingest), not through the broker. */
     basic_ingest: Schema.Boolean,
-    last_publish_at: Schema.NullOr(EpochMillis),
+    last_publish_at: maybe(EpochMillis),
   }),
   outbox: DeviceStatus.fields.outbox,
   reconnects: Count,
   uptime_s: DeviceStatus.fields.uptime_s,
-  wifi: optional(DeviceStatus.fields.wifi),
+  wifi: optional(Schema.Struct({ connected: Schema.Boolean, ssid: maybe(Schema.String) })),
   memory: optional(DeviceStatus.fields.memory),
-  cpu_temperature_c: optional(DeviceStatus.fields.cpu_temperature_c),
+  cpu_temperature_c: maybe(Schema.Number),
   /** The desired values the agent did not take, and why; empty when it took them all. */
   refused: Schema.Array(SettingRefusal),
   /** When the agent made this report (its clock). */
