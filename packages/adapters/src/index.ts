@@ -55,6 +55,7 @@ export {
   makeIntervalCache,
 } from "./interval-cache.js";
 export {
+  connectIotDataShadows,
   type IotDataSettings,
   iotDataShadowsLayer,
   latestChange,

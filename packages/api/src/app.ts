@@ -15,6 +15,7 @@ import { cursorSeal } from "./cursor.js";
 import { type ApiFailure, problemOf } from "./errors.js";
 import { openApiDocument } from "./openapi.js";
 import { ProblemError, problem, sendProblem } from "./problems.js";
+import { deviceConfigurationRoutes } from "./routes/device-configuration.js";
 import { devices } from "./routes/devices.js";
 import { patients } from "./routes/patients.js";
 
@@ -118,6 +119,7 @@ export const createApp = (deps: ApiDeps) => {
   });
 
   app.route("/api/devices", devices(routes));
+  app.route("/api/devices", deviceConfigurationRoutes(routes));
   app.route("/api/patients", patients(routes));
 
   app.notFound((c) =>

@@ -136,3 +136,16 @@ export const iotDataShadowsLayer = (settings: IotDataSettings): Layer.Layer<Devi
       (client) => Effect.sync(() => client.destroy()),
     ).pipe(Effect.map(makeIotDataDeviceShadows)),
   );
+
+/** `DeviceShadows` on AWS IoT's data plane with a client of its own, for an entry point that wires by hand. */
+export const connectIotDataShadows = (
+  settings: IotDataSettings,
+): { readonly shadows: DeviceShadowsService; readonly close: () => void } => {
+  const client = new IoTDataPlaneClient({
+    endpoint: settings.endpoint,
+    region: settings.region,
+    maxAttempts: 2,
+    ...(settings.credentials ? { credentials: settings.credentials } : {}),
+  });
+  return { shadows: makeIotDataDeviceShadows(client), close: () => client.destroy() };
+};
