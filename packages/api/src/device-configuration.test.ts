@@ -78,7 +78,11 @@ describe("a device's configuration through its shadow", () => {
       refused: [],
       timestamp: NOW,
     });
-    const synced = await (await call("GET", "/api/devices/pi-1/configuration", viewer)).json();
+    const synced = (await (
+      await call("GET", "/api/devices/pi-1/configuration", viewer)
+    ).json()) as {
+      reported: { sensor: Record<string, unknown> };
+    };
     expect(synced).toMatchObject({
       version: 2,
       pending: [],
@@ -119,14 +123,18 @@ describe("a device's configuration through its shadow", () => {
       version: 1,
       desired: { publish: { live_interval_ms: 200, live_until: NOW + 120_000 } },
     });
-    const defaults = await (await call("POST", "/api/devices/pi-3/live", clinician)).json();
+    const defaults = (await (await call("POST", "/api/devices/pi-3/live", clinician)).json()) as {
+      desired: unknown;
+    };
     expect(defaults.desired).toEqual({
       publish: { live_interval_ms: 1000, live_until: NOW + 300_000 },
     });
     expect(
       (await call("POST", "/api/devices/pi-3/live", clinician, { duration_s: 7200 })).status,
     ).toBe(400);
-    const ended = await (await call("DELETE", "/api/devices/pi-3/live", clinician)).json();
+    const ended = (await (await call("DELETE", "/api/devices/pi-3/live", clinician)).json()) as {
+      desired: unknown;
+    };
     expect(ended.desired).toEqual({ publish: { live_interval_ms: 1000, live_until: NOW } });
   });
 
