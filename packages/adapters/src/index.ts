@@ -60,6 +60,14 @@ export {
   intervalCacheLayer,
   makeIntervalCache,
 } from "./interval-cache.js";
+export {
+  connectIotDataShadows,
+  type IotDataSettings,
+  iotDataShadowsLayer,
+  latestChange,
+  makeIotDataDeviceShadows,
+  shadowFromDocument,
+} from "./iot-data/device-shadows.js";
 export { rememberingRecentWrites } from "./recent-writes.js";
 export {
   HttpUrl,

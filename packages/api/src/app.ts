@@ -15,6 +15,7 @@ import { cursorSeal } from "./cursor.js";
 import { type ApiFailure, problemOf } from "./errors.js";
 import { openApiDocument } from "./openapi.js";
 import { ProblemError, problem, sendProblem } from "./problems.js";
+import { deviceConfigurationRoutes } from "./routes/device-configuration.js";
 import { devices } from "./routes/devices.js";
 import { FHIR_BASE_PATH, fhir } from "./routes/fhir.js";
 import { patients } from "./routes/patients.js";
@@ -119,6 +120,7 @@ export const createApp = (deps: ApiDeps) => {
   });
 
   app.route("/api/devices", devices(routes));
+  app.route("/api/devices", deviceConfigurationRoutes(routes));
   app.route("/api/patients", patients(routes));
   // FHIR R4, read-only; its own auth and errors (OperationOutcome): routes/fhir.ts.
   app.route(FHIR_BASE_PATH, fhir(routes));

@@ -3,6 +3,7 @@ import type {
   Clock,
   Commit,
   DecisionPolicy,
+  DeviceShadowsService,
   EventStore,
   IdempotencyKeys,
   SensorStore,
@@ -26,6 +27,11 @@ export interface ApiDeps {
   /** Called after every accepted (not duplicate) commit: the local stack re-attributes and invalidates caches here. */
   readonly onCommit?: (commit: Commit) => void;
   readonly policy?: DecisionPolicy;
+  /**
+   * Devices' shadows (AWS IoT's data plane, or the local broker's emulation
+   * of it): the configuration and live-mode routes answer 503 without one.
+   */
+  readonly shadows?: DeviceShadowsService;
   /**
    * Signs the timeline cursors handed to clients; every instance serving one
    * API needs the same key. A random one per app when absent (one process).

@@ -8,6 +8,9 @@ import {
   actor,
   CorrectionChangesNothing,
   DeviceAlreadyAssigned,
+  DeviceShadowNotFound,
+  DeviceShadowRejected,
+  DeviceShadowUnavailable,
   deviceId,
   EmptyAssignmentInterval,
   EventStoreUnavailable,
@@ -92,6 +95,12 @@ it("every typed failure maps to a stable status and problem type; anything else 
     ],
     [new CorrectionChangesNothing({ deviceId: d, start: t }), 422, "correction-changes-nothing"],
     [new AssignmentNotEnded({ deviceId: d, start: t }), 409, "assignment-not-ended"],
+    [new DeviceShadowNotFound({ deviceId: d }), 404, "device-shadow-not-found"],
+    [new DeviceShadowRejected({ deviceId: d, code: 409, reason: "x" }), 409, "concurrent-change"],
+    [new DeviceShadowRejected({ deviceId: d, code: 413, reason: "x" }), 413, "shadow-too-large"],
+    [new DeviceShadowRejected({ deviceId: d, code: 429, reason: "x" }), 503, "shadow-busy"],
+    [new DeviceShadowRejected({ deviceId: d, code: 400, reason: "x" }), 422, "shadow-refused"],
+    [new DeviceShadowUnavailable({ operation: "get", reason: "x" }), 503, "shadow-unavailable"],
   ];
   for (const [error, status, type] of cases) {
     expect(problemFor(error)).toMatchObject({

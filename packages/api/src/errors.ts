@@ -1,11 +1,16 @@
 import type {
+  changeConfiguration,
   currentPatient,
+  DeviceShadowRejected,
   deviceAssignments,
+  deviceConfiguration,
   deviceRecordAsOf,
+  endLiveMode,
   executeRequest,
   patientDevices,
   patientTimeline,
   SegmentsNotWritten,
+  startLiveMode,
 } from "@medusa/domain";
 import { type Effect, Match } from "effect";
 import type { Problem } from "./problems.js";
@@ -23,6 +28,10 @@ export type ApiFailure =
   | Effect.Effect.Error<ReturnType<typeof deviceRecordAsOf>>
   | Effect.Effect.Error<ReturnType<typeof patientDevices>>
   | Effect.Effect.Error<ReturnType<typeof patientTimeline>>
+  | Effect.Effect.Error<ReturnType<typeof deviceConfiguration>>
+  | Effect.Effect.Error<ReturnType<typeof changeConfiguration>>
+  | Effect.Effect.Error<ReturnType<typeof startLiveMode>>
+  | Effect.Effect.Error<ReturnType<typeof endLiveMode>>
   // Storage failures of the sensor store's writes, which no route meets yet.
   | SegmentsNotWritten;
 
@@ -31,6 +40,30 @@ const storageUnavailable = () =>
 
 type Cases = {
   readonly [Tag in ApiFailure["_tag"]]: (error: Extract<ApiFailure, { _tag: Tag }>) => Problem;
+};
+
+/**
+ * The shadow service's refusal (AWS's code and message): a version conflict
+ * is a concurrent change, 413 the 8 KB document limit, 429 its request rate;
+ * any other refusal is the request's fault.
+ */
+const shadowRefused = (e: DeviceShadowRejected) => {
+  const extra = { detail: e.message, device_id: e.deviceId, shadow_code: e.code };
+  switch (e.code) {
+    case 409:
+      return problem(
+        409,
+        "concurrent-change",
+        "The device's shadow changed concurrently; retry",
+        extra,
+      );
+    case 413:
+      return problem(413, "shadow-too-large", "The device's shadow would exceed 8 KB", extra);
+    case 429:
+      return problem(503, "shadow-busy", "The device's shadow is busy; retry", extra);
+    default:
+      return problem(422, "shadow-refused", "The device's shadow refused the change", extra);
+  }
 };
 
 /** Each typed failure as a stable status and problem type. */
@@ -114,6 +147,16 @@ const cases = {
       device_id: e.deviceId,
     }),
   EmptyTimeRange: (e) => problem(400, "validation-error", "Invalid request", { detail: e.message }),
+  DeviceShadowNotFound: (e) =>
+    problem(404, "device-shadow-not-found", "The device has no shadow yet", {
+      detail: e.message,
+      device_id: e.deviceId,
+    }),
+  DeviceShadowRejected: shadowRefused,
+  DeviceShadowUnavailable: () =>
+    problem(503, "shadow-unavailable", "The device shadow service is unavailable", {
+      detail: "try again later",
+    }),
   // Storage internals stay in the operator's log.
   EventStoreUnavailable: storageUnavailable,
   StorageUnavailable: storageUnavailable,

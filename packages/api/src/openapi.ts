@@ -8,10 +8,14 @@ import {
   AssignmentsQuery,
   AssignResponse,
   AuditTrailResponse,
+  ConfigurationBody,
   CorrectionResponse,
   CorrectPatientBody,
+  DesiredWriteResponse,
+  DeviceConfigurationResponse,
   DevicePatientResponse,
   HealthResponse,
+  LiveModeBody,
   PatientDevicesQuery,
   PatientDevicesResponse,
   ProblemView,
@@ -201,6 +205,47 @@ export const openApiDocument = () => ({
       "Amend the period of an assignment (start and/or end; move_adjoining moves a hand-over's other side too): samples move with the boundaries (clinician)",
       AmendBody,
     ),
+    "/api/devices/{device_id}/configuration": {
+      get: {
+        summary:
+          "The device's configuration through its shadow: the settings asked of it, its last report, what is pending and what it refused",
+        parameters: [device],
+        responses: {
+          "200": ok("the device's configuration", DeviceConfigurationResponse),
+          ...problems(400, 401, 403, 404, 503),
+        },
+      },
+      patch: {
+        summary:
+          "Ask the device for durable settings (clinician): merged into its shadow's desired state; the device takes them when it next hears from its shadow, keeps them across restarts and reports them",
+        parameters: [device],
+        requestBody: { required: true, content: json(ConfigurationBody) },
+        responses: {
+          "202": ok("stored in the shadow", DesiredWriteResponse),
+          ...problems(400, 401, 403, 409, 413, 422, 503),
+        },
+      },
+    },
+    "/api/devices/{device_id}/live": {
+      post: {
+        summary:
+          "Live mode (clinician): publish every interval_ms (default 1000) for duration_s (default 300, at most 3600), then the device's own interval again, by itself",
+        parameters: [device],
+        requestBody: { required: false, content: json(LiveModeBody) },
+        responses: {
+          "202": ok("stored in the shadow", DesiredWriteResponse),
+          ...problems(400, 401, 403, 409, 413, 422, 503),
+        },
+      },
+      delete: {
+        summary: "End live mode now (clinician)",
+        parameters: [device],
+        responses: {
+          "202": ok("stored in the shadow", DesiredWriteResponse),
+          ...problems(400, 401, 403, 404, 409, 503),
+        },
+      },
+    },
     "/api/patients/{patient_id}/devices": {
       get: {
         summary: "The patient's active devices (include=history: every device ever worn)",

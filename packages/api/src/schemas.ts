@@ -1,12 +1,17 @@
 import {
+  ConfigurationChange,
   CorrectionNote,
   CorrectionReason,
   DeviceId,
   EndReason,
   EpochMillis,
+  LiveIntervalMs,
+  MAX_LIVE_DURATION_MS,
   Notes,
   PatientId,
   PatientName,
+  ReportedDeviceState,
+  SettingRefusal,
 } from "@medusa/domain";
 import { Schema } from "effect";
 import { jsonSchemaOf } from "./json-schema.js";
@@ -311,4 +316,79 @@ export const ProblemView = Schema.Struct({
       description: "422 time-in-future: how far ahead of the server's clock a time may be",
     }),
   ),
+  shadow_code: optional(
+    Schema.Number.annotations({
+      description:
+        "the device shadow service's own code when it refused a change (400, 409, 413, 429)",
+    }),
+  ),
 }).annotations({ identifier: "Problem" });
+
+// Device configuration through the device shadow (issue 16).
+
+/** A change of a device's durable settings: the configuration file's tables and keys, each with its rule. */
+export const ConfigurationBody = ConfigurationChange.pipe(
+  Schema.filter(
+    (c) =>
+      c.sensor?.sample_rate_hz !== undefined ||
+      c.publish?.interval_ms !== undefined ||
+      c.publish?.status_interval_ms !== undefined ||
+      "name at least one setting: sensor.sample_rate_hz, publish.interval_ms or publish.status_interval_ms",
+  ),
+).annotations({ identifier: "ConfigurationChange" });
+
+export const LiveModeBody = Schema.Struct({
+  /** The publish interval while live mode lasts; 1000 when absent. */
+  interval_ms: optional(LiveIntervalMs),
+  /** How long live mode lasts; 300 s when absent, at most an hour. */
+  duration_s: optional(
+    Schema.Number.pipe(
+      Schema.int({ message: () => "duration_s must be a whole number" }),
+      Schema.between(1, MAX_LIVE_DURATION_MS / 1000, {
+        message: () => `duration_s must be between 1 and ${MAX_LIVE_DURATION_MS / 1000}`,
+      }),
+    ),
+  ),
+}).annotations({ identifier: "LiveModeRequest" });
+
+const Settings = Schema.Struct({
+  sensor: optional(Schema.Struct({ sample_rate_hz: optional(Schema.Number) })),
+  publish: optional(
+    Schema.Struct({
+      interval_ms: optional(Schema.Number),
+      status_interval_ms: optional(Schema.Number),
+      live_interval_ms: optional(Schema.Number),
+      live_until: optional(
+        Schema.Number.annotations({ description: "Unix epoch milliseconds (UTC)" }),
+      ),
+    }),
+  ),
+});
+
+/** What a change was stored as: the shadow's version and the desired settings written. */
+export const DesiredWriteResponse = Schema.Struct({
+  device_id: Schema.String,
+  version: Schema.Number,
+  desired: Settings,
+}).annotations({ identifier: "DesiredConfiguration" });
+
+export const DeviceConfigurationResponse = Schema.Struct({
+  device_id: Schema.String,
+  version: Schema.Number.annotations({ description: "the shadow's version" }),
+  desired: Settings.annotations({ description: "the valid settings asked of the device" }),
+  reported: Schema.NullOr(ReportedDeviceState).annotations({
+    description: "the device's last report; null before its first",
+  }),
+  pending: Schema.Array(Schema.String).annotations({
+    description: "settings asked for and not (yet) reported as taken",
+  }),
+  refused: Schema.Array(SettingRefusal).annotations({
+    description: "desired values the device refused, with its reasons",
+  }),
+  desired_at: Schema.NullOr(Schema.Number).annotations({
+    description: "the desired state's last change, epoch milliseconds (second resolution)",
+  }),
+  reported_at: Schema.NullOr(Schema.Number).annotations({
+    description: "the device's last report, epoch milliseconds (second resolution)",
+  }),
+}).annotations({ identifier: "DeviceConfiguration" });

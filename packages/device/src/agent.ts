@@ -1,14 +1,24 @@
 import type { MqttConnectionService } from "@medusa/adapters/mqtt";
 import type { SampleJournalService, SampleOutboxService } from "@medusa/adapters/outbox";
 import type { MotionSensorService } from "@medusa/adapters/sensor";
-import type { DeviceStatus } from "@medusa/domain";
+import {
+  type DeviceSettings,
+  type DeviceStatus,
+  type EpochMillis,
+  effectivePublishIntervalMs,
+  type LiveMode,
+  type ReportedDeviceState,
+  type SettingRefusal,
+} from "@medusa/domain";
+import { writeAppliedSettings } from "./applied-settings.js";
 import { handleCommand } from "./commands.js";
 import type { DeviceConfig } from "./config.js";
-import { detached, errorText } from "./errors.js";
+import { AgentStopping, detached, errorText } from "./errors.js";
 import { Publisher } from "./publisher.js";
 import { Reporter } from "./reporter.js";
 import { Sampler } from "./sampler.js";
 import type { SequenceStoreService } from "./sequence.js";
+import { type ApplyOutcome, ShadowSync, type ShadowSyncOptions } from "./shadow-sync.js";
 
 /** What the agent runs on. */
 export interface AgentPorts {
@@ -30,6 +40,15 @@ export interface AgentOptions extends AgentPorts {
   readonly maxInflight?: number;
   /** Samples held in memory at most while outbox appends fail (default `MAX_PENDING_SAMPLES`). */
   readonly maxPendingSamples?: number;
+  /**
+   * Sync with the device's classic shadow (see `ShadowSync`). `applied` are
+   * the settings taken from it before (already in `config`, but for live
+   * mode), saved to `appliedSettingsPath` whenever they change.
+   */
+  readonly shadow?: {
+    readonly appliedSettingsPath?: string;
+    readonly applied?: DeviceSettings;
+  } & Partial<Pick<ShadowSyncOptions, "timeoutMs" | "reportEveryMs" | "retryMs">>;
 }
 
 /**
@@ -46,11 +65,21 @@ export class Agent {
   private readonly log: (line: string) => void;
   private stopped = false;
   private identifyUntil = 0;
+  private readonly shadow: ShadowSync | undefined;
+  /** The settings taken from the shadow (what `appliedSettingsPath` holds). */
+  private applied: DeviceSettings;
+  /** The device's own publish interval (its file's, or the shadow's), live mode aside. */
+  private baseIntervalMs: number;
+  private live: LiveMode | undefined;
+  private liveTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: AgentOptions) {
     const { config, sensor, outbox, transport } = options;
     this.now = options.now ?? Date.now;
     this.log = options.log ?? (() => {});
+    this.applied = options.shadow?.applied ?? {};
+    this.baseIntervalMs = config.publishIntervalMs;
+    this.live = this.applied.live;
     this.publisher = new Publisher({
       outbox,
       transport,
@@ -65,7 +94,7 @@ export class Agent {
       journal: options.journal,
       topic: config.topics.sensorData,
       sampleRateHz: config.sensor.sampleRateHz,
-      publishIntervalMs: config.publishIntervalMs,
+      publishIntervalMs: effectivePublishIntervalMs(this.baseIntervalMs, this.live, this.now()),
       maxPendingSamples: options.maxPendingSamples,
       log: this.log,
       onFlushed: () => this.publisher.pump(),
@@ -81,6 +110,22 @@ export class Agent {
       firmwareVersion: options.firmwareVersion ?? "0.0.0",
       log: this.log,
     });
+    this.shadow = options.shadow
+      ? new ShadowSync({
+          thing: config.deviceId,
+          transport,
+          apply: (settings) => this.applySettings(settings),
+          reported: (refused) => this.reportedState(refused),
+          log: this.log,
+          ...(options.shadow.timeoutMs !== undefined
+            ? { timeoutMs: options.shadow.timeoutMs }
+            : {}),
+          ...(options.shadow.reportEveryMs !== undefined
+            ? { reportEveryMs: options.shadow.reportEveryMs }
+            : {}),
+          ...(options.shadow.retryMs !== undefined ? { retryMs: options.shadow.retryMs } : {}),
+        })
+      : undefined;
   }
 
   async start(): Promise<void> {
@@ -97,6 +142,8 @@ export class Agent {
     );
     this.sampler.start();
     this.reporter.start();
+    this.armLiveEnd();
+    this.shadow?.start();
     if (transport.connected) {
       detached("device info", () => this.reporter.publishDeviceInfo(), this.log);
       this.publisher.pump();
@@ -107,6 +154,8 @@ export class Agent {
   async stop(graceMs = 2_000): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.shadow?.stop();
+    clearTimeout(this.liveTimer);
     this.reporter.stop();
     await this.sampler.stop();
     await this.publisher.drain(graceMs);
@@ -124,6 +173,121 @@ export class Agent {
       inflight: this.publisher.inflightCount,
       nextSequence,
       identifying: this.now() < this.identifyUntil,
+      applied: this.applied,
+      shadow: this.shadow?.stats(),
+    };
+  }
+
+  /** The shadow's work under way, finished (tests). */
+  shadowIdle(): Promise<void> {
+    return this.shadow?.idle() ?? Promise.resolve();
+  }
+
+  /**
+   * Takes valid desired settings: each one applied unless the device already
+   * runs with it, saved (so a restart keeps it) when it is new. A setting the
+   * sensor does not take is refused with its reason, and not saved.
+   */
+  private async applySettings(settings: DeviceSettings): Promise<ApplyOutcome> {
+    const refused: Array<SettingRefusal> = [];
+    const next: { -readonly [K in keyof DeviceSettings]: DeviceSettings[K] } = { ...this.applied };
+    if (settings.sampleRateHz !== undefined) {
+      try {
+        if (settings.sampleRateHz !== this.sampler.sampleRateHz)
+          await this.sampler.setSampleRate(settings.sampleRateHz);
+        next.sampleRateHz = settings.sampleRateHz;
+      } catch (e) {
+        refused.push({
+          setting: "sensor.sample_rate_hz",
+          reason: `the sensor did not take it: ${errorText(e)}`.slice(0, 200),
+        });
+      }
+    }
+    if (settings.publishIntervalMs !== undefined) {
+      next.publishIntervalMs = settings.publishIntervalMs;
+      this.baseIntervalMs = settings.publishIntervalMs;
+    }
+    if (settings.statusIntervalMs !== undefined) {
+      next.statusIntervalMs = settings.statusIntervalMs;
+      this.reporter.setStatusInterval(settings.statusIntervalMs);
+    }
+    if (settings.live !== undefined) {
+      next.live = settings.live;
+      this.live = settings.live;
+    }
+    this.armLiveEnd();
+    const changed = JSON.stringify(next) !== JSON.stringify(this.applied);
+    if (changed) {
+      this.applied = next;
+      const path = this.options.shadow?.appliedSettingsPath;
+      if (path)
+        try {
+          writeAppliedSettings(path, next);
+        } catch (e) {
+          // Applied all the same; a restart would go back to the file's values until the next get.
+          this.log(`applied settings not saved to ${path}: ${errorText(e)}`);
+        }
+      this.log(`shadow settings applied: ${JSON.stringify(next)}`);
+    }
+    return { changed, refused };
+  }
+
+  /**
+   * The publish interval in force: live mode's while it lasts, else the
+   * device's own. Live mode's end is a local timer, so the device falls back
+   * at the time asked for, connected or not.
+   */
+  private armLiveEnd() {
+    clearTimeout(this.liveTimer);
+    this.liveTimer = undefined;
+    if (this.stopped) return;
+    const now = this.now();
+    const effective = effectivePublishIntervalMs(this.baseIntervalMs, this.live, now);
+    if (effective !== this.sampler.publishIntervalMs) {
+      this.sampler.setPublishInterval(effective);
+      this.log(
+        `publishing every ${effective} ms${this.live && now < this.live.until ? ` (live mode until ${new Date(this.live.until).toISOString()})` : ""}`,
+      );
+    }
+    if (this.live && now < this.live.until) {
+      // Timers hold at most 2^31-1 ms; a longer wait is re-armed on the way.
+      const wait = Math.min(this.live.until - now + 1, 2 ** 31 - 1);
+      this.liveTimer = setTimeout(() => {
+        this.armLiveEnd();
+        this.shadow?.requestReport();
+      }, wait);
+      this.liveTimer.unref?.();
+    }
+  }
+
+  /** The shadow's reported state: the settings the agent runs with, what it refused, how it is. */
+  private async reportedState(
+    refused: ReadonlyArray<SettingRefusal>,
+  ): Promise<ReportedDeviceState> {
+    const { config } = this.options;
+    const status = await this.reporter.status();
+    const now = this.now();
+    return {
+      agent: { version: this.options.firmwareVersion ?? "0.0.0" },
+      sensor: status.sensor,
+      publish: {
+        interval_ms: this.baseIntervalMs,
+        status_interval_ms: this.reporter.statusIntervalMs,
+        ...(this.live
+          ? { live_interval_ms: this.live.intervalMs, live_until: this.live.until as EpochMillis }
+          : {}),
+        effective_interval_ms: effectivePublishIntervalMs(this.baseIntervalMs, this.live, now),
+        basic_ingest: config.topics.basicIngestRule !== null,
+        last_publish_at: status.last_publish_at,
+      },
+      outbox: status.outbox,
+      reconnects: status.reconnects,
+      uptime_s: status.uptime_s,
+      wifi: status.wifi,
+      memory: status.memory,
+      cpu_temperature_c: status.cpu_temperature_c,
+      refused,
+      timestamp: now as EpochMillis,
     };
   }
 
@@ -139,7 +303,11 @@ export class Agent {
       payload,
       {
         setSampleRate: (hz) => this.sampler.setSampleRate(hz),
-        setPublishInterval: (ms) => this.sampler.setPublishInterval(ms),
+        setPublishInterval: (ms) => {
+          if (this.stopped) throw new AgentStopping();
+          this.baseIntervalMs = ms;
+          this.armLiveEnd();
+        },
         identify: (seconds) => {
           this.identifyUntil = this.now() + seconds * 1000;
           this.log(`identify requested for ${seconds} s`);

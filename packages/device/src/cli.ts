@@ -1,6 +1,11 @@
 import { connectOnce, isTransportError, type TransportError } from "@medusa/adapters/mqtt";
 import { Either, Match, Predicate } from "effect";
 import {
+  appliedSettingsPath,
+  describeAppliedSettings,
+  readAppliedSettings,
+} from "./applied-settings.js";
+import {
   type ConfigError,
   configPath,
   type DeviceConfig,
@@ -100,6 +105,14 @@ export const main = async (
   }
   if (argv.includes("--check")) {
     console.log(describeConfig(config));
+    const settingsPath = appliedSettingsPath(config);
+    for (const line of describeAppliedSettings(
+      config,
+      settingsPath,
+      readAppliedSettings(settingsPath),
+      Date.now(),
+    ))
+      console.log(line);
     // As the agent will read them: as this user, and each must parse.
     const tls = readTlsFiles(config);
     if (Either.isLeft(tls)) {

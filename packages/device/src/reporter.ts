@@ -26,20 +26,38 @@ export interface ReporterOptions {
 export class Reporter {
   private readonly started: number;
   private timer: NodeJS.Timeout | undefined;
+  private intervalMs: number;
+  private running = false;
 
   constructor(private readonly options: ReporterOptions) {
     this.started = options.now();
+    this.intervalMs = options.config.statusIntervalMs;
   }
 
   start(): void {
+    this.running = true;
+    clearInterval(this.timer);
     this.timer = setInterval(
       () => detached("status", () => this.publishStatus(), this.options.log),
-      this.options.config.statusIntervalMs,
+      this.intervalMs,
     );
   }
 
   stop(): void {
+    this.running = false;
     clearInterval(this.timer);
+  }
+
+  /** How often the status report goes out. */
+  get statusIntervalMs(): number {
+    return this.intervalMs;
+  }
+
+  /** A new status interval, in force from now. */
+  setStatusInterval(ms: number): void {
+    if (ms === this.intervalMs) return;
+    this.intervalMs = ms;
+    if (this.running) this.start();
   }
 
   uptimeS(): number {

@@ -16,8 +16,14 @@ import {
 } from "@medusa/adapters/sensor";
 import { Cause, Effect, Either, Exit, Layer, ManagedRuntime } from "effect";
 import { Agent, type AgentOptions, type AgentPorts } from "./agent.js";
+import {
+  appliedSettingsPath,
+  readAppliedSettings,
+  withAppliedSettings,
+} from "./applied-settings.js";
 import type { DeviceConfig } from "./config.js";
 import { type SequenceFileError, SequenceStore, sequenceFileLayer } from "./sequence.js";
+import type { ShadowSyncOptions } from "./shadow-sync.js";
 import { readTlsFiles, type TlsFiles } from "./tls-files.js";
 
 export const FIRMWARE_VERSION = "0.1.0";
@@ -106,6 +112,8 @@ export interface StartOptions {
   /** A sensor to use instead of the configured one (tests, the register-level simulator). */
   readonly sensor?: MotionSensorService;
   readonly now?: () => number;
+  /** The shadow sync's timings (tests). */
+  readonly shadow?: Partial<Pick<ShadowSyncOptions, "timeoutMs" | "reportEveryMs" | "retryMs">>;
 }
 
 /**
@@ -170,14 +178,21 @@ export interface RunningDevice {
  * agent is running when this resolves; it connects (and reconnects) on its own.
  */
 export const startDevice = async (
-  config: DeviceConfig,
+  fileConfig: DeviceConfig,
   options: StartOptions = {},
 ): Promise<RunningDevice> => {
   const log = options.log ?? jsonLog();
-  const tls = readTlsFiles(config);
+  const tls = readTlsFiles(fileConfig);
   if (Either.isLeft(tls)) throw tls.left[0];
+  // Settings taken from the shadow before win over the file's for the fields they set.
+  const settingsPath = appliedSettingsPath(fileConfig);
+  const applied = readAppliedSettings(settingsPath);
+  if (applied.problem !== undefined)
+    log({ level: "warn", device_id: fileConfig.deviceId, msg: applied.problem });
+  const config = withAppliedSettings(fileConfig, applied.settings);
   const running = await launchAgent(deviceLayer(config, tls.right, log, options), {
     config,
+    shadow: { appliedSettingsPath: settingsPath, applied: applied.settings, ...options.shadow },
     firmwareVersion: FIRMWARE_VERSION,
     log: (msg) => log({ level: "info", device_id: config.deviceId, msg }),
     ...(options.now ? { now: options.now } : {}),

@@ -6,6 +6,16 @@
  * randomness: times and ids arrive as arguments or through a port.
  */
 
+// Device management: the settings the cloud may change through the shadow, and the shadows port.
+export {
+  changeConfiguration,
+  type DesiredWrite,
+  type DeviceConfiguration,
+  DeviceShadowNotFound,
+  deviceConfiguration,
+  endLiveMode,
+  startLiveMode,
+} from "./application/device-configuration.js";
 // The use cases: one place for every flow.
 export {
   type CommandFailure,
@@ -107,6 +117,26 @@ export {
 export { type Decision, type DecisionPolicy, decide, defaultPolicy } from "./decide.js";
 export { snapshotOf } from "./decide-corrections.js";
 export {
+  ConfigurationChange,
+  changeSettings,
+  type DeviceSettings,
+  effectivePublishIntervalMs,
+  LiveIntervalMs,
+  type LiveMode,
+  MAX_LIVE_DURATION_MS,
+  MAX_REFUSALS,
+  MAX_STATUS_INTERVAL_MS,
+  MIN_STATUS_INTERVAL_MS,
+  PublishIntervalMs,
+  readDesiredSettings,
+  SETTING_KEYS,
+  SETTING_SCHEMAS,
+  type SettingKey,
+  SettingRefusal,
+  StatusIntervalMs,
+  settingsState,
+} from "./device-settings.js";
+export {
   DAY_MS,
   DEFAULT_RETENTION_MS,
   type EnrichOptions,
@@ -172,6 +202,13 @@ export {
 export { AllowList, type AllowListService } from "./ports/allow-list.js";
 export { Clock } from "./ports/clock.js";
 export { type DeadLetter, DeadLetters, type DeadLettersService } from "./ports/dead-letters.js";
+export {
+  type DeviceShadow,
+  DeviceShadowRejected,
+  DeviceShadows,
+  type DeviceShadowsService,
+  DeviceShadowUnavailable,
+} from "./ports/device-shadows.js";
 export {
   Commit,
   type DeviceStream,
@@ -269,6 +306,7 @@ export {
   type ReattributionPlan,
   reattributionPlan,
 } from "./reattribution.js";
+export { ReportedDeviceState } from "./reported-state.js";
 export {
   type AssignmentRecord,
   commitsAsOf,

@@ -517,6 +517,24 @@ describe.each([
       }
     });
 
+    it("lets only the API read and write devices' shadows (get and update, no delete), on IoT's data endpoint", () => {
+      const s = get();
+      for (const name of HANDLERS) {
+        const shadowStatements = statementsOf(s.json, roleIdOf(s, name)).filter((x) =>
+          actions(x).some((a) => a.includes("Shadow")),
+        );
+        if (name !== "api") {
+          expect(shadowStatements, name).toEqual([]);
+          continue;
+        }
+        expect(shadowStatements.map(actions)).toEqual([
+          ["iot:GetThingShadow", "iot:UpdateThingShadow"],
+        ]);
+        expect(JSON.stringify(shadowStatements[0]?.Resource)).toContain(":thing/*");
+      }
+      expect(JSON.stringify(envOf(s, "api").MEDUSA_IOT_DATA_ENDPOINT)).toContain("https://");
+    });
+
     it("has no wildcard actions, and `*` resources only for ListStreams and DescribeEndpoint", () => {
       const s = get();
       const all = resourcesOf(s.json, "AWS::IAM::Policy").flatMap(
@@ -558,7 +576,7 @@ describe.each([
       }
     });
 
-    it("lets each function write only to its own log group and its own failure queue", () => {
+    it("lets each function write only to its own log group and its own failure queue (and the API devices' shadows)", () => {
       const s = get();
       for (const name of HANDLERS) {
         const fn = functionOf(s, name).r.Properties ?? {};
@@ -573,8 +591,12 @@ describe.each([
             const queue = name === "ingest" ? "IngestDeadLetterQueue" : "ReattributionFailureQueue";
             expect(resources(x).map(flatten)).toEqual([expect.stringContaining(queue)]);
           }
-          // KMS and Secrets Manager: see the next two tests.
-          const other = a.filter((y) => !/^(logs|sqs|dynamodb|kms|secretsmanager):/.test(y));
+          // KMS and Secrets Manager: see the next two tests; the API's shadow access, above.
+          const other = a.filter(
+            (y) =>
+              !/^(logs|sqs|dynamodb|kms|secretsmanager):/.test(y) &&
+              !(name === "api" && /^iot:(Get|Update)ThingShadow$/.test(y)),
+          );
           expect(other, name).toEqual([]);
         }
       }

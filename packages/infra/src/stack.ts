@@ -432,6 +432,20 @@ export class MedusaStack extends Stack {
       logGroup: lookupLogs,
     });
 
+    // Devices' configuration through their shadows: the API reads and writes the classic
+    // shadow of a thing over IoT's data plane, nothing else (no delete, no named shadows' listing).
+    api.addEnvironment(
+      "MEDUSA_IOT_DATA_ENDPOINT",
+      `https://${endpoint.getResponseField("endpointAddress")}`,
+    );
+    api.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: "DeviceShadows",
+        actions: ["iot:GetThingShadow", "iot:UpdateThingShadow"],
+        resources: [this.formatArn({ service: "iot", resource: "thing/*" })],
+      }),
+    );
+
     this.functions = { ingest, reattribute, api };
 
     const output = (id: string, value: string, description: string) =>

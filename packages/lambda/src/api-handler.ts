@@ -1,4 +1,4 @@
-import { dynamoLayer, systemClock } from "@medusa/adapters";
+import { connectIotDataShadows, dynamoLayer, systemClock } from "@medusa/adapters";
 import {
   apiConfigFromEnv,
   createApp,
@@ -12,10 +12,18 @@ import { handle } from "hono/aws-lambda";
 
 // Wired once per container: the secrets read from Secrets Manager first, at cold start.
 const config = apiConfigFromEnv(await loadSecrets(process.env));
+// Devices' shadows over AWS IoT's data plane (the stack sets the account's iot:Data-ATS endpoint).
+const iotData = process.env.MEDUSA_IOT_DATA_ENDPOINT;
 const app = createApp({
   layer: Layer.merge(dynamoLayer(config), systemClock),
   authenticate: jwtAuth(jwtOptions(config)),
   ...withCursorKey(config),
+  ...(iotData
+    ? {
+        shadows: connectIotDataShadows({ endpoint: iotData, region: process.env.AWS_REGION ?? "" })
+          .shadows,
+      }
+    : {}),
 });
 
 /** The API behind API Gateway (HTTP API, payload 2.0) or a Lambda function URL. */

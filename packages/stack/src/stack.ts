@@ -4,6 +4,7 @@ import type { Server } from "node:http";
 import { join, resolve } from "node:path";
 import { serve } from "@hono/node-server";
 import {
+  connectIotDataShadows,
   DEFAULT_CACHE_TTL_MS,
   type DynamoStores,
   ensureTables,
@@ -13,7 +14,13 @@ import {
   storesLayer,
   tableNames,
 } from "@medusa/adapters";
-import { ensureDevCerts, type LocalBroker, startLocalBroker } from "@medusa/adapters/broker";
+import {
+  ensureDevCerts,
+  fileShadowPersistence,
+  type LocalBroker,
+  startLocalBroker,
+  startShadowDataPlane,
+} from "@medusa/adapters/broker";
 import { type DynamoLocal, portTaken, startDynamoLocal } from "@medusa/adapters/testing";
 import { createApp, cursorKeyFrom, jwtAuth } from "@medusa/api";
 import { signToken } from "@medusa/api/testing";
@@ -195,6 +202,12 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       topicPrefix: prefix,
       serviceIdentities: [CLOUD_IDENTITY],
       basicIngestRules: [INGEST_RULE_NAME],
+      // The Device Shadow service's shadows, kept across restarts of the stack.
+      shadows: {
+        persistence: fileShadowPersistence(join(dir, "shadows.jsonl"), {
+          log: (entry) => log({ component: "shadow", ...entry }),
+        }),
+      },
       ...(options.plainMqttPort !== undefined
         ? { plainListener: { port: options.plainMqttPort } }
         : {}),
@@ -224,9 +237,25 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       `ingest on ${prefix}/+/sensor/data and, with Basic Ingest, $aws/rules/${INGEST_RULE_NAME}/${prefix}/+/sensor/data; re-attribution on every commit`,
     );
 
+    // AWS IoT's data plane for shadows, emulated on 127.0.0.1 and called with the AWS SDK,
+    // as the API calls AWS IoT's in AWS.
+    if (!broker.shadows) throw new Error("the broker runs without its shadow service");
+    const dataPlane = await startShadowDataPlane(broker.shadows);
+    cleanup.push(() => dataPlane.close());
+    const iotData = connectIotDataShadows({
+      endpoint: dataPlane.url,
+      region: "local",
+      credentials: localCredentials,
+    });
+    cleanup.push(async () => iotData.close());
+    progress(
+      `device shadows on $aws/things/{id}/shadow/… and AWS IoT's data plane at ${dataPlane.url}`,
+    );
+
     const secret = devSecret(dir);
     const app = createApp({
       layer: services,
+      shadows: iotData.shadows,
       authenticate: jwtAuth({ secret }),
       // Sealed with a key kept with the data: a page's cursor still works after a restart.
       cursorKey: cursorKeyFrom(secret),

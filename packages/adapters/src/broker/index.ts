@@ -10,3 +10,6 @@ export * from "./certificate-registry.js";
 export * from "./dev-ca.js";
 export * from "./fleet-provisioning.js";
 export * from "./local-broker.js";
+export * from "./shadow-data-plane.js";
+export * from "./shadow-service.js";
+export * from "./shadow-store.js";

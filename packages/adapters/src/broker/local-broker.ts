@@ -15,6 +15,8 @@ import {
 import { Aedes, type Client } from "aedes";
 import { Option, Schema } from "effect";
 import { guardPacketSize } from "./packet-guard.js";
+import { ShadowService } from "./shadow-service.js";
+import type { ShadowPersistence } from "./shadow-store.js";
 
 export interface LocalBrokerOptions {
   /** TLS port; 0 for a free one. */
@@ -38,6 +40,12 @@ export interface LocalBrokerOptions {
    * identified by their CN, as before. See `fleet-provisioning.ts`.
    */
   readonly principalOf?: (certificateDer: Buffer) => RegisteredPrincipal | undefined;
+  /**
+   * The Device Shadow service on `$aws/things/{thing}/shadow/…`, as AWS IoT
+   * Core runs it: on unless `false`, its shadows kept by `persistence` (in
+   * memory when absent).
+   */
+  readonly shadows?: false | { readonly persistence?: ShadowPersistence };
   readonly log?: (entry: Record<string, unknown>) => void;
 }
 
@@ -93,6 +101,8 @@ export interface LocalBroker {
   readonly refusals: ReadonlyArray<Record<string, unknown>>;
   /** Basic Ingest: `$aws/rules/{rule}/…` reaches the rule registered here, and no subscriber. */
   readonly rules: BasicIngestRules;
+  /** The Device Shadow service (absent when turned off): its data plane calls, its shadows. */
+  readonly shadows: ShadowService | undefined;
   close(): Promise<void>;
 }
 
@@ -281,9 +291,40 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
     authorizeForward: (_client, packet) =>
       packet.topic.startsWith(BASIC_INGEST_PREFIX) ? null : packet,
   });
+  const shadows =
+    options.shadows === false
+      ? undefined
+      : new ShadowService({
+          ...(options.shadows?.persistence ? { persistence: options.shadows.persistence } : {}),
+          publish: (topic, payload) =>
+            aedes.publish(
+              {
+                cmd: "publish",
+                topic,
+                payload: Buffer.from(payload),
+                qos: 1,
+                retain: false,
+                dup: false,
+              },
+              (error) => {
+                if (error)
+                  log({
+                    level: "error",
+                    msg: "shadow answer not published",
+                    topic,
+                    error: error.message,
+                  });
+              },
+            ),
+          log: (entry) => log({ component: "shadow", ...entry }),
+        });
   aedes.on("publish", (packet, client) => {
-    if (client !== null && packet.topic.startsWith(BASIC_INGEST_PREFIX))
+    if (client === null) return;
+    if (packet.topic.startsWith(BASIC_INGEST_PREFIX))
       rules.dispatch(packet.topic, packet.payload as Buffer, client.id);
+    // A request on a shadow's reserved topic, already allowed by the policy (authorizePublish).
+    else if (shadows && packet.topic.startsWith("$aws/things/"))
+      shadows.handleRequest(packet.topic, packet.payload as Buffer, client);
   });
   aedes.on("clientError", (client, error) =>
     log({ level: "debug", msg: "client error", client_id: client.id, error: error.message }),
@@ -352,8 +393,10 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
     aedes,
     refusals,
     rules: { register: rules.register, stats: rules.stats },
+    shadows,
     close: async () => {
       for (const socket of sockets) socket.destroy();
+      await shadows?.close();
       await Promise.all([
         new Promise<void>((r) => tls.close(() => r())),
         plain ? new Promise<void>((r) => plain.close(() => r())) : Promise.resolve(),

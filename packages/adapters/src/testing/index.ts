@@ -6,6 +6,10 @@
  */
 export { makeInMemoryAllowList } from "../memory/allow-list.js";
 export { type InMemoryDeadLetters, makeInMemoryDeadLetters } from "../memory/dead-letters.js";
+export {
+  type InMemoryDeviceShadows,
+  makeInMemoryDeviceShadows,
+} from "../memory/device-shadows.js";
 export { type InMemoryEventStore, makeInMemoryEventStore } from "../memory/event-store.js";
 export { makeInMemoryIdempotencyKeys } from "../memory/idempotency-keys.js";
 export { makeInMemoryReadModel } from "../memory/read-model.js";

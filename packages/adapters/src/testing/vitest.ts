@@ -1,5 +1,6 @@
 /** Suites and helpers for vitest: every store implementation runs the same contract. */
 export { allowListContract } from "./allow-list-contract.js";
+export { deviceShadowsContract, type ShadowsUnderTest } from "./device-shadows-contract.js";
 export { type ContractOptions, eventStoreContract } from "./event-store-contract.js";
 export { idempotencyKeysContract } from "./idempotency-contract.js";
 export { sensorStoreContract } from "./sensor-store-contract.js";
