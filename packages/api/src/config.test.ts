@@ -18,6 +18,8 @@ describe("API configuration from the environment", () => {
         sensor: "medusa-sensor-data",
         deadLetters: "medusa-dead-letters",
         idempotency: "medusa-idempotency-keys",
+        deviceStatuses: "medusa-device-statuses",
+        alerts: "medusa-alerts",
       },
     });
     expect(

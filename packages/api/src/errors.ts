@@ -1,7 +1,11 @@
 import type {
+  acknowledgeAlert,
   currentPatient,
   deviceAssignments,
   executeRequest,
+  fleetDevice,
+  fleetDevices,
+  openAlerts,
   patientDevices,
   patientTimeline,
   SegmentsNotWritten,
@@ -21,6 +25,10 @@ export type ApiFailure =
   | Effect.Effect.Error<ReturnType<typeof deviceAssignments>>
   | Effect.Effect.Error<ReturnType<typeof patientDevices>>
   | Effect.Effect.Error<ReturnType<typeof patientTimeline>>
+  | Effect.Effect.Error<ReturnType<typeof fleetDevices>>
+  | Effect.Effect.Error<ReturnType<typeof fleetDevice>>
+  | Effect.Effect.Error<ReturnType<typeof openAlerts>>
+  | Effect.Effect.Error<ReturnType<typeof acknowledgeAlert>>
   // Storage failures of the sensor store's writes, which no route meets yet.
   | SegmentsNotWritten;
 
@@ -77,6 +85,8 @@ const cases = {
     problem(422, "idempotency-key-reused", "Idempotency-Key reused with another request", {
       detail: e.message,
     }),
+  AlertNotFound: (e) =>
+    problem(404, "alert-not-found", "No such alert", { detail: e.message, alert_id: e.alertId }),
   EmptyTimeRange: (e) => problem(400, "validation-error", "Invalid request", { detail: e.message }),
   // Storage internals stay in the operator's log.
   EventStoreUnavailable: storageUnavailable,

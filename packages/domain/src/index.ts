@@ -17,6 +17,22 @@ export {
   type Idempotency,
 } from "./application/execute-command.js";
 export {
+  acknowledgeAlert,
+  detectDataGaps,
+  type FleetDevice,
+  type FleetDeviceDetail,
+  FleetFilter,
+  type FleetPage,
+  fleetDevice,
+  fleetDevices,
+  type GapDetectorReport,
+  type GapDetectorSettings,
+  openAlerts,
+  type PresenceOutcome,
+  recordAssignmentCommit,
+  recordPresence,
+} from "./application/fleet.js";
+export {
   type IngestFailure,
   type IngestOutcome,
   type IngestSettings,
@@ -87,6 +103,51 @@ export {
   NoActiveAssignment,
   VersionConflict,
 } from "./errors.js";
+// The fleet: presence, device status, data-gap alerts.
+export {
+  Alert,
+  AlertId,
+  acknowledgeAlert as acknowledgedAlert,
+  alertIdOf,
+  alertOf,
+  checkDataGap,
+  closeAlert,
+  DataGapClosed,
+  DataGapEvent,
+  DataGapOpened,
+  DEFAULT_GAP_MS,
+  type GapCheck,
+  GapCloseReason,
+  gapDueAt,
+  isOpen as isOpenAlert,
+  silentSince,
+} from "./fleet/data-gap.js";
+export {
+  applyAssignmentCommit,
+  applyPresence,
+  comparePresence,
+  FleetDeviceStatus,
+  initialDeviceStatus,
+  isConnected,
+  lastSeenAt,
+  PRESENCE_VERSION_WINDOW_MS,
+  ReportedSummary,
+} from "./fleet/device-status.js";
+export {
+  DeviceConnected,
+  DeviceDisconnected,
+  DisconnectReason,
+  DOCUMENTED_DISCONNECT_REASONS,
+  decodePresenceMessage,
+  hasLifecycleEvents,
+  PRESENCE_TOPIC_FILTER,
+  PRESENCE_TOPIC_PREFIX,
+  PresenceEvent,
+  PresenceEventType,
+  type PresenceMessage,
+  presenceMessageFromRuleEvent,
+  presenceTopic,
+} from "./fleet/presence.js";
 export {
   Actor,
   actor,
@@ -111,8 +172,23 @@ export {
   tooManySegments,
 } from "./ingest-limits.js";
 // The ports.
+export {
+  AlertNotDelivered,
+  AlertNotFound,
+  AlertNotifier,
+  type AlertNotifierService,
+  type AlertPage,
+  Alerts,
+  type AlertsService,
+} from "./ports/alerts.js";
 export { Clock } from "./ports/clock.js";
 export { type DeadLetter, DeadLetters, type DeadLettersService } from "./ports/dead-letters.js";
+export {
+  DeviceStatuses,
+  type DeviceStatusesService,
+  type DeviceStatusPage,
+  type StoredDeviceStatus,
+} from "./ports/device-statuses.js";
 export {
   Commit,
   type DeviceStream,

@@ -41,6 +41,8 @@ const ROLES: ReadonlyArray<TableRole> = [
   "sensor",
   "deadLetters",
   "idempotency",
+  "deviceStatuses",
+  "alerts",
 ];
 
 // One template per stage, shared by every assertion below (synthesis takes a second or two).

@@ -41,6 +41,8 @@ export const TABLE_ENV: Readonly<Record<TableRole, string>> = {
   sensor: "MEDUSA_SENSOR_TABLE",
   deadLetters: "MEDUSA_DEAD_LETTER_TABLE",
   idempotency: "MEDUSA_IDEMPOTENCY_TABLE",
+  deviceStatuses: "MEDUSA_DEVICE_STATUS_TABLE",
+  alerts: "MEDUSA_ALERTS_TABLE",
 };
 
 /**

@@ -155,6 +155,8 @@ export class MedusaTables extends Construct {
       sensor: make("sensor", "SensorData"),
       deadLetters: make("deadLetters", "DeadLetters"),
       idempotency: make("idempotency", "IdempotencyKeys"),
+      deviceStatuses: make("deviceStatuses", "DeviceStatuses"),
+      alerts: make("alerts", "Alerts"),
     };
   }
 }

@@ -17,6 +17,8 @@ export interface TableNames {
   readonly sensor: string;
   readonly deadLetters: string;
   readonly idempotency: string;
+  readonly deviceStatuses: string;
+  readonly alerts: string;
 }
 
 export const DEFAULT_TABLE_NAMES: TableNames = {
@@ -25,12 +27,18 @@ export const DEFAULT_TABLE_NAMES: TableNames = {
   sensor: "medusa-sensor-data",
   deadLetters: "medusa-dead-letters",
   idempotency: "medusa-idempotency-keys",
+  deviceStatuses: "medusa-device-statuses",
+  alerts: "medusa-alerts",
 };
 
 export const PATIENT_DEVICE_INDEX = "patient-device-index";
 export const PATIENT_TIMELINE_INDEX = "patient-timeline-index";
 /** DynamoDB TTL attribute of the sensor table: epoch SECONDS, as DynamoDB requires. */
 export const SENSOR_TTL_ATTRIBUTE = "ttl";
+/** The alerts that are open (sparse: a closed alert leaves it), newest raised first. */
+export const OPEN_ALERTS_INDEX = "open-alerts-index";
+/** A device's alerts, newest raised first. */
+export const DEVICE_ALERTS_INDEX = "device-alerts-index";
 
 /** Default names, a prefix (`dev-` gives `dev-medusa-…`), or explicit names (which win). */
 export const tableNames = (
@@ -43,6 +51,8 @@ export const tableNames = (
     sensor: config.sensor ?? `${prefix}${DEFAULT_TABLE_NAMES.sensor}`,
     deadLetters: config.deadLetters ?? `${prefix}${DEFAULT_TABLE_NAMES.deadLetters}`,
     idempotency: config.idempotency ?? `${prefix}${DEFAULT_TABLE_NAMES.idempotency}`,
+    deviceStatuses: config.deviceStatuses ?? `${prefix}${DEFAULT_TABLE_NAMES.deviceStatuses}`,
+    alerts: config.alerts ?? `${prefix}${DEFAULT_TABLE_NAMES.alerts}`,
   };
 };
 
@@ -139,6 +149,46 @@ export const tableDefinitions = (
     BillingMode: "PAY_PER_REQUEST",
     AttributeDefinitions: [{ AttributeName: "key", AttributeType: "S" }],
     KeySchema: [{ AttributeName: "key", KeyType: "HASH" }],
+  },
+  // The fleet's read model: one row per device (presence, who wears it), saved
+  // with a revision condition; listed by Scan (the fleet view pages through it).
+  deviceStatuses: {
+    TableName: names.deviceStatuses,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [{ AttributeName: "device_id", AttributeType: "S" }],
+    KeySchema: [{ AttributeName: "device_id", KeyType: "HASH" }],
+  },
+  // Data-gap alerts by id (the gap: device, assignment, since). An open alert
+  // carries `open` and so is in the sparse open index, which the detector and
+  // the API read whole; closing one removes the attribute and the index entry.
+  alerts: {
+    TableName: names.alerts,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [
+      { AttributeName: "alert_id", AttributeType: "S" },
+      { AttributeName: "open", AttributeType: "S" },
+      { AttributeName: "device_id", AttributeType: "S" },
+      { AttributeName: "raised_at", AttributeType: "N" },
+    ],
+    KeySchema: [{ AttributeName: "alert_id", KeyType: "HASH" }],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: OPEN_ALERTS_INDEX,
+        KeySchema: [
+          { AttributeName: "open", KeyType: "HASH" },
+          { AttributeName: "raised_at", KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "ALL" },
+      },
+      {
+        IndexName: DEVICE_ALERTS_INDEX,
+        KeySchema: [
+          { AttributeName: "device_id", KeyType: "HASH" },
+          { AttributeName: "raised_at", KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "ALL" },
+      },
+    ],
   },
 });
 

@@ -1,5 +1,6 @@
 /** Suites and helpers for vitest: every store implementation runs the same contract. */
 export { type ContractOptions, eventStoreContract } from "./event-store-contract.js";
+export { alertsContract, deviceStatusesContract } from "./fleet-contract.js";
 export { idempotencyKeysContract } from "./idempotency-contract.js";
 export { sensorStoreContract } from "./sensor-store-contract.js";
 export { tempDirs } from "./temp-dirs.js";
