@@ -33,7 +33,7 @@ export const MAX_ITEM_SPAN_MS = 2 * 60_000;
  * batches follow one another in time, so that is its newest sample; one read.
  */
 export const newestSampleOf = (segment: StoredSegment): EpochMillis =>
-  segment.samples.reduce((max, x) => (x.timestamp > max ? x.timestamp : max), 0) as EpochMillis;
+  segment.samples.reduce((max, x) => Math.max(x.timestamp, max), 0) as EpochMillis;
 
 /** Splits segments that span more than `MAX_ITEM_SPAN_MS`; keys every piece by its `segmentKey`. */
 export const boundSpan = (segments: ReadonlyArray<StoredSegment>): ReadonlyArray<StoredSegment> =>
