@@ -14,6 +14,7 @@ import {
 import { Aedes, type Client } from "aedes";
 import { Option, Schema } from "effect";
 import { guardPacketSize } from "./packet-guard.js";
+import { publishLifecycleEvents } from "./presence-events.js";
 
 export interface LocalBrokerOptions {
   /** TLS port; 0 for a free one. */
@@ -231,6 +232,8 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
     if (client !== null && packet.topic.startsWith(BASIC_INGEST_PREFIX))
       rules.dispatch(packet.topic, packet.payload as Buffer, client.id);
   });
+  // AWS IoT's connect/disconnect lifecycle events on $aws/events/presence/… (presence-events.ts).
+  const lifecycle = publishLifecycleEvents(aedes, { refusals, log });
   aedes.on("clientError", (client, error) =>
     log({ level: "debug", msg: "client error", client_id: client.id, error: error.message }),
   );
@@ -299,6 +302,7 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
     refusals,
     rules: { register: rules.register, stats: rules.stats },
     close: async () => {
+      lifecycle.closing();
       for (const socket of sockets) socket.destroy();
       await Promise.all([
         new Promise<void>((r) => tls.close(() => r())),
