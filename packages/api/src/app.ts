@@ -16,6 +16,7 @@ import { type ApiFailure, problemOf } from "./errors.js";
 import { openApiDocument } from "./openapi.js";
 import { ProblemError, problem, sendProblem } from "./problems.js";
 import { devices } from "./routes/devices.js";
+import { alerts, fleet } from "./routes/fleet.js";
 import { patients } from "./routes/patients.js";
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -118,6 +119,8 @@ export const createApp = (deps: ApiDeps) => {
   });
 
   app.route("/api/devices", devices(routes));
+  app.route("/api/devices", fleet(routes));
+  app.route("/api/alerts", alerts(routes));
   app.route("/api/patients", patients(routes));
 
   app.notFound((c) =>
