@@ -58,6 +58,7 @@ export {
   makeIntervalCache,
 } from "./interval-cache.js";
 export { rememberingRecentWrites } from "./recent-writes.js";
+export { alertMessage, makeSnsAlertNotifier } from "./sns/alert-notifier.js";
 export {
   HttpUrl,
   NumberAtLeast,
