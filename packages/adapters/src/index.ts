@@ -58,7 +58,6 @@ export {
   makeIntervalCache,
 } from "./interval-cache.js";
 export { rememberingRecentWrites } from "./recent-writes.js";
-export { alertMessage, makeSnsAlertNotifier } from "./sns/alert-notifier.js";
 export {
   HttpUrl,
   NumberAtLeast,
@@ -66,3 +65,4 @@ export {
   setting,
   settingOrThrow,
 } from "./settings.js";
+export { alertMessage, makeSnsAlertNotifier } from "./sns/alert-notifier.js";
