@@ -21,6 +21,7 @@ export {
 } from "./dynamodb/client.js";
 export { CommitItem, commitItem, decodeCommitItem } from "./dynamodb/commit-item.js";
 export { DeadLetterItem } from "./dynamodb/dead-letter-item.js";
+export { AlertItem, DeviceStatusItem } from "./dynamodb/fleet-items.js";
 export { IdempotencyKeyItem } from "./dynamodb/idempotency-keys.js";
 export {
   indexEntry,
@@ -44,7 +45,9 @@ export {
 } from "./dynamodb/stores.js";
 export {
   DEFAULT_TABLE_NAMES,
+  DEVICE_ALERTS_INDEX,
   ensureTables,
+  OPEN_ALERTS_INDEX,
   PATIENT_DEVICE_INDEX,
   PATIENT_TIMELINE_INDEX,
   SENSOR_TTL_ATTRIBUTE,
@@ -76,3 +79,4 @@ export {
   setting,
   settingOrThrow,
 } from "./settings.js";
+export { alertMessage, makeSnsAlertNotifier } from "./sns/alert-notifier.js";

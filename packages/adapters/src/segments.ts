@@ -3,6 +3,7 @@ import {
   DeviceId as DeviceIdSchema,
   type DeviceSample,
   EARLIEST_SAMPLE_TIME,
+  type EpochMillis,
   InvalidCursor,
   LATEST_SAMPLE_TIME,
   MAX_BATCH_SAMPLES,
@@ -25,6 +26,14 @@ import { Effect, Either, Schema } from "effect";
  * range and still find every item that reaches into it.
  */
 export const MAX_ITEM_SPAN_MS = 2 * 60_000;
+
+/**
+ * The time of a device's newest sample as both stores read it: the newest
+ * sample of its newest item (the item with the highest key). A device's
+ * batches follow one another in time, so that is its newest sample; one read.
+ */
+export const newestSampleOf = (segment: StoredSegment): EpochMillis =>
+  segment.samples.reduce((max, x) => Math.max(x.timestamp, max), 0) as EpochMillis;
 
 /** Splits segments that span more than `MAX_ITEM_SPAN_MS`; keys every piece by its `segmentKey`. */
 export const boundSpan = (segments: ReadonlyArray<StoredSegment>): ReadonlyArray<StoredSegment> =>

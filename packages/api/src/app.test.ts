@@ -25,6 +25,7 @@ const brokenStores: Stores = {
     write: down("sensor"),
     deviceSegments: down("sensor"),
     deviceSamples: down("sensor"),
+    lastSampleAt: down("sensor"),
     replace: down("sensor"),
     patientTimeline: down("sensor"),
   },

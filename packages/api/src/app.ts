@@ -18,6 +18,7 @@ import { ProblemError, problem, sendProblem } from "./problems.js";
 import { deviceConfigurationRoutes } from "./routes/device-configuration.js";
 import { devices } from "./routes/devices.js";
 import { FHIR_BASE_PATH, fhir } from "./routes/fhir.js";
+import { alerts, fleet } from "./routes/fleet.js";
 import { patients } from "./routes/patients.js";
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -121,6 +122,8 @@ export const createApp = (deps: ApiDeps) => {
 
   app.route("/api/devices", devices(routes));
   app.route("/api/devices", deviceConfigurationRoutes(routes));
+  app.route("/api/devices", fleet(routes));
+  app.route("/api/alerts", alerts(routes));
   app.route("/api/patients", patients(routes));
   // FHIR R4, read-only; its own auth and errors (OperationOutcome): routes/fhir.ts.
   app.route(FHIR_BASE_PATH, fhir(routes));

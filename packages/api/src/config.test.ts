@@ -19,6 +19,8 @@ describe("API configuration from the environment", () => {
         deadLetters: "medusa-dead-letters",
         idempotency: "medusa-idempotency-keys",
         allowList: "medusa-device-allow-list",
+        deviceStatuses: "medusa-device-statuses",
+        alerts: "medusa-alerts",
       },
     });
     expect(

@@ -1,9 +1,11 @@
 import type {
+  Alerts,
   AssignmentReadModel,
   Clock,
   Commit,
   DecisionPolicy,
   DeviceShadowsService,
+  DeviceStatuses,
   EventStore,
   IdempotencyKeys,
   SensorStore,
@@ -14,7 +16,14 @@ import type { Authenticate, Principal, Role } from "./auth.js";
 import { ProblemError, problem } from "./problems.js";
 
 /** The ports the API's use cases run on. */
-export type ApiPorts = EventStore | AssignmentReadModel | SensorStore | IdempotencyKeys | Clock;
+export type ApiPorts =
+  | EventStore
+  | AssignmentReadModel
+  | SensorStore
+  | IdempotencyKeys
+  | Clock
+  | DeviceStatuses
+  | Alerts;
 
 /** Everything the app needs; wired once at the entry point. */
 export interface ApiDeps {

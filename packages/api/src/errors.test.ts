@@ -1,5 +1,6 @@
 import * as domain from "@medusa/domain";
 import {
+  AlertNotFound,
   AssignmentAlreadyRetracted,
   AssignmentBelongsToAnotherPatient,
   AssignmentNotEnded,
@@ -69,6 +70,7 @@ it("every typed failure maps to a stable status and problem type; anything else 
     [new EmptyAssignmentInterval({ deviceId: d, start: t, at: t }), 422, "empty-assignment"],
     [new VersionConflict({ deviceId: d, expectedVersion: 1 }), 409, "concurrent-change"],
     [new InvalidCursor({ reason: "x" }), 400, "invalid-cursor"],
+    [new AlertNotFound({ alertId: "gap.pi-1.1.2" }), 404, "alert-not-found"],
     [new EventStoreUnavailable({ operation: "load", reason: "x" }), 503, "storage-unavailable"],
     [
       new StorageUnavailable({ store: "s", operation: "o", reason: "x" }),
@@ -121,8 +123,14 @@ it("every typed failure maps to a stable status and problem type; anything else 
 });
 
 it("every typed error the domain exports has a status, unless no route can meet it (the mapping fails on a new one)", () => {
-  // Errors that never reach an HTTP route: the ingest's dead letters, start-up configuration.
-  const notMet = new Set(["InvalidPayload", "InvalidTopicTemplate", "InvalidRuleName"]);
+  // Errors that never reach an HTTP route: the ingest's dead letters, start-up configuration,
+  // the gap detector's announcements (SNS).
+  const notMet = new Set([
+    "InvalidPayload",
+    "InvalidTopicTemplate",
+    "InvalidRuleName",
+    "AlertNotDelivered",
+  ]);
   const errorClasses = Object.entries(domain).filter(
     ([, v]) => typeof v === "function" && v.prototype instanceof Error,
   );

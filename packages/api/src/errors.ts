@@ -1,4 +1,5 @@
 import type {
+  acknowledgeAlert,
   changeConfiguration,
   currentPatient,
   DeviceShadowRejected,
@@ -7,6 +8,9 @@ import type {
   deviceRecordAsOf,
   endLiveMode,
   executeRequest,
+  fleetDevice,
+  fleetDevices,
+  openAlerts,
   patientDevices,
   patientTimeline,
   SegmentsNotWritten,
@@ -32,6 +36,10 @@ export type ApiFailure =
   | Effect.Effect.Error<ReturnType<typeof changeConfiguration>>
   | Effect.Effect.Error<ReturnType<typeof startLiveMode>>
   | Effect.Effect.Error<ReturnType<typeof endLiveMode>>
+  | Effect.Effect.Error<ReturnType<typeof fleetDevices>>
+  | Effect.Effect.Error<ReturnType<typeof fleetDevice>>
+  | Effect.Effect.Error<ReturnType<typeof openAlerts>>
+  | Effect.Effect.Error<ReturnType<typeof acknowledgeAlert>>
   // Storage failures of the sensor store's writes, which no route meets yet.
   | SegmentsNotWritten;
 
@@ -146,6 +154,8 @@ const cases = {
       detail: e.message,
       device_id: e.deviceId,
     }),
+  AlertNotFound: (e) =>
+    problem(404, "alert-not-found", "No such alert", { detail: e.message, alert_id: e.alertId }),
   EmptyTimeRange: (e) => problem(400, "validation-error", "Invalid request", { detail: e.message }),
   DeviceShadowNotFound: (e) =>
     problem(404, "device-shadow-not-found", "The device has no shadow yet", {

@@ -1,8 +1,11 @@
-import { DeviceId, PatientId } from "@medusa/domain";
+import { AlertId, DeviceId, PatientId } from "@medusa/domain";
 import { Schema } from "effect";
 import { fhirPaths } from "./fhir/openapi.js";
 import { type JsonSchema, jsonSchemaOf } from "./json-schema.js";
 import {
+  AlertResponse,
+  AlertsQuery,
+  AlertsResponse,
   AmendBody,
   AssignBody,
   AssignmentsQuery,
@@ -14,6 +17,9 @@ import {
   DesiredWriteResponse,
   DeviceConfigurationResponse,
   DevicePatientResponse,
+  FleetDeviceDetailResponse,
+  FleetDevicesQuery,
+  FleetDevicesResponse,
   HealthResponse,
   LiveModeBody,
   PatientDevicesQuery,
@@ -243,6 +249,48 @@ export const openApiDocument = () => ({
         responses: {
           "202": ok("stored in the shadow", DesiredWriteResponse),
           ...problems(400, 401, 403, 404, 409, 503),
+        },
+      },
+    },
+    "/api/devices": {
+      get: {
+        summary:
+          "The fleet: each device's assignment, presence (connected, last seen), last sample and open alerts, a page at a time (status= filters)",
+        parameters: queryParameters(FleetDevicesQuery),
+        responses: {
+          "200": ok("a page of devices", FleetDevicesResponse),
+          ...problems(400, 401, 403, 503),
+        },
+      },
+    },
+    "/api/devices/{device_id}": {
+      get: {
+        summary: "One device's status, with its latest alerts",
+        parameters: [device],
+        responses: {
+          "200": ok("the device", FleetDeviceDetailResponse),
+          ...problems(400, 401, 403, 503),
+        },
+      },
+    },
+    "/api/alerts": {
+      get: {
+        summary: "The open data-gap alerts, newest first",
+        parameters: queryParameters(AlertsQuery),
+        responses: {
+          "200": ok("a page of open alerts", AlertsResponse),
+          ...problems(400, 401, 403, 503),
+        },
+      },
+    },
+    "/api/alerts/{alert_id}/acknowledge": {
+      post: {
+        summary:
+          "Acknowledge an alert (clinician); it stays open until data resumes, and a second acknowledgement keeps the first",
+        parameters: [pathParameter("alert_id", AlertId)],
+        responses: {
+          "200": ok("the alert", AlertResponse),
+          ...problems(400, 401, 403, 404, 503),
         },
       },
     },

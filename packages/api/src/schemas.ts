@@ -1,10 +1,12 @@
 import {
+  AlertId,
   ConfigurationChange,
   CorrectionNote,
   CorrectionReason,
   DeviceId,
   EndReason,
   EpochMillis,
+  FleetFilter,
   LiveIntervalMs,
   MAX_LIVE_DURATION_MS,
   Notes,
@@ -311,6 +313,9 @@ export const ProblemView = Schema.Struct({
       description: "422 time-before-last-event: the device's last event, epoch milliseconds",
     }),
   ),
+  alert_id: optional(
+    Schema.String.annotations({ description: "404 alert-not-found: the id asked for" }),
+  ),
   max_skew_ms: optional(
     Schema.Number.annotations({
       description: "422 time-in-future: how far ahead of the server's clock a time may be",
@@ -392,3 +397,87 @@ export const DeviceConfigurationResponse = Schema.Struct({
     description: "the device's last report, epoch milliseconds (second resolution)",
   }),
 }).annotations({ identifier: "DeviceConfiguration" });
+// The fleet: devices' presence and status, data-gap alerts.
+const PageLimit = Schema.NumberFromString.pipe(
+  Schema.compose(
+    Schema.Number.pipe(
+      Schema.int(),
+      Schema.between(1, 500, { message: () => "limit must be between 1 and 500" }),
+    ),
+  ),
+);
+
+export const FleetDevicesQuery = Schema.Struct({
+  status: optional(
+    FleetFilter.annotations({
+      description:
+        "available: nobody wears it; assigned: someone does; offline: not connected; alert: an open data-gap alert",
+    }),
+  ),
+  limit: optional(PageLimit),
+  cursor: optional(Schema.String),
+});
+
+export const AlertsQuery = Schema.Struct({
+  limit: optional(PageLimit),
+  cursor: optional(Schema.String),
+});
+
+export const AlertView = Schema.Struct({
+  alert_id: AlertId,
+  kind: Schema.Literal("data-gap"),
+  device_id: Schema.String,
+  patient_id: Schema.String,
+  assignment_start: Time,
+  /** The newest sample's time when the gap was found (or the assignment's start). */
+  since: Time,
+  raised_at: Time,
+  closed_at: Schema.NullOr(Time),
+  close_reason: Schema.NullOr(Schema.Literal("data-resumed", "assignment-ended")),
+  acknowledged_at: Schema.NullOr(Time),
+  acknowledged_by: Schema.NullOr(Schema.String),
+}).annotations({ identifier: "Alert" });
+
+export const FleetDeviceView = Schema.Struct({
+  device_id: Schema.String,
+  connected: Schema.Boolean,
+  /** Now while connected, else when it disconnected; null if never seen. */
+  last_seen: Schema.NullOr(Time),
+  /** The device's newest stored sample; null if none. */
+  last_sample: Schema.NullOr(Time),
+  last_connected_at: Schema.NullOr(Time),
+  last_disconnected_at: Schema.NullOr(Time),
+  /** AWS IoT's reason for the last disconnect (e.g. CONNECTION_LOST). */
+  disconnect_reason: Schema.NullOr(Schema.String),
+  assignment: Schema.NullOr(
+    Schema.Struct({
+      patient_id: Schema.String,
+      patient_name: Schema.NullOr(Schema.String),
+      assigned_by: Schema.String,
+      assignment_timestamp: Time,
+    }),
+  ),
+  open_alerts: Schema.Array(AlertView),
+}).annotations({ identifier: "FleetDevice" });
+
+export const FleetDevicesResponse = Schema.Struct({
+  devices: Schema.Array(FleetDeviceView),
+  count: Schema.Number,
+  next_cursor: Schema.NullOr(Schema.String),
+}).annotations({ identifier: "FleetDevicesPage" });
+
+export const FleetDeviceDetailResponse = Schema.Struct({
+  ...FleetDeviceView.fields,
+  /** The device's latest alerts, open or closed, newest first. */
+  recent_alerts: Schema.Array(AlertView),
+}).annotations({ identifier: "FleetDeviceDetail" });
+
+export const AlertsResponse = Schema.Struct({
+  alerts: Schema.Array(AlertView),
+  count: Schema.Number,
+  next_cursor: Schema.NullOr(Schema.String),
+}).annotations({ identifier: "AlertsPage" });
+
+export const AlertResponse = Schema.Struct({ alert: AlertView }).annotations({
+  identifier: "AlertResponse",
+});

@@ -26,6 +26,22 @@ export {
   executeRequest,
   type Idempotency,
 } from "./application/execute-command.js";
+export {
+  acknowledgeAlert,
+  detectDataGaps,
+  type FleetDevice,
+  type FleetDeviceDetail,
+  FleetFilter,
+  type FleetPage,
+  fleetDevice,
+  fleetDevices,
+  type GapDetectorReport,
+  type GapDetectorSettings,
+  openAlerts,
+  type PresenceOutcome,
+  recordAssignmentCommit,
+  recordPresence,
+} from "./application/fleet.js";
 export { type DeviceImport, importHistory } from "./application/import-history.js";
 export {
   DEFAULT_READINGS_PER_ITEM,
@@ -156,6 +172,51 @@ export {
   NoActiveAssignment,
   VersionConflict,
 } from "./errors.js";
+// The fleet: presence, device status, data-gap alerts.
+export {
+  Alert,
+  AlertId,
+  acknowledgeAlert as acknowledgedAlert,
+  alertIdOf,
+  alertOf,
+  checkDataGap,
+  closeAlert,
+  DataGapClosed,
+  DataGapEvent,
+  DataGapOpened,
+  DEFAULT_GAP_MS,
+  type GapCheck,
+  GapCloseReason,
+  gapDueAt,
+  isOpen as isOpenAlert,
+  silentSince,
+} from "./fleet/data-gap.js";
+export {
+  applyAssignmentCommit,
+  applyPresence,
+  comparePresence,
+  FleetDeviceStatus,
+  initialDeviceStatus,
+  isConnected,
+  lastSeenAt,
+  PRESENCE_VERSION_WINDOW_MS,
+  ReportedSummary,
+} from "./fleet/device-status.js";
+export {
+  DeviceConnected,
+  DeviceDisconnected,
+  DisconnectReason,
+  DOCUMENTED_DISCONNECT_REASONS,
+  decodePresenceMessage,
+  hasLifecycleEvents,
+  PRESENCE_TOPIC_FILTER,
+  PRESENCE_TOPIC_PREFIX,
+  PresenceEvent,
+  PresenceEventType,
+  type PresenceMessage,
+  presenceMessageFromRuleEvent,
+  presenceTopic,
+} from "./fleet/presence.js";
 export {
   Actor,
   actor,
@@ -198,6 +259,15 @@ export {
   ingestLimits,
   tooManySegments,
 } from "./ingest-limits.js";
+export {
+  AlertNotDelivered,
+  AlertNotFound,
+  AlertNotifier,
+  type AlertNotifierService,
+  type AlertPage,
+  Alerts,
+  type AlertsService,
+} from "./ports/alerts.js";
 // The ports.
 export { AllowList, type AllowListService } from "./ports/allow-list.js";
 export { Clock } from "./ports/clock.js";
@@ -209,6 +279,12 @@ export {
   type DeviceShadowsService,
   DeviceShadowUnavailable,
 } from "./ports/device-shadows.js";
+export {
+  DeviceStatuses,
+  type DeviceStatusesService,
+  type DeviceStatusPage,
+  type StoredDeviceStatus,
+} from "./ports/device-statuses.js";
 export {
   Commit,
   type DeviceStream,
@@ -306,7 +382,6 @@ export {
   type ReattributionPlan,
   reattributionPlan,
 } from "./reattribution.js";
-export { ReportedDeviceState } from "./reported-state.js";
 export {
   type AssignmentRecord,
   commitsAsOf,
@@ -317,6 +392,7 @@ export {
   type RecordedCorrection,
   recordedTime,
 } from "./record.js";
+export { ReportedDeviceState } from "./reported-state.js";
 export {
   EARLIEST_SAMPLE_TIME,
   LATEST_SAMPLE_TIME,

@@ -42,6 +42,8 @@ const ROLES: ReadonlyArray<TableRole> = [
   "deadLetters",
   "idempotency",
   "allowList",
+  "deviceStatuses",
+  "alerts",
 ];
 
 // One template per stage, shared by every assertion below (synthesis takes a second or two).

@@ -43,6 +43,8 @@ export const TABLE_ENV: Readonly<Record<TableRole, string>> = {
   deadLetters: "MEDUSA_DEAD_LETTER_TABLE",
   idempotency: "MEDUSA_IDEMPOTENCY_TABLE",
   allowList: "MEDUSA_ALLOW_LIST_TABLE",
+  deviceStatuses: "MEDUSA_DEVICE_STATUS_TABLE",
+  alerts: "MEDUSA_ALERTS_TABLE",
 };
 
 /**

@@ -156,6 +156,8 @@ export class MedusaTables extends Construct {
       deadLetters: make("deadLetters", "DeadLetters"),
       idempotency: make("idempotency", "IdempotencyKeys"),
       allowList: make("allowList", "DeviceAllowList"),
+      deviceStatuses: make("deviceStatuses", "DeviceStatuses"),
+      alerts: make("alerts", "Alerts"),
     };
   }
 }

@@ -12,6 +12,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const entries = {
   ingest: "src/handlers/ingest.ts",
   reattribute: "src/handlers/reattribute.ts",
+  presence: "src/handlers/presence.ts",
+  "gap-detector": "src/handlers/gap-detector.ts",
   api: "src/api-handler.ts",
   provisioning: "src/handlers/pre-provisioning.ts",
 };

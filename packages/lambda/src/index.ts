@@ -12,6 +12,13 @@ export {
   sensorTopicTemplate,
   settingsFromEnv,
 } from "./config.js";
+export {
+  gapDetectorHandler,
+  gapSettingsFromEnv,
+  makeGapDetectorHandler,
+  makePresenceHandler,
+  presenceHandler,
+} from "./handlers/fleet.js";
 export { ingestHandler, makeIngestHandler } from "./handlers/ingest.js";
 export {
   makePreProvisioningHandler,

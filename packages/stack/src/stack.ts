@@ -30,6 +30,7 @@ import { servicesLayer } from "@medusa/lambda";
 import { Layer, ManagedRuntime } from "effect";
 import { ensurePrivateDir, tightenTree } from "./data-dir.js";
 import { deviceConfig, simulatedDeviceIds } from "./fleet.js";
+import { type FleetStatus, startFleetStatus } from "./fleet-status.js";
 import { type IngestRule, type StoredMessage, startIngestRule } from "./ingest-rule.js";
 import type { StackLog } from "./log.js";
 
@@ -57,6 +58,8 @@ export interface StackOptions {
   readonly topicPrefix?: string;
   /** Delay of re-attribution's second pass (the in-process cache is invalidated at once). */
   readonly settleMs?: number;
+  /** How long an assigned device may send no sample before a data-gap alert (10 minutes). */
+  readonly gapMs?: number;
   readonly log?: StackLog;
   /** One line per step while starting ("DynamoDB Local ready on …"). */
   readonly progress?: (line: string) => void;
@@ -85,6 +88,8 @@ export interface Stack {
   readonly broker: LocalBroker;
   readonly stores: DynamoStores;
   readonly ingest: IngestRule;
+  /** Presence into the device statuses, and the gap detector. */
+  readonly fleet: FleetStatus;
   /** Where the ingest parks what it could not store (`ingest.stats().parked` counts them). */
   readonly failuresFile: string;
   /** Certificate files for a device id (simulated devices and `medusa-cloud` have them). */
@@ -252,6 +257,18 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       `device shadows on $aws/things/{id}/shadow/… and AWS IoT's data plane at ${dataPlane.url}`,
     );
 
+    const fleet = startFleetStatus({
+      aedes: broker.aedes,
+      runtime,
+      serviceIdentities: [CLOUD_IDENTITY],
+      ...(options.gapMs !== undefined ? { gapMs: options.gapMs } : {}),
+      log: (entry) => log({ component: "fleet", ...entry }),
+    });
+    cleanup.push(() => fleet.stop());
+    progress(
+      `presence on $aws/events/presence/+/+ into the device statuses; data-gap alerts after ${fleet.gapMs / 60_000} min without samples`,
+    );
+
     const secret = devSecret(dir);
     const app = createApp({
       layer: services,
@@ -259,7 +276,10 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       authenticate: jwtAuth({ secret }),
       // Sealed with a key kept with the data: a page's cursor still works after a restart.
       cursorKey: cursorKeyFrom(secret),
-      onCommit: ingest.onCommit,
+      onCommit: (commit) => {
+        ingest.onCommit(commit);
+        fleet.onCommit(commit);
+      },
       log: (entry) => log({ component: "api", ...entry }),
     });
     const server = await new Promise<Server>((ready, fail) => {
@@ -323,6 +343,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       broker,
       stores,
       ingest,
+      fleet,
       failuresFile,
       certificates: (id) => {
         const pair = certs.clients[id];

@@ -15,6 +15,7 @@ import {
 import { Aedes, type Client } from "aedes";
 import { Option, Schema } from "effect";
 import { guardPacketSize } from "./packet-guard.js";
+import { publishLifecycleEvents } from "./presence-events.js";
 import { ShadowService } from "./shadow-service.js";
 import type { ShadowPersistence } from "./shadow-store.js";
 
@@ -326,6 +327,8 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
     else if (shadows && packet.topic.startsWith("$aws/things/"))
       shadows.handleRequest(packet.topic, packet.payload as Buffer, client);
   });
+  // AWS IoT's connect/disconnect lifecycle events on $aws/events/presence/… (presence-events.ts).
+  const lifecycle = publishLifecycleEvents(aedes, { refusals, log });
   aedes.on("clientError", (client, error) =>
     log({ level: "debug", msg: "client error", client_id: client.id, error: error.message }),
   );
@@ -395,6 +398,7 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
     rules: { register: rules.register, stats: rules.stats },
     shadows,
     close: async () => {
+      lifecycle.closing();
       for (const socket of sockets) socket.destroy();
       await shadows?.close();
       await Promise.all([

@@ -5,6 +5,7 @@ import {
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  QueryCommand,
   type WriteRequest,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
@@ -18,7 +19,7 @@ import {
   type TimeRange,
 } from "@medusa/domain";
 import { Effect, Either } from "effect";
-import { boundSpan, MAX_ITEM_SPAN_MS, writeIfAbsent } from "../segments.js";
+import { boundSpan, MAX_ITEM_SPAN_MS, newestSampleOf, writeIfAbsent } from "../segments.js";
 import { queryAll, reasonOf } from "./query.js";
 import { segmentFromItem, segmentItem } from "./sensor-item.js";
 import type { TableNames } from "./tables.js";
@@ -236,6 +237,30 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
       }),
     deviceSegments,
     deviceSamples,
+    lastSampleAt: (deviceId) =>
+      Effect.tryPromise({
+        try: () =>
+          client.send(
+            new QueryCommand({
+              TableName: tables.sensor,
+              KeyConditionExpression: "device_id = :d",
+              ExpressionAttributeValues: marshall({ ":d": deviceId }),
+              ScanIndexForward: false,
+              Limit: 1,
+              ConsistentRead: true,
+            }),
+          ),
+        catch: (e) => unavailable("lastSampleAt", e),
+      }).pipe(
+        Effect.flatMap((out) => {
+          const item = out.Items?.[0];
+          if (item === undefined) return Effect.succeed(null);
+          const segment = segmentFromItem(item);
+          return Either.isLeft(segment)
+            ? Effect.fail(unavailable("lastSampleAt", segment.left))
+            : Effect.succeed(newestSampleOf(segment.right));
+        }),
+      ),
     replace: (deviceId, remove, add) =>
       Effect.gen(function* () {
         const written = puts(add);

@@ -29,6 +29,8 @@ const TABLE_VARIABLES: Record<keyof TableNames, string> = {
   deadLetters: "MEDUSA_DEAD_LETTER_TABLE",
   idempotency: "MEDUSA_IDEMPOTENCY_TABLE",
   allowList: "MEDUSA_ALLOW_LIST_TABLE",
+  deviceStatuses: "MEDUSA_DEVICE_STATUS_TABLE",
+  alerts: "MEDUSA_ALERTS_TABLE",
 };
 
 /** From `MEDUSA_TABLE_PREFIX` and the explicit `MEDUSA_*_TABLE` variables. */
@@ -41,6 +43,8 @@ export const tableNamesFromEnv = (env: Env): TableNames =>
     ...(env.MEDUSA_DEAD_LETTER_TABLE ? { deadLetters: env.MEDUSA_DEAD_LETTER_TABLE } : {}),
     ...(env.MEDUSA_IDEMPOTENCY_TABLE ? { idempotency: env.MEDUSA_IDEMPOTENCY_TABLE } : {}),
     ...(env.MEDUSA_ALLOW_LIST_TABLE ? { allowList: env.MEDUSA_ALLOW_LIST_TABLE } : {}),
+    ...(env.MEDUSA_DEVICE_STATUS_TABLE ? { deviceStatuses: env.MEDUSA_DEVICE_STATUS_TABLE } : {}),
+    ...(env.MEDUSA_ALERTS_TABLE ? { alerts: env.MEDUSA_ALERTS_TABLE } : {}),
   });
 
 /**

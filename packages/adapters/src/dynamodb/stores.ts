@@ -1,9 +1,13 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
+  Alerts,
+  type AlertsService,
   AssignmentReadModel,
   type AssignmentReadModelService,
   DeadLetters,
   type DeadLettersService,
+  DeviceStatuses,
+  type DeviceStatusesService,
   EventStore,
   type EventStoreService,
   IdempotencyKeys,
@@ -12,8 +16,10 @@ import {
   type SensorStoreService,
 } from "@medusa/domain";
 import { Layer } from "effect";
+import { makeDynamoAlerts } from "./alerts.js";
 import { makeDynamoClient } from "./client.js";
 import { makeDynamoDeadLetters } from "./dead-letters.js";
+import { makeDynamoDeviceStatuses } from "./device-statuses.js";
 import { makeDynamoEventStore } from "./event-store.js";
 import { makeDynamoIdempotencyKeys } from "./idempotency-keys.js";
 import { makeDynamoReadModel } from "./read-model.js";
@@ -27,7 +33,9 @@ export type StoragePorts =
   | AssignmentReadModel
   | SensorStore
   | DeadLetters
-  | IdempotencyKeys;
+  | IdempotencyKeys
+  | DeviceStatuses
+  | Alerts;
 
 export interface DynamoStores {
   readonly events: EventStoreService;
@@ -35,6 +43,8 @@ export interface DynamoStores {
   readonly sensors: SensorStoreService;
   readonly deadLetters: DeadLettersService;
   readonly idempotency: IdempotencyKeysService;
+  readonly deviceStatuses: DeviceStatusesService;
+  readonly alerts: AlertsService;
 }
 
 /** Every port on DynamoDB, over one client. */
@@ -47,6 +57,8 @@ export const makeDynamoStores = (options: {
   sensors: makeDynamoSensorStore(options),
   deadLetters: makeDynamoDeadLetters(options),
   idempotency: makeDynamoIdempotencyKeys(options),
+  deviceStatuses: makeDynamoDeviceStatuses(options),
+  alerts: makeDynamoAlerts(options),
 });
 
 /** Stores (DynamoDB's, the in-memory twins, or any mix) as one layer providing every storage port. */
@@ -57,6 +69,8 @@ export const storesLayer = (stores: DynamoStores): Layer.Layer<StoragePorts> =>
     Layer.succeed(SensorStore, stores.sensors),
     Layer.succeed(DeadLetters, stores.deadLetters),
     Layer.succeed(IdempotencyKeys, stores.idempotency),
+    Layer.succeed(DeviceStatuses, stores.deviceStatuses),
+    Layer.succeed(Alerts, stores.alerts),
   );
 
 /** Every storage port on DynamoDB as the settings say (`dynamoSettingsFromEnv`). */

@@ -19,6 +19,8 @@ export interface TableNames {
   readonly idempotency: string;
   /** The serial numbers that may provision themselves by claim (the pre-provisioning hook's list). */
   readonly allowList: string;
+  readonly deviceStatuses: string;
+  readonly alerts: string;
 }
 
 export const DEFAULT_TABLE_NAMES: TableNames = {
@@ -28,12 +30,18 @@ export const DEFAULT_TABLE_NAMES: TableNames = {
   deadLetters: "medusa-dead-letters",
   idempotency: "medusa-idempotency-keys",
   allowList: "medusa-device-allow-list",
+  deviceStatuses: "medusa-device-statuses",
+  alerts: "medusa-alerts",
 };
 
 export const PATIENT_DEVICE_INDEX = "patient-device-index";
 export const PATIENT_TIMELINE_INDEX = "patient-timeline-index";
 /** DynamoDB TTL attribute of the sensor table: epoch SECONDS, as DynamoDB requires. */
 export const SENSOR_TTL_ATTRIBUTE = "ttl";
+/** The alerts that are open (sparse: a closed alert leaves it), newest raised first. */
+export const OPEN_ALERTS_INDEX = "open-alerts-index";
+/** A device's alerts, newest raised first. */
+export const DEVICE_ALERTS_INDEX = "device-alerts-index";
 
 /** Default names, a prefix (`dev-` gives `dev-medusa-…`), or explicit names (which win). */
 export const tableNames = (
@@ -47,6 +55,8 @@ export const tableNames = (
     deadLetters: config.deadLetters ?? `${prefix}${DEFAULT_TABLE_NAMES.deadLetters}`,
     idempotency: config.idempotency ?? `${prefix}${DEFAULT_TABLE_NAMES.idempotency}`,
     allowList: config.allowList ?? `${prefix}${DEFAULT_TABLE_NAMES.allowList}`,
+    deviceStatuses: config.deviceStatuses ?? `${prefix}${DEFAULT_TABLE_NAMES.deviceStatuses}`,
+    alerts: config.alerts ?? `${prefix}${DEFAULT_TABLE_NAMES.alerts}`,
   };
 };
 
@@ -150,6 +160,46 @@ export const tableDefinitions = (
     BillingMode: "PAY_PER_REQUEST",
     AttributeDefinitions: [{ AttributeName: "serial_number", AttributeType: "S" }],
     KeySchema: [{ AttributeName: "serial_number", KeyType: "HASH" }],
+  },
+  // The fleet's read model: one row per device (presence, who wears it), saved
+  // with a revision condition; listed by Scan (the fleet view pages through it).
+  deviceStatuses: {
+    TableName: names.deviceStatuses,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [{ AttributeName: "device_id", AttributeType: "S" }],
+    KeySchema: [{ AttributeName: "device_id", KeyType: "HASH" }],
+  },
+  // Data-gap alerts by id (the gap: device, assignment, since). An open alert
+  // carries `open` and so is in the sparse open index, which the detector and
+  // the API read whole; closing one removes the attribute and the index entry.
+  alerts: {
+    TableName: names.alerts,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [
+      { AttributeName: "alert_id", AttributeType: "S" },
+      { AttributeName: "open", AttributeType: "S" },
+      { AttributeName: "device_id", AttributeType: "S" },
+      { AttributeName: "raised_at", AttributeType: "N" },
+    ],
+    KeySchema: [{ AttributeName: "alert_id", KeyType: "HASH" }],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: OPEN_ALERTS_INDEX,
+        KeySchema: [
+          { AttributeName: "open", KeyType: "HASH" },
+          { AttributeName: "raised_at", KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "ALL" },
+      },
+      {
+        IndexName: DEVICE_ALERTS_INDEX,
+        KeySchema: [
+          { AttributeName: "device_id", KeyType: "HASH" },
+          { AttributeName: "raised_at", KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "ALL" },
+      },
+    ],
   },
 });
 

@@ -13,6 +13,7 @@ import {
   boundSpan,
   decodeTimelineCursor,
   encodeTimelineCursor,
+  newestSampleOf,
   writeIfAbsent,
 } from "../segments.js";
 
@@ -65,6 +66,11 @@ export const makeInMemorySensorStore = (): InMemorySensorStore => {
     write,
     deviceSegments,
     deviceSamples,
+    lastSampleAt: (deviceId) =>
+      Effect.sync(() => {
+        const newest = sorted(of(deviceId)).at(-1);
+        return newest ? newestSampleOf(newest) : null;
+      }),
     replace: (deviceId, remove, add) =>
       Effect.sync(() => {
         const m = of(deviceId);

@@ -1,4 +1,6 @@
+import { makeInMemoryAlerts } from "./alerts.js";
 import { type InMemoryDeadLetters, makeInMemoryDeadLetters } from "./dead-letters.js";
+import { makeInMemoryDeviceStatuses } from "./device-statuses.js";
 import { type InMemoryEventStore, makeInMemoryEventStore } from "./event-store.js";
 import { makeInMemoryIdempotencyKeys } from "./idempotency-keys.js";
 import { makeInMemoryReadModel } from "./read-model.js";
@@ -10,6 +12,8 @@ export interface InMemoryStores {
   readonly sensors: InMemorySensorStore;
   readonly deadLetters: InMemoryDeadLetters;
   readonly idempotency: ReturnType<typeof makeInMemoryIdempotencyKeys>;
+  readonly deviceStatuses: ReturnType<typeof makeInMemoryDeviceStatuses>;
+  readonly alerts: ReturnType<typeof makeInMemoryAlerts>;
 }
 
 /** Every storage port in memory, the read model projected from the event store (`storesLayer` makes them a layer). */
@@ -21,5 +25,7 @@ export const makeInMemoryStores = (): InMemoryStores => {
     sensors: makeInMemorySensorStore(),
     deadLetters: makeInMemoryDeadLetters(),
     idempotency: makeInMemoryIdempotencyKeys(),
+    deviceStatuses: makeInMemoryDeviceStatuses(),
+    alerts: makeInMemoryAlerts(),
   };
 };

@@ -4,12 +4,15 @@
  * command as an operator does. The vitest suites (store contracts, temporary
  * folders) are `@medusa/adapters/testing/vitest`.
  */
+
+export { makeInMemoryAlerts } from "../memory/alerts.js";
 export { makeInMemoryAllowList } from "../memory/allow-list.js";
 export { type InMemoryDeadLetters, makeInMemoryDeadLetters } from "../memory/dead-letters.js";
 export {
   type InMemoryDeviceShadows,
   makeInMemoryDeviceShadows,
 } from "../memory/device-shadows.js";
+export { makeInMemoryDeviceStatuses } from "../memory/device-statuses.js";
 export { type InMemoryEventStore, makeInMemoryEventStore } from "../memory/event-store.js";
 export { makeInMemoryIdempotencyKeys } from "../memory/idempotency-keys.js";
 export { makeInMemoryReadModel } from "../memory/read-model.js";

@@ -170,6 +170,21 @@ export const sensorStoreContract = (
       ).toEqual([]);
     });
 
+    it("lastSampleAt: the device's newest sample, whoever it belongs to, whatever order items came in; null for none", async () => {
+      const device = fresh("last");
+      expect(await run(store().lastSampleAt(device))).toBeNull();
+      const [first, second, third] = segmentsOf(device, freshPatient("p"), T0, 3);
+      await run(store().write([third!, first!]));
+      await run(store().write(segmentsOf(fresh("other"), null, T0 + 60_000, 1)));
+      expect(await run(store().lastSampleAt(device))).toBe(T0 + 2_900);
+      // A late item, older than the newest: the answer stays.
+      await run(store().write([second!]));
+      expect(await run(store().lastSampleAt(device))).toBe(T0 + 2_900);
+      // Nobody's samples count too: the device was sending.
+      await run(store().write(segmentsOf(device, null, T0 + 10_000, 1, 30)));
+      expect(await run(store().lastSampleAt(device))).toBe(T0 + 10_900);
+    });
+
     it("deviceSamples reads a device's samples in [start, end) and nothing outside it", async () => {
       const device = fresh("samples");
       const patient = freshPatient("p");

@@ -2,6 +2,7 @@
 export { allowListContract } from "./allow-list-contract.js";
 export { deviceShadowsContract, type ShadowsUnderTest } from "./device-shadows-contract.js";
 export { type ContractOptions, eventStoreContract } from "./event-store-contract.js";
+export { alertsContract, deviceStatusesContract } from "./fleet-contract.js";
 export { idempotencyKeysContract } from "./idempotency-contract.js";
 export { sensorStoreContract } from "./sensor-store-contract.js";
 export { tempDirs } from "./temp-dirs.js";

@@ -1,8 +1,16 @@
 import { clockFrom } from "@medusa/adapters";
-import { makeInMemoryIdempotencyKeys } from "@medusa/adapters/testing";
 import {
+  makeInMemoryAlerts,
+  makeInMemoryDeviceStatuses,
+  makeInMemoryIdempotencyKeys,
+} from "@medusa/adapters/testing";
+import {
+  Alerts,
+  type AlertsService,
   AssignmentReadModel,
   type AssignmentReadModelService,
+  DeviceStatuses,
+  type DeviceStatusesService,
   deviceId,
   EventStore,
   type EventStoreService,
@@ -31,6 +39,10 @@ export interface Stores {
   readonly sensors: SensorStoreService;
   /** In memory when absent. */
   readonly idempotency?: IdempotencyKeysService;
+  /** In memory when absent. */
+  readonly deviceStatuses?: DeviceStatusesService;
+  /** In memory when absent. */
+  readonly alerts?: AlertsService;
 }
 
 /** The stores as the app's ports, with a clock that reads `now`. */
@@ -40,6 +52,8 @@ export const portsOf = (stores: Stores, now: () => number = Date.now): Layer.Lay
     Layer.succeed(AssignmentReadModel, stores.readModel),
     Layer.succeed(SensorStore, stores.sensors),
     Layer.succeed(IdempotencyKeys, stores.idempotency ?? makeInMemoryIdempotencyKeys()),
+    Layer.succeed(DeviceStatuses, stores.deviceStatuses ?? makeInMemoryDeviceStatuses()),
+    Layer.succeed(Alerts, stores.alerts ?? makeInMemoryAlerts()),
     clockFrom(now),
   );
 

@@ -1,7 +1,7 @@
 import { Context, type Effect, Schema } from "effect";
 import type { SegmentKey, StoredSegment } from "../attribution.js";
 import type { Segment } from "../enrichment.js";
-import type { DeviceId, PatientId } from "../ids.js";
+import type { DeviceId, EpochMillis, PatientId } from "../ids.js";
 import type { Sample } from "../sample.js";
 import type { StorageUnavailable, TimeRange } from "./storage.js";
 
@@ -80,6 +80,14 @@ export class SensorStore extends Context.Tag("@medusa/SensorStore")<
       deviceId: DeviceId,
       range: TimeRange,
     ) => Effect.Effect<ReadonlyArray<DeviceSample>, StorageUnavailable>;
+    /**
+     * The time of the device's newest sample, whoever it belongs to, or null
+     * when none is stored: its newest item, one small read (the gap detector
+     * and the fleet view ask, so a sample costs no write of its own for this).
+     */
+    readonly lastSampleAt: (
+      deviceId: DeviceId,
+    ) => Effect.Effect<EpochMillis | null, StorageUnavailable>;
     /** Re-attribution: write `add`, then delete the keys in `remove` that `add` did not overwrite. */
     readonly replace: (
       deviceId: DeviceId,

@@ -1,0 +1,33 @@
+import type { DeviceId, DeviceStatusesService, StoredDeviceStatus } from "@medusa/domain";
+import { Effect } from "effect";
+import { decodeStatusCursor, encodeStatusCursor } from "../fleet/cursors.js";
+
+/**
+ * The device statuses' in-memory twin: one row per device with its revision;
+ * a save names the revision it read, as DynamoDB's conditional write does;
+ * listed in device id order, a page at a time.
+ */
+export const makeInMemoryDeviceStatuses = (): DeviceStatusesService => {
+  const rows = new Map<DeviceId, StoredDeviceStatus>();
+  return {
+    get: (deviceId) => Effect.sync(() => rows.get(deviceId) ?? null),
+    save: (status, expectedRevision) =>
+      Effect.sync(() => {
+        if ((rows.get(status.deviceId)?.revision ?? 0) !== expectedRevision) return "changed";
+        rows.set(status.deviceId, { status, revision: expectedRevision + 1 });
+        return "saved";
+      }),
+    list: (page) =>
+      Effect.gen(function* () {
+        const after = page.cursor === undefined ? null : yield* decodeStatusCursor(page.cursor);
+        const ids = [...rows.keys()].filter((d) => after === null || d > after).sort();
+        const taken = ids.slice(0, page.limit);
+        const last = taken.at(-1);
+        return {
+          statuses: taken.map((d) => (rows.get(d) as StoredDeviceStatus).status),
+          nextCursor:
+            ids.length > taken.length && last !== undefined ? encodeStatusCursor(last) : null,
+        };
+      }),
+  };
+};

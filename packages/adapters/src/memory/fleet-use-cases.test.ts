@@ -1,0 +1,316 @@
+import {
+  AlertNotDelivered,
+  AlertNotifier,
+  Alerts,
+  acknowledgeAlert,
+  actor,
+  Clock,
+  type Commit,
+  commandId,
+  type DataGapEvent,
+  DeadLetters,
+  DeviceStatuses,
+  type DeviceStatusesService,
+  detectDataGaps,
+  deviceId,
+  type EpochMillis,
+  epochMillis,
+  type FleetPage,
+  fleetDevice,
+  fleetDevices,
+  patientId,
+  presenceTopic,
+  recordAssignmentCommit,
+  recordPresence,
+  SensorStore,
+  segmentKey,
+} from "@medusa/domain";
+import { sampleAt } from "@medusa/domain/testing";
+import { Effect, Layer } from "effect";
+import { describe, expect, it } from "vitest";
+import { makeInMemoryAlerts } from "./alerts.js";
+import { makeInMemoryDeadLetters } from "./dead-letters.js";
+import { makeInMemoryDeviceStatuses } from "./device-statuses.js";
+import { makeInMemorySensorStore } from "./sensor-store.js";
+
+const T = 1_764_400_000_000;
+const MIN = 60_000;
+const pi = deviceId("medusa-pi-01");
+
+/** The fleet's ports in memory, a settable clock, and a notifier that records (or refuses). */
+const world = (wrapStatuses: (s: DeviceStatusesService) => DeviceStatusesService = (s) => s) => {
+  let now = T;
+  let refuse = false;
+  const announced: Array<DataGapEvent> = [];
+  const statuses = wrapStatuses(makeInMemoryDeviceStatuses());
+  const alerts = makeInMemoryAlerts();
+  const sensors = makeInMemorySensorStore();
+  const deadLetters = makeInMemoryDeadLetters();
+  const layer = Layer.mergeAll(
+    Layer.succeed(DeviceStatuses, statuses),
+    Layer.succeed(Alerts, alerts),
+    Layer.succeed(SensorStore, sensors),
+    Layer.succeed(DeadLetters, deadLetters),
+    Layer.succeed(Clock, { now: Effect.sync(() => epochMillis(now)) }),
+    Layer.succeed(AlertNotifier, {
+      notify: (event) =>
+        refuse
+          ? Effect.fail(new AlertNotDelivered({ alertId: event.alertId, reason: "topic down" }))
+          : Effect.sync(() => void announced.push(event)),
+    }),
+  );
+  return {
+    run: <A, E>(
+      e: Effect.Effect<
+        A,
+        E,
+        DeviceStatuses | Alerts | SensorStore | DeadLetters | Clock | AlertNotifier
+      >,
+    ) => Effect.runPromise(Effect.provide(e, layer)),
+    at: (t: number) => {
+      now = t;
+    },
+    refuse: (r: boolean) => {
+      refuse = r;
+    },
+    announced,
+    alerts,
+    sensors,
+    deadLetters,
+  };
+};
+
+const connected = (version: number, t: number) => ({
+  topic: presenceTopic("connected", pi),
+  payload: JSON.stringify({
+    clientId: pi,
+    timestamp: t,
+    eventType: "connected",
+    sessionIdentifier: `s-${version}`,
+    principalIdentifier: "cert",
+    ipAddress: "127.0.0.1",
+    versionNumber: version,
+  }),
+});
+const disconnected = (version: number, t: number) => ({
+  topic: presenceTopic("disconnected", pi),
+  payload: JSON.stringify({
+    clientId: pi,
+    timestamp: t,
+    eventType: "disconnected",
+    sessionIdentifier: `s-${version}`,
+    principalIdentifier: "cert",
+    clientInitiatedDisconnect: false,
+    disconnectReason: "CONNECTION_LOST",
+    versionNumber: version,
+  }),
+});
+
+const assigned = (version: number, at: number, patient = "P-001", device = pi): Commit => ({
+  deviceId: device,
+  version,
+  commandId: commandId(`c-${version}`),
+  committedAt: epochMillis(at),
+  events: [
+    {
+      _tag: "DeviceAssigned",
+      deviceId: device,
+      patientId: patientId(patient),
+      assignedBy: actor("nurse@clinic.example"),
+      at: epochMillis(at),
+    },
+  ],
+});
+
+const samplesAt = (w: ReturnType<typeof world>, t: number, seq: number) => {
+  const samples = [sampleAt(t, seq)];
+  return w.run(
+    Effect.flatMap(SensorStore, (s) =>
+      s.write([
+        {
+          deviceId: pi,
+          patientId: patientId("P-001"),
+          patientName: null,
+          assignmentStart: epochMillis(T),
+          samples,
+          key: segmentKey(samples),
+          attributedVersion: 1,
+          ttl: Math.ceil(t / 1000) + 86_400,
+        },
+      ]),
+    ),
+  );
+};
+
+describe("presence into the device status", () => {
+  it("a connect, its duplicate, the disconnect arriving first: the status says what happened last", async () => {
+    const w = world();
+    const source = { source: "presence" };
+    expect(await w.run(recordPresence(disconnected(3, T + 5_000), source))).toMatchObject({
+      _tag: "Recorded",
+      changed: true,
+    });
+    expect(await w.run(recordPresence(connected(3, T), source))).toMatchObject({ changed: true });
+    expect(await w.run(recordPresence(connected(3, T), source))).toMatchObject({ changed: false });
+    const view = await w.run(fleetDevice(pi));
+    expect(view).toMatchObject({ connected: false, lastSeenAt: T + 5_000, lastSampleAt: null });
+    await w.run(recordPresence(connected(4, T + 6_000), source));
+    expect(await w.run(fleetDevice(pi))).toMatchObject({ connected: true, lastSeenAt: T });
+  });
+
+  it("what is not a lifecycle event is kept as a dead letter with the reason, never lost", async () => {
+    const w = world();
+    const out = await w.run(
+      recordPresence(
+        { topic: presenceTopic("connected", pi), payload: "{not json" },
+        { source: "presence" },
+      ),
+    );
+    expect(out).toMatchObject({ _tag: "Rejected" });
+    expect(w.deadLetters.all()).toMatchObject([
+      { source: "presence", payload: "{not json", reason: "payload is not JSON" },
+    ]);
+  });
+
+  it("events of one device recorded at once, interleaved: the row ends as the events in order give it", async () => {
+    // Every read yields, so concurrent updates read the same revision and must retry.
+    const w = world((s) => ({ ...s, get: (d) => Effect.zipRight(Effect.yieldNow(), s.get(d)) }));
+    const events = Array.from({ length: 12 }, (_, i) =>
+      i % 2 === 0 ? connected(i, T + i * 1_000) : disconnected(i - 1, T + i * 1_000),
+    );
+    await w.run(
+      Effect.forEach(events, (e) => recordPresence(e, { source: "presence" }), {
+        concurrency: "unbounded",
+      }),
+    );
+    const view = await w.run(fleetDevice(pi));
+    expect(view.status.lastDisconnect?.timestamp).toBe(T + 11_000);
+    expect(view.status.lastConnect?.timestamp).toBe(T + 10_000);
+    expect(view.connected).toBe(false);
+  });
+});
+
+describe("the gap detector", () => {
+  it("raises an alert for an assigned device silent for the gap time, announces it, and clears it when data resumes", async () => {
+    const w = world();
+    await w.run(recordAssignmentCommit(assigned(1, T)));
+    await samplesAt(w, T + MIN, 0);
+    w.at(T + 10 * MIN);
+    expect((await w.run(detectDataGaps())).opened).toEqual([]);
+    w.at(T + 11 * MIN);
+    const pass = await w.run(detectDataGaps());
+    expect(pass).toMatchObject({ checked: 1, closed: [], notDelivered: [] });
+    expect(pass.opened).toMatchObject([{ deviceId: pi, patientId: "P-001", since: T + MIN }]);
+    expect(w.announced).toEqual(pass.opened);
+    // Again: nothing new.
+    expect(await w.run(detectDataGaps())).toMatchObject({ opened: [], closed: [] });
+    const open = await w.run(fleetDevices({ limit: 10, filter: "alert" }));
+    expect(open.devices.map((d) => d.status.deviceId)).toEqual([pi]);
+    const alertId = pass.opened[0]!.alertId;
+    const acked = await w.run(acknowledgeAlert(alertId, actor("doc@clinic.example")));
+    expect(acked).toMatchObject({ acknowledgedBy: "doc@clinic.example", closedAt: null });
+
+    await samplesAt(w, T + 12 * MIN, 1);
+    w.at(T + 12 * MIN + 1_000);
+    const resumed = await w.run(detectDataGaps());
+    expect(resumed.closed).toMatchObject([{ alertId, reason: "data-resumed" }]);
+    expect(w.announced.at(-1)).toMatchObject({ _tag: "DataGapClosed", alertId });
+    expect((await w.run(fleetDevices({ limit: 10, filter: "alert" }))).devices).toEqual([]);
+    expect((await w.run(fleetDevice(pi))).recentAlerts).toMatchObject([
+      { id: alertId, closeReason: "data-resumed", acknowledgedBy: "doc@clinic.example" },
+    ]);
+  });
+
+  it("an alert that could not be announced is not kept, and is found and announced on the next pass", async () => {
+    const w = world();
+    await w.run(recordAssignmentCommit(assigned(1, T)));
+    w.at(T + 10 * MIN);
+    w.refuse(true);
+    const failed = await w.run(detectDataGaps());
+    expect(failed).toMatchObject({ opened: [], notDelivered: [{ reason: "topic down" }] });
+    expect(w.alerts.all()).toEqual([]);
+    w.refuse(false);
+    w.at(T + 11 * MIN);
+    const next = await w.run(detectDataGaps());
+    expect(next.opened).toMatchObject([{ since: T, raisedAt: T + 11 * MIN }]);
+  });
+
+  it("ending the assignment closes the alert; an unassigned device never raises one; the gap time is a setting", async () => {
+    const w = world();
+    await w.run(recordAssignmentCommit(assigned(1, T)));
+    w.at(T + MIN);
+    expect((await w.run(detectDataGaps({ gapMs: MIN }))).opened).toHaveLength(1);
+    const ended: Commit = {
+      deviceId: pi,
+      version: 2,
+      commandId: commandId("c-2"),
+      committedAt: epochMillis(T + 2 * MIN),
+      events: [
+        {
+          _tag: "AssignmentEnded",
+          deviceId: pi,
+          patientId: patientId("P-001"),
+          start: epochMillis(T),
+          endedBy: actor("nurse@clinic.example"),
+          at: epochMillis(T + 2 * MIN),
+          reason: "device_returned",
+        },
+      ],
+    };
+    await w.run(recordAssignmentCommit(ended));
+    w.at(T + 60 * MIN);
+    const pass = await w.run(detectDataGaps({ gapMs: MIN }));
+    expect(pass).toMatchObject({ opened: [], closed: [{ reason: "assignment-ended" }] });
+    expect((await w.run(detectDataGaps({ gapMs: MIN }))).checked).toBe(0);
+  });
+});
+
+describe("the fleet view", () => {
+  it("pages through every device once, and filters by available, assigned, offline, alert", async () => {
+    const w = world();
+    const ids = Array.from({ length: 9 }, (_, i) => deviceId(`sim-${i}`));
+    for (const [i, d] of ids.entries()) {
+      await w.run(
+        recordPresence(
+          {
+            topic: presenceTopic("connected", d),
+            payload: {
+              clientId: d,
+              timestamp: T,
+              eventType: "connected",
+              sessionIdentifier: "s",
+              principalIdentifier: "p",
+              versionNumber: 0,
+            },
+          },
+          { source: "presence" },
+        ),
+      );
+      if (i % 3 === 0) await w.run(recordAssignmentCommit(assigned(1, T, "P-001", d)));
+    }
+    const all: Array<string> = [];
+    let cursor: string | null = null;
+    do {
+      const page: FleetPage = await w.run(
+        fleetDevices({ limit: 4, ...(cursor !== null ? { cursor } : {}) }),
+      );
+      expect(page.devices.length).toBeLessThanOrEqual(4);
+      all.push(...page.devices.map((d) => d.status.deviceId));
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    expect(all.sort()).toEqual([...ids].sort());
+    const assignedOnes = await w.run(fleetDevices({ limit: 50, filter: "assigned" }));
+    expect(assignedOnes.devices.map((d) => d.status.deviceId).sort()).toEqual([
+      "sim-0",
+      "sim-3",
+      "sim-6",
+    ]);
+    expect((await w.run(fleetDevices({ limit: 50, filter: "available" }))).devices).toHaveLength(6);
+    expect((await w.run(fleetDevices({ limit: 50, filter: "offline" }))).devices).toHaveLength(0);
+    const at: EpochMillis = epochMillis(T + 11 * MIN);
+    w.at(at);
+    await w.run(detectDataGaps());
+    const alerting = await w.run(fleetDevices({ limit: 50, filter: "alert" }));
+    expect(alerting.devices.map((d) => d.openAlerts.length)).toEqual([1, 1, 1]);
+  });
+});

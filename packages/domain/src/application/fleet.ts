@@ -1,0 +1,349 @@
+import { Effect, Either, Schema } from "effect";
+import {
+  type Alert,
+  type AlertId,
+  checkDataGap,
+  type DataGapClosed,
+  type DataGapEvent,
+  type DataGapOpened,
+  DEFAULT_GAP_MS,
+  isOpen,
+} from "../fleet/data-gap.js";
+import {
+  applyAssignmentCommit,
+  applyPresence,
+  type FleetDeviceStatus,
+  initialDeviceStatus,
+  isConnected,
+  lastSeenAt,
+} from "../fleet/device-status.js";
+import { decodePresenceMessage, type PresenceMessage } from "../fleet/presence.js";
+import type { Actor, DeviceId, EpochMillis } from "../ids.js";
+import {
+  type AlertNotDelivered,
+  type AlertNotFound,
+  AlertNotifier,
+  type AlertPage,
+  Alerts,
+} from "../ports/alerts.js";
+import { Clock } from "../ports/clock.js";
+import { DeadLetters } from "../ports/dead-letters.js";
+import { DeviceStatuses, type DeviceStatusPage } from "../ports/device-statuses.js";
+import type { Commit } from "../ports/event-store.js";
+import { type InvalidCursor, SensorStore } from "../ports/sensor-store.js";
+import { StorageUnavailable } from "../ports/storage.js";
+import { rawPayload } from "../telemetry/json.js";
+
+/** How often a status update decides again when other saves of the same device keep coming first. */
+const MAX_SAVE_ATTEMPTS = 8;
+
+/**
+ * Applies `change` to the device's row and saves it with the revision read;
+ * when another save came first, decides again on the fresh row. The pure
+ * rules are order-free, so the row ends as if the updates had come one by one.
+ */
+const updateStatus = (
+  deviceId: DeviceId,
+  change: (status: FleetDeviceStatus) => FleetDeviceStatus,
+): Effect.Effect<"changed" | "unchanged", StorageUnavailable, DeviceStatuses> =>
+  Effect.gen(function* () {
+    const statuses = yield* DeviceStatuses;
+    for (let attempt = 0; attempt < MAX_SAVE_ATTEMPTS; attempt++) {
+      const row = yield* statuses.get(deviceId);
+      const before = row?.status ?? initialDeviceStatus(deviceId);
+      const after = change(before);
+      if (after === before) return "unchanged";
+      if ((yield* statuses.save(after, row?.revision ?? 0)) === "saved") return "changed";
+    }
+    return yield* new StorageUnavailable({
+      store: "device statuses",
+      operation: "save",
+      reason: `the row of ${deviceId} changed ${MAX_SAVE_ATTEMPTS} times while it was being saved`,
+    });
+  });
+
+/** What became of one lifecycle message. */
+export type PresenceOutcome =
+  | { readonly _tag: "Recorded"; readonly deviceId: DeviceId; readonly changed: boolean }
+  | { readonly _tag: "Rejected"; readonly reason: string };
+
+/**
+ * Records one lifecycle message (`$aws/events/presence/...`) in the device's
+ * status. Duplicates and events older than what is held change nothing; a
+ * message that is not a device's lifecycle event is kept as a dead letter
+ * (`source`) with the reason.
+ */
+export const recordPresence = (
+  message: PresenceMessage,
+  options: { readonly source: string },
+): Effect.Effect<PresenceOutcome, StorageUnavailable, DeviceStatuses | DeadLetters | Clock> =>
+  Effect.gen(function* () {
+    const decoded = decodePresenceMessage(message);
+    if (Either.isLeft(decoded)) {
+      const rejection = decoded.left;
+      yield* (yield* DeadLetters).put({
+        receivedAt: yield* (yield* Clock).now,
+        source: options.source,
+        topic: message.topic,
+        clientId: null,
+        ...rawPayload(message.payload),
+        reason: rejection.reason,
+        issues: rejection.issues,
+      });
+      return { _tag: "Rejected" as const, reason: rejection.message };
+    }
+    const event = decoded.right;
+    const changed = yield* updateStatus(event.clientId, (s) => applyPresence(s, event));
+    return { _tag: "Recorded" as const, deviceId: event.clientId, changed: changed === "changed" };
+  });
+
+/** Records who wears the device after an assignment commit (redelivered or overtaken commits change nothing). */
+export const recordAssignmentCommit = (
+  commit: Commit,
+): Effect.Effect<"changed" | "unchanged", StorageUnavailable, DeviceStatuses> =>
+  updateStatus(commit.deviceId, (s) => applyAssignmentCommit(s, commit));
+
+const cursorLost = (store: string) => (e: InvalidCursor) =>
+  new StorageUnavailable({
+    store,
+    operation: "list",
+    reason: `the store refused its own cursor: ${e.reason}`,
+  });
+
+/** Every open alert, by device (open alerts are few: one per silent device at most). */
+const openAlertsByDevice = Effect.gen(function* () {
+  const alerts = yield* Alerts;
+  const byDevice = new Map<DeviceId, Array<Alert>>();
+  let cursor: string | null = null;
+  do {
+    const page: AlertPage = yield* alerts
+      .listOpen({ limit: 100, ...(cursor !== null ? { cursor } : {}) })
+      .pipe(Effect.catchTag("InvalidCursor", (e) => Effect.fail(cursorLost("alerts")(e))));
+    for (const alert of page.alerts) {
+      const held = byDevice.get(alert.deviceId) ?? [];
+      held.push(alert);
+      byDevice.set(alert.deviceId, held);
+    }
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return byDevice;
+});
+
+export interface GapDetectorSettings {
+  /** How long an assigned device may be silent (default `DEFAULT_GAP_MS`, 10 minutes). */
+  readonly gapMs?: number;
+  /** How many devices are looked at at once. */
+  readonly concurrency?: number;
+}
+
+/** What one pass of the gap detector did. */
+export interface GapDetectorReport {
+  /** Devices looked at: assigned ones, and any with an open alert. */
+  readonly checked: number;
+  readonly opened: ReadonlyArray<DataGapOpened>;
+  readonly closed: ReadonlyArray<DataGapClosed>;
+  /** Changes not announced, so not stored: the next pass finds and announces them again. */
+  readonly notDelivered: ReadonlyArray<AlertNotDelivered>;
+}
+
+/**
+ * One pass of the gap detector over the fleet: every assigned device's newest
+ * sample against the gap time (`checkDataGap`); a gap found is announced, then
+ * kept as an alert; an open alert whose device sent data again, or is no longer
+ * on that patient, is closed the same way. Announcing comes first, so a change
+ * that could not be stored is announced again on the next pass (at least once);
+ * a change that could not be announced is not stored, so it is found again.
+ */
+export const detectDataGaps = (
+  settings: GapDetectorSettings = {},
+): Effect.Effect<
+  GapDetectorReport,
+  StorageUnavailable,
+  DeviceStatuses | Alerts | SensorStore | AlertNotifier | Clock
+> =>
+  Effect.gen(function* () {
+    const gapMs = settings.gapMs ?? DEFAULT_GAP_MS;
+    const statuses = yield* DeviceStatuses;
+    const alerts = yield* Alerts;
+    const sensors = yield* SensorStore;
+    const notifier = yield* AlertNotifier;
+    const now = yield* (yield* Clock).now;
+    const open = yield* openAlertsByDevice;
+    const watched: Array<FleetDeviceStatus> = [];
+    const seen = new Set<DeviceId>();
+    let cursor: string | null = null;
+    do {
+      const page: DeviceStatusPage = yield* statuses
+        .list({ limit: 100, ...(cursor !== null ? { cursor } : {}) })
+        .pipe(
+          Effect.catchTag("InvalidCursor", (e) => Effect.fail(cursorLost("device statuses")(e))),
+        );
+      for (const status of page.statuses) {
+        seen.add(status.deviceId);
+        if (status.assignment !== null || open.has(status.deviceId)) watched.push(status);
+      }
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    // An open alert of a device without a status row (a row deleted by hand) still closes.
+    for (const deviceId of open.keys())
+      if (!seen.has(deviceId)) watched.push(initialDeviceStatus(deviceId));
+
+    const opened: Array<DataGapOpened> = [];
+    const closed: Array<DataGapClosed> = [];
+    const notDelivered: Array<AlertNotDelivered> = [];
+    const apply = (event: DataGapEvent) =>
+      notifier.notify(event).pipe(
+        Effect.matchEffect({
+          onFailure: (e) => Effect.sync(() => void notDelivered.push(e)),
+          onSuccess: () =>
+            event._tag === "DataGapOpened"
+              ? Effect.map(alerts.open(event), () => void opened.push(event))
+              : Effect.map(alerts.close(event), () => void closed.push(event)),
+        }),
+      );
+    yield* Effect.forEach(
+      watched,
+      (status) =>
+        Effect.gen(function* () {
+          const lastSampleAt =
+            status.assignment === null ? null : yield* sensors.lastSampleAt(status.deviceId);
+          const events = checkDataGap({
+            deviceId: status.deviceId,
+            assignment: status.assignment,
+            lastSampleAt,
+            open: open.get(status.deviceId) ?? [],
+            now,
+            gapMs,
+          });
+          yield* Effect.forEach(events, apply, { discard: true });
+        }),
+      { concurrency: settings.concurrency ?? 8, discard: true },
+    );
+    return { checked: watched.length, opened, closed, notDelivered };
+  });
+
+/** What the fleet view filters by: who wears it, whether it is connected, whether it has an open alert. */
+export const FleetFilter = Schema.Literal("available", "assigned", "offline", "alert");
+export type FleetFilter = typeof FleetFilter.Type;
+
+/** One device as the fleet view shows it. */
+export interface FleetDevice {
+  readonly status: FleetDeviceStatus;
+  readonly connected: boolean;
+  readonly lastSeenAt: EpochMillis | null;
+  readonly lastSampleAt: EpochMillis | null;
+  readonly openAlerts: ReadonlyArray<Alert>;
+}
+
+export interface FleetPage {
+  readonly devices: ReadonlyArray<FleetDevice>;
+  /** Opaque; null on the last page. A page may be short (a filter) and still have a next one. */
+  readonly nextCursor: string | null;
+}
+
+const matches = (device: FleetDevice, filter: FleetFilter | undefined): boolean => {
+  switch (filter) {
+    case undefined:
+      return true;
+    case "available":
+      return device.status.assignment === null;
+    case "assigned":
+      return device.status.assignment !== null;
+    case "offline":
+      return !device.connected;
+    case "alert":
+      return device.openAlerts.length > 0;
+  }
+};
+
+/** How many store pages one fleet page reads at most while a filter leaves it short. */
+const MAX_STORE_PAGES = 20;
+
+const fleetDeviceOf = (
+  status: FleetDeviceStatus,
+  openAlerts: ReadonlyArray<Alert>,
+  now: EpochMillis,
+) =>
+  Effect.map(
+    Effect.flatMap(SensorStore, (s) => s.lastSampleAt(status.deviceId)),
+    (lastSampleAt): FleetDevice => ({
+      status,
+      connected: isConnected(status),
+      lastSeenAt: lastSeenAt(status, now),
+      lastSampleAt,
+      openAlerts,
+    }),
+  );
+
+/** A page of the fleet: each device's status, presence, newest sample and open alerts. */
+export const fleetDevices = (page: {
+  readonly limit: number;
+  readonly cursor?: string;
+  readonly filter?: FleetFilter;
+}): Effect.Effect<
+  FleetPage,
+  InvalidCursor | StorageUnavailable,
+  DeviceStatuses | Alerts | SensorStore | Clock
+> =>
+  Effect.gen(function* () {
+    const statuses = yield* DeviceStatuses;
+    const now = yield* (yield* Clock).now;
+    const open = yield* openAlertsByDevice;
+    const devices: Array<FleetDevice> = [];
+    let cursor: string | null = page.cursor ?? null;
+    let reads = 0;
+    do {
+      const rows = yield* statuses.list({
+        limit: page.limit - devices.length,
+        ...(cursor !== null ? { cursor } : {}),
+      });
+      const views = yield* Effect.forEach(
+        rows.statuses,
+        (status) => fleetDeviceOf(status, open.get(status.deviceId) ?? [], now),
+        { concurrency: 10 },
+      );
+      devices.push(...views.filter((d) => matches(d, page.filter)));
+      cursor = rows.nextCursor;
+      reads++;
+    } while (devices.length < page.limit && cursor !== null && reads < MAX_STORE_PAGES);
+    return { devices, nextCursor: cursor };
+  });
+
+/** One device as the fleet view shows it, with its latest alerts (open or closed). */
+export interface FleetDeviceDetail extends FleetDevice {
+  readonly recentAlerts: ReadonlyArray<Alert>;
+}
+
+/** One device's status; a device never seen nor assigned is disconnected, unassigned and never seen. */
+export const fleetDevice = (
+  deviceId: DeviceId,
+): Effect.Effect<
+  FleetDeviceDetail,
+  StorageUnavailable,
+  DeviceStatuses | Alerts | SensorStore | Clock
+> =>
+  Effect.gen(function* () {
+    const row = yield* (yield* DeviceStatuses).get(deviceId);
+    const recentAlerts = yield* (yield* Alerts).ofDevice(deviceId, 20);
+    const now = yield* (yield* Clock).now;
+    const view = yield* fleetDeviceOf(
+      row?.status ?? initialDeviceStatus(deviceId),
+      recentAlerts.filter(isOpen),
+      now,
+    );
+    return { ...view, recentAlerts };
+  });
+
+/** The open alerts, newest raised first. */
+export const openAlerts = (page: { readonly limit: number; readonly cursor?: string }) =>
+  Effect.flatMap(Alerts, (a) => a.listOpen(page));
+
+/** A clinician acknowledges an alert (it stays open until its gap closes); again keeps the first. */
+export const acknowledgeAlert = (
+  alertId: AlertId,
+  by: Actor,
+): Effect.Effect<Alert, AlertNotFound | StorageUnavailable, Alerts | Clock> =>
+  Effect.gen(function* () {
+    const at = yield* (yield* Clock).now;
+    return yield* (yield* Alerts).acknowledge(alertId, by, at);
+  });

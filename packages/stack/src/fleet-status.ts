@@ -1,0 +1,162 @@
+import type { Aedes, AedesPublishPacket, BrokerClient } from "@medusa/adapters/broker";
+import {
+  AlertNotifier,
+  type Alerts,
+  type Clock,
+  type Commit,
+  type DataGapEvent,
+  DEFAULT_GAP_MS,
+  type DeadLetters,
+  type DeviceStatuses,
+  detectDataGaps,
+  type GapDetectorReport,
+  PRESENCE_TOPIC_FILTER,
+  type PresenceOutcome,
+  recordAssignmentCommit,
+  recordPresence,
+  type SensorStore,
+  topicMatches,
+} from "@medusa/domain";
+import { Cause, Effect, type ManagedRuntime } from "effect";
+import type { StackLog } from "./log.js";
+
+type Ports = DeviceStatuses | Alerts | SensorStore | DeadLetters | Clock;
+
+export interface FleetStatusOptions {
+  readonly aedes: Aedes;
+  readonly runtime: ManagedRuntime.ManagedRuntime<Ports, never>;
+  /** The stack's own MQTT clients (cloud services, not devices): their lifecycle events are not a device's. */
+  readonly serviceIdentities: ReadonlyArray<string>;
+  /** How long an assigned device may send no sample before it has a data gap (default 10 min). */
+  readonly gapMs?: number;
+  /** How often the gap detector runs (default: a tenth of the gap time, between 1 s and 30 s). */
+  readonly checkEveryMs?: number;
+  readonly log: StackLog;
+  /** Called with each recorded lifecycle event's outcome (for lag measurements). */
+  readonly onPresence?: (outcome: PresenceOutcome, receivedAt: number) => void;
+  /** Called with every gap opened or closed, when it is announced. */
+  readonly onAlert?: (event: DataGapEvent) => void;
+}
+
+export interface FleetStatus {
+  /** The in-process stand-in for the events table's stream: who wears a device, for its status. */
+  readonly onCommit: (commit: Commit) => void;
+  /** One gap detector pass now (the timer runs them too; passes never overlap). */
+  readonly detectNow: () => Promise<GapDetectorReport>;
+  /** Every gap announced so far, oldest first (the log also has them). */
+  readonly announced: () => ReadonlyArray<DataGapEvent>;
+  readonly gapMs: number;
+  readonly stop: () => Promise<void>;
+}
+
+/**
+ * What the AWS side of presence and data gaps does, in process. The IoT rule
+ * `SELECT * FROM '$aws/events/presence/+/+'` and its handler: every lifecycle
+ * event the broker publishes goes to `recordPresence` (the stack's own service
+ * clients are not devices, and are left out). The events table's stream: each
+ * commit updates who wears the device. The EventBridge schedule: the gap
+ * detector (`detectDataGaps`) every `checkEveryMs`; its SNS topic is the log
+ * here (`component: "alerts"`), one line per gap opened or closed.
+ */
+export const startFleetStatus = (options: FleetStatusOptions): FleetStatus => {
+  const { runtime, log } = options;
+  const gapMs = options.gapMs ?? DEFAULT_GAP_MS;
+  const checkEveryMs = options.checkEveryMs ?? Math.min(30_000, Math.max(1_000, gapMs / 10));
+  const services = new Set(options.serviceIdentities);
+  const pending = new Set<Promise<unknown>>();
+  const announced: Array<DataGapEvent> = [];
+  let stopped = false;
+
+  const track = <A>(p: Promise<A>) => {
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+    return p;
+  };
+  const run = <A, E>(what: string, effect: Effect.Effect<A, E, Ports>) =>
+    track(
+      runtime.runPromise(
+        effect.pipe(
+          Effect.catchAllCause((cause) =>
+            Effect.sync(() => {
+              log({ level: "error", msg: `${what} failed`, error: String(Cause.squash(cause)) });
+              return undefined;
+            }),
+          ),
+        ),
+      ),
+    );
+
+  const onPublish = (packet: AedesPublishPacket, client: BrokerClient | null) => {
+    // The broker's own publishes (client null): lifecycle events come from it, never from a client.
+    if (client !== null || stopped || !topicMatches(PRESENCE_TOPIC_FILTER, packet.topic)) return;
+    const clientId = packet.topic.slice(packet.topic.lastIndexOf("/") + 1);
+    if (services.has(clientId)) return;
+    const receivedAt = Date.now();
+    void run(
+      "presence",
+      recordPresence(
+        { topic: packet.topic, payload: Buffer.from(packet.payload) },
+        { source: "presence" },
+      ).pipe(
+        Effect.tap((outcome) =>
+          Effect.sync(() => {
+            if (outcome._tag === "Rejected")
+              log({ level: "warn", msg: "lifecycle event refused", reason: outcome.reason });
+            options.onPresence?.(outcome, receivedAt);
+          }),
+        ),
+      ),
+    );
+  };
+  options.aedes.on("publish", onPublish);
+
+  const notifier = {
+    notify: (event: DataGapEvent) =>
+      Effect.sync(() => {
+        announced.push(event);
+        log({
+          level: event._tag === "DataGapOpened" ? "warn" : "info",
+          msg: event._tag === "DataGapOpened" ? "data gap: no samples" : "data gap closed",
+          alert_id: event.alertId,
+          device_id: event.deviceId,
+          patient_id: event.patientId,
+          since: event.since,
+          ...(event._tag === "DataGapClosed" ? { reason: event.reason } : {}),
+        });
+        options.onAlert?.(event);
+      }),
+  };
+  let passing: Promise<GapDetectorReport> | null = null;
+  const empty: GapDetectorReport = { checked: 0, opened: [], closed: [], notDelivered: [] };
+  const detectNow = (): Promise<GapDetectorReport> => {
+    if (passing) return passing;
+    passing = run(
+      "gap detector",
+      detectDataGaps({ gapMs }).pipe(Effect.provideService(AlertNotifier, notifier)),
+    )
+      .then((report) => report ?? empty)
+      .finally(() => {
+        passing = null;
+      });
+    return passing;
+  };
+  const timer = setInterval(() => {
+    if (!stopped) void detectNow();
+  }, checkEveryMs);
+  timer.unref();
+
+  return {
+    onCommit: (commit) => {
+      if (!stopped) void run("device status", recordAssignmentCommit(commit));
+    },
+    detectNow,
+    announced: () => [...announced],
+    gapMs,
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      options.aedes.removeListener("publish", onPublish);
+      await Promise.allSettled([...pending]);
+    },
+  };
+};
