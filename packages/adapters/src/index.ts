@@ -6,6 +6,8 @@
  * and development helpers `./testing`.
  */
 export { clockFrom, systemClock } from "./clock.js";
+export { ActivityItem, activityFromItem, activityItem } from "./dynamodb/activity-item.js";
+export { makeDynamoActivityStore } from "./dynamodb/activity-store.js";
 export {
   type DynamoClientOptions,
   localCredentials,
@@ -39,6 +41,7 @@ export {
 export {
   DEFAULT_TABLE_NAMES,
   ensureTables,
+  PATIENT_ACTIVITY_INDEX,
   PATIENT_DEVICE_INDEX,
   PATIENT_TIMELINE_INDEX,
   SENSOR_TTL_ATTRIBUTE,

@@ -76,6 +76,8 @@ export {
   type ActivityQuery,
   type ActivityRefreshReport,
   type DailyQuery,
+  type KeepingActivityOptions,
+  keepingActivity,
   patientActivity,
   patientActivityDaily,
   refreshActivity,

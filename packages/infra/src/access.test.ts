@@ -28,6 +28,7 @@ it("grants each function only these DynamoDB actions, on these tables and indexe
       "dynamodb:UpdateItem mapping",
       "dynamodb:Query mapping/patient-device-index",
       "dynamodb:Query sensor/patient-timeline-index",
+      "dynamodb:Query activity/patient-activity-index",
       "dynamodb:PutItem idempotency",
     ],
   });

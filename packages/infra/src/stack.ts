@@ -41,6 +41,7 @@ export const TABLE_ENV: Readonly<Record<TableRole, string>> = {
   sensor: "MEDUSA_SENSOR_TABLE",
   deadLetters: "MEDUSA_DEAD_LETTER_TABLE",
   idempotency: "MEDUSA_IDEMPOTENCY_TABLE",
+  activity: "MEDUSA_ACTIVITY_TABLE",
 };
 
 /**
@@ -461,6 +462,11 @@ export class MedusaStack extends Stack {
       "IdempotencyTable",
       tables.idempotency.tableName,
       "The API's idempotency keys (expire by TTL)",
+    );
+    output(
+      "ActivityTable",
+      tables.activity.tableName,
+      "Activity epochs per patient, device and block",
     );
     output(
       "IngestDeadLetterQueueUrl",

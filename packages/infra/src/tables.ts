@@ -155,6 +155,7 @@ export class MedusaTables extends Construct {
       sensor: make("sensor", "SensorData"),
       deadLetters: make("deadLetters", "DeadLetters"),
       idempotency: make("idempotency", "IdempotencyKeys"),
+      activity: make("activity", "Activity"),
     };
   }
 }

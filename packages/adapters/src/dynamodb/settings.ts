@@ -28,6 +28,7 @@ const TABLE_VARIABLES: Record<keyof TableNames, string> = {
   sensor: "MEDUSA_SENSOR_TABLE",
   deadLetters: "MEDUSA_DEAD_LETTER_TABLE",
   idempotency: "MEDUSA_IDEMPOTENCY_TABLE",
+  activity: "MEDUSA_ACTIVITY_TABLE",
 };
 
 /** From `MEDUSA_TABLE_PREFIX` and the explicit `MEDUSA_*_TABLE` variables. */
@@ -39,6 +40,7 @@ export const tableNamesFromEnv = (env: Env): TableNames =>
     ...(env.MEDUSA_SENSOR_TABLE ? { sensor: env.MEDUSA_SENSOR_TABLE } : {}),
     ...(env.MEDUSA_DEAD_LETTER_TABLE ? { deadLetters: env.MEDUSA_DEAD_LETTER_TABLE } : {}),
     ...(env.MEDUSA_IDEMPOTENCY_TABLE ? { idempotency: env.MEDUSA_IDEMPOTENCY_TABLE } : {}),
+    ...(env.MEDUSA_ACTIVITY_TABLE ? { activity: env.MEDUSA_ACTIVITY_TABLE } : {}),
   });
 
 /**

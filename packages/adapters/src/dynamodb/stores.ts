@@ -1,5 +1,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
+  ActivityStore,
+  type ActivityStoreService,
   AssignmentReadModel,
   type AssignmentReadModelService,
   DeadLetters,
@@ -12,6 +14,7 @@ import {
   type SensorStoreService,
 } from "@medusa/domain";
 import { Layer } from "effect";
+import { makeDynamoActivityStore } from "./activity-store.js";
 import { makeDynamoClient } from "./client.js";
 import { makeDynamoDeadLetters } from "./dead-letters.js";
 import { makeDynamoEventStore } from "./event-store.js";
@@ -27,7 +30,8 @@ export type StoragePorts =
   | AssignmentReadModel
   | SensorStore
   | DeadLetters
-  | IdempotencyKeys;
+  | IdempotencyKeys
+  | ActivityStore;
 
 export interface DynamoStores {
   readonly events: EventStoreService;
@@ -35,6 +39,7 @@ export interface DynamoStores {
   readonly sensors: SensorStoreService;
   readonly deadLetters: DeadLettersService;
   readonly idempotency: IdempotencyKeysService;
+  readonly activity: ActivityStoreService;
 }
 
 /** Every port on DynamoDB, over one client. */
@@ -47,6 +52,7 @@ export const makeDynamoStores = (options: {
   sensors: makeDynamoSensorStore(options),
   deadLetters: makeDynamoDeadLetters(options),
   idempotency: makeDynamoIdempotencyKeys(options),
+  activity: makeDynamoActivityStore(options),
 });
 
 /** Stores (DynamoDB's, the in-memory twins, or any mix) as one layer providing every storage port. */
@@ -57,6 +63,7 @@ export const storesLayer = (stores: DynamoStores): Layer.Layer<StoragePorts> =>
     Layer.succeed(SensorStore, stores.sensors),
     Layer.succeed(DeadLetters, stores.deadLetters),
     Layer.succeed(IdempotencyKeys, stores.idempotency),
+    Layer.succeed(ActivityStore, stores.activity),
   );
 
 /** Every storage port on DynamoDB as the settings say (`dynamoSettingsFromEnv`). */

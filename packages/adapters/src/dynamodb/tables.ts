@@ -17,6 +17,7 @@ export interface TableNames {
   readonly sensor: string;
   readonly deadLetters: string;
   readonly idempotency: string;
+  readonly activity: string;
 }
 
 export const DEFAULT_TABLE_NAMES: TableNames = {
@@ -25,10 +26,12 @@ export const DEFAULT_TABLE_NAMES: TableNames = {
   sensor: "medusa-sensor-data",
   deadLetters: "medusa-dead-letters",
   idempotency: "medusa-idempotency-keys",
+  activity: "medusa-activity",
 };
 
 export const PATIENT_DEVICE_INDEX = "patient-device-index";
 export const PATIENT_TIMELINE_INDEX = "patient-timeline-index";
+export const PATIENT_ACTIVITY_INDEX = "patient-activity-index";
 /** DynamoDB TTL attribute of the sensor table: epoch SECONDS, as DynamoDB requires. */
 export const SENSOR_TTL_ATTRIBUTE = "ttl";
 
@@ -43,6 +46,7 @@ export const tableNames = (
     sensor: config.sensor ?? `${prefix}${DEFAULT_TABLE_NAMES.sensor}`,
     deadLetters: config.deadLetters ?? `${prefix}${DEFAULT_TABLE_NAMES.deadLetters}`,
     idempotency: config.idempotency ?? `${prefix}${DEFAULT_TABLE_NAMES.idempotency}`,
+    activity: config.activity ?? `${prefix}${DEFAULT_TABLE_NAMES.activity}`,
   };
 };
 
@@ -140,12 +144,40 @@ export const tableDefinitions = (
     AttributeDefinitions: [{ AttributeName: "key", AttributeType: "S" }],
     KeySchema: [{ AttributeName: "key", KeyType: "HASH" }],
   },
+  // Activity blocks: one item per device, block and patient (`block` is the
+  // block's start and the patient); a patient's blocks of every device by start
+  // through the index (`patient_block`: start and device).
+  activity: {
+    TableName: names.activity,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [
+      { AttributeName: "device_id", AttributeType: "S" },
+      { AttributeName: "block", AttributeType: "S" },
+      { AttributeName: "patient_id", AttributeType: "S" },
+      { AttributeName: "patient_block", AttributeType: "S" },
+    ],
+    KeySchema: [
+      { AttributeName: "device_id", KeyType: "HASH" },
+      { AttributeName: "block", KeyType: "RANGE" },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: PATIENT_ACTIVITY_INDEX,
+        KeySchema: [
+          { AttributeName: "patient_id", KeyType: "HASH" },
+          { AttributeName: "patient_block", KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "ALL" },
+      },
+    ],
+  },
 });
 
 /** Which tables have a TTL attribute (epoch seconds). */
 export const timeToLive: Partial<Record<TableRole, string>> = {
   sensor: SENSOR_TTL_ATTRIBUTE,
   idempotency: "ttl",
+  activity: "ttl",
 };
 
 /** Creates the tables that are missing, waits until they are active, enables TTL. Idempotent. */

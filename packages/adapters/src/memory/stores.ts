@@ -1,3 +1,4 @@
+import { type InMemoryActivityStore, makeInMemoryActivityStore } from "./activity-store.js";
 import { type InMemoryDeadLetters, makeInMemoryDeadLetters } from "./dead-letters.js";
 import { type InMemoryEventStore, makeInMemoryEventStore } from "./event-store.js";
 import { makeInMemoryIdempotencyKeys } from "./idempotency-keys.js";
@@ -10,6 +11,7 @@ export interface InMemoryStores {
   readonly sensors: InMemorySensorStore;
   readonly deadLetters: InMemoryDeadLetters;
   readonly idempotency: ReturnType<typeof makeInMemoryIdempotencyKeys>;
+  readonly activity: InMemoryActivityStore;
 }
 
 /** Every storage port in memory, the read model projected from the event store (`storesLayer` makes them a layer). */
@@ -21,5 +23,6 @@ export const makeInMemoryStores = (): InMemoryStores => {
     sensors: makeInMemorySensorStore(),
     deadLetters: makeInMemoryDeadLetters(),
     idempotency: makeInMemoryIdempotencyKeys(),
+    activity: makeInMemoryActivityStore(),
   };
 };

@@ -4,6 +4,10 @@
  * command as an operator does. The vitest suites (store contracts, temporary
  * folders) are `@medusa/adapters/testing/vitest`.
  */
+export {
+  type InMemoryActivityStore,
+  makeInMemoryActivityStore,
+} from "../memory/activity-store.js";
 export { type InMemoryDeadLetters, makeInMemoryDeadLetters } from "../memory/dead-letters.js";
 export { type InMemoryEventStore, makeInMemoryEventStore } from "../memory/event-store.js";
 export { makeInMemoryIdempotencyKeys } from "../memory/idempotency-keys.js";

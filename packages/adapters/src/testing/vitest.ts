@@ -1,4 +1,5 @@
 /** Suites and helpers for vitest: every store implementation runs the same contract. */
+export { type ActivityContractStores, activityStoreContract } from "./activity-store-contract.js";
 export { type ContractOptions, eventStoreContract } from "./event-store-contract.js";
 export { idempotencyKeysContract } from "./idempotency-contract.js";
 export { sensorStoreContract } from "./sensor-store-contract.js";

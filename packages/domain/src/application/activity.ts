@@ -18,13 +18,19 @@ import {
   activityPlan,
   blockRuns,
   blocksAffected,
+  changeOf,
   type SampleChange,
 } from "../activity/refresh.js";
 import { BLOCK_MS, CONTEXT_MS, type CutPoints } from "../activity/settings.js";
 import { EmptyTimeRange } from "../errors.js";
 import type { DeviceId, PatientId } from "../ids.js";
-import { ActivityStore } from "../ports/activity-store.js";
-import { type InvalidCursor, SensorStore, type TimelineSample } from "../ports/sensor-store.js";
+import { ActivityStore, type ActivityStoreService } from "../ports/activity-store.js";
+import {
+  type InvalidCursor,
+  SensorStore,
+  type SensorStoreService,
+  type TimelineSample,
+} from "../ports/sensor-store.js";
 import type { StorageUnavailable, TimeRange } from "../ports/storage.js";
 
 /** Blocks one read of samples covers at most (2 hours: about 72,000 samples at 10 Hz). */
@@ -288,3 +294,54 @@ export const patientActivityDaily = (
     const epochs = epochsOf(rows, rows, from, to, query.cutPoints);
     return dailySummaries(days, epochs);
   });
+
+export interface KeepingActivityOptions extends ActivityOptions {
+  /**
+   * Where the changes of the ingest's writes go instead of being refreshed at
+   * once: a pass (`refreshActivity`) takes them later, so a block is computed
+   * once a minute, not once a message. Re-attribution always refreshes at once.
+   */
+  readonly deferWrites?: (changes: ReadonlyArray<SampleChange>) => void;
+}
+
+/**
+ * The sensor store keeping activity right: after a write that stored samples
+ * and after every re-attribution (`replace`, whatever command moved the
+ * samples: a reassignment, a backdated assignment, a correction) the blocks
+ * around the samples written are refreshed for every patient, so both the
+ * patient who lost samples and the one who gained them are right. `replace`
+ * moves samples between items and patients and drops none, so the samples it
+ * writes cover every sample it moved.
+ */
+export const keepingActivity = (
+  sensors: SensorStoreService,
+  activity: ActivityStoreService,
+  options: KeepingActivityOptions,
+): SensorStoreService => {
+  const refresh = (changes: ReadonlyArray<SampleChange>) =>
+    changes.length === 0
+      ? Effect.void
+      : refreshActivity(changes, options).pipe(
+          Effect.provideService(SensorStore, sensors),
+          Effect.provideService(ActivityStore, activity),
+          Effect.asVoid,
+        );
+  return {
+    ...sensors,
+    write: (segments) =>
+      Effect.gen(function* () {
+        const results = yield* sensors.write(segments);
+        const changes = segments
+          .filter((s, i) => results[i] === "written" && s.samples.length > 0)
+          .map(changeOf);
+        if (options.deferWrites) options.deferWrites(changes);
+        else yield* refresh(changes);
+        return results;
+      }),
+    replace: (deviceId, remove, add) =>
+      Effect.gen(function* () {
+        yield* sensors.replace(deviceId, remove, add);
+        yield* refresh(add.filter((s) => s.samples.length > 0).map(changeOf));
+      }),
+  };
+};
