@@ -1,4 +1,5 @@
 import type {
+  ActivityStore,
   AssignmentReadModel,
   Clock,
   Commit,
@@ -13,7 +14,13 @@ import type { Authenticate, Principal, Role } from "./auth.js";
 import { ProblemError, problem } from "./problems.js";
 
 /** The ports the API's use cases run on. */
-export type ApiPorts = EventStore | AssignmentReadModel | SensorStore | IdempotencyKeys | Clock;
+export type ApiPorts =
+  | EventStore
+  | AssignmentReadModel
+  | SensorStore
+  | IdempotencyKeys
+  | Clock
+  | ActivityStore;
 
 /** Everything the app needs; wired once at the entry point. */
 export interface ApiDeps {

@@ -2,6 +2,8 @@ import type {
   currentPatient,
   deviceAssignments,
   executeRequest,
+  patientActivity,
+  patientActivityDaily,
   patientDevices,
   patientTimeline,
   SegmentsNotWritten,
@@ -21,6 +23,8 @@ export type ApiFailure =
   | Effect.Effect.Error<ReturnType<typeof deviceAssignments>>
   | Effect.Effect.Error<ReturnType<typeof patientDevices>>
   | Effect.Effect.Error<ReturnType<typeof patientTimeline>>
+  | Effect.Effect.Error<ReturnType<typeof patientActivity>>
+  | Effect.Effect.Error<ReturnType<typeof patientActivityDaily>>
   // Storage failures of the sensor store's writes, which no route meets yet.
   | SegmentsNotWritten;
 
@@ -78,6 +82,8 @@ const cases = {
       detail: e.message,
     }),
   EmptyTimeRange: (e) => problem(400, "validation-error", "Invalid request", { detail: e.message }),
+  UnknownTimeZone: (e) =>
+    problem(400, "validation-error", "Invalid request", { detail: e.message }),
   // Storage internals stay in the operator's log.
   EventStoreUnavailable: storageUnavailable,
   StorageUnavailable: storageUnavailable,

@@ -1,6 +1,8 @@
 import { clockFrom } from "@medusa/adapters";
-import { makeInMemoryIdempotencyKeys } from "@medusa/adapters/testing";
+import { makeInMemoryActivityStore, makeInMemoryIdempotencyKeys } from "@medusa/adapters/testing";
 import {
+  ActivityStore,
+  type ActivityStoreService,
   AssignmentReadModel,
   type AssignmentReadModelService,
   deviceId,
@@ -31,6 +33,8 @@ export interface Stores {
   readonly sensors: SensorStoreService;
   /** In memory when absent. */
   readonly idempotency?: IdempotencyKeysService;
+  /** In memory when absent. */
+  readonly activity?: ActivityStoreService;
 }
 
 /** The stores as the app's ports, with a clock that reads `now`. */
@@ -40,6 +44,7 @@ export const portsOf = (stores: Stores, now: () => number = Date.now): Layer.Lay
     Layer.succeed(AssignmentReadModel, stores.readModel),
     Layer.succeed(SensorStore, stores.sensors),
     Layer.succeed(IdempotencyKeys, stores.idempotency ?? makeInMemoryIdempotencyKeys()),
+    Layer.succeed(ActivityStore, stores.activity ?? makeInMemoryActivityStore()),
     clockFrom(now),
   );
 
