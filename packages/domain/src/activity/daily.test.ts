@@ -37,6 +37,15 @@ describe("local days", () => {
     expect(autumn.map((d) => (d.end - d.start) / HOUR)).toEqual([25]);
   });
 
+  it("where a zone skips midnight, the day starts at the first moment of its date", () => {
+    // Havana moved its clocks from 00:00 to 01:00 on 2026-03-08 (UTC−5 to UTC−4).
+    const [day] = Either.getOrThrow(
+      localDays(date("2026-03-08"), date("2026-03-08"), "America/Havana"),
+    );
+    expect(day?.start).toBe(Date.UTC(2026, 2, 8, 5));
+    expect(((day?.end ?? 0) - (day?.start ?? 0)) / HOUR).toBe(23);
+  });
+
   it("an unknown time zone is a typed error naming it", () => {
     const r = localDays(date("2026-03-28"), date("2026-03-28"), "Mars/Olympus");
     expect(Either.isLeft(r) && r.left._tag === "UnknownTimeZone" && r.left.timeZone).toBe(

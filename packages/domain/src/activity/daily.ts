@@ -1,4 +1,4 @@
-import { DateTime, Either, Option, Schema } from "effect";
+import { Either, Schema } from "effect";
 import type { DeviceId } from "../ids.js";
 import { type ActivityEpoch, INTENSITY_CLASSES, type IntensityClass } from "./epochs.js";
 
@@ -38,39 +38,78 @@ export interface LocalDay {
 
 const ymd = (date: string) => date.split("-").map(Number) as [number, number, number];
 
+/** One formatter per zone: making one costs about a millisecond, using one microseconds. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+const formatterOf = (timeZone: string): Intl.DateTimeFormat | undefined => {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    try {
+      f = new Intl.DateTimeFormat("en-US", {
+        timeZone,
+        hourCycle: "h23",
+        year: "numeric",
+        month: "numeric",
+        day: "numeric",
+        hour: "numeric",
+        minute: "numeric",
+        second: "numeric",
+      });
+    } catch {
+      return undefined;
+    }
+    formatters.set(timeZone, f);
+  }
+  return f;
+};
+
+/** The zone's offset from UTC at instant `t`, in ms (local wall time − UTC). */
+const offsetAt = (f: Intl.DateTimeFormat, t: number): number => {
+  const p: Record<string, number> = {};
+  for (const part of f.formatToParts(t))
+    if (part.type !== "literal") p[part.type] = Number(part.value);
+  const wall = Date.UTC(
+    p.year ?? 0,
+    (p.month ?? 1) - 1,
+    p.day ?? 1,
+    p.hour ?? 0,
+    p.minute ?? 0,
+    p.second ?? 0,
+  );
+  return wall - Math.floor(t / 1000) * 1000;
+};
+
+/**
+ * The first instant of the local day whose date is `utcDay`'s: midnight, or
+ * the first moment after a gap where a zone skips midnight.
+ */
+const midnightOf = (f: Intl.DateTimeFormat, utcDay: number): number => {
+  let t = utcDay - offsetAt(f, utcDay);
+  t = utcDay - offsetAt(f, t);
+  // Midnight skipped (a gap at 00:00): the day starts where the wall clock lands on that date.
+  if (Math.floor((t + offsetAt(f, t)) / 86_400_000) * 86_400_000 !== utcDay)
+    t = utcDay - offsetAt(f, utcDay - 86_400_000 / 2);
+  return t;
+};
+
 /** The days from `first` to `last` (inclusive) in `timeZone`, each from its local midnight to the next. */
 export const localDays = (
   first: LocalDate,
   last: LocalDate,
   timeZone: string,
 ): Either.Either<ReadonlyArray<LocalDay>, UnknownTimeZone> => {
-  const zone = DateTime.zoneMakeNamed(timeZone);
-  if (Option.isNone(zone)) return Either.left(new UnknownTimeZone({ timeZone }));
-  const midnight = (utcDay: number) => {
-    const d = new Date(utcDay);
-    return DateTime.toEpochMillis(
-      DateTime.unsafeMakeZoned(
-        {
-          year: d.getUTCFullYear(),
-          month: d.getUTCMonth() + 1,
-          day: d.getUTCDate(),
-          hours: 0,
-        },
-        { timeZone: zone.value, adjustForTimeZone: true },
-      ),
-    );
-  };
+  const f = formatterOf(timeZone);
+  if (!f) return Either.left(new UnknownTimeZone({ timeZone }));
   const [y0, m0, d0] = ymd(first);
   const [y1, m1, d1] = ymd(last);
   const from = Date.UTC(y0, m0 - 1, d0);
   const to = Date.UTC(y1, m1 - 1, d1);
   const days: Array<LocalDay> = [];
-  for (let day = from; day <= to; day += 86_400_000)
-    days.push({
-      date: new Date(day).toISOString().slice(0, 10) as LocalDate,
-      start: midnight(day),
-      end: midnight(day + 86_400_000),
-    });
+  let start = midnightOf(f, from);
+  for (let day = from; day <= to; day += 86_400_000) {
+    const end = midnightOf(f, day + 86_400_000);
+    days.push({ date: new Date(day).toISOString().slice(0, 10) as LocalDate, start, end });
+    start = end;
+  }
   return Either.right(days);
 };
 
