@@ -35,16 +35,27 @@ export const NONWEAR_RANGE_LIMIT_MG = 50;
 export const NONWEAR_MIN_MINUTES = 30;
 export const NONWEAR_AXES = 2;
 
-const SD_LIMIT = BigInt(NONWEAR_SD_LIMIT_MG * (QUARTER_MG_PER_G / 1000)); // 52 quarter-mg
+const SD_LIMIT = NONWEAR_SD_LIMIT_MG * (QUARTER_MG_PER_G / 1000); // 52 quarter-mg
 const VARIANCE_LIMIT = SD_LIMIT * SD_LIMIT;
 const RANGE_LIMIT = NONWEAR_RANGE_LIMIT_MG * (QUARTER_MG_PER_G / 1000); // 200 quarter-mg
 
-/** An axis over a window: whether both its (sample) standard deviation and its range are under the limits. */
-const still = (n: number, sum: bigint, squares: bigint, min: number, max: number): boolean => {
+/**
+ * An axis over a window: whether both its (sample) standard deviation and its
+ * range are under the limits. `sum` and `squares` are whole numbers under
+ * 2^53. SD < limit ⇔ nΣq² − (Σq)² < limit² · n(n−1): decided in floating
+ * point when the two sides are apart by more than its rounding, else in
+ * whole numbers (BigInt), so the answer is always the exact one.
+ */
+const still = (n: number, sum: number, squares: number, min: number, max: number): boolean => {
   if (n < 2 || max - min >= RANGE_LIMIT) return false;
+  const lhs = n * squares - sum * sum;
+  const rhs = VARIANCE_LIMIT * n * (n - 1);
+  const margin = 8 * Number.EPSILON * (n * squares + sum * sum + rhs) + 8;
+  if (lhs < rhs - margin) return true;
+  if (lhs > rhs + margin) return false;
   const N = BigInt(n);
-  // SD < limit ⇔ (nΣq² − (Σq)²) / (n(n−1)) < limit², in whole numbers.
-  return N * squares - sum * sum < VARIANCE_LIMIT * N * (N - 1n);
+  const S = BigInt(sum);
+  return N * BigInt(squares) - S * S < BigInt(VARIANCE_LIMIT) * N * (N - 1n);
 };
 
 const popcount = (bits: number): number => {
@@ -58,20 +69,20 @@ const popcount = (bits: number): number => {
 };
 
 interface WindowAxis {
-  sum: bigint;
-  squares: bigint;
+  sum: number;
+  squares: number;
   min: number;
   max: number;
 }
 const emptyAxis = (): WindowAxis => ({
-  sum: 0n,
-  squares: 0n,
+  sum: 0,
+  squares: 0,
   min: Number.POSITIVE_INFINITY,
   max: Number.NEGATIVE_INFINITY,
 });
 const addAxis = (w: WindowAxis, a: AxisStats) => {
-  w.sum += BigInt(a.sum);
-  w.squares += BigInt(a.squares);
+  w.sum += a.sum;
+  w.squares += a.squares;
   if (a.min < w.min) w.min = a.min;
   if (a.max > w.max) w.max = a.max;
 };
@@ -188,13 +199,7 @@ export const nonWearFromSamples = (
       let flags = 0;
       for (let k = 0; k < 3; k++)
         if (
-          still(
-            b - a,
-            BigInt(sum[k] as number),
-            BigInt(squares[k] as number),
-            min[k] as number,
-            max[k] as number,
-          )
+          still(b - a, sum[k] as number, squares[k] as number, min[k] as number, max[k] as number)
         )
           flags |= 1 << k;
       return flags;
