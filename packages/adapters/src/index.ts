@@ -6,6 +6,8 @@
  * and development helpers `./testing`.
  */
 export { clockFrom, systemClock } from "./clock.js";
+export { ActivityItem, activityFromItem, activityItem } from "./dynamodb/activity-item.js";
+export { makeDynamoActivityStore } from "./dynamodb/activity-store.js";
 export {
   AllowListItem,
   dynamoAllowListLayer,
@@ -48,6 +50,7 @@ export {
   DEVICE_ALERTS_INDEX,
   ensureTables,
   OPEN_ALERTS_INDEX,
+  PATIENT_ACTIVITY_INDEX,
   PATIENT_DEVICE_INDEX,
   PATIENT_TIMELINE_INDEX,
   SENSOR_TTL_ATTRIBUTE,

@@ -1,4 +1,5 @@
 import type {
+  ActivityStore,
   Alerts,
   AssignmentReadModel,
   Clock,
@@ -23,7 +24,8 @@ export type ApiPorts =
   | IdempotencyKeys
   | Clock
   | DeviceStatuses
-  | Alerts;
+  | Alerts
+  | ActivityStore;
 
 /** Everything the app needs; wired once at the entry point. */
 export interface ApiDeps {

@@ -11,6 +11,8 @@ import type {
   fleetDevice,
   fleetDevices,
   openAlerts,
+  patientActivity,
+  patientActivityDaily,
   patientDevices,
   patientTimeline,
   SegmentsNotWritten,
@@ -40,6 +42,8 @@ export type ApiFailure =
   | Effect.Effect.Error<ReturnType<typeof fleetDevice>>
   | Effect.Effect.Error<ReturnType<typeof openAlerts>>
   | Effect.Effect.Error<ReturnType<typeof acknowledgeAlert>>
+  | Effect.Effect.Error<ReturnType<typeof patientActivity>>
+  | Effect.Effect.Error<ReturnType<typeof patientActivityDaily>>
   // Storage failures of the sensor store's writes, which no route meets yet.
   | SegmentsNotWritten;
 
@@ -167,6 +171,8 @@ const cases = {
     problem(503, "shadow-unavailable", "The device shadow service is unavailable", {
       detail: "try again later",
     }),
+  UnknownTimeZone: (e) =>
+    problem(400, "validation-error", "Invalid request", { detail: e.message }),
   // Storage internals stay in the operator's log.
   EventStoreUnavailable: storageUnavailable,
   StorageUnavailable: storageUnavailable,

@@ -3,6 +3,10 @@ import { Schema } from "effect";
 import { fhirPaths } from "./fhir/openapi.js";
 import { type JsonSchema, jsonSchemaOf } from "./json-schema.js";
 import {
+  ActivityDailyQuery,
+  ActivityDailyResponse,
+  ActivityQuery,
+  ActivityResponse,
   AlertResponse,
   AlertsQuery,
   AlertsResponse,
@@ -325,5 +329,33 @@ export const openApiDocument = () => ({
       },
     },
     ...fhirPaths,
+    "/api/patients/{patient_id}/activity": {
+      get: {
+        summary:
+          "The patient's activity per epoch (ENMO, MAD, coverage, wear, intensity, steps) from every device, epochs starting in [start_time, end_time); Accept: text/csv for a download",
+        parameters: [patient, ...queryParameters(ActivityQuery)],
+        responses: {
+          "200": {
+            description: "a page of epochs (CSV: the cursor of the next page in X-Next-Cursor)",
+            content: { ...json(ActivityResponse), "text/csv": { schema: { type: "string" } } },
+          },
+          ...problems(400, 401, 403, 503),
+        },
+      },
+    },
+    "/api/patients/{patient_id}/activity/daily": {
+      get: {
+        summary:
+          "The patient's activity per local day (wear minutes, minutes per intensity class, steps, mean ENMO, coverage, devices worn); Accept: text/csv for a download",
+        parameters: [patient, ...queryParameters(ActivityDailyQuery)],
+        responses: {
+          "200": {
+            description: "one summary per day",
+            content: { ...json(ActivityDailyResponse), "text/csv": { schema: { type: "string" } } },
+          },
+          ...problems(400, 401, 403, 503),
+        },
+      },
+    },
   },
 });

@@ -5,9 +5,12 @@ import {
   CorrectionReason,
   DeviceId,
   EndReason,
+  EpochLength,
   EpochMillis,
   FleetFilter,
+  IntensityClass,
   LiveIntervalMs,
+  LocalDate,
   MAX_LIVE_DURATION_MS,
   Notes,
   PatientId,
@@ -481,3 +484,71 @@ export const AlertsResponse = Schema.Struct({
 export const AlertResponse = Schema.Struct({ alert: AlertView }).annotations({
   identifier: "AlertResponse",
 });
+// Activity (issue 17).
+const Ms = Schema.Number.annotations({ description: "Unix epoch milliseconds (UTC)" });
+export const ActivityQuery = Schema.Struct({
+  start_time: TimeFromString,
+  end_time: TimeFromString,
+  epoch_ms: optional(
+    Schema.NumberFromString.pipe(Schema.compose(EpochLength)).annotations({
+      description: "epoch length: 5000 to 60000 ms dividing a minute (60000 unless given)",
+    }),
+  ),
+  limit: optional(Schema.NumberFromString.pipe(Schema.compose(Limit))),
+  cursor: optional(Schema.String),
+});
+
+const DateParam = LocalDate.annotations({ description: "a calendar date, YYYY-MM-DD" });
+
+export const ActivityDailyQuery = Schema.Struct({
+  start_date: DateParam,
+  end_date: DateParam,
+  tz: optional(
+    Schema.String.annotations({ description: "IANA time zone of the days (UTC unless given)" }),
+  ),
+});
+
+export const ActivityEpochView = Schema.Struct({
+  time: Ms,
+  epoch_ms: Schema.Number,
+  device_id: Schema.String,
+  enmo_mg: Schema.Number,
+  mad_mg: Schema.Number,
+  samples: Schema.Number,
+  expected_samples: Schema.Number,
+  coverage: Schema.Number,
+  wear: Schema.Boolean,
+  intensity: Schema.NullOr(IntensityClass),
+  steps: Schema.Number,
+  cadence_spm: Schema.Number,
+}).annotations({ identifier: "ActivityEpoch" });
+
+export const ActivityResponse = Schema.Struct({
+  patient_id: Schema.String,
+  epochs: Schema.Array(ActivityEpochView),
+  count: Schema.Number,
+  next_cursor: Schema.NullOr(Schema.String),
+  algorithms: Schema.Record({ key: Schema.String, value: Schema.String }),
+}).annotations({ identifier: "ActivityPage" });
+
+export const ActivityDayView = Schema.Struct({
+  date: Schema.String,
+  start_time: Ms,
+  end_time: Ms,
+  wear_minutes: Schema.Number,
+  sedentary_minutes: Schema.Number,
+  light_minutes: Schema.Number,
+  moderate_minutes: Schema.Number,
+  vigorous_minutes: Schema.Number,
+  steps: Schema.Number,
+  mean_enmo_mg: Schema.NullOr(Schema.Number),
+  coverage: Schema.Number,
+  devices: Schema.Array(Schema.String),
+}).annotations({ identifier: "ActivityDay" });
+
+export const ActivityDailyResponse = Schema.Struct({
+  patient_id: Schema.String,
+  time_zone: Schema.String,
+  days: Schema.Array(ActivityDayView),
+  algorithms: Schema.Record({ key: Schema.String, value: Schema.String }),
+}).annotations({ identifier: "ActivityDays" });

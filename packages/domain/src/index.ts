@@ -6,6 +6,82 @@
  * randomness: times and ids arrive as arguments or through a port.
  */
 
+export {
+  type AxisStats,
+  type BlockMetrics,
+  type BlockStats,
+  blockMetrics,
+  blockStartOf,
+  type EpochMetrics,
+  MetricsScratch,
+  metricsOf,
+  QUARTER_MG_PER_G,
+} from "./activity/block.js";
+export { BLOCK_CODEC_VERSION, decodeBlock, encodeBlock } from "./activity/block-codec.js";
+export { columnsOf, columnsWithin, type SampleColumns } from "./activity/columns.js";
+export { decodeActivityCursor, encodeActivityCursor } from "./activity/cursor.js";
+export {
+  type DaySummary,
+  dailySummaries,
+  LocalDate,
+  type LocalDay,
+  localDays,
+  MAX_DAYS,
+  UnknownTimeZone,
+} from "./activity/daily.js";
+export {
+  type ActivityEpoch,
+  activityEpoch,
+  enmoMgOf,
+  INTENSITY_CLASSES,
+  IntensityClass,
+  intensityOf,
+} from "./activity/epochs.js";
+export {
+  NONWEAR_MIN_MINUTES,
+  NONWEAR_RANGE_LIMIT_MG,
+  NONWEAR_SD_LIMIT_MG,
+  nonWearBlocks,
+  nonWearFromSamples,
+} from "./activity/nonwear.js";
+export {
+  type ActivityBlock,
+  type ActivityBlockKey,
+  type ActivityOptions,
+  type ActivityPlan,
+  activityBlocksOf,
+  activityPlan,
+  blocksAffected,
+  changeOf,
+  type SampleChange,
+  sameMetrics,
+} from "./activity/refresh.js";
+export {
+  ACTIVITY_ALGORITHMS,
+  BLOCK_MS,
+  CONTEXT_MS,
+  CutPoints,
+  DEFAULT_EPOCH_MS,
+  EPOCH_LENGTHS_MS,
+  EpochLength,
+  epochLength,
+  HIP_CUT_POINTS,
+  NOMINAL_INTERVAL_MS,
+  WRIST_CUT_POINTS,
+} from "./activity/settings.js";
+export { detectSteps, StepScratch } from "./activity/steps.js";
+// Activity metrics for studies (ENMO, MAD, coverage, non-wear, intensity, steps) and their use cases.
+export {
+  type ActivityPage,
+  type ActivityQuery,
+  type ActivityRefreshReport,
+  type DailyQuery,
+  type KeepingActivityOptions,
+  keepingActivity,
+  patientActivity,
+  patientActivityDaily,
+  refreshActivity,
+} from "./application/activity.js";
 // Device management: the settings the cloud may change through the shadow, and the shadows port.
 export {
   changeConfiguration,
@@ -259,6 +335,7 @@ export {
   ingestLimits,
   tooManySegments,
 } from "./ingest-limits.js";
+export { ActivityStore, type ActivityStoreService } from "./ports/activity-store.js";
 export {
   AlertNotDelivered,
   AlertNotFound,

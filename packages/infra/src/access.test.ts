@@ -29,6 +29,7 @@ it("grants each function only these DynamoDB actions, on these tables and indexe
       "dynamodb:DeleteItem mapping",
       "dynamodb:Query mapping/patient-device-index",
       "dynamodb:Query sensor/patient-timeline-index",
+      "dynamodb:Query activity/patient-activity-index",
       "dynamodb:PutItem idempotency",
     ],
   });

@@ -1,4 +1,9 @@
-import { PATIENT_DEVICE_INDEX, PATIENT_TIMELINE_INDEX, type TableRole } from "@medusa/adapters";
+import {
+  PATIENT_ACTIVITY_INDEX,
+  PATIENT_DEVICE_INDEX,
+  PATIENT_TIMELINE_INDEX,
+  type TableRole,
+} from "@medusa/adapters";
 
 export type HandlerName = "ingest" | "reattribute" | "api";
 export const HANDLERS: ReadonlyArray<HandlerName> = ["ingest", "reattribute", "api"];
@@ -51,6 +56,8 @@ export const TABLE_ACCESS: Readonly<Record<HandlerName, ReadonlyArray<TableGrant
     },
     { table: "mapping", index: PATIENT_DEVICE_INDEX, actions: ["dynamodb:Query"] },
     { table: "sensor", index: PATIENT_TIMELINE_INDEX, actions: ["dynamodb:Query"] },
+    // A patient's activity: one Query of the activity index.
+    { table: "activity", index: PATIENT_ACTIVITY_INDEX, actions: ["dynamodb:Query"] },
     // Claiming an Idempotency-Key is one conditional put (new, same request, or expired).
     { table: "idempotency", actions: ["dynamodb:PutItem"] },
   ],

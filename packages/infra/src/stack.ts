@@ -45,6 +45,7 @@ export const TABLE_ENV: Readonly<Record<TableRole, string>> = {
   allowList: "MEDUSA_ALLOW_LIST_TABLE",
   deviceStatuses: "MEDUSA_DEVICE_STATUS_TABLE",
   alerts: "MEDUSA_ALERTS_TABLE",
+  activity: "MEDUSA_ACTIVITY_TABLE",
 };
 
 /**
@@ -484,6 +485,11 @@ export class MedusaStack extends Stack {
       "AllowListTable",
       tables.allowList.tableName,
       "Serial numbers that may provision themselves by claim (medusa-allow-list)",
+    );
+    output(
+      "ActivityTable",
+      tables.activity.tableName,
+      "Activity epochs per patient, device and block",
     );
     output(
       "IngestDeadLetterQueueUrl",

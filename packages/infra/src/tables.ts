@@ -158,6 +158,7 @@ export class MedusaTables extends Construct {
       allowList: make("allowList", "DeviceAllowList"),
       deviceStatuses: make("deviceStatuses", "DeviceStatuses"),
       alerts: make("alerts", "Alerts"),
+      activity: make("activity", "Activity"),
     };
   }
 }

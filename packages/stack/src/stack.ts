@@ -25,7 +25,13 @@ import { type DynamoLocal, portTaken, startDynamoLocal } from "@medusa/adapters/
 import { createApp, cursorKeyFrom, jwtAuth } from "@medusa/api";
 import { signToken } from "@medusa/api/testing";
 import { type RunningDevice, startDevice } from "@medusa/device";
-import { DAY_MS } from "@medusa/domain";
+import {
+  DAY_MS,
+  DEFAULT_EPOCH_MS,
+  keepingActivity,
+  refreshActivity,
+  type SampleChange,
+} from "@medusa/domain";
 import { servicesLayer } from "@medusa/lambda";
 import { Layer, ManagedRuntime } from "effect";
 import { ensurePrivateDir, tightenTree } from "./data-dir.js";
@@ -33,6 +39,9 @@ import { deviceConfig, simulatedDeviceIds } from "./fleet.js";
 import { type FleetStatus, startFleetStatus } from "./fleet-status.js";
 import { type IngestRule, type StoredMessage, startIngestRule } from "./ingest-rule.js";
 import type { StackLog } from "./log.js";
+
+/** How often the local stack's activity pass runs. */
+export const ACTIVITY_PASS_MS = 60_000;
 
 export interface StackOptions {
   /**
@@ -60,6 +69,8 @@ export interface StackOptions {
   readonly settleMs?: number;
   /** How long an assigned device may send no sample before a data-gap alert (10 minutes). */
   readonly gapMs?: number;
+  /** How often the activity pass computes the blocks of newly ingested samples (60 s unless given). */
+  readonly activityPassMs?: number;
   readonly log?: StackLog;
   /** One line per step while starting ("DynamoDB Local ready on …"). */
   readonly progress?: (line: string) => void;
@@ -185,13 +196,46 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
     // The JVM made its files with the process's umask: they hold patients' names.
     tightenTree(join(dir, "dynamodb"));
     proceed();
-    const stores = makeDynamoStores({ client, tables });
+    const dynamoStores = makeDynamoStores({ client, tables });
+    // Activity: re-attribution refreshes the blocks it touches at once; the
+    // ingest's writes are refreshed by a pass every ACTIVITY_PASS_MS, so a block
+    // is computed about once a minute, not once a message.
+    const activityOptions = { epochMs: DEFAULT_EPOCH_MS, retentionMs: 30 * DAY_MS };
+    const pendingActivity: Array<SampleChange> = [];
+    const stores = {
+      ...dynamoStores,
+      sensors: keepingActivity(dynamoStores.sensors, dynamoStores.activity, {
+        ...activityOptions,
+        deferWrites: (changes) => pendingActivity.push(...changes),
+      }),
+    };
     // The one layer the ingest, re-attribution and the API run on, built once: the
     // ingest's interval cache is the one a commit clears.
     const runtime = ManagedRuntime.make(
       servicesLayer(storesLayer(stores), { cacheTtlMs: DEFAULT_CACHE_TTL_MS }),
     );
     cleanup.push(() => runtime.dispose());
+    let passing = false;
+    const activityPass = setInterval(() => {
+      if (passing || pendingActivity.length === 0) return;
+      passing = true;
+      const changes = pendingActivity.splice(0);
+      runtime
+        .runPromise(refreshActivity(changes, activityOptions))
+        .then((report) =>
+          log({ component: "activity", level: "debug", msg: "refreshed", ...report }),
+        )
+        .catch((e: unknown) => {
+          // Kept for the next pass: a refresh is idempotent.
+          pendingActivity.push(...changes);
+          log({ component: "activity", level: "warn", msg: "refresh failed", reason: String(e) });
+        })
+        .finally(() => {
+          passing = false;
+        });
+    }, options.activityPassMs ?? ACTIVITY_PASS_MS);
+    activityPass.unref();
+    cleanup.push(async () => clearInterval(activityPass));
     const services = Layer.succeedContext((await runtime.runtime()).context);
     progress(`DynamoDB Local ready on ${dynamo.endpoint}, tables in place (${Date.now() - t} ms)`);
 

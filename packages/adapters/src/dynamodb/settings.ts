@@ -31,6 +31,7 @@ const TABLE_VARIABLES: Record<keyof TableNames, string> = {
   allowList: "MEDUSA_ALLOW_LIST_TABLE",
   deviceStatuses: "MEDUSA_DEVICE_STATUS_TABLE",
   alerts: "MEDUSA_ALERTS_TABLE",
+  activity: "MEDUSA_ACTIVITY_TABLE",
 };
 
 /** From `MEDUSA_TABLE_PREFIX` and the explicit `MEDUSA_*_TABLE` variables. */
@@ -45,6 +46,7 @@ export const tableNamesFromEnv = (env: Env): TableNames =>
     ...(env.MEDUSA_ALLOW_LIST_TABLE ? { allowList: env.MEDUSA_ALLOW_LIST_TABLE } : {}),
     ...(env.MEDUSA_DEVICE_STATUS_TABLE ? { deviceStatuses: env.MEDUSA_DEVICE_STATUS_TABLE } : {}),
     ...(env.MEDUSA_ALERTS_TABLE ? { alerts: env.MEDUSA_ALERTS_TABLE } : {}),
+    ...(env.MEDUSA_ACTIVITY_TABLE ? { activity: env.MEDUSA_ACTIVITY_TABLE } : {}),
   });
 
 /**

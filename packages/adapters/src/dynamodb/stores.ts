@@ -1,5 +1,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
+  ActivityStore,
+  type ActivityStoreService,
   Alerts,
   type AlertsService,
   AssignmentReadModel,
@@ -16,6 +18,7 @@ import {
   type SensorStoreService,
 } from "@medusa/domain";
 import { Layer } from "effect";
+import { makeDynamoActivityStore } from "./activity-store.js";
 import { makeDynamoAlerts } from "./alerts.js";
 import { makeDynamoClient } from "./client.js";
 import { makeDynamoDeadLetters } from "./dead-letters.js";
@@ -35,7 +38,8 @@ export type StoragePorts =
   | DeadLetters
   | IdempotencyKeys
   | DeviceStatuses
-  | Alerts;
+  | Alerts
+  | ActivityStore;
 
 export interface DynamoStores {
   readonly events: EventStoreService;
@@ -45,6 +49,7 @@ export interface DynamoStores {
   readonly idempotency: IdempotencyKeysService;
   readonly deviceStatuses: DeviceStatusesService;
   readonly alerts: AlertsService;
+  readonly activity: ActivityStoreService;
 }
 
 /** Every port on DynamoDB, over one client. */
@@ -59,6 +64,7 @@ export const makeDynamoStores = (options: {
   idempotency: makeDynamoIdempotencyKeys(options),
   deviceStatuses: makeDynamoDeviceStatuses(options),
   alerts: makeDynamoAlerts(options),
+  activity: makeDynamoActivityStore(options),
 });
 
 /** Stores (DynamoDB's, the in-memory twins, or any mix) as one layer providing every storage port. */
@@ -71,6 +77,7 @@ export const storesLayer = (stores: DynamoStores): Layer.Layer<StoragePorts> =>
     Layer.succeed(IdempotencyKeys, stores.idempotency),
     Layer.succeed(DeviceStatuses, stores.deviceStatuses),
     Layer.succeed(Alerts, stores.alerts),
+    Layer.succeed(ActivityStore, stores.activity),
   );
 
 /** Every storage port on DynamoDB as the settings say (`dynamoSettingsFromEnv`). */

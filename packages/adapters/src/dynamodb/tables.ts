@@ -21,6 +21,7 @@ export interface TableNames {
   readonly allowList: string;
   readonly deviceStatuses: string;
   readonly alerts: string;
+  readonly activity: string;
 }
 
 export const DEFAULT_TABLE_NAMES: TableNames = {
@@ -32,10 +33,12 @@ export const DEFAULT_TABLE_NAMES: TableNames = {
   allowList: "medusa-device-allow-list",
   deviceStatuses: "medusa-device-statuses",
   alerts: "medusa-alerts",
+  activity: "medusa-activity",
 };
 
 export const PATIENT_DEVICE_INDEX = "patient-device-index";
 export const PATIENT_TIMELINE_INDEX = "patient-timeline-index";
+export const PATIENT_ACTIVITY_INDEX = "patient-activity-index";
 /** DynamoDB TTL attribute of the sensor table: epoch SECONDS, as DynamoDB requires. */
 export const SENSOR_TTL_ATTRIBUTE = "ttl";
 /** The alerts that are open (sparse: a closed alert leaves it), newest raised first. */
@@ -57,6 +60,7 @@ export const tableNames = (
     allowList: config.allowList ?? `${prefix}${DEFAULT_TABLE_NAMES.allowList}`,
     deviceStatuses: config.deviceStatuses ?? `${prefix}${DEFAULT_TABLE_NAMES.deviceStatuses}`,
     alerts: config.alerts ?? `${prefix}${DEFAULT_TABLE_NAMES.alerts}`,
+    activity: config.activity ?? `${prefix}${DEFAULT_TABLE_NAMES.activity}`,
   };
 };
 
@@ -201,12 +205,40 @@ export const tableDefinitions = (
       },
     ],
   },
+  // Activity blocks: one item per device, block and patient (`block` is the
+  // block's start and the patient); a patient's blocks of every device by start
+  // through the index (`patient_block`: start and device).
+  activity: {
+    TableName: names.activity,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [
+      { AttributeName: "device_id", AttributeType: "S" },
+      { AttributeName: "block", AttributeType: "S" },
+      { AttributeName: "patient_id", AttributeType: "S" },
+      { AttributeName: "patient_block", AttributeType: "S" },
+    ],
+    KeySchema: [
+      { AttributeName: "device_id", KeyType: "HASH" },
+      { AttributeName: "block", KeyType: "RANGE" },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: PATIENT_ACTIVITY_INDEX,
+        KeySchema: [
+          { AttributeName: "patient_id", KeyType: "HASH" },
+          { AttributeName: "patient_block", KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "ALL" },
+      },
+    ],
+  },
 });
 
 /** Which tables have a TTL attribute (epoch seconds). */
 export const timeToLive: Partial<Record<TableRole, string>> = {
   sensor: SENSOR_TTL_ATTRIBUTE,
   idempotency: "ttl",
+  activity: "ttl",
 };
 
 /** Creates the tables that are missing, waits until they are active, enables TTL. Idempotent. */

@@ -1,3 +1,4 @@
+import { type InMemoryActivityStore, makeInMemoryActivityStore } from "./activity-store.js";
 import { makeInMemoryAlerts } from "./alerts.js";
 import { type InMemoryDeadLetters, makeInMemoryDeadLetters } from "./dead-letters.js";
 import { makeInMemoryDeviceStatuses } from "./device-statuses.js";
@@ -14,6 +15,7 @@ export interface InMemoryStores {
   readonly idempotency: ReturnType<typeof makeInMemoryIdempotencyKeys>;
   readonly deviceStatuses: ReturnType<typeof makeInMemoryDeviceStatuses>;
   readonly alerts: ReturnType<typeof makeInMemoryAlerts>;
+  readonly activity: InMemoryActivityStore;
 }
 
 /** Every storage port in memory, the read model projected from the event store (`storesLayer` makes them a layer). */
@@ -27,5 +29,6 @@ export const makeInMemoryStores = (): InMemoryStores => {
     idempotency: makeInMemoryIdempotencyKeys(),
     deviceStatuses: makeInMemoryDeviceStatuses(),
     alerts: makeInMemoryAlerts(),
+    activity: makeInMemoryActivityStore(),
   };
 };

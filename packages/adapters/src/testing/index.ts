@@ -5,6 +5,10 @@
  * folders) are `@medusa/adapters/testing/vitest`.
  */
 
+export {
+  type InMemoryActivityStore,
+  makeInMemoryActivityStore,
+} from "../memory/activity-store.js";
 export { makeInMemoryAlerts } from "../memory/alerts.js";
 export { makeInMemoryAllowList } from "../memory/allow-list.js";
 export { type InMemoryDeadLetters, makeInMemoryDeadLetters } from "../memory/dead-letters.js";

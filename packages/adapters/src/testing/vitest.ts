@@ -1,4 +1,6 @@
 /** Suites and helpers for vitest: every store implementation runs the same contract. */
+
+export { type ActivityContractStores, activityStoreContract } from "./activity-store-contract.js";
 export { allowListContract } from "./allow-list-contract.js";
 export { deviceShadowsContract, type ShadowsUnderTest } from "./device-shadows-contract.js";
 export { type ContractOptions, eventStoreContract } from "./event-store-contract.js";

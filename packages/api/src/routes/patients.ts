@@ -1,10 +1,27 @@
-import { PatientId, patientDevices, patientTimeline } from "@medusa/domain";
+import {
+  ACTIVITY_ALGORITHMS,
+  type ActivityEpoch,
+  type DaySummary,
+  DEFAULT_EPOCH_MS,
+  MAX_DAYS,
+  PatientId,
+  patientActivity,
+  patientActivityDaily,
+  patientDevices,
+  patientTimeline,
+  WRIST_CUT_POINTS,
+} from "@medusa/domain";
 import { Effect } from "effect";
 import { Hono } from "hono";
 import type { Routes } from "../app.js";
 import { type ApiEnv, requireRole } from "../context.js";
 import { decodeInput, decodeParam, jsonBody } from "../input.js";
+import { ProblemError, problem } from "../problems.js";
 import {
+  ActivityDailyQuery,
+  ActivityDailyResponse,
+  ActivityQuery,
+  ActivityResponse,
   PatientDevicesQuery,
   PatientDevicesResponse,
   SensorDataBody,
@@ -14,6 +31,65 @@ import {
 import { assignmentView, send, timelineView } from "../views.js";
 
 const DEFAULT_PAGE = 1_000;
+/** A week of 60 s epochs of one device: 10,080. */
+const DEFAULT_ACTIVITY_PAGE = 10_080;
+
+const epochView = (e: ActivityEpoch) => ({
+  time: e.start,
+  epoch_ms: e.epochMs,
+  device_id: e.deviceId,
+  enmo_mg: e.enmoMg,
+  mad_mg: e.madMg,
+  samples: e.samples,
+  expected_samples: e.expected,
+  coverage: e.coverage,
+  wear: e.wear,
+  intensity: e.intensity,
+  steps: e.steps,
+  cadence_spm: e.cadence,
+});
+
+const dayView = (d: DaySummary) => ({
+  date: d.date,
+  start_time: d.start,
+  end_time: d.end,
+  wear_minutes: d.wearMinutes,
+  sedentary_minutes: d.minutes.sedentary,
+  light_minutes: d.minutes.light,
+  moderate_minutes: d.minutes.moderate,
+  vigorous_minutes: d.minutes.vigorous,
+  steps: d.steps,
+  mean_enmo_mg: d.meanEnmoMg,
+  coverage: d.coverage,
+  devices: d.devices,
+});
+
+/** Whether the client asked for CSV (`Accept: text/csv`). */
+const wantsCsv = (accept: string | undefined) => /\btext\/csv\b/i.test(accept ?? "");
+
+const csvCell = (v: unknown): string => {
+  const text = v === null || v === undefined ? "" : Array.isArray(v) ? v.join(" ") : String(v);
+  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+};
+
+/**
+ * CSV for researchers: `#` lines first naming the patient, the units, the
+ * cut-points and the algorithms' versions, then one header row and a row per
+ * record.
+ */
+const csv = (
+  about: ReadonlyArray<string>,
+  rows: ReadonlyArray<Record<string, unknown>>,
+  columns: ReadonlyArray<string>,
+): string =>
+  [
+    ...about.map((line) => `# ${line}`),
+    ...Object.entries(ACTIVITY_ALGORITHMS).map(([k, v]) => `# algorithm ${k}: ${v}`),
+    columns.join(","),
+    ...rows.map((r) => columns.map((k) => csvCell(r[k])).join(",")),
+  ].join("\r\n") + "\r\n";
+
+const CUT_POINTS_LINE = `intensity cut-points (ENMO, mg; Hildebrand et al. 2014, non-dominant wrist, adults): light >= ${WRIST_CUT_POINTS.light}, moderate >= ${WRIST_CUT_POINTS.moderate}, vigorous >= ${WRIST_CUT_POINTS.vigorous}`;
 
 /** `/api/patients`: a patient's devices and timeline. */
 export const patients = ({ run, cursors }: Routes) => {
@@ -63,6 +139,97 @@ export const patients = ({ run, cursors }: Routes) => {
     requireRole(c, "viewer");
     const input = decodeInput(SensorDataBody, await jsonBody(c));
     return send(c, SensorDataResponse, await timeline(c.req.param("patient_id"), input));
+  });
+
+  app.get("/:patient_id/activity", async (c) => {
+    requireRole(c, "viewer");
+    const patientId = decodeParam("patient_id", PatientId, c.req.param("patient_id"));
+    const input = decodeInput(ActivityQuery, c.req.query());
+    const page = await run(
+      Effect.flatMap(
+        input.cursor === undefined ? Effect.succeed(undefined) : cursors.open(input.cursor),
+        (cursor) =>
+          patientActivity(
+            patientId,
+            { start: input.start_time, end: input.end_time },
+            {
+              epochMs: input.epoch_ms ?? DEFAULT_EPOCH_MS,
+              limit: input.limit ?? DEFAULT_ACTIVITY_PAGE,
+              cutPoints: WRIST_CUT_POINTS,
+              ...(cursor !== undefined ? { cursor } : {}),
+            },
+          ),
+      ),
+    );
+    const epochs = page.epochs.map(epochView);
+    const next = page.nextCursor === null ? null : cursors.seal(page.nextCursor);
+    if (wantsCsv(c.req.header("accept"))) {
+      if (next !== null) c.header("x-next-cursor", next);
+      return c.body(
+        csv(
+          [
+            `patient ${patientId}; epochs from ${input.start_time} to ${input.end_time} (Unix ms, UTC)`,
+            "units: time Unix ms (UTC, epoch start); epoch_ms ms; enmo_mg and mad_mg milli-g; coverage samples/expected (0-1); cadence_spm steps per minute",
+            CUT_POINTS_LINE,
+            ...(next !== null ? [`more: repeat with cursor=${next}`] : []),
+          ],
+          epochs,
+          Object.keys(epochView({} as never) as object),
+        ),
+        200,
+        { "content-type": "text/csv; charset=utf-8" },
+      );
+    }
+    return send(c, ActivityResponse, {
+      patient_id: patientId,
+      epochs,
+      count: epochs.length,
+      next_cursor: next,
+      algorithms: ACTIVITY_ALGORITHMS,
+    });
+  });
+
+  app.get("/:patient_id/activity/daily", async (c) => {
+    requireRole(c, "viewer");
+    const patientId = decodeParam("patient_id", PatientId, c.req.param("patient_id"));
+    const input = decodeInput(ActivityDailyQuery, c.req.query());
+    const days = (Date.parse(input.end_date) - Date.parse(input.start_date)) / 86_400_000 + 1;
+    if (days < 1 || days > MAX_DAYS)
+      throw new ProblemError(
+        problem(400, "validation-error", "Invalid request", {
+          detail: days < 1 ? "end_date is before start_date" : `at most ${MAX_DAYS} days at a time`,
+        }),
+      );
+    const timeZone = input.tz ?? "UTC";
+    const summaries = await run(
+      patientActivityDaily(patientId, {
+        first: input.start_date,
+        last: input.end_date,
+        timeZone,
+        cutPoints: WRIST_CUT_POINTS,
+      }),
+    );
+    const rows = summaries.map(dayView);
+    if (wantsCsv(c.req.header("accept")))
+      return c.body(
+        csv(
+          [
+            `patient ${patientId}; days ${input.start_date} to ${input.end_date} in ${timeZone}`,
+            "units: start_time and end_time Unix ms (UTC); minutes of worn 60 s epochs; mean_enmo_mg milli-g; coverage samples/expected over the day (0-1)",
+            CUT_POINTS_LINE,
+          ],
+          rows,
+          Object.keys(dayView({ minutes: {} } as never) as object),
+        ),
+        200,
+        { "content-type": "text/csv; charset=utf-8" },
+      );
+    return send(c, ActivityDailyResponse, {
+      patient_id: patientId,
+      time_zone: timeZone,
+      days: rows,
+      algorithms: ACTIVITY_ALGORITHMS,
+    });
   });
 
   return app;

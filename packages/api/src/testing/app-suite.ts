@@ -1,10 +1,13 @@
 import { clockFrom } from "@medusa/adapters";
 import {
+  makeInMemoryActivityStore,
   makeInMemoryAlerts,
   makeInMemoryDeviceStatuses,
   makeInMemoryIdempotencyKeys,
 } from "@medusa/adapters/testing";
 import {
+  ActivityStore,
+  type ActivityStoreService,
   Alerts,
   type AlertsService,
   AssignmentReadModel,
@@ -43,6 +46,7 @@ export interface Stores {
   readonly deviceStatuses?: DeviceStatusesService;
   /** In memory when absent. */
   readonly alerts?: AlertsService;
+  readonly activity?: ActivityStoreService;
 }
 
 /** The stores as the app's ports, with a clock that reads `now`. */
@@ -54,6 +58,7 @@ export const portsOf = (stores: Stores, now: () => number = Date.now): Layer.Lay
     Layer.succeed(IdempotencyKeys, stores.idempotency ?? makeInMemoryIdempotencyKeys()),
     Layer.succeed(DeviceStatuses, stores.deviceStatuses ?? makeInMemoryDeviceStatuses()),
     Layer.succeed(Alerts, stores.alerts ?? makeInMemoryAlerts()),
+    Layer.succeed(ActivityStore, stores.activity ?? makeInMemoryActivityStore()),
     clockFrom(now),
   );
 

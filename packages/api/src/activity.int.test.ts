@@ -1,0 +1,217 @@
+import { type DynamoStores, makeDynamoStores } from "@medusa/adapters";
+import { testTables } from "@medusa/adapters/testing";
+import {
+  attribute,
+  DEFAULT_EPOCH_MS,
+  deviceId,
+  epochMillis,
+  keepingActivity,
+  patientId,
+  type SensorStoreService,
+} from "@medusa/domain";
+import { record, walking } from "@medusa/domain/testing";
+import { Effect } from "effect";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createApp } from "./app.js";
+import { portsOf } from "./testing/app-suite.js";
+import { signToken, testAuth } from "./testing/index.js";
+
+/** 2030-01-07, a Monday; so DynamoDB Local's TTL sweeper leaves the fixtures alone. */
+const DAY = Date.UTC(2030, 0, 7);
+const MIN = 60_000;
+const device = deviceId("medusa-pi-activity");
+const P1 = patientId("P-act-1");
+const P2 = patientId("P-act-2");
+const HANDOVER = DAY + 30 * MIN + 20_000;
+
+let stores: DynamoStores;
+let drop: () => Promise<void>;
+let app: ReturnType<typeof createApp>;
+let viewer: string;
+
+const get = (path: string, accept = "application/json", token = viewer) =>
+  app.request(path, { headers: { authorization: `Bearer ${token}`, accept } });
+
+beforeAll(async () => {
+  const t = await testTables(inject("dynamoEndpoint"));
+  drop = t.drop;
+  stores = makeDynamoStores({ client: t.client, tables: t.tables });
+  const sensors: SensorStoreService = keepingActivity(stores.sensors, stores.activity, {
+    epochMs: DEFAULT_EPOCH_MS,
+    retentionMs: 30 * 86_400_000,
+  });
+  // An hour of walking at 10 Hz, the device on P1 until HANDOVER, then on P2.
+  const samples = record(
+    { start: DAY, durationMs: 60 * MIN },
+    walking({ cadence: 100, amplitude: 0.4, seed: 2 }).motion,
+  );
+  const intervals = {
+    version: 2,
+    intervals: [
+      {
+        deviceId: device,
+        patientId: P1,
+        assignedBy: "nurse@clinic.example" as never,
+        start: epochMillis(DAY - MIN),
+        end: epochMillis(HANDOVER),
+      },
+      {
+        deviceId: device,
+        patientId: P2,
+        assignedBy: "nurse@clinic.example" as never,
+        start: epochMillis(HANDOVER),
+        end: null,
+      },
+    ],
+  };
+  for (let i = 0; i < samples.length; i += 1_200)
+    await Effect.runPromise(
+      sensors.write(
+        attribute(device, samples.slice(i, i + 1_200), intervals, { retentionMs: 30 * 86_400_000 }),
+      ),
+    );
+  app = createApp({
+    layer: portsOf({ ...stores, activity: stores.activity }),
+    authenticate: testAuth(),
+    log: () => {},
+  });
+  viewer = await signToken({ email: "viewer@clinic.example", roles: ["viewer"] });
+}, 300_000);
+afterAll(() => drop());
+
+describe("a patient's activity", () => {
+  it("per 60 s epoch, each patient only their own minutes; a viewer reads it", async () => {
+    const res = await get(
+      `/api/patients/${P1}/activity?start_time=${DAY}&end_time=${DAY + 2 * 3_600_000}`,
+    );
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as {
+      epochs: Array<Record<string, number | string>>;
+      count: number;
+      next_cursor: null;
+    };
+    expect(body.count).toBe(31);
+    expect(body.epochs[0]).toMatchObject({
+      time: DAY,
+      epoch_ms: 60_000,
+      device_id: device,
+      samples: 600,
+      coverage: 1,
+      wear: true,
+    });
+    // Walking at 100 steps/min: moderate by the wrist cut-points or above, and about 100 steps a minute.
+    const middle = body.epochs[10] as Record<string, number>;
+    expect(middle.steps).toBeGreaterThanOrEqual(95);
+    expect(middle.steps).toBeLessThanOrEqual(105);
+    expect(middle.enmo_mg).toBeGreaterThan(44.8);
+    // Minute 30 is split at the handover: 200 samples P1's, 400 P2's.
+    expect(body.epochs[30]).toMatchObject({ time: DAY + 30 * MIN, samples: 200 });
+    const p2 = (await (
+      await get(`/api/patients/${P2}/activity?start_time=${DAY}&end_time=${DAY + 3_600_000}`)
+    ).json()) as {
+      epochs: Array<Record<string, number>>;
+    };
+    expect(p2.epochs[0]).toMatchObject({ time: DAY + 30 * MIN, samples: 400 });
+    expect(p2.epochs.length).toBe(30);
+  });
+
+  it("pages with a cursor and recomputes other epoch lengths from the samples", async () => {
+    const first = (await (
+      await get(
+        `/api/patients/${P1}/activity?start_time=${DAY}&end_time=${DAY + 3_600_000}&limit=20`,
+      )
+    ).json()) as {
+      epochs: Array<{ time: number }>;
+      next_cursor: string;
+    };
+    expect(first.epochs.length).toBe(20);
+    const rest = (await (
+      await get(
+        `/api/patients/${P1}/activity?start_time=${DAY}&end_time=${DAY + 3_600_000}&limit=20&cursor=${encodeURIComponent(first.next_cursor)}`,
+      )
+    ).json()) as { epochs: Array<{ time: number }>; next_cursor: null };
+    expect(rest.epochs.map((e) => e.time)[0]).toBe(DAY + 20 * MIN);
+    expect(rest.next_cursor).toBeNull();
+    const fine = (await (
+      await get(
+        `/api/patients/${P1}/activity?start_time=${DAY}&end_time=${DAY + 5 * MIN}&epoch_ms=10000`,
+      )
+    ).json()) as {
+      epochs: Array<{ samples: number; epoch_ms: number }>;
+    };
+    expect(fine.epochs.length).toBe(30);
+    expect(fine.epochs.every((e) => e.samples === 100 && e.epoch_ms === 10_000)).toBe(true);
+  });
+
+  it("daily in the clinic's time zone: wear minutes, minutes per intensity, steps, devices", async () => {
+    const res = await get(
+      `/api/patients/${P1}/activity/daily?start_date=2030-01-07&end_date=2030-01-08&tz=Europe/Berlin`,
+    );
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { days: Array<Record<string, unknown>> };
+    expect(body.days.length).toBe(2);
+    const [monday, tuesday] = body.days as [Record<string, number>, Record<string, number>];
+    expect(monday.wear_minutes).toBe(31);
+    const {
+      sedentary_minutes = 0,
+      light_minutes = 0,
+      moderate_minutes = 0,
+      vigorous_minutes = 0,
+    } = monday;
+    expect(sedentary_minutes + light_minutes + moderate_minutes + vigorous_minutes).toBe(31);
+    expect(monday.steps).toBeGreaterThan(2_800);
+    expect(monday.devices).toEqual([device]);
+    expect(monday.start_time).toBe(Date.UTC(2030, 0, 6, 23));
+    expect(tuesday.wear_minutes).toBe(0);
+  });
+
+  it("downloads as CSV naming units, cut-points and algorithm versions", async () => {
+    const res = await get(
+      `/api/patients/${P1}/activity?start_time=${DAY}&end_time=${DAY + 3 * MIN}`,
+      "text/csv",
+    );
+    expect(res.headers.get("content-type")).toContain("text/csv");
+    const lines = (await res.text()).trim().split("\r\n");
+    expect(lines.some((l) => l.startsWith("# units:") && l.includes("milli-g"))).toBe(true);
+    expect(lines.some((l) => l.includes("Hildebrand et al. 2014"))).toBe(true);
+    expect(lines.some((l) => l.startsWith("# algorithm enmo: enmo-1"))).toBe(true);
+    const header = lines.findIndex((l) => l.startsWith("time,"));
+    expect(lines[header]).toBe(
+      "time,epoch_ms,device_id,enmo_mg,mad_mg,samples,expected_samples,coverage,wear,intensity,steps,cadence_spm",
+    );
+    expect(lines.length - header - 1).toBe(3);
+    const daily = await get(
+      `/api/patients/${P1}/activity/daily?start_date=2030-01-07&end_date=2030-01-07`,
+      "text/csv",
+    );
+    expect((await daily.text()).split("\r\n").find((l) => l.startsWith("date,"))).toContain(
+      "wear_minutes",
+    );
+  });
+
+  it("refuses bad input with a problem: an unknown time zone, an epoch length, a reversed range", async () => {
+    const tz = await get(
+      `/api/patients/${P1}/activity/daily?start_date=2030-01-07&end_date=2030-01-07&tz=Mars/Olympus`,
+    );
+    expect(tz.status).toBe(400);
+    expect(((await tz.json()) as { detail: string }).detail).toContain("Mars/Olympus");
+    expect(
+      (
+        await get(
+          `/api/patients/${P1}/activity?start_time=${DAY}&end_time=${DAY + MIN}&epoch_ms=7000`,
+        )
+      ).status,
+    ).toBe(400);
+    expect(
+      (await get(`/api/patients/${P1}/activity/daily?start_date=2030-01-08&end_date=2030-01-07`))
+        .status,
+    ).toBe(400);
+    expect(
+      (await get(`/api/patients/${P1}/activity?start_time=${DAY + MIN}&end_time=${DAY}`)).status,
+    ).toBe(400);
+    expect(
+      (await app.request(`/api/patients/${P1}/activity?start_time=${DAY}&end_time=${DAY + MIN}`))
+        .status,
+    ).toBe(401);
+  });
+});
