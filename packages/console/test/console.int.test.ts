@@ -167,8 +167,12 @@ describe("the console in Chromium against the local stack", () => {
     await page.getByRole("heading", { name: "Patient P-001 (Ada Lovelace)" }).waitFor();
     const summary = page.getByTestId("chart-summary");
     const deadline = Date.now() + 30_000;
-    while (!/samples from medusa-sim-01/.test((await summary.textContent()) ?? "")) {
-      if (Date.now() > deadline) throw new Error(`no samples: ${await summary.textContent()}`);
+    for (;;) {
+      await page.locator('[data-testid="chart-summary"][aria-busy="false"]').waitFor();
+      if (/samples from medusa-sim-01/.test((await summary.textContent()) ?? "")) break;
+      const alert = await page.getByRole("alert").allTextContents();
+      if (Date.now() > deadline)
+        throw new Error(`no samples: ${await summary.textContent()} ${alert}`);
       await page.waitForTimeout(1_000);
       await page.getByRole("button", { name: "Refresh" }).click();
     }

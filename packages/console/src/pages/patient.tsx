@@ -27,6 +27,7 @@ export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientI
   const [samples, setSamples] = useState<ReadonlyArray<Sample> | undefined>();
   const [truncated, setTruncated] = useState(false);
   const [error, setError] = useState<string | undefined>();
+  const [loading, setLoading] = useState(true);
   const chartBox = useRef<HTMLDivElement>(null);
   const chart = useRef<uPlot | undefined>(undefined);
 
@@ -38,7 +39,8 @@ export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientI
 
   useEffect(() => {
     let live = true;
-    setSamples(undefined);
+    // What is shown stays until the new window's samples are in.
+    setLoading(true);
     const load = async () => {
       const devices = await api.get<{ devices: ReadonlyArray<Assignment> }>(
         `/api/patients/${enc(patientId)}/devices?include=history`,
@@ -58,9 +60,9 @@ export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientI
       setSamples(all);
       setError(undefined);
     };
-    load().catch(
-      (e) => live && setError(e instanceof ApiRefusal ? e.message : "could not be read"),
-    );
+    load()
+      .catch((e) => live && setError(e instanceof ApiRefusal ? e.message : "could not be read"))
+      .finally(() => live && setLoading(false));
     return () => {
       live = false;
     };
@@ -91,7 +93,9 @@ export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientI
   const last = samples?.reduce((m, s) => Math.max(m, s.timestamp), Number.NEGATIVE_INFINITY);
   const summary =
     samples === undefined
-      ? "Loading samples…"
+      ? error
+        ? "No samples could be read."
+        : "Loading samples…"
       : samples.length === 0
         ? `No samples between ${formatTime(range.start, timeZone)} and ${formatTime(range.end, timeZone)}.`
         : `${samples.length.toLocaleString("en-GB")} samples from ${devicesInData.join(", ")}, ${formatTime(first as number, timeZone)} to ${formatTime(last as number, timeZone)}${truncated ? " (the first part only: choose a shorter window)" : ""}.`;
@@ -173,7 +177,7 @@ export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientI
           Refresh
         </button>
       </fieldset>
-      <p data-testid="chart-summary" aria-live="polite">
+      <p data-testid="chart-summary" aria-live="polite" aria-busy={loading ? "true" : "false"}>
         {summary}
       </p>
       <div
