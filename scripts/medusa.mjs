@@ -159,6 +159,9 @@ function main() {
       // The local stack: DynamoDB Local, the TLS broker, ingest, the API, simulated devices.
       // Run directly (no pnpm or tsx CLI in between) so that Ctrl-C reaches one process,
       // which stops everything and exits 0; this one only waits for it.
+      // The console the stack serves at `/`, built once (`pnpm -r build` rebuilds it).
+      if (!existsSync(join(root, "packages", "console", "dist-local", "index.html")))
+        p("--filter", "@medusa/console", "build");
       process.on("SIGINT", () => {});
       process.on("SIGTERM", () => {});
       const main = join(root, "packages", "stack", "src", "main.ts");
