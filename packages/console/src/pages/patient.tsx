@@ -13,6 +13,8 @@ const WINDOWS = [
 /** At most this many samples in one chart (an hour at 10 Hz is 36,000; the week's view is epochs). */
 const MAX_SAMPLES = 100_000;
 const PAGE = 10_000;
+/** The window is read in slices of this length, side by side. */
+const SLICE_MS = 15 * 60_000;
 
 type Timeline = { count: number; next_cursor: string | null; data: ReadonlyArray<Sample> };
 
@@ -42,21 +44,33 @@ export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientI
     // What is shown stays until the new window's samples are in.
     setLoading(true);
     const load = async () => {
-      const devices = await api.get<{ devices: ReadonlyArray<Assignment> }>(
-        `/api/patients/${enc(patientId)}/devices?include=history`,
-      );
-      if (live) setHistory(devices.devices);
-      const all: Array<Sample> = [];
-      let cursor: string | null = null;
-      do {
-        const page: Timeline = await api.get<Timeline>(
-          `/api/patients/${enc(patientId)}/sensor-data?start_time=${range.start}&end_time=${range.end}&limit=${PAGE}${cursor ? `&cursor=${enc(cursor)}` : ""}`,
-        );
-        all.push(...page.data);
-        cursor = page.next_cursor;
-      } while (cursor !== null && all.length < MAX_SAMPLES && live);
+      const devices = api
+        .get<{ devices: ReadonlyArray<Assignment> }>(
+          `/api/patients/${enc(patientId)}/devices?include=history`,
+        )
+        .then((d) => live && setHistory(d.devices));
+      // Slices of the window are read at once (each page by page): an hour is 36,000 samples.
+      const slices: Array<{ start: number; end: number }> = [];
+      for (let t = range.start; t < range.end; t += SLICE_MS)
+        slices.push({ start: t, end: Math.min(range.end, t + SLICE_MS) });
+      let truncatedSlice = false;
+      const read = async (slice: { start: number; end: number }) => {
+        const got: Array<Sample> = [];
+        let cursor: string | null = null;
+        do {
+          const page: Timeline = await api.get<Timeline>(
+            `/api/patients/${enc(patientId)}/sensor-data?start_time=${slice.start}&end_time=${slice.end}&limit=${PAGE}${cursor ? `&cursor=${enc(cursor)}` : ""}`,
+          );
+          got.push(...page.data);
+          cursor = page.next_cursor;
+        } while (cursor !== null && got.length < MAX_SAMPLES / slices.length && live);
+        if (cursor !== null) truncatedSlice = true;
+        return got;
+      };
+      const all = (await Promise.all(slices.map(read))).flat();
+      await devices;
       if (!live) return;
-      setTruncated(cursor !== null);
+      setTruncated(truncatedSlice);
       setSamples(all);
       setError(undefined);
     };
