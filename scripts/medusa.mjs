@@ -114,6 +114,26 @@ const ensureMosquitto = () => {
     console.warn("could not install mosquitto; its tests will fail until it is installed");
 };
 
+/**
+ * Chromium, from Debian's packages: the browser the console's end-to-end tests
+ * drive with playwright-core (Playwright's own browser download needs hosts
+ * this setup cannot reach). Installed when missing, like Mosquitto.
+ */
+const ensureChromium = () => {
+  if (existsSync("/usr/bin/chromium")) return;
+  if (spawnSync("apt-get", ["--version"], { stdio: "ignore" }).status !== 0) return;
+  const sudo = process.getuid?.() === 0 ? [] : ["sudo"];
+  const apt = (...args) => {
+    const [cmd, ...rest] = [...sudo, "apt-get", ...args];
+    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+    return spawnSync(cmd, rest, { stdio: ["ignore", "ignore", "inherit"], env }).status === 0;
+  };
+  console.log("installing chromium (Debian package) for the console's browser tests …");
+  const install = () => apt("install", "-y", "--no-install-recommends", "chromium");
+  if (!install() && !(apt("update") && install()))
+    console.warn("could not install chromium; the console's browser tests will fail until it is");
+};
+
 const [task = "install", ...rest] = process.argv.slice(2);
 try {
   main();
@@ -128,6 +148,7 @@ function main() {
       break;
     case "test":
       ensureMosquitto();
+      ensureChromium();
       p("exec", "biome", "ci", ".");
       p("-r", "--parallel", "typecheck");
       // The published form too: each package's dist/ as `pnpm pack` builds it.
@@ -138,6 +159,9 @@ function main() {
       // The local stack: DynamoDB Local, the TLS broker, ingest, the API, simulated devices.
       // Run directly (no pnpm or tsx CLI in between) so that Ctrl-C reaches one process,
       // which stops everything and exits 0; this one only waits for it.
+      // The console the stack serves at `/`, built once (`pnpm -r build` rebuilds it).
+      if (!existsSync(join(root, "packages", "console", "dist-local", "index.html")))
+        p("--filter", "@medusa/console", "build");
       process.on("SIGINT", () => {});
       process.on("SIGTERM", () => {});
       const main = join(root, "packages", "stack", "src", "main.ts");

@@ -17,6 +17,13 @@ export {
   jwtOptions,
   withCursorKey,
 } from "./config.js";
+export {
+  type ConsoleConfig,
+  type ConsoleOptions,
+  clinicTimeZone,
+  type DevSignIn,
+  withConsole,
+} from "./console.js";
 export type { ApiDeps, ApiPorts } from "./context.js";
 export { cursorKeyFrom } from "./cursor.js";
 export { type ApiFailure, problemFor, problemOf } from "./errors.js";

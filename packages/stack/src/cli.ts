@@ -158,6 +158,7 @@ export const main = async (
       console.log(`
 Ready in ${((Date.now() - started) / 1000).toFixed(1)} s.
 
+  Console      ${stack.consoleUrl ?? "(not built: pnpm --filter @medusa/console build)"}${stack.consoleUrl ? "  (development sign-in: clinician or viewer)" : ""}
   API          ${stack.apiUrl}  (OpenAPI at ${stack.apiUrl}/openapi.json)
   MQTT (TLS)   mqtts://127.0.0.1:${stack.mqttPort}  (certificates in ${stack.dir}/certs)${stack.plainMqttPort ? `\n  MQTT plain   mqtt://127.0.0.1:${stack.plainMqttPort}` : ""}
   DynamoDB     ${stack.dynamoEndpoint}  (data in ${stack.dir}/dynamodb)

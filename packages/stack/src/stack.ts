@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import {
   connectIotDataShadows,
@@ -22,7 +23,7 @@ import {
   startShadowDataPlane,
 } from "@medusa/adapters/broker";
 import { type DynamoLocal, portTaken, startDynamoLocal } from "@medusa/adapters/testing";
-import { createApp, cursorKeyFrom, jwtAuth } from "@medusa/api";
+import { clinicTimeZone, createApp, cursorKeyFrom, jwtAuth, withConsole } from "@medusa/api";
 import { signToken } from "@medusa/api/testing";
 import { type RunningDevice, startDevice } from "@medusa/device";
 import {
@@ -80,11 +81,20 @@ export interface StackOptions {
    * included, and the start fails with `StartAborted` once the step under way is done.
    */
   readonly signal?: AbortSignal;
+  /**
+   * The built console served at `/` with its development sign-in: the local build,
+   * `packages/console/dist-local`, by default; `false` for none.
+   */
+  readonly consoleDir?: string | false;
+  /** The clinic's time zone the console shows times in; this machine's by default. */
+  readonly timeZone?: string;
 }
 
 export interface Stack {
   readonly dir: string;
   readonly apiUrl: string;
+  /** Where the console is (`apiUrl` + `/`), when it was built. */
+  readonly consoleUrl: string | undefined;
   readonly mqttPort: number;
   readonly plainMqttPort: number | undefined;
   readonly dynamoEndpoint: string;
@@ -125,6 +135,11 @@ export class PortInUse extends Error {
 export class StartAborted extends Error {
   override readonly name = "StartAborted";
 }
+
+/** The console's local build (`pnpm --filter @medusa/console build`), beside this package. */
+export const DEFAULT_CONSOLE_DIR = fileURLToPath(
+  new URL("../../console/dist-local", import.meta.url),
+);
 
 const ensureFree = async (port: number, option: string, what: string) => {
   if (port !== 0 && (await portTaken(port)))
@@ -326,9 +341,27 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       },
       log: (entry) => log({ component: "api", ...entry }),
     });
+    const consoleDir = options.consoleDir ?? DEFAULT_CONSOLE_DIR;
+    const withDevConsole =
+      consoleDir !== false && existsSync(join(consoleDir, "index.html"))
+        ? withConsole(app, {
+            dir: consoleDir,
+            config: {
+              timeZone: clinicTimeZone(
+                options.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+              ),
+            },
+            // The development sign-in: any role, any address, signed with the stack's secret.
+            devSignIn: async ({ role, email }) => ({
+              token: await signToken({ email, roles: [role] }, secret, "12h"),
+              expiresAt: Date.now() + 12 * 3600_000,
+            }),
+          })
+        : undefined;
     const server = await new Promise<Server>((ready, fail) => {
-      const s = serve({ fetch: app.fetch, port: apiPort, hostname: "127.0.0.1" }, () =>
-        ready(s as Server),
+      const s = serve(
+        { fetch: (withDevConsole ?? app).fetch, port: apiPort, hostname: "127.0.0.1" },
+        () => ready(s as Server),
       ) as Server;
       s.once("error", fail);
     });
@@ -348,6 +381,11 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       "12h",
     );
     progress(`API on ${apiUrl}`);
+    progress(
+      withDevConsole
+        ? `console on ${apiUrl}/ (development sign-in)`
+        : "no console: build it with pnpm --filter @medusa/console build",
+    );
     proceed();
 
     const devices: Array<RunningDevice> = [];
@@ -375,6 +413,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
     return {
       dir,
       apiUrl,
+      consoleUrl: withDevConsole ? `${apiUrl}/` : undefined,
       mqttPort: broker.port,
       plainMqttPort: broker.plainPort,
       dynamoEndpoint: dynamo.endpoint,

@@ -1,0 +1,179 @@
+import { render } from "preact";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { type Api, apiClient } from "./api.js";
+import { DevicePage } from "./pages/device.js";
+import { DevicesPage } from "./pages/devices.js";
+import { PatientPage } from "./pages/patient.js";
+import { SignInPage } from "./pages/sign-in.js";
+import { loadSession, type Session, saveSession } from "./session.js";
+import { zoneLabel } from "./time.js";
+import "./styles.css";
+
+/** What the server that serves the console says (`GET /console-config.json`). */
+export interface ConsoleConfig {
+  readonly time_zone: string;
+  readonly dev_sign_in: boolean;
+}
+
+/** What every page is given. */
+export interface PageProps {
+  readonly api: Api;
+  readonly session: Session;
+  readonly timeZone: string;
+  readonly navigate: (path: string) => void;
+}
+
+type Route =
+  | { readonly page: "devices" }
+  | { readonly page: "device"; readonly id: string }
+  | { readonly page: "patient"; readonly id: string }
+  | { readonly page: "sign-in" };
+
+const routeOf = (path: string): Route => {
+  const device = /^\/devices\/([^/]+)$/.exec(path);
+  if (device) return { page: "device", id: decodeURIComponent(device[1] as string) };
+  const patient = /^\/patients\/([^/]+)$/.exec(path);
+  if (patient) return { page: "patient", id: decodeURIComponent(patient[1] as string) };
+  if (path === "/sign-in") return { page: "sign-in" };
+  return { page: "devices" };
+};
+
+const RETURN_TO = "medusa.return-to";
+
+const App = ({ config }: { config: ConsoleConfig }) => {
+  const [path, setPath] = useState(location.pathname);
+  const [session, setSession] = useState(loadSession);
+  const [notice, setNotice] = useState<string | undefined>();
+  const main = useRef<HTMLElement>(null);
+
+  const navigate = (to: string) => {
+    if (to !== location.pathname) history.pushState(null, "", to);
+    setPath(to);
+  };
+  useEffect(() => {
+    const onPop = () => setPath(location.pathname);
+    addEventListener("popstate", onPop);
+    // Links inside the console change the page without a reload.
+    const onClick = (e: MouseEvent) => {
+      const a = (e.target as Element | null)?.closest?.("a");
+      if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey)
+        return;
+      const href = a.getAttribute("href");
+      if (!href?.startsWith("/") || a.target) return;
+      e.preventDefault();
+      navigate(href);
+    };
+    document.addEventListener("click", onClick);
+    return () => {
+      removeEventListener("popstate", onPop);
+      document.removeEventListener("click", onClick);
+    };
+  }, []);
+
+  const signOut = (why?: string) => {
+    saveSession(undefined);
+    setSession(undefined);
+    setNotice(why);
+  };
+  const api = useMemo(
+    () =>
+      session
+        ? apiClient(session.token, () => {
+            // Back here after signing in again; the forms' drafts are kept.
+            sessionStorage.setItem(RETURN_TO, location.pathname);
+            signOut("Your session has ended. Sign in again to go on where you were.");
+          })
+        : undefined,
+    [session],
+  );
+
+  const route = routeOf(path);
+  // Each page change moves focus to its heading, for keyboard and screen-reader users.
+  useEffect(() => {
+    const h1 = main.current?.querySelector("h1");
+    if (h1) {
+      h1.setAttribute("tabindex", "-1");
+      h1.focus();
+    }
+    const title = h1?.textContent;
+    document.title = title ? `${title} — MeDUSA Link` : "MeDUSA Link console";
+  }, [path, session]);
+
+  const zone = zoneLabel(config.time_zone);
+  return (
+    <>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <a class="brand" href="/">
+          MeDUSA Link
+        </a>
+        {session && (
+          <nav aria-label="Main">
+            <a href="/" aria-current={route.page === "devices" ? "page" : undefined}>
+              Devices
+            </a>
+          </nav>
+        )}
+        <p class="zone">
+          Times in <strong>{zone}</strong>
+        </p>
+        {session && (
+          <div class="who">
+            <span>
+              {session.email} <span class="role">({session.role})</span>
+            </span>
+            <button type="button" class="secondary" onClick={() => signOut("You are signed out.")}>
+              Sign out
+            </button>
+          </div>
+        )}
+      </header>
+      <main id="main" ref={main} tabIndex={-1}>
+        {!session || !api ? (
+          <SignInPage
+            devSignIn={config.dev_sign_in}
+            notice={notice}
+            onSignedIn={(s) => {
+              saveSession(s);
+              setSession(s);
+              setNotice(undefined);
+              const back = sessionStorage.getItem(RETURN_TO);
+              sessionStorage.removeItem(RETURN_TO);
+              navigate(back && back !== "/sign-in" ? back : location.pathname);
+            }}
+          />
+        ) : (
+          (() => {
+            const props = { api, session, timeZone: config.time_zone, navigate };
+            switch (route.page) {
+              case "device":
+                return <DevicePage key={route.id} {...props} deviceId={route.id} />;
+              case "patient":
+                return <PatientPage key={route.id} {...props} patientId={route.id} />;
+              default:
+                return <DevicesPage {...props} />;
+            }
+          })()
+        )}
+      </main>
+    </>
+  );
+};
+
+const start = async () => {
+  const root = document.getElementById("app") as HTMLElement;
+  let config: ConsoleConfig;
+  try {
+    const r = await fetch("/console-config.json", { headers: { accept: "application/json" } });
+    if (!r.ok) throw new Error(String(r.status));
+    config = (await r.json()) as ConsoleConfig;
+  } catch {
+    render(<p role="alert">The console could not reach its server. Reload the page.</p>, root);
+    return;
+  }
+  render(<App config={config} />, root);
+};
+
+void start();
