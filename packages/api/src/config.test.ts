@@ -21,6 +21,7 @@ describe("API configuration from the environment", () => {
         allowList: "medusa-device-allow-list",
         deviceStatuses: "medusa-device-statuses",
         alerts: "medusa-alerts",
+        activity: "medusa-activity",
       },
     });
     expect(

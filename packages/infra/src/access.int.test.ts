@@ -163,6 +163,10 @@ it("TABLE_ACCESS lists exactly the DynamoDB calls each handler makes", async () 
   expect(
     await call("GET", `/api/patients/P-2/sensor-data?start_time=${t0}&end_time=${t0 + 10_000}`),
   ).toBe(200);
+  // The patient's activity epochs (their index).
+  expect(
+    await call("GET", `/api/patients/P-2/activity?start_time=${t0}&end_time=${t0 + 3_600_000}`),
+  ).toBe(200);
   expect(
     await call("POST", "/api/devices/unassign", {
       device_id: device,
