@@ -62,8 +62,8 @@ const afterKey = (raw: string): ((i: AssignmentInterval) => boolean) | null => {
 };
 
 /**
- * `/fhir/R4`: a read-only FHIR R4 export of devices, assignment periods and
- * accelerometer data. The routes are shells: they decode the search, run the
+ * `/fhir/R4`: a read-only FHIR R4 export of devices, assignment periods,
+ * accelerometer data and activity epochs. The routes are shells: they decode the search, run the
  * use cases the rest of the API runs, and map the result with the pure
  * functions of `src/fhir/`.
  */
