@@ -3,14 +3,17 @@ import { serve } from "@hono/node-server";
 import { type DynamoStores, makeDynamoStores } from "@medusa/adapters";
 import { testTables } from "@medusa/adapters/testing";
 import {
+  DEFAULT_EPOCH_MS,
   deviceId,
   enrich,
   epochMillis,
+  keepingActivity,
   magnitudeOf,
   type Sample,
   type StoredSegment,
   segmentKey,
 } from "@medusa/domain";
+import { record, walking } from "@medusa/domain/testing";
 import { Effect } from "effect";
 import type * as fhir4 from "fhir/r4.js";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -18,7 +21,7 @@ import { createApp } from "./app.js";
 import { fhirIdOfDevice } from "./fhir/ids.js";
 import { decodeSampledData } from "./fhir/sampled-data.js";
 import { portsOf } from "./testing/app-suite.js";
-import { asFhir4, fhirSchemaErrors } from "./testing/fhir-schema.js";
+import { activityFiguresOf, asFhir4, fhirSchemaErrors } from "./testing/fhir-schema.js";
 import { signToken, testAuth } from "./testing/index.js";
 
 // The FHIR export through the real API: HTTP, the routes, the use cases, DynamoDB Local.
@@ -76,8 +79,11 @@ const command = async (path: string, body: Record<string, unknown>) => {
   ]);
 };
 
-/** Stores samples as ingest does: attributed by event time with the device's intervals. */
-const deliver = async (device: string, samples: ReadonlyArray<Sample>) => {
+/**
+ * Stores samples as ingest does: attributed by event time with the device's
+ * intervals; with `activity`, the activity blocks kept as the ingest keeps them.
+ */
+const deliver = async (device: string, samples: ReadonlyArray<Sample>, activity = false) => {
   const id = deviceId(device);
   const intervals = await Effect.runPromise(stores.readModel.deviceIntervals(id));
   const segments: Array<StoredSegment> = enrich(id, samples, intervals).map((s) => ({
@@ -85,7 +91,13 @@ const deliver = async (device: string, samples: ReadonlyArray<Sample>) => {
     key: segmentKey(s.samples),
     attributedVersion: 0,
   }));
-  await Effect.runPromise(stores.sensors.write(segments));
+  const sensors = activity
+    ? keepingActivity(stores.sensors, stores.activity, {
+        epochMs: DEFAULT_EPOCH_MS,
+        retentionMs: 30 * 86_400_000,
+      })
+    : stores.sensors;
+  await Effect.runPromise(sensors.write(segments));
 };
 const samples = (
   from: number,
@@ -132,6 +144,10 @@ const T = Date.UTC(2026, 10, 20, 8, 0, 0);
 const wrist = `fhir-pi-${run}`;
 const ankle = `fhir_pi:${run}`;
 const A = `P-A-${run}`;
+// C walks with a third device, two hours later, its activity kept.
+const belt = `fhir-act-${run}`;
+const C = `P-C-${run}`;
+const WALK = T + 2 * 3_600_000 + 30_000;
 const B = `P-B-${run}`;
 const counts = (n: number) => [(n % 41) * 0.0039, -(n % 7) * 0.0039, 256 * 0.0039] as const;
 const doubles = (n: number) => [n / 3, Math.PI * n, 1 / (n + 7)] as const;
@@ -166,6 +182,13 @@ beforeAll(async () => {
   // wrist on B: 10 s, counts; and 10 s after the return, which nobody wore.
   await deliver(wrist, samples(T + 120_000, 100, 1_000, counts));
   await deliver(wrist, samples(T + 250_000, 100, 2_000, counts));
+  // C: six minutes of walking from half a minute past the hour (a first epoch half covered).
+  await command("assign", { device_id: belt, patient_id: C, assignment_timestamp: WALK - 60_000 });
+  const walk = record(
+    { start: WALK, durationMs: 6 * 60_000 },
+    walking({ cadence: 100, amplitude: 0.4, seed: 3 }).motion,
+  );
+  for (let i = 0; i < walk.length; i += 1_200) await deliver(belt, walk.slice(i, i + 1_200), true);
 }, 120_000);
 
 describe("FHIR R4 over HTTP on DynamoDB Local", () => {
@@ -306,6 +329,78 @@ describe("FHIR R4 over HTTP on DynamoDB Local", () => {
     expect(b.map((o) => [o.effectivePeriod?.start, o.effectivePeriod?.end])).toEqual([
       [new Date(T + 120_000).toISOString(), new Date(T + 129_900).toISOString()],
     ]);
+  });
+
+  it("Observation: activity epochs, one per epoch, its components what /api/patients/{id}/activity answers, paged", async () => {
+    const from = new Date(WALK - 30_000).toISOString();
+    const to = new Date(WALK + 3_600_000).toISOString();
+    const r = await fetch(
+      `${base}/api/patients/${C}/activity?start_time=${WALK - 30_000}&end_time=${WALK + 3_600_000}`,
+      {
+        headers: { authorization: `Bearer ${viewer}` },
+      },
+    );
+    expect(r.status).toBe(200);
+    const api = (await r.json()) as { epochs: Array<Record<string, unknown>> };
+    // Seven epochs: the half-covered first, five whole, the last's first half.
+    expect(api.epochs).toHaveLength(7);
+    const expected = api.epochs.map((e) => ({
+      time: e.time,
+      epoch_ms: e.epoch_ms,
+      device_id: e.device_id,
+      enmo_mg: e.enmo_mg,
+      mad_mg: e.mad_mg,
+      coverage: e.coverage,
+      wear: e.wear,
+      intensity: e.intensity,
+      steps: e.steps,
+    }));
+    expect(expected.some((e) => (e.steps as number) > 0)).toBe(true);
+    expect(expected.some((e) => (e.coverage as number) < 1)).toBe(true);
+    const search = `${base}/fhir/R4/Observation?patient=${C}&date=ge${from}&date=lt${to}`;
+    for (const count of [1, 3, 100]) {
+      const pages = await allPages(`${search}&code=activity-epoch&_count=${count}`);
+      expect(pages.length).toBe(Math.ceil(7 / count));
+      const observations = resourcesOf<fhir4.Observation>(pages);
+      for (const o of observations) {
+        expect(o.code.coding?.[0]?.code).toBe("activity-epoch");
+        expect(o.subject).toEqual({ reference: `Patient/${C}` });
+        expect(o.device).toEqual({ reference: `Device/${belt}`, display: belt });
+      }
+      expect(observations.map(activityFiguresOf)).toEqual(expected);
+    }
+    // `code=triaxial-acceleration`: the runs of samples alone, every sample of the walk.
+    const runs = resourcesOf<fhir4.Observation>(
+      await allPages(`${search}&code=triaxial-acceleration`),
+    );
+    expect(runs.every((o) => o.code.coding?.[0]?.code === "triaxial-acceleration")).toBe(true);
+    expect(
+      runs.reduce(
+        (n, o) => n + decodeSampledData(o.valueSampledData as fhir4.SampledData).length,
+        0,
+      ),
+    ).toBe(6 * 600);
+    // Without `code`: the runs first, then the epochs; across pages too, no empty page.
+    for (const count of [1, 2, 100]) {
+      const pages = await allPages(`${search}&_count=${count}`);
+      const both = resourcesOf<fhir4.Observation>(pages);
+      expect(both.map((o) => o.code.coding?.[0]?.code)).toEqual([
+        ...runs.map(() => "triaxial-acceleration"),
+        ...expected.map(() => "activity-epoch"),
+      ]);
+      expect(both.slice(runs.length).map(activityFiguresOf)).toEqual(expected);
+      expect(pages.length).toBe(Math.ceil((runs.length + 7) / count));
+    }
+    // A samples cursor is refused by an activity-only search.
+    const [first] = await allPages(`${search}&code=triaxial-acceleration,activity-epoch&_count=1`);
+    const cursor = new URL(
+      first?.link?.find((l) => l.relation === "next")?.url ?? "",
+    ).searchParams.get("_cursor");
+    const crossed = await get(
+      `${search}&code=activity-epoch&_cursor=${encodeURIComponent(cursor ?? "")}`,
+    );
+    expect(crossed.status).toBe(400);
+    asFhir4<fhir4.OperationOutcome>(crossed.body, "OperationOutcome");
   });
 
   it("refusals are OperationOutcomes: a bad search 400 naming each parameter, XML 406, a cursor of another search 400", async () => {

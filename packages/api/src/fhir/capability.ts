@@ -1,4 +1,5 @@
 import type * as fhir4 from "fhir/r4.js";
+import { ACTIVITY_EPOCH, MEDUSA_CODES, TRIAXIAL_ACCELERATION } from "./codes.js";
 import { MAX_COUNT } from "./search.js";
 
 export const FHIR_VERSION = "4.0.1";
@@ -23,7 +24,7 @@ export const capabilityStatement = (base: string): fhir4.CapabilityStatement => 
   software: { name: "MeDUSA Link API", version: "1.0.0" },
   implementation: {
     description:
-      "MeDUSA Link: wearable motion sensors linked to patients. A read-only FHIR R4 export of devices, their assignment periods (DeviceUseStatement) and accelerometer data (Observation with SampledData).",
+      "MeDUSA Link: wearable motion sensors linked to patients. A read-only FHIR R4 export of devices, their assignment periods (DeviceUseStatement), accelerometer data (Observation with SampledData) and activity per 60 s epoch (Observation with components).",
     url: base,
   },
   fhirVersion: FHIR_VERSION,
@@ -60,8 +61,7 @@ export const capabilityStatement = (base: string): fhir4.CapabilityStatement => 
         },
         {
           type: "Observation",
-          documentation:
-            "Accelerometer samples as SampledData, one Observation per run of one device's evenly spaced samples.",
+          documentation: `Accelerometer samples as SampledData, one Observation per run of one device's evenly spaced samples (code ${TRIAXIAL_ACCELERATION.code}); then activity, one Observation per 60 s epoch of one device with ENMO, MAD, coverage, wear, intensity class and steps as components (code ${ACTIVITY_EPOCH.code}). Codes: ${MEDUSA_CODES}.`,
           interaction: [{ code: "search-type" }],
           searchParam: [
             patient("run of samples"),
@@ -70,7 +70,13 @@ export const capabilityStatement = (base: string): fhir4.CapabilityStatement => 
               definition: "http://hl7.org/fhir/SearchParameter/clinical-date",
               type: "date",
               documentation:
-                "Required, a lower (ge, gt) and an upper (lt, le) bound, e.g. date=ge2025-11-20T08:00:00Z&date=lt2025-11-20T09:00:00Z; samples in that range.",
+                "Required, a lower (ge, gt) and an upper (lt, le) bound, e.g. date=ge2025-11-20T08:00:00Z&date=lt2025-11-20T09:00:00Z; samples in that range, epochs starting in it.",
+            },
+            {
+              name: "code",
+              definition: "http://hl7.org/fhir/SearchParameter/clinical-code",
+              type: "token",
+              documentation: `Optional: ${TRIAXIAL_ACCELERATION.code} (samples), ${ACTIVITY_EPOCH.code} (activity epochs) or both, comma-separated, each bare or as ${MEDUSA_CODES}|code. Without it, both: samples first, then epochs.`,
             },
           ],
         },

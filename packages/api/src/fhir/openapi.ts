@@ -90,7 +90,7 @@ export const fhirPaths = {
   "/fhir/R4/Observation": {
     get: {
       summary:
-        "A patient's accelerometer samples in a date range as FHIR Observations with SampledData (viewer)",
+        "A patient's accelerometer samples (Observations with SampledData) and activity epochs (Observations with components) in a date range as FHIR Observations (viewer)",
       parameters: [
         patient,
         {
@@ -103,6 +103,11 @@ export const fhirPaths = {
           style: "form",
           explode: true,
         },
+        query(
+          "code",
+          "triaxial-acceleration (runs of samples), activity-epoch (activity epochs) or both, comma-separated, each bare or as https://medusa-link.dev/fhir/CodeSystem/medusa-codes|{code}; both when absent (samples first)",
+          { type: "string" },
+        ),
         count,
         cursor,
         format,

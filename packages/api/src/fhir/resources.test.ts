@@ -1,9 +1,11 @@
 import {
+  type ActivityEpoch,
   AssignmentInterval,
   DeviceId,
   deviceId,
   EARLIEST_SAMPLE_TIME,
   epochMillis,
+  INTENSITY_CLASSES,
   LATEST_SAMPLE_TIME,
   magnitudeOf,
   PatientId,
@@ -15,12 +17,20 @@ import { Arbitrary, FastCheck as fc } from "effect";
 import type * as fhir4 from "fhir/r4.js";
 import { describe, expect, it } from "vitest";
 import { problem } from "../problems.js";
-import { asFhir4, fhirSchemaErrors } from "../testing/fhir-schema.js";
+import { activityFiguresOf, asFhir4, fhirSchemaErrors } from "../testing/fhir-schema.js";
 import { capabilityStatement } from "./capability.js";
-import { END_REASON_EXTENSION, TRIAXIAL_ACCELERATION } from "./codes.js";
-import { isFhirString } from "./ids.js";
+import {
+  ACTIVITY_CATEGORY,
+  ACTIVITY_EPOCH,
+  END_REASON_EXTENSION,
+  INTENSITY_CLASS_CODES,
+  NOT_APPLICABLE,
+  TRIAXIAL_ACCELERATION,
+} from "./codes.js";
+import { deviceReference, isFhirString, patientReference } from "./ids.js";
 import {
   accelerationObservation,
+  activityObservation,
   deviceResource,
   deviceUseStatement,
   operationOutcome,
@@ -157,6 +167,64 @@ describe("FHIR resources from the domain's values, each valid by HL7's R4 JSON s
           );
         },
       ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("Observation: any activity epoch, its components reading back to the epoch's figures", () => {
+    const mg = fc.double({ min: 0, max: 16_000, noNaN: true });
+    const epochs = fc
+      .record({
+        start: time,
+        epochMs: fc.constantFrom(1_000, 5_000, 15_000, 30_000, 60_000, 900_000),
+        deviceId: devices,
+        samples: fc.integer({ min: 1, max: 10_000 }),
+        expected: fc.integer({ min: 1, max: 10_000 }),
+        enmoMg: mg,
+        madMg: mg,
+        steps: fc.nat({ max: 10_000 }),
+        intensity: fc.option(fc.constantFrom(...INTENSITY_CLASSES)),
+      })
+      .map(
+        (e): ActivityEpoch => ({
+          ...e,
+          coverage: Math.min(1, e.samples / e.expected),
+          cadence: (e.steps * 60_000) / e.epochMs,
+          wear: e.intensity !== null,
+        }),
+      );
+    fc.assert(
+      fc.property(patients, epochs, (p, e) => {
+        const o = asFhir4<fhir4.Observation>(activityObservation(p, e), "Observation");
+        expect(o.code.coding).toEqual([ACTIVITY_EPOCH]);
+        expect(o.category).toEqual([{ coding: [ACTIVITY_CATEGORY] }]);
+        expect(o.subject).toEqual(patientReference(p));
+        expect(o.device).toEqual(deviceReference(e.deviceId));
+        expect(activityFiguresOf(o)).toEqual({
+          time: e.start,
+          epoch_ms: e.epochMs,
+          device_id: e.deviceId,
+          enmo_mg: e.enmoMg + 0,
+          mad_mg: e.madMg + 0,
+          coverage: e.coverage,
+          wear: e.wear,
+          intensity: e.intensity,
+          steps: e.steps,
+        });
+        const intensity = o.component?.find((c) => c.code.coding?.[0]?.code === "intensity-class");
+        if (e.intensity === null)
+          expect(intensity?.dataAbsentReason?.coding).toEqual([NOT_APPLICABLE]);
+        else
+          expect(intensity?.valueCodeableConcept?.coding?.[0]?.system).toBe(INTENSITY_CLASS_CODES);
+        expect(
+          o.component?.find((c) => c.code.coding?.[0]?.code === "enmo")?.valueQuantity,
+        ).toEqual({
+          value: e.enmoMg + 0,
+          unit: "mg",
+          system: "http://unitsofmeasure.org",
+          code: "m[g]",
+        });
+      }),
       { numRuns: 300 },
     );
   });

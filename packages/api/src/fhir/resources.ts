@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import {
+  type ActivityEpoch,
   type AssignmentInterval,
   type AssignmentStatus,
   type DeviceId,
@@ -11,10 +12,17 @@ import type { Problem } from "../problems.js";
 import { PROBLEM_BASE } from "../problems.js";
 import {
   ACTIVITY_CATEGORY,
+  ACTIVITY_COMPONENTS,
+  ACTIVITY_EPOCH,
   DEVICE_ID_SYSTEM,
   END_REASON_EXTENSION,
+  INTENSITY_CLASS_CODES,
+  MILLI_G_UNIT,
   MOTION_SENSOR,
+  NOT_APPLICABLE,
   PROBLEM_CODES,
+  RATIO_UNIT,
+  STEPS_UNIT,
   TRIAXIAL_ACCELERATION,
 } from "./codes.js";
 import {
@@ -118,6 +126,56 @@ export const accelerationObservation = (
     valueSampledData: sampledDataOf(run),
   };
 };
+
+const component = (
+  code: (typeof ACTIVITY_COMPONENTS)[keyof typeof ACTIVITY_COMPONENTS],
+  value: Omit<fhir4.ObservationComponent, "code">,
+): fhir4.ObservationComponent => ({
+  code: { coding: [{ ...code }], text: code.display },
+  ...value,
+});
+
+/**
+ * One epoch of a patient's activity on one device as an Observation: its
+ * period, and its figures as components (README: "Activity epochs"), the
+ * values exactly those `GET /api/patients/{id}/activity` answers. An epoch
+ * not worn has no intensity class: that component says why it is absent.
+ */
+export const activityObservation = (
+  patientId: PatientId,
+  epoch: ActivityEpoch,
+): fhir4.Observation => ({
+  resourceType: "Observation",
+  id: idOf("ActivityEpoch", patientId, epoch.deviceId, epoch.start, epoch.epochMs),
+  status: "final",
+  category: [{ coding: [{ ...ACTIVITY_CATEGORY }] }],
+  code: { coding: [{ ...ACTIVITY_EPOCH }], text: ACTIVITY_EPOCH.display },
+  subject: patientReference(patientId),
+  effectivePeriod: { start: instant(epoch.start), end: instant(epoch.start + epoch.epochMs) },
+  device: deviceReference(epoch.deviceId),
+  component: [
+    component(ACTIVITY_COMPONENTS.enmo, {
+      valueQuantity: { value: epoch.enmoMg, ...MILLI_G_UNIT },
+    }),
+    component(ACTIVITY_COMPONENTS.mad, { valueQuantity: { value: epoch.madMg, ...MILLI_G_UNIT } }),
+    component(ACTIVITY_COMPONENTS.coverage, {
+      valueQuantity: { value: epoch.coverage, ...RATIO_UNIT },
+    }),
+    component(ACTIVITY_COMPONENTS.wear, { valueBoolean: epoch.wear }),
+    component(
+      ACTIVITY_COMPONENTS.intensity,
+      epoch.intensity === null
+        ? { dataAbsentReason: { coding: [{ ...NOT_APPLICABLE }], text: "not worn" } }
+        : {
+            valueCodeableConcept: {
+              coding: [{ system: INTENSITY_CLASS_CODES, code: epoch.intensity }],
+              text: epoch.intensity,
+            },
+          },
+    ),
+    component(ACTIVITY_COMPONENTS.steps, { valueQuantity: { value: epoch.steps, ...STEPS_UNIT } }),
+  ],
+});
 
 /** OperationOutcome's issue type for an HTTP status. */
 const issueCode = (status: number): fhir4.OperationOutcomeIssue["code"] => {

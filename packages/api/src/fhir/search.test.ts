@@ -1,6 +1,7 @@
 import { Either } from "effect";
 import { describe, expect, it } from "vitest";
 import { ProblemError } from "../problems.js";
+import { MEDUSA_CODES } from "./codes.js";
 import {
   dateRange,
   deviceUseSearch,
@@ -82,6 +83,7 @@ describe("Observation search", () => {
     ).toEqual({
       patientId: "P-1",
       range: { start: at("2025-11-20T08:00:00Z"), end: at("2025-11-20T09:00:00Z") },
+      kinds: { samples: true, activity: true },
       page: { count: 100 },
     });
     // gt: after the value's span; le: to the end of it; no prefix: the span itself.
@@ -96,7 +98,19 @@ describe("Observation search", () => {
     ).toEqual({
       patientId: "P-1",
       range: { start: at("2025-11-20T00:00:00Z"), end: at("2025-11-21T00:00:00Z") },
+      kinds: { samples: true, activity: true },
       page: { count: 5, cursor: "c" },
+    });
+  });
+
+  it("code selects runs of samples, activity epochs or both, bare or with this project's system", () => {
+    const kinds = (code: string) =>
+      observationSearch(q({ patient: "P-1", date: "2025", code })).kinds;
+    expect(kinds("triaxial-acceleration")).toEqual({ samples: true, activity: false });
+    expect(kinds(`${MEDUSA_CODES}|activity-epoch`)).toEqual({ samples: false, activity: true });
+    expect(kinds("activity-epoch,triaxial-acceleration")).toEqual({
+      samples: true,
+      activity: true,
     });
   });
 
@@ -127,7 +141,22 @@ describe("Observation search", () => {
       refused(() =>
         observationSearch(q({ patient: "P-1", date: "2025", code: "x", _sort: "date" })),
       ),
-    ).toEqual(["code", "_sort"]);
+    ).toEqual(["_sort"]);
+    for (const code of [
+      "x",
+      "activity-epoch,steps",
+      "http://loinc.org|activity-epoch",
+      "triaxial-acceleration|",
+    ])
+      expect([
+        code,
+        refused(() => observationSearch(q({ patient: "P-1", date: "2025", code }))),
+      ]).toEqual([code, ["code"]]);
+    expect(
+      refused(() =>
+        observationSearch(q({ patient: "P-1", date: "2025", code: ["activity-epoch", "x"] })),
+      ),
+    ).toEqual(["code"]);
     // A patient id FHIR cannot carry (a control character) is refused, never altered.
     expect(refused(() => observationSearch(q({ patient: "P\u0007", date: "2025" })))).toEqual([
       "patient",

@@ -1,6 +1,7 @@
 import { PatientId } from "@medusa/domain";
 import { Either, Schema } from "effect";
 import { ProblemError, problem } from "../problems.js";
+import { ACTIVITY_EPOCH, MEDUSA_CODES, TRIAXIAL_ACCELERATION } from "./codes.js";
 import { isFhirString } from "./ids.js";
 
 /** A request's query parameters, every value of each (`c.req.queries()`). */
@@ -207,19 +208,57 @@ export const deviceUseSearch = (
   return { patientId, page };
 };
 
-/** `Observation?patient=…&date=ge…&date=lt…[&_count][&_cursor]`. */
+/** What an Observation search returns: runs of samples, activity epochs, or both. */
+export interface ObservationKinds {
+  readonly samples: boolean;
+  readonly activity: boolean;
+}
+
+const CODE_KINDS: Readonly<Record<string, keyof ObservationKinds>> = {
+  [TRIAXIAL_ACCELERATION.code]: "samples",
+  [ACTIVITY_EPOCH.code]: "activity",
+};
+
+/**
+ * `code`: `triaxial-acceleration`, `activity-epoch` or both (comma: FHIR's
+ * "or"), each bare or as `system|code` with this project's code system.
+ * Without it, both.
+ */
+const kindsOf = (query: SearchQuery, issues: Array<Issue>): ObservationKinds => {
+  const raw = one(query, "code", issues);
+  if (raw === undefined) return { samples: true, activity: true };
+  const kinds = { samples: false, activity: false };
+  for (const token of raw.split(",")) {
+    const bar = token.lastIndexOf("|");
+    const system = bar < 0 ? undefined : token.slice(0, bar);
+    const kind = CODE_KINDS[bar < 0 ? token : token.slice(bar + 1)];
+    if (kind === undefined || (system !== undefined && system !== MEDUSA_CODES)) {
+      issues.push({
+        path: "code",
+        message: `${token} is not a code exported here (${MEDUSA_CODES}|${TRIAXIAL_ACCELERATION.code} or |${ACTIVITY_EPOCH.code}, the system optional)`,
+      });
+      continue;
+    }
+    kinds[kind] = true;
+  }
+  return kinds;
+};
+
+/** `Observation?patient=…&date=ge…&date=lt…[&code][&_count][&_cursor]`. */
 export const observationSearch = (
   query: SearchQuery,
 ): {
   readonly patientId: PatientId;
   readonly range: { readonly start: number; readonly end: number };
+  readonly kinds: ObservationKinds;
   readonly page: PageParameters;
 } => {
-  onlyParameters(query, ["patient", "date", "_count", "_cursor"]);
+  onlyParameters(query, ["patient", "date", "code", "_count", "_cursor"]);
   const issues: Array<Issue> = [];
   const patientId = patientOf(query, issues);
   const range = rangeOf(query, issues);
+  const kinds = kindsOf(query, issues);
   const page = pageOf(query, issues);
   if (issues.length > 0 || patientId === undefined || range === undefined) return refuse(issues);
-  return { patientId, range, page };
+  return { patientId, range, kinds, page };
 };

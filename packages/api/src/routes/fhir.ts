@@ -1,9 +1,13 @@
 import {
   type AssignmentInterval,
+  DEFAULT_EPOCH_MS,
   deviceAssignments,
   InvalidCursor,
+  type PatientId,
+  patientActivity,
   patientDevices,
   patientTimeline,
+  WRIST_CUT_POINTS,
 } from "@medusa/domain";
 import { Effect } from "effect";
 import type * as fhir4 from "fhir/r4.js";
@@ -16,6 +20,7 @@ import { capabilityStatement } from "../fhir/capability.js";
 import { deviceIdOfFhirId, FHIR_ID } from "../fhir/ids.js";
 import {
   accelerationObservation,
+  activityObservation,
   deviceResource,
   deviceUseStatement,
   operationOutcome,
@@ -57,8 +62,8 @@ const afterKey = (raw: string): ((i: AssignmentInterval) => boolean) | null => {
 };
 
 /**
- * `/fhir/R4`: a read-only FHIR R4 export of devices, assignment periods and
- * accelerometer data. The routes are shells: they decode the search, run the
+ * `/fhir/R4`: a read-only FHIR R4 export of devices, assignment periods,
+ * accelerometer data and activity epochs. The routes are shells: they decode the search, run the
  * use cases the rest of the API runs, and map the result with the pure
  * functions of `src/fhir/`.
  */
@@ -182,32 +187,89 @@ export const fhir = ({ deps, run, cursors }: Routes) => {
     );
   });
 
+  // Runs of samples first, then activity epochs (each kind as `code` selects):
+  // the cursor names the kind it continues, `o:` samples, `a:` epochs (`a:`
+  // alone: the epochs from their first).
   app.get("/Observation", async (c) => {
     requireRole(c, "viewer");
-    const { patientId, range, page } = observationSearch(c.req.queries());
-    const cursor = page.cursor === undefined ? undefined : await run(openAs("o", page.cursor));
-    const read = (limit: number) =>
-      run(
-        patientTimeline(patientId, range, { limit, ...(cursor !== undefined ? { cursor } : {}) }),
+    const { patientId, range, kinds, page } = observationSearch(c.req.queries());
+    const opened = page.cursor === undefined ? undefined : await run(cursors.open(page.cursor));
+    const kindOf = (raw: string) => raw.slice(0, 2);
+    if (
+      opened !== undefined &&
+      !(kinds.samples && kindOf(opened) === "o:") &&
+      !(kinds.activity && kindOf(opened) === "a:")
+    )
+      await run(Effect.fail(new InvalidCursor({ reason: "cursor of another search" })));
+    const resources: Array<fhir4.Observation> = [];
+    let next: string | null = null;
+    let activityFrom: string | undefined | null = null;
+    if (opened?.startsWith("a:")) activityFrom = opened.slice(2) || undefined;
+    else if (kinds.samples) {
+      const cursor = opened?.slice(2);
+      const read = (limit: number) =>
+        run(
+          patientTimeline(patientId, range, {
+            limit,
+            ...(cursor !== undefined ? { cursor } : {}),
+          }),
+        );
+      let samples = await read(MAX_SAMPLES_PER_PAGE);
+      let runs = runsOf(samples.samples);
+      const cut = runs[page.count];
+      if (cut !== undefined) {
+        // More runs than the page takes: the same page again, ending where run `count + 1`
+        // starts, so that the store's cursor continues exactly there.
+        samples = await read(cut.firstIndex);
+        runs = runsOf(samples.samples);
+      }
+      for (const r of runs) resources.push(accelerationObservation(patientId, r));
+      if (samples.nextCursor !== null) next = `o:${samples.nextCursor}`;
+      else if (kinds.activity) activityFrom = undefined;
+    } else activityFrom = undefined;
+    if (activityFrom !== null) {
+      const epochs = await activityPage(
+        patientId,
+        range,
+        page.count - resources.length,
+        activityFrom,
       );
-    let samples = await read(MAX_SAMPLES_PER_PAGE);
-    let runs = runsOf(samples.samples);
-    const cut = runs[page.count];
-    if (cut !== undefined) {
-      // More runs than the page takes: the same page again, ending where run `count + 1`
-      // starts, so that the store's cursor continues exactly there.
-      samples = await read(cut.firstIndex);
-      runs = runsOf(samples.samples);
+      for (const e of epochs.epochs) resources.push(activityObservation(patientId, e));
+      if (epochs.nextCursor !== null) next = `a:${epochs.nextCursor}`;
     }
     return sendFhir(
       c,
       searchset({
         self: c.req.url,
-        next: samples.nextCursor === null ? null : nextLink(c, sealAs("o", samples.nextCursor)),
-        resources: runs.map((r) => accelerationObservation(patientId, r)),
+        next: next === null ? null : nextLink(c, cursors.seal(next)),
+        resources,
       }),
     );
   });
+
+  /**
+   * A page of activity epochs (60 s, the wrist cut-points: what
+   * `/api/patients/{id}/activity` answers by default). `room` 0: the page is
+   * full already, and only whether there are epochs is asked (one is read):
+   * no next link to an empty page.
+   */
+  const activityPage = async (
+    patientId: PatientId,
+    range: { readonly start: number; readonly end: number },
+    room: number,
+    cursor: string | undefined,
+  ) => {
+    const page = await run(
+      patientActivity(patientId, range, {
+        epochMs: DEFAULT_EPOCH_MS,
+        limit: Math.max(1, room),
+        cutPoints: WRIST_CUT_POINTS,
+        ...(cursor !== undefined ? { cursor } : {}),
+      }),
+    );
+    if (room > 0) return page;
+    return { epochs: [], nextCursor: page.epochs.length > 0 ? (cursor ?? "") : null };
+  };
 
   return app;
 };

@@ -103,3 +103,23 @@ export const asFhir4 = <T extends fhir4.FhirResource>(
   if (!isDeepStrictEqual(again, json)) throw new Error("changed by a JSON round trip");
   return again;
 };
+
+/**
+ * An activity epoch's Observation read back into the fields of
+ * `GET /api/patients/{id}/activity`'s epochs: what a test compares with.
+ */
+export const activityFiguresOf = (o: fhir4.Observation) => {
+  const byCode = new Map((o.component ?? []).map((c) => [c.code.coding?.[0]?.code, c]));
+  const start = Date.parse(o.effectivePeriod?.start ?? "");
+  return {
+    time: start,
+    epoch_ms: Date.parse(o.effectivePeriod?.end ?? "") - start,
+    device_id: o.device?.display,
+    enmo_mg: byCode.get("enmo")?.valueQuantity?.value,
+    mad_mg: byCode.get("mad")?.valueQuantity?.value,
+    coverage: byCode.get("coverage")?.valueQuantity?.value,
+    wear: byCode.get("wear")?.valueBoolean,
+    intensity: byCode.get("intensity-class")?.valueCodeableConcept?.coding?.[0]?.code ?? null,
+    steps: byCode.get("steps")?.valueQuantity?.value,
+  };
+};
