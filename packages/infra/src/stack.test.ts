@@ -44,6 +44,7 @@ const ROLES: ReadonlyArray<TableRole> = [
   "allowList",
   "deviceStatuses",
   "alerts",
+  "activity",
 ];
 
 // One template per stage, shared by every assertion below (synthesis takes a second or two).

@@ -549,7 +549,9 @@ export const apiSuite = (
           raw, // the store's cursor without its seal
           `${raw}.${"A".repeat(43)}`, // another seal
           `${forged({ t: 1e300, d: "pi-1", n: 0 })}.${sealed.slice(sealed.lastIndexOf(".") + 1)}`,
-          `${sealed.slice(0, -1)}${sealed.endsWith("A") ? "B" : "A"}`,
+          // The seal's first character: all six of its bits are the seal's (the last one's
+          // lowest bits are padding, which a decoder may ignore).
+          `${raw}.${sealed.at(raw.length + 1) === "A" ? "B" : "A"}${sealed.slice(raw.length + 2)}`,
         ]) {
           const r = await json(
             await call(
