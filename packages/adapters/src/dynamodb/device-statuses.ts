@@ -7,11 +7,12 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import {
+  DeviceId,
   type DeviceStatusesService,
   type FleetDeviceStatus,
   StorageUnavailable,
 } from "@medusa/domain";
-import { Effect, Either } from "effect";
+import { Effect, Either, Option, Schema } from "effect";
 import { decodeStatusCursor, encodeStatusCursor } from "../fleet/cursors.js";
 import { deviceStatusFromItem, deviceStatusItem } from "./fleet-items.js";
 import { reasonOf } from "./query.js";
@@ -90,11 +91,13 @@ export const makeDynamoDeviceStatuses = (options: {
         });
         const statuses: Array<FleetDeviceStatus> = [];
         for (const raw of out.Items ?? []) statuses.push((yield* decoded("list", raw)).status);
-        const last = out.LastEvaluatedKey ? unmarshall(out.LastEvaluatedKey).device_id : undefined;
-        return {
-          statuses,
-          nextCursor: typeof last === "string" ? encodeStatusCursor(last as never) : null,
-        };
+        // Where DynamoDB stopped: a device id, as every key of this table is.
+        const last = Option.getOrNull(
+          Schema.decodeUnknownOption(DeviceId)(
+            out.LastEvaluatedKey ? unmarshall(out.LastEvaluatedKey).device_id : undefined,
+          ),
+        );
+        return { statuses, nextCursor: last === null ? null : encodeStatusCursor(last) };
       }),
   };
 };
