@@ -122,7 +122,9 @@ export { type DeviceImport, importHistory } from "./application/import-history.j
 export {
   DEFAULT_READINGS_PER_ITEM,
   importReadings,
+  planReadings,
   type ReadingsImport,
+  type ReadingsPlan,
 } from "./application/import-readings.js";
 export {
   type IngestFailure,

@@ -39,8 +39,10 @@ nothing new. MeDUSA Link's tables are named as for the other services
                           active-with-end=keep-end     an active row with an end is completed at it
   --corrections FILE    JSON: [{"device_id","assignment_timestamp", "skip": true | "set": {…}, "reason"}]
   --actor EMAIL         who the events are recorded by (default ${DEFAULT_IMPORT_ACTOR})
-  --retention-days N    keep imported samples N days after they were taken (default 30;
-                          older ones are deleted by DynamoDB's TTL soon after the import)
+  --retention-days N    keep imported samples N days after they were taken (default 30).
+                          A reading taken longer ago than that is refused with that
+                          reason (its expiry has passed: DynamoDB's TTL would delete
+                          it on arrival); import old history with a longer retention
   --region REGION       AWS region (default: AWS_REGION / your profile)
   --endpoint URL        DynamoDB endpoint (DynamoDB Local: http://127.0.0.1:8000)
   --json                the final report as one JSON object
@@ -174,7 +176,7 @@ export const countsOf = (report: ImportReport) => {
     samples_imported: report.readings?.samplesImported ?? 0,
     samples_attributed: report.readings?.samplesAttributed ?? 0,
     sensor_items_written: report.readings?.itemsWritten ?? 0,
-    sensor_rows_refused: report.readings?.refused.length ?? 0,
+    sensor_rows_refused: report.sensorRowsRefused.length,
   };
 };
 
@@ -221,8 +223,8 @@ export const renderReport = (report: ImportReport, dryRun: boolean): string => {
       `Corrections naming no row (check the file): ${report.plan.unusedCorrections.join(", ")}`,
       "",
     );
-  for (const r of report.readings?.refused ?? [])
-    lines.push(`Sensor row refused: ${r.row}: ${r.reason}`);
+  for (const r of report.sensorRowsRefused)
+    lines.push(`Sensor row ${dryRun ? "to refuse" : "refused"}: ${r.row}: ${r.reason}`);
   const table: ReadonlyArray<[string, number]> = dryRun
     ? [
         ["rows read", c.rows_read],
@@ -230,6 +232,7 @@ export const renderReport = (report: ImportReport, dryRun: boolean): string => {
         ["rows skipped (corrections)", c.rows_skipped],
         ["rows refused", c.rows_refused],
         ["sensor rows read", c.sensor_rows_read],
+        ["sensor rows to refuse", c.sensor_rows_refused],
       ]
     : [
         ["rows read", c.rows_read],

@@ -3,6 +3,7 @@ import {
   CreateTableCommand,
   type DynamoDBClient,
   PutItemCommand,
+  ScanCommand,
 } from "@aws-sdk/client-dynamodb";
 import { makeDynamoStores, type TableNames } from "@medusa/adapters";
 import { testTables } from "@medusa/adapters/testing";
@@ -30,6 +31,7 @@ const mapping = `legacy-${Date.now()}-device-patient-mapping`;
 const sensor = `legacy-${Date.now()}-sensor-data`;
 const NOW = Date.now();
 const S = Math.floor(NOW / 1000) - 10 * 86_400; // ten days ago, epoch seconds
+const OLD = S - 30 * 86_400; // forty days ago: before the default 30-day retention
 
 const row = (device: string, start: number, fields: Record<string, unknown> = {}) => ({
   device_id: device,
@@ -70,6 +72,8 @@ const READINGS = [
   ...Array.from({ length: 5 }, (_, k) => reading("clean", S + 4_000 + k, 100 + k)), // nobody
   ...Array.from({ length: 3 }, (_, k) => reading("clean", S + 7_300 + k, 200 + k)), // P-2
   { device_id: "clean", timestamp: S + 50, sequence: 9 }, // no axes: refused
+  reading("clean", OLD, 900), // older than the retention: refused unless it is raised
+  reading("clean", OLD + 1, 901),
 ];
 
 /** An item of strings and numbers as DynamoDB's attribute values (absent fields left out). */
@@ -180,7 +184,11 @@ describe("medusa-import on DynamoDB Local", () => {
     expect(r.stdout).toMatch(/rows read\s+10\n/);
     expect(r.stdout).toMatch(/commits to write\s+3\n/);
     expect(r.stdout).toMatch(/rows refused\s+8\n/);
-    expect(r.stdout).toMatch(/sensor rows read\s+19\n/);
+    expect(r.stdout).toMatch(/sensor rows read\s+21\n/);
+    expect(r.stdout).toMatch(/sensor rows to refuse\s+3\n/);
+    expect(r.stdout).toContain(
+      `Sensor row to refuse: clean@${OLD}: taken ${new Date(OLD * 1000).toISOString()}, before the retention of 30 days`,
+    );
     expect(r.stderr).toContain(`reading ${mapping}: 10 rows`);
     expect(await commitsOf("clean")).toEqual([]);
     expect(await timeline("P-1")).toEqual([]);
@@ -196,11 +204,11 @@ describe("medusa-import on DynamoDB Local", () => {
       commits_to_write: 0,
       rows_skipped: 0,
       rows_refused: 8,
-      sensor_rows_read: 19,
+      sensor_rows_read: 21,
       samples_imported: 18,
       samples_attributed: 13,
       sensor_items_written: 3,
-      sensor_rows_refused: 1,
+      sensor_rows_refused: 3,
     });
     expect(r.stderr).toContain("[########################] 1/1 devices");
     const events = eventsOf(await commitsOf("clean")).map(assignmentOrEnd);
@@ -291,5 +299,18 @@ describe("medusa-import on DynamoDB Local", () => {
       1,
       "--resolve overlap=guess: for overlap the rule is end-at-next",
     ]);
+  });
+
+  it("readings older than the retention are refused, not written to expire on arrival; a longer retention imports them with an expiry ahead", async () => {
+    const r = await run(["--json", "--retention-days", "60"]);
+    expect(counts(r.stdout)).toMatchObject({
+      samples_imported: 20,
+      sensor_items_written: 1,
+      sensor_rows_refused: 1,
+    });
+    const items = await client.send(new ScanCommand({ TableName: tables.sensor }));
+    const expiries = (items.Items ?? []).map((i) => Number(i.ttl?.N));
+    expect(expiries.length).toBeGreaterThan(0);
+    expect(Math.min(...expiries)).toBeGreaterThan(NOW / 1000);
   });
 });

@@ -16,6 +16,7 @@ import {
   importHistory,
   importReadings,
   planImport,
+  planReadings,
   type ReadingsImport,
   type Resolutions,
   type RowCorrection,
@@ -47,8 +48,10 @@ export interface ImportReport {
   /** In a dry run: commits the plan holds that are not in the log yet. */
   readonly commitsToWrite: number;
   readonly readings: ReadingsImport | null;
-  /** A dry run: sensor rows read, none written. */
+  /** Sensor rows read (in a dry run too, where none are written). */
   readonly sensorRowsRead: number;
+  /** Sensor rows refused (or, in a dry run, that would be), with the reason: not a reading, or older than the retention. */
+  readonly sensorRowsRefused: ReadonlyArray<{ readonly row: string; readonly reason: string }>;
 }
 
 const bar = (done: number, of: number, what: string): string => {
@@ -95,12 +98,17 @@ export const runImport = (options: ImportOptions): Promise<ImportReport> => {
         const done = new Set(stream.commits.map((c) => c.commandId));
         commitsToWrite += device.steps.filter((s) => !done.has(s.command.commandId)).length;
       }
+      const readingsPlan = planReadings(sensorRows, {
+        now: options.now,
+        ...(options.retentionMs !== undefined ? { retentionMs: options.retentionMs } : {}),
+      });
       return {
         plan,
         devices: [],
         commitsToWrite,
         readings: null,
         sensorRowsRead: sensorRows.length,
+        sensorRowsRefused: readingsPlan.refused,
       } satisfies ImportReport;
     }
     const devices = yield* importHistory(plan, {
@@ -120,6 +128,7 @@ export const runImport = (options: ImportOptions): Promise<ImportReport> => {
       commitsToWrite: 0,
       readings,
       sensorRowsRead: sensorRows.length,
+      sensorRowsRefused: readings?.refused ?? [],
     } satisfies ImportReport;
   });
   return Effect.runPromise(Effect.provide(program, layer));
