@@ -1,5 +1,16 @@
-// The job documents the agent executes, `{"operation": ...}`, read with the rules the agent already has.
+// The job documents the agent executes, `{"operation": ...}`: the shared schemas
+// (`@medusa/adapters/jobs`), and config.set's settings read field by field with the shadow's rules.
+import {
+  AgentRestartJob,
+  AgentUpdateJob,
+  JOB_OPERATIONS,
+  type JobOperation,
+  OutboxFlushJob,
+} from "@medusa/adapters/jobs";
 import { type DeviceSettings, readDesiredSettings, type SettingRefusal } from "@medusa/domain";
+import { Either, ParseResult, Schema } from "effect";
+
+export { JOB_OPERATIONS, type JobOperation };
 
 /** A job the agent understands, from its job document. */
 export type AgentJob =
@@ -20,14 +31,6 @@ export type AgentJob =
       readonly sha256: string;
     };
 
-export type JobOperation = AgentJob["operation"];
-export const JOB_OPERATIONS: ReadonlyArray<JobOperation> = [
-  "config.set",
-  "agent.restart",
-  "outbox.flush",
-  "agent.update",
-];
-
 /** A job document, read: the job, or why the agent does not understand it (→ REJECTED). */
 export type ReadJob =
   | { readonly ok: true; readonly job: AgentJob }
@@ -35,51 +38,52 @@ export type ReadJob =
 
 const isRecord = (u: unknown): u is Record<string, unknown> =>
   typeof u === "object" && u !== null && !Array.isArray(u);
-const VERSION = /^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/;
-const SHA256 = /^[0-9a-fA-F]{64}$/;
 const no = (reason: string): ReadJob => ({ ok: false, reason });
+const strict = { errors: "all", onExcessProperty: "error" } as const;
+const decode = <A, I>(schema: Schema.Schema<A, I>, document: unknown, what: string) =>
+  Either.mapLeft(
+    Schema.decodeUnknownEither(schema, strict)(document),
+    (e) =>
+      `${what}: ${ParseResult.ArrayFormatter.formatErrorSync(e)
+        .map((i) => `${i.path.join(".") || "document"}: ${i.message}`)
+        .join("; ")}`,
+  );
 
 /** Reads a job document (as the Jobs service gives it over MQTT: a JSON object). */
 export const readJobDocument = (document: unknown): ReadJob => {
   if (!isRecord(document)) return no("the job document is not a JSON object");
   const operation = document.operation;
   if (typeof operation !== "string") return no("the job document has no operation");
-  const extra = (allowed: ReadonlyArray<string>) =>
-    Object.keys(document).filter((k) => k !== "operation" && !allowed.includes(k));
   switch (operation) {
     case "config.set": {
+      // Field by field (not the whole document at once): what is valid is applied, the rest refused.
       if (!isRecord(document.settings))
         return no("config.set: settings must be an object (the shadow's desired shape)");
-      const unknown = extra(["settings"]);
+      const unknown = Object.keys(document).filter((k) => k !== "operation" && k !== "settings");
       if (unknown.length > 0) return no(`config.set: unknown field ${unknown[0]}`);
       const { settings, refused } = readDesiredSettings(document.settings);
       if (Object.keys(settings).length === 0 && refused.length === 0)
         return no("config.set: settings is empty");
       return { ok: true, job: { operation, settings, refused } };
     }
-    case "agent.restart":
+    case "agent.restart": {
+      const read = decode(AgentRestartJob, document, operation);
+      return Either.isLeft(read) ? no(read.left) : { ok: true, job: { operation } };
+    }
     case "outbox.flush": {
-      const unknown = extra([]);
-      if (unknown.length > 0) return no(`${operation}: unknown field ${unknown[0]}`);
-      return { ok: true, job: { operation } };
+      const read = decode(OutboxFlushJob, document, operation);
+      return Either.isLeft(read) ? no(read.left) : { ok: true, job: { operation } };
     }
     case "agent.update": {
-      const { version, url, sha256 } = document;
-      const unknown = extra(["version", "url", "sha256"]);
-      if (unknown.length > 0) return no(`agent.update: unknown field ${unknown[0]}`);
-      if (typeof version !== "string" || !VERSION.test(version))
-        return no("agent.update: version must be 1-64 of [0-9A-Za-z.+_-]");
-      if (typeof sha256 !== "string" || !SHA256.test(sha256))
-        return no("agent.update: sha256 must be 64 hex digits");
-      if (typeof url !== "string") return no("agent.update: url must be an https URL");
-      let parsed: URL;
-      try {
-        parsed = new URL(url);
-      } catch {
-        return no("agent.update: url is not a URL");
-      }
-      if (parsed.protocol !== "https:") return no("agent.update: url must be an https URL");
-      return { ok: true, job: { operation, version, url, sha256: sha256.toLowerCase() } };
+      const read = decode(AgentUpdateJob, document, operation);
+      if (Either.isLeft(read)) return no(read.left);
+      const { version, url, sha256 } = read.right;
+      // The service replaces a presigned-URL placeholder before delivering: one left here cannot be fetched.
+      if (!url.startsWith("https://"))
+        return no(
+          "agent.update: url must be an https URL (the presigned-URL placeholder was not replaced)",
+        );
+      return { ok: true, job: { operation, version, url, sha256 } };
     }
     default:
       return no(

@@ -370,7 +370,7 @@ export class JobsClient {
       const execution = fresh.accepted ? readExecution(fresh.body) : undefined;
       if (!execution)
         throw new JobsRefused(String(fresh.body.code), String(fresh.body.message), fresh.body);
-      if (TERMINAL_STATUSES.includes(execution.status))
+      if ((TERMINAL_STATUSES as ReadonlyArray<string>).includes(execution.status))
         throw new JobsRefused(
           "TerminalStateReached",
           `the execution is ${execution.status}`,
