@@ -271,7 +271,8 @@ export class JobsClient {
     let expire: () => void = () => {};
     const expired = new Promise<JobOutcome>((resolve) => {
       expire = () => {
-        const reason = `not finished within the step's ${Math.round(budget / 1000)} s (step timeout ${this.stepMinutes} min)`;
+        const within = budget < 10_000 ? `${budget} ms` : `${Math.round(budget / 1000)} s`;
+        const reason = `not finished within the step's ${within} (step timeout ${this.stepMinutes} min)`;
         controller.abort(new Error(reason));
         resolve({ kind: "done", report: { status: "FAILED", details: { reason } } });
       };
