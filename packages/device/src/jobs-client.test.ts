@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { StatusDetails } from "@medusa/adapters/jobs";
+import { presignedUrlPlaceholder, StatusDetails } from "@medusa/adapters/jobs";
 import type { MqttConnectionService } from "@medusa/adapters/mqtt";
 import { Schema } from "effect";
 import fc from "fast-check";
@@ -73,7 +73,7 @@ describe("job documents", () => {
       {
         operation: "agent.update",
         version: "1",
-        url: "${aws:iot:s3-presigned-url:https://s3.amazonaws.com/b/agent.mjs}",
+        url: presignedUrlPlaceholder("b", "agent.mjs"),
         sha256: SHA,
       },
       "placeholder was not replaced",
