@@ -1,5 +1,9 @@
-/** Bundles the agent into one ESM file (default `dist/medusa-device.mjs`); see bundle.mjs. */
 export declare const bundle: (options?: {
-  readonly outfile?: string;
-  readonly quiet?: boolean;
-}) => Promise<{ readonly outfile: string; readonly bytes: number }>;
+  outfile?: string;
+  quiet?: boolean;
+  version?: string;
+}) => Promise<{ outfile: string; bytes: number }>;
+export declare const bundleLauncher: (options?: {
+  outfile?: string;
+  quiet?: boolean;
+}) => Promise<{ outfile: string; bytes: number }>;

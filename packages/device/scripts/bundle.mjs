@@ -13,16 +13,39 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const bundle = async ({
   outfile = join(root, "dist", "medusa-device.mjs"),
   quiet = false,
+  // The agent's version as it reports it (the sources say 0.1.0); tests build others.
+  version = undefined,
 } = {}) => {
   await build({
     entryPoints: [join(root, "src", "main.ts")],
     outfile,
     ...nodeBundleOptions({ quiet, executable: true }),
     external: ["i2c-bus"],
+    ...(version === undefined
+      ? {}
+      : { define: { __MEDUSA_AGENT_VERSION__: JSON.stringify(version) } }),
   });
   const bytes = statSync(outfile).size;
   if (!quiet) console.log(`${outfile}  ${(bytes / 1024).toFixed(0)} KiB`);
   return { outfile, bytes };
 };
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) await bundle();
+// The launcher systemd runs: small, Node's modules only, never replaced by agent.update.
+export const bundleLauncher = async ({
+  outfile = join(root, "dist", "medusa-launcher.mjs"),
+  quiet = false,
+} = {}) => {
+  await build({
+    entryPoints: [join(root, "src", "launcher.ts")],
+    outfile,
+    ...nodeBundleOptions({ quiet, executable: true }),
+  });
+  const bytes = statSync(outfile).size;
+  if (!quiet) console.log(`${outfile}  ${(bytes / 1024).toFixed(0)} KiB`);
+  return { outfile, bytes };
+};
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await bundle();
+  await bundleLauncher();
+}

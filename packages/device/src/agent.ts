@@ -14,6 +14,8 @@ import { writeAppliedSettings } from "./applied-settings.js";
 import { handleCommand } from "./commands.js";
 import type { DeviceConfig } from "./config.js";
 import { AgentStopping, detached, errorText } from "./errors.js";
+import { confirmUpdate, jobExecutors } from "./job-executors.js";
+import { JobsClient, type JobsClientOptions } from "./jobs-client.js";
 import { Publisher } from "./publisher.js";
 import { Reporter } from "./reporter.js";
 import { Sampler } from "./sampler.js";
@@ -49,6 +51,19 @@ export interface AgentOptions extends AgentPorts {
     readonly appliedSettingsPath?: string;
     readonly applied?: DeviceSettings;
   } & Partial<Pick<ShadowSyncOptions, "timeoutMs" | "reportEveryMs" | "retryMs">>;
+  /**
+   * Run AWS IoT Jobs (see `JobsClient`), unless `config.jobs.enabled` is
+   * false. `restart` stops the agent so that it is started again (systemd);
+   * `bundle` is the file the launcher runs, which agent.update replaces.
+   */
+  readonly jobs?: {
+    readonly reportPath: string;
+    readonly restart: (reason: string) => void;
+    readonly bundle?: string;
+    readonly flushWaitMs?: number;
+  } & Partial<
+    Pick<JobsClientOptions, "timeoutMs" | "stepTimeoutMinutes" | "stepBudgetMs" | "retryMs">
+  >;
 }
 
 /**
@@ -66,6 +81,7 @@ export class Agent {
   private stopped = false;
   private identifyUntil = 0;
   private readonly shadow: ShadowSync | undefined;
+  private readonly jobs: JobsClient | undefined;
   /** The settings taken from the shadow (what `appliedSettingsPath` holds). */
   private applied: DeviceSettings;
   /** The device's own publish interval (its file's, or the shadow's), live mode aside. */
@@ -126,12 +142,43 @@ export class Agent {
           ...(options.shadow.retryMs !== undefined ? { retryMs: options.shadow.retryMs } : {}),
         })
       : undefined;
+    const jobs = options.jobs;
+    if (jobs && config.jobs.enabled) {
+      const executors = jobExecutors({
+        config,
+        firmwareVersion: options.firmwareVersion ?? "0.0.0",
+        bundle: jobs.bundle,
+        outbox,
+        applySettings: async (settings) => {
+          const outcome = await this.applySettings(settings);
+          this.shadow?.requestReport();
+          return outcome;
+        },
+        pump: () => this.publisher.pump(),
+        now: this.now,
+        log: this.log,
+        ...(jobs.flushWaitMs !== undefined ? { flushWaitMs: jobs.flushWaitMs } : {}),
+      });
+      const { reportPath, restart, bundle: _bundle, flushWaitMs: _flush, ...timings } = jobs;
+      this.jobs = new JobsClient({
+        thing: config.deviceId,
+        transport,
+        log: this.log,
+        execute: executors.execute,
+        resume: executors.resume,
+        restart,
+        reportPath,
+        ...timings,
+      });
+    }
   }
 
   async start(): Promise<void> {
     const { transport, config } = this.options;
     await this.sampler.startSensor();
     transport.onConnect(() => {
+      // A new bundle that connects confirms its update before anything else (the launcher's deadline).
+      confirmUpdate(this.options.jobs?.bundle, this.options.firmwareVersion ?? "0.0.0", this.log);
       this.publisher.reset();
       detached("device info", () => this.reporter.publishDeviceInfo(), this.log);
       this.publisher.pump();
@@ -144,6 +191,9 @@ export class Agent {
     this.reporter.start();
     this.armLiveEnd();
     this.shadow?.start();
+    if (transport.connected)
+      confirmUpdate(this.options.jobs?.bundle, this.options.firmwareVersion ?? "0.0.0", this.log);
+    this.jobs?.start();
     if (transport.connected) {
       detached("device info", () => this.reporter.publishDeviceInfo(), this.log);
       this.publisher.pump();
@@ -155,6 +205,7 @@ export class Agent {
     if (this.stopped) return;
     this.stopped = true;
     this.shadow?.stop();
+    this.jobs?.stop();
     clearTimeout(this.liveTimer);
     this.reporter.stop();
     await this.sampler.stop();
@@ -175,7 +226,13 @@ export class Agent {
       identifying: this.now() < this.identifyUntil,
       applied: this.applied,
       shadow: this.shadow?.stats(),
+      jobs: this.jobs?.stats(),
     };
+  }
+
+  /** The Jobs client's work under way, finished (tests). */
+  jobsIdle(): Promise<void> {
+    return this.jobs?.idle() ?? Promise.resolve();
   }
 
   /** The shadow's work under way, finished (tests). */

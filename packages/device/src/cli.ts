@@ -13,6 +13,7 @@ import {
   loadConfig,
 } from "./config.js";
 import { firstBoot } from "./first-boot.js";
+import { describeUpdate } from "./job-executors.js";
 import { FIRMWARE_VERSION, jsonLog, startDevice, transportOptions } from "./run.js";
 import type { SequenceFileError } from "./sequence.js";
 import { readTlsFiles, type TlsFiles } from "./tls-files.js";
@@ -113,6 +114,8 @@ export const main = async (
       Date.now(),
     ))
       console.log(line);
+    const update = describeUpdate(env.MEDUSA_BUNDLE);
+    if (update !== undefined) console.log(update);
     // As the agent will read them: as this user, and each must parse.
     const tls = readTlsFiles(config);
     if (Either.isLeft(tls)) {
@@ -122,14 +125,17 @@ export const main = async (
     return argv.includes("--connect") ? checkConnection(config, tls.right) : 0;
   }
   let device: Awaited<ReturnType<typeof startDevice>>;
+  let stop: (why: string) => void = () => {};
   try {
-    device = await startDevice(config, { log });
+    // A job's restart (agent.restart, agent.update): a clean stop, exit 0, and systemd starts it again.
+    device = await startDevice(config, { log, restart: (reason) => stop(reason) });
   } catch (e) {
     console.error(`medusa-device: ${isFileProblem(e) ? e.message : String(e)}`);
     return Predicate.isTagged(e, "ConfigError") ? 2 : 1;
   }
   return new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
+    stop = (signal: string) => {
+      stop = () => {};
       log({ level: "info", msg: `${signal}: stopping`, device_id: config.deviceId });
       device.stop().then(
         () => resolve(0),

@@ -115,6 +115,20 @@ export const ConfigFile = Schema.Struct({
       durability: opt(Schema.Literal("fsync", "batch", "none"), () => "batch" as const),
     }),
   ),
+  // AWS IoT Jobs (`jobs-client.ts`): on unless `enabled = false` (a broker without the Jobs service).
+  jobs: section(
+    Schema.Struct({
+      enabled: opt(Schema.Boolean, () => true),
+      // A CA trusted for agent.update's https downloads besides the system's (the local stack's dev CA).
+      update_ca_file: Schema.optionalWith(Path, { exact: true }),
+      update_confirm_s: opt(whole("update_confirm_s", 10, 3_600), () => 120),
+      update_max_bytes: opt(
+        whole("update_max_bytes", 64 * 1024, 256 * 1024 ** 2),
+        () => 32 * 1024 ** 2,
+      ),
+      update_download_s: opt(whole("update_download_s", 5, 3_600), () => 300),
+    }),
+  ),
   // First boot by fleet provisioning with a claim certificate (`provisioning.ts`); absent: none.
   provisioning: Schema.optionalWith(
     Schema.Struct({
@@ -166,6 +180,7 @@ export const CONFIG_KEYS: Record<string, ReadonlyArray<string>> = {
   device: ["location", "device_id", "device_id_file", "device_type"],
   publish: ["interval_ms", "status_interval_ms", "basic_ingest_rule"],
   outbox: ["path", "max_bytes", "durability"],
+  jobs: ["enabled", "update_ca_file", "update_confirm_s", "update_max_bytes", "update_download_s"],
   provisioning: ["template", "claim_cert", "claim_key", "serial_number", "dir"],
 };
 

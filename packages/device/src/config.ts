@@ -77,6 +77,16 @@ export interface DeviceConfig {
     readonly durability: "fsync" | "batch" | "none";
   };
   /** Things worth a warning that do not stop the agent (unknown keys, key file permissions). */
+  /** The AWS IoT Jobs client and what `agent.update` may do. */
+  readonly jobs: {
+    readonly enabled: boolean;
+    /** A CA file trusted for update downloads besides the system's CAs, or null. */
+    readonly updateCaFile: string | null;
+    /** How long a new bundle has to connect before the launcher restores the previous one. */
+    readonly updateConfirmMs: number;
+    readonly updateMaxBytes: number;
+    readonly updateDownloadMs: number;
+  };
   readonly warnings: ReadonlyArray<string>;
 }
 
@@ -393,6 +403,16 @@ const resolve = (
       maxBytes: c.outbox.max_bytes,
       durability: c.outbox.durability,
     },
+    jobs: {
+      enabled: c.jobs.enabled,
+      updateCaFile:
+        c.jobs.update_ca_file === undefined
+          ? null
+          : pathOf("jobs.update_ca_file", c.jobs.update_ca_file),
+      updateConfirmMs: c.jobs.update_confirm_s * 1000,
+      updateMaxBytes: c.jobs.update_max_bytes,
+      updateDownloadMs: c.jobs.update_download_s * 1000,
+    },
     warnings,
   });
 };
@@ -426,5 +446,6 @@ export const describeConfig = (c: DeviceConfig): string =>
     `publish            every ${c.publishIntervalMs} ms; status every ${c.statusIntervalMs} ms`,
     `outbox             ${c.outbox.path} (max ${c.outbox.maxBytes} bytes, durability ${c.outbox.durability})`,
     `location           ${c.device.location || "(not set)"}`,
+    `jobs               ${c.jobs.enabled ? `AWS IoT Jobs on (agent.update: at most ${c.jobs.updateMaxBytes} bytes in ${c.jobs.updateDownloadMs / 1000} s, trusting the system CAs${c.jobs.updateCaFile === null ? "" : ` and ${c.jobs.updateCaFile}`}; a new bundle must connect within ${c.jobs.updateConfirmMs / 1000} s)` : "off (jobs.enabled = false)"}`,
     ...c.warnings.map((w) => `warning: ${w}`),
   ].join("\n");

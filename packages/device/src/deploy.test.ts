@@ -24,9 +24,18 @@ const defaults = Either.getOrThrow(
 );
 
 describe("the systemd unit", () => {
-  it("runs the bundle on the agent's default configuration file", () => {
+  it("runs the bundle through the launcher on the agent's default configuration file", () => {
     const exec = one("ExecStart").split(/\s+/);
-    expect(exec.slice(0, 2)).toEqual(["/usr/bin/node", "/opt/medusa/medusa-device.mjs"]);
+    expect(exec.slice(0, 3)).toEqual([
+      "/usr/bin/node",
+      "/opt/medusa/medusa-launcher.mjs",
+      "/var/lib/medusa/agent/medusa-device.mjs",
+    ]);
+    // The running copy is seeded from the installed bundle, inside the state directory (agent.update writes it).
+    expect(one("ExecStartPre")).toContain(
+      "install -D -m 0755 /opt/medusa/medusa-device.mjs /var/lib/medusa/agent/medusa-device.mjs",
+    );
+    expect(exec[2]?.startsWith(`/var/lib/${one("StateDirectory")}/`)).toBe(true);
     expect(exec[exec.indexOf("--config") + 1]).toBe(DEFAULT_CONFIG_PATH);
     // The README's installation puts the files where the unit looks for them.
     expect(readme).toContain(

@@ -60,6 +60,7 @@ describe("the README", () => {
           (k) =>
             k !== "device.device_id" &&
             k !== "publish.basic_ingest_rule" &&
+            k !== "jobs.update_ca_file" &&
             !k.startsWith("provisioning."),
         )
         .sort(),

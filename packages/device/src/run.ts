@@ -22,11 +22,15 @@ import {
   withAppliedSettings,
 } from "./applied-settings.js";
 import type { DeviceConfig } from "./config.js";
+import type { JobsClientOptions } from "./jobs-client.js";
 import { type SequenceFileError, SequenceStore, sequenceFileLayer } from "./sequence.js";
 import type { ShadowSyncOptions } from "./shadow-sync.js";
 import { readTlsFiles, type TlsFiles } from "./tls-files.js";
 
-export const FIRMWARE_VERSION = "0.1.0";
+/** Set by the bundler (`scripts/bundle.mjs`, `version`); the sources run as 0.1.0. */
+declare const __MEDUSA_AGENT_VERSION__: string | undefined;
+export const FIRMWARE_VERSION: string =
+  typeof __MEDUSA_AGENT_VERSION__ === "string" ? __MEDUSA_AGENT_VERSION__ : "0.1.0";
 
 /** One log line as JSON (journald and the local stack both read it). */
 export type DeviceLog = (entry: Record<string, unknown>) => void;
@@ -114,6 +118,17 @@ export interface StartOptions {
   readonly now?: () => number;
   /** The shadow sync's timings (tests). */
   readonly shadow?: Partial<Pick<ShadowSyncOptions, "timeoutMs" | "reportEveryMs" | "retryMs">>;
+  /**
+   * A job asks for a restart (agent.restart, agent.update): stop the agent so
+   * that it starts again. Without it, such jobs are not run (the agent stays up).
+   */
+  readonly restart?: (reason: string) => void;
+  /** The bundle the launcher runs (default: `MEDUSA_BUNDLE`, which the launcher sets). */
+  readonly bundle?: string;
+  /** The Jobs client's timings (tests). */
+  readonly jobs?: Partial<
+    Pick<JobsClientOptions, "timeoutMs" | "stepTimeoutMinutes" | "stepBudgetMs" | "retryMs">
+  > & { readonly flushWaitMs?: number };
 }
 
 /**
@@ -164,6 +179,11 @@ const deviceLayer = (
   );
 };
 
+const bundleOf = (options: StartOptions): { bundle?: string } => {
+  const bundle = options.bundle ?? process.env.MEDUSA_BUNDLE;
+  return bundle ? { bundle } : {};
+};
+
 export interface RunningDevice {
   readonly config: DeviceConfig;
   readonly agent: Agent;
@@ -193,6 +213,19 @@ export const startDevice = async (
   const running = await launchAgent(deviceLayer(config, tls.right, log, options), {
     config,
     shadow: { appliedSettingsPath: settingsPath, applied: applied.settings, ...options.shadow },
+    jobs: {
+      reportPath: join(config.outbox.path, "job-report.json"),
+      restart:
+        options.restart ??
+        ((reason) =>
+          log({
+            level: "warn",
+            device_id: config.deviceId,
+            msg: `${reason}: a restart was asked for, but nothing restarts this agent`,
+          })),
+      ...bundleOf(options),
+      ...options.jobs,
+    },
     firmwareVersion: FIRMWARE_VERSION,
     log: (msg) => log({ level: "info", device_id: config.deviceId, msg }),
     ...(options.now ? { now: options.now } : {}),
@@ -204,6 +237,8 @@ export const startDevice = async (
     broker: `${config.mqtt.host}:${config.mqtt.port}`,
     sensor: config.sensor.kind,
     sample_rate_hz: config.sensor.sampleRateHz,
+    version: FIRMWARE_VERSION,
+    jobs: config.jobs.enabled,
     outbox_depth: running.ports.outbox.stats().depth,
   });
   let stopping: Promise<void> | undefined;
