@@ -92,9 +92,13 @@ export const explainConfigurationRefusal = (problem: Problem): Messages => {
     }
     case "forbidden":
       return { form: "Your role may read but not change a device's settings." };
-    case "shadow-conflict":
+    case "concurrent-change":
     case "shadow-busy":
       return { form: "The device's settings changed at the same moment. Try again." };
+    case "shadow-refused":
+      return {
+        form: `The device settings service refused the change: ${problem.detail ?? problem.title}.`,
+      };
     case "shadow-too-large":
       return { form: "The device's settings document is full (8 KB); nothing was changed." };
     case "shadow-unavailable":
@@ -295,7 +299,8 @@ export const DeviceConfiguration = ({
   return (
     <section aria-labelledby={id("title")} class="configuration" data-testid="configuration">
       <h2 id={id("title")}>Configuration</h2>
-      <p class="live" role="status" aria-live="polite">
+      {/* A live region without the status role: the device page's own status stays the one. */}
+      <p class="live" aria-live="polite" data-testid="configuration-announce">
         {announce}
       </p>
       {polled.error && (
