@@ -19,6 +19,7 @@ let stores: ReturnType<typeof makeInMemoryStores>;
 let app: ReturnType<typeof createApp>;
 let viewer: string;
 let clinician: string;
+let now = T + 60_000;
 
 const get = async (path: string, token: string | null = viewer, method = "GET") => {
   const res = await app.request(path, {
@@ -29,9 +30,10 @@ const get = async (path: string, token: string | null = viewer, method = "GET") 
 };
 
 beforeEach(async () => {
+  now = T + 60_000;
   stores = makeInMemoryStores();
   app = createApp({
-    layer: portsOf(stores, () => T + 60_000),
+    layer: portsOf(stores, () => now),
     authenticate: testAuth(),
     log: () => {},
   });
@@ -171,5 +173,38 @@ describe("the fleet routes", () => {
       type: expect.stringContaining("alert-not-found"),
     });
     expect((await get("/api/alerts/nope/acknowledge", clinician, "POST")).status).toBe(400);
+  });
+
+  it("GET /api/devices and /api/alerts answer 304 to the ETag of an unchanged page; a change, a connected device's clock alone not", async () => {
+    const read = (path: string, etag?: string) =>
+      app.request(path, {
+        headers: { authorization: `Bearer ${viewer}`, ...(etag ? { "if-none-match": etag } : {}) },
+      });
+    const first = await read("/api/devices");
+    const tag = first.headers.get("etag") ?? "";
+    expect(tag).toMatch(/^W\/"[\w-]{27}"$/);
+    expect(first.headers.get("cache-control")).toBe("no-store");
+    // pi-1 is connected: its last_seen is the time of the read, which alone changes nothing.
+    now += 5_000;
+    const same = await read("/api/devices", tag);
+    expect(same.status).toBe(304);
+    expect(await same.text()).toBe("");
+    expect(same.headers.get("etag")).toBe(tag);
+    expect((await read("/api/devices", `"other", ${tag.slice(2)}`)).status).toBe(304);
+    expect((await read("/api/devices", '"other"')).status).toBe(200);
+    // Another filter is another page, with its own tag.
+    expect((await read("/api/devices?status=offline", tag)).status).toBe(200);
+
+    const alerts = await read("/api/alerts");
+    const alertsTag = alerts.headers.get("etag") ?? "";
+    expect((await read("/api/alerts", alertsTag)).status).toBe(304);
+    const id = ((await alerts.json()) as { alerts: Array<{ alert_id: string }> }).alerts[0]!
+      .alert_id;
+    expect((await get(`/api/alerts/${id}/acknowledge`, clinician, "POST")).status).toBe(200);
+    // Acknowledged: the alert reads differently, in the alerts and in the fleet.
+    const changed = await read("/api/alerts", alertsTag);
+    expect(changed.status).toBe(200);
+    expect(changed.headers.get("etag")).not.toBe(alertsTag);
+    expect((await read("/api/devices", tag)).status).toBe(200);
   });
 });

@@ -87,6 +87,14 @@ const idempotency = {
   schema: { type: "string", maxLength: 200 },
 };
 const device = pathParameter("device_id", DeviceId);
+const ifNoneMatch = {
+  name: "If-None-Match",
+  in: "header",
+  required: false,
+  description: "the ETag of the page the client holds: 304 with no body when it still holds",
+  schema: { type: "string" },
+};
+const notModified = { "304": { description: "unchanged since the ETag given in If-None-Match" } };
 const patient = pathParameter("patient_id", PatientId);
 const since = {
   ...pathParameter("since", Schema.typeSchema(Since)),
@@ -260,9 +268,10 @@ export const openApiDocument = () => ({
       get: {
         summary:
           "The fleet: each device's assignment, presence (connected, last seen), last sample and open alerts, a page at a time (status= filters)",
-        parameters: queryParameters(FleetDevicesQuery),
+        parameters: [...queryParameters(FleetDevicesQuery), ifNoneMatch],
         responses: {
           "200": ok("a page of devices", FleetDevicesResponse),
+          ...notModified,
           ...problems(400, 401, 403, 503),
         },
       },
@@ -280,9 +289,10 @@ export const openApiDocument = () => ({
     "/api/alerts": {
       get: {
         summary: "The open data-gap alerts, newest first",
-        parameters: queryParameters(AlertsQuery),
+        parameters: [...queryParameters(AlertsQuery), ifNoneMatch],
         responses: {
           "200": ok("a page of open alerts", AlertsResponse),
+          ...notModified,
           ...problems(400, 401, 403, 503),
         },
       },

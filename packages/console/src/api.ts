@@ -67,14 +67,30 @@ export const NO_ANSWER: Problem = {
   detail: "the server did not answer",
 };
 
+/** A conditional read's answer: the new body and its ETag, or `unchanged` (304). */
+export type Revalidated<T> =
+  | { readonly unchanged: true }
+  | { readonly unchanged: false; readonly body: T; readonly etag: string | null };
+
 export interface Api {
   readonly get: <T>(path: string) => Promise<T>;
   readonly post: <T>(path: string, body: unknown, idempotencyKey?: string) => Promise<T>;
+  /** Any other method (`PATCH`, `DELETE`). */
+  readonly send: <T>(method: string, path: string, body?: unknown) => Promise<T>;
+  /** A GET with `If-None-Match`: `unchanged` when the server still has `etag`. */
+  readonly getIfChanged: <T>(path: string, etag: string | null) => Promise<Revalidated<T>>;
 }
 
 /** The API with a bearer token; `onUnauthorized` runs when the token is no longer taken. */
 export const apiClient = (token: string, onUnauthorized: () => void, base = ""): Api => {
-  const call = async <T>(method: string, path: string, body?: unknown, key?: string) => {
+  const call = async <T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    key?: string,
+    etag?: string | null,
+    seen?: (etag: string | null, unchanged: boolean) => void,
+  ) => {
     let response: Response;
     try {
       response = await fetch(`${base}${path}`, {
@@ -84,12 +100,15 @@ export const apiClient = (token: string, onUnauthorized: () => void, base = ""):
           accept: "application/json",
           ...(body === undefined ? {} : { "content-type": "application/json" }),
           ...(key === undefined ? {} : { "idempotency-key": key }),
+          ...(etag ? { "if-none-match": etag } : {}),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch {
       throw new ApiRefusal(NO_ANSWER);
     }
+    seen?.(response.headers.get("etag"), response.status === 304);
+    if (response.status === 304) return undefined as T;
     const text = await response.text();
     let json: unknown;
     try {
@@ -110,6 +129,16 @@ export const apiClient = (token: string, onUnauthorized: () => void, base = ""):
   return {
     get: (path) => call("GET", path),
     post: (path, body, key) => call("POST", path, body, key),
+    send: (method, path, body) => call(method, path, body),
+    getIfChanged: async <T>(path: string, etag: string | null) => {
+      let answer: { etag: string | null; unchanged: boolean } = { etag: null, unchanged: false };
+      const body = await call<T>("GET", path, undefined, undefined, etag, (tag, unchanged) => {
+        answer = { etag: tag, unchanged };
+      });
+      return answer.unchanged
+        ? { unchanged: true as const }
+        : { unchanged: false as const, body, etag: answer.etag };
+    },
   };
 };
 

@@ -1,6 +1,7 @@
 import { render } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type Api, apiClient } from "./api.js";
+import { AlertsPage } from "./pages/alerts.js";
 import { DevicePage } from "./pages/device.js";
 import { DevicesPage } from "./pages/devices.js";
 import { PatientPage } from "./pages/patient.js";
@@ -25,6 +26,7 @@ export interface PageProps {
 
 type Route =
   | { readonly page: "devices" }
+  | { readonly page: "alerts" }
   | { readonly page: "device"; readonly id: string }
   | { readonly page: "patient"; readonly id: string }
   | { readonly page: "sign-in" };
@@ -35,6 +37,7 @@ const routeOf = (path: string): Route => {
   const patient = /^\/patients\/([^/]+)$/.exec(path);
   if (patient) return { page: "patient", id: decodeURIComponent(patient[1] as string) };
   if (path === "/sign-in") return { page: "sign-in" };
+  if (path === "/alerts") return { page: "alerts" };
   return { page: "devices" };
 };
 
@@ -114,6 +117,9 @@ const App = ({ config }: { config: ConsoleConfig }) => {
             <a href="/" aria-current={route.page === "devices" ? "page" : undefined}>
               Devices
             </a>
+            <a href="/alerts" aria-current={route.page === "alerts" ? "page" : undefined}>
+              Alerts
+            </a>
           </nav>
         )}
         <p class="zone">
@@ -152,6 +158,8 @@ const App = ({ config }: { config: ConsoleConfig }) => {
                 return <DevicePage key={route.id} {...props} deviceId={route.id} />;
               case "patient":
                 return <PatientPage key={route.id} {...props} patientId={route.id} />;
+              case "alerts":
+                return <AlertsPage {...props} />;
               default:
                 return <DevicesPage {...props} />;
             }

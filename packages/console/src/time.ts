@@ -94,3 +94,12 @@ export const zoneLabel = (timeZone: string, at = Date.now()): string => {
     .find((p) => p.type === "timeZoneName")?.value;
   return short && short !== timeZone ? `${timeZone} (${short})` : timeZone;
 };
+
+/** "12 s ago", "5 min ago", "3 h ago", "2 d ago": how long before `now`. */
+export const ago = (ms: number, now: number): string => {
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86_400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86_400)} d ago`;
+};

@@ -13,6 +13,7 @@ import { Hono } from "hono";
 import type { Routes } from "../app.js";
 import { type ApiEnv, requireRole } from "../context.js";
 import { decodeInput, decodeParam, noQuery } from "../input.js";
+import { sendRevalidated } from "../revalidate.js";
 import {
   AlertResponse,
   AlertsQuery,
@@ -83,11 +84,20 @@ export const fleet = ({ run, cursors }: Routes) => {
       ),
     );
     const shown = page.devices.map(deviceView);
-    return send(c, FleetDevicesResponse, {
-      devices: shown,
-      count: shown.length,
-      next_cursor: page.nextCursor === null ? null : cursors.seal(page.nextCursor),
-    });
+    return sendRevalidated(
+      c,
+      FleetDevicesResponse,
+      {
+        devices: shown,
+        count: shown.length,
+        next_cursor: page.nextCursor === null ? null : cursors.seal(page.nextCursor),
+      },
+      // A connected device's last_seen is the time of the read: the same page an instant later.
+      (p) => ({
+        ...p,
+        devices: p.devices.map((d) => (d.connected ? { ...d, last_seen: null } : d)),
+      }),
+    );
   });
 
   app.get("/:device_id", async (c) => {
@@ -121,7 +131,7 @@ export const alerts = ({ run, cursors }: Routes) => {
           }),
       ),
     );
-    return send(c, AlertsResponse, {
+    return sendRevalidated(c, AlertsResponse, {
       alerts: page.alerts.map(alertView),
       count: page.alerts.length,
       next_cursor: page.nextCursor === null ? null : cursors.seal(page.nextCursor),

@@ -4,6 +4,7 @@ import { CommandForm, type FieldSpec } from "../command-form.js";
 import type { PageProps } from "../main.js";
 import { rememberDevice } from "../session.js";
 import { formatTime, zoneLabel } from "../time.js";
+import { DeviceConfiguration } from "./device-configuration.js";
 
 const OUTCOME: Record<Assignment["status"], string> = {
   active: "Active",
@@ -143,6 +144,12 @@ export const DevicePage = ({
               </table>
             </div>
           )}
+          <DeviceConfiguration
+            api={api}
+            session={session}
+            timeZone={timeZone}
+            deviceId={deviceId}
+          />
         </div>
 
         <aside aria-labelledby="commands-title" class="commands">

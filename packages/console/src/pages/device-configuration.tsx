@@ -1,0 +1,526 @@
+import { useMemo, useState } from "preact/hooks";
+import { type Api, ApiRefusal, enc, type Problem } from "../api.js";
+import { usePolled } from "../fleet.js";
+import type { Session } from "../session.js";
+import { ago, formatTime } from "../time.js";
+
+/** The settings as the API shows them (`DeviceConfiguration`'s `desired`). */
+interface Settings {
+  readonly sensor?: { readonly sample_rate_hz?: number };
+  readonly publish?: {
+    readonly interval_ms?: number;
+    readonly status_interval_ms?: number;
+    readonly live_interval_ms?: number;
+    readonly live_until?: number;
+  };
+}
+
+/** The device's last report (`ReportedDeviceState`). */
+interface Reported {
+  readonly agent: { readonly version: string };
+  readonly sensor: {
+    readonly model: string;
+    readonly healthy: boolean;
+    readonly error?: string | null;
+    readonly sample_rate_hz: number;
+  };
+  readonly publish: {
+    readonly interval_ms: number;
+    readonly status_interval_ms: number;
+    readonly live_interval_ms?: number;
+    readonly live_until?: number;
+    readonly effective_interval_ms: number;
+    readonly basic_ingest: boolean;
+    readonly last_publish_at?: number | null;
+  };
+  readonly outbox: { readonly depth: number; readonly bytes: number; readonly drops: number };
+  readonly reconnects: number;
+  readonly uptime_s: number;
+  readonly wifi?: { readonly connected: boolean; readonly ssid?: string | null };
+  readonly cpu_temperature_c?: number | null;
+  readonly timestamp: number;
+}
+
+interface Configuration {
+  readonly device_id: string;
+  readonly version: number;
+  readonly desired: Settings;
+  readonly reported: Reported | null;
+  readonly pending: ReadonlyArray<string>;
+  readonly refused: ReadonlyArray<{ readonly setting: string; readonly reason: string }>;
+  readonly desired_at: number | null;
+  readonly reported_at: number | null;
+}
+
+type Read =
+  | { readonly state: "ok"; readonly config: Configuration }
+  | { readonly state: "no-shadow" }
+  | { readonly state: "unavailable"; readonly why: string };
+
+type Field = "sample_rate_hz" | "interval_ms" | "live_interval_ms" | "duration_min" | "form";
+type Messages = Partial<Record<Field, string>>;
+
+const KEY_OF: Record<string, Field> = {
+  "sensor.sample_rate_hz": "sample_rate_hz",
+  "publish.interval_ms": "interval_ms",
+  interval_ms: "live_interval_ms",
+  duration_s: "duration_min",
+};
+
+/** The API's refusal of a change, in plain words next to the field it concerns. */
+export const explainConfigurationRefusal = (problem: Problem): Messages => {
+  const slug = problem.type.split("/").pop() ?? "";
+  switch (slug) {
+    case "validation-error": {
+      const out: Messages = {};
+      for (const issue of problem.errors ?? []) {
+        const field = KEY_OF[issue.path] ?? "form";
+        // The API names the configuration file's key; the form names the field.
+        const text = issue.message
+          .replace(/^sample_rate_hz must be/, "The sample rate must be")
+          .replace(/^(live_)?interval_ms must be/, "The interval must be")
+          .replace(
+            /^duration_s must be between \d+ and (\d+)/,
+            (_m, most: string) => `Live mode lasts 1 to ${Number(most) / 60} minutes`,
+          )
+          .replace(/^duration_s must be a whole number/, "The duration is a whole number");
+        out[field] = out[field] ? `${out[field]} ${text}.` : `${text}.`;
+      }
+      if (Object.keys(out).length === 0)
+        out.form = `The server refused the change: ${problem.detail ?? problem.title}.`;
+      return out;
+    }
+    case "forbidden":
+      return { form: "Your role may read but not change a device's settings." };
+    case "concurrent-change":
+    case "shadow-busy":
+      return { form: "The device's settings changed at the same moment. Try again." };
+    case "shadow-refused":
+      return {
+        form: `The device settings service refused the change: ${problem.detail ?? problem.title}.`,
+      };
+    case "shadow-too-large":
+      return { form: "The device's settings document is full (8 KB); nothing was changed." };
+    case "shadow-unavailable":
+      return { form: "The device settings service is unavailable. Try again in a moment." };
+    case "network-error":
+      return { form: "The server did not answer. Send it again (it is safe to repeat)." };
+    default:
+      return { form: `The server refused the change: ${problem.detail ?? problem.title}.` };
+  }
+};
+
+const readConfiguration = async (api: Api, deviceId: string): Promise<Read> => {
+  try {
+    return {
+      state: "ok",
+      config: await api.get<Configuration>(`/api/devices/${enc(deviceId)}/configuration`),
+    };
+  } catch (e) {
+    if (e instanceof ApiRefusal && e.slug === "device-shadow-not-found")
+      return { state: "no-shadow" };
+    if (e instanceof ApiRefusal && e.problem.status === 503)
+      return { state: "unavailable", why: e.message };
+    throw e;
+  }
+};
+
+const wholeNumber = (v: string) => (/^\s*\d+\s*$/.test(v) ? Number(v) : undefined);
+const seconds = (ms: number) =>
+  ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toLocaleString("en-GB")} s`;
+const kb = (bytes: number) =>
+  `${(bytes / 1024).toLocaleString("en-GB", { maximumFractionDigits: 1 })} KB`;
+
+const FieldError = ({ id, text }: { id: string; text: string | undefined }) =>
+  text ? (
+    <p id={id} class="field-error">
+      {text}
+    </p>
+  ) : null;
+
+/**
+ * A device's configuration through its shadow: what is asked of it (desired)
+ * beside what it runs with (reported), the settings it refused, its status
+ * figures; clinicians change the sample rate and publish interval and start
+ * or end live mode.
+ */
+export const DeviceConfiguration = ({
+  api,
+  session,
+  timeZone,
+  deviceId,
+}: {
+  readonly api: Api;
+  readonly session: Session;
+  readonly timeZone: string;
+  readonly deviceId: string;
+}) => {
+  const read = useMemo(() => {
+    let last = "";
+    return async () => {
+      const r = await readConfiguration(api, deviceId);
+      const text = JSON.stringify(r);
+      const changed = text !== last;
+      last = text;
+      return { items: r, changed };
+    };
+  }, [api, deviceId]);
+  const polled = usePolled(read, [read]);
+  const [rate, setRate] = useState("");
+  const [interval, setPublishInterval] = useState("");
+  const [liveInterval, setLiveInterval] = useState("1000");
+  const [liveMinutes, setLiveMinutes] = useState("5");
+  const [messages, setMessages] = useState<Messages>({});
+  const [liveMessages, setLiveMessages] = useState<Messages>({});
+  const [busy, setBusy] = useState(false);
+  const [announce, setAnnounce] = useState("");
+  const clinician = session.role === "clinician";
+  const id = (f: string) => `config-${deviceId}-${f}`;
+
+  const r = polled.data;
+  const config = r?.state === "ok" ? r.config : undefined;
+  const reported = config?.reported ?? null;
+  const now = polled.checkedAt ?? Date.now();
+  const refusedOf = (key: string) => config?.refused.find((x) => x.setting === key)?.reason;
+  const pending = (key: string) => config?.pending.includes(key) ?? false;
+  const liveUntil = config?.desired.publish?.live_until;
+  const liveOn = liveUntil !== undefined && liveUntil > now;
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const out: Messages = {};
+    const hz = rate.trim() === "" ? undefined : wholeNumber(rate);
+    const ms = interval.trim() === "" ? undefined : wholeNumber(interval);
+    if (rate.trim() !== "" && hz === undefined)
+      out.sample_rate_hz = "The sample rate is a whole number of samples a second.";
+    if (interval.trim() !== "" && ms === undefined)
+      out.interval_ms = "The interval is a whole number of milliseconds.";
+    if (rate.trim() === "" && interval.trim() === "")
+      out.form = "Enter a new sample rate, a new publish interval, or both.";
+    setMessages(out);
+    if (Object.keys(out).length > 0) return;
+    setBusy(true);
+    try {
+      await api.send("PATCH", `/api/devices/${enc(deviceId)}/configuration`, {
+        ...(hz !== undefined ? { sensor: { sample_rate_hz: hz } } : {}),
+        ...(ms !== undefined ? { publish: { interval_ms: ms } } : {}),
+      });
+      setRate("");
+      setPublishInterval("");
+      setAnnounce(
+        "Settings stored. The device takes them when it next hears from its shadow, and reports them.",
+      );
+      polled.refresh();
+    } catch (err) {
+      setMessages(
+        err instanceof ApiRefusal
+          ? explainConfigurationRefusal(err.problem)
+          : { form: "The change could not be sent." },
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const startLive = async (e: Event) => {
+    e.preventDefault();
+    const out: Messages = {};
+    const ms = wholeNumber(liveInterval);
+    const minutes = wholeNumber(liveMinutes);
+    if (ms === undefined) out.live_interval_ms = "The interval is a whole number of milliseconds.";
+    if (minutes === undefined) out.duration_min = "The duration is a whole number of minutes.";
+    setLiveMessages(out);
+    if (ms === undefined || minutes === undefined) return;
+    setBusy(true);
+    try {
+      await api.post(`/api/devices/${enc(deviceId)}/live`, {
+        interval_ms: ms,
+        duration_s: minutes * 60,
+      });
+      setAnnounce(`Live mode started for ${minutes} minutes.`);
+      polled.refresh();
+    } catch (err) {
+      setLiveMessages(
+        err instanceof ApiRefusal
+          ? explainConfigurationRefusal(err.problem)
+          : { form: "Live mode could not be started." },
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const endLive = async () => {
+    setBusy(true);
+    try {
+      await api.send("DELETE", `/api/devices/${enc(deviceId)}/live`);
+      setAnnounce("Live mode ended.");
+      polled.refresh();
+    } catch (err) {
+      setLiveMessages(
+        err instanceof ApiRefusal
+          ? explainConfigurationRefusal(err.problem)
+          : { form: "Live mode could not be ended." },
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const described = (f: Field, hint?: string) => {
+    const ids = [hint, messages[f] || liveMessages[f] ? id(`${f}-error`) : undefined].filter(
+      Boolean,
+    );
+    return ids.length > 0 ? ids.join(" ") : undefined;
+  };
+
+  const row = (label: string, key: string, desired: string, reportedValue: string) => {
+    const refused = refusedOf(key);
+    return (
+      <tr>
+        <th scope="row">{label}</th>
+        <td>{desired}</td>
+        <td>{reportedValue}</td>
+        <td>
+          {refused ? (
+            <span class="field-error">Refused by the device: {refused}</span>
+          ) : pending(key) ? (
+            <span class="badge pending">Waiting for the device</span>
+          ) : desired === "—" ? (
+            <span class="muted">the device's own</span>
+          ) : (
+            <span class="badge free">Taken</span>
+          )}
+        </td>
+      </tr>
+    );
+  };
+
+  return (
+    <section aria-labelledby={id("title")} class="configuration" data-testid="configuration">
+      <h2 id={id("title")}>Configuration</h2>
+      {/* A live region without the status role: the device page's own status stays the one. */}
+      <p class="live" aria-live="polite" data-testid="configuration-announce">
+        {announce}
+      </p>
+      {polled.error && (
+        <p role="alert" class="field-error">
+          The configuration could not be read: {polled.error}.
+        </p>
+      )}
+      {r === undefined ? (
+        <p>…</p>
+      ) : r.state === "unavailable" ? (
+        <p>The device settings service is unavailable: {r.why}.</p>
+      ) : r.state === "no-shadow" ? (
+        <p data-testid="no-shadow">
+          This device has not reported its settings yet, and none were set for it.
+        </p>
+      ) : (
+        config && (
+          <>
+            <div class="table-wrap">
+              <table aria-labelledby={id("title")} data-testid="configuration-table">
+                <thead>
+                  <tr>
+                    <th scope="col">Setting</th>
+                    <th scope="col">Asked for</th>
+                    <th scope="col">Device runs with</th>
+                    <th scope="col">State</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {row(
+                    "Sample rate",
+                    "sensor.sample_rate_hz",
+                    config.desired.sensor?.sample_rate_hz !== undefined
+                      ? `${config.desired.sensor.sample_rate_hz} Hz`
+                      : "—",
+                    reported ? `${reported.sensor.sample_rate_hz} Hz` : "not reported",
+                  )}
+                  {row(
+                    "Publish interval",
+                    "publish.interval_ms",
+                    config.desired.publish?.interval_ms !== undefined
+                      ? seconds(config.desired.publish.interval_ms)
+                      : "—",
+                    reported ? seconds(reported.publish.interval_ms) : "not reported",
+                  )}
+                </tbody>
+              </table>
+            </div>
+            <p data-testid="live-mode">
+              {liveOn && liveUntil !== undefined ? (
+                <>
+                  <strong>Live mode</strong> until {formatTime(liveUntil, timeZone)}: a batch every{" "}
+                  {seconds(config.desired.publish?.live_interval_ms ?? 1000)}
+                  {reported
+                    ? `; the device publishes every ${seconds(reported.publish.effective_interval_ms)} now`
+                    : ""}
+                  .
+                </>
+              ) : (
+                <>
+                  Live mode is off
+                  {reported
+                    ? `; the device publishes every ${seconds(reported.publish.effective_interval_ms)}`
+                    : ""}
+                  .
+                </>
+              )}
+            </p>
+            {reported && (
+              <>
+                <h3>Last report</h3>
+                <dl class="figures" data-testid="device-figures">
+                  <dt>Reported</dt>
+                  <dd>
+                    {formatTime(reported.timestamp, timeZone)}{" "}
+                    <span class="muted">({ago(reported.timestamp, now)})</span>
+                  </dd>
+                  <dt>Sensor</dt>
+                  <dd>
+                    {reported.sensor.model},{" "}
+                    {reported.sensor.healthy ? (
+                      <span class="badge free">healthy</span>
+                    ) : (
+                      <span class="badge offline">
+                        not healthy{reported.sensor.error ? `: ${reported.sensor.error}` : ""}
+                      </span>
+                    )}
+                  </dd>
+                  <dt>Outbox</dt>
+                  <dd>
+                    {reported.outbox.depth} batches waiting ({kb(reported.outbox.bytes)}),{" "}
+                    {reported.outbox.drops} dropped
+                  </dd>
+                  <dt>Last publish</dt>
+                  <dd>
+                    {reported.publish.last_publish_at
+                      ? formatTime(reported.publish.last_publish_at, timeZone)
+                      : "none yet"}
+                  </dd>
+                  <dt>Connection</dt>
+                  <dd>
+                    {reported.reconnects} reconnects, up {Math.floor(reported.uptime_s / 60)} min
+                    {reported.wifi
+                      ? `, Wi-Fi ${reported.wifi.connected ? `on${reported.wifi.ssid ? ` (${reported.wifi.ssid})` : ""}` : "off"}`
+                      : ""}
+                  </dd>
+                  {reported.cpu_temperature_c != null && (
+                    <>
+                      <dt>CPU temperature</dt>
+                      <dd>{reported.cpu_temperature_c.toFixed(1)} °C</dd>
+                    </>
+                  )}
+                  <dt>Agent</dt>
+                  <dd>version {reported.agent.version}</dd>
+                </dl>
+                <p class="hint">The devices report no battery level.</p>
+              </>
+            )}
+          </>
+        )
+      )}
+
+      {clinician && r !== undefined && r.state !== "unavailable" && (
+        <div class="config-forms">
+          <form
+            class="command"
+            id={id("settings")}
+            aria-labelledby={id("settings-title")}
+            noValidate
+            onSubmit={(e) => void submit(e)}
+          >
+            <h3 id={id("settings-title")}>Change settings</h3>
+            <label for={id("sample_rate_hz")}>Sample rate (Hz)</label>
+            <input
+              id={id("sample_rate_hz")}
+              inputMode="numeric"
+              value={rate}
+              autocomplete="off"
+              aria-invalid={messages.sample_rate_hz ? true : undefined}
+              aria-describedby={described("sample_rate_hz", id("sample_rate_hz-hint"))}
+              onInput={(e) => setRate((e.target as HTMLInputElement).value)}
+            />
+            <p id={id("sample_rate_hz-hint")} class="hint">
+              1 to 50 Hz, or 100, 200 or 400 Hz. Empty: unchanged.
+            </p>
+            <FieldError id={id("sample_rate_hz-error")} text={messages.sample_rate_hz} />
+            <label for={id("interval_ms")}>Publish interval (ms)</label>
+            <input
+              id={id("interval_ms")}
+              inputMode="numeric"
+              value={interval}
+              autocomplete="off"
+              aria-invalid={messages.interval_ms ? true : undefined}
+              aria-describedby={described("interval_ms", id("interval_ms-hint"))}
+              onInput={(e) => setPublishInterval((e.target as HTMLInputElement).value)}
+            />
+            <p id={id("interval_ms-hint")} class="hint">
+              How often a batch of samples is sent: 100 to 60,000 ms. Empty: unchanged.
+            </p>
+            <FieldError id={id("interval_ms-error")} text={messages.interval_ms} />
+            <FieldError id={id("settings-error")} text={messages.form} />
+            <button type="submit" disabled={busy}>
+              Save settings
+            </button>
+          </form>
+
+          <form
+            class="command"
+            id={id("live")}
+            aria-labelledby={id("live-title")}
+            noValidate
+            onSubmit={(e) => void startLive(e)}
+          >
+            <h3 id={id("live-title")}>Live mode</h3>
+            <p class="hint">
+              Someone is watching: the device sends its samples more often until the time is up,
+              then goes back to its own interval by itself.
+            </p>
+            <label for={id("live_interval_ms")}>Interval while live (ms)</label>
+            <input
+              id={id("live_interval_ms")}
+              inputMode="numeric"
+              value={liveInterval}
+              autocomplete="off"
+              aria-invalid={liveMessages.live_interval_ms ? true : undefined}
+              aria-describedby={described("live_interval_ms")}
+              onInput={(e) => setLiveInterval((e.target as HTMLInputElement).value)}
+            />
+            <FieldError id={id("live_interval_ms-error")} text={liveMessages.live_interval_ms} />
+            <label for={id("duration_min")}>For how long (minutes)</label>
+            <input
+              id={id("duration_min")}
+              inputMode="numeric"
+              value={liveMinutes}
+              autocomplete="off"
+              aria-invalid={liveMessages.duration_min ? true : undefined}
+              aria-describedby={described("duration_min", id("duration_min-hint"))}
+              onInput={(e) => setLiveMinutes((e.target as HTMLInputElement).value)}
+            />
+            <p id={id("duration_min-hint")} class="hint">
+              At most 60 minutes.
+            </p>
+            <FieldError id={id("duration_min-error")} text={liveMessages.duration_min} />
+            <FieldError id={id("live-error")} text={liveMessages.form} />
+            <button type="submit" disabled={busy}>
+              Start live mode
+            </button>
+            {liveOn && (
+              <button
+                type="button"
+                class="secondary"
+                disabled={busy}
+                onClick={() => void endLive()}
+              >
+                End live mode now
+              </button>
+            )}
+          </form>
+        </div>
+      )}
+    </section>
+  );
+};
