@@ -225,6 +225,12 @@ try {
 
   // Navigation to the patient's page until the week's epochs are drawn.
   const drawn = (kind: string) =>
+    waitDrawn(kind).catch(async (e) => {
+      const said = await page.getByTestId("chart-summary").textContent();
+      const alerts = await page.getByRole("alert").allTextContents();
+      throw new Error(`the ${kind} chart was not drawn: "${said}" ${alerts.join(" ")} (${e})`);
+    });
+  const waitDrawn = (kind: string) =>
     page.waitForFunction((k) => {
       const doc = (
         globalThis as unknown as {

@@ -103,7 +103,7 @@ beforeAll(async () => {
   for (;;) {
     const page = await api(
       "GET",
-      `/api/patients/${PATIENT}/activity?start_time=${recStart}&end_time=${recEnd}`,
+      `/api/patients/${PATIENT}/activity?start_time=${recStart - MIN}&end_time=${recEnd + MIN}`,
     );
     const samples = (page.epochs as Array<{ samples: number }>).reduce((n, e) => n + e.samples, 0);
     if (samples >= sent) break;

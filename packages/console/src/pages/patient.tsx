@@ -106,13 +106,13 @@ const hm = (minutes: number) =>
  */
 export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientId: string }) => {
   // The clinic's week: the last seven days in its zone, today's so far included.
+  const [now, setNow] = useState(() => Date.now());
   const week = useMemo(() => {
-    const now = Date.now();
     const last = localDate(now, timeZone);
     const first = addDays(last, -6);
     const start = fromLocalInput(`${first}T00:00`, timeZone) ?? now - 7 * DAY;
     return { first, last, start, end: now };
-  }, [patientId, timeZone]);
+  }, [patientId, timeZone, now]);
   const [history, setHistory] = useState<ReadonlyArray<Assignment> | undefined>();
   const [days, setDays] = useState<ReadonlyArray<ActivityDay> | undefined>();
   // The view is in the address (`?from=…&to=…`, ms): a link or a reload shows the same.
@@ -157,7 +157,7 @@ export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientI
     return () => {
       live = false;
     };
-  }, [patientId]);
+  }, [patientId, week]);
 
   // The view's data: epochs of a length that suits its span, or its raw samples.
   useEffect(() => {
@@ -241,9 +241,23 @@ export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientI
     v.end - v.start < MIN_SPAN_MS
       ? zoom(v, MIN_SPAN_MS / (v.end - v.start), bounds)
       : zoom(v, 1, bounds);
+  // A span around the view's middle; a view ending now keeps ending now.
   const spanOf = (ms: number) => {
     const middle = (view.start + view.end) / 2;
-    setView(zoomTo({ start: middle - ms / 2, end: middle + ms / 2 }));
+    setView(
+      view.end >= bounds.end
+        ? zoomTo({ start: bounds.end - ms, end: bounds.end })
+        : zoomTo({ start: middle - ms / 2, end: middle + ms / 2 }),
+    );
+  };
+  // Reads again what has arrived since: a view ending now moves on to the new now.
+  const refresh = () => {
+    const at = Date.now();
+    epochCache.current.clear();
+    setNow(at);
+    setView(
+      view.end >= bounds.end ? { start: at - (view.end - view.start), end: at } : { ...view },
+    );
   };
   const onKey = (e: KeyboardEvent) => {
     const act: Record<string, () => void> = {
@@ -438,6 +452,9 @@ export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientI
         </button>
         <button type="button" class="secondary" onClick={() => setView(pan(view, 0.5, bounds))}>
           Later →
+        </button>
+        <button type="button" onClick={refresh}>
+          Refresh
         </button>
       </div>
       <p class="hint" data-testid="chart-view">
