@@ -12,21 +12,33 @@ const COLOURS = ["#1f5fa8", "#b3261e", "#2e7d32", "#6a1b9a", "#8d5a00"];
 export const NON_WEAR_FILL = "rgba(110, 118, 129, 0.22)";
 export const HEIGHT = 300;
 
-const timeAxis = (timeZone: string): uPlot.Axis => ({
-  // 24-hour clock times of the clinic; the date too when the view spans days.
-  values: (u, splits) => {
-    const span = (u.scales.x?.max ?? 0) - (u.scales.x?.min ?? 0);
-    const f = new Intl.DateTimeFormat("en-GB", {
-      timeZone,
-      hour: "2-digit",
-      minute: "2-digit",
-      hourCycle: "h23",
-      ...(span < 180_000 ? { second: "2-digit" } : {}),
-      ...(span > 86_400_000 ? { day: "numeric", month: "short" } : {}),
-    });
-    return splits.map((t) => f.format(t));
-  },
-});
+const timeAxis = (timeZone: string): uPlot.Axis => {
+  const dayOnly = new Intl.DateTimeFormat("en-GB", {
+    timeZone,
+    weekday: "short",
+    day: "numeric",
+    month: "short",
+  });
+  return {
+    // Room for a label each: a week gets a tick a day, at the clinic's midnight.
+    space: 90,
+    // 24-hour clock times of the clinic; the day alone for a tick at midnight of a long view.
+    values: (u, splits) => {
+      const span = (u.scales.x?.max ?? 0) - (u.scales.x?.min ?? 0);
+      const f = new Intl.DateTimeFormat("en-GB", {
+        timeZone,
+        hour: "2-digit",
+        minute: "2-digit",
+        hourCycle: "h23",
+        ...(span < 180_000 ? { second: "2-digit" } : {}),
+        ...(span > 86_400_000 ? { day: "numeric", month: "short" } : {}),
+      });
+      return splits.map((t) =>
+        span > 2 * 86_400_000 && f.format(t).endsWith("00:00") ? dayOnly.format(t) : f.format(t),
+      );
+    },
+  };
+};
 
 /**
  * A uPlot chart of the view: epochs (ENMO and MAD in mg, coverage in %,
@@ -94,6 +106,8 @@ export const drawChart = (
       width,
       height: HEIGHT,
       ms: 1,
+      // Ticks at the clinic's round times (midnight, whole hours), whatever the browser's zone.
+      tzDate: (ts) => uPlot.tzDate(new Date(ts), timeZone),
       scales: { x: { time: true }, y: { auto: true }, pct: { range: [0, 100] } },
       axes: [
         timeAxis(timeZone),
@@ -116,6 +130,8 @@ export const drawChart = (
       width,
       height: HEIGHT,
       ms: 1,
+      // Ticks at the clinic's round times (midnight, whole hours), whatever the browser's zone.
+      tzDate: (ts) => uPlot.tzDate(new Date(ts), timeZone),
       scales: { x: { time: true }, y: { auto: true } },
       axes: [timeAxis(timeZone), { label: "magnitude (g)" }],
       series: [time, ...c.devices.map((d, i) => line(d, COLOURS[i % COLOURS.length] as string))],
