@@ -13,8 +13,47 @@ export interface Assignment {
   readonly assignment_timestamp: number;
   readonly assignment_end: number | null;
   readonly ended_by: string | null;
-  readonly status: "active" | "completed" | "device_returned";
+  readonly status: "active" | "completed" | "device_returned" | "entered_in_error";
   readonly notes: string | null;
+  /** Present on a corrected assignment only: its latest correction. */
+  readonly correction?: {
+    readonly corrected_by: string;
+    readonly corrected_at: number;
+    readonly reason: string;
+    readonly note: string;
+  };
+}
+
+/** One epoch of a patient's activity (`GET /api/patients/{id}/activity`). */
+export interface ActivityEpoch {
+  readonly time: number;
+  readonly epoch_ms: number;
+  readonly device_id: string;
+  readonly enmo_mg: number;
+  readonly mad_mg: number;
+  readonly samples: number;
+  readonly expected_samples: number;
+  readonly coverage: number;
+  readonly wear: boolean;
+  readonly intensity: "sedentary" | "light" | "moderate" | "vigorous" | null;
+  readonly steps: number;
+  readonly cadence_spm: number;
+}
+
+/** One day of a patient's activity in a time zone (`GET /api/patients/{id}/activity/daily`). */
+export interface ActivityDay {
+  readonly date: string;
+  readonly start_time: number;
+  readonly end_time: number;
+  readonly wear_minutes: number;
+  readonly sedentary_minutes: number;
+  readonly light_minutes: number;
+  readonly moderate_minutes: number;
+  readonly vigorous_minutes: number;
+  readonly steps: number;
+  readonly mean_enmo_mg: number | null;
+  readonly coverage: number;
+  readonly devices: ReadonlyArray<string>;
 }
 
 export interface CurrentPatient {
@@ -74,6 +113,11 @@ export type Revalidated<T> =
 
 export interface Api {
   readonly get: <T>(path: string) => Promise<T>;
+  /** A text answer (CSV: `accept` `text/csv`), with the answer's headers. */
+  readonly getText: (
+    path: string,
+    accept: string,
+  ) => Promise<{ readonly text: string; readonly headers: Headers }>;
   readonly post: <T>(path: string, body: unknown, idempotencyKey?: string) => Promise<T>;
   /** Any other method (`PATCH`, `DELETE`). */
   readonly send: <T>(method: string, path: string, body?: unknown) => Promise<T>;
@@ -90,6 +134,8 @@ export const apiClient = (token: string, onUnauthorized: () => void, base = ""):
     key?: string,
     etag?: string | null,
     seen?: (etag: string | null, unchanged: boolean) => void,
+    accept = "application/json",
+    raw?: (text: string, headers: Headers) => T,
   ) => {
     let response: Response;
     try {
@@ -97,7 +143,7 @@ export const apiClient = (token: string, onUnauthorized: () => void, base = ""):
         method,
         headers: {
           authorization: `Bearer ${token}`,
-          accept: "application/json",
+          accept,
           ...(body === undefined ? {} : { "content-type": "application/json" }),
           ...(key === undefined ? {} : { "idempotency-key": key }),
           ...(etag ? { "if-none-match": etag } : {}),
@@ -110,6 +156,7 @@ export const apiClient = (token: string, onUnauthorized: () => void, base = ""):
     seen?.(response.headers.get("etag"), response.status === 304);
     if (response.status === 304) return undefined as T;
     const text = await response.text();
+    if (response.ok && raw) return raw(text, response.headers);
     let json: unknown;
     try {
       json = text === "" ? undefined : JSON.parse(text);
@@ -128,6 +175,11 @@ export const apiClient = (token: string, onUnauthorized: () => void, base = ""):
   };
   return {
     get: (path) => call("GET", path),
+    getText: (path, accept) =>
+      call("GET", path, undefined, undefined, undefined, undefined, accept, (text, headers) => ({
+        text,
+        headers,
+      })),
     post: (path, body, key) => call("POST", path, body, key),
     send: (method, path, body) => call(method, path, body),
     getIfChanged: async <T>(path: string, etag: string | null) => {

@@ -1,106 +1,147 @@
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import type { Sample } from "./api.js";
+import type { EpochColumns, RawColumns, View } from "./activity.js";
 import { formatTime } from "./time.js";
 
-/** A gap in one device's samples longer than this is drawn as a gap (they come at 10 Hz, a batch a second). */
-export const GAP_MS = 3_000;
-
-/**
- * The samples as uPlot's aligned data: one x (time, ms) and one magnitude
- * series per device. `undefined` marks a time where another device has a
- * sample (bridged); `null` a gap in this device's data (drawn as a gap).
- */
-export const alignedSeries = (
-  samples: ReadonlyArray<Sample>,
-): { devices: ReadonlyArray<string>; data: uPlot.AlignedData } => {
-  const byDevice = new Map<string, Array<Sample>>();
-  for (const s of samples) {
-    const list = byDevice.get(s.device_id) ?? [];
-    list.push(s);
-    byDevice.set(s.device_id, list);
-  }
-  const devices = [...byDevice.keys()].sort();
-  // Each device's points in time order, with a null point in the middle of each gap.
-  const points: Array<{ t: number; d: number; v: number | null }> = [];
-  devices.forEach((device, d) => {
-    const list = (byDevice.get(device) ?? []).sort((a, b) => a.timestamp - b.timestamp);
-    let previous: number | undefined;
-    for (const s of list) {
-      if (previous !== undefined && s.timestamp - previous > GAP_MS)
-        points.push({ t: (previous + s.timestamp) / 2, d, v: null });
-      points.push({ t: s.timestamp, d, v: s.magnitude });
-      previous = s.timestamp;
-    }
-  });
-  points.sort((a, b) => a.t - b.t);
-  const xs: Array<number> = [];
-  const ys = devices.map(() => [] as Array<number | null | undefined>);
-  for (const p of points) {
-    if (xs[xs.length - 1] !== p.t) {
-      xs.push(p.t);
-      for (const y of ys) y.push(undefined);
-    }
-    (ys[p.d] as Array<number | null | undefined>)[xs.length - 1] = p.v;
-  }
-  return { devices, data: [xs, ...ys] as uPlot.AlignedData };
-};
+export type ChartData =
+  | { readonly kind: "epochs"; readonly columns: EpochColumns }
+  | { readonly kind: "raw"; readonly columns: RawColumns };
 
 const COLOURS = ["#1f5fa8", "#b3261e", "#2e7d32", "#6a1b9a", "#8d5a00"];
+/** Non-wear epochs: shaded behind the lines. */
+export const NON_WEAR_FILL = "rgba(110, 118, 129, 0.22)";
+export const HEIGHT = 300;
 
-/** A uPlot chart of magnitude over time, in the clinic's time zone; drag to zoom, double-click to zoom out. */
+const timeAxis = (timeZone: string): uPlot.Axis => {
+  const dayOnly = new Intl.DateTimeFormat("en-GB", {
+    timeZone,
+    weekday: "short",
+    day: "numeric",
+    month: "short",
+  });
+  return {
+    // Room for a label each: a week gets a tick a day, at the clinic's midnight.
+    space: 90,
+    // 24-hour clock times of the clinic; the day alone for a tick at midnight of a long view.
+    values: (u, splits) => {
+      const span = (u.scales.x?.max ?? 0) - (u.scales.x?.min ?? 0);
+      const f = new Intl.DateTimeFormat("en-GB", {
+        timeZone,
+        hour: "2-digit",
+        minute: "2-digit",
+        hourCycle: "h23",
+        ...(span < 180_000 ? { second: "2-digit" } : {}),
+        ...(span > 86_400_000 ? { day: "numeric", month: "short" } : {}),
+      });
+      return splits.map((t) =>
+        span > 2 * 86_400_000 && f.format(t).endsWith("00:00") ? dayOnly.format(t) : f.format(t),
+      );
+    },
+  };
+};
+
+/**
+ * A uPlot chart of the view: epochs (ENMO and MAD in mg, coverage in %,
+ * non-wear shaded) or raw samples (magnitude in g, a line per device), in the
+ * clinic's time zone. Nulls in the columns are gaps: no line is drawn across
+ * them. Dragging across it calls `onSelect` with the chosen span (the page
+ * reads that span's data); uPlot does not zoom by itself.
+ */
 export const drawChart = (
   target: HTMLElement,
-  samples: ReadonlyArray<Sample>,
-  range: { readonly start: number; readonly end: number },
+  data: ChartData,
+  view: View,
   timeZone: string,
+  onSelect: (view: View) => void,
 ): uPlot => {
-  const { devices, data } = alignedSeries(samples);
   const width = Math.max(280, target.clientWidth);
-  const chart = new uPlot(
-    {
+  const time: uPlot.Series = {
+    label: "time",
+    value: (_u, v) => (v === null || v === undefined ? "—" : formatTime(v, timeZone)),
+  };
+  const line = (label: string, colour: string, scale = "y", dash?: Array<number>) => ({
+    label,
+    scale,
+    stroke: colour,
+    width: 1.25,
+    spanGaps: false,
+    points: { show: false },
+    ...(dash ? { dash } : {}),
+  });
+  const hooks: uPlot.Hooks.Arrays = {
+    setSelect: [
+      (u) => {
+        const { left, width: w } = u.select;
+        if (w < 4) return;
+        const start = u.posToVal(left, "x");
+        const end = u.posToVal(left + w, "x");
+        u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+        onSelect({ start: Math.round(start), end: Math.round(end) });
+      },
+    ],
+  };
+  let options: uPlot.Options;
+  let aligned: uPlot.AlignedData;
+  if (data.kind === "epochs") {
+    const c = data.columns;
+    hooks.drawClear = [
+      (u) => {
+        // Non-wear: a shaded band behind each epoch not worn.
+        const { ctx } = u;
+        const top = u.bbox.top;
+        const height = u.bbox.height;
+        ctx.save();
+        ctx.fillStyle = NON_WEAR_FILL;
+        for (let i = 0; i < c.x.length; i++) {
+          if (c.wear[i] !== 0) continue;
+          const t = c.x[i] as number;
+          const x0 = u.valToPos(t, "x", true);
+          const x1 = u.valToPos(t + c.epochMs, "x", true);
+          ctx.fillRect(x0, top, Math.max(1, x1 - x0), height);
+        }
+        ctx.restore();
+      },
+    ];
+    options = {
       width,
-      height: 280,
+      height: HEIGHT,
       ms: 1,
+      // Ticks at the clinic's round times (midnight, whole hours), whatever the browser's zone.
       tzDate: (ts) => uPlot.tzDate(new Date(ts), timeZone),
-      scales: { x: { time: true }, y: { auto: true } },
+      scales: { x: { time: true }, y: { auto: true }, pct: { range: [0, 100] } },
       axes: [
-        {
-          // 24-hour clock times of the clinic; the date too when the window spans days.
-          values: (u, splits) => {
-            const span = (u.scales.x?.max ?? 0) - (u.scales.x?.min ?? 0);
-            const f = new Intl.DateTimeFormat("en-GB", {
-              timeZone,
-              hour: "2-digit",
-              minute: "2-digit",
-              hourCycle: "h23",
-              ...(span < 180_000 ? { second: "2-digit" } : {}),
-              ...(span > 86_400_000 ? { day: "numeric", month: "short" } : {}),
-            });
-            return splits.map((t) => f.format(t));
-          },
-        },
-        { label: "magnitude (g)" },
+        timeAxis(timeZone),
+        { label: "ENMO, MAD (mg)", scale: "y" },
+        { label: "coverage (%)", scale: "pct", side: 1, grid: { show: false } },
       ],
       series: [
-        {
-          label: "time",
-          value: (_u, v) => (v === null || v === undefined ? "—" : formatTime(v, timeZone)),
-        },
-        ...devices.map((d, i) => ({
-          label: d,
-          stroke: COLOURS[i % COLOURS.length] as string,
-          width: 1,
-          spanGaps: false,
-          points: { show: false },
-        })),
+        time,
+        line("ENMO (mg)", COLOURS[0] as string),
+        line("MAD (mg)", COLOURS[1] as string),
+        line("coverage (%)", COLOURS[2] as string, "pct", [4, 3]),
       ],
-      cursor: { drag: { x: true, y: false } },
-    },
-    data,
-    target,
-  );
-  // The whole window asked for, also where nothing was recorded.
-  chart.setScale("x", { min: range.start, max: range.end });
+      cursor: { drag: { x: true, y: false, setScale: false } },
+      hooks,
+    };
+    aligned = [c.x, c.enmo, c.mad, c.coverage] as uPlot.AlignedData;
+  } else {
+    const c = data.columns;
+    options = {
+      width,
+      height: HEIGHT,
+      ms: 1,
+      // Ticks at the clinic's round times (midnight, whole hours), whatever the browser's zone.
+      tzDate: (ts) => uPlot.tzDate(new Date(ts), timeZone),
+      scales: { x: { time: true }, y: { auto: true } },
+      axes: [timeAxis(timeZone), { label: "magnitude (g)" }],
+      series: [time, ...c.devices.map((d, i) => line(d, COLOURS[i % COLOURS.length] as string))],
+      cursor: { drag: { x: true, y: false, setScale: false } },
+      hooks,
+    };
+    aligned = [c.x, ...c.lines] as uPlot.AlignedData;
+  }
+  const chart = new uPlot(options, aligned, target);
+  // The whole view asked for, also where nothing was recorded.
+  chart.setScale("x", { min: view.start, max: view.end });
   return chart;
 };

@@ -11,6 +11,10 @@ export interface FieldSpec {
   readonly kind: "text" | "textarea" | "datetime" | "reason";
   readonly required?: boolean;
   readonly hint?: string;
+  /** A text field's choices, offered as the user types (a datalist: type to search, or any other value). */
+  readonly suggestions?: ReadonlyArray<{ readonly value: string; readonly label: string }>;
+  /** Checked before sending: a message when the value will not do. */
+  readonly validate?: (value: string) => string | undefined;
 }
 
 /** A fresh Idempotency-Key (a UUID; 127.0.0.1 and https are secure contexts). */
@@ -59,8 +63,11 @@ export const CommandForm = (props: {
     e.preventDefault();
     if (inFlight.current) return;
     const local: FieldMessages = {};
-    for (const f of props.fields)
+    for (const f of props.fields) {
       if (f.required && !(values[f.name] ?? "").trim()) local[f.name] = `${f.label} is required.`;
+      const problem = local[f.name] ? undefined : f.validate?.(values[f.name] ?? "");
+      if (problem) local[f.name] = problem;
+    }
     const atText = values.at ?? "";
     const at = atText === "" ? undefined : fromLocalInput(atText, props.timeZone);
     if (atText !== "" && at === undefined) local.at = "Enter a date and time.";
@@ -155,9 +162,17 @@ export const CommandForm = (props: {
                 {...common}
                 type="text"
                 autocomplete="off"
+                list={f.suggestions ? `${id}-choices` : undefined}
                 value={values[f.name] ?? ""}
                 onInput={(e) => set(f.name, (e.target as HTMLInputElement).value)}
               />
+            )}
+            {f.suggestions && (
+              <datalist id={`${id}-choices`}>
+                {f.suggestions.map((o) => (
+                  <option key={o.value} value={o.value} label={o.label} />
+                ))}
+              </datalist>
             )}
             {f.hint && (
               <p id={`${id}-hint`} class="hint">

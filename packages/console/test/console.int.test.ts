@@ -166,6 +166,8 @@ describe("the console in Chromium against the local stack", () => {
     await page.getByTestId("current-patient").getByRole("link", { name: /P-001/ }).click();
     await page.getByRole("heading", { name: "Patient P-001 (Ada Lovelace)" }).waitFor();
     const summary = page.getByTestId("chart-summary");
+    // The last hour: the raw samples.
+    await page.getByRole("button", { name: "Hour", exact: true }).click();
     const deadline = Date.now() + 30_000;
     for (;;) {
       await page.locator('[data-testid="chart-summary"][aria-busy="false"]').waitFor();

@@ -1,7 +1,9 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiRefusal, type Assignment, type CurrentPatient, enc } from "../api.js";
 import { CommandForm, type FieldSpec } from "../command-form.js";
+import { Corrections } from "../corrections.js";
 import type { PageProps } from "../main.js";
+import { type KnownPatient, knownPatients, patientIdProblem } from "../patients.js";
 import { rememberDevice } from "../session.js";
 import { formatTime, zoneLabel } from "../time.js";
 import { DeviceConfiguration } from "./device-configuration.js";
@@ -10,6 +12,7 @@ const OUTCOME: Record<Assignment["status"], string> = {
   active: "Active",
   completed: "Completed",
   device_returned: "Device returned",
+  entered_in_error: "Retracted (entered in error)",
 };
 
 const optional = (v: string | undefined) => (v && v.trim() !== "" ? v.trim() : undefined);
@@ -28,6 +31,15 @@ export const DevicePage = ({
   const [error, setError] = useState<string | undefined>();
   const [announce, setAnnounce] = useState("");
   const [version, setVersion] = useState(0);
+  const [patients, setPatients] = useState<ReadonlyArray<KnownPatient>>([]);
+  useEffect(() => {
+    let live = true;
+    if (session.role === "clinician" && trail)
+      void knownPatients(api, trail).then((p) => live && setPatients(p));
+    return () => {
+      live = false;
+    };
+  }, [trail]);
 
   useEffect(() => {
     let live = true;
@@ -63,7 +75,18 @@ export const DevicePage = ({
     hint: `Leave empty for now. A past time is allowed, not before the device's last change. Clinic time: ${zone}.`,
   });
   const patientFields: ReadonlyArray<FieldSpec> = [
-    { name: "patient_id", label: "Patient ID", kind: "text", required: true },
+    {
+      name: "patient_id",
+      label: "Patient ID",
+      kind: "text",
+      required: true,
+      hint: "Type to search the patients wearing a device now, this device's and this browser's; or enter another ID.",
+      suggestions: patients.map((p) => ({
+        value: p.patient_id,
+        label: `${p.patient_name ? `${p.patient_name} — ` : ""}${p.seen}`,
+      })),
+      validate: (v) => patientIdProblem(v.trim()),
+    },
     { name: "patient_name", label: "Patient name", kind: "text" },
     { name: "notes", label: "Notes", kind: "textarea" },
   ];
@@ -123,7 +146,10 @@ export const DevicePage = ({
                 </thead>
                 <tbody>
                   {trail.map((a) => (
-                    <tr key={`${a.assignment_timestamp}-${a.patient_id}`}>
+                    <tr
+                      key={`${a.assignment_timestamp}-${a.patient_id}`}
+                      class={a.status === "entered_in_error" ? "retracted" : undefined}
+                    >
                       <th scope="row">
                         <a href={`/patients/${enc(a.patient_id)}`}>{a.patient_id}</a>
                         {a.patient_name ? <span class="muted"> {a.patient_name}</span> : null}
@@ -136,6 +162,13 @@ export const DevicePage = ({
                       <td>{a.ended_by ?? "—"}</td>
                       <td>
                         <span class={`badge ${a.status}`}>{OUTCOME[a.status]}</span>
+                        {a.correction && (
+                          <span class="muted correction">
+                            {" "}
+                            Corrected by {a.correction.corrected_by},{" "}
+                            {formatTime(a.correction.corrected_at, timeZone)}: {a.correction.note}
+                          </span>
+                        )}
                       </td>
                       <td>{a.notes ?? ""}</td>
                     </tr>
@@ -259,6 +292,15 @@ export const DevicePage = ({
                 onDone={done(`Device returned by ${current.patient_id}.`)}
               />
             </>
+          )}
+          {clinician && trail && trail.length > 0 && (
+            <Corrections
+              api={api}
+              timeZone={timeZone}
+              deviceId={deviceId}
+              trail={trail}
+              onDone={(what) => done(what)()}
+            />
           )}
         </aside>
       </div>

@@ -1,126 +1,326 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type uPlot from "uplot";
-import { ApiRefusal, type Assignment, enc, type Sample } from "../api.js";
+import {
+  addDays,
+  clampTo,
+  duration,
+  epochColumns,
+  joinCsvPages,
+  localDate,
+  MIN_SPAN_MS,
+  pan,
+  rawColumns,
+  resolutionFor,
+  type View,
+  zoom,
+} from "../activity.js";
+import {
+  type ActivityDay,
+  type ActivityEpoch,
+  type Api,
+  ApiRefusal,
+  type Assignment,
+  enc,
+  type Sample,
+} from "../api.js";
+import type { ChartData } from "../chart.js";
 import type { PageProps } from "../main.js";
-import { formatTime } from "../time.js";
+import { rememberPatient } from "../patients.js";
+import { formatTime, fromLocalInput, zoneLabel } from "../time.js";
 
-const WINDOWS = [
-  { label: "Last 15 minutes", ms: 15 * 60_000 },
-  { label: "Last hour", ms: 3_600_000 },
-  { label: "Last 6 hours", ms: 6 * 3_600_000 },
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+/** Raw samples are read in slices of this length side by side, each page by page. */
+const SLICE_MS = 15 * 60_000;
+const PAGE = 10_000;
+/** At most this many raw samples in one view (an hour at 10 Hz is 36,000). */
+const MAX_SAMPLES = 100_000;
+
+const SPANS = [
+  { label: "Week", ms: 7 * DAY },
+  { label: "Day", ms: DAY },
+  { label: "Hour", ms: HOUR },
+  { label: "Minute", ms: MIN_SPAN_MS },
 ] as const;
 
-/** At most this many samples in one chart (an hour at 10 Hz is 36,000; the week's view is epochs). */
-const MAX_SAMPLES = 100_000;
-const PAGE = 10_000;
-/** The window is read in slices of this length, side by side. */
-const SLICE_MS = 15 * 60_000;
+type Timeline = { next_cursor: string | null; data: ReadonlyArray<Sample> };
+type EpochPage = { next_cursor: string | null; epochs: ReadonlyArray<ActivityEpoch> };
 
-type Timeline = { count: number; next_cursor: string | null; data: ReadonlyArray<Sample> };
+/** Every page of a view's epochs. */
+const readEpochs = async (api: Api, patientId: string, view: View, epochMs: number) => {
+  const start = Math.floor(view.start / epochMs) * epochMs;
+  const out: Array<ActivityEpoch> = [];
+  let cursor: string | null = null;
+  do {
+    const page: EpochPage = await api.get<EpochPage>(
+      `/api/patients/${enc(patientId)}/activity?start_time=${start}&end_time=${view.end}&epoch_ms=${epochMs}${cursor ? `&cursor=${enc(cursor)}` : ""}`,
+    );
+    out.push(...page.epochs);
+    cursor = page.next_cursor;
+  } while (cursor !== null);
+  return out;
+};
 
-/** A patient: the devices they wore over time, and a chart of their samples. */
+/** A view's raw samples: its slices read at once, each page by page; `truncated` past MAX_SAMPLES. */
+const readSamples = async (api: Api, patientId: string, view: View, live: () => boolean) => {
+  const slices: Array<View> = [];
+  for (let t = view.start; t < view.end; t += SLICE_MS)
+    slices.push({ start: t, end: Math.min(view.end, t + SLICE_MS) });
+  let truncated = false;
+  const read = async (slice: View) => {
+    const got: Array<Sample> = [];
+    let cursor: string | null = null;
+    do {
+      const page: Timeline = await api.get<Timeline>(
+        `/api/patients/${enc(patientId)}/sensor-data?start_time=${slice.start}&end_time=${slice.end}&limit=${PAGE}${cursor ? `&cursor=${enc(cursor)}` : ""}`,
+      );
+      for (const s of page.data) got.push(s);
+      cursor = page.next_cursor;
+    } while (cursor !== null && got.length < MAX_SAMPLES / slices.length && live());
+    if (cursor !== null) truncated = true;
+    return got;
+  };
+  const parts = await Promise.all(slices.map(read));
+  return { samples: parts.flat(), truncated };
+};
+
+/** Saves text as a file the browser downloads. */
+const download = (name: string, text: string) => {
+  const url = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+};
+
+const hm = (minutes: number) =>
+  `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")}`;
+
+/**
+ * A patient: the devices they wore over time, the week's activity day by day
+ * in the clinic's time zone, and a chart that zooms from the week's epochs
+ * down to a minute of raw samples.
+ */
 export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientId: string }) => {
+  // The clinic's week: the last seven days in its zone, today's so far included.
+  const [now, setNow] = useState(() => Date.now());
+  const week = useMemo(() => {
+    const last = localDate(now, timeZone);
+    const first = addDays(last, -6);
+    const start = fromLocalInput(`${first}T00:00`, timeZone) ?? now - 7 * DAY;
+    return { first, last, start, end: now };
+  }, [patientId, timeZone, now]);
   const [history, setHistory] = useState<ReadonlyArray<Assignment> | undefined>();
-  const [windowMs, setWindowMs] = useState<number>(WINDOWS[0].ms);
-  const [range, setRange] = useState(() => ({
-    start: Date.now() - WINDOWS[0].ms,
-    end: Date.now(),
-  }));
-  const [samples, setSamples] = useState<ReadonlyArray<Sample> | undefined>();
-  const [truncated, setTruncated] = useState(false);
+  const [days, setDays] = useState<ReadonlyArray<ActivityDay> | undefined>();
+  // The view is in the address (`?from=…&to=…`, ms): a link or a reload shows the same.
+  const [view, setView] = useState<View>(() => {
+    const q = new URLSearchParams(location.search);
+    const from = Number(q.get("from"));
+    const to = Number(q.get("to"));
+    return q.has("from") && q.has("to") && to > from
+      ? clampTo({ start: from, end: to }, { start: week.start, end: week.end })
+      : { start: week.start, end: week.end };
+  });
+  const [data, setData] = useState<{ chart: ChartData; view: View; truncated: boolean }>();
   const [error, setError] = useState<string | undefined>();
   const [loading, setLoading] = useState(true);
+  const [csvBusy, setCsvBusy] = useState<string | undefined>();
   const chartBox = useRef<HTMLDivElement>(null);
   const chart = useRef<uPlot | undefined>(undefined);
-
-  const refresh = (ms = windowMs) => {
-    const end = Date.now();
-    setWindowMs(ms);
-    setRange({ start: end - ms, end });
-  };
+  const epochCache = useRef(
+    new Map<number, { view: View; epochs: ReadonlyArray<ActivityEpoch> }>(),
+  );
+  const bounds = { start: week.start, end: week.end };
+  const zone = zoneLabel(timeZone);
 
   useEffect(() => {
     let live = true;
-    // What is shown stays until the new window's samples are in.
-    setLoading(true);
-    const load = async () => {
-      const devices = api
-        .get<{ devices: ReadonlyArray<Assignment> }>(
-          `/api/patients/${enc(patientId)}/devices?include=history`,
-        )
-        .then((d) => live && setHistory(d.devices));
-      // Slices of the window are read at once (each page by page): an hour is 36,000 samples.
-      const slices: Array<{ start: number; end: number }> = [];
-      for (let t = range.start; t < range.end; t += SLICE_MS)
-        slices.push({ start: t, end: Math.min(range.end, t + SLICE_MS) });
-      let truncatedSlice = false;
-      const read = async (slice: { start: number; end: number }) => {
-        const got: Array<Sample> = [];
-        let cursor: string | null = null;
-        do {
-          const page: Timeline = await api.get<Timeline>(
-            `/api/patients/${enc(patientId)}/sensor-data?start_time=${slice.start}&end_time=${slice.end}&limit=${PAGE}${cursor ? `&cursor=${enc(cursor)}` : ""}`,
-          );
-          got.push(...page.data);
-          cursor = page.next_cursor;
-        } while (cursor !== null && got.length < MAX_SAMPLES / slices.length && live);
-        if (cursor !== null) truncatedSlice = true;
-        return got;
-      };
-      const all = (await Promise.all(slices.map(read))).flat();
-      await devices;
-      if (!live) return;
-      setTruncated(truncatedSlice);
-      setSamples(all);
-      setError(undefined);
-    };
-    load()
-      .catch((e) => live && setError(e instanceof ApiRefusal ? e.message : "could not be read"))
-      .finally(() => live && setLoading(false));
+    api
+      .get<{ devices: ReadonlyArray<Assignment> }>(
+        `/api/patients/${enc(patientId)}/devices?include=history`,
+      )
+      .then((d) => {
+        if (!live) return;
+        setHistory(d.devices);
+        rememberPatient(patientId, d.devices.find((a) => a.patient_name)?.patient_name ?? null);
+      })
+      .catch((e) => live && setError(e instanceof ApiRefusal ? e.message : "could not be read"));
+    api
+      .get<{ days: ReadonlyArray<ActivityDay> }>(
+        `/api/patients/${enc(patientId)}/activity/daily?start_date=${week.first}&end_date=${week.last}&tz=${enc(timeZone)}`,
+      )
+      .then((d) => live && setDays(d.days))
+      .catch((e) => live && setError(e instanceof ApiRefusal ? e.message : "could not be read"));
     return () => {
       live = false;
     };
-  }, [patientId, range]);
+  }, [patientId, week]);
+
+  // The view's data: epochs of a length that suits its span, or its raw samples.
+  useEffect(() => {
+    let live = true;
+    const here = `${location.pathname}?from=${view.start}&to=${view.end}`;
+    if (view.start !== week.start || view.end !== week.end || location.search !== "")
+      globalThis.history.replaceState(globalThis.history.state, "", here);
+    setLoading(true);
+    // The chart's code loads while the data is read.
+    const chartCode = import("../chart.js");
+    const t0 = performance.now();
+    const load = async (): Promise<{ chart: ChartData; truncated: boolean }> => {
+      const resolution = resolutionFor(view.end - view.start);
+      if (resolution.kind === "raw") {
+        const { samples, truncated } = await readSamples(api, patientId, view, () => live);
+        const t1 = performance.now();
+        const columns = rawColumns(samples, view);
+        performance.measure("console:raw-read", { start: t0, end: t1 });
+        performance.measure("console:raw-columns", { start: t1, end: performance.now() });
+        return { chart: { kind: "raw", columns }, truncated };
+      }
+      const cached = epochCache.current.get(resolution.epochMs);
+      const epochs =
+        cached && cached.view.start <= view.start && cached.view.end >= view.end
+          ? cached.epochs
+          : await readEpochs(api, patientId, view, resolution.epochMs);
+      if (!cached || epochs !== cached.epochs)
+        epochCache.current.set(resolution.epochMs, { view, epochs });
+      const t1 = performance.now();
+      const columns = epochColumns(epochs, resolution.epochMs, view);
+      performance.measure("console:epochs-read", { start: t0, end: t1 });
+      return { chart: { kind: "epochs", columns }, truncated: false };
+    };
+    Promise.all([load(), chartCode])
+      .then(([got]) => {
+        if (!live) return;
+        setData({ ...got, view });
+        setError(undefined);
+      })
+      .catch((e) => live && setError(e instanceof ApiRefusal ? e.message : "could not be read"))
+      .finally(() => live && setLoading(false));
+    // What is shown zooms at once; its data follows.
+    chart.current?.setScale("x", { min: view.start, max: view.end });
+    return () => {
+      live = false;
+    };
+  }, [patientId, view]);
 
   useEffect(() => {
     const box = chartBox.current;
-    if (!box || !samples) return;
+    if (!box || !data) return;
     let disposed = false;
     void import("../chart.js").then(({ drawChart }) => {
       if (disposed) return;
+      const t = performance.now();
       chart.current?.destroy();
-      chart.current = drawChart(box, samples, range, timeZone);
+      chart.current = drawChart(box, data.chart, data.view, timeZone, (selected) =>
+        setView(zoomTo(selected)),
+      );
+      performance.measure("console:draw", { start: t, end: performance.now() });
+      // What is drawn now (the browser tests and the bench wait for it).
+      box.dataset.drawn = data.chart.kind;
     });
     const onResize = () =>
-      chart.current?.setSize({ width: Math.max(280, box.clientWidth), height: 280 });
+      chart.current?.setSize({ width: Math.max(280, box.clientWidth), height: 300 });
     addEventListener("resize", onResize);
     return () => {
       disposed = true;
       removeEventListener("resize", onResize);
+    };
+  }, [data]);
+  useEffect(
+    () => () => {
       chart.current?.destroy();
       chart.current = undefined;
-    };
-  }, [samples]);
+    },
+    [],
+  );
 
-  const devicesInData = samples ? [...new Set(samples.map((s) => s.device_id))].sort() : [];
-  const first = samples?.reduce((m, s) => Math.min(m, s.timestamp), Number.POSITIVE_INFINITY);
-  const last = samples?.reduce((m, s) => Math.max(m, s.timestamp), Number.NEGATIVE_INFINITY);
-  const summary =
-    samples === undefined
-      ? error
-        ? "No samples could be read."
-        : "Loading samples…"
-      : samples.length === 0
-        ? `No samples between ${formatTime(range.start, timeZone)} and ${formatTime(range.end, timeZone)}.`
-        : `${samples.length.toLocaleString("en-GB")} samples from ${devicesInData.join(", ")}, ${formatTime(first as number, timeZone)} to ${formatTime(last as number, timeZone)}${truncated ? " (the first part only: choose a shorter window)" : ""}.`;
+  const zoomTo = (v: View) =>
+    v.end - v.start < MIN_SPAN_MS
+      ? zoom(v, MIN_SPAN_MS / (v.end - v.start), bounds)
+      : zoom(v, 1, bounds);
+  // A span around the view's middle; a view ending now keeps ending now.
+  const spanOf = (ms: number) => {
+    const middle = (view.start + view.end) / 2;
+    setView(
+      view.end >= bounds.end
+        ? zoomTo({ start: bounds.end - ms, end: bounds.end })
+        : zoomTo({ start: middle - ms / 2, end: middle + ms / 2 }),
+    );
+  };
+  // Reads again what has arrived since: a view ending now moves on to the new now.
+  const refresh = () => {
+    const at = Date.now();
+    epochCache.current.clear();
+    setNow(at);
+    setView(
+      view.end >= bounds.end ? { start: at - (view.end - view.start), end: at } : { ...view },
+    );
+  };
+  const onKey = (e: KeyboardEvent) => {
+    const act: Record<string, () => void> = {
+      "+": () => setView(zoom(view, 0.25, bounds)),
+      "=": () => setView(zoom(view, 0.25, bounds)),
+      "-": () => setView(zoom(view, 4, bounds)),
+      ArrowLeft: () => setView(pan(view, -0.5, bounds)),
+      ArrowRight: () => setView(pan(view, 0.5, bounds)),
+      Home: () => setView(bounds),
+      End: () => setView({ start: bounds.end - (view.end - view.start), end: bounds.end }),
+    };
+    const f = act[e.key];
+    if (f) {
+      e.preventDefault();
+      f();
+    }
+  };
+
+  const csv = async (what: "epochs" | "days") => {
+    setCsvBusy(what);
+    try {
+      if (what === "days") {
+        const { text } = await api.getText(
+          `/api/patients/${enc(patientId)}/activity/daily?start_date=${week.first}&end_date=${week.last}&tz=${enc(timeZone)}`,
+          "text/csv",
+        );
+        download(`${patientId}-days-${week.first}-${week.last}.csv`, text);
+      } else {
+        const r = resolutionFor(view.end - view.start);
+        const epochMs = r.kind === "epochs" ? r.epochMs : 5_000;
+        const start = Math.floor(view.start / epochMs) * epochMs;
+        const pages: Array<string> = [];
+        let cursor: string | null = null;
+        do {
+          const { text, headers }: { text: string; headers: Headers } = await api.getText(
+            `/api/patients/${enc(patientId)}/activity?start_time=${start}&end_time=${view.end}&epoch_ms=${epochMs}${cursor ? `&cursor=${enc(cursor)}` : ""}`,
+            "text/csv",
+          );
+          pages.push(text);
+          cursor = headers.get("x-next-cursor");
+        } while (cursor);
+        download(
+          `${patientId}-epochs-${epochMs / 1000}s-${start}-${view.end}.csv`,
+          joinCsvPages(pages),
+        );
+      }
+    } catch (e) {
+      setError(e instanceof ApiRefusal ? e.message : "the download failed");
+    } finally {
+      setCsvBusy(undefined);
+    }
+  };
+
+  const summary = data ? summarise(data.chart, data.view, data.truncated, timeZone) : undefined;
+  const shown = data?.view ?? view;
+  const resolution = resolutionFor(view.end - view.start);
+  const name = history?.find((a) => a.patient_name)?.patient_name;
 
   return (
     <section aria-labelledby="patient-title">
       <h1 id="patient-title">
         Patient {patientId}
-        {history?.find((a) => a.patient_name)?.patient_name
-          ? ` (${history.find((a) => a.patient_name)?.patient_name})`
-          : ""}
+        {name ? ` (${name})` : ""}
       </h1>
       {error && (
         <p role="alert" class="field-error">
@@ -135,7 +335,7 @@ export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientI
         <p>No device has been assigned to this patient.</p>
       ) : (
         <>
-          <Bands history={history} range={range} timeZone={timeZone} />
+          <Bands history={history} range={shown} timeZone={timeZone} />
           <div class="table-wrap">
             <table aria-labelledby="worn-title" data-testid="patient-assignments">
               <thead>
@@ -163,7 +363,9 @@ export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientI
                         ? "Active"
                         : a.status === "completed"
                           ? "Completed"
-                          : "Device returned"}
+                          : a.status === "device_returned"
+                            ? "Device returned"
+                            : "Retracted (entered in error)"}
                     </td>
                   </tr>
                 ))}
@@ -173,60 +375,192 @@ export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientI
         </>
       )}
 
+      <h2 id="week-title">Activity by day</h2>
+      <p class="hint">
+        Days in the clinic's time zone, <strong>{zone}</strong>: {week.first} to {week.last}.
+        Minutes are of 60-second epochs the device was worn.
+      </p>
+      {days === undefined ? (
+        <p>…</p>
+      ) : (
+        <div class="table-wrap">
+          <table aria-labelledby="week-title" data-testid="activity-days">
+            <thead>
+              <tr>
+                <th scope="col">Day</th>
+                <th scope="col">Worn</th>
+                <th scope="col">Sedentary (min)</th>
+                <th scope="col">Light (min)</th>
+                <th scope="col">Moderate (min)</th>
+                <th scope="col">Vigorous (min)</th>
+                <th scope="col">Steps</th>
+                <th scope="col">Data coverage</th>
+              </tr>
+            </thead>
+            <tbody>
+              {days.map((d) => (
+                <tr key={d.date}>
+                  <th scope="row">
+                    {new Intl.DateTimeFormat("en-GB", {
+                      weekday: "short",
+                      day: "numeric",
+                      month: "short",
+                      timeZone: "UTC",
+                    }).format(Date.parse(`${d.date}T00:00:00Z`))}
+                  </th>
+                  <td>{hm(d.wear_minutes)}</td>
+                  <td>{d.sedentary_minutes}</td>
+                  <td>{d.light_minutes}</td>
+                  <td>{d.moderate_minutes}</td>
+                  <td>{d.vigorous_minutes}</td>
+                  <td>{d.steps.toLocaleString("en-GB")}</td>
+                  <td>{Math.round(d.coverage * 100)} %</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+
       <h2 id="samples-title">Motion</h2>
-      <fieldset class="toolbar">
-        <legend>Time window</legend>
-        {WINDOWS.map((w) => (
+      <div class="toolbar" role="toolbar" aria-label="Chart view">
+        <span class="toolbar-label" id="span-label">
+          Show
+        </span>
+        {SPANS.map((s) => (
           <button
             type="button"
-            key={w.ms}
+            key={s.ms}
             class="secondary"
-            aria-pressed={windowMs === w.ms}
-            onClick={() => refresh(w.ms)}
+            aria-pressed={
+              Math.abs(view.end - view.start - Math.min(s.ms, bounds.end - bounds.start)) < 1000
+            }
+            aria-describedby="span-label"
+            onClick={() => (s.ms >= bounds.end - bounds.start ? setView(bounds) : spanOf(s.ms))}
           >
-            {w.label}
+            {s.label}
           </button>
         ))}
-        <button type="button" onClick={() => refresh()}>
+        <button type="button" class="secondary" onClick={() => setView(zoom(view, 0.25, bounds))}>
+          Zoom in
+        </button>
+        <button type="button" class="secondary" onClick={() => setView(zoom(view, 4, bounds))}>
+          Zoom out
+        </button>
+        <button type="button" class="secondary" onClick={() => setView(pan(view, -0.5, bounds))}>
+          ← Earlier
+        </button>
+        <button type="button" class="secondary" onClick={() => setView(pan(view, 0.5, bounds))}>
+          Later →
+        </button>
+        <button type="button" onClick={refresh}>
           Refresh
         </button>
-      </fieldset>
+      </div>
+      <p class="hint" data-testid="chart-view">
+        {formatTime(view.start, timeZone)} to {formatTime(view.end, timeZone)} (
+        {duration(view.end - view.start)}),{" "}
+        {resolution.kind === "raw"
+          ? "raw samples (10 Hz)"
+          : `${resolution.epochMs / 1000}-second epochs`}
+        .
+      </p>
       <p data-testid="chart-summary" aria-live="polite" aria-busy={loading ? "true" : "false"}>
-        {summary}
+        {summary ?? (error ? "No data could be read." : "Loading…")}
       </p>
       <div
         class="chart"
         ref={chartBox}
-        role="img"
-        aria-label={`Acceleration magnitude over time. ${summary}`}
+        role="application"
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: the chart takes keys when focused (zoom, move)
+        tabIndex={0}
+        aria-roledescription="chart"
+        aria-label={`Motion chart. ${summary ?? ""} Keys: plus and minus zoom, left and right arrows move, Home shows the week, End the latest.`}
         data-testid="chart"
+        data-kind={data?.chart.kind}
+        data-start={data?.view.start}
+        data-end={data?.view.end}
+        data-gaps={data ? JSON.stringify(data.chart.columns.gaps) : undefined}
+        onKeyDown={onKey}
+        onDblClick={() => setView(zoom(view, 4, bounds))}
       />
       <p class="hint">
-        Drag across the chart to zoom in; double-click to zoom out. Gaps in the line are times
-        without samples.
+        Drag across the chart to zoom in; double-click to zoom out; or focus the chart and use + and
+        −, ← and →, Home (the week), End (the latest). The week shows 60-second epochs: ENMO and MAD
+        (mg), data coverage (%), grey bands where the device was not worn; a view of an hour or less
+        shows the raw 10 Hz samples. Gaps in a line are times without data.
       </p>
+      <div class="toolbar">
+        <button
+          type="button"
+          class="secondary"
+          disabled={csvBusy !== undefined}
+          onClick={() => void csv("epochs")}
+        >
+          {csvBusy === "epochs" ? "Preparing…" : "Download the view's epochs (CSV)"}
+        </button>
+        <button
+          type="button"
+          class="secondary"
+          disabled={csvBusy !== undefined}
+          onClick={() => void csv("days")}
+        >
+          {csvBusy === "days" ? "Preparing…" : "Download the days (CSV)"}
+        </button>
+      </div>
     </section>
   );
 };
 
-/** The assignments as bands across the chart's window: which device was on the patient when. */
+/** The chart in words, for everyone and for screen readers. */
+const summarise = (chart: ChartData, view: View, truncated: boolean, timeZone: string): string => {
+  const when = `${formatTime(view.start, timeZone)} to ${formatTime(view.end, timeZone)}`;
+  const gaps = chart.columns.gaps;
+  const longest = gaps.reduce<readonly [number, number] | undefined>(
+    (m, g) => (!m || g[1] - g[0] > m[1] - m[0] ? g : m),
+    undefined,
+  );
+  const gapText =
+    gaps.length === 0
+      ? "No gaps."
+      : `${gaps.length} ${gaps.length === 1 ? "gap" : "gaps"} without data${longest ? `, the longest ${duration(longest[1] - longest[0])} from ${formatTime(longest[0], timeZone)}` : ""}.`;
+  if (chart.kind === "raw") {
+    const c = chart.columns;
+    if (c.count === 0) return `No raw samples from ${when}.`;
+    return `${c.count.toLocaleString("en-GB")} raw samples from ${c.devices.join(", ")}, ${when}${truncated ? " (the first part only: zoom in)" : ""}. ${gapText}`;
+  }
+  const c = chart.columns;
+  const values = c.enmo.filter((v): v is number => v !== null);
+  if (values.length === 0) return `No activity recorded from ${when}.`;
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  let peak = 0;
+  for (let i = 1; i < c.enmo.length; i++) if ((c.enmo[i] ?? -1) > (c.enmo[peak] ?? -1)) peak = i;
+  const worn = c.wear.filter((w) => w === 1).length;
+  const recorded = c.wear.filter((w) => w !== null).length;
+  return `${values.length.toLocaleString("en-GB")} epochs of ${c.epochMs / 1000} s from ${c.devices.join(", ")}, ${when}: mean ENMO ${Math.round(mean)} mg, highest ${Math.round(c.enmo[peak] ?? 0)} mg at ${formatTime(c.x[peak] as number, timeZone)}; worn in ${Math.round((worn / Math.max(1, recorded)) * 100)} % of recorded epochs. ${gapText}`;
+};
+
+/** The assignments as bands across the chart's view: which device was on the patient when. */
 const Bands = ({
   history,
   range,
   timeZone,
 }: {
   history: ReadonlyArray<Assignment>;
-  range: { start: number; end: number };
+  range: View;
   timeZone: string;
 }) => {
   const span = range.end - range.start;
   const shown = history.filter(
-    (a) => a.assignment_timestamp < range.end && (a.assignment_end ?? range.end) > range.start,
+    (a) =>
+      a.status !== "entered_in_error" &&
+      a.assignment_timestamp < range.end &&
+      (a.assignment_end ?? range.end) > range.start,
   );
   if (shown.length === 0)
-    return <p class="hint">No device was on the patient in the chart's window.</p>;
+    return <p class="hint">No device was on the patient in the chart's view.</p>;
   return (
-    <ul class="bands" aria-label="Devices worn in the chart's window">
+    <ul class="bands" aria-label="Devices worn in the chart's view" data-testid="bands">
       {shown.map((a) => {
         const from = Math.max(a.assignment_timestamp, range.start);
         const to = Math.min(a.assignment_end ?? range.end, range.end);
