@@ -1,14 +1,6 @@
 import { webcrypto } from "node:crypto";
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { open, rename } from "node:fs/promises";
 import { join } from "node:path";
 import {
   CLAIM_CLIENT_ID_PREFIX,
@@ -135,17 +127,23 @@ export interface Provisioned {
   readonly provisionedNow: boolean;
 }
 
-/** Writes a file so that it is either the old one or the whole new one, after a power cut too. */
-const writeAtomically = (path: string, content: string, mode: number) => {
+/**
+ * Writes a file so that it is either the old one or the whole new one, after a
+ * power cut too. Asynchronous: the fsync waits on libuv's pool, not on the
+ * event loop, so nothing else the process does (a broker in the same process
+ * in tests, the agent's sampling during a certificate rotation) stalls behind
+ * the disk.
+ */
+const writeAtomically = async (path: string, content: string, mode: number) => {
   const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, "w", mode);
+  const file = await open(tmp, "w", mode);
   try {
-    writeSync(fd, content);
-    fsyncSync(fd);
+    await file.writeFile(content);
+    await file.sync();
   } finally {
-    closeSync(fd);
+    await file.close();
   }
-  renameSync(tmp, path);
+  await rename(tmp, path);
 };
 
 /** The device's key: made once, 0600; what a power cut left is reused, never a second key. */
@@ -180,7 +178,7 @@ const deviceKey = async (
     await crypto.subtle.exportKey("pkcs8", keys.privateKey),
     "PRIVATE KEY",
   );
-  writeAtomically(path, pem, 0o600);
+  await writeAtomically(path, pem, 0o600);
   return { keys, made: true };
 };
 
@@ -366,7 +364,7 @@ export const provisionDevice = async (options: ProvisioningOptions): Promise<Pro
             issuedAt: now(),
           },
         };
-        writeState(state);
+        await writeState(state);
         log({ level: "info", msg: "certificate issued", certificate_id: created.certificateId });
       }
       const pending = state.pending as NonNullable<ProvisioningState["pending"]>;
@@ -380,7 +378,7 @@ export const provisionDevice = async (options: ProvisioningOptions): Promise<Pro
           throw new ProvisioningRefused({ operation: "RegisterThing", ...answer.error });
         if (outcome === "new-certificate") {
           state = { serialNumber: options.serialNumber };
-          writeState(state);
+          await writeState(state);
         }
         await retryLater(
           `RegisterThing: ${answer.error.statusCode} ${answer.error.errorCode}: ${answer.error.errorMessage}`,
@@ -388,13 +386,13 @@ export const provisionDevice = async (options: ProvisioningOptions): Promise<Pro
         continue;
       }
       const registered = Schema.decodeUnknownSync(RegisterThingResponse)(answer.body);
-      writeAtomically(certificatePath, pending.certificatePem, 0o644);
+      await writeAtomically(certificatePath, pending.certificatePem, 0o644);
       state = {
         serialNumber: options.serialNumber,
         thingName: registered.thingName,
         certificateId: pending.certificateId,
       };
-      writeState(state);
+      await writeState(state);
       log({
         level: "info",
         msg: "provisioned",

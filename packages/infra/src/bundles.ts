@@ -14,8 +14,15 @@ const BUNDLE_SCRIPT = fileURLToPath(new URL("../../lambda/scripts/bundle.mjs", i
 /** Where `bundleHandlers` writes by default: beside the package, ignored by git. */
 export const DEFAULT_BUNDLE_DIR = fileURLToPath(new URL("../cdk.out-bundles", import.meta.url));
 
-/** Per handler, the directory holding its bundle (`<name>.mjs`): a Lambda asset. */
-export type HandlerBundles = Readonly<Record<HandlerName, string>>;
+/**
+ * Functions bundled beside the handlers whose table access `TABLE_ACCESS`
+ * lists: the pre-provisioning hook (its one GetItem is granted by `FleetProvisioning`).
+ */
+const OTHER_BUNDLES = ["provisioning"] as const;
+type BundleName = HandlerName | (typeof OTHER_BUNDLES)[number];
+
+/** Per function, the directory holding its bundle (`<name>.mjs`): a Lambda asset. */
+export type HandlerBundles = Readonly<Record<BundleName, string>>;
 
 /**
  * Builds the Lambda handlers with `@medusa/lambda`'s own bundler, locally
@@ -29,11 +36,11 @@ export const bundleHandlers = async (
 ): Promise<HandlerBundles> => {
   const { bundle } = (await import(pathToFileURL(BUNDLE_SCRIPT).href)) as { bundle: Bundle };
   const built = join(outdir, "all");
-  for (const dir of ["all", ...HANDLERS])
-    rmSync(join(outdir, dir), { recursive: true, force: true });
+  const names: ReadonlyArray<BundleName> = [...HANDLERS, ...OTHER_BUNDLES];
+  for (const dir of ["all", ...names]) rmSync(join(outdir, dir), { recursive: true, force: true });
   const sizes = await bundle({ outdir: built, quiet: true });
-  const bundles = {} as Record<HandlerName, string>;
-  for (const name of HANDLERS) {
+  const bundles = {} as Record<BundleName, string>;
+  for (const name of names) {
     if (!sizes.some((s) => s.name === name))
       throw new Error(`@medusa/lambda built no ${name} handler`);
     const dir = join(outdir, name);

@@ -25,7 +25,7 @@ beforeAll(() => {
     logRetention: logs.RetentionDays.ONE_MONTH,
   });
   template = Template.fromStack(stack);
-}, 60_000);
+}, 180_000);
 
 const one = (type: string) => {
   const found = Object.values(template.findResources(type));
@@ -46,23 +46,69 @@ describe("fleet provisioning on AWS", () => {
       TargetArn: { "Fn::GetAtt": [expect.stringMatching(/^ProvisioningHook/), "Arn"] },
       PayloadVersion: "2020-04-01",
     });
-    template.hasResourceProperties("AWS::IAM::Role", {
-      AssumeRolePolicyDocument: Match.objectLike({
-        Statement: [Match.objectLike({ Principal: { Service: "iot.amazonaws.com" } })],
-      }),
-      ManagedPolicyArns: [
-        {
-          "Fn::Join": [
-            "",
-            [
-              "arn:",
-              { Ref: "AWS::Partition" },
-              ":iam::aws:policy/service-role/AWSIoTThingsRegistration",
-            ],
-          ],
-        },
-      ],
+    const roles = template.findResources("AWS::IAM::Role", {
+      Properties: {
+        AssumeRolePolicyDocument: Match.objectLike({
+          Statement: [Match.objectLike({ Principal: { Service: "iot.amazonaws.com" } })],
+        }),
+      },
     });
+    const [role] = Object.values(roles) as Array<{ Properties: Record<string, unknown> }>;
+    expect(Object.keys(roles)).toHaveLength(1);
+    // No managed policy (AWSIoTThingsRegistration grants its actions on "*"): an inline one.
+    expect(role?.Properties.ManagedPolicyArns).toBeUndefined();
+    const [inline] = (role?.Properties.Policies ?? []) as Array<{
+      PolicyDocument: { Statement: Array<{ Sid: string; Action: unknown; Resource: unknown }> };
+    }>;
+    const flat = (v: unknown): string =>
+      typeof v === "string"
+        ? v
+        : Array.isArray(v)
+          ? v.map(flat).join(",")
+          : v && typeof v === "object" && "Fn::Join" in v
+            ? ((v as { "Fn::Join": [string, Array<unknown>] })["Fn::Join"][1] as Array<unknown>)
+                .map((x) => (typeof x === "string" ? x : "·"))
+                .join("")
+            : "·";
+    const statements = inline?.PolicyDocument.Statement ?? [];
+    const byResource = Object.fromEntries(
+      statements.map((st) => [st.Sid, { actions: st.Action, resources: flat(st.Resource) }]),
+    );
+    expect(byResource).toEqual({
+      Things: {
+        actions: [
+          "iot:CreateThing",
+          "iot:DescribeThing",
+          "iot:UpdateThing",
+          "iot:ListThingPrincipals",
+        ],
+        resources: "arn:·:iot:eu-central-1:123456789012:thing/medusa-*",
+      },
+      CertificateToThing: {
+        actions: "iot:AttachThingPrincipal",
+        resources:
+          "arn:·:iot:eu-central-1:123456789012:thing/medusa-*,arn:·:iot:eu-central-1:123456789012:cert/*",
+      },
+      Certificates: {
+        actions: [
+          "iot:DescribeCertificate",
+          "iot:UpdateCertificate",
+          "iot:AttachPolicy",
+          "iot:AttachPrincipalPolicy",
+          "iot:ListAttachedPolicies",
+          "iot:ListPrincipalPolicies",
+          "iot:ListPrincipalThings",
+        ],
+        resources: "arn:·:iot:eu-central-1:123456789012:cert/*",
+      },
+      DevicePolicy: {
+        actions: "iot:GetPolicy",
+        resources: "arn:·:iot:eu-central-1:123456789012:policy/medusa-dev-device",
+      },
+    });
+    // Nothing on "*", nothing that makes policies or groups.
+    for (const st of statements) expect(flat(st.Resource)).not.toBe("*");
+    expect(JSON.stringify(statements)).not.toMatch(/CreatePolicy|ThingGroup|BillingGroup|Detach/);
   });
 
   it("the hook answers within AWS IoT's 5 s, may only read the allow-list, and only this template may invoke it", () => {

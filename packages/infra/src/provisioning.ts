@@ -2,6 +2,7 @@ import {
   CLAIM_CLIENT_ID_PREFIX,
   claimPublishTopics,
   claimSubscribeFilters,
+  DEFAULT_THING_NAME_PREFIX,
   fleetProvisioningTemplate,
   TemplateName,
 } from "@medusa/domain";
@@ -51,6 +52,63 @@ export const claimPolicyDocument = (template: TemplateName, arnBase: string) => 
       { Effect: "Allow", Action: ["iot:Subscribe"], Resource: answers.map(filter) },
     ],
   };
+};
+
+/**
+ * The provisioning role's rights: of what the AWS managed policy
+ * `AWSIoTThingsRegistration` grants on every resource, the part MeDUSA Link's
+ * template (`fleetProvisioningTemplate`) uses — create or update (attributes
+ * merged) the thing `medusa-<serial>` and attach the certificate to it;
+ * activate the new certificate; attach the device policy to it — each on the
+ * resources it touches: things named with the template's prefix, certificates,
+ * and the device policy. No thing groups, billing groups, policy creation or
+ * detaching. `iotArn` makes `arn:…:iot:<region>:<account>:<resource>`.
+ */
+export const provisioningRolePolicy = (
+  iotArn: (resource: string) => string,
+  devicePolicyName: string,
+  thingNamePrefix: string = DEFAULT_THING_NAME_PREFIX,
+): iam.PolicyDocument => {
+  const things = iotArn(`thing/${thingNamePrefix}*`);
+  const certificates = iotArn("cert/*");
+  return new iam.PolicyDocument({
+    statements: [
+      new iam.PolicyStatement({
+        sid: "Things",
+        actions: [
+          "iot:CreateThing",
+          "iot:DescribeThing",
+          "iot:UpdateThing",
+          "iot:ListThingPrincipals",
+        ],
+        resources: [things],
+      }),
+      new iam.PolicyStatement({
+        sid: "CertificateToThing",
+        actions: ["iot:AttachThingPrincipal"],
+        // IAM's reference names the thing, the IoT guide's table the certificate: both, no more.
+        resources: [things, certificates],
+      }),
+      new iam.PolicyStatement({
+        sid: "Certificates",
+        actions: [
+          "iot:DescribeCertificate",
+          "iot:UpdateCertificate",
+          "iot:AttachPolicy",
+          "iot:AttachPrincipalPolicy",
+          "iot:ListAttachedPolicies",
+          "iot:ListPrincipalPolicies",
+          "iot:ListPrincipalThings",
+        ],
+        resources: [certificates],
+      }),
+      new iam.PolicyStatement({
+        sid: "DevicePolicy",
+        actions: ["iot:GetPolicy"],
+        resources: [iotArn(`policy/${devicePolicyName}`)],
+      }),
+    ],
+  });
 };
 
 export interface FleetProvisioningProps {
@@ -133,12 +191,17 @@ export class FleetProvisioning extends Construct {
       environment: { MEDUSA_ALLOW_LIST_TABLE: props.allowList.tableName },
     });
 
+    // AWS's AWSIoTThingsRegistration grants these and more on "*"; the template needs only
+    // these, on its own things, the certificates it activates and the device policy it attaches.
     const provisioningRole = new iam.Role(this, "TemplateRole", {
       assumedBy: new iam.ServicePrincipal("iot.amazonaws.com"),
       description: `${this.templateName}: registers the things and certificates the template makes`,
-      managedPolicies: [
-        iam.ManagedPolicy.fromAwsManagedPolicyName("service-role/AWSIoTThingsRegistration"),
-      ],
+      inlinePolicies: {
+        Registration: provisioningRolePolicy(
+          (resource) => Stack.of(this).formatArn({ service: "iot", resource }),
+          props.devicePolicyName,
+        ),
+      },
     });
     const templateArn = Stack.of(this).formatArn({
       service: "iot",
@@ -164,7 +227,7 @@ export class FleetProvisioning extends Construct {
       preProvisioningHook: { targetArn: this.hook.functionArn, payloadVersion: "2020-04-01" },
     });
     // AWS IoT checks it may invoke the hook when the template is created.
-    this.template.addDependency(permission);
+    this.template.node.addDependency(permission);
 
     this.claimPolicy = new iot.CfnPolicy(this, "ClaimPolicy", {
       policyName: claimPolicyName(stage),

@@ -106,6 +106,15 @@ const envOf = (s: Synthesized, name: HandlerName): Record<string, unknown> =>
   (functionOf(s, name).r.Properties.Environment as { Variables: Record<string, unknown> })
     .Variables;
 
+/** The pre-provisioning hook function's role. */
+const hookRoleOf = (s: Synthesized): string => {
+  const hook = byProperty(s.json, "AWS::Lambda::Function", "FunctionName").get(
+    `medusa-${s.settings.stage}-provisioning-hook`,
+  );
+  if (!hook) throw new Error("no pre-provisioning hook");
+  return (hook.r.Properties.Role as { "Fn::GetAtt": [string] })["Fn::GetAtt"][0];
+};
+
 /** The one KMS key of a stack that has one. */
 const keyOf = (s: Synthesized) => {
   const keys = resourcesOf(s.json, "AWS::KMS::Key");
@@ -561,8 +570,8 @@ describe.each([
       const roles = resourcesOf(s.json, "AWS::IAM::Role");
       for (const [id, role] of roles) expect(role.Properties.ManagedPolicyArns, id).toBeUndefined();
       const functions = resourcesOf(s.json, "AWS::Lambda::Function");
-      // The three handlers and the custom resource that looks up the IoT endpoint.
-      expect(functions).toHaveLength(4);
+      // The three handlers, the pre-provisioning hook and the custom resource that looks up the IoT endpoint.
+      expect(functions).toHaveLength(5);
       for (const [id, fn] of functions) {
         const roleId = (fn.Properties.Role as { "Fn::GetAtt": [string, "Arn"] })["Fn::GetAtt"][0];
         expect(
@@ -623,8 +632,11 @@ describe.each([
           expect(grantsOf(s, roleIdOf(s, name), "kms"), name).toEqual(
             key ? [`kms:Decrypt ${key}`] : [],
           );
+        // The pre-provisioning hook reads the allow-list table: the same, and only that.
+        const hookRole = hookRoleOf(s);
+        expect(grantsOf(s, hookRole, "kms")).toEqual(key ? [`kms:Decrypt ${key}`] : []);
         for (const [id] of resourcesOf(s.json, "AWS::IAM::Role").filter(
-          ([id]) => !HANDLERS.some((h) => roleIdOf(s, h) === id),
+          ([id]) => id !== hookRole && !HANDLERS.some((h) => roleIdOf(s, h) === id),
         ))
           expect(grantsOf(s, id, "kms"), id).toEqual([]);
       },
@@ -736,6 +748,58 @@ describe.each([
       "Fn::GetAtt": [lookupId, "endpointAddress"],
     });
   });
+});
+
+describe("fleet provisioning by claim", () => {
+  it.each([
+    ["dev", () => dev],
+    ["prod", () => prod],
+  ] as const)(
+    "%s: the template attaches the stack's device policy, its hook reads the stack's allow-list (with the key where there is one), the claim policy and the names are outputs",
+    (_, get) => {
+      const s = get();
+      const { stage } = s.settings;
+      const [[, template] = []] = resourcesOf(s.json, "AWS::IoT::ProvisioningTemplate");
+      expect(template?.Properties.TemplateName).toBe(`medusa-${stage}-fleet`);
+      expect(
+        JSON.parse(String(template?.Properties.TemplateBody)).Resources.policy.Properties
+          .PolicyName,
+      ).toBe(devicePolicyName(stage));
+      const hook = byProperty(s.json, "AWS::Lambda::Function", "FunctionName").get(
+        `medusa-${stage}-provisioning-hook`,
+      );
+      expect(hook?.r.Properties.Handler).toBe("provisioning.handler");
+      expect(hook?.r.Properties.Environment).toEqual({
+        Variables: { MEDUSA_ALLOW_LIST_TABLE: { Ref: tableIds(s).allowList } },
+      });
+      const grants = statementsOf(s.json, hookRoleOf(s)).flatMap((x) =>
+        actions(x).flatMap((a) => resources(x).map((r) => `${a} ${flatten(r)}`)),
+      );
+      expect(grants.filter((g) => !g.startsWith("logs:"))).toEqual([
+        `dynamodb:GetItem <${tableIds(s).allowList}.Arn>`,
+        ...(stage === "prod" ? [`kms:Decrypt <${keyOf(s).id}.Arn>`] : []),
+      ]);
+      // The template's role: inline rights on its own things, certificates and the device policy.
+      const registration = resourcesOf(s.json, "AWS::IAM::Role").filter(([, r]) =>
+        String(r.Properties.Description).startsWith(`medusa-${stage}-fleet:`),
+      );
+      expect(registration).toHaveLength(1);
+      const inline = JSON.stringify(registration[0]?.[1].Properties.Policies);
+      expect(inline).toContain(":thing/medusa-*");
+      expect(inline).toContain(`:policy/${devicePolicyName(stage)}`);
+      expect(inline).not.toMatch(/"Resource":"\*"/);
+      const [[, claim] = []] = resourcesOf(s.json, "AWS::IoT::Policy").filter(
+        ([, p]) => p.Properties.PolicyName === `medusa-${stage}-claim`,
+      );
+      expect(JSON.stringify(claim?.Properties.PolicyDocument)).toContain("client/provision-*");
+      expect(s.json.Outputs?.ProvisioningTemplateName?.Value).toBe(`medusa-${stage}-fleet`);
+      expect(s.json.Outputs?.ClaimPolicyName?.Value).toEqual({
+        Ref: resourcesOf(s.json, "AWS::IoT::Policy").find(
+          ([, p]) => p.Properties.PolicyName === `medusa-${stage}-claim`,
+        )?.[0],
+      });
+    },
+  );
 });
 
 describe("the stages differ where they should", () => {

@@ -32,6 +32,7 @@ import {
 } from "./access.js";
 import type { HandlerBundles } from "./bundles.js";
 import { devicePolicyDocument, RULE_SQL_VERSION, sensorRuleSql } from "./iot.js";
+import { FleetProvisioning } from "./provisioning.js";
 import { devicePolicyName, type InfraSettings, sensorRuleName } from "./settings.js";
 import { MedusaTables } from "./tables.js";
 
@@ -98,6 +99,8 @@ export const API_ACCESS_LOG_FIELDS = {
 export class MedusaStack extends Stack {
   readonly tables: MedusaTables;
   readonly functions: Readonly<Record<HandlerName, lambda.Function>>;
+  /** Fleet provisioning by claim: the template, its hook, the claim policy. */
+  readonly provisioning: FleetProvisioning;
 
   constructor(scope: Construct, id: string, props: MedusaStackProps) {
     super(scope, id, { terminationProtection: props.settings.stage === "prod", ...props });
@@ -451,6 +454,21 @@ export class MedusaStack extends Stack {
 
     this.functions = { ingest, reattribute, api };
 
+    // ── New devices by claim: the template (thing medusa-<serial>, the device policy), its
+    // allow-list hook and the claim policy; claim certificates are made per batch (docs/deploy.md).
+    this.provisioning = new FleetProvisioning(this, "Provisioning", {
+      stage,
+      devicePolicyName: devicePolicyName(stage),
+      allowList: tables.allowList,
+      ...(tableKey ? { tableKey } : {}),
+      hookCode: lambda.Code.fromAsset(bundles.provisioning),
+      runtime: RUNTIME,
+      removalPolicy,
+      logRetention,
+    });
+    // The template attaches the device policy by name: it must exist first.
+    this.provisioning.template.node.addDependency(policy);
+
     const output = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
     output("Stage", stage, "Deployment stage");
@@ -462,6 +480,16 @@ export class MedusaStack extends Stack {
     );
     output("DevicePolicyName", policy.ref, "IoT policy to attach to every device certificate");
     output("SensorRuleName", rule.ref, "IoT rule feeding the ingest function");
+    output(
+      "ProvisioningTemplateName",
+      this.provisioning.templateName,
+      "Fleet provisioning template devices register with by claim (provisioning.template)",
+    );
+    output(
+      "ClaimPolicyName",
+      this.provisioning.claimPolicy.ref,
+      "IoT policy for a batch's claim certificate (medusa-claim-certificate attaches it)",
+    );
     output("ApiUrl", apiStage.url, "HTTPS endpoint of the API");
     output(
       "ApiAccessLogGroup",

@@ -1,11 +1,13 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { InvalidClaimRequest, issueClaim, issuedClaimReport } from "./issue-claim.js";
 import { InvalidDeviceId, issueDevice, issuedReport, shellWord } from "./issue-device.js";
 import { type Stack, StartAborted, startStack } from "./stack.js";
 import { reportParked } from "./status.js";
 
 const USAGE = `usage: medusa-stack [options]
        medusa-stack issue-device ID [--out DIR] [--dir PATH] [--mqtt-port P] [--host H]
+       medusa-stack issue-claim --batch NAME [--serial S] [--out DIR] [--dir PATH] [--mqtt-port P] [--host H]
 
 Runs MeDUSA Link on this machine: DynamoDB Local, a TLS MQTT broker, ingest,
 the API and simulated devices. Data and certificates are kept in --dir.
@@ -23,7 +25,30 @@ A port of 0 takes a free one (the report says which).
 
 issue-device ID: a certificate and key for device ID from the development CA
 in --dir (made if missing), with the CA and an agent configuration, written
-to --out; prints a mosquitto_pub line and the agent command. Starts nothing.`;
+to --out; prints a mosquitto_pub line and the agent command. Starts nothing.
+
+issue-claim --batch NAME: the claim certificate of a production batch from the
+development CA (held to the claim policy by the broker), with the CA and an
+agent configuration that provisions itself on first boot, written to --out.`;
+
+const CLAIM_USAGE = `usage: medusa-stack issue-claim --batch NAME [options]
+
+Issues the claim certificate of production batch NAME from the local stack's
+development CA (once; issuing again gives the same one) and writes ca.pem,
+claim.cert.pem, claim.key.pem and medusa-device.toml, whose [provisioning]
+table makes the agent provision itself by claim on first boot (fleet
+provisioning with template medusa-local-fleet; its serial must be on the
+allow-list). The stack's broker lets the certificate do nothing else.
+Starts nothing; a running stack takes a new claim certificate at once.
+
+  --batch NAME          the batch (1-64 of [A-Za-z0-9._-])
+  --serial S            the device's serial number for the configuration
+                        (default: the agent reads /proc/cpuinfo, as on a Pi)
+  --out DIR             where the files go (default issued/claim-NAME in the data folder)
+  --dir PATH            the stack's data folder, whose CA signs (default .medusa)
+  --mqtt-port PORT      the broker's port, for the configuration (default 8883)
+  --host HOST           the broker's host, for the configuration (default 127.0.0.1)
+  --help`;
 
 const ISSUE_USAGE = `usage: medusa-stack issue-device ID [options]
 
@@ -75,6 +100,7 @@ export const main = async (
   argv: ReadonlyArray<string> = process.argv.slice(2),
 ): Promise<number> => {
   if (argv[0] === "issue-device") return issueDeviceCommand(argv.slice(1));
+  if (argv[0] === "issue-claim") return issueClaimCommand(argv.slice(1));
   let values: ReturnType<typeof parse>["values"];
   const parse = (args: Array<string>) =>
     parseArgs({
@@ -239,5 +265,51 @@ const issueDeviceCommand = async (argv: ReadonlyArray<string>): Promise<number> 
   } catch (e) {
     console.error(`medusa-stack issue-device: ${e instanceof Error ? e.message : String(e)}`);
     return e instanceof InvalidDeviceId ? 2 : 1;
+  }
+};
+
+/** `medusa-stack issue-claim --batch NAME …`: writes the files and prints how to use them; starts nothing. */
+const issueClaimCommand = async (argv: ReadonlyArray<string>): Promise<number> => {
+  let options: Parameters<typeof issueClaim>[0];
+  try {
+    const { values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      options: {
+        batch: { type: "string" },
+        serial: { type: "string" },
+        out: { type: "string" },
+        dir: { type: "string" },
+        "mqtt-port": { type: "string" },
+        host: { type: "string" },
+        help: { type: "boolean" },
+      },
+    });
+    if (values.help) {
+      console.log(CLAIM_USAGE);
+      return 0;
+    }
+    if (values.batch === undefined) throw new RangeError("--batch NAME is required");
+    if (values.host === "") throw new RangeError("--host must not be empty");
+    options = {
+      batch: values.batch,
+      mqttPort: int(values["mqtt-port"], "mqtt-port", 8883, 1),
+      ...(values.serial !== undefined ? { serialNumber: values.serial } : {}),
+      ...(values.out !== undefined ? { out: values.out } : {}),
+      ...(values.dir !== undefined ? { dir: values.dir } : {}),
+      ...(values.host !== undefined ? { host: values.host } : {}),
+    };
+  } catch (e) {
+    console.error(
+      `medusa-stack issue-claim: ${e instanceof Error ? e.message : String(e)}\n\n${CLAIM_USAGE}`,
+    );
+    return 2;
+  }
+  try {
+    console.log(issuedClaimReport(await issueClaim(options)));
+    return 0;
+  } catch (e) {
+    console.error(`medusa-stack issue-claim: ${e instanceof Error ? e.message : String(e)}`);
+    return e instanceof InvalidClaimRequest ? 2 : 1;
   }
 };

@@ -2,6 +2,7 @@ import type { Aedes, AedesPublishPacket, BrokerClient } from "@medusa/adapters/b
 import {
   AlertNotifier,
   type Alerts,
+  CLAIM_CLIENT_ID_PREFIX,
   type Clock,
   type Commit,
   type DataGapEvent,
@@ -90,7 +91,8 @@ export const startFleetStatus = (options: FleetStatusOptions): FleetStatus => {
     // The broker's own publishes (client null): lifecycle events come from it, never from a client.
     if (client !== null || stopped || !topicMatches(PRESENCE_TOPIC_FILTER, packet.topic)) return;
     const clientId = packet.topic.slice(packet.topic.lastIndexOf("/") + 1);
-    if (services.has(clientId)) return;
+    // A device still on its claim certificate (provision-<serial>) is not a thing yet.
+    if (services.has(clientId) || clientId.startsWith(CLAIM_CLIENT_ID_PREFIX)) return;
     const receivedAt = Date.now();
     void run(
       "presence",

@@ -37,18 +37,45 @@ export const agentConfigText = (options: {
   readonly durability: "none" | "batch";
   /** `publish.basic_ingest_rule`: sensor data with Basic Ingest to this rule; absent, the plain topic. */
   readonly basicIngestRule?: string;
+  /**
+   * A device flashed with a claim certificate: no client id, certificate or
+   * key of its own (`files.cert`, `files.key` are the claim's), a
+   * `[provisioning]` table instead; the agent provisions itself on first boot.
+   */
+  readonly provisioning?: {
+    readonly template: string;
+    readonly dir: string;
+    /** Absent: the agent reads the Pi's `/proc/cpuinfo`. */
+    readonly serialNumber?: string;
+  };
 }): string => {
   const { id, files } = options;
   // Numbers from the id, so each device walks differently but the same on every start.
   const seed = [...id].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 7);
+  const p = options.provisioning;
+  const identity =
+    p === undefined
+      ? `client_id = "${id}"
+ca_cert = ${JSON.stringify(files.ca)}
+client_cert = ${JSON.stringify(files.cert)}
+client_key = ${JSON.stringify(files.key)}`
+      : `ca_cert = ${JSON.stringify(files.ca)}`;
+  const provisioning =
+    p === undefined
+      ? ""
+      : `
+[provisioning]
+template = "${p.template}"
+claim_cert = ${JSON.stringify(files.cert)}
+claim_key = ${JSON.stringify(files.key)}
+${p.serialNumber === undefined ? "# serial_number: read from /proc/cpuinfo (a Pi); elsewhere set one on the allow-list" : `serial_number = "${p.serialNumber}"`}
+dir = ${JSON.stringify(p.dir)}
+`;
   return `# ${options.heading}
 [mqtt]
 broker_host = ${JSON.stringify(options.host)}
 broker_port = ${options.port}
-client_id = "${id}"
-ca_cert = ${JSON.stringify(files.ca)}
-client_cert = ${JSON.stringify(files.cert)}
-client_key = ${JSON.stringify(files.key)}
+${identity}
 topic_prefix = "${options.topicPrefix}"
 backoff_base_ms = 200
 backoff_cap_ms = 5000
@@ -69,7 +96,7 @@ ${options.basicIngestRule === undefined ? "" : `basic_ingest_rule = "${options.b
 [outbox]
 path = ${JSON.stringify(files.outbox)}
 durability = "${options.durability}"
-`;
+${provisioning}`;
 };
 
 /**

@@ -8,12 +8,19 @@ export type { BrokerMessage } from "./failures-file.js";
 export { deviceConfig, simulatedDeviceIds } from "./fleet.js";
 export type { IngestRule, StoredMessage } from "./ingest-rule.js";
 export {
+  InvalidClaimRequest,
+  type IssueClaimOptions,
+  type IssuedClaim,
+  issueClaim,
+} from "./issue-claim.js";
+export {
   InvalidDeviceId,
   type IssueDeviceOptions,
   type IssuedDevice,
   issueDevice,
 } from "./issue-device.js";
 export type { StackLog } from "./log.js";
+export { LOCAL_TEMPLATE_NAME } from "./provisioning.js";
 export {
   CLOUD_IDENTITY,
   PortInUse,

@@ -8,6 +8,7 @@ import {
   connectIotDataShadows,
   DEFAULT_CACHE_TTL_MS,
   type DynamoStores,
+  dynamoAllowListLayer,
   ensureTables,
   localCredentials,
   makeDynamoClient,
@@ -16,7 +17,10 @@ import {
   tableNames,
 } from "@medusa/adapters";
 import {
+  type CertificateRegistry,
+  createCertificateRegistry,
   ensureDevCerts,
+  type FleetProvisioning,
   fileShadowPersistence,
   type LocalBroker,
   startLocalBroker,
@@ -32,6 +36,7 @@ import {
   keepingActivity,
   refreshActivity,
   type SampleChange,
+  type TemplateName,
 } from "@medusa/domain";
 import { servicesLayer } from "@medusa/lambda";
 import { Layer, ManagedRuntime } from "effect";
@@ -40,6 +45,12 @@ import { deviceConfig, simulatedDeviceIds } from "./fleet.js";
 import { type FleetStatus, startFleetStatus } from "./fleet-status.js";
 import { type IngestRule, type StoredMessage, startIngestRule } from "./ingest-rule.js";
 import type { StackLog } from "./log.js";
+import {
+  claimsDir,
+  LOCAL_TEMPLATE_NAME,
+  registryPrincipals,
+  startStackProvisioning,
+} from "./provisioning.js";
 
 /** How often the local stack's activity pass runs. */
 export const ACTIVITY_PASS_MS = 60_000;
@@ -111,6 +122,16 @@ export interface Stack {
   readonly ingest: IngestRule;
   /** Presence into the device statuses, and the gap detector. */
   readonly fleet: FleetStatus;
+  /**
+   * AWS IoT's registry as far as fleet provisioning needs it (claim
+   * certificates, provisioned things and their certificates), kept in
+   * `{dir}/iot-registry.json`.
+   */
+  readonly registry: CertificateRegistry;
+  /** Fleet provisioning by claim on the broker, with the allow-list hook. */
+  readonly provisioning: FleetProvisioning;
+  /** The provisioning template devices by claim name (`medusa-local-fleet`). */
+  readonly provisioningTemplate: TemplateName;
   /** Where the ingest parks what it could not store (`ingest.stats().parked` counts them). */
   readonly failuresFile: string;
   /** Certificate files for a device id (simulated devices and `medusa-cloud` have them). */
@@ -260,12 +281,19 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
     progress(`development certificates in ${join(dir, "certs")} (${Date.now() - t} ms)`);
     proceed();
 
+    // AWS IoT's certificate and thing registry: what fleet provisioning made survives restarts.
+    const registry = createCertificateRegistry({ file: join(dir, "iot-registry.json") });
+
     const broker = await startLocalBroker({
       port: mqttPort,
       tls: { ca: certs.ca, ...certs.server },
       topicPrefix: prefix,
       serviceIdentities: [CLOUD_IDENTITY],
       basicIngestRules: [INGEST_RULE_NAME],
+      // Provisioned devices are their things whatever their CN; claim certificates get the claim policy.
+      principalOf: registryPrincipals(registry, claimsDir(dir), [LOCAL_TEMPLATE_NAME], (entry) =>
+        log({ component: "provisioning", ...entry }),
+      ),
       // The Device Shadow service's shadows, kept across restarts of the stack.
       shadows: {
         persistence: fileShadowPersistence(join(dir, "shadows.jsonl"), {
@@ -314,6 +342,18 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
     cleanup.push(async () => iotData.close());
     progress(
       `device shadows on $aws/things/{id}/shadow/… and AWS IoT's data plane at ${dataPlane.url}`,
+    );
+
+    const provisioning = startStackProvisioning({
+      broker,
+      ca: certs.authority,
+      registry,
+      allowList: dynamoAllowListLayer({ client, tables }),
+      log,
+    });
+    cleanup.push(async () => provisioning.stop());
+    progress(
+      `fleet provisioning by claim on $aws/certificates/create-from-csr/json and $aws/provisioning-templates/${LOCAL_TEMPLATE_NAME}/provision/json, allow-list in ${tables.allowList}`,
     );
 
     const fleet = startFleetStatus({
@@ -427,6 +467,9 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       stores,
       ingest,
       fleet,
+      registry,
+      provisioning,
+      provisioningTemplate: LOCAL_TEMPLATE_NAME,
       failuresFile,
       certificates: (id) => {
         const pair = certs.clients[id];

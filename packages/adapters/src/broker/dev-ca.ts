@@ -112,6 +112,8 @@ export const issueDeviceCert = (ca: DevCa, thingName: string) =>
 
 export interface DevCertFiles {
   readonly ca: string;
+  /** The CA itself, to sign with (fleet provisioning's certificates, claim certificates). */
+  readonly authority: DevCa;
   readonly server: KeyAndCert;
   readonly clients: Readonly<Record<string, KeyAndCert>>;
   /** Paths, for configuration files. */
@@ -184,5 +186,11 @@ export const ensureDevCerts = async (
     clients[id] = await pair(`client-${id}`, () => issueDeviceCert(ca, id));
     paths[id] = { cert: file(`client-${id}.pem`), key: file(`client-${id}.key`) };
   }
-  return { ca: ca.cert, server, clients, paths: { ca: file("ca.pem"), clients: paths } };
+  return {
+    ca: ca.cert,
+    authority: ca,
+    server,
+    clients,
+    paths: { ca: file("ca.pem"), clients: paths },
+  };
 };

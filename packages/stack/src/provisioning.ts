@@ -1,0 +1,127 @@
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import {
+  type CertificateRegistry,
+  certificateIdOfPem,
+  type DevCa,
+  type FleetProvisioning,
+  type LocalBroker,
+  type RegisteredPrincipal,
+  startFleetProvisioning,
+} from "@medusa/adapters/broker";
+import {
+  type AllowList,
+  CLAIM_CLIENT_ID_PREFIX,
+  fleetProvisioningTemplate,
+  TemplateName,
+} from "@medusa/domain";
+import { preProvisioningHandler } from "@medusa/lambda";
+import { type Layer, Schema } from "effect";
+import type { StackLog } from "./log.js";
+
+/**
+ * The local stack's fleet provisioning template, named as the CDK app names a
+ * stage's (`medusa-<stage>-fleet`): devices flashed for the local stack send
+ * RegisterThing to `$aws/provisioning-templates/medusa-local-fleet/provision/json`.
+ */
+export const LOCAL_TEMPLATE_NAME: TemplateName =
+  Schema.decodeSync(TemplateName)("medusa-local-fleet");
+
+/** The device policy the template attaches (the broker's device rights), named as the CDK app's. */
+export const LOCAL_DEVICE_POLICY = "medusa-local-device";
+
+/**
+ * Where the claim certificates of the local stack's batches are kept
+ * (`{batch}.cert.pem`, `{batch}.key.pem`): what `issue-claim` made, and what
+ * the broker holds to the claim policy, whether the stack was running when
+ * it was made or not.
+ */
+export const claimsDir = (dir: string) => join(dir, "claims");
+
+/** Whether an MQTT client id is a device still holding its claim certificate (not a thing). */
+export const isClaimClientId = (clientId: string) => clientId.startsWith(CLAIM_CLIENT_ID_PREFIX);
+
+/**
+ * Who a client certificate is, for the broker: what the registry knows, and
+ * the claim certificates `issue-claim` put in `claims` (registered to the claim
+ * policy on first sight, so one issued while the stack runs works at once,
+ * as a claim certificate made and attached in AWS does). The folder is read
+ * again only when it changed.
+ */
+export const registryPrincipals = (
+  registry: CertificateRegistry,
+  claims: string,
+  templates: ReadonlyArray<TemplateName>,
+  log: StackLog,
+): ((certificateDer: Buffer) => RegisteredPrincipal | undefined) => {
+  let seen = -1;
+  const scan = () => {
+    if (!existsSync(claims)) return;
+    const mtime = statSync(claims).mtimeMs;
+    if (mtime === seen) return;
+    seen = mtime;
+    for (const name of readdirSync(claims)) {
+      if (!name.endsWith(".cert.pem")) continue;
+      try {
+        const pem = readFileSync(join(claims, name), "utf8");
+        const existing = registry.certificate(certificateIdOfPem(pem));
+        if (existing?.role === "claim") continue;
+        const id = registry.registerClaimCertificate(pem, templates);
+        log({
+          level: "info",
+          msg: "claim certificate registered",
+          file: name,
+          certificate_id: id,
+        });
+      } catch (e) {
+        log({ level: "warn", msg: "claim certificate not readable", file: name, error: String(e) });
+      }
+    }
+  };
+  scan();
+  return (der) => {
+    const known = registry.principalOf(der);
+    if (known !== undefined) return known;
+    scan();
+    return registry.principalOf(der);
+  };
+};
+
+export interface StackProvisioningOptions {
+  readonly broker: LocalBroker;
+  readonly ca: DevCa;
+  readonly registry: CertificateRegistry;
+  /** The allow-list the pre-provisioning hook reads (DynamoDB Local's table in the stack). */
+  readonly allowList: Layer.Layer<AllowList>;
+  readonly log: StackLog;
+}
+
+/**
+ * AWS IoT fleet provisioning by claim on the stack's broker: the template
+ * the CDK app deploys (`fleetProvisioningTemplate`, thing `medusa-<serial>`,
+ * the device policy), and its pre-provisioning hook, the Lambda handler's own
+ * code (`preProvisioningHandler`) over the allow-list table.
+ */
+export const startStackProvisioning = (options: StackProvisioningOptions): FleetProvisioning => {
+  const { log } = options;
+  const hook = preProvisioningHandler(options.allowList, (line) => {
+    // The handler logs JSON lines, as in Lambda; the stack's log takes them as entries.
+    try {
+      log({ component: "provisioning-hook", ...(JSON.parse(line) as Record<string, unknown>) });
+    } catch {
+      log({ component: "provisioning-hook", level: "info", msg: line });
+    }
+  });
+  return startFleetProvisioning(options.broker, {
+    ca: options.ca,
+    registry: options.registry,
+    templates: {
+      [LOCAL_TEMPLATE_NAME]: {
+        body: fleetProvisioningTemplate({ devicePolicyName: LOCAL_DEVICE_POLICY }),
+        preProvisioningHook: hook,
+      },
+    },
+    region: "local",
+    log: (entry) => log({ component: "provisioning", ...entry }),
+  });
+};
