@@ -524,8 +524,12 @@ export {
 export {
   devicePublishTopics,
   deviceSubscribeFilters,
+  jobsPublishTopics,
+  jobsReceiveTopics,
+  jobsSubscribeFilters,
   mayPublish,
   maySubscribe,
+  policyResourceMatches,
   shadowResponseTopics,
   type Verdict,
 } from "./topic-rights.js";

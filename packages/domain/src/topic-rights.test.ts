@@ -49,6 +49,39 @@ describe("the IoT policy's rules", () => {
     }
   });
 
+  it("a device reaches its own jobs topics only", () => {
+    for (const topic of [
+      "$aws/things/pi-1/jobs/get",
+      "$aws/things/pi-1/jobs/start-next",
+      "$aws/things/pi-1/jobs/job-7/get",
+      "$aws/things/pi-1/jobs/$next/get",
+      "$aws/things/pi-1/jobs/job-7/update",
+    ])
+      expect(mayPublish("medusa", "pi-1", topic).allowed).toBe(true);
+    for (const topic of [
+      "$aws/things/pi-2/jobs/get",
+      "$aws/things/pi-2/jobs/job-7/update",
+      "$aws/things/pi-1/jobs/notify-next",
+      "$aws/things/pi-1/jobs/job-7/update/accepted",
+      "$aws/things/pi-10/jobs/get",
+    ])
+      expect(mayPublish("medusa", "pi-1", topic).allowed).toBe(false);
+    for (const filter of [
+      "$aws/things/pi-1/jobs/notify-next",
+      "$aws/things/pi-1/jobs/start-next/accepted",
+      "$aws/things/pi-1/jobs/+/update/accepted",
+      "$aws/things/pi-1/jobs/#",
+    ])
+      expect(maySubscribe("medusa", "pi-1", filter).allowed).toBe(true);
+    for (const filter of [
+      "$aws/things/pi-2/jobs/notify",
+      "$aws/things/+/jobs/notify",
+      "$aws/things/pi-1/jobs",
+      "$aws/things/pi-10/jobs/#",
+    ])
+      expect(maySubscribe("medusa", "pi-1", filter).allowed).toBe(false);
+  });
+
   describe("Basic Ingest", () => {
     const ids = Arbitrary.make(DeviceId);
     const rules = Arbitrary.make(RuleName);

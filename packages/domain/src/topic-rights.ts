@@ -23,6 +23,36 @@ export const shadowResponseTopics = (thing: string): ReadonlyArray<string> =>
   );
 
 /**
+ * AWS IoT Jobs' reserved topics of a thing, as IoT policy resources (where
+ * `*` is the policy's wildcard: any characters, `/` included): the device
+ * publishes its requests (GetPendingJobExecutions on `jobs/get`,
+ * StartNextPendingJobExecution on `jobs/start-next`, DescribeJobExecution on
+ * `jobs/{jobId}/get`, UpdateJobExecution on `jobs/{jobId}/update`) and
+ * subscribes to and receives everything under its own `jobs/` (the answers,
+ * `notify`, `notify-next`). Nothing beyond the thing's own name.
+ */
+export const jobsPublishTopics = (thing: string): ReadonlyArray<string> => [
+  `$aws/things/${thing}/jobs/get`,
+  `$aws/things/${thing}/jobs/start-next`,
+  `$aws/things/${thing}/jobs/*/get`,
+  `$aws/things/${thing}/jobs/*/update`,
+];
+export const jobsSubscribeFilters = (thing: string): ReadonlyArray<string> => [
+  `$aws/things/${thing}/jobs/*`,
+];
+export const jobsReceiveTopics = jobsSubscribeFilters;
+
+/** Whether an IoT policy resource (`*` any characters, nothing else special) matches a topic or filter. */
+export const policyResourceMatches = (resource: string, name: string): boolean => {
+  if (!resource.includes("*")) return resource === name;
+  const pattern = resource
+    .split("*")
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+    .join(".*");
+  return new RegExp(`^${pattern}$`).test(name);
+};
+
+/**
  * The topics a device may publish to: its telemetry, its command responses,
  * its shadow requests, and its sensor data behind the Basic Ingest prefix of
  * each rule in `basicIngestRules` (`$aws/rules/{rule}/{prefix}/{thing}/sensor/data`).
@@ -44,6 +74,7 @@ export const devicePublishTopics = (
     ...[t.status, t.deviceInfo, t.commandResponse].map((x) => forThing(x, thing)),
     `$aws/things/${thing}/shadow/update`,
     `$aws/things/${thing}/shadow/get`,
+    ...jobsPublishTopics(thing),
     ...basicIngestRules.map((rule) => basicIngestTopic(rule, sensorData)),
   ];
 };
@@ -57,6 +88,7 @@ export const devicePublishTopics = (
 export const deviceSubscribeFilters = (prefix: string, thing: string): ReadonlyArray<string> => [
   `${forThing(topicTemplates(prefix).commands, thing)}/#`,
   ...shadowResponseTopics(thing),
+  ...jobsSubscribeFilters(thing),
 ];
 
 export type Verdict =
@@ -72,7 +104,12 @@ export const mayPublish = (
   topic: string,
   basicIngestRules: ReadonlyArray<string> = [],
 ): Verdict => {
-  if (devicePublishTopics(prefix, thing, basicIngestRules).includes(topic)) return allow;
+  if (
+    devicePublishTopics(prefix, thing, basicIngestRules).some((r) =>
+      policyResourceMatches(r, topic),
+    )
+  )
+    return allow;
   if (!topic.startsWith(BASIC_INGEST_PREFIX))
     return { allowed: false, reason: `${thing} may publish only to its own topics, not ${topic}` };
   const own = forThing(topicTemplates(prefix).sensorData, thing);
@@ -86,9 +123,9 @@ export const mayPublish = (
 };
 
 export const maySubscribe = (prefix: string, thing: string, filter: string): Verdict =>
-  deviceSubscribeFilters(prefix, thing).includes(filter)
+  deviceSubscribeFilters(prefix, thing).some((r) => policyResourceMatches(r, filter))
     ? allow
     : {
         allowed: false,
-        reason: `${thing} may subscribe only to its own commands/# and shadow responses, not ${filter}`,
+        reason: `${thing} may subscribe only to its own commands/#, shadow responses and jobs topics, not ${filter}`,
       };

@@ -14,6 +14,8 @@ import {
 } from "@medusa/domain";
 import { Aedes, type Client } from "aedes";
 import { Option, Schema } from "effect";
+import { JobsService, type PresignedUrlResolver } from "./jobs-service.js";
+import type { JobsPersistence } from "./jobs-store.js";
 import { guardPacketSize } from "./packet-guard.js";
 import { publishLifecycleEvents } from "./presence-events.js";
 import { ShadowService } from "./shadow-service.js";
@@ -47,6 +49,17 @@ export interface LocalBrokerOptions {
    * memory when absent).
    */
   readonly shadows?: false | { readonly persistence?: ShadowPersistence };
+  /**
+   * AWS IoT Jobs on `$aws/things/{thing}/jobs/…` (`jobs-service.ts`): on
+   * unless `false`, its jobs kept by `persistence` (in memory when absent),
+   * presigned-URL placeholders resolved by `resolvePresignedUrl`.
+   */
+  readonly jobs?:
+    | false
+    | {
+        readonly persistence?: JobsPersistence;
+        readonly resolvePresignedUrl?: PresignedUrlResolver;
+      };
   readonly log?: (entry: Record<string, unknown>) => void;
 }
 
@@ -104,6 +117,8 @@ export interface LocalBroker {
   readonly rules: BasicIngestRules;
   /** The Device Shadow service (absent when turned off): its data plane calls, its shadows. */
   readonly shadows: ShadowService | undefined;
+  /** AWS IoT Jobs (absent when turned off): its control plane, its jobs. */
+  readonly jobs: JobsService | undefined;
   close(): Promise<void>;
 }
 
@@ -319,13 +334,34 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
             ),
           log: (entry) => log({ component: "shadow", ...entry }),
         });
+  const publishReserved = (what: string) => (topic: string, payload: string) =>
+    aedes.publish(
+      { cmd: "publish", topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false },
+      (error) => {
+        if (error)
+          log({ level: "error", msg: `${what} not published`, topic, error: error.message });
+      },
+    );
+  const jobs =
+    options.jobs === false
+      ? undefined
+      : new JobsService({
+          ...(options.jobs?.persistence ? { persistence: options.jobs.persistence } : {}),
+          ...(options.jobs?.resolvePresignedUrl
+            ? { resolvePresignedUrl: options.jobs.resolvePresignedUrl }
+            : {}),
+          publish: publishReserved("jobs message"),
+          log: (entry) => log({ component: "jobs", ...entry }),
+        });
   aedes.on("publish", (packet, client) => {
     if (client === null) return;
     if (packet.topic.startsWith(BASIC_INGEST_PREFIX))
       rules.dispatch(packet.topic, packet.payload as Buffer, client.id);
-    // A request on a shadow's reserved topic, already allowed by the policy (authorizePublish).
-    else if (shadows && packet.topic.startsWith("$aws/things/"))
-      shadows.handleRequest(packet.topic, packet.payload as Buffer, client);
+    // A request on a shadow's or jobs' reserved topic, already allowed by the policy (authorizePublish).
+    else if (packet.topic.startsWith("$aws/things/")) {
+      if (shadows?.handleRequest(packet.topic, packet.payload as Buffer, client)) return;
+      jobs?.handleRequest(packet.topic, packet.payload as Buffer, client);
+    }
   });
   // AWS IoT's connect/disconnect lifecycle events on $aws/events/presence/… (presence-events.ts).
   const lifecycle = publishLifecycleEvents(aedes, { refusals, log });
@@ -397,10 +433,12 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
     refusals,
     rules: { register: rules.register, stats: rules.stats },
     shadows,
+    jobs,
     close: async () => {
       lifecycle.closing();
       for (const socket of sockets) socket.destroy();
       await shadows?.close();
+      await jobs?.close();
       await Promise.all([
         new Promise<void>((r) => tls.close(() => r())),
         plain ? new Promise<void>((r) => plain.close(() => r())) : Promise.resolve(),
