@@ -137,8 +137,6 @@ describe("the agent with Basic Ingest", () => {
     await cloud.subscribe("medusa/pi-d/#", (topic) => onBroker.push(topic));
     const { config } = writeConfig(folder.dir, folder.certs, "pi-d", broker.port, {
       basicIngestRule: RULE,
-      // This test counts the policy's refusals; the local broker's policy has no Jobs topics (yet).
-      outbox: "\n[jobs]\nenabled = false\n",
     });
     expect(config.topics.sensorData).toBe(`$aws/rules/${RULE}/medusa/pi-d/sensor/data`);
     const device = await startDevice(config, { log: quiet });
