@@ -1,0 +1,89 @@
+import { type LocalBroker, startLocalBroker } from "@medusa/adapters/broker";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningDevice, type StartOptions, startDevice } from "./run.js";
+import { eventually, testFolder, writeConfig } from "./testing/testbed.js";
+
+// The agent against the local broker's Jobs emulation (AWS IoT Jobs as the local stack runs it),
+// with the IoT policy's own rights for the Jobs topics: no scripted responder.
+const IDS = ["pi-e1", "pi-e2", "medusa-cloud"];
+let folder: Awaited<ReturnType<typeof testFolder>>;
+let broker: LocalBroker;
+beforeAll(async () => {
+  folder = await testFolder(IDS);
+  broker = await startLocalBroker({
+    port: 0,
+    tls: { ca: folder.certs.ca, ...folder.certs.server },
+    serviceIdentities: ["medusa-cloud"],
+  });
+});
+afterAll(async () => {
+  await broker?.close();
+  folder?.remove();
+});
+
+const fast: StartOptions = {
+  log: () => {},
+  shadow: { timeoutMs: 2_000, retryMs: 500, reportEveryMs: 60_000 },
+  jobs: { timeoutMs: 2_000, retryMs: 200 },
+};
+const create = async (thing: string, jobId: string, document: unknown) => {
+  const created = await broker.jobs?.createJob({
+    jobId,
+    targets: [thing],
+    document: JSON.stringify(document),
+  });
+  expect(created?.ok).toBe(true);
+};
+const execution = (thing: string, jobId: string) => {
+  const found = broker.jobs?.describeJobExecution(jobId, thing);
+  return found?.ok ? found.value.execution : undefined;
+};
+
+describe("the agent's Jobs client against the local broker's Jobs emulation", () => {
+  it("config.set SUCCEEDED, an unknown operation REJECTED, outbox.flush SUCCEEDED", async () => {
+    const { config } = writeConfig(folder.dir, folder.certs, "pi-e1", broker.port);
+    await create("pi-e1", "emu-set", {
+      operation: "config.set",
+      settings: { publish: { interval_ms: 2000 } },
+    });
+    await create("pi-e1", "emu-odd", { operation: "firmware.flash" });
+    const device = await startDevice(config, fast);
+    try {
+      await eventually(() => execution("pi-e1", "emu-odd")?.status === "REJECTED", "emu-odd");
+      expect(execution("pi-e1", "emu-set")?.status).toBe("SUCCEEDED");
+      expect(execution("pi-e1", "emu-odd")?.statusDetails?.reason).toContain("unknown operation");
+      expect(device.agent.stats().publishIntervalMs).toBe(2000);
+      // Created while the agent runs: notify-next brings it.
+      await create("pi-e1", "emu-flush", { operation: "outbox.flush" });
+      await eventually(() => execution("pi-e1", "emu-flush")?.status === "SUCCEEDED", "emu-flush");
+    } finally {
+      await device.stop();
+    }
+  });
+
+  it("agent.restart: SUCCEEDED from the restarted agent", async () => {
+    const { config } = writeConfig(folder.dir, folder.certs, "pi-e2", broker.port);
+    let device: RunningDevice | undefined;
+    const start = async (): Promise<RunningDevice> =>
+      startDevice(config, {
+        ...fast,
+        restart: () => {
+          const old = device;
+          void old?.stop().then(async () => {
+            device = await start();
+          });
+        },
+      });
+    await create("pi-e2", "emu-restart", { operation: "agent.restart" });
+    device = await start();
+    try {
+      await eventually(
+        () => execution("pi-e2", "emu-restart")?.status === "SUCCEEDED",
+        "emu-restart SUCCEEDED",
+      );
+      expect(execution("pi-e2", "emu-restart")?.statusDetails).toMatchObject({ restarted: "true" });
+    } finally {
+      await device?.stop();
+    }
+  });
+});
