@@ -46,6 +46,8 @@ export interface FleetStatus {
   /** Every gap announced so far, oldest first (the log also has them). */
   readonly announced: () => ReadonlyArray<DataGapEvent>;
   readonly gapMs: number;
+  /** How often the gap detector runs. */
+  readonly checkEveryMs: number;
   readonly stop: () => Promise<void>;
 }
 
@@ -152,6 +154,7 @@ export const startFleetStatus = (options: FleetStatusOptions): FleetStatus => {
     detectNow,
     announced: () => [...announced],
     gapMs,
+    checkEveryMs,
     stop: async () => {
       stopped = true;
       clearInterval(timer);
