@@ -106,6 +106,8 @@ describe("the fleet routes", () => {
         assignment_timestamp: T,
       },
       open_alerts: [expect.objectContaining({ device_id: "pi-1", patient_id: "P-1", since: T })],
+      // No shadow report yet.
+      reported: null,
     });
     expect(devices[1]).toMatchObject({
       device_id: "pi-2",

@@ -461,6 +461,17 @@ export const FleetDeviceView = Schema.Struct({
     }),
   ),
   open_alerts: Schema.Array(AlertView),
+  /**
+   * What the device's shadow last reported, in short (agent_version, sensor_model,
+   * sample_rate_hz, publish_interval_ms, outbox_depth, reported_at, shadow_version, …);
+   * null until it reports.
+   */
+  reported: Schema.NullOr(
+    Schema.Record({
+      key: Schema.String,
+      value: Schema.Union(Schema.String, Schema.Number, Schema.Boolean, Schema.Null),
+    }),
+  ),
 }).annotations({ identifier: "FleetDevice" });
 
 export const FleetDevicesResponse = Schema.Struct({

@@ -126,22 +126,24 @@ export class Agent {
       firmwareVersion: options.firmwareVersion ?? "0.0.0",
       log: this.log,
     });
-    this.shadow = options.shadow
-      ? new ShadowSync({
-          thing: config.deviceId,
-          transport,
-          apply: (settings) => this.applySettings(settings),
-          reported: (refused) => this.reportedState(refused),
-          log: this.log,
-          ...(options.shadow.timeoutMs !== undefined
-            ? { timeoutMs: options.shadow.timeoutMs }
-            : {}),
-          ...(options.shadow.reportEveryMs !== undefined
-            ? { reportEveryMs: options.shadow.reportEveryMs }
-            : {}),
-          ...(options.shadow.retryMs !== undefined ? { retryMs: options.shadow.retryMs } : {}),
-        })
-      : undefined;
+    // `shadow.enabled = false` (a broker without a shadow service): settings taken before still hold.
+    this.shadow =
+      options.shadow && config.shadow.enabled
+        ? new ShadowSync({
+            thing: config.deviceId,
+            transport,
+            apply: (settings) => this.applySettings(settings),
+            reported: (refused) => this.reportedState(refused),
+            log: this.log,
+            ...(options.shadow.timeoutMs !== undefined
+              ? { timeoutMs: options.shadow.timeoutMs }
+              : {}),
+            ...(options.shadow.reportEveryMs !== undefined
+              ? { reportEveryMs: options.shadow.reportEveryMs }
+              : {}),
+            ...(options.shadow.retryMs !== undefined ? { retryMs: options.shadow.retryMs } : {}),
+          })
+        : undefined;
     const jobs = options.jobs;
     if (jobs && config.jobs.enabled) {
       const executors = jobExecutors({

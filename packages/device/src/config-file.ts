@@ -108,6 +108,13 @@ export const ConfigFile = Schema.Struct({
       basic_ingest_rule: Schema.optionalWith(RuleName, { exact: true }),
     }),
   ),
+  // Sync with the thing's classic shadow (AWS IoT, the local stack); off for a broker
+  // without a shadow service (Mosquitto).
+  shadow: section(
+    Schema.Struct({
+      enabled: opt(Schema.Boolean, () => true),
+    }),
+  ),
   outbox: section(
     Schema.Struct({
       path: opt(Path, () => "/var/lib/medusa/outbox"),
@@ -179,6 +186,7 @@ export const CONFIG_KEYS: Record<string, ReadonlyArray<string>> = {
   sensor: ["sample_rate_hz", "kind", "i2c_bus", "i2c_address", "seed"],
   device: ["location", "device_id", "device_id_file", "device_type"],
   publish: ["interval_ms", "status_interval_ms", "basic_ingest_rule"],
+  shadow: ["enabled"],
   outbox: ["path", "max_bytes", "durability"],
   jobs: ["enabled", "update_ca_file", "update_confirm_s", "update_max_bytes", "update_download_s"],
   provisioning: ["template", "claim_cert", "claim_key", "serial_number", "dir"],

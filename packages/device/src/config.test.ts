@@ -212,6 +212,22 @@ describe("device configuration", () => {
     );
   });
 
+  it("syncs the thing's shadow unless shadow.enabled = false (a broker without a shadow service); --check says which", () => {
+    const on = ok(oldFile);
+    expect(on.shadow).toEqual({ enabled: true });
+    expect(describeConfig(on)).toContain(
+      "shadow             synced ($aws/things/medusa-pi-01/shadow/…)",
+    );
+    const off = ok(`${oldFile}\n[shadow]\nenabled = false`);
+    expect(off.shadow).toEqual({ enabled: false });
+    expect(off.warnings).toEqual([]);
+    expect(describeConfig(off)).toContain("shadow             off (shadow.enabled = false)");
+    expect(error(`${oldFile}\n[shadow]\nenabled = "no"`).message).toMatch(
+      /^\/etc\/medusa\/mqtt_publisher.toml: shadow.enabled: /,
+    );
+    expect(ok(`${oldFile}\n[shadow]\nenable = false`).warnings.join()).toContain("shadow.enable");
+  });
+
   it("takes the path from --config, then MEDUSA_CONFIG, then the default", () => {
     expect(configPath(["--config", "/a.toml"], { MEDUSA_CONFIG: "/b.toml" })).toBe("/a.toml");
     expect(configPath(["--config=/c.toml"], {})).toBe("/c.toml");

@@ -71,6 +71,8 @@ export interface DeviceConfig {
   readonly device: { readonly location: string; readonly deviceType: string };
   readonly publishIntervalMs: number;
   readonly statusIntervalMs: number;
+  /** Sync with the thing's classic shadow (`shadow.enabled`, on by default; off for Mosquitto, which has none). */
+  readonly shadow: { readonly enabled: boolean };
   readonly outbox: {
     readonly path: string;
     readonly maxBytes: number;
@@ -398,6 +400,7 @@ const resolve = (
     device: { location: c.device.location, deviceType: c.device.device_type },
     publishIntervalMs: c.publish.interval_ms,
     statusIntervalMs: c.publish.status_interval_ms,
+    shadow: { enabled: c.shadow.enabled },
     outbox: {
       path: pathOf("outbox.path", c.outbox.path),
       maxBytes: c.outbox.max_bytes,
@@ -444,6 +447,7 @@ export const describeConfig = (c: DeviceConfig): string =>
     `topics             ${c.topics.sensorData}${c.topics.basicIngestRule === null ? "" : ` (Basic Ingest: to rule ${c.topics.basicIngestRule} only, no messaging charge)`}, ${c.topics.status}, ${c.topics.deviceInfo}; commands ${c.topics.commands}`,
     `sensor             ${c.sensor.kind} at ${c.sensor.sampleRateHz} Hz${c.sensor.kind === "adxl345" ? ` (I2C bus ${c.sensor.i2cBus}, address 0x${c.sensor.i2cAddress.toString(16)})` : ` (seed ${c.sensor.seed})`}`,
     `publish            every ${c.publishIntervalMs} ms; status every ${c.statusIntervalMs} ms`,
+    `shadow             ${c.shadow.enabled ? `synced ($aws/things/${c.deviceId}/shadow/…)` : "off (shadow.enabled = false): no desired settings, no reported state"}`,
     `outbox             ${c.outbox.path} (max ${c.outbox.maxBytes} bytes, durability ${c.outbox.durability})`,
     `location           ${c.device.location || "(not set)"}`,
     `jobs               ${c.jobs.enabled ? `AWS IoT Jobs on (agent.update: at most ${c.jobs.updateMaxBytes} bytes in ${c.jobs.updateDownloadMs / 1000} s, trusting the system CAs${c.jobs.updateCaFile === null ? "" : ` and ${c.jobs.updateCaFile}`}; a new bundle must connect within ${c.jobs.updateConfirmMs / 1000} s)` : "off (jobs.enabled = false)"}`,

@@ -20,7 +20,7 @@ import { eventually, sleep, testFolder, writeConfig } from "./testing/testbed.js
 
 // The agent against the local broker's Device Shadow service (AWS IoT Core's, emulated):
 // real TLS, the IoT policy's rights, the shadow's documented answers.
-const IDS = ["pi-s1", "pi-s2", "pi-s3", "pi-s4", "pi-s5", "medusa-cloud"];
+const IDS = ["pi-s1", "pi-s2", "pi-s3", "pi-s4", "pi-s5", "pi-s6", "medusa-cloud"];
 let folder: Awaited<ReturnType<typeof testFolder>>;
 beforeAll(async () => {
   folder = await testFolder(IDS);
@@ -240,6 +240,30 @@ describe("the agent's shadow sync", () => {
       await b.close();
     }
   });
+
+  it("shadow.enabled = false (a broker without a shadow service): the agent runs and publishes, and never touches its shadow", async () => {
+    const b = await broker(folder.certs);
+    const { config } = writeConfig(folder.dir, folder.certs, "pi-s6", b.port, { intervalMs: 200 });
+    const requests: Array<string> = [];
+    b.aedes.on("publish", (packet, client) => {
+      if (client?.id === "pi-s6") requests.push(packet.topic);
+    });
+    let device: RunningDevice | undefined;
+    try {
+      device = await startDevice({ ...config, shadow: { enabled: false } }, { log, shadow: fast });
+      await eventually(
+        () => requests.some((t) => t.endsWith("/sensor/data")),
+        "sensor data published",
+      );
+      await sleep(1_000);
+      expect(requests.filter((t) => t.startsWith("$aws/things/"))).toEqual([]);
+      expect(b.shadows?.peek({ thing: "pi-s6" })).toBeUndefined();
+      expect(device.agent.stats().shadow).toBeUndefined();
+    } finally {
+      await device?.stop();
+      await b.close();
+    }
+  }, 60_000);
 
   it("a device whose broker never answers its shadow requests keeps running; every wait is bounded", async () => {
     const b = await startLocalBroker({

@@ -117,6 +117,7 @@ export {
   type PresenceOutcome,
   recordAssignmentCommit,
   recordPresence,
+  recordReportedState,
 } from "./application/fleet.js";
 export { type DeviceImport, importHistory } from "./application/import-history.js";
 export {
@@ -279,6 +280,7 @@ export {
   lastSeenAt,
   PRESENCE_VERSION_WINDOW_MS,
   ReportedSummary,
+  reportedSummary,
 } from "./fleet/device-status.js";
 export {
   DeviceConnected,

@@ -11,7 +11,14 @@ import { testTables } from "@medusa/adapters/testing";
 import { createApp } from "@medusa/api";
 import { signToken, testAuth } from "@medusa/api/testing";
 import { deviceId, encodeSampleBatch, epochMillis } from "@medusa/domain";
-import { configFromEnv, ingestHandler, reattributeHandler, servicesLayer } from "@medusa/lambda";
+import {
+  configFromEnv,
+  gapDetectorHandler,
+  ingestHandler,
+  presenceHandler,
+  reattributeHandler,
+  servicesLayer,
+} from "@medusa/lambda";
 import { Effect, Layer } from "effect";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import { HANDLERS, type HandlerName, TABLE_ACCESS } from "./access.js";
@@ -84,6 +91,8 @@ it("TABLE_ACCESS lists exactly the DynamoDB calls each handler makes", async () 
     ingest: new Set(),
     reattribute: new Set(),
     api: new Set(),
+    presence: new Set(),
+    "gap-detector": new Set(),
   };
   const device = deviceId("pi-access-1");
   const t0 = Date.now() - 3_600_000;
@@ -205,6 +214,68 @@ it("TABLE_ACCESS lists exactly the DynamoDB calls each handler makes", async () 
     Records: [{ eventName: "INSERT", dynamodb: { NewImage: commitItem(handOver) } }],
   });
   expect(first?.rewritten).toBeGreaterThan(0);
+
+  // Presence: the device connects (and something that is not a device's event is kept).
+  const presence = presenceHandler(
+    servicesLayer(
+      storesLayer(makeDynamoStores({ client: recordingClient(used.presence), tables })),
+      { cacheTtlMs: 0 },
+    ),
+  );
+  expect(
+    await presence({
+      clientId: device,
+      timestamp: Date.now(),
+      eventType: "connected",
+      sessionIdentifier: "a4666d2a7d844ae4ac5d7b38c9cb7967",
+      principalIdentifier: "12345678901234567890123456789012",
+      versionNumber: 1,
+      topic: `$aws/events/presence/connected/${device}`,
+    }),
+  ).toMatchObject({ _tag: "Recorded" });
+  expect(await presence({ nonsense: true, topic: null })).toMatchObject({ _tag: "Rejected" });
+
+  // The gap detector: a worn device silent for longer than the gap opens an alert; once it
+  // is no longer worn, the alert closes.
+  const other = deviceId("pi-access-2");
+  expect(
+    await call("POST", "/api/devices/assign", {
+      device_id: other,
+      patient_id: "P-3",
+      assignment_timestamp: t0,
+    }),
+  ).toBe(201);
+  const [assigned] = (await Effect.runPromise(apiStores.events.load(other))).commits;
+  if (!assigned) return;
+  await reattribute({
+    Records: [{ eventName: "INSERT", dynamodb: { NewImage: commitItem(assigned) } }],
+  });
+  const detect = gapDetectorHandler(
+    servicesLayer(
+      storesLayer(makeDynamoStores({ client: recordingClient(used["gap-detector"]), tables })),
+      { cacheTtlMs: 0 },
+    ),
+    { notify: () => Effect.void },
+    { gapMs: 60_000 },
+  );
+  expect((await detect()).opened.length).toBeGreaterThan(0);
+  // The fleet view: the list, one device, the open alerts, acknowledging one.
+  expect(await call("GET", "/api/devices?limit=10")).toBe(200);
+  expect(await call("GET", `/api/devices/${other}`)).toBe(200);
+  const alerts = await app.request("/api/alerts", {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const [alert] = ((await alerts.json()) as { alerts: Array<{ alert_id: string }> }).alerts;
+  expect(await call("POST", `/api/alerts/${alert?.alert_id}/acknowledge`)).toBe(200);
+  expect(await call("POST", "/api/devices/unassign", { device_id: other, patient_id: "P-3" })).toBe(
+    200,
+  );
+  const [, ended] = (await Effect.runPromise(apiStores.events.load(other))).commits;
+  if (!ended) return;
+  await reattribute({
+    Records: [{ eventName: "INSERT", dynamodb: { NewImage: commitItem(ended) } }],
+  });
+  expect((await detect()).closed.map((c) => c.deviceId)).toContain(other);
 
   for (const handler of HANDLERS)
     expect([...used[handler]].sort(), handler).toEqual(granted(handler));

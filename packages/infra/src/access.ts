@@ -1,12 +1,20 @@
 import {
+  DEVICE_ALERTS_INDEX,
+  OPEN_ALERTS_INDEX,
   PATIENT_ACTIVITY_INDEX,
   PATIENT_DEVICE_INDEX,
   PATIENT_TIMELINE_INDEX,
   type TableRole,
 } from "@medusa/adapters";
 
-export type HandlerName = "ingest" | "reattribute" | "api";
-export const HANDLERS: ReadonlyArray<HandlerName> = ["ingest", "reattribute", "api"];
+export type HandlerName = "ingest" | "reattribute" | "api" | "presence" | "gap-detector";
+export const HANDLERS: ReadonlyArray<HandlerName> = [
+  "ingest",
+  "reattribute",
+  "api",
+  "presence",
+  "gap-detector",
+];
 
 /** What one function may do to one table (or one of its indexes). */
 export interface TableGrant {
@@ -40,6 +48,8 @@ export const TABLE_ACCESS: Readonly<Record<HandlerName, ReadonlyArray<TableGrant
     { table: "events", actions: ["dynamodb:Query"] },
     // deviceSegments reads the device's items; replace puts and deletes them in batches.
     { table: "sensor", actions: ["dynamodb:Query", "dynamodb:BatchWriteItem"] },
+    // Who wears the device, into its status row (read, then put with the revision read).
+    { table: "deviceStatuses", actions: ["dynamodb:GetItem", "dynamodb:PutItem"] },
   ],
   api: [
     // Commands: load the stream, append one commit (Put + ConditionCheck on the
@@ -60,6 +70,28 @@ export const TABLE_ACCESS: Readonly<Record<HandlerName, ReadonlyArray<TableGrant
     { table: "activity", index: PATIENT_ACTIVITY_INDEX, actions: ["dynamodb:Query"] },
     // Claiming an Idempotency-Key is one conditional put (new, same request, or expired).
     { table: "idempotency", actions: ["dynamodb:PutItem"] },
+    // The fleet view: the status rows (one, or a page of the scan), each device's newest
+    // sample (one Query of the sensor table), open alerts and a device's alerts (their
+    // indexes), acknowledging one (a conditional update).
+    { table: "deviceStatuses", actions: ["dynamodb:GetItem", "dynamodb:Scan"] },
+    { table: "sensor", actions: ["dynamodb:Query"] },
+    { table: "alerts", actions: ["dynamodb:UpdateItem"] },
+    { table: "alerts", index: OPEN_ALERTS_INDEX, actions: ["dynamodb:Query"] },
+    { table: "alerts", index: DEVICE_ALERTS_INDEX, actions: ["dynamodb:Query"] },
+  ],
+  presence: [
+    // A lifecycle event into the device's row: read, then put with the revision read.
+    { table: "deviceStatuses", actions: ["dynamodb:GetItem", "dynamodb:PutItem"] },
+    // An event that is not a device's is kept.
+    { table: "deadLetters", actions: ["dynamodb:PutItem"] },
+  ],
+  "gap-detector": [
+    // Every status row (a scan), each assigned device's newest sample, the open alerts
+    // (their index); a gap opens as a conditional put and closes as a conditional update.
+    { table: "deviceStatuses", actions: ["dynamodb:Scan"] },
+    { table: "sensor", actions: ["dynamodb:Query"] },
+    { table: "alerts", actions: ["dynamodb:PutItem", "dynamodb:UpdateItem"] },
+    { table: "alerts", index: OPEN_ALERTS_INDEX, actions: ["dynamodb:Query"] },
   ],
 };
 
@@ -87,4 +119,6 @@ export const SECRET_ACCESS: Readonly<
   reattribute: [],
   // Read at start-up (`loadSecrets` of @medusa/api); no Describe, no List.
   api: ["secretsmanager:GetSecretValue"],
+  presence: [],
+  "gap-detector": [],
 };

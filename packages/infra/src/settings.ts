@@ -28,6 +28,10 @@ export interface InfraSettings {
   /** On-demand throughput cap of every table and index, in request units per second. */
   readonly tableMaxReadUnits: number;
   readonly tableMaxWriteUnits: number;
+  /** How long an assigned device may send no sample before a data-gap alert, in minutes. */
+  readonly gapMinutes: number;
+  /** How often the gap detector runs (its EventBridge schedule), in minutes. */
+  readonly gapCheckMinutes: number;
 }
 
 export class SettingsError extends Error {
@@ -45,6 +49,8 @@ export const DEFAULTS = {
   ingestConcurrency: 50,
   tableMaxReadUnits: 1000,
   tableMaxWriteUnits: 1000,
+  gapMinutes: 10,
+  gapCheckMinutes: 1,
 } as const;
 
 /** The context keys `settingsFromContext` reads, with what each one does (for errors and docs). */
@@ -66,6 +72,8 @@ export const CONTEXT_KEYS = {
   ingestConcurrency: `reserved concurrency of the ingest function (default ${DEFAULTS.ingestConcurrency})`,
   tableMaxReadUnits: `on-demand read cap of every table and index, units/s (default ${DEFAULTS.tableMaxReadUnits})`,
   tableMaxWriteUnits: `on-demand write cap of every table and index, units/s (default ${DEFAULTS.tableMaxWriteUnits})`,
+  gapMinutes: `minutes an assigned device may send no sample before a data-gap alert (default ${DEFAULTS.gapMinutes})`,
+  gapCheckMinutes: `how often the gap detector runs, in minutes (default ${DEFAULTS.gapCheckMinutes})`,
 } as const;
 
 const text = (key: string, value: unknown): string | undefined => {
@@ -79,6 +87,11 @@ const integer = (key: string, value: unknown, fallback: number, min: number): nu
   const n = typeof value === "number" ? value : Number(value);
   if (!Number.isInteger(n) || n < min)
     throw new SettingsError(`context ${key}=${String(value)}: must be an integer ≥ ${min}`);
+  return n;
+};
+
+const atMost = (key: string, n: number, max: number): number => {
+  if (n > max) throw new SettingsError(`context ${key}=${n}: must be at most ${max}`);
   return n;
 };
 
@@ -145,6 +158,17 @@ export const settingsFromContext = (get: (key: string) => unknown): InfraSetting
       DEFAULTS.tableMaxWriteUnits,
       1,
     ),
+    // The detector's own bound (MEDUSA_GAP_MINUTES): at most a week.
+    gapMinutes: atMost(
+      "gapMinutes",
+      integer("gapMinutes", get("gapMinutes"), DEFAULTS.gapMinutes, 1),
+      7 * 24 * 60,
+    ),
+    gapCheckMinutes: atMost(
+      "gapCheckMinutes",
+      integer("gapCheckMinutes", get("gapCheckMinutes"), DEFAULTS.gapCheckMinutes, 1),
+      24 * 60,
+    ),
   };
 };
 
@@ -161,3 +185,9 @@ export const devicePolicyName = (stage: Stage): string => `medusa-${stage}-devic
  * `register-device` writes it into the agent's configuration.
  */
 export const sensorRuleName = (stage: Stage): string => `medusa_${stage}_sensor_data`;
+
+/** The IoT rule feeding the presence function (lifecycle events). */
+export const presenceRuleName = (stage: Stage): string => `medusa_${stage}_presence`;
+
+/** The IoT rule feeding shadows' reported states to the presence function (the device statuses). */
+export const shadowRuleName = (stage: Stage): string => `medusa_${stage}_shadow_reported`;

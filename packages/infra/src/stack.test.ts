@@ -18,14 +18,22 @@ import { Match } from "aws-cdk-lib/assertions";
 import { Option } from "effect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HANDLERS, type HandlerName, TABLE_ACCESS, tablesOf } from "./access.js";
-import { THING_NAME } from "./iot.js";
+import { deviceJobsTopics, THING_NAME } from "./iot.js";
 import {
   devicePolicyName,
+  presenceRuleName,
   SettingsError,
   sensorRuleName,
   settingsFromContext,
+  shadowRuleName,
 } from "./settings.js";
-import { INGEST_TIMEOUT_S, TABLE_ENV } from "./stack.js";
+import {
+  INGEST_TIMEOUT_S,
+  jobIdPrefix,
+  presenceRuleSql,
+  shadowRuleSql,
+  TABLE_ENV,
+} from "./stack.js";
 import {
   type CfnTemplate,
   flatten,
@@ -71,7 +79,7 @@ beforeAll(async () => {
     jwtIssuer: COGNITO,
     jwtAudience: "app-client-id",
   });
-}, 90_000);
+}, 300_000);
 afterAll(() => synth?.dispose());
 
 /** Logical id → resource, for one type, keyed by a property (a table's name, a function's name). */
@@ -307,12 +315,17 @@ describe.each([
       const s = get();
       const { resources } = policyOf(s).byAction("iot:Publish");
       expect(resources).toEqual(
-        devicePublishTopics(s.settings.topicPrefix, THING_NAME, [
-          sensorRuleName(s.settings.stage),
-        ]).map((t) => `topic/${t}`),
+        [
+          ...devicePublishTopics(s.settings.topicPrefix, THING_NAME, [
+            sensorRuleName(s.settings.stage),
+          ]),
+          ...deviceJobsTopics(THING_NAME).publish,
+        ].map((t) => `topic/${t}`),
       );
-      // No policy wildcard: a device cannot reach a topic the broker's rules refuse.
-      for (const r of resources) expect(r).not.toMatch(/[*?]/);
+      // No policy wildcard but a job id's level below the thing's own jobs: a device cannot
+      // reach a topic the broker's rules refuse.
+      for (const r of resources)
+        expect(r.replace(`topic/$aws/things/${THING_NAME}/jobs/*/`, "")).not.toMatch(/[*?]/);
     });
 
     it("subscribes and receives only its own commands and shadow responses", () => {
@@ -323,7 +336,8 @@ describe.each([
       expect(filters.every((f) => f.startsWith("topicfilter/"))).toBe(true);
       // What the policy allows, the local broker allows too (for a concrete device).
       const device = "medusa-pi-01";
-      for (const f of filters) {
+      const jobs = `$aws/things/${THING_NAME}/jobs/`;
+      for (const f of filters.filter((x) => !x.startsWith(`topicfilter/${jobs}`))) {
         const filter = f.slice("topicfilter/".length).replaceAll(THING_NAME, device);
         expect(maySubscribe(prefix, device, filter), filter).toEqual({ allowed: true });
       }
@@ -335,7 +349,8 @@ describe.each([
       for (const r of receive)
         expect(
           r.startsWith(`topic/${prefix}/${THING_NAME}/commands`) ||
-            r.startsWith(`topic/$aws/things/${THING_NAME}/shadow/`),
+            r.startsWith(`topic/$aws/things/${THING_NAME}/shadow/`) ||
+            r.startsWith(`topic/${jobs}`),
           r,
         ).toBe(true);
     });
@@ -345,7 +360,10 @@ describe.each([
       const prefix = s.settings.topicPrefix;
       const rules = [sensorRuleName(s.settings.stage)];
       const { resources } = policyOf(s).byAction("iot:Publish");
-      const own = resources.map((r) => r.slice("topic/".length).replaceAll(THING_NAME, "pi-1"));
+      // Jobs requests: the Jobs service answers them (see "its own Jobs topics").
+      const own = resources
+        .filter((r) => !r.startsWith(`topic/$aws/things/${THING_NAME}/jobs/`))
+        .map((r) => r.slice("topic/".length).replaceAll(THING_NAME, "pi-1"));
       for (const t of own) expect(mayPublish(prefix, "pi-1", t, rules)).toEqual({ allowed: true });
       for (const t of [
         `${prefix}/pi-2/sensor/data`,
@@ -363,7 +381,9 @@ describe.each([
     it("grants Basic Ingest for the device's own sensor data to the stack's sensor rule, and nothing else under $aws/rules/", () => {
       const s = get();
       const prefix = s.settings.topicPrefix;
-      const [[, rule] = []] = resourcesOf(s.json, "AWS::IoT::TopicRule");
+      const rule = byProperty(s.json, "AWS::IoT::TopicRule", "RuleName").get(
+        sensorRuleName(s.settings.stage),
+      )?.r;
       const ruleName = rule?.Properties?.RuleName as string;
       // AWS rule names: [a-zA-Z0-9_] only; this one is a topic level devices publish to.
       expect(ruleName).toBe(`medusa_${stage}_sensor_data`);
@@ -395,7 +415,9 @@ describe.each([
       const s = get();
       const prefix = s.settings.topicPrefix;
       const ingest = functionOf(s, "ingest");
-      const [[, rule] = []] = resourcesOf(s.json, "AWS::IoT::TopicRule");
+      const rule = byProperty(s.json, "AWS::IoT::TopicRule", "RuleName").get(
+        sensorRuleName(s.settings.stage),
+      )?.r;
       const payload = rule?.Properties?.TopicRulePayload as Record<string, unknown>;
       expect(payload.Sql).toBe(
         `SELECT *, topic() AS topic, clientId() AS client_id, timestamp() AS received_at FROM '${prefix}/+/sensor/data'`,
@@ -461,8 +483,10 @@ describe.each([
         FunctionName: `medusa-${stage}-ingest`,
         ReservedConcurrentExecutions: 50,
       });
-      for (const name of ["reattribute", "api"] as const)
+      for (const name of ["reattribute", "api", "presence"] as const)
         expect(functionOf(s, name).r.Properties.ReservedConcurrentExecutions).toBeUndefined();
+      // Gap detector passes do not overlap.
+      expect(functionOf(s, "gap-detector").r.Properties.ReservedConcurrentExecutions).toBe(1);
     });
 
     it("get the names of their own tables, and only those, by environment", () => {
@@ -570,8 +594,8 @@ describe.each([
       const roles = resourcesOf(s.json, "AWS::IAM::Role");
       for (const [id, role] of roles) expect(role.Properties.ManagedPolicyArns, id).toBeUndefined();
       const functions = resourcesOf(s.json, "AWS::Lambda::Function");
-      // The three handlers, the pre-provisioning hook and the custom resource that looks up the IoT endpoint.
-      expect(functions).toHaveLength(5);
+      // The five handlers, the pre-provisioning hook and the custom resource that looks up the IoT endpoint.
+      expect(functions).toHaveLength(7);
       for (const [id, fn] of functions) {
         const roleId = (fn.Properties.Role as { "Fn::GetAtt": [string, "Arn"] })["Fn::GetAtt"][0];
         expect(
@@ -603,11 +627,18 @@ describe.each([
             const queue = name === "ingest" ? "IngestDeadLetterQueue" : "ReattributionFailureQueue";
             expect(resources(x).map(flatten)).toEqual([expect.stringContaining(queue)]);
           }
-          // KMS and Secrets Manager: see the next two tests; the API's shadow access, above.
+          // KMS and Secrets Manager: see the next two tests; the API's shadow and jobs
+          // access, the gap detector's alert topic: see "Fleet and Jobs".
           const other = a.filter(
             (y) =>
               !/^(logs|sqs|dynamodb|kms|secretsmanager):/.test(y) &&
-              !(name === "api" && /^iot:(Get|Update)ThingShadow$/.test(y)),
+              !(
+                name === "api" &&
+                /^(iot:(Get|Update)ThingShadow|iot:CreateJob|iot:DescribeJobExecution|iot:ListJobExecutionsForThing|iam:PassRole)$/.test(
+                  y,
+                )
+              ) &&
+              !(name === "gap-detector" && y === "sns:Publish"),
           );
           expect(other, name).toEqual([]);
         }
@@ -627,10 +658,15 @@ describe.each([
       () => {
         const s = get();
         const key = stage === "prod" ? `<${keyOf(s).id}.Arn>` : undefined;
-        // Every function touches a table; none may GenerateDataKey, DescribeKey or use another key.
+        // Every function touches a table; none may GenerateDataKey (but the gap detector, for
+        // the alert topic the key encrypts), DescribeKey or use another key.
         for (const name of HANDLERS)
-          expect(grantsOf(s, roleIdOf(s, name), "kms"), name).toEqual(
-            key ? [`kms:Decrypt ${key}`] : [],
+          expect(grantsOf(s, roleIdOf(s, name), "kms").sort(), name).toEqual(
+            key
+              ? name === "gap-detector"
+                ? [`kms:Decrypt ${key}`, `kms:Decrypt ${key}`, `kms:GenerateDataKey ${key}`]
+                : [`kms:Decrypt ${key}`]
+              : [],
           );
         // The pre-provisioning hook reads the allow-list table: the same, and only that.
         const hookRole = hookRoleOf(s);
@@ -723,6 +759,232 @@ describe.each([
       expect(env.MEDUSA_JWT_AUDIENCE).toEqual({ Ref: "JwtAudience" });
       for (const name of HANDLERS) expect(envOf(s, name).MEDUSA_JWT_SECRET, name).toBeUndefined();
       expect(JSON.stringify(s.json)).not.toContain("resolve:secretsmanager");
+    });
+  });
+
+  describe("Fleet and Jobs", () => {
+    /** `action resource` of every statement of a role. */
+    const allGrants = (s: Synthesized, roleId: string) =>
+      statementsOf(s.json, roleId).flatMap((x) =>
+        actions(x).flatMap((a) => resources(x).map((r) => `${a} ${flatten(r)}`)),
+      );
+    const arnPrefix = "arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:";
+
+    it("the presence rule sends every connect and disconnect event to the presence function, and only it may invoke it", () => {
+      const s = get();
+      const presence = functionOf(s, "presence");
+      const rule = byProperty(s.json, "AWS::IoT::TopicRule", "RuleName").get(
+        presenceRuleName(s.settings.stage),
+      );
+      const payload = rule?.r.Properties.TopicRulePayload as Record<string, unknown>;
+      expect(payload.Sql).toBe(presenceRuleSql());
+      const from = /FROM '([^']+)'/.exec(String(payload.Sql))?.[1] ?? "";
+      for (const t of [
+        "$aws/events/presence/connected/medusa-pi-01",
+        "$aws/events/presence/disconnected/medusa-pi-01",
+      ])
+        expect(topicMatches(from, t), t).toBe(true);
+      expect(topicMatches(from, "$aws/events/subscriptions/subscribed/medusa-pi-01")).toBe(false);
+      expect(payload.Actions).toEqual([
+        { Lambda: { FunctionArn: { "Fn::GetAtt": [presence.id, "Arn"] } } },
+      ]);
+      s.template.hasResourceProperties("AWS::Lambda::Permission", {
+        FunctionName: { "Fn::GetAtt": [presence.id, "Arn"] },
+        Principal: "iot.amazonaws.com",
+        SourceArn: { "Fn::GetAtt": [rule?.id, "Arn"] },
+        SourceAccount: { Ref: "AWS::AccountId" },
+      });
+    });
+
+    it("the shadow rule sends each classic shadow's reported state after an update to the same function", () => {
+      const s = get();
+      const presence = functionOf(s, "presence");
+      const rule = byProperty(s.json, "AWS::IoT::TopicRule", "RuleName").get(
+        shadowRuleName(s.settings.stage),
+      );
+      const payload = rule?.r.Properties.TopicRulePayload as Record<string, unknown>;
+      expect(payload.Sql).toBe(shadowRuleSql());
+      const from = /FROM '([^']+)'/.exec(String(payload.Sql))?.[1] ?? "";
+      expect(topicMatches(from, "$aws/things/medusa-pi-01/shadow/update/documents")).toBe(true);
+      expect(topicMatches(from, "$aws/things/medusa-pi-01/shadow/update/accepted")).toBe(false);
+      expect(payload.Actions).toEqual([
+        { Lambda: { FunctionArn: { "Fn::GetAtt": [presence.id, "Arn"] } } },
+      ]);
+      s.template.hasResourceProperties("AWS::Lambda::Permission", {
+        FunctionName: { "Fn::GetAtt": [presence.id, "Arn"] },
+        Principal: "iot.amazonaws.com",
+        SourceArn: { "Fn::GetAtt": [rule?.id, "Arn"] },
+      });
+    });
+
+    it("the gap detector runs on an EventBridge schedule, with the gap time and the alert topic", () => {
+      const s = get();
+      const gap = functionOf(s, "gap-detector");
+      const [[topicId] = []] = resourcesOf(s.json, "AWS::SNS::Topic");
+      expect(envOf(s, "gap-detector")).toMatchObject({
+        MEDUSA_GAP_MINUTES: "10",
+        MEDUSA_ALERT_TOPIC_ARN: { Ref: topicId },
+      });
+      s.template.hasResourceProperties("AWS::Events::Rule", {
+        ScheduleExpression: "rate(1 minute)",
+        State: "ENABLED",
+        Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [gap.id, "Arn"] } })],
+      });
+      s.template.hasResourceProperties("AWS::Lambda::Permission", {
+        FunctionName: { "Fn::GetAtt": [gap.id, "Arn"] },
+        Principal: "events.amazonaws.com",
+      });
+    });
+
+    it("alerts go to one SNS topic, encrypted with the stack's key (SNS's own in a keyless dev), TLS only; only the gap detector may publish, to it alone", () => {
+      const s = get();
+      const topics = resourcesOf(s.json, "AWS::SNS::Topic");
+      expect(topics).toHaveLength(1);
+      const [[topicId, topic]] = topics as [[string, Resource]];
+      if (stage === "prod")
+        expect(topic.Properties.KmsMasterKeyId).toEqual({ "Fn::GetAtt": [keyOf(s).id, "Arn"] });
+      else expect(flatten(topic.Properties.KmsMasterKeyId)).toMatch(/:kms:.*:alias\/aws\/sns$/);
+      const [[, topicPolicy] = []] = resourcesOf(s.json, "AWS::SNS::TopicPolicy");
+      expect(JSON.stringify(topicPolicy?.Properties.PolicyDocument)).toContain(
+        '"aws:SecureTransport":"false"',
+      );
+      for (const [id] of resourcesOf(s.json, "AWS::IAM::Role")) {
+        const sns = allGrants(s, id).filter((g) => g.startsWith("sns:"));
+        expect(sns, id).toEqual(
+          id === roleIdOf(s, "gap-detector") ? [`sns:Publish <${topicId}>`] : [],
+        );
+      }
+    });
+
+    it("gives each thing exactly its own Jobs topics: requests to publish, answers and notifications to subscribe to and receive", () => {
+      const s = get();
+      const [[, policy] = []] = resourcesOf(s.json, "AWS::IoT::Policy");
+      const doc = policy?.Properties.PolicyDocument as { Statement: Array<Statement> };
+      const of = (action: string) =>
+        doc.Statement.filter((x) => actions(x).includes(action))
+          .flatMap(resources)
+          .map((r) => flatten(r).slice(arnPrefix.length))
+          .filter((r) => r.includes("/jobs"));
+      const jobs = `$aws/things/${THING_NAME}/jobs`;
+      expect(of("iot:Publish").sort()).toEqual(
+        ["get", "start-next", "*/get", "*/update"].map((r) => `topic/${jobs}/${r}`).sort(),
+      );
+      const answers = [
+        "notify",
+        "notify-next",
+        ...["get", "start-next", "*/get", "*/update"].flatMap((r) => [
+          `${r}/accepted`,
+          `${r}/rejected`,
+        ]),
+      ];
+      expect(of("iot:Subscribe").sort()).toEqual(
+        answers.map((r) => `topicfilter/${jobs}/${r}`).sort(),
+      );
+      expect(of("iot:Receive").sort()).toEqual(answers.map((r) => `topic/${jobs}/${r}`).sort());
+      // Each one is under the connecting thing's own name; a wildcard stands only for a job id.
+      for (const r of [...of("iot:Publish"), ...of("iot:Subscribe"), ...of("iot:Receive")]) {
+        expect(r).toMatch(
+          /^topic(filter)?\/\$aws\/things\/\$\{iot:Connection\.Thing\.ThingName\}\/jobs\//,
+        );
+        expect(r.replace(`${jobs}/*/`, `${jobs}/JOB/`)).not.toMatch(/[*?+#]/);
+      }
+      // And its own shadow: the classic shadow's request and response topics, nothing wider.
+      const shadow = doc.Statement.flatMap(resources)
+        .map((r) => flatten(r).slice(arnPrefix.length))
+        .filter((r) => r.includes("/shadow"));
+      for (const r of shadow)
+        expect(r).toMatch(
+          /^topic(filter)?\/\$aws\/things\/\$\{iot:Connection\.Thing\.ThingName\}\/shadow\/(get|update)(\/(accepted|rejected|delta))?$/,
+        );
+    });
+
+    it("keeps agent bundles in a private bucket: encrypted, no public access, TLS only, versioned", () => {
+      const s = get();
+      const buckets = resourcesOf(s.json, "AWS::S3::Bucket");
+      expect(buckets).toHaveLength(1);
+      const [[bucketId, bucket]] = buckets as [[string, Resource]];
+      expect(bucket.Properties).toMatchObject({
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [
+            { ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } },
+          ],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        VersioningConfiguration: { Status: "Enabled" },
+      });
+      s.template.hasResourceProperties("AWS::S3::BucketPolicy", {
+        Bucket: { Ref: bucketId },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: "Deny",
+              Action: "s3:*",
+              Condition: { Bool: { "aws:SecureTransport": "false" } },
+            }),
+          ]),
+        },
+      });
+      expect(envOf(s, "api").MEDUSA_AGENT_BUNDLE_BUCKET).toEqual({ Ref: bucketId });
+      expect(s.json.Outputs?.AgentBundleBucket?.Value).toEqual({ Ref: bucketId });
+    });
+
+    it("IoT Jobs presigns bundle URLs with a role that may only read the bundles", () => {
+      const s = get();
+      const [[bucketId] = []] = resourcesOf(s.json, "AWS::S3::Bucket");
+      const roleArn = envOf(s, "api").MEDUSA_JOBS_PRESIGN_ROLE_ARN as { "Fn::GetAtt": [string] };
+      const roleId = roleArn["Fn::GetAtt"][0];
+      const role = s.json.Resources[roleId]?.Properties ?? {};
+      expect(role.AssumeRolePolicyDocument).toMatchObject({
+        Statement: [
+          {
+            Action: "sts:AssumeRole",
+            Effect: "Allow",
+            Principal: { Service: "iot.amazonaws.com" },
+            Condition: { StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } },
+          },
+        ],
+      });
+      expect(allGrants(s, roleId)).toEqual([`s3:GetObject <${bucketId}.Arn>/*`]);
+    });
+
+    it("lets the API create and read jobs of the stack's own id prefix, list a thing's executions, and pass only the presign role, to IoT", () => {
+      const s = get();
+      const api = roleIdOf(s, "api");
+      const roleArn = flatten(envOf(s, "api").MEDUSA_JOBS_PRESIGN_ROLE_ARN);
+      const jobs = `${arnPrefix}job/${jobIdPrefix(stage)}*`;
+      const things = `${arnPrefix}thing/*`;
+      const grants = allGrants(s, api).filter((g) => /^(iot:.*Job|iam:)/.test(g));
+      expect(grants.sort()).toEqual(
+        [
+          `iot:CreateJob ${jobs}`,
+          `iot:CreateJob ${things}`,
+          `iot:DescribeJobExecution ${jobs}`,
+          `iot:DescribeJobExecution ${things}`,
+          `iot:ListJobExecutionsForThing ${things}`,
+          `iam:PassRole ${roleArn}`,
+        ].sort(),
+      );
+      const pass = statementsOf(s.json, api).find((x) => actions(x).includes("iam:PassRole"));
+      expect(pass?.Condition).toEqual({
+        StringEquals: { "iam:PassedToService": "iot.amazonaws.com" },
+      });
+      expect(envOf(s, "api").MEDUSA_JOB_ID_PREFIX).toBe(jobIdPrefix(stage));
+      // Nobody else touches jobs, passes a role or reads the bundles (but the presign role).
+      const presign = (envOf(s, "api").MEDUSA_JOBS_PRESIGN_ROLE_ARN as { "Fn::GetAtt": [string] })[
+        "Fn::GetAtt"
+      ][0];
+      for (const [id] of resourcesOf(s.json, "AWS::IAM::Role").filter(
+        ([id]) => id !== api && id !== presign,
+      ))
+        expect(
+          allGrants(s, id).filter((g) => /^(iot:.*Job|iam:|s3:)/.test(g)),
+          id,
+        ).toEqual([]);
     });
   });
 
@@ -880,6 +1142,17 @@ describe("the stages differ where they should", () => {
           Resource: { "Fn::GetAtt": [keyId, "Arn"] },
         }),
       );
+  });
+
+  it("the context sets the gap time and the gap detector's schedule; out-of-range values stop synthesis", () => {
+    const s = synth.synth({ gapMinutes: "30", gapCheckMinutes: "5" });
+    expect(envOf(s, "gap-detector").MEDUSA_GAP_MINUTES).toBe("30");
+    s.template.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(5 minutes)",
+    });
+    expect(() => synth.synth({ gapMinutes: "0" })).toThrow(/gapMinutes/);
+    expect(() => synth.synth({ gapMinutes: String(8 * 24 * 60) })).toThrow(/gapMinutes/);
+    expect(() => synth.synth({ gapCheckMinutes: "1.5" })).toThrow(/gapCheckMinutes/);
   });
 
   it("prod is termination-protected; dev is not", () => {

@@ -13,13 +13,18 @@ import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import * as apigwv2 from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as iot from "aws-cdk-lib/aws-iot";
+import * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
 import { DynamoEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as logs from "aws-cdk-lib/aws-logs";
+import * as s3 from "aws-cdk-lib/aws-s3";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import * as sns from "aws-cdk-lib/aws-sns";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import * as cr from "aws-cdk-lib/custom-resources";
 import type { Construct } from "constructs";
@@ -33,7 +38,13 @@ import {
 import type { HandlerBundles } from "./bundles.js";
 import { devicePolicyDocument, RULE_SQL_VERSION, sensorRuleSql } from "./iot.js";
 import { FleetProvisioning } from "./provisioning.js";
-import { devicePolicyName, type InfraSettings, sensorRuleName } from "./settings.js";
+import {
+  devicePolicyName,
+  type InfraSettings,
+  presenceRuleName,
+  sensorRuleName,
+  shadowRuleName,
+} from "./settings.js";
 import { MedusaTables } from "./tables.js";
 
 /** The variable each table's name reaches a handler by (see `@medusa/adapters`). */
@@ -65,6 +76,19 @@ export interface MedusaStackProps extends StackProps {
 }
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+/** `gap-detector` → `GapDetector`, `open-alerts-index` → `OpenAlertsIndex`: construct ids and Sids. */
+const pascal = (s: string) => s.split("-").map(capitalize).join("");
+
+/** The IoT rule SQL of the presence rule: every lifecycle event, with its topic (the handler reads the event type from it). */
+export const presenceRuleSql = (): string =>
+  "SELECT *, topic() AS topic FROM '$aws/events/presence/+/+'";
+
+/** The shadow rule's SQL: each classic shadow's reported state after an accepted update, for the device's status. */
+export const shadowRuleSql = (): string =>
+  "SELECT current.state.reported AS reported, current.version AS shadow_version, topic(3) AS thing_name FROM '$aws/things/+/shadow/update/documents'";
+
+/** Job ids the API creates begin with this (its IAM grants cover only those jobs). */
+export const jobIdPrefix = (stage: string): string => `medusa-${stage}-`;
 
 /** A function's only logging right: streams and events in its own log group. */
 const ownLogGroup = (logGroup: logs.ILogGroup) =>
@@ -167,7 +191,7 @@ export class MedusaStack extends Stack {
         readonly reservedConcurrentExecutions?: number;
       },
     ): lambda.Function => {
-      const id = capitalize(name);
+      const id = pascal(name);
       const functionName = `medusa-${stage}-${name}`;
       const logGroup = new logs.LogGroup(this, `${id}Logs`, {
         logGroupName: `/aws/lambda/${functionName}`,
@@ -189,7 +213,8 @@ export class MedusaStack extends Stack {
       for (const grant of TABLE_ACCESS[name]) {
         const { tableArn } = tables[grant.table];
         allow(
-          `${capitalize(grant.table)}${grant.index ? "Index" : "Table"}`,
+          // Sids are unique in a policy: an index's names the index.
+          `${capitalize(grant.table)}${grant.index ? pascal(grant.index) : "Table"}`,
           grant.actions,
           grant.index ? `${tableArn}/index/${grant.index}` : tableArn,
         );
@@ -452,7 +477,145 @@ export class MedusaStack extends Stack {
       }),
     );
 
-    this.functions = { ingest, reattribute, api };
+    // ── Fleet: presence events → device statuses; the gap detector on a schedule → alerts on SNS.
+    const presence = handler("presence", {
+      description: "IoT lifecycle events ($aws/events/presence/…) → the device's status",
+      memorySize: 256,
+      timeout: Duration.seconds(10),
+      environment: telemetry,
+      // One invocation per connect and disconnect of every device.
+      systemLogLevel: lambda.SystemLogLevel.WARN,
+    });
+    const presenceRule = new iot.CfnTopicRule(this, "PresenceRule", {
+      ruleName: presenceRuleName(stage),
+      topicRulePayload: {
+        description:
+          "Every device's connect and disconnect ($aws/events/presence/connected/+ and disconnected/+) to the presence function",
+        sql: presenceRuleSql(),
+        awsIotSqlVersion: RULE_SQL_VERSION,
+        ruleDisabled: false,
+        actions: [{ lambda: { functionArn: presence.functionArn } }],
+      },
+    });
+    presence.addPermission("InvokedByPresenceRule", {
+      principal: new iam.ServicePrincipal("iot.amazonaws.com"),
+      sourceArn: presenceRule.attrArn,
+      sourceAccount: this.account,
+    });
+    // The reported shadow's summary into the same rows (the fleet view's reported column).
+    const shadowRule = new iot.CfnTopicRule(this, "ShadowReportedRule", {
+      ruleName: shadowRuleName(stage),
+      topicRulePayload: {
+        description:
+          "Every device's classic shadow after an accepted update ($aws/things/+/shadow/update/documents): its reported state to the presence function",
+        sql: shadowRuleSql(),
+        awsIotSqlVersion: RULE_SQL_VERSION,
+        ruleDisabled: false,
+        actions: [{ lambda: { functionArn: presence.functionArn } }],
+      },
+    });
+    presence.addPermission("InvokedByShadowRule", {
+      principal: new iam.ServicePrincipal("iot.amazonaws.com"),
+      sourceArn: shadowRule.attrArn,
+      sourceAccount: this.account,
+    });
+
+    // Alerts leave through one topic, encrypted with the stack's key (SNS's AWS-managed key
+    // where the stack has none), over TLS only.
+    const alertTopic = new sns.Topic(this, "AlertTopic", {
+      topicName: `medusa-${stage}-alerts`,
+      displayName: `MeDUSA Link (${stage}) data-gap alerts`,
+      masterKey: tableKey ?? kms.Alias.fromAliasName(this, "SnsManagedKey", "alias/aws/sns"),
+      enforceSSL: true,
+    });
+    const gapDetector = handler("gap-detector", {
+      description: "Scheduled: assigned devices without samples for the gap time → alerts (SNS)",
+      memorySize: 256,
+      timeout: Duration.seconds(60),
+      environment: {
+        ...telemetry,
+        MEDUSA_GAP_MINUTES: String(settings.gapMinutes),
+        MEDUSA_ALERT_TOPIC_ARN: alertTopic.topicArn,
+      },
+      systemLogLevel: lambda.SystemLogLevel.INFO,
+      // Passes must not overlap: the schedule's next one starts a fresh pass anyway.
+      reservedConcurrentExecutions: 1,
+      async: { retryAttempts: 0 },
+    });
+    gapDetector.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: "PublishAlerts",
+        actions: ["sns:Publish"],
+        resources: [alertTopic.topicArn],
+      }),
+    );
+    // Publishing to a topic under a customer-managed key: SNS asks for a data key in the
+    // publisher's name (an AWS-managed key's own policy allows that already).
+    if (tableKey)
+      gapDetector.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: "AlertTopicKey",
+          actions: ["kms:GenerateDataKey", "kms:Decrypt"],
+          resources: [tableKey.keyArn],
+        }),
+      );
+    new events.Rule(this, "GapDetectorSchedule", {
+      description: `The gap detector every ${settings.gapCheckMinutes} min (gap: ${settings.gapMinutes} min)`,
+      schedule: events.Schedule.rate(Duration.minutes(settings.gapCheckMinutes)),
+      targets: [new targets.LambdaFunction(gapDetector, { retryAttempts: 0 })],
+    });
+
+    // ── Jobs: agent bundles in a private bucket; IoT Jobs presigns their URLs with a read-only role.
+    const agentBundles = new s3.Bucket(this, "AgentBundles", {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy,
+    });
+    const presignRole = new iam.Role(this, "JobsPresignRole", {
+      assumedBy: new iam.ServicePrincipal("iot.amazonaws.com", {
+        conditions: { StringEquals: { "aws:SourceAccount": this.account } },
+      }),
+      description: "IoT Jobs presigns agent bundle URLs with it: read the bundles, nothing else",
+    });
+    presignRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: "ReadAgentBundles",
+        actions: ["s3:GetObject"],
+        resources: [agentBundles.arnForObjects("*")],
+      }),
+    );
+    api.addEnvironment("MEDUSA_AGENT_BUNDLE_BUCKET", agentBundles.bucketName);
+    api.addEnvironment("MEDUSA_JOBS_PRESIGN_ROLE_ARN", presignRole.roleArn);
+    api.addEnvironment("MEDUSA_JOB_ID_PREFIX", jobIdPrefix(stage));
+    const stackJobs = this.formatArn({ service: "iot", resource: `job/${jobIdPrefix(stage)}*` });
+    const things = this.formatArn({ service: "iot", resource: "thing/*" });
+    api.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: "DeviceJobs",
+        actions: ["iot:CreateJob", "iot:DescribeJobExecution"],
+        resources: [stackJobs, things],
+      }),
+    );
+    api.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: "DeviceJobExecutions",
+        actions: ["iot:ListJobExecutionsForThing"],
+        resources: [things],
+      }),
+    );
+    api.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: "PassPresignRole",
+        actions: ["iam:PassRole"],
+        resources: [presignRole.roleArn],
+        conditions: { StringEquals: { "iam:PassedToService": "iot.amazonaws.com" } },
+      }),
+    );
+
+    this.functions = { ingest, reattribute, api, presence, "gap-detector": gapDetector };
 
     // ── New devices by claim: the template (thing medusa-<serial>, the device policy), its
     // allow-list hook and the claim policy; claim certificates are made per batch (docs/deploy.md).
@@ -489,6 +652,17 @@ export class MedusaStack extends Stack {
       "ClaimPolicyName",
       this.provisioning.claimPolicy.ref,
       "IoT policy for a batch's claim certificate (medusa-claim-certificate attaches it)",
+    );
+    output("PresenceRuleName", presenceRule.ref, "IoT rule feeding the presence function");
+    output(
+      "AlertTopicArn",
+      alertTopic.topicArn,
+      "SNS topic of data-gap alerts (subscribe an e-mail address or a pager)",
+    );
+    output(
+      "AgentBundleBucket",
+      agentBundles.bucketName,
+      "Where agent bundles are uploaded for agent.update jobs",
     );
     output("ApiUrl", apiStage.url, "HTTPS endpoint of the API");
     output(

@@ -19,6 +19,8 @@ A port of 0 takes a free one (the report says which).
   --mqtt-port PORT      MQTT over TLS (default 8883)
   --dynamo-port PORT    DynamoDB Local (default 8000)
   --plain-mqtt-port P   also a plain MQTT listener on 127.0.0.1 for local tools (off by default)
+  --gap-seconds S       an assigned device silent this long gets a data-gap alert (default 600)
+  --gap-check-seconds S how often the gap detector runs (default a tenth of the gap, 1 to 30)
   --dir PATH            where data lives (default .medusa)
   --verbose             every log line (JSON), not only warnings
   --help
@@ -113,6 +115,8 @@ export const main = async (
         "mqtt-port": { type: "string" },
         "dynamo-port": { type: "string" },
         "plain-mqtt-port": { type: "string" },
+        "gap-seconds": { type: "string" },
+        "gap-check-seconds": { type: "string" },
         dir: { type: "string" },
         verbose: { type: "boolean" },
         help: { type: "boolean" },
@@ -133,6 +137,15 @@ export const main = async (
       dynamoPort: int(values["dynamo-port"], "dynamo-port", 8000),
       ...(values["plain-mqtt-port"] !== undefined
         ? { plainMqttPort: int(values["plain-mqtt-port"], "plain-mqtt-port", 1883) }
+        : {}),
+      ...(values["gap-seconds"] !== undefined
+        ? { gapMs: int(values["gap-seconds"], "gap-seconds", 600, 1, 7 * 86_400) * 1_000 }
+        : {}),
+      ...(values["gap-check-seconds"] !== undefined
+        ? {
+            gapCheckMs:
+              int(values["gap-check-seconds"], "gap-check-seconds", 30, 1, 86_400) * 1_000,
+          }
         : {}),
       ...(values.dir !== undefined ? { dir: values.dir } : {}),
     };

@@ -40,6 +40,24 @@ it("presence: each simulated device's connect reaches its status; the stack's ow
   expect(page.statuses.map((s) => s.deviceId).sort()).toEqual([...stack.deviceIds].sort());
 });
 
+it("the reported shadow summary: each device's report reaches its status row and the fleet list", async () => {
+  await eventually(async () => {
+    const list = await api(stack, "GET", "/api/devices?limit=10");
+    const devices = list.json.devices as Array<{ reported: Record<string, unknown> | null }>;
+    return devices.length === stack.deviceIds.length && devices.every((d) => d.reported !== null);
+  }, "every device's reported summary");
+  const list = await api(stack, "GET", "/api/devices?limit=10");
+  for (const d of list.json.devices as Array<{ reported: Record<string, unknown> }>)
+    expect(d.reported).toMatchObject({
+      agent_version: expect.any(String),
+      sensor_model: expect.any(String),
+      sample_rate_hz: 10,
+      publish_interval_ms: 500,
+      shadow_version: expect.any(Number),
+      reported_at: expect.any(Number),
+    });
+});
+
 it("data gap: an assigned device that stops sending raises one alert (device, patient, since); sending again clears it", async () => {
   const [id] = stack.deviceIds as [string];
   const assigned = await api(stack, "POST", "/api/devices/assign", {

@@ -8,6 +8,7 @@ import {
   type DataGapEvent,
   DEFAULT_GAP_MS,
   type DeadLetters,
+  DeviceId,
   type DeviceStatuses,
   detectDataGaps,
   type GapDetectorReport,
@@ -15,11 +16,15 @@ import {
   type PresenceOutcome,
   recordAssignmentCommit,
   recordPresence,
+  recordReportedState,
   type SensorStore,
   topicMatches,
 } from "@medusa/domain";
-import { Cause, Effect, type ManagedRuntime } from "effect";
+import { Cause, Effect, Either, type ManagedRuntime, Schema } from "effect";
 import type { StackLog } from "./log.js";
+
+/** Every classic shadow's documents after an accepted update (what the AWS rule selects too). */
+const SHADOW_DOCUMENTS_FILTER = "$aws/things/+/shadow/update/documents";
 
 type Ports = DeviceStatuses | Alerts | SensorStore | DeadLetters | Clock;
 
@@ -47,6 +52,8 @@ export interface FleetStatus {
   /** Every gap announced so far, oldest first (the log also has them). */
   readonly announced: () => ReadonlyArray<DataGapEvent>;
   readonly gapMs: number;
+  /** How often the gap detector runs. */
+  readonly checkEveryMs: number;
   readonly stop: () => Promise<void>;
 }
 
@@ -54,7 +61,9 @@ export interface FleetStatus {
  * What the AWS side of presence and data gaps does, in process. The IoT rule
  * `SELECT * FROM '$aws/events/presence/+/+'` and its handler: every lifecycle
  * event the broker publishes goes to `recordPresence` (the stack's own service
- * clients are not devices, and are left out). The events table's stream: each
+ * clients are not devices, and are left out). The shadow rule: each classic
+ * shadow's `update/documents` goes to `recordReportedState` (the reported
+ * summary the fleet view shows). The events table's stream: each
  * commit updates who wears the device. The EventBridge schedule: the gap
  * detector (`detectDataGaps`) every `checkEveryMs`; its SNS topic is the log
  * here (`component: "alerts"`), one line per gap opened or closed.
@@ -87,9 +96,31 @@ export const startFleetStatus = (options: FleetStatusOptions): FleetStatus => {
       ),
     );
 
+  /** The shadow service's `update/documents` of a classic shadow: its reported state into the device's status. */
+  const onShadowDocuments = (topic: string, payload: Buffer) => {
+    const thing = topic.split("/")[2] ?? "";
+    let documents: { current?: { state?: { reported?: unknown }; version?: unknown } };
+    try {
+      documents = JSON.parse(payload.toString("utf8"));
+    } catch {
+      return;
+    }
+    const version = documents.current?.version;
+    const deviceId = Schema.decodeUnknownEither(DeviceId)(thing);
+    if (typeof version !== "number" || Either.isLeft(deviceId) || services.has(thing)) return;
+    void run(
+      "reported state",
+      recordReportedState(deviceId.right, version, documents.current?.state?.reported ?? null),
+    );
+  };
+
   const onPublish = (packet: AedesPublishPacket, client: BrokerClient | null) => {
-    // The broker's own publishes (client null): lifecycle events come from it, never from a client.
-    if (client !== null || stopped || !topicMatches(PRESENCE_TOPIC_FILTER, packet.topic)) return;
+    // The broker's own publishes (client null): lifecycle events and the shadow service's
+    // documents come from it, never from a client.
+    if (client !== null || stopped) return;
+    if (topicMatches(SHADOW_DOCUMENTS_FILTER, packet.topic))
+      return onShadowDocuments(packet.topic, Buffer.from(packet.payload));
+    if (!topicMatches(PRESENCE_TOPIC_FILTER, packet.topic)) return;
     const clientId = packet.topic.slice(packet.topic.lastIndexOf("/") + 1);
     // A device still on its claim certificate (provision-<serial>) is not a thing yet.
     if (services.has(clientId) || clientId.startsWith(CLAIM_CLIENT_ID_PREFIX)) return;
@@ -154,6 +185,7 @@ export const startFleetStatus = (options: FleetStatusOptions): FleetStatus => {
     detectNow,
     announced: () => [...announced],
     gapMs,
+    checkEveryMs,
     stop: async () => {
       stopped = true;
       clearInterval(timer);

@@ -42,7 +42,7 @@ import { servicesLayer } from "@medusa/lambda";
 import { Layer, ManagedRuntime } from "effect";
 import { ensurePrivateDir, tightenTree } from "./data-dir.js";
 import { deviceConfig, simulatedDeviceIds } from "./fleet.js";
-import { type FleetStatus, startFleetStatus } from "./fleet-status.js";
+import { type FleetStatus, type FleetStatusOptions, startFleetStatus } from "./fleet-status.js";
 import { type IngestRule, type StoredMessage, startIngestRule } from "./ingest-rule.js";
 import type { StackLog } from "./log.js";
 import {
@@ -81,12 +81,16 @@ export interface StackOptions {
   readonly settleMs?: number;
   /** How long an assigned device may send no sample before a data-gap alert (10 minutes). */
   readonly gapMs?: number;
+  /** How often the gap detector runs (a tenth of the gap time, between 1 s and 30 s, unless given). */
+  readonly gapCheckMs?: number;
   /** How often the activity pass computes the blocks of newly ingested samples (60 s unless given). */
   readonly activityPassMs?: number;
   readonly log?: StackLog;
   /** One line per step while starting ("DynamoDB Local ready on …"). */
   readonly progress?: (line: string) => void;
   readonly onStored?: (message: StoredMessage) => void;
+  /** Called with each lifecycle event's outcome once it is recorded in the device statuses (lag measurements). */
+  readonly onPresence?: FleetStatusOptions["onPresence"];
   /**
    * Aborted while starting (a Ctrl-C): what has started stops, DynamoDB Local
    * included, and the start fails with `StartAborted` once the step under way is done.
@@ -361,11 +365,13 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       runtime,
       serviceIdentities: [CLOUD_IDENTITY],
       ...(options.gapMs !== undefined ? { gapMs: options.gapMs } : {}),
+      ...(options.gapCheckMs !== undefined ? { checkEveryMs: options.gapCheckMs } : {}),
+      ...(options.onPresence ? { onPresence: options.onPresence } : {}),
       log: (entry) => log({ component: "fleet", ...entry }),
     });
     cleanup.push(() => fleet.stop());
     progress(
-      `presence on $aws/events/presence/+/+ into the device statuses; data-gap alerts after ${fleet.gapMs / 60_000} min without samples`,
+      `presence on $aws/events/presence/+/+ into the device statuses; data-gap alerts after ${fleet.gapMs / 1_000} s without samples, checked every ${fleet.checkEveryMs / 1_000} s`,
     );
 
     const secret = devSecret(dir);

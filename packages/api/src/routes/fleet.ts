@@ -62,6 +62,7 @@ const deviceView = (d: FleetDevice): typeof FleetDeviceView.Type => {
             assignment_timestamp: a.start,
           },
     open_alerts: d.openAlerts.map(alertView),
+    reported: d.status.reported,
   };
 };
 

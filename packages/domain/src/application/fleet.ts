@@ -12,10 +12,12 @@ import {
 import {
   applyAssignmentCommit,
   applyPresence,
+  applyReported,
   type FleetDeviceStatus,
   initialDeviceStatus,
   isConnected,
   lastSeenAt,
+  reportedSummary,
 } from "../fleet/device-status.js";
 import { decodePresenceMessage, type PresenceMessage } from "../fleet/presence.js";
 import type { Actor, DeviceId, EpochMillis } from "../ids.js";
@@ -96,6 +98,18 @@ export const recordPresence = (
     const changed = yield* updateStatus(event.clientId, (s) => applyPresence(s, event));
     return { _tag: "Recorded" as const, deviceId: event.clientId, changed: changed === "changed" };
   });
+
+/**
+ * Records what a device's shadow reports (its `reported` state after an
+ * accepted update, at the shadow's version) in the device's status, in short
+ * (`reportedSummary`). An update older than the summary held changes nothing.
+ */
+export const recordReportedState = (
+  deviceId: DeviceId,
+  shadowVersion: number,
+  reported: unknown,
+): Effect.Effect<"changed" | "unchanged", StorageUnavailable, DeviceStatuses> =>
+  updateStatus(deviceId, (s) => applyReported(s, reportedSummary(reported, shadowVersion)));
 
 /** Records who wears the device after an assignment commit (redelivered or overtaken commits change nothing). */
 export const recordAssignmentCommit = (

@@ -137,3 +137,68 @@ export const applyAssignmentCommit = (
       : null;
   return { ...status, assignment, assignmentVersion: commit.version };
 };
+
+/** The `reported` fields the fleet view keeps, as flat keys (a path into the report each). */
+const SUMMARY_FIELDS: ReadonlyArray<
+  readonly [string, ReadonlyArray<string>, "string" | "number" | "boolean"]
+> = [
+  ["agent_version", ["agent", "version"], "string"],
+  ["sensor_model", ["sensor", "model"], "string"],
+  ["sensor_healthy", ["sensor", "healthy"], "boolean"],
+  ["sample_rate_hz", ["sensor", "sample_rate_hz"], "number"],
+  ["publish_interval_ms", ["publish", "interval_ms"], "number"],
+  ["effective_interval_ms", ["publish", "effective_interval_ms"], "number"],
+  ["live_until", ["publish", "live_until"], "number"],
+  ["basic_ingest", ["publish", "basic_ingest"], "boolean"],
+  ["last_publish_at", ["publish", "last_publish_at"], "number"],
+  ["outbox_depth", ["outbox", "depth"], "number"],
+  ["outbox_drops", ["outbox", "drops"], "number"],
+  ["reconnects", ["reconnects"], "number"],
+  ["uptime_s", ["uptime_s"], "number"],
+  ["reported_at", ["timestamp"], "number"],
+];
+
+const at = (value: unknown, path: ReadonlyArray<string>): unknown =>
+  path.reduce<unknown>(
+    (v, key) =>
+      typeof v === "object" && v !== null && !Array.isArray(v)
+        ? (v as Record<string, unknown>)[key]
+        : undefined,
+    value,
+  );
+
+/**
+ * The short form of a shadow's `reported` state the fleet view shows: the
+ * agent's version, its sensor, its rate and intervals, its outbox, how many
+ * settings it refused, and the shadow's version. Whatever the report holds
+ * (an older agent's, or a partial one), only plain values at the known paths
+ * of the expected type are taken; the rest is left out.
+ */
+export const reportedSummary = (reported: unknown, shadowVersion: number): ReportedSummary => {
+  const summary: Record<string, string | number | boolean | null> = {
+    shadow_version: shadowVersion,
+  };
+  for (const [key, path, type] of SUMMARY_FIELDS) {
+    const v = at(reported, path);
+    if (typeof v !== type || (typeof v === "number" && !Number.isFinite(v))) continue;
+    summary[key] = typeof v === "string" ? v.slice(0, 256) : (v as number | boolean);
+  }
+  const refused = at(reported, ["refused"]);
+  if (Array.isArray(refused)) summary.refused_settings = refused.length;
+  return summary;
+};
+
+/**
+ * The status after a shadow update: its reported summary, unless the row
+ * holds one of a newer shadow version (updates may arrive out of order or
+ * twice). Returns `status` itself when nothing changes.
+ */
+export const applyReported = (
+  status: FleetDeviceStatus,
+  summary: ReportedSummary,
+): FleetDeviceStatus => {
+  const held = status.reported?.shadow_version;
+  const next = summary.shadow_version;
+  if (typeof held === "number" && typeof next === "number" && next <= held) return status;
+  return { ...status, reported: summary };
+};

@@ -6,10 +6,12 @@ import type { Commit } from "../ports/event-store.js";
 import {
   applyAssignmentCommit,
   applyPresence,
+  applyReported,
   type FleetDeviceStatus,
   initialDeviceStatus,
   isConnected,
   lastSeenAt,
+  reportedSummary,
 } from "./device-status.js";
 import {
   type DeviceConnected,
@@ -295,5 +297,56 @@ describe("device status: assignments", () => {
     const other = { ...commits[0]!, deviceId: deviceId("other") };
     const status = initialDeviceStatus(device);
     expect(applyAssignmentCommit(status, other)).toBe(status);
+  });
+});
+
+describe("the reported shadow summary", () => {
+  const report = {
+    agent: { version: "1.4.0" },
+    sensor: { model: "ADXL345", healthy: true, sample_rate_hz: 10 },
+    publish: { interval_ms: 1000, effective_interval_ms: 1000, basic_ingest: false },
+    outbox: { depth: 3, drops: 0 },
+    reconnects: 2,
+    uptime_s: 60,
+    refused: [{ field: "sensor.sample_rate_hz", reason: "too high" }],
+    timestamp: 1_764_400_000_000,
+    memory: { used_mb: 12 },
+  };
+
+  it("keeps the plain values at the known paths, the count of refused settings and the shadow's version", () => {
+    expect(reportedSummary(report, 7)).toEqual({
+      shadow_version: 7,
+      agent_version: "1.4.0",
+      sensor_model: "ADXL345",
+      sensor_healthy: true,
+      sample_rate_hz: 10,
+      publish_interval_ms: 1000,
+      effective_interval_ms: 1000,
+      basic_ingest: false,
+      outbox_depth: 3,
+      outbox_drops: 0,
+      reconnects: 2,
+      uptime_s: 60,
+      reported_at: 1_764_400_000_000,
+      refused_settings: 1,
+    });
+  });
+
+  it("takes what it can from any report: objects, arrays and wrong types at a path are left out", () => {
+    expect(
+      reportedSummary({ agent: { version: { x: 1 } }, sensor: [1], uptime_s: "x" }, 1),
+    ).toEqual({
+      shadow_version: 1,
+    });
+    expect(reportedSummary(null, 0)).toEqual({ shadow_version: 0 });
+  });
+
+  it("an older or repeated shadow version changes nothing; a newer one replaces the summary", () => {
+    const status = initialDeviceStatus(deviceId("pi-1"));
+    const v2 = applyReported(status, reportedSummary(report, 2));
+    expect(v2.reported?.shadow_version).toBe(2);
+    expect(applyReported(v2, reportedSummary({}, 1))).toBe(v2);
+    expect(applyReported(v2, reportedSummary({}, 2))).toBe(v2);
+    expect(applyReported(v2, reportedSummary({}, 3)).reported).toEqual({ shadow_version: 3 });
   });
 });

@@ -42,6 +42,28 @@ it("the presence rule's event (the event's fields and topic()) reaches the devic
   ]);
 });
 
+it("the shadow rule's event (reported state, shadow version, thing name) becomes the status's reported summary; a bad one is refused", async () => {
+  const stores = makeInMemoryStores();
+  const handle = presenceHandler(servicesLayer(storesLayer(stores), { cacheTtlMs: 1_000 }));
+  const event = {
+    thing_name: "pi-1",
+    shadow_version: 4,
+    reported: { agent: { version: "1.4.0" }, publish: { interval_ms: 2000 } },
+  };
+  expect(await handle(event)).toMatchObject({ _tag: "Recorded", changed: true });
+  const row = await Effect.runPromise(stores.deviceStatuses.get(deviceId("pi-1")));
+  expect(row?.status.reported).toEqual({
+    shadow_version: 4,
+    agent_version: "1.4.0",
+    publish_interval_ms: 2000,
+  });
+  // Delivered again, or an older version: nothing changes.
+  expect(await handle({ ...event, shadow_version: 3 })).toMatchObject({ changed: false });
+  expect(await handle({ ...event, thing_name: "not a thing/" })).toMatchObject({
+    _tag: "Rejected",
+  });
+});
+
 it("the scheduled detector announces a gap on the topic and keeps it; one not announced is not kept", async () => {
   const stores = makeInMemoryStores();
   let now = T;

@@ -4,30 +4,63 @@ import {
   AlertNotifier,
   type AlertNotifierService,
   DEFAULT_GAP_MS,
+  DeviceId,
   detectDataGaps,
   type GapDetectorReport,
   type PresenceOutcome,
   presenceMessageFromRuleEvent,
   recordPresence,
+  recordReportedState,
 } from "@medusa/domain";
-import { Layer, ManagedRuntime, Schema } from "effect";
+import { Effect, Layer, ManagedRuntime, Schema } from "effect";
 import { settingsFromEnv } from "../config.js";
 import { runOrReject, type Services, servicesLayer } from "../services.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * The presence rule's action (`SELECT *, topic() AS topic FROM
- * '$aws/events/presence/+/+'`): the lifecycle event into the device's status.
- * An event that is not a device's is kept as a dead letter; a storage failure
- * fails the invocation, so IoT's Lambda action (asynchronous) retries it.
+ * What the shadow rule selects (`SELECT current.state.reported AS reported,
+ * current.version AS shadow_version, topic(3) AS thing_name FROM
+ * '$aws/things/+/shadow/update/documents'`).
+ */
+const ShadowRuleEvent = Schema.Struct({
+  thing_name: DeviceId,
+  shadow_version: Schema.Number.pipe(Schema.int(), Schema.nonNegative()),
+  reported: Schema.optional(Schema.Unknown),
+});
+const isShadowRuleEvent = (event: unknown): boolean =>
+  typeof event === "object" && event !== null && "shadow_version" in event;
+
+/**
+ * The device-status function, behind two rules. The presence rule (`SELECT *,
+ * topic() AS topic FROM '$aws/events/presence/+/+'`): the lifecycle event into
+ * the device's status; an event that is not a device's is kept as a dead
+ * letter. The shadow rule (`ShadowRuleEvent`): the reported state's summary
+ * into the status. A storage failure fails the invocation, so IoT's Lambda
+ * action (asynchronous) retries it.
  */
 export const presenceHandler = (layer: Layer.Layer<Services>) => {
   const runtime = ManagedRuntime.make(layer);
   return (event: unknown): Promise<PresenceOutcome> =>
     runOrReject(
       runtime,
-      recordPresence(presenceMessageFromRuleEvent(event), { source: "iot-rule" }),
+      isShadowRuleEvent(event)
+        ? Effect.gen(function* () {
+            const decoded = Schema.decodeUnknownEither(ShadowRuleEvent)(event);
+            if (decoded._tag === "Left")
+              return {
+                _tag: "Rejected" as const,
+                reason: `not a shadow document the rule selects: ${decoded.left.message}`,
+              };
+            const e = decoded.right;
+            const changed = yield* recordReportedState(e.thing_name, e.shadow_version, e.reported);
+            return {
+              _tag: "Recorded" as const,
+              deviceId: e.thing_name,
+              changed: changed === "changed",
+            };
+          })
+        : recordPresence(presenceMessageFromRuleEvent(event), { source: "iot-rule" }),
     );
 };
 

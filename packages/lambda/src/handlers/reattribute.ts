@@ -1,5 +1,10 @@
 import { decodeCommitItem, dynamoLayer } from "@medusa/adapters";
-import { type Commit, type ReattributionReport, reattributeAndSettle } from "@medusa/domain";
+import {
+  type Commit,
+  type ReattributionReport,
+  reattributeAndSettle,
+  recordAssignmentCommit,
+} from "@medusa/domain";
 import { Effect, Either, type Layer, ManagedRuntime } from "effect";
 import { type LambdaConfig, settingsFromEnv } from "../config.js";
 import { runOrReject, type Services, servicesLayer } from "../services.js";
@@ -30,7 +35,10 @@ const commitsOf = (event: StreamEvent): ReadonlyArray<Commit> =>
  * Triggered by the events table's stream: every new commit re-attributes the
  * samples stored from its effective time on, twice (at once, and after the
  * settle time, for ingests that used intervals cached before the commit).
- * The function's timeout must exceed the settle time.
+ * The function's timeout must exceed the settle time. First, each commit's
+ * assignment goes into the device's status row (who wears it: what the gap
+ * detector watches and the fleet view shows); redelivered and overtaken
+ * commits change nothing there.
  */
 export const reattributeHandler = (config: LambdaConfig, layer: Layer.Layer<Services>) => {
   const runtime = ManagedRuntime.make(layer);
@@ -38,9 +46,12 @@ export const reattributeHandler = (config: LambdaConfig, layer: Layer.Layer<Serv
   return (event: StreamEvent): Promise<{ reattributed: ReadonlyArray<ReattributionReport> }> =>
     runOrReject(
       runtime,
-      Effect.forEach(commitsOf(event), (commit) => reattributeAndSettle(commit, options), {
-        concurrency: 10,
-      }).pipe(Effect.map((reports) => ({ reattributed: reports.flat() }))),
+      Effect.forEach(
+        commitsOf(event),
+        (commit) =>
+          Effect.zipRight(recordAssignmentCommit(commit), reattributeAndSettle(commit, options)),
+        { concurrency: 10 },
+      ).pipe(Effect.map((reports) => ({ reattributed: reports.flat() }))),
     );
 };
 
