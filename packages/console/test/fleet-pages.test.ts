@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Api, Revalidated } from "../src/api.js";
+import { explainConfigurationRefusal } from "../src/configuration-refusals.js";
 import { pagedReader } from "../src/fleet.js";
-import { explainConfigurationRefusal } from "../src/pages/device-configuration.js";
 import { ago } from "../src/time.js";
 
 const PROBLEMS = "https://medusa-link.dev/problems/";
@@ -11,6 +11,7 @@ const fakeApi = (pages: Array<{ items: Array<string>; tag: string }>) => {
   const asked: Array<{ path: string; etag: string | null }> = [];
   const api: Api = {
     get: () => Promise.reject(new Error("not used")),
+    getText: () => Promise.reject(new Error("not used")),
     post: () => Promise.reject(new Error("not used")),
     send: () => Promise.reject(new Error("not used")),
     getIfChanged: async <T>(path: string, etag: string | null): Promise<Revalidated<T>> => {

@@ -1,8 +1,9 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiRefusal, enc } from "../api.js";
-import { type Alert, type FleetDeviceDetail, pagedReader, usePolled } from "../fleet.js";
+import { type Alert, type FleetDeviceDetail, pagedReader } from "../fleet.js";
 import type { PageProps } from "../main.js";
 import { ago, formatTime } from "../time.js";
+import { usePolled } from "../use-polled.js";
 
 const CLOSE_REASON: Record<NonNullable<Alert["close_reason"]>, string> = {
   "data-resumed": "Data resumed",

@@ -1,8 +1,13 @@
 import { useMemo, useState } from "preact/hooks";
-import { type Api, ApiRefusal, enc, type Problem } from "../api.js";
-import { usePolled } from "../fleet.js";
+import { type Api, ApiRefusal, enc } from "../api.js";
+import {
+  type ConfigurationField,
+  explainConfigurationRefusal,
+  type ConfigurationMessages as Messages,
+} from "../configuration-refusals.js";
 import type { Session } from "../session.js";
 import { ago, formatTime } from "../time.js";
+import { usePolled } from "../use-polled.js";
 
 /** The settings as the API shows them (`DeviceConfiguration`'s `desired`). */
 interface Settings {
@@ -56,59 +61,6 @@ type Read =
   | { readonly state: "ok"; readonly config: Configuration }
   | { readonly state: "no-shadow" }
   | { readonly state: "unavailable"; readonly why: string };
-
-type Field = "sample_rate_hz" | "interval_ms" | "live_interval_ms" | "duration_min" | "form";
-type Messages = Partial<Record<Field, string>>;
-
-const KEY_OF: Record<string, Field> = {
-  "sensor.sample_rate_hz": "sample_rate_hz",
-  "publish.interval_ms": "interval_ms",
-  interval_ms: "live_interval_ms",
-  duration_s: "duration_min",
-};
-
-/** The API's refusal of a change, in plain words next to the field it concerns. */
-export const explainConfigurationRefusal = (problem: Problem): Messages => {
-  const slug = problem.type.split("/").pop() ?? "";
-  switch (slug) {
-    case "validation-error": {
-      const out: Messages = {};
-      for (const issue of problem.errors ?? []) {
-        const field = KEY_OF[issue.path] ?? "form";
-        // The API names the configuration file's key; the form names the field.
-        const text = issue.message
-          .replace(/^sample_rate_hz must be/, "The sample rate must be")
-          .replace(/^(live_)?interval_ms must be/, "The interval must be")
-          .replace(
-            /^duration_s must be between \d+ and (\d+)/,
-            (_m, most: string) => `Live mode lasts 1 to ${Number(most) / 60} minutes`,
-          )
-          .replace(/^duration_s must be a whole number/, "The duration is a whole number");
-        out[field] = out[field] ? `${out[field]} ${text}.` : `${text}.`;
-      }
-      if (Object.keys(out).length === 0)
-        out.form = `The server refused the change: ${problem.detail ?? problem.title}.`;
-      return out;
-    }
-    case "forbidden":
-      return { form: "Your role may read but not change a device's settings." };
-    case "concurrent-change":
-    case "shadow-busy":
-      return { form: "The device's settings changed at the same moment. Try again." };
-    case "shadow-refused":
-      return {
-        form: `The device settings service refused the change: ${problem.detail ?? problem.title}.`,
-      };
-    case "shadow-too-large":
-      return { form: "The device's settings document is full (8 KB); nothing was changed." };
-    case "shadow-unavailable":
-      return { form: "The device settings service is unavailable. Try again in a moment." };
-    case "network-error":
-      return { form: "The server did not answer. Send it again (it is safe to repeat)." };
-    default:
-      return { form: `The server refused the change: ${problem.detail ?? problem.title}.` };
-  }
-};
 
 const readConfiguration = async (api: Api, deviceId: string): Promise<Read> => {
   try {
@@ -267,7 +219,7 @@ export const DeviceConfiguration = ({
     }
   };
 
-  const described = (f: Field, hint?: string) => {
+  const described = (f: ConfigurationField, hint?: string) => {
     const ids = [hint, messages[f] || liveMessages[f] ? id(`${f}-error`) : undefined].filter(
       Boolean,
     );

@@ -1,8 +1,9 @@
 import { useMemo, useState } from "preact/hooks";
 import { enc } from "../api.js";
-import { type FleetDevice, type FleetFilter, pagedReader, usePolled } from "../fleet.js";
+import { type FleetDevice, type FleetFilter, pagedReader } from "../fleet.js";
 import type { PageProps } from "../main.js";
 import { ago, formatTime } from "../time.js";
+import { usePolled } from "../use-polled.js";
 
 // An AWS IoT thing name, as the API checks it.
 const DEVICE_ID = /^[a-zA-Z0-9:_-]{1,128}$/;
