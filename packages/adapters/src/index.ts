@@ -74,6 +74,15 @@ export {
   makeIotDataDeviceShadows,
   shadowFromDocument,
 } from "./iot-data/device-shadows.js";
+export {
+  connectIotDeviceJobs,
+  type DeviceJobsSettings,
+  deviceJobOf,
+  type IotJobsSettings,
+  jobDocumentOf,
+  MAX_LISTED_JOBS,
+  makeIotDeviceJobs,
+} from "./iot-jobs/device-jobs.js";
 export { rememberingRecentWrites } from "./recent-writes.js";
 export {
   HttpUrl,

@@ -16,6 +16,7 @@ import { type ApiFailure, problemOf } from "./errors.js";
 import { openApiDocument } from "./openapi.js";
 import { ProblemError, problem, sendProblem } from "./problems.js";
 import { deviceConfigurationRoutes } from "./routes/device-configuration.js";
+import { deviceJobsRoutes } from "./routes/device-jobs.js";
 import { devices } from "./routes/devices.js";
 import { FHIR_BASE_PATH, fhir } from "./routes/fhir.js";
 import { alerts, fleet } from "./routes/fleet.js";
@@ -122,6 +123,7 @@ export const createApp = (deps: ApiDeps) => {
 
   app.route("/api/devices", devices(routes));
   app.route("/api/devices", deviceConfigurationRoutes(routes));
+  app.route("/api/devices", deviceJobsRoutes(routes));
   app.route("/api/devices", fleet(routes));
   app.route("/api/alerts", alerts(routes));
   app.route("/api/patients", patients(routes));

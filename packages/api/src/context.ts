@@ -5,6 +5,7 @@ import type {
   Clock,
   Commit,
   DecisionPolicy,
+  DeviceJobsService,
   DeviceShadowsService,
   DeviceStatuses,
   EventStore,
@@ -43,6 +44,8 @@ export interface ApiDeps {
    * of it): the configuration and live-mode routes answer 503 without one.
    */
   readonly shadows?: DeviceShadowsService;
+  /** Jobs for devices (AWS IoT Jobs, or the local broker's emulation): the jobs routes answer 503 without one. */
+  readonly jobs?: DeviceJobsService;
   /**
    * Signs the timeline cursors handed to clients; every instance serving one
    * API needs the same key. A random one per app when absent (one process).

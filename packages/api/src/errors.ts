@@ -1,10 +1,12 @@
 import type {
   acknowledgeAlert,
   changeConfiguration,
+  createDeviceJob,
   currentPatient,
   DeviceShadowRejected,
   deviceAssignments,
   deviceConfiguration,
+  deviceJobs,
   deviceRecordAsOf,
   endLiveMode,
   executeRequest,
@@ -44,6 +46,8 @@ export type ApiFailure =
   | Effect.Effect.Error<ReturnType<typeof acknowledgeAlert>>
   | Effect.Effect.Error<ReturnType<typeof patientActivity>>
   | Effect.Effect.Error<ReturnType<typeof patientActivityDaily>>
+  | Effect.Effect.Error<ReturnType<typeof createDeviceJob>>
+  | Effect.Effect.Error<ReturnType<typeof deviceJobs>>
   // Storage failures of the sensor store's writes, which no route meets yet.
   | SegmentsNotWritten;
 
@@ -169,6 +173,20 @@ const cases = {
   DeviceShadowRejected: shadowRefused,
   DeviceShadowUnavailable: () =>
     problem(503, "shadow-unavailable", "The device shadow service is unavailable", {
+      detail: "try again later",
+    }),
+  DeviceJobRejected: (e) =>
+    problem(422, "job-refused", "The Jobs service refused the job", {
+      detail: e.message,
+      device_id: e.deviceId,
+    }),
+  DeviceNotRegistered: (e) =>
+    problem(404, "device-not-registered", "The device is not a registered thing", {
+      detail: e.message,
+      device_id: e.deviceId,
+    }),
+  DeviceJobsUnavailable: () =>
+    problem(503, "jobs-unavailable", "The Jobs service is unavailable", {
       detail: "try again later",
     }),
   UnknownTimeZone: (e) =>

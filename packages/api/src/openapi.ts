@@ -20,6 +20,9 @@ import {
   CorrectPatientBody,
   DesiredWriteResponse,
   DeviceConfigurationResponse,
+  DeviceJobBody,
+  DeviceJobResponse,
+  DeviceJobsResponse,
   DevicePatientResponse,
   FleetDeviceDetailResponse,
   FleetDevicesQuery,
@@ -241,6 +244,27 @@ export const openApiDocument = () => ({
         responses: {
           "202": ok("stored in the shadow", DesiredWriteResponse),
           ...problems(400, 401, 403, 409, 413, 422, 503),
+        },
+      },
+    },
+    "/api/devices/{device_id}/jobs": {
+      post: {
+        summary:
+          "Create a job for the device (clinician): config.set (settings as the configuration route takes them), agent.restart, agent.update (version, bundle_key, sha256) or outbox.flush; the device runs it when it next hears from AWS IoT Jobs and reports its outcome",
+        parameters: [device],
+        requestBody: { required: true, content: json(DeviceJobBody) },
+        responses: {
+          "201": ok("the job, queued", DeviceJobResponse),
+          ...problems(400, 401, 403, 404, 422, 503),
+        },
+      },
+      get: {
+        summary:
+          "The device's jobs, newest first, with their status and what the device said (status_details)",
+        parameters: [device],
+        responses: {
+          "200": ok("the device's jobs", DeviceJobsResponse),
+          ...problems(400, 401, 403, 503),
         },
       },
     },

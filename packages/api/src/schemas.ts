@@ -563,3 +563,59 @@ export const ActivityDailyResponse = Schema.Struct({
   days: Schema.Array(ActivityDayView),
   algorithms: Schema.Record({ key: Schema.String, value: Schema.String }),
 }).annotations({ identifier: "ActivityDays" });
+
+const Sha256 = Schema.String.pipe(
+  Schema.pattern(/^[0-9a-f]{64}$/, { message: () => "sha256 must be 64 lower-case hex digits" }),
+);
+/** An S3 key (locally: a file name in the stack's bundles folder); no `..` segment. */
+const BundleKey = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$/, {
+    message: () => "bundle_key must be 1-255 characters of [A-Za-z0-9._/-]",
+  }),
+  Schema.filter((k) => !k.split("/").includes("..") || "bundle_key must not contain '..'"),
+);
+
+/** `POST /api/devices/{device_id}/jobs`: one job, by type. */
+export const DeviceJobBody = Schema.Union(
+  Schema.Struct({ type: Schema.Literal("config.set"), settings: ConfigurationBody }),
+  Schema.Struct({ type: Schema.Literal("agent.restart") }),
+  Schema.Struct({
+    type: Schema.Literal("agent.update"),
+    version: Schema.String.pipe(
+      Schema.pattern(/^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$/, {
+        message: () => "version must be 1-64 characters of [0-9A-Za-z.+-]",
+      }),
+    ),
+    bundle_key: BundleKey,
+    sha256: Sha256,
+  }),
+  Schema.Struct({ type: Schema.Literal("outbox.flush") }),
+).annotations({ identifier: "DeviceJobRequest" });
+
+export const DeviceJobResponse = Schema.Struct({
+  job_id: Schema.String,
+  device_id: Schema.String,
+  type: Schema.NullOr(
+    Schema.Literal("config.set", "agent.restart", "agent.update", "outbox.flush"),
+  ),
+  status: Schema.Literal(
+    "QUEUED",
+    "IN_PROGRESS",
+    "SUCCEEDED",
+    "FAILED",
+    "TIMED_OUT",
+    "REJECTED",
+    "REMOVED",
+    "CANCELED",
+  ),
+  status_details: Schema.Record({ key: Schema.String, value: Schema.String }),
+  queued_at: Schema.Number,
+  started_at: Schema.NullOr(Schema.Number),
+  last_updated_at: Schema.Number,
+  version: Schema.NullOr(Schema.Number),
+}).annotations({ identifier: "DeviceJob" });
+
+export const DeviceJobsResponse = Schema.Struct({
+  device_id: Schema.String,
+  jobs: Schema.Array(DeviceJobResponse),
+}).annotations({ identifier: "DeviceJobs" });

@@ -92,6 +92,8 @@ export {
   endLiveMode,
   startLiveMode,
 } from "./application/device-configuration.js";
+// Device management: one-off jobs for a device (AWS IoT Jobs).
+export { createDeviceJob, deviceJobs } from "./application/device-jobs.js";
 // The use cases: one place for every flow.
 export {
   type CommandFailure,
@@ -353,6 +355,21 @@ export {
 export { AllowList, type AllowListService } from "./ports/allow-list.js";
 export { Clock } from "./ports/clock.js";
 export { type DeadLetter, DeadLetters, type DeadLettersService } from "./ports/dead-letters.js";
+export {
+  DEVICE_JOB_STATUSES,
+  DEVICE_JOB_TYPES,
+  type DeviceJob,
+  DeviceJobRejected,
+  type DeviceJobRequest,
+  type DeviceJobStatus,
+  DeviceJobs,
+  type DeviceJobsService,
+  DeviceJobsUnavailable,
+  type DeviceJobType,
+  DeviceNotRegistered,
+  deviceJobId,
+  deviceJobTypeOf,
+} from "./ports/device-jobs.js";
 export {
   type DeviceShadow,
   DeviceShadowRejected,

@@ -9,6 +9,7 @@ export type { Aedes, AedesPublishPacket, Client as BrokerClient } from "aedes";
 export * from "./certificate-registry.js";
 export * from "./dev-ca.js";
 export * from "./fleet-provisioning.js";
+export * from "./jobs-control-plane.js";
 export * from "./jobs-service.js";
 export * from "./jobs-store.js";
 export * from "./local-broker.js";

@@ -1,0 +1,151 @@
+import {
+  CancelJobCommand,
+  CreateJobCommand,
+  DescribeJobCommand,
+  GetJobDocumentCommand,
+  InvalidRequestException,
+  IoTClient,
+  ResourceAlreadyExistsException,
+  ResourceNotFoundException,
+} from "@aws-sdk/client-iot";
+import { deviceId } from "@medusa/domain";
+import { Effect, Either } from "effect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type JobsControlPlane, startJobsControlPlane } from "../broker/jobs-control-plane.js";
+import { JobsService } from "../broker/jobs-service.js";
+import { localCredentials } from "../dynamodb/client.js";
+import { presignedUrlPlaceholder } from "../jobs/document.js";
+import { makeIotDeviceJobs } from "./device-jobs.js";
+
+// AWS IoT's control plane for Jobs, emulated over HTTP on 127.0.0.1, called with the AWS SDK as Lambda calls AWS.
+let service: JobsService;
+let plane: JobsControlPlane;
+let client: IoTClient;
+const published: Array<{ topic: string; body: Record<string, unknown> }> = [];
+beforeAll(async () => {
+  service = new JobsService({
+    publish: (topic, payload) => published.push({ topic, body: JSON.parse(payload) }),
+    resolvePresignedUrl: (s3Url, { expiresInSec }) =>
+      `https://bundles.local/${encodeURIComponent(s3Url)}?expires=${expiresInSec}`,
+  });
+  plane = await startJobsControlPlane(service);
+  client = new IoTClient({ endpoint: plane.url, region: "local", credentials: localCredentials });
+});
+afterAll(async () => {
+  client.destroy();
+  await plane.close();
+  await service.close();
+});
+
+const settings = {
+  bundleBucket: "medusa-agent-bundles",
+  presignRoleArn: "arn:aws:iam::000000000000:role/jobs-presign",
+  presignExpiresInSec: 900,
+};
+
+describe("DeviceJobs on AWS IoT (emulated control plane, AWS SDK)", () => {
+  it("creates a job for one device with its document, and lists the device's jobs newest first with status details", async () => {
+    const jobs = makeIotDeviceJobs(client, settings);
+    const pi = deviceId("pi-jobs-1");
+    const created = await Effect.runPromise(
+      jobs.create(pi, "agent-update-1", {
+        type: "agent.update",
+        version: "0.5.0",
+        bundleKey: "agent-0.5.0.mjs",
+        sha256: "ab".repeat(32),
+      }),
+    );
+    expect(created).toMatchObject({
+      jobId: "agent-update-1",
+      deviceId: pi,
+      type: "agent.update",
+      status: "QUEUED",
+      statusDetails: {},
+      versionNumber: 1,
+      executionNumber: 1,
+    });
+    // The document as stored (the placeholder) and as delivered (presigned, per the job's config).
+    const described = await client.send(new DescribeJobCommand({ jobId: "agent-update-1" }));
+    const document = async (jobId: string) =>
+      JSON.parse((await client.send(new GetJobDocumentCommand({ jobId }))).document ?? "");
+    expect(await document("agent-update-1")).toEqual({
+      operation: "agent.update",
+      version: "0.5.0",
+      url: presignedUrlPlaceholder("medusa-agent-bundles", "agent-0.5.0.mjs"),
+      sha256: "ab".repeat(32),
+    });
+    expect(described.job?.targets).toEqual(["arn:aws:iot:local:000000000000:thing/pi-jobs-1"]);
+    const next = published.find((p) => p.topic === "$aws/things/pi-jobs-1/jobs/notify-next");
+    expect(next?.body).toMatchObject({
+      execution: {
+        jobDocument: {
+          url: `https://bundles.local/${encodeURIComponent("https://s3.amazonaws.com/medusa-agent-bundles/agent-0.5.0.mjs")}?expires=900`,
+        },
+      },
+    });
+
+    await Effect.runPromise(
+      jobs.create(pi, "config-set-2", {
+        type: "config.set",
+        settings: { sampleRateHz: 25, publishIntervalMs: 2000 },
+      }),
+    );
+    expect(await document("config-set-2")).toEqual({
+      operation: "config.set",
+      settings: { sensor: { sample_rate_hz: 25 }, publish: { interval_ms: 2000 } },
+    });
+    service.handleRequest(
+      "$aws/things/pi-jobs-1/jobs/start-next",
+      JSON.stringify({ statusDetails: { step: "download" } }),
+    );
+    await service.settled();
+    const listed = await Effect.runPromise(jobs.list(pi));
+    expect(listed.map((j) => [j.jobId, j.status, j.statusDetails])).toEqual(
+      [
+        ["config-set-2", "QUEUED", {}],
+        ["agent-update-1", "IN_PROGRESS", { step: "download" }],
+      ].sort((a, b) => (a[0] === "config-set-2" ? -1 : b[0] === "config-set-2" ? 1 : 0)),
+    );
+    expect(listed.find((j) => j.jobId === "agent-update-1")?.startedAt).toEqual(expect.any(Number));
+    expect(await Effect.runPromise(jobs.list(deviceId("pi-without-jobs")))).toEqual([]);
+  });
+
+  it("maps refusals to typed errors", async () => {
+    const jobs = makeIotDeviceJobs(client, settings);
+    const pi = deviceId("pi-jobs-2");
+    await Effect.runPromise(jobs.create(pi, "outbox-flush-1", { type: "outbox.flush" }));
+    const again = await Effect.runPromise(
+      Effect.either(jobs.create(pi, "outbox-flush-1", { type: "outbox.flush" })),
+    );
+    expect(Either.isLeft(again) && again.left._tag).toBe("DeviceJobRejected");
+    const down = makeIotDeviceJobs(
+      new IoTClient({
+        endpoint: "http://127.0.0.1:9",
+        region: "local",
+        credentials: localCredentials,
+        maxAttempts: 1,
+      }),
+      settings,
+    );
+    const failed = await Effect.runPromise(Effect.either(down.list(pi)));
+    expect(Either.isLeft(failed) && failed.left._tag).toBe("DeviceJobsUnavailable");
+  });
+
+  it("answers the SDK's calls as AWS does, raising the SDK's exception for each refusal", async () => {
+    await expect(
+      client.send(new CreateJobCommand({ jobId: "bad", targets: ["pi-x"], document: "[]" })),
+    ).rejects.toBeInstanceOf(InvalidRequestException);
+    await client.send(new CreateJobCommand({ jobId: "sdk-1", targets: ["pi-x"], document: "{}" }));
+    await expect(
+      client.send(new CreateJobCommand({ jobId: "sdk-1", targets: ["pi-x"], document: "{}" })),
+    ).rejects.toBeInstanceOf(ResourceAlreadyExistsException);
+    await expect(client.send(new DescribeJobCommand({ jobId: "nope" }))).rejects.toBeInstanceOf(
+      ResourceNotFoundException,
+    );
+    const canceled = await client.send(new CancelJobCommand({ jobId: "sdk-1", force: true }));
+    expect(canceled.jobId).toBe("sdk-1");
+    expect((await client.send(new DescribeJobCommand({ jobId: "sdk-1" }))).job?.status).toBe(
+      "CANCELED",
+    );
+  });
+});

@@ -1,0 +1,216 @@
+import {
+  CreateJobCommand,
+  DescribeJobExecutionCommand,
+  DescribeThingCommand,
+  IoTClient,
+  type IoTClientConfig,
+  type JobExecution as IotJobExecution,
+  ListJobExecutionsForThingCommand,
+} from "@aws-sdk/client-iot";
+import {
+  DEVICE_JOB_STATUSES,
+  type DeviceId,
+  type DeviceJob,
+  DeviceJobRejected,
+  type DeviceJobRequest,
+  type DeviceJobStatus,
+  type DeviceJobsService,
+  DeviceJobsUnavailable,
+  DeviceNotRegistered,
+  deviceJobTypeOf,
+  settingsState,
+} from "@medusa/domain";
+import { Effect } from "effect";
+import { type JobDocument, presignedUrlPlaceholder } from "../jobs/document.js";
+
+/** Where agent bundles are and how the Jobs service presigns their URLs. */
+export interface DeviceJobsSettings {
+  /** The agent bundle bucket (`MEDUSA_AGENT_BUNDLE_BUCKET`). */
+  readonly bundleBucket: string;
+  /** The role the Jobs service assumes to presign bundle URLs (`MEDUSA_JOBS_PRESIGN_ROLE_ARN`). */
+  readonly presignRoleArn: string;
+  /** How long a presigned URL is valid (60-3600 s; 3600 when absent). */
+  readonly presignExpiresInSec?: number;
+  /** How long a started execution may run before it is TIMED_OUT (minutes). */
+  readonly inProgressTimeoutInMinutes?: number;
+}
+
+/** The job document an agent gets for a request (`@medusa/adapters/jobs`'s `JobDocument`). */
+export const jobDocumentOf = (request: DeviceJobRequest, bundleBucket: string): JobDocument => {
+  switch (request.type) {
+    case "config.set":
+      return { operation: "config.set", settings: settingsState(request.settings) };
+    case "agent.restart":
+      return { operation: "agent.restart" };
+    case "outbox.flush":
+      return { operation: "outbox.flush" };
+    case "agent.update":
+      return {
+        operation: "agent.update",
+        version: request.version,
+        url: presignedUrlPlaceholder(bundleBucket, request.bundleKey),
+        sha256: request.sha256,
+      };
+  }
+};
+
+const statusOf = (e: unknown): number | undefined =>
+  (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+const nameOf = (e: unknown): string => (e as { name?: string })?.name ?? "";
+const reasonOf = (e: unknown): string =>
+  e instanceof Error ? e.message : typeof e === "string" ? e : "unknown failure";
+
+const ms = (d: Date | undefined): number | undefined => (d === undefined ? undefined : d.getTime());
+const isStatus = (s: string | undefined): s is DeviceJobStatus =>
+  (DEVICE_JOB_STATUSES as ReadonlyArray<string | undefined>).includes(s);
+
+/** A job execution as AWS IoT's DescribeJobExecution gives it. */
+export const deviceJobOf = (deviceId: DeviceId, e: IotJobExecution): DeviceJob => {
+  const jobId = e.jobId ?? "";
+  return {
+    jobId,
+    deviceId,
+    type: deviceJobTypeOf(jobId),
+    status: isStatus(e.status) ? e.status : "QUEUED",
+    statusDetails: { ...(e.statusDetails?.detailsMap ?? {}) },
+    queuedAt: ms(e.queuedAt) ?? 0,
+    startedAt: ms(e.startedAt),
+    lastUpdatedAt: ms(e.lastUpdatedAt) ?? ms(e.queuedAt) ?? 0,
+    executionNumber: e.executionNumber,
+    versionNumber: e.versionNumber,
+  };
+};
+
+/** At most this many of a device's newest executions are described (one DescribeJobExecution each). */
+export const MAX_LISTED_JOBS = 50;
+
+/**
+ * `DeviceJobs` on AWS IoT's control plane: CreateJob with the device's thing
+ * ARN (from DescribeThing) as its one target and, for an agent update, a
+ * presigned-URL configuration; ListJobExecutionsForThing, then
+ * DescribeJobExecution for each of the newest (the listing has no status details).
+ */
+export const makeIotDeviceJobs = (
+  client: IoTClient,
+  settings: DeviceJobsSettings,
+): DeviceJobsService => {
+  const unavailable = (operation: string) => (e: unknown) =>
+    new DeviceJobsUnavailable({ operation, reason: reasonOf(e) });
+  const describe = (deviceId: DeviceId, jobId: string) =>
+    Effect.tryPromise({
+      try: () => client.send(new DescribeJobExecutionCommand({ jobId, thingName: deviceId })),
+      catch: unavailable("describe a job execution"),
+    }).pipe(Effect.map((r) => (r.execution ? deviceJobOf(deviceId, r.execution) : undefined)));
+  return {
+    create: (deviceId, jobId, request) =>
+      Effect.gen(function* () {
+        const thing = yield* Effect.tryPromise({
+          try: () => client.send(new DescribeThingCommand({ thingName: deviceId })),
+          catch: (e) =>
+            nameOf(e) === "ResourceNotFoundException"
+              ? new DeviceNotRegistered({ deviceId })
+              : unavailable("describe the thing")(e),
+        });
+        if (thing.thingArn === undefined)
+          return yield* Effect.fail(new DeviceNotRegistered({ deviceId }));
+        const document = jobDocumentOf(request, settings.bundleBucket);
+        yield* Effect.tryPromise({
+          try: () =>
+            client.send(
+              new CreateJobCommand({
+                jobId,
+                targets: [thing.thingArn as string],
+                document: JSON.stringify(document),
+                targetSelection: "SNAPSHOT",
+                description: `MeDUSA ${request.type} for ${deviceId}`,
+                ...(request.type === "agent.update"
+                  ? {
+                      presignedUrlConfig: {
+                        roleArn: settings.presignRoleArn,
+                        expiresInSec: settings.presignExpiresInSec ?? 3600,
+                      },
+                    }
+                  : {}),
+                ...(settings.inProgressTimeoutInMinutes !== undefined
+                  ? {
+                      timeoutConfig: {
+                        inProgressTimeoutInMinutes: settings.inProgressTimeoutInMinutes,
+                      },
+                    }
+                  : {}),
+              }),
+            ),
+          catch: (e) => {
+            const status = statusOf(e);
+            return status !== undefined && status >= 400 && status < 500 && status !== 429
+              ? new DeviceJobRejected({ deviceId, reason: reasonOf(e) })
+              : unavailable("create a job")(e);
+          },
+        });
+        const job = yield* describe(deviceId, jobId);
+        if (job === undefined)
+          return yield* Effect.fail(
+            new DeviceJobsUnavailable({ operation: "create a job", reason: "no execution queued" }),
+          );
+        return job;
+      }),
+    list: (deviceId) =>
+      Effect.gen(function* () {
+        const summaries: Array<{ jobId: string; queuedAt: number }> = [];
+        let nextToken: string | undefined;
+        do {
+          const page = yield* Effect.tryPromise({
+            try: () =>
+              client.send(
+                new ListJobExecutionsForThingCommand({
+                  thingName: deviceId,
+                  maxResults: 100,
+                  ...(nextToken !== undefined ? { nextToken } : {}),
+                }),
+              ),
+            catch: (e) =>
+              nameOf(e) === "ResourceNotFoundException"
+                ? undefined
+                : unavailable("list job executions")(e),
+          }).pipe(
+            Effect.catchIf(
+              (e): e is undefined => e === undefined,
+              () => Effect.succeed({ executionSummaries: [], nextToken: undefined }),
+            ),
+          );
+          for (const s of page.executionSummaries ?? [])
+            if (s.jobId !== undefined)
+              summaries.push({
+                jobId: s.jobId,
+                queuedAt: ms(s.jobExecutionSummary?.queuedAt) ?? 0,
+              });
+          nextToken = page.nextToken;
+        } while (nextToken !== undefined);
+        const newest = summaries.sort((a, b) => b.queuedAt - a.queuedAt).slice(0, MAX_LISTED_JOBS);
+        const jobs = yield* Effect.forEach(newest, (s) => describe(deviceId, s.jobId), {
+          concurrency: 5,
+        });
+        return jobs.filter((j): j is DeviceJob => j !== undefined);
+      }),
+  };
+};
+
+export interface IotJobsSettings extends DeviceJobsSettings {
+  /** AWS IoT's control-plane endpoint (the region's default when absent), or the local emulation's. */
+  readonly endpoint?: string;
+  readonly region: string;
+  readonly credentials?: IoTClientConfig["credentials"];
+}
+
+/** `DeviceJobs` on AWS IoT with a client of its own, for an entry point that wires by hand. */
+export const connectIotDeviceJobs = (
+  settings: IotJobsSettings,
+): { readonly jobs: DeviceJobsService; readonly close: () => void } => {
+  const client = new IoTClient({
+    region: settings.region,
+    maxAttempts: 2,
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    ...(settings.credentials ? { credentials: settings.credentials } : {}),
+  });
+  return { jobs: makeIotDeviceJobs(client, settings), close: () => client.destroy() };
+};
