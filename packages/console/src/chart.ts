@@ -86,7 +86,7 @@ export const drawChart = (
     const c = data.columns;
     hooks.drawClear = [
       (u) => {
-        // Non-wear: a shaded band behind each epoch not worn.
+        // Non-wear: a shaded band behind each run of epochs not worn (one rectangle a run).
         const { ctx } = u;
         const top = u.bbox.top;
         const height = u.bbox.height;
@@ -94,9 +94,10 @@ export const drawChart = (
         ctx.fillStyle = NON_WEAR_FILL;
         for (let i = 0; i < c.x.length; i++) {
           if (c.wear[i] !== 0) continue;
-          const t = c.x[i] as number;
-          const x0 = u.valToPos(t, "x", true);
-          const x1 = u.valToPos(t + c.epochMs, "x", true);
+          const from = c.x[i] as number;
+          while (i + 1 < c.x.length && c.wear[i + 1] === 0) i++;
+          const x0 = u.valToPos(from, "x", true);
+          const x1 = u.valToPos((c.x[i] as number) + c.epochMs, "x", true);
           ctx.fillRect(x0, top, Math.max(1, x1 - x0), height);
         }
         ctx.restore();
