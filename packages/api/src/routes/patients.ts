@@ -1,6 +1,5 @@
 import {
   ACTIVITY_ALGORITHMS,
-  type ActivityEpoch,
   type DaySummary,
   DEFAULT_EPOCH_MS,
   MAX_DAYS,
@@ -13,6 +12,7 @@ import {
 } from "@medusa/domain";
 import { Effect } from "effect";
 import { Hono } from "hono";
+import { activityPageJson, epochView } from "../activity-json.js";
 import type { Routes } from "../app.js";
 import { type ApiEnv, requireRole } from "../context.js";
 import { decodeInput, decodeParam, jsonBody } from "../input.js";
@@ -23,7 +23,6 @@ import {
   ActivityDayView,
   ActivityEpochView,
   ActivityQuery,
-  ActivityResponse,
   PatientDevicesQuery,
   PatientDevicesResponse,
   SensorDataBody,
@@ -35,21 +34,6 @@ import { assignmentView, send, timelineView } from "../views.js";
 const DEFAULT_PAGE = 1_000;
 /** A week of 60 s epochs of one device: 10,080. */
 const DEFAULT_ACTIVITY_PAGE = 10_080;
-
-const epochView = (e: ActivityEpoch) => ({
-  time: e.start,
-  epoch_ms: e.epochMs,
-  device_id: e.deviceId,
-  enmo_mg: e.enmoMg,
-  mad_mg: e.madMg,
-  samples: e.samples,
-  expected_samples: e.expected,
-  coverage: e.coverage,
-  wear: e.wear,
-  intensity: e.intensity,
-  steps: e.steps,
-  cadence_spm: e.cadence,
-});
 
 const dayView = (d: DaySummary) => ({
   date: d.date,
@@ -163,9 +147,9 @@ export const patients = ({ run, cursors }: Routes) => {
           ),
       ),
     );
-    const epochs = page.epochs.map(epochView);
     const next = page.nextCursor === null ? null : cursors.seal(page.nextCursor);
     if (wantsCsv(c.req.header("accept"))) {
+      const epochs = page.epochs.map(epochView);
       if (next !== null) c.header("x-next-cursor", next);
       return c.body(
         csv(
@@ -182,13 +166,17 @@ export const patients = ({ run, cursors }: Routes) => {
         { "content-type": "text/csv; charset=utf-8" },
       );
     }
-    return send(c, ActivityResponse, {
-      patient_id: patientId,
-      epochs,
-      count: epochs.length,
-      next_cursor: next,
-      algorithms: ACTIVITY_ALGORITHMS,
-    });
+    // A week is 10,080 epochs: written straight to JSON (`activity-json.ts`), the same JSON `send` gives.
+    return c.body(
+      activityPageJson({
+        patient_id: patientId,
+        epochs: page.epochs,
+        next_cursor: next,
+        algorithms: ACTIVITY_ALGORITHMS,
+      }),
+      200,
+      { "content-type": "application/json" },
+    );
   });
 
   app.get("/:patient_id/activity/daily", async (c) => {
