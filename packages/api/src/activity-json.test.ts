@@ -3,7 +3,7 @@ import { Arbitrary, Schema } from "effect";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { activityPageJson, epochView } from "./activity-json.js";
-import { ActivityEpochView, ActivityResponse } from "./schemas.js";
+import { ActivityEpochView, ActivityResponse, CutPointsView } from "./schemas.js";
 
 const toEpoch = ([v, device]: [typeof ActivityEpochView.Type, DeviceId]): ActivityEpoch => ({
   start: v.time,
@@ -29,12 +29,14 @@ describe("the activity page's JSON", () => {
         }),
         fc.string(),
         fc.option(fc.string(), { nil: null }),
-        (views, patient, cursor) => {
+        Arbitrary.make(CutPointsView),
+        (views, patient, cursor, cut) => {
           const epochs = views.map(toEpoch);
           const page = {
             patient_id: patient,
             epochs,
             next_cursor: cursor,
+            cut_points: cut,
             algorithms: ACTIVITY_ALGORITHMS,
           };
           const viaSchema = JSON.stringify(

@@ -49,6 +49,7 @@ export const activityPageJson = (page: {
   readonly patient_id: string;
   readonly epochs: ReadonlyArray<ActivityEpoch>;
   readonly next_cursor: string | null;
+  readonly cut_points: typeof ActivityResponse.Type.cut_points;
   readonly algorithms: Readonly<Record<string, string>>;
 }): string => {
   const envelope = JSON.stringify(
@@ -57,6 +58,7 @@ export const activityPageJson = (page: {
       epochs: [],
       count: page.epochs.length,
       next_cursor: page.next_cursor,
+      cut_points: page.cut_points,
       algorithms: page.algorithms,
     }),
   );
