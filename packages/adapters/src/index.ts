@@ -6,7 +6,7 @@
  * and development helpers `./testing`.
  */
 export { clockFrom, systemClock } from "./clock.js";
-export { ActivityItem, activityFromItem, activityItem } from "./dynamodb/activity-item.js";
+export { ActivityItem, activityFromItem, activityItemKey } from "./dynamodb/activity-item.js";
 export { makeDynamoActivityStore } from "./dynamodb/activity-store.js";
 export {
   AllowListItem,

@@ -189,6 +189,40 @@ describe("a patient's activity", () => {
     );
   });
 
+  it("classes intensity with the cut-point set asked for (wrist unless asked), named in JSON and CSV", async () => {
+    const url = (set?: string) =>
+      `/api/patients/${P1}/activity?start_time=${DAY}&end_time=${DAY + 30 * MIN}${set ? `&cut_points=${set}` : ""}`;
+    type Page = {
+      epochs: Array<{ enmo_mg: number; intensity: string | null }>;
+      cut_points: { name: string; light_mg: number; moderate_mg: number; position: string };
+    };
+    const wrist = (await (await get(url())).json()) as Page;
+    const hip = (await (await get(url("hip"))).json()) as Page;
+    expect(wrist.cut_points).toMatchObject({ name: "wrist", light_mg: 44.8, moderate_mg: 100.6 });
+    expect(wrist.cut_points.position).toBe("non-dominant wrist");
+    expect(hip.cut_points).toMatchObject({ name: "hip", light_mg: 47.4, moderate_mg: 69.1 });
+    const classOf = (mg: number, light: number, moderate: number, vigorous: number) =>
+      mg < light ? "sedentary" : mg < moderate ? "light" : mg < vigorous ? "moderate" : "vigorous";
+    expect(hip.epochs.length).toBe(wrist.epochs.length);
+    for (const [i, e] of hip.epochs.entries()) {
+      expect(e.enmo_mg).toBe(wrist.epochs[i]?.enmo_mg);
+      if (e.intensity !== null) expect(e.intensity).toBe(classOf(e.enmo_mg, 47.4, 69.1, 258.7));
+      if (wrist.epochs[i]?.intensity)
+        expect(wrist.epochs[i]?.intensity).toBe(classOf(e.enmo_mg, 44.8, 100.6, 428.8));
+    }
+    const csv = await (await get(url("hip"), "text/csv")).text();
+    expect(csv).toContain('# intensity cut-points "hip" (ENMO, mg; hip): light >= 47.4');
+    const daily = (await (
+      await get(
+        `/api/patients/${P1}/activity/daily?start_date=2030-01-07&end_date=2030-01-07&cut_points=hip`,
+      )
+    ).json()) as { cut_points: { name: string } };
+    expect(daily.cut_points.name).toBe("hip");
+    const bad = await get(url("ankle"));
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { detail: string }).detail).toContain("cut_points");
+  });
+
   it("refuses bad input with a problem: an unknown time zone, an epoch length, a reversed range", async () => {
     const tz = await get(
       `/api/patients/${P1}/activity/daily?start_date=2030-01-07&end_date=2030-01-07&tz=Mars/Olympus`,

@@ -3,6 +3,7 @@ import {
   ConfigurationChange,
   CorrectionNote,
   CorrectionReason,
+  CutPointSetName,
   DeviceId,
   EndReason,
   EpochLength,
@@ -507,6 +508,7 @@ export const ActivityQuery = Schema.Struct({
   ),
   limit: optional(Schema.NumberFromString.pipe(Schema.compose(Limit))),
   cursor: optional(Schema.String),
+  cut_points: optional(CutPointSetName),
 });
 
 const DateParam = LocalDate.annotations({ description: "a calendar date, YYYY-MM-DD" });
@@ -517,7 +519,18 @@ export const ActivityDailyQuery = Schema.Struct({
   tz: optional(
     Schema.String.annotations({ description: "IANA time zone of the days (UTC unless given)" }),
   ),
+  cut_points: optional(CutPointSetName),
 });
+
+/** The cut-points a response's intensity classes used: the set's name, thresholds, source and wear position. */
+export const CutPointsView = Schema.Struct({
+  name: CutPointSetName,
+  light_mg: Schema.Number,
+  moderate_mg: Schema.Number,
+  vigorous_mg: Schema.Number,
+  source: Schema.String,
+  position: Schema.String,
+}).annotations({ identifier: "ActivityCutPoints" });
 
 export const ActivityEpochView = Schema.Struct({
   time: Ms,
@@ -539,6 +552,7 @@ export const ActivityResponse = Schema.Struct({
   epochs: Schema.Array(ActivityEpochView),
   count: Schema.Number,
   next_cursor: Schema.NullOr(Schema.String),
+  cut_points: CutPointsView,
   algorithms: Schema.Record({ key: Schema.String, value: Schema.String }),
 }).annotations({ identifier: "ActivityPage" });
 
@@ -561,6 +575,7 @@ export const ActivityDailyResponse = Schema.Struct({
   patient_id: Schema.String,
   time_zone: Schema.String,
   days: Schema.Array(ActivityDayView),
+  cut_points: CutPointsView,
   algorithms: Schema.Record({ key: Schema.String, value: Schema.String }),
 }).annotations({ identifier: "ActivityDays" });
 

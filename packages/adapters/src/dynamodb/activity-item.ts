@@ -1,5 +1,5 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
-import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
 import {
   type ActivityBlock,
   type ActivityBlockKey,
@@ -12,13 +12,33 @@ import {
 import { Either, ParseResult, Schema } from "effect";
 
 /**
- * A stored activity block (one patient's epochs on one device over 15
- * minutes) as the activity table holds it: key `(device_id, block)`, where
- * `block` is the block's start (15 digits, so text order is time order) and
- * the patient; the `patient-activity-index` keys it `(patient_id,
- * patient_block)` — start and device — so a patient's week is one Query. The
- * metrics are the block codec's bytes in `m` (about 250 bytes for fifteen
- * 60 s epochs: the item is one write unit); `ttl` in epoch SECONDS.
+ * Blocks one activity item holds: an hour (four 15-minute blocks) of one
+ * patient on one device. A week of one device is 168 items, not 672: DynamoDB
+ * (and DynamoDB Local) pay per item read, and a week's overview is one Query
+ * of them. An item of four blocks of fifteen 60 s epochs is about 1.1 KB (two
+ * write units); a refresh sets only the quarters it recomputed.
+ */
+export const BLOCKS_PER_ITEM = 4;
+export const ITEM_MS = BLOCKS_PER_ITEM * BLOCK_MS;
+
+/** The start of the item (hour, UTC) holding the block starting at `start`. */
+export const itemStartOf = (start: number): number => Math.floor(start / ITEM_MS) * ITEM_MS;
+
+/** The attribute holding quarter `k` (0–3) of the hour: the block codec's bytes. */
+export const QUARTERS = ["q0", "q1", "q2", "q3"] as const;
+export type Quarter = (typeof QUARTERS)[number];
+export const quarterOf = (start: number): Quarter =>
+  QUARTERS[(start - itemStartOf(start)) / BLOCK_MS] as Quarter;
+
+/**
+ * A stored activity item as the activity table holds it: key `(device_id,
+ * block)`, where `block` is the hour's start (15 digits, so text order is
+ * time order) and the patient; the `patient-activity-index` keys it
+ * `(patient_id, patient_block)` — hour start and device — so a patient's
+ * week is one Query. The blocks of the hour are the block codec's bytes in
+ * `q0`…`q3` (a quarter without samples of the patient has none); `ttl` in
+ * epoch SECONDS: the retention after the hour's end (a block's own expiry is
+ * that less the quarters after it).
  */
 const ActivityItemFields = Schema.Struct({
   device_id: DeviceId,
@@ -26,61 +46,87 @@ const ActivityItemFields = Schema.Struct({
   patient_id: PatientId,
   patient_block: Schema.String,
   start: Schema.Number,
-  m: Schema.Uint8ArrayFromSelf,
+  q0: Schema.optionalWith(Schema.Uint8ArrayFromSelf, { exact: true }),
+  q1: Schema.optionalWith(Schema.Uint8ArrayFromSelf, { exact: true }),
+  q2: Schema.optionalWith(Schema.Uint8ArrayFromSelf, { exact: true }),
+  q3: Schema.optionalWith(Schema.Uint8ArrayFromSelf, { exact: true }),
   ttl: Schema.Number,
 });
 
-const BlockValue = Schema.declare(
-  (u: unknown): u is ActivityBlock => typeof u === "object" && u !== null && "epochs" in u,
-  { identifier: "ActivityBlock" },
+const BlocksValue = Schema.declare(
+  (u: unknown): u is ReadonlyArray<ActivityBlock> => Array.isArray(u),
+  { identifier: "ActivityBlocks" },
 );
 
-/** A block start as sort-key text: 15 digits, so that text order is time order. */
+/** A start as sort-key text: 15 digits, so that text order is time order. */
 export const blockText = (start: number): string => String(start).padStart(15, "0");
 
-export const activityBlockKey = (deviceId: DeviceId, key: ActivityBlockKey) => ({
+/** The key of the item holding the patient's block starting at `key.start` (any start within the hour). */
+export const activityItemKey = (deviceId: DeviceId, key: ActivityBlockKey) => ({
   device_id: deviceId,
-  block: `${blockText(key.start)}#${key.patientId}`,
+  block: `${blockText(itemStartOf(key.start))}#${key.patientId}`,
 });
 
-/** The one transform between an activity block and its item. */
-export const ActivityItem = Schema.transformOrFail(ActivityItemFields, BlockValue, {
+/** The item's expiry for a block's: the block's, moved to the hour's end. */
+export const itemTtlOf = (b: Pick<ActivityBlock, "start" | "ttl">): number =>
+  b.ttl + (itemStartOf(b.start) + ITEM_MS - (b.start + BLOCK_MS)) / 1000;
+
+/** The one transform between an activity item and the blocks it holds (in quarter order). */
+export const ActivityItem = Schema.transformOrFail(ActivityItemFields, BlocksValue, {
   strict: true,
   decode: (item, _, ast) => {
     if (
-      item.start % BLOCK_MS !== 0 ||
+      item.start % ITEM_MS !== 0 ||
       item.block !==
-        activityBlockKey(item.device_id, { start: item.start, patientId: item.patient_id }).block
+        activityItemKey(item.device_id, { start: item.start, patientId: item.patient_id }).block
     )
-      return ParseResult.fail(new ParseResult.Type(ast, item, "the key does not match the block"));
-    const metrics = decodeBlock(item.m, item.start);
-    return Either.isLeft(metrics)
-      ? ParseResult.fail(new ParseResult.Type(ast, item, metrics.left))
-      : ParseResult.succeed({
-          ...metrics.right,
-          deviceId: item.device_id,
-          patientId: item.patient_id,
-          ttl: item.ttl,
-        });
+      return ParseResult.fail(new ParseResult.Type(ast, item, "the key does not match the item"));
+    const blocks: Array<ActivityBlock> = [];
+    for (let k = 0; k < BLOCKS_PER_ITEM; k++) {
+      const bytes = item[QUARTERS[k] as Quarter];
+      if (bytes === undefined) continue;
+      const start = item.start + k * BLOCK_MS;
+      const metrics = decodeBlock(bytes, start);
+      if (Either.isLeft(metrics))
+        return ParseResult.fail(new ParseResult.Type(ast, item, metrics.left));
+      blocks.push({
+        ...metrics.right,
+        deviceId: item.device_id,
+        patientId: item.patient_id,
+        ttl: item.ttl - (ITEM_MS - (k + 1) * BLOCK_MS) / 1000,
+      });
+    }
+    return ParseResult.succeed(blocks);
   },
-  encode: (b) =>
-    ParseResult.succeed({
-      ...activityBlockKey(b.deviceId, b),
-      patient_id: b.patientId,
-      patient_block: `${blockText(b.start)}#${b.deviceId}`,
-      start: b.start,
-      m: encodeBlock(b),
-      ttl: b.ttl,
-    }),
+  encode: (blocks, _, ast) => {
+    const [first] = blocks;
+    if (!first) return ParseResult.fail(new ParseResult.Type(ast, blocks, "no blocks"));
+    const start = itemStartOf(first.start);
+    const quarters: Partial<Record<Quarter, Uint8Array>> = {};
+    for (const b of blocks) {
+      if (
+        itemStartOf(b.start) !== start ||
+        b.deviceId !== first.deviceId ||
+        b.patientId !== first.patientId
+      )
+        return ParseResult.fail(new ParseResult.Type(ast, blocks, "blocks of several items"));
+      quarters[quarterOf(b.start)] = encodeBlock(b);
+    }
+    return ParseResult.succeed({
+      ...activityItemKey(first.deviceId, first),
+      patient_id: first.patientId,
+      patient_block: `${blockText(start)}#${first.deviceId}`,
+      start,
+      ...quarters,
+      ttl: Math.max(...blocks.map(itemTtlOf)),
+    });
+  },
 });
 
-const encodeItem = Schema.encodeSync(ActivityItem);
 const decodeItem = Schema.decodeUnknownEither(ActivityItem);
 
-export const activityItem = (b: ActivityBlock): Record<string, AttributeValue> =>
-  marshall(encodeItem(b));
-
+/** The blocks an item holds, or why it is not an activity item. */
 export const activityFromItem = (
   item: Record<string, AttributeValue>,
-): Either.Either<ActivityBlock, string> =>
+): Either.Either<ReadonlyArray<ActivityBlock>, string> =>
   Either.mapLeft(decodeItem(unmarshall(item)), (e) => e.message);

@@ -2,9 +2,18 @@ import {
   DescribeTableCommand,
   type DynamoDBClient,
   PutItemCommand,
+  QueryCommand,
 } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
-import { deviceId } from "@medusa/domain";
+import {
+  type ActivityBlock,
+  BLOCK_MS,
+  columnsOf,
+  deviceId,
+  metricsOf,
+  patientId,
+} from "@medusa/domain";
+import { record, walking } from "@medusa/domain/testing";
 import { Effect, Either } from "effect";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { activityStoreContract } from "../testing/activity-store-contract.js";
@@ -24,7 +33,7 @@ beforeAll(async () => {
 afterAll(() => drop());
 
 describe("activity table", () => {
-  it("is keyed by device and block, indexed by patient and block", async () => {
+  it("is keyed by device and hour, indexed by patient and hour", async () => {
     const table = (await client.send(new DescribeTableCommand({ TableName: tables.activity })))
       .Table;
     expect(table?.KeySchema?.map((k) => k.AttributeName)).toEqual(["device_id", "block"]);
@@ -34,6 +43,64 @@ describe("activity table", () => {
         i.KeySchema?.map((k) => k.AttributeName),
       ]),
     ).toEqual([[PATIENT_ACTIVITY_INDEX, ["patient_id", "patient_block"]]]);
+  });
+
+  it("holds an hour of one patient in one item; a refresh of one quarter keeps the others; an item left empty is deleted", async () => {
+    const d = deviceId(`dev-hour-${process.pid}`);
+    const p = patientId(`P-hour-${process.pid}`);
+    const start = Date.UTC(2030, 0, 7);
+    const blocks = metricsOf(
+      columnsOf(
+        record(
+          { start: start + 5 * 60_000, durationMs: 100 * 60_000 },
+          walking({ cadence: 100, amplitude: 0.4, seed: 3 }).motion,
+        ),
+      ),
+      60_000,
+    ).map((b) => ({
+      ...b,
+      deviceId: d,
+      patientId: p,
+      ttl: Math.ceil((b.start + BLOCK_MS + 30 * 86_400_000) / 1000),
+    }));
+    expect(blocks).toHaveLength(7);
+    await Effect.runPromise(stores.activity.apply(d, blocks, []));
+    const items = async () =>
+      (
+        await client.send(
+          new QueryCommand({
+            TableName: tables.activity,
+            KeyConditionExpression: "device_id = :d",
+            ExpressionAttributeValues: marshall({ ":d": d }),
+          }),
+        )
+      ).Items ?? [];
+    expect(
+      (await items()).map((i) =>
+        Object.keys(i)
+          .filter((k) => /^q\d$/.test(k))
+          .sort(),
+      ),
+    ).toEqual([
+      ["q0", "q1", "q2", "q3"],
+      ["q0", "q1", "q2"],
+    ]);
+    const range = { start, end: start + 8 * BLOCK_MS };
+    const [first, , third] = blocks as [ActivityBlock, ActivityBlock, ActivityBlock];
+    const changed = { ...third, epochs: third.epochs.slice(1) };
+    await Effect.runPromise(stores.activity.apply(d, [changed], [first]));
+    expect(await Effect.runPromise(stores.activity.deviceBlocks(d, range))).toStrictEqual([
+      blocks[1],
+      changed,
+      ...blocks.slice(3),
+    ]);
+    await Effect.runPromise(stores.activity.apply(d, [], blocks.slice(4)));
+    expect(await items()).toHaveLength(1);
+    // Removing what is not there makes nothing.
+    await Effect.runPromise(
+      stores.activity.apply(d, [], [{ patientId: p, start: start + 10 * BLOCK_MS }]),
+    );
+    expect(await items()).toHaveLength(1);
   });
 
   it("an item that is not a block is a typed storage error naming it, not a crash", async () => {
@@ -48,7 +115,7 @@ describe("activity table", () => {
           patient_id: "P1",
           patient_block: `${String(start).padStart(15, "0")}#${d}`,
           start,
-          m: new Uint8Array([9, 9, 9]),
+          q1: new Uint8Array([9, 9, 9]),
           ttl: 2_000_000_000,
         }),
       }),

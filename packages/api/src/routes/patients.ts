@@ -1,7 +1,10 @@
 import {
   ACTIVITY_ALGORITHMS,
-  type ActivityEpoch,
+  CUT_POINT_SETS,
+  type CutPointSet,
+  type CutPointSetName,
   type DaySummary,
+  DEFAULT_CUT_POINT_SET,
   DEFAULT_EPOCH_MS,
   MAX_DAYS,
   PatientId,
@@ -9,10 +12,10 @@ import {
   patientActivityDaily,
   patientDevices,
   patientTimeline,
-  WRIST_CUT_POINTS,
 } from "@medusa/domain";
 import { Effect } from "effect";
 import { Hono } from "hono";
+import { activityPageJson, epochView } from "../activity-json.js";
 import type { Routes } from "../app.js";
 import { type ApiEnv, requireRole } from "../context.js";
 import { decodeInput, decodeParam, jsonBody } from "../input.js";
@@ -23,7 +26,6 @@ import {
   ActivityDayView,
   ActivityEpochView,
   ActivityQuery,
-  ActivityResponse,
   PatientDevicesQuery,
   PatientDevicesResponse,
   SensorDataBody,
@@ -35,21 +37,6 @@ import { assignmentView, send, timelineView } from "../views.js";
 const DEFAULT_PAGE = 1_000;
 /** A week of 60 s epochs of one device: 10,080. */
 const DEFAULT_ACTIVITY_PAGE = 10_080;
-
-const epochView = (e: ActivityEpoch) => ({
-  time: e.start,
-  epoch_ms: e.epochMs,
-  device_id: e.deviceId,
-  enmo_mg: e.enmoMg,
-  mad_mg: e.madMg,
-  samples: e.samples,
-  expected_samples: e.expected,
-  coverage: e.coverage,
-  wear: e.wear,
-  intensity: e.intensity,
-  steps: e.steps,
-  cadence_spm: e.cadence,
-});
 
 const dayView = (d: DaySummary) => ({
   date: d.date,
@@ -91,7 +78,22 @@ const csv = (
     ...rows.map((r) => columns.map((k) => csvCell(r[k])).join(",")),
   ].join("\r\n") + "\r\n";
 
-const CUT_POINTS_LINE = `intensity cut-points (ENMO, mg; Hildebrand et al. 2014, non-dominant wrist, adults): light >= ${WRIST_CUT_POINTS.light}, moderate >= ${WRIST_CUT_POINTS.moderate}, vigorous >= ${WRIST_CUT_POINTS.vigorous}`;
+/** The cut-points a request chose (`cut_points`, the wrist set unless given). */
+const cutPointSetOf = (name: CutPointSetName | undefined): CutPointSet =>
+  CUT_POINT_SETS[name ?? DEFAULT_CUT_POINT_SET];
+
+const cutPointsView = (set: CutPointSet) => ({
+  name: set.name,
+  light_mg: set.cutPoints.light,
+  moderate_mg: set.cutPoints.moderate,
+  vigorous_mg: set.cutPoints.vigorous,
+  source: set.source,
+  position: set.position,
+});
+
+/** The CSV's line naming the set used, its thresholds, wear position and source. */
+const cutPointsLine = (set: CutPointSet) =>
+  `intensity cut-points "${set.name}" (ENMO, mg; ${set.position}): light >= ${set.cutPoints.light}, moderate >= ${set.cutPoints.moderate}, vigorous >= ${set.cutPoints.vigorous}; source: ${set.source}`;
 
 /** `/api/patients`: a patient's devices and timeline. */
 export const patients = ({ run, cursors }: Routes) => {
@@ -147,6 +149,7 @@ export const patients = ({ run, cursors }: Routes) => {
     requireRole(c, "viewer");
     const patientId = decodeParam("patient_id", PatientId, c.req.param("patient_id"));
     const input = decodeInput(ActivityQuery, c.req.query());
+    const cutPoints = cutPointSetOf(input.cut_points);
     const page = await run(
       Effect.flatMap(
         input.cursor === undefined ? Effect.succeed(undefined) : cursors.open(input.cursor),
@@ -157,22 +160,22 @@ export const patients = ({ run, cursors }: Routes) => {
             {
               epochMs: input.epoch_ms ?? DEFAULT_EPOCH_MS,
               limit: input.limit ?? DEFAULT_ACTIVITY_PAGE,
-              cutPoints: WRIST_CUT_POINTS,
+              cutPoints: cutPoints.cutPoints,
               ...(cursor !== undefined ? { cursor } : {}),
             },
           ),
       ),
     );
-    const epochs = page.epochs.map(epochView);
     const next = page.nextCursor === null ? null : cursors.seal(page.nextCursor);
     if (wantsCsv(c.req.header("accept"))) {
+      const epochs = page.epochs.map(epochView);
       if (next !== null) c.header("x-next-cursor", next);
       return c.body(
         csv(
           [
             `patient ${patientId}; epochs from ${input.start_time} to ${input.end_time} (Unix ms, UTC)`,
             "units: time Unix ms (UTC, epoch start); epoch_ms ms; enmo_mg and mad_mg milli-g; coverage samples/expected (0-1); cadence_spm steps per minute",
-            CUT_POINTS_LINE,
+            cutPointsLine(cutPoints),
             ...(next !== null ? [`more: repeat with cursor=${next}`] : []),
           ],
           epochs,
@@ -182,19 +185,25 @@ export const patients = ({ run, cursors }: Routes) => {
         { "content-type": "text/csv; charset=utf-8" },
       );
     }
-    return send(c, ActivityResponse, {
-      patient_id: patientId,
-      epochs,
-      count: epochs.length,
-      next_cursor: next,
-      algorithms: ACTIVITY_ALGORITHMS,
-    });
+    // A week is 10,080 epochs: written straight to JSON (`activity-json.ts`), the same JSON `send` gives.
+    return c.body(
+      activityPageJson({
+        patient_id: patientId,
+        epochs: page.epochs,
+        next_cursor: next,
+        cut_points: cutPointsView(cutPoints),
+        algorithms: ACTIVITY_ALGORITHMS,
+      }),
+      200,
+      { "content-type": "application/json" },
+    );
   });
 
   app.get("/:patient_id/activity/daily", async (c) => {
     requireRole(c, "viewer");
     const patientId = decodeParam("patient_id", PatientId, c.req.param("patient_id"));
     const input = decodeInput(ActivityDailyQuery, c.req.query());
+    const cutPoints = cutPointSetOf(input.cut_points);
     const days = (Date.parse(input.end_date) - Date.parse(input.start_date)) / 86_400_000 + 1;
     if (days < 1 || days > MAX_DAYS)
       throw new ProblemError(
@@ -208,7 +217,7 @@ export const patients = ({ run, cursors }: Routes) => {
         first: input.start_date,
         last: input.end_date,
         timeZone,
-        cutPoints: WRIST_CUT_POINTS,
+        cutPoints: cutPoints.cutPoints,
       }),
     );
     const rows = summaries.map(dayView);
@@ -218,7 +227,7 @@ export const patients = ({ run, cursors }: Routes) => {
           [
             `patient ${patientId}; days ${input.start_date} to ${input.end_date} in ${timeZone}`,
             "units: start_time and end_time Unix ms (UTC); minutes of worn 60 s epochs; mean_enmo_mg milli-g; coverage samples/expected over the day (0-1)",
-            CUT_POINTS_LINE,
+            cutPointsLine(cutPoints),
           ],
           rows,
           Object.keys(ActivityDayView.fields),
@@ -230,6 +239,7 @@ export const patients = ({ run, cursors }: Routes) => {
       patient_id: patientId,
       time_zone: timeZone,
       days: rows,
+      cut_points: cutPointsView(cutPoints),
       algorithms: ACTIVITY_ALGORITHMS,
     });
   });

@@ -57,6 +57,35 @@ export const WRIST_CUT_POINTS: CutPoints = { light: 44.8, moderate: 100.6, vigor
 /** The same study, monitor on the **hip**: 47.4, 69.1, 258.7 mg. */
 export const HIP_CUT_POINTS: CutPoints = { light: 47.4, moderate: 69.1, vigorous: 258.7 };
 
+/** The cut-point sets a study or a reader may choose, by name (`wrist` unless chosen). */
+export const CutPointSetName = Schema.Literal("wrist", "hip").annotations({
+  description:
+    "intensity cut-points: wrist (Hildebrand et al. 2014, non-dominant wrist, adults; the default) or hip (the same study, monitor on the hip)",
+});
+export type CutPointSetName = typeof CutPointSetName.Type;
+
+/** A named set of cut-points, with where its thresholds come from and the wear position they were derived for. */
+export interface CutPointSet {
+  readonly name: CutPointSetName;
+  readonly cutPoints: CutPoints;
+  readonly source: string;
+  readonly position: string;
+}
+
+const HILDEBRAND_2014 =
+  "Hildebrand et al. 2014, Age group comparability of raw accelerometer output from wrist- and hip-worn monitors, Med Sci Sports Exerc 46(9):1816-24 (adults 21-61 years)";
+
+export const CUT_POINT_SETS: Readonly<Record<CutPointSetName, CutPointSet>> = {
+  wrist: {
+    name: "wrist",
+    cutPoints: WRIST_CUT_POINTS,
+    source: HILDEBRAND_2014,
+    position: "non-dominant wrist",
+  },
+  hip: { name: "hip", cutPoints: HIP_CUT_POINTS, source: HILDEBRAND_2014, position: "hip" },
+};
+export const DEFAULT_CUT_POINT_SET: CutPointSetName = "wrist";
+
 /**
  * The versions of the algorithms, named in every CSV download. A change that
  * can change a stored figure gets a new version (and stored blocks are

@@ -1,0 +1,78 @@
+import type { ActivityEpoch } from "@medusa/domain";
+import { Schema } from "effect";
+import { ActivityEpochView, ActivityResponse } from "./schemas.js";
+
+/**
+ * The activity page's JSON without `Schema.encode` walking every epoch: a
+ * week of 60 s epochs is 10,080 objects of 12 fields (about 2 MB), and the
+ * generic encoder (then `JSON.stringify`) cost more than the read. The
+ * envelope still goes through the response schema; the epochs are written
+ * straight from the domain's values. `ActivityEpochView` is all plain
+ * fields (its encoded form is its type, checked below when this module
+ * loads), so this is the same JSON `send` gives (a property test holds
+ * them equal).
+ */
+
+const fields = Object.keys(ActivityEpochView.fields).join(",");
+const EXPECTED =
+  "time,epoch_ms,device_id,enmo_mg,mad_mg,samples,expected_samples,coverage,wear,intensity,steps,cadence_spm";
+if (fields !== EXPECTED || Schema.encodedSchema(ActivityEpochView).ast._tag !== "TypeLiteral")
+  throw new Error(`ActivityEpochView changed (${fields}): update activity-json.ts`);
+
+/** An epoch as the API shows it (`ActivityEpochView`). */
+export const epochView = (e: ActivityEpoch): typeof ActivityEpochView.Type => ({
+  time: e.start,
+  epoch_ms: e.epochMs,
+  device_id: e.deviceId,
+  enmo_mg: e.enmoMg,
+  mad_mg: e.madMg,
+  samples: e.samples,
+  expected_samples: e.expected,
+  coverage: e.coverage,
+  wear: e.wear,
+  intensity: e.intensity,
+  steps: e.steps,
+  cadence_spm: e.cadence,
+});
+
+/** A number as JSON writes it (non-finite numbers are null there). */
+const num = (n: number): string => (Number.isFinite(n) ? String(n) : "null");
+
+/** An epoch as the view's JSON object, fields in the schema's order. */
+const epochJson = (e: ActivityEpoch, device: string): string =>
+  `{"time":${num(e.start)},"epoch_ms":${num(e.epochMs)},"device_id":${device},"enmo_mg":${num(e.enmoMg)},"mad_mg":${num(e.madMg)},"samples":${num(e.samples)},"expected_samples":${num(e.expected)},"coverage":${num(e.coverage)},"wear":${e.wear},"intensity":${e.intensity === null ? "null" : `"${e.intensity}"`},"steps":${num(e.steps)},"cadence_spm":${num(e.cadence)}}`;
+
+const encodeEnvelope = Schema.encodeSync(ActivityResponse);
+
+/** The page as JSON text: the envelope through the schema, the epochs written directly. */
+export const activityPageJson = (page: {
+  readonly patient_id: string;
+  readonly epochs: ReadonlyArray<ActivityEpoch>;
+  readonly next_cursor: string | null;
+  readonly cut_points: typeof ActivityResponse.Type.cut_points;
+  readonly algorithms: Readonly<Record<string, string>>;
+}): string => {
+  const envelope = JSON.stringify(
+    encodeEnvelope({
+      patient_id: page.patient_id,
+      epochs: [],
+      count: page.epochs.length,
+      next_cursor: page.next_cursor,
+      cut_points: page.cut_points,
+      algorithms: page.algorithms,
+    }),
+  );
+  const devices = new Map<string, string>();
+  const parts: Array<string> = [];
+  for (const e of page.epochs) {
+    let device = devices.get(e.deviceId);
+    if (device === undefined) {
+      device = JSON.stringify(e.deviceId);
+      devices.set(e.deviceId, device);
+    }
+    parts.push(epochJson(e, device));
+  }
+  const marker = '"epochs":[]';
+  const at = envelope.indexOf(marker);
+  return `${envelope.slice(0, at)}"epochs":[${parts.join(",")}]${envelope.slice(at + marker.length)}`;
+};
