@@ -1,6 +1,7 @@
 import { rmSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { storesLayer, systemClock } from "@medusa/adapters";
 import { type LocalStores, startLocalStores } from "@medusa/adapters/testing";
@@ -8,7 +9,7 @@ import { createApp, jwtAuth, withConsole } from "@medusa/api";
 import { Layer } from "effect";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { accessibilityViolations, buildConsole, launchChromium } from "./browser.js";
+import { accessibilityViolations, buildConsole, launchChromium, screenshotDir } from "./browser.js";
 import { type OpenIdProvider, startOpenIdProvider } from "./openid-provider.js";
 
 // The production build against the real API, which checks the provider's ID tokens as it
@@ -121,6 +122,7 @@ describe("sign-in with OpenID Connect (authorization code, PKCE) in Chromium", (
     const violations = await accessibilityViolations(page);
     expect(violations, JSON.stringify(violations, null, 1)).toEqual([]);
     expect(await page.getByText("Development sign-in").count()).toBe(0);
+    await page.screenshot({ path: join(screenshotDir(), "sign-in-oidc.png") });
 
     await page.getByRole("button", { name: "Sign in with your clinic account" }).click();
     await page.waitForURL((u) => u.href.startsWith(op.issuer));
