@@ -83,6 +83,45 @@ describe("the console in front of the API", () => {
     });
   });
 
+  it("with an OpenID provider: tells the console its settings, and its CSP lets the console reach only that provider", async () => {
+    const oidc = withConsole(api, {
+      dir,
+      config: {
+        timeZone: "Europe/Berlin",
+        oidc: {
+          issuer: "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_AbC",
+          clientId: "app-client",
+          redirectUri: "https://console.example/sign-in/callback",
+          logoutEndpoint: "https://medusa-dev.auth.eu-central-1.amazoncognito.com/logout",
+          logoutUri: "https://console.example/sign-in",
+        },
+      },
+    });
+    expect(await (await oidc.request("/console-config.json")).json()).toEqual({
+      time_zone: "Europe/Berlin",
+      dev_sign_in: false,
+      oidc: {
+        issuer: "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_AbC",
+        client_id: "app-client",
+        redirect_uri: "https://console.example/sign-in/callback",
+        logout_endpoint: "https://medusa-dev.auth.eu-central-1.amazoncognito.com/logout",
+        logout_uri: "https://console.example/sign-in",
+      },
+    });
+    const csp = (await oidc.request("/sign-in/callback")).headers.get("content-security-policy");
+    expect(csp).toContain(
+      "connect-src 'self' https://cognito-idp.eu-central-1.amazonaws.com https://medusa-dev.auth.eu-central-1.amazoncognito.com;",
+    );
+    expect((await served.request("/")).headers.get("content-security-policy")).toContain(
+      "connect-src 'self';",
+    );
+  });
+
+  it("passes FHIR through to the API, never as a console page", async () => {
+    const r = await served.request("/fhir/R4/metadata");
+    expect(r.headers.get("content-type")).not.toContain("text/html");
+  });
+
   it("has POST /dev/sign-in only when given a development sign-in", async () => {
     const body = JSON.stringify({ role: "viewer", email: "v@clinic.example" });
     const headers = { "content-type": "application/json" };

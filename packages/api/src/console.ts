@@ -11,6 +11,19 @@ import { ProblemError, problem, sendProblem } from "./problems.js";
 export interface ConsoleConfig {
   /** The clinic's IANA time zone: every time in the console is shown in it, named. */
   readonly timeZone: string;
+  /** Sign-in with an OpenID provider (authorization code with PKCE); the console fetches from its origins. */
+  readonly oidc?: ConsoleOidc;
+}
+
+/** The OpenID provider the console signs in with (in AWS: the Cognito user pool and its app client). */
+export interface ConsoleOidc {
+  readonly issuer: string;
+  /** The app client: the ID tokens' audience, which the API checks. */
+  readonly clientId: string;
+  readonly redirectUri: string;
+  /** Cognito's `/logout` (hosted UI domain); the token endpoint is on the same origin. */
+  readonly logoutEndpoint?: string;
+  readonly logoutUri?: string;
 }
 
 /** Issues a token for the development sign-in; only the local stack gives one. */
@@ -40,8 +53,17 @@ const TYPES: Record<string, string> = {
 };
 
 // The console loads nothing from elsewhere; its scripts are files, never inline.
-const CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+// With an OpenID provider, its origins too (discovery, token endpoint): no other.
+const cspOf = (oidc: ConsoleOidc | undefined) => {
+  const origins = oidc
+    ? [
+        ...new Set(
+          [oidc.issuer, oidc.logoutEndpoint].flatMap((u) => (u ? [new URL(u).origin] : [])),
+        ),
+      ]
+    : [];
+  return `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src ${["'self'", ...origins].join(" ")}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'`;
+};
 
 interface StaticFile {
   readonly body: Uint8Array;
@@ -96,12 +118,25 @@ export const withConsole = (
   if (!index) throw new Error(`no index.html in ${options.dir}: build the console first`);
   const app = new Hono<ApiEnv>();
   const toApi = (request: Request) => api.fetch(request);
+  const oidc = options.config.oidc;
+  const CSP = cspOf(oidc);
 
   app.get("/console-config.json", (c) => {
     c.header("cache-control", "no-store");
     return c.json({
       time_zone: options.config.timeZone,
       dev_sign_in: options.devSignIn !== undefined,
+      ...(oidc
+        ? {
+            oidc: {
+              issuer: oidc.issuer,
+              client_id: oidc.clientId,
+              redirect_uri: oidc.redirectUri,
+              ...(oidc.logoutEndpoint ? { logout_endpoint: oidc.logoutEndpoint } : {}),
+              ...(oidc.logoutUri ? { logout_uri: oidc.logoutUri } : {}),
+            },
+          }
+        : {}),
     });
   });
 
@@ -121,7 +156,12 @@ export const withConsole = (
 
   app.get("*", (c, next) => {
     const path = c.req.path;
-    if (path.startsWith("/api/") || path === "/healthz" || path === "/openapi.json")
+    if (
+      path.startsWith("/api/") ||
+      path.startsWith("/fhir/") ||
+      path === "/healthz" ||
+      path === "/openapi.json"
+    )
       return toApi(c.req.raw);
     // A file of the console; any other path is one of its pages (client-side routes).
     const file = files.get(path) ?? (extname(path) === "" ? index : undefined);

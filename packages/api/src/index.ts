@@ -19,6 +19,7 @@ export {
 } from "./config.js";
 export {
   type ConsoleConfig,
+  type ConsoleOidc,
   type ConsoleOptions,
   clinicTimeZone,
   type DevSignIn,

@@ -2,6 +2,7 @@ import { render } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type Api, apiClient } from "./api.js";
 import { AlertsPage } from "./pages/alerts.js";
+import { completeSignIn, isCallback, type OidcSettings, signOutUrl } from "./oidc.js";
 import { DevicePage } from "./pages/device.js";
 import { DevicesPage } from "./pages/devices.js";
 import { PatientPage } from "./pages/patient.js";
@@ -14,6 +15,8 @@ import "./styles.css";
 export interface ConsoleConfig {
   readonly time_zone: string;
   readonly dev_sign_in: boolean;
+  /** Sign-in with an OpenID provider (in AWS: the Cognito user pool); absent in the local stack. */
+  readonly oidc?: OidcSettings;
 }
 
 /** What every page is given. */
@@ -43,10 +46,16 @@ const routeOf = (path: string): Route => {
 
 const RETURN_TO = "medusa.return-to";
 
-const App = ({ config }: { config: ConsoleConfig }) => {
+const App = ({
+  config,
+  initialNotice,
+}: {
+  config: ConsoleConfig;
+  initialNotice: string | undefined;
+}) => {
   const [path, setPath] = useState(location.pathname);
   const [session, setSession] = useState(loadSession);
-  const [notice, setNotice] = useState<string | undefined>();
+  const [notice, setNotice] = useState<string | undefined>(initialNotice);
   const main = useRef<HTMLElement>(null);
 
   const navigate = (to: string) => {
@@ -130,7 +139,17 @@ const App = ({ config }: { config: ConsoleConfig }) => {
             <span>
               {session.email} <span class="role">({session.role})</span>
             </span>
-            <button type="button" class="secondary" onClick={() => signOut("You are signed out.")}>
+            <button
+              type="button"
+              class="secondary"
+              onClick={() => {
+                // With the provider, its session ends too (Cognito's /logout), then it sends the browser back.
+                const url = config.oidc && signOutUrl(config.oidc);
+                sessionStorage.removeItem(RETURN_TO);
+                signOut("You are signed out.");
+                if (url) location.assign(url);
+              }}
+            >
               Sign out
             </button>
           </div>
@@ -140,6 +159,8 @@ const App = ({ config }: { config: ConsoleConfig }) => {
         {!session || !api ? (
           <SignInPage
             devSignIn={config.dev_sign_in}
+            oidc={config.oidc}
+            returnTo={sessionStorage.getItem(RETURN_TO) ?? (route.page === "sign-in" ? "/" : path)}
             notice={notice}
             onSignedIn={(s) => {
               saveSession(s);
@@ -181,7 +202,23 @@ const start = async () => {
     render(<p role="alert">The console could not reach its server. Reload the page.</p>, root);
     return;
   }
-  render(<App config={config} />, root);
+  // The provider sending the browser back with a code: finish signing in, then the page it began on.
+  let notice: string | undefined;
+  if (config.oidc && isCallback(config.oidc, new URL(location.href))) {
+    let back = "/";
+    try {
+      const { session, returnTo } = await completeSignIn(config.oidc, new URL(location.href));
+      saveSession(session);
+      sessionStorage.removeItem(RETURN_TO);
+      back = returnTo.startsWith("/") && !returnTo.startsWith("//") ? returnTo : "/";
+    } catch (e) {
+      notice =
+        e instanceof Error && e.name === "SignInFailed" ? e.message : "Sign-in failed. Try again.";
+    }
+    // The code and state leave the address bar and the history.
+    history.replaceState(null, "", back);
+  }
+  render(<App config={config} initialNotice={notice} />, root);
 };
 
 void start();

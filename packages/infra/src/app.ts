@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { App, type Environment } from "aws-cdk-lib";
 import { bundleHandlers, type HandlerBundles } from "./bundles.js";
@@ -5,6 +7,8 @@ import { settingsFromContext, stackName } from "./settings.js";
 import { MedusaStack } from "./stack.js";
 
 export const DEFAULT_OUTDIR = fileURLToPath(new URL("../cdk.out", import.meta.url));
+/** The console's production build (`pnpm -r build`), served from S3 with `userPool=true`. */
+export const CONSOLE_DIR = fileURLToPath(new URL("../../console/dist", import.meta.url));
 
 /** `-c key=value` / `--context key=value` pairs, as the CDK CLI takes them. */
 export const contextFromArgv = (argv: ReadonlyArray<string>): Record<string, string> => {
@@ -31,6 +35,8 @@ export const buildApp = (options: {
   readonly context?: Record<string, unknown>;
   readonly outdir?: string;
   readonly env?: Environment;
+  /** The console's build; `CONSOLE_DIR` when it has been built. */
+  readonly consoleDir?: string;
 }) => {
   const app = new App({
     ...(options.outdir ? { outdir: options.outdir } : {}),
@@ -40,6 +46,7 @@ export const buildApp = (options: {
   const stack = new MedusaStack(app, stackName(settings.stage), {
     settings,
     bundles: options.bundles,
+    ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
     ...(options.env ? { env: options.env } : {}),
     description: `MeDUSA Link (${settings.stage}): tables, IoT policy and rule, Lambda functions, HTTP API`,
   });
@@ -51,6 +58,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { app, stack } = buildApp({
     bundles: await bundleHandlers(),
     context: contextFromArgv(process.argv.slice(2)),
+    ...(existsSync(join(CONSOLE_DIR, "index.html")) ? { consoleDir: CONSOLE_DIR } : {}),
     // The CLI names where it wants the cloud assembly; run directly, it goes to cdk.out.
     outdir: process.env.CDK_OUTDIR ?? DEFAULT_OUTDIR,
     ...(account || region

@@ -8,7 +8,12 @@ export type ApiAuth =
   /** RS256/ES256 against an OIDC key set (Cognito); the URL is a CloudFormation parameter. */
   | { readonly kind: "jwks"; readonly defaultJwksUrl?: string }
   /** HS256 with a secret the stack generates in Secrets Manager under this name; the function reads it at start. */
-  | { readonly kind: "secret"; readonly secretName: string };
+  | { readonly kind: "secret"; readonly secretName: string }
+  /**
+   * The stack's own Cognito user pool, with the console in front of the API:
+   * ID tokens of the console's app client (`packages/infra/src/console.ts`).
+   */
+  | { readonly kind: "userPool"; readonly domainPrefix?: string };
 
 /** Everything a deployment may vary, from CDK context (`-c key=value`). */
 export interface InfraSettings {
@@ -32,6 +37,8 @@ export interface InfraSettings {
   readonly gapMinutes: number;
   /** How often the gap detector runs (its EventBridge schedule), in minutes. */
   readonly gapCheckMinutes: number;
+  /** The clinic's IANA time zone, shown by the console (with `userPool`). */
+  readonly clinicTimeZone: string;
 }
 
 export class SettingsError extends Error {
@@ -71,6 +78,11 @@ export const CONTEXT_KEYS = {
     "encrypt the tables with the stack's own KMS key (default true in prod, where it cannot be turned off; false in dev)",
   ingestConcurrency: `reserved concurrency of the ingest function (default ${DEFAULTS.ingestConcurrency})`,
   tableMaxReadUnits: `on-demand read cap of every table and index, units/s (default ${DEFAULTS.tableMaxReadUnits})`,
+  userPool:
+    "true: the stack creates the Cognito user pool (groups clinician, viewer), its hosted UI and the console behind CloudFront, and the API takes that pool's ID tokens (not with jwksUrl or jwtSecretName)",
+  authDomainPrefix:
+    "the hosted UI's domain prefix, unique in the region (default medusa-<stage>-<account id>)",
+  clinicTimeZone: "the clinic's IANA time zone the console shows times in (default UTC)",
   tableMaxWriteUnits: `on-demand write cap of every table and index, units/s (default ${DEFAULTS.tableMaxWriteUnits})`,
   gapMinutes: `minutes an assigned device may send no sample before a data-gap alert (default ${DEFAULTS.gapMinutes})`,
   gapCheckMinutes: `how often the gap detector runs, in minutes (default ${DEFAULTS.gapCheckMinutes})`,
@@ -120,6 +132,22 @@ export const settingsFromContext = (get: (key: string) => unknown): InfraSetting
   const jwksUrl = text("jwksUrl", get("jwksUrl"));
   if (secretName && jwksUrl)
     throw new SettingsError("context: set jwtSecretName or jwksUrl, not both");
+  const userPool = flag("userPool", get("userPool"), false);
+  if (userPool && (secretName || jwksUrl))
+    throw new SettingsError(
+      "context userPool=true: the stack's own pool, not with jwksUrl or jwtSecretName",
+    );
+  const domainPrefix = text("authDomainPrefix", get("authDomainPrefix"));
+  if (domainPrefix !== undefined && !/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(domainPrefix))
+    throw new SettingsError(
+      `context authDomainPrefix=${domainPrefix}: lower-case letters, digits and -`,
+    );
+  const clinicTimeZone = text("clinicTimeZone", get("clinicTimeZone")) ?? "UTC";
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: clinicTimeZone });
+  } catch {
+    throw new SettingsError(`context clinicTimeZone=${clinicTimeZone}: not an IANA time zone`);
+  }
   const issuer = text("jwtIssuer", get("jwtIssuer"));
   const audience = text("jwtAudience", get("jwtAudience"));
   const production = stage === "prod";
@@ -134,9 +162,11 @@ export const settingsFromContext = (get: (key: string) => unknown): InfraSetting
     tablePrefix,
     retentionDays: integer("retentionDays", get("retentionDays"), 30, 1),
     intervalCacheTtlMs: integer("intervalCacheTtlMs", get("intervalCacheTtlMs"), 30_000, 0),
-    auth: secretName
-      ? { kind: "secret", secretName }
-      : { kind: "jwks", ...(jwksUrl ? { defaultJwksUrl: jwksUrl } : {}) },
+    auth: userPool
+      ? { kind: "userPool", ...(domainPrefix ? { domainPrefix } : {}) }
+      : secretName
+        ? { kind: "secret", secretName }
+        : { kind: "jwks", ...(jwksUrl ? { defaultJwksUrl: jwksUrl } : {}) },
     ...(issuer ? { jwtIssuer: issuer } : {}),
     ...(audience ? { jwtAudience: audience } : {}),
     customerManagedKey,
@@ -169,6 +199,7 @@ export const settingsFromContext = (get: (key: string) => unknown): InfraSetting
       integer("gapCheckMinutes", get("gapCheckMinutes"), DEFAULTS.gapCheckMinutes, 1),
       24 * 60,
     ),
+    clinicTimeZone,
   };
 };
 

@@ -1214,3 +1214,198 @@ describe("context", () => {
     });
   });
 });
+
+describe("the console and its user pool (userPool=true)", () => {
+  let pool: Synthesized;
+  beforeAll(() => {
+    pool = synth.synth({ userPool: "true", clinicTimeZone: "Europe/Berlin" });
+  }, 180_000);
+  const one = (type: string): [string, Resource] => {
+    const found = resourcesOf(pool.json, type);
+    expect(found, type).toHaveLength(1);
+    return found[0] as [string, Resource];
+  };
+  const distribution = () =>
+    one("AWS::CloudFront::Distribution")[1].Properties.DistributionConfig as {
+      DefaultCacheBehavior: Record<string, unknown>;
+      CacheBehaviors: Array<Record<string, unknown>>;
+      Origins: Array<Record<string, unknown>>;
+    };
+
+  it("creates the user pool: no self sign-up, groups clinician and viewer, a hosted UI domain", () => {
+    const [poolId, userPool] = one("AWS::Cognito::UserPool");
+    expect(userPool.Properties.AdminCreateUserConfig).toMatchObject({
+      AllowAdminCreateUserOnly: true,
+    });
+    const groups = resourcesOf(pool.json, "AWS::Cognito::UserPoolGroup").map(
+      ([, g]) => g.Properties.GroupName,
+    );
+    expect(groups.sort()).toEqual(["clinician", "viewer"]);
+    const [, domain] = one("AWS::Cognito::UserPoolDomain");
+    expect(domain.Properties.UserPoolId).toEqual({ Ref: poolId });
+    expect(Object.keys(pool.json.Outputs ?? {})).toEqual(
+      expect.arrayContaining(["ConsoleUrl", "UserPoolId", "UserPoolClientId", "SignInDomain"]),
+    );
+  });
+
+  it("gives the console a public app client: authorization code only, no secret, the console's URLs", () => {
+    const [, client] = one("AWS::Cognito::UserPoolClient");
+    const [distributionId] = one("AWS::CloudFront::Distribution");
+    expect(client.Properties).toMatchObject({
+      GenerateSecret: false,
+      AllowedOAuthFlows: ["code"],
+      AllowedOAuthFlowsUserPoolClient: true,
+      AllowedOAuthScopes: ["openid", "email"],
+      SupportedIdentityProviders: ["COGNITO"],
+    });
+    const urls = (key: string) => (client.Properties[key] as Array<unknown>).map(flatten);
+    expect(urls("CallbackURLs")).toEqual([
+      `https://<${distributionId}.DomainName>/sign-in/callback`,
+    ]);
+    expect(urls("LogoutURLs")).toEqual([`https://<${distributionId}.DomainName>/sign-in`]);
+  });
+
+  it("wires the API's token checks to the pool: its issuer, its key set, the app client as audience", () => {
+    const [poolId] = one("AWS::Cognito::UserPool");
+    const [clientId] = one("AWS::Cognito::UserPoolClient");
+    const env = envOf(pool, "api");
+    expect(flatten(env.MEDUSA_JWT_ISSUER)).toBe(`<${poolId}.ProviderURL>`);
+    expect(flatten(env.MEDUSA_JWKS_URL)).toBe(`<${poolId}.ProviderURL>/.well-known/jwks.json`);
+    expect(env.MEDUSA_JWT_AUDIENCE).toEqual({ Ref: clientId });
+    expect(env.MEDUSA_JWT_TOKEN_USE).toBe("id");
+    expect(pool.json.Parameters?.JwksUrl).toBeUndefined();
+  });
+
+  it("serves the console from a private bucket through CloudFront (OAC); /api/* and /fhir/* go to the HTTP API over HTTPS only", () => {
+    const [bucketId, bucket] = one("AWS::S3::Bucket");
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(bucket.Properties.WebsiteConfiguration).toBeUndefined();
+    const [distributionId] = one("AWS::CloudFront::Distribution");
+    const [, bucketPolicy] = one("AWS::S3::BucketPolicy");
+    const statements = (
+      bucketPolicy.Properties.PolicyDocument as { Statement: Array<Record<string, unknown>> }
+    ).Statement;
+    const allows = statements.filter((s) => s.Effect === "Allow");
+    expect(allows).toHaveLength(1);
+    expect(allows[0]).toMatchObject({
+      Action: "s3:GetObject",
+      Principal: { Service: "cloudfront.amazonaws.com" },
+    });
+    expect(JSON.stringify(allows[0]?.Condition)).toContain(distributionId);
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Effect: "Deny",
+        Condition: { Bool: { "aws:SecureTransport": "false" } },
+      }),
+    );
+    const config = distribution();
+    const s3Origin = config.Origins.find((o) => "S3OriginConfig" in o);
+    expect(s3Origin?.OriginAccessControlId).toBeDefined();
+    expect(flatten(s3Origin?.DomainName)).toBe(`<${bucketId}.RegionalDomainName>`);
+    expect(config.DefaultCacheBehavior).toMatchObject({
+      TargetOriginId: s3Origin?.Id,
+      ViewerProtocolPolicy: "redirect-to-https",
+      AllowedMethods: ["GET", "HEAD"],
+    });
+    const apiOrigin = config.Origins.find((o) => "CustomOriginConfig" in o);
+    expect(apiOrigin?.CustomOriginConfig).toMatchObject({ OriginProtocolPolicy: "https-only" });
+    expect(JSON.stringify(apiOrigin?.DomainName)).toContain("ApiEndpoint");
+    expect(config.CacheBehaviors.map((b) => b.PathPattern).sort()).toEqual(["/api/*", "/fhir/*"]);
+    for (const b of config.CacheBehaviors)
+      expect(b).toMatchObject({
+        TargetOriginId: apiOrigin?.Id,
+        ViewerProtocolPolicy: "https-only",
+        // CloudFront's managed CachingDisabled and AllViewerExceptHostHeader.
+        CachePolicyId: "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+        OriginRequestPolicyId: "b689b0a8-53d0-40ab-baf2-68738e2966ac",
+        AllowedMethods: expect.arrayContaining(["POST", "GET"]),
+      });
+  });
+
+  it("sends security headers with a CSP that lets the console reach only its origin and Cognito", () => {
+    const config = distribution();
+    const policies = new Map(resourcesOf(pool.json, "AWS::CloudFront::ResponseHeadersPolicy"));
+    const consolePolicy = policies.get(
+      (config.DefaultCacheBehavior.ResponseHeadersPolicyId as { Ref: string }).Ref,
+    );
+    expect(consolePolicy).toBeDefined();
+    const headers = (
+      (consolePolicy as Resource).Properties.ResponseHeadersPolicyConfig as {
+        SecurityHeadersConfig: Record<string, Record<string, unknown>>;
+      }
+    ).SecurityHeadersConfig;
+    expect(headers.StrictTransportSecurity).toMatchObject({ AccessControlMaxAgeSec: 31_536_000 });
+    expect(headers.ContentTypeOptions).toMatchObject({ Override: true });
+    expect(headers.FrameOptions).toMatchObject({ FrameOption: "DENY" });
+    const csp = flatten(headers.ContentSecurityPolicy?.ContentSecurityPolicy);
+    const connect = /connect-src ([^;]*)/.exec(csp)?.[1]?.split(" ");
+    expect(connect).toEqual([
+      "'self'",
+      "https://cognito-idp.<AWS::Region>.amazonaws.com",
+      expect.stringMatching(
+        /^https:\/\/medusa-dev-<AWS::AccountId>\.auth\.<AWS::Region>\.amazoncognito\.com$/,
+      ),
+    ]);
+    expect(csp).toContain("script-src 'self';");
+    expect(csp).toContain("frame-ancestors 'none'");
+  });
+
+  it("writes /console-config.json at deployment with the pool's issuer, the app client and the console's URLs", () => {
+    const [poolId] = one("AWS::Cognito::UserPool");
+    const [clientId] = one("AWS::Cognito::UserPoolClient");
+    const [distributionId] = one("AWS::CloudFront::Distribution");
+    const [bucketId] = one("AWS::S3::Bucket");
+    const [, deployment] = one("Custom::CDKBucketDeployment");
+    expect(deployment.Properties.DestinationBucketName).toEqual({ Ref: bucketId });
+    expect(deployment.Properties.DistributionId).toEqual({ Ref: distributionId });
+    const markers = (deployment.Properties.SourceMarkers as Array<Record<string, unknown>>).flatMap(
+      (m) => Object.values(m).map(flatten),
+    );
+    expect(markers).toEqual(
+      expect.arrayContaining([
+        `<${poolId}.ProviderURL>`,
+        `<${clientId}>`,
+        `<${distributionId}.DomainName>`,
+      ]),
+    );
+  });
+
+  it("copies the files with a role of its own: no managed policy, no wildcard action, no `*` resource", () => {
+    for (const [id, role] of resourcesOf(pool.json, "AWS::IAM::Role"))
+      expect(role.Properties.ManagedPolicyArns, id).toBeUndefined();
+    const [, deployment] = one("Custom::CDKBucketDeployment");
+    const fnId = (deployment.Properties.ServiceToken as { "Fn::GetAtt": [string] })[
+      "Fn::GetAtt"
+    ][0];
+    const fn = pool.json.Resources[fnId]?.Properties ?? {};
+    const roleId = (fn.Role as { "Fn::GetAtt": [string] })["Fn::GetAtt"][0];
+    const logGroupId = (fn.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+    const statements = statementsOf(pool.json, roleId);
+    expect(statements.map((s) => actions(s).join(","))).toEqual([
+      "logs:CreateLogStream,logs:PutLogEvents",
+      "s3:GetObject",
+      "s3:ListBucket",
+      "s3:GetObject,s3:PutObject,s3:DeleteObject",
+      "cloudfront:CreateInvalidation,cloudfront:GetInvalidation",
+    ]);
+    expect(resources(statements[0] as Statement).map(flatten)).toEqual([`<${logGroupId}.Arn>`]);
+    for (const s of statements) {
+      for (const a of actions(s)) expect(a).not.toContain("*");
+      expect(resources(s)).not.toContain("*");
+    }
+  });
+
+  it("refuses the pool with another token source, and a time zone that is none", () => {
+    const from = (context: Record<string, unknown>) => settingsFromContext((k) => context[k]);
+    expect(from({ userPool: "true" }).auth).toEqual({ kind: "userPool" });
+    expect(() => from({ userPool: "true", jwksUrl: "https://x" })).toThrow(/userPool/);
+    expect(() => from({ userPool: "true", jwtSecretName: "s" })).toThrow(/userPool/);
+    expect(() => from({ clinicTimeZone: "Mars/Olympus" })).toThrow(/clinicTimeZone/);
+    expect(() => from({ authDomainPrefix: "Has Spaces" })).toThrow(/authDomainPrefix/);
+  });
+});

@@ -36,6 +36,7 @@ import {
   tablesOf,
 } from "./access.js";
 import type { HandlerBundles } from "./bundles.js";
+import { MedusaConsole } from "./console.js";
 import { devicePolicyDocument, RULE_SQL_VERSION, sensorRuleSql } from "./iot.js";
 import { FleetProvisioning } from "./provisioning.js";
 import {
@@ -73,6 +74,8 @@ export interface MedusaStackProps extends StackProps {
   readonly settings: InfraSettings;
   /** The handlers' bundles, from `bundleHandlers`. */
   readonly bundles: HandlerBundles;
+  /** The console's production build (`packages/console/dist`); needed with the stack's user pool. */
+  readonly consoleDir?: string;
 }
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
@@ -362,36 +365,39 @@ export class MedusaStack extends Stack {
     const defaultJwksUrl = settings.auth.kind === "jwks" ? settings.auth.defaultJwksUrl : undefined;
     const auth: Record<string, string> = {
       MEDUSA_CURSOR_SECRET_ARN: cursorSecret.secretArn,
-      ...(jwtSecret
-        ? {
-            // The function reads the value at start-up (`loadJwtSecret` of @medusa/api).
-            MEDUSA_JWT_SECRET_ARN: jwtSecret.secretArn,
-            MEDUSA_JWT_ISSUER: tokenParameter("JwtIssuer", "iss", settings.jwtIssuer),
-            MEDUSA_JWT_AUDIENCE: tokenParameter("JwtAudience", "aud", settings.jwtAudience),
-          }
-        : {
-            MEDUSA_JWKS_URL: new CfnParameter(this, "JwksUrl", {
-              type: "String",
-              allowedPattern: "^https://\\S+$",
-              constraintDescription: "an https URL",
-              ...(defaultJwksUrl ? { default: defaultJwksUrl } : {}),
-              description:
-                "Key set API tokens are verified against, e.g. https://cognito-idp.<region>.amazonaws.com/<pool-id>/.well-known/jwks.json",
-            }).valueAsString,
-            // A key set signs tokens for every client of the provider: issuer and
-            // audience say which are ours, so neither may be empty.
-            MEDUSA_JWT_ISSUER: tokenParameter("JwtIssuer", "iss", settings.jwtIssuer, {
-              pattern: "^https://\\S+$",
-              constraint:
-                "the issuer URL, e.g. https://cognito-idp.<region>.amazonaws.com/<pool-id>",
+      ...(settings.auth.kind === "userPool"
+        ? // Issuer, key set and audience: the pool's, set below once the app client exists.
+          { MEDUSA_JWT_TOKEN_USE: "id" }
+        : jwtSecret
+          ? {
+              // The function reads the value at start-up (`loadJwtSecret` of @medusa/api).
+              MEDUSA_JWT_SECRET_ARN: jwtSecret.secretArn,
+              MEDUSA_JWT_ISSUER: tokenParameter("JwtIssuer", "iss", settings.jwtIssuer),
+              MEDUSA_JWT_AUDIENCE: tokenParameter("JwtAudience", "aud", settings.jwtAudience),
+            }
+          : {
+              MEDUSA_JWKS_URL: new CfnParameter(this, "JwksUrl", {
+                type: "String",
+                allowedPattern: "^https://\\S+$",
+                constraintDescription: "an https URL",
+                ...(defaultJwksUrl ? { default: defaultJwksUrl } : {}),
+                description:
+                  "Key set API tokens are verified against, e.g. https://cognito-idp.<region>.amazonaws.com/<pool-id>/.well-known/jwks.json",
+              }).valueAsString,
+              // A key set signs tokens for every client of the provider: issuer and
+              // audience say which are ours, so neither may be empty.
+              MEDUSA_JWT_ISSUER: tokenParameter("JwtIssuer", "iss", settings.jwtIssuer, {
+                pattern: "^https://\\S+$",
+                constraint:
+                  "the issuer URL, e.g. https://cognito-idp.<region>.amazonaws.com/<pool-id>",
+              }),
+              MEDUSA_JWT_AUDIENCE: tokenParameter("JwtAudience", "aud", settings.jwtAudience, {
+                pattern: "^\\S+$",
+                constraint: "the app client id",
+              }),
+              // Cognito ID tokens: they carry `email` (the actor) and `aud`; access tokens carry neither.
+              MEDUSA_JWT_TOKEN_USE: "id",
             }),
-            MEDUSA_JWT_AUDIENCE: tokenParameter("JwtAudience", "aud", settings.jwtAudience, {
-              pattern: "^\\S+$",
-              constraint: "the app client id",
-            }),
-            // Cognito ID tokens: they carry `email` (the actor) and `aud`; access tokens carry neither.
-            MEDUSA_JWT_TOKEN_USE: "id",
-          }),
     };
     const api = handler("api", {
       description: "The MeDUSA Link HTTP API (Hono)",
@@ -631,6 +637,25 @@ export class MedusaStack extends Stack {
     });
     // The template attaches the device policy by name: it must exist first.
     this.provisioning.template.node.addDependency(policy);
+
+    // ── The console and its user pool (context userPool=true): the API takes the pool's ID tokens.
+    if (settings.auth.kind === "userPool") {
+      if (!props.consoleDir)
+        throw new Error("the console's build is needed with userPool=true: pnpm -r build");
+      const console = new MedusaConsole(this, "Console", {
+        stage,
+        production,
+        consoleDir: props.consoleDir,
+        apiEndpoint: httpApi.apiEndpoint,
+        domainPrefix: settings.auth.domainPrefix ?? `medusa-${stage}-${this.account}`,
+        clinicTimeZone: settings.clinicTimeZone,
+        logRetention,
+      });
+      api.addEnvironment("MEDUSA_JWKS_URL", console.jwksUrl);
+      api.addEnvironment("MEDUSA_JWT_ISSUER", console.issuer);
+      api.addEnvironment("MEDUSA_JWT_AUDIENCE", console.client.userPoolClientId);
+    }
+
 
     const output = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });

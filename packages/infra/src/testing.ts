@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Template } from "aws-cdk-lib/assertions";
@@ -35,10 +35,20 @@ export interface CfnTemplate {
 export const synthesizer = async () => {
   const dir = mkdtempSync(join(tmpdir(), "medusa-infra-"));
   const bundles: HandlerBundles = await bundleHandlers(join(dir, "bundles"));
+  // A console build's shape (index.html, a hashed asset): synthesis stages it as an asset.
+  const consoleDir = join(dir, "console");
+  mkdirSync(join(consoleDir, "assets"), { recursive: true });
+  writeFileSync(join(consoleDir, "index.html"), "<!doctype html><title>console</title>");
+  writeFileSync(join(consoleDir, "assets", "index-abc123.js"), "export {};");
   let n = 0;
   return {
     synth: (context: Record<string, unknown>): Synthesized => {
-      const { stack, settings } = buildApp({ bundles, context, outdir: join(dir, `out-${n++}`) });
+      const { stack, settings } = buildApp({
+        bundles,
+        context,
+        outdir: join(dir, `out-${n++}`),
+        consoleDir,
+      });
       const template = Template.fromStack(stack);
       return { stack, settings, template, json: template.toJSON() as CfnTemplate };
     },
