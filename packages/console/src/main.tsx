@@ -1,8 +1,8 @@
 import { render } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type Api, apiClient } from "./api.js";
-import { AlertsPage } from "./pages/alerts.js";
 import { completeSignIn, isCallback, type OidcSettings, signOutUrl } from "./oidc.js";
+import { AlertsPage } from "./pages/alerts.js";
 import { DevicePage } from "./pages/device.js";
 import { DevicesPage } from "./pages/devices.js";
 import { PatientPage } from "./pages/patient.js";

@@ -656,7 +656,6 @@ export class MedusaStack extends Stack {
       api.addEnvironment("MEDUSA_JWT_AUDIENCE", console.client.userPoolClientId);
     }
 
-
     const output = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
     output("Stage", stage, "Deployment stage");
