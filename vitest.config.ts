@@ -16,7 +16,7 @@ const packages = readdirSync(new URL("./packages", import.meta.url), { withFileT
 const DEVICE_SIDE: Record<string, ReadonlyArray<string> | undefined> = {
   domain: undefined,
   device: undefined,
-  adapters: ["src/sensor", "src/outbox", "src/mqtt", "src/shadow"],
+  adapters: ["src/sensor", "src/outbox", "src/mqtt", "src/shadow", "src/jobs"],
 };
 const deviceOnly = process.env.MEDUSA_TEST_SCOPE === "device";
 
