@@ -3,6 +3,7 @@ import {
   devicePublishTopics,
   deviceSubscribeFilters,
   filterFor,
+  jobsReceiveTopics,
   shadowResponseTopics,
   topicTemplates,
 } from "@medusa/domain";
@@ -24,28 +25,7 @@ export const THING_NAME = "${iot:Connection.Thing.ThingName}";
  */
 export const deviceReceiveTopics = (prefix: string, thing: string): ReadonlyArray<string> => {
   const commands = topicTemplates(prefix).commands.replace(DEVICE_ID_PLACEHOLDER, thing);
-  return [commands, `${commands}/*`, ...shadowResponseTopics(thing)];
-};
-
-/**
- * The thing's own AWS IoT Jobs topics (the MQTT API,
- * https://docs.aws.amazon.com/iot/latest/developerguide/jobs-mqtt-api.html):
- * requests it publishes, and the answers and notifications it subscribes to and
- * receives. A job's id is a topic level (`jobs/{jobId}/update`), so those take
- * the policy wildcard in that level's place, below the thing's own name; the
- * rest are exact topics.
- */
-export const deviceJobsTopics = (thing: string) => {
-  const jobs = `$aws/things/${thing}/jobs`;
-  const answered = ["get", "start-next", "*/get", "*/update"].map((r) => `${jobs}/${r}`);
-  return {
-    publish: answered,
-    receive: [
-      `${jobs}/notify`,
-      `${jobs}/notify-next`,
-      ...answered.flatMap((t) => [`${t}/accepted`, `${t}/rejected`]),
-    ],
-  };
+  return [commands, `${commands}/*`, ...shadowResponseTopics(thing), ...jobsReceiveTopics(thing)];
 };
 
 export interface PolicyStatement {
@@ -69,7 +49,9 @@ export interface PolicyDocument {
  * (`$aws/rules/{sensorRule}/{prefix}/${iot:Connection.Thing.ThingName}/sensor/data`,
  * https://docs.aws.amazon.com/iot/latest/developerguide/iot-basic-ingest.html)
  * — and subscribe to and receive only its own commands and shadow responses;
- * besides, its own Jobs topics (`deviceJobsTopics`).
+ * its own Jobs requests, answers and notifications included (`jobsPublishTopics`,
+ * `jobsSubscribeFilters`, `jobsReceiveTopics` of `@medusa/domain`: a job id is
+ * a topic level, so those take the policy wildcard below the thing's own name).
  * `arn` turns an IoT resource (`client/…`, `topic/…`, `topicfilter/…`) into
  * its ARN in the deployment's account and region.
  */
@@ -91,28 +73,19 @@ export const devicePolicyDocument = (
       Sid: "PublishOwnTopics",
       Effect: "Allow",
       Action: "iot:Publish",
-      Resource: [
-        ...devicePublishTopics(prefix, THING_NAME, [sensorRule]),
-        ...deviceJobsTopics(THING_NAME).publish,
-      ].map((t) => arn(`topic/${t}`)),
+      Resource: devicePublishTopics(prefix, THING_NAME, [sensorRule]).map((t) => arn(`topic/${t}`)),
     },
     {
       Sid: "SubscribeOwnCommandsShadowAndJobs",
       Effect: "Allow",
       Action: "iot:Subscribe",
-      Resource: [
-        ...deviceSubscribeFilters(prefix, THING_NAME),
-        ...deviceJobsTopics(THING_NAME).receive,
-      ].map((f) => arn(`topicfilter/${f}`)),
+      Resource: deviceSubscribeFilters(prefix, THING_NAME).map((f) => arn(`topicfilter/${f}`)),
     },
     {
       Sid: "ReceiveOwnCommandsShadowAndJobs",
       Effect: "Allow",
       Action: "iot:Receive",
-      Resource: [
-        ...deviceReceiveTopics(prefix, THING_NAME),
-        ...deviceJobsTopics(THING_NAME).receive,
-      ].map((t) => arn(`topic/${t}`)),
+      Resource: deviceReceiveTopics(prefix, THING_NAME).map((t) => arn(`topic/${t}`)),
     },
   ],
 });

@@ -18,7 +18,7 @@ import { Match } from "aws-cdk-lib/assertions";
 import { Option } from "effect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HANDLERS, type HandlerName, TABLE_ACCESS, tablesOf } from "./access.js";
-import { deviceJobsTopics, THING_NAME } from "./iot.js";
+import { THING_NAME } from "./iot.js";
 import {
   devicePolicyName,
   presenceRuleName,
@@ -315,12 +315,9 @@ describe.each([
       const s = get();
       const { resources } = policyOf(s).byAction("iot:Publish");
       expect(resources).toEqual(
-        [
-          ...devicePublishTopics(s.settings.topicPrefix, THING_NAME, [
-            sensorRuleName(s.settings.stage),
-          ]),
-          ...deviceJobsTopics(THING_NAME).publish,
-        ].map((t) => `topic/${t}`),
+        devicePublishTopics(s.settings.topicPrefix, THING_NAME, [
+          sensorRuleName(s.settings.stage),
+        ]).map((t) => `topic/${t}`),
       );
       // No policy wildcard but a job id's level below the thing's own jobs: a device cannot
       // reach a topic the broker's rules refuse.
