@@ -18,6 +18,9 @@ it("grants each function only these DynamoDB actions, on these tables and indexe
       "dynamodb:Query events",
       "dynamodb:Query sensor",
       "dynamodb:BatchWriteItem sensor",
+      // Who wears the device, into its status row (the gap detector watches assigned devices).
+      "dynamodb:GetItem deviceStatuses",
+      "dynamodb:PutItem deviceStatuses",
     ],
     api: [
       "dynamodb:Query events",
@@ -31,6 +34,25 @@ it("grants each function only these DynamoDB actions, on these tables and indexe
       "dynamodb:Query sensor/patient-timeline-index",
       "dynamodb:Query activity/patient-activity-index",
       "dynamodb:PutItem idempotency",
+      // The fleet: status rows, each device's newest sample, alerts (open, per device; acknowledge).
+      "dynamodb:GetItem deviceStatuses",
+      "dynamodb:Scan deviceStatuses",
+      "dynamodb:Query sensor",
+      "dynamodb:UpdateItem alerts",
+      "dynamodb:Query alerts/open-alerts-index",
+      "dynamodb:Query alerts/device-alerts-index",
+    ],
+    presence: [
+      "dynamodb:GetItem deviceStatuses",
+      "dynamodb:PutItem deviceStatuses",
+      "dynamodb:PutItem deadLetters",
+    ],
+    "gap-detector": [
+      "dynamodb:Scan deviceStatuses",
+      "dynamodb:Query sensor",
+      "dynamodb:PutItem alerts",
+      "dynamodb:UpdateItem alerts",
+      "dynamodb:Query alerts/open-alerts-index",
     ],
   });
   for (const grants of Object.values(TABLE_ACCESS))
@@ -38,9 +60,12 @@ it("grants each function only these DynamoDB actions, on these tables and indexe
       for (const a of g.actions) expect(a).toMatch(/^dynamodb:[A-Z][A-Za-z]+$/);
 });
 
-it("no function but the API touches the mapping table; none but ingest the dead letters", () => {
+it("no function but the API touches the mapping table; none but ingest and presence the dead letters", () => {
   expect(HANDLERS.filter((h) => tablesOf(h).includes("mapping"))).toEqual(["api"]);
-  expect(HANDLERS.filter((h) => tablesOf(h).includes("deadLetters"))).toEqual(["ingest"]);
+  expect(HANDLERS.filter((h) => tablesOf(h).includes("deadLetters"))).toEqual([
+    "ingest",
+    "presence",
+  ]);
 });
 
 it("lets every function that touches a table decrypt with the tables' key, and do nothing else with it", () => {
@@ -48,6 +73,8 @@ it("lets every function that touches a table decrypt with the tables' key, and d
     ingest: ["kms:Decrypt"],
     reattribute: ["kms:Decrypt"],
     api: ["kms:Decrypt"],
+    presence: ["kms:Decrypt"],
+    "gap-detector": ["kms:Decrypt"],
   });
 });
 
@@ -56,5 +83,7 @@ it("lets only the API read the JWT secret's value", () => {
     ingest: [],
     reattribute: [],
     api: ["secretsmanager:GetSecretValue"],
+    presence: [],
+    "gap-detector": [],
   });
 });

@@ -608,7 +608,8 @@ export class MedusaStack extends Stack {
     api.addToRolePolicy(
       new iam.PolicyStatement({
         sid: "DeviceJobExecutions",
-        actions: ["iot:ListJobExecutionsForThing"],
+        // DescribeThing: a job's target is the device's thing ARN.
+        actions: ["iot:DescribeThing", "iot:ListJobExecutionsForThing"],
         resources: [things],
       }),
     );

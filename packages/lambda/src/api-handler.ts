@@ -1,4 +1,9 @@
-import { connectIotDataShadows, dynamoLayer, systemClock } from "@medusa/adapters";
+import {
+  connectIotDataShadows,
+  connectIotDeviceJobs,
+  dynamoLayer,
+  systemClock,
+} from "@medusa/adapters";
 import {
   apiConfigFromEnv,
   createApp,
@@ -14,6 +19,9 @@ import { handle } from "hono/aws-lambda";
 const config = apiConfigFromEnv(await loadSecrets(process.env));
 // Devices' shadows over AWS IoT's data plane (the stack sets the account's iot:Data-ATS endpoint).
 const iotData = process.env.MEDUSA_IOT_DATA_ENDPOINT;
+// Jobs through AWS IoT's control plane: agent bundles in the stack's bucket, presigned by its role.
+const bundleBucket = process.env.MEDUSA_AGENT_BUNDLE_BUCKET;
+const presignRoleArn = process.env.MEDUSA_JOBS_PRESIGN_ROLE_ARN;
 const app = createApp({
   layer: Layer.merge(dynamoLayer(config), systemClock),
   authenticate: jwtAuth(jwtOptions(config)),
@@ -22,6 +30,18 @@ const app = createApp({
     ? {
         shadows: connectIotDataShadows({ endpoint: iotData, region: process.env.AWS_REGION ?? "" })
           .shadows,
+      }
+    : {}),
+  ...(bundleBucket && presignRoleArn
+    ? {
+        jobs: connectIotDeviceJobs({
+          region: process.env.AWS_REGION ?? "",
+          bundleBucket,
+          presignRoleArn,
+          ...(process.env.MEDUSA_JOB_ID_PREFIX
+            ? { jobIdPrefix: process.env.MEDUSA_JOB_ID_PREFIX }
+            : {}),
+        }).jobs,
       }
     : {}),
 });

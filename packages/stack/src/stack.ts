@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import {
   connectIotDataShadows,
+  connectIotDeviceJobs,
   DEFAULT_CACHE_TTL_MS,
   type DynamoStores,
   dynamoAllowListLayer,
@@ -21,8 +22,10 @@ import {
   createCertificateRegistry,
   ensureDevCerts,
   type FleetProvisioning,
+  fileJobsPersistence,
   fileShadowPersistence,
   type LocalBroker,
+  startJobsControlPlane,
   startLocalBroker,
   startShadowDataPlane,
 } from "@medusa/adapters/broker";
@@ -304,6 +307,9 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
           log: (entry) => log({ component: "shadow", ...entry }),
         }),
       },
+      // AWS IoT Jobs, kept across restarts too. No presigned-URL resolver yet: an
+      // agent.update job (its bundle behind an S3 placeholder) is refused with that reason.
+      jobs: { persistence: fileJobsPersistence(join(dir, "jobs.json")) },
       ...(options.plainMqttPort !== undefined
         ? { plainListener: { port: options.plainMqttPort } }
         : {}),
@@ -348,6 +354,20 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       `device shadows on $aws/things/{id}/shadow/… and AWS IoT's data plane at ${dataPlane.url}`,
     );
 
+    // AWS IoT's Jobs control plane, emulated likewise; the API creates and lists jobs through it.
+    if (!broker.jobs) throw new Error("the broker runs without its Jobs service");
+    const jobsPlane = await startJobsControlPlane(broker.jobs);
+    cleanup.push(() => jobsPlane.close());
+    const iotJobs = connectIotDeviceJobs({
+      endpoint: jobsPlane.url,
+      region: "local",
+      credentials: localCredentials,
+      bundleBucket: "medusa-local-agent-bundles",
+      presignRoleArn: "arn:aws:iam::000000000000:role/medusa-local-jobs-presign",
+    });
+    cleanup.push(async () => iotJobs.close());
+    progress(`AWS IoT Jobs on $aws/things/{id}/jobs/… and its control plane at ${jobsPlane.url}`);
+
     const provisioning = startStackProvisioning({
       broker,
       ca: certs.authority,
@@ -378,6 +398,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
     const app = createApp({
       layer: services,
       shadows: iotData.shadows,
+      jobs: iotJobs.jobs,
       authenticate: jwtAuth({ secret }),
       // Sealed with a key kept with the data: a page's cursor still works after a restart.
       cursorKey: cursorKeyFrom(secret),

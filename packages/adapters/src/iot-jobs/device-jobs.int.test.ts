@@ -110,6 +110,21 @@ describe("DeviceJobs on AWS IoT (emulated control plane, AWS SDK)", () => {
     expect(await Effect.runPromise(jobs.list(deviceId("pi-without-jobs")))).toEqual([]);
   });
 
+  it("with a job id prefix (the stack's, which the API's role is limited to), creates prefixed ids, reads their type, and lists only its own", async () => {
+    const pi = deviceId("pi-jobs-prefix");
+    const own = makeIotDeviceJobs(client, { ...settings, jobIdPrefix: "medusa-dev-" });
+    const other = makeIotDeviceJobs(client, { ...settings, jobIdPrefix: "medusa-prod-" });
+    const created = await Effect.runPromise(
+      own.create(pi, "outbox-flush-1", { type: "outbox.flush" }),
+    );
+    expect(created).toMatchObject({ jobId: "medusa-dev-outbox-flush-1", type: "outbox.flush" });
+    await Effect.runPromise(other.create(pi, "agent-restart-1", { type: "agent.restart" }));
+    const listed = await Effect.runPromise(own.list(pi));
+    expect(listed.map((j) => [j.jobId, j.type])).toEqual([
+      ["medusa-dev-outbox-flush-1", "outbox.flush"],
+    ]);
+  });
+
   it("maps refusals to typed errors", async () => {
     const jobs = makeIotDeviceJobs(client, settings);
     const pi = deviceId("pi-jobs-2");

@@ -33,6 +33,11 @@ export interface DeviceJobsSettings {
   readonly presignExpiresInSec?: number;
   /** How long a started execution may run before it is TIMED_OUT (minutes). */
   readonly inProgressTimeoutInMinutes?: number;
+  /**
+   * Put before every job id this adapter creates (`MEDUSA_JOB_ID_PREFIX`, e.g.
+   * `medusa-prod-`): the API's role may create and read only jobs of its stack's prefix.
+   */
+  readonly jobIdPrefix?: string;
 }
 
 /** The job document an agent gets for a request (`@medusa/adapters/jobs`'s `JobDocument`). */
@@ -65,12 +70,16 @@ const isStatus = (s: string | undefined): s is DeviceJobStatus =>
   (DEVICE_JOB_STATUSES as ReadonlyArray<string | undefined>).includes(s);
 
 /** A job execution as AWS IoT's DescribeJobExecution gives it. */
-export const deviceJobOf = (deviceId: DeviceId, e: IotJobExecution): DeviceJob => {
+export const deviceJobOf = (
+  deviceId: DeviceId,
+  e: IotJobExecution,
+  jobIdPrefix = "",
+): DeviceJob => {
   const jobId = e.jobId ?? "";
   return {
     jobId,
     deviceId,
-    type: deviceJobTypeOf(jobId),
+    type: deviceJobTypeOf(jobId.startsWith(jobIdPrefix) ? jobId.slice(jobIdPrefix.length) : jobId),
     status: isStatus(e.status) ? e.status : "QUEUED",
     statusDetails: { ...(e.statusDetails?.detailsMap ?? {}) },
     queuedAt: ms(e.queuedAt) ?? 0,
@@ -100,10 +109,16 @@ export const makeIotDeviceJobs = (
     Effect.tryPromise({
       try: () => client.send(new DescribeJobExecutionCommand({ jobId, thingName: deviceId })),
       catch: unavailable("describe a job execution"),
-    }).pipe(Effect.map((r) => (r.execution ? deviceJobOf(deviceId, r.execution) : undefined)));
+    }).pipe(
+      Effect.map((r) =>
+        r.execution ? deviceJobOf(deviceId, r.execution, settings.jobIdPrefix) : undefined,
+      ),
+    );
   return {
-    create: (deviceId, jobId, request) =>
+    create: (deviceId, unprefixed, request) =>
       Effect.gen(function* () {
+        // AWS's limit: 64 characters.
+        const jobId = `${settings.jobIdPrefix ?? ""}${unprefixed}`.slice(0, 64);
         const thing = yield* Effect.tryPromise({
           try: () => client.send(new DescribeThingCommand({ thingName: deviceId })),
           catch: (e) =>
@@ -178,8 +193,9 @@ export const makeIotDeviceJobs = (
               () => Effect.succeed({ executionSummaries: [], nextToken: undefined }),
             ),
           );
+          // Only this stack's jobs (another's the role may not describe).
           for (const s of page.executionSummaries ?? [])
-            if (s.jobId !== undefined)
+            if (s.jobId?.startsWith(settings.jobIdPrefix ?? ""))
               summaries.push({
                 jobId: s.jobId,
                 queuedAt: ms(s.jobExecutionSummary?.queuedAt) ?? 0,
