@@ -29,6 +29,8 @@ beforeAll(async () => {
     port: 0,
     tls: { ca: folder.certs.ca, ...folder.certs.server },
     serviceIdentities: ["medusa-cloud"],
+    // The scripted responder is the Jobs service here: the broker's own emulation is off.
+    jobs: false,
     principalOf: jobsPolicy(IDS),
   });
   jobs = await startJobsResponder(folder.certs, broker.port);
