@@ -47,7 +47,10 @@ it("`pnpm --filter @medusa/infra synth` bundles and synthesizes with no AWS cred
   );
   expect(functions.map((f) => f.Properties.Handler).sort()).toEqual([
     "api.handler",
+    "gap-detector.handler",
     "ingest.handler",
+    "presence.handler",
+    "provisioning.handler",
     "reattribute.handler",
   ]);
   // Each function's asset is its own bundle: one ESM file that exports `handler`.

@@ -33,6 +33,9 @@ beforeAll(async () => {
     MEDUSA_MAPPING_TABLE: t.tables.mapping,
     MEDUSA_SENSOR_TABLE: t.tables.sensor,
     MEDUSA_DEAD_LETTER_TABLE: t.tables.deadLetters,
+    // Re-attribution also writes who wears a device into its status row (the gap detector's).
+    MEDUSA_DEVICE_STATUS_TABLE: t.tables.deviceStatuses,
+    MEDUSA_ALERTS_TABLE: t.tables.alerts,
     // No interval cache and a test's ingest takes well under 100 ms, so the second pass
     // may follow the first after 100 ms.
     MEDUSA_INTERVAL_CACHE_TTL_MS: "0",
