@@ -40,9 +40,10 @@ export const memoryJobsPersistence = (): JobsPersistence => ({
 const optional = <A, I>(s: Schema.Schema<A, I>) => Schema.optionalWith(s, { exact: true });
 const Millis = Schema.Number.pipe(Schema.int(), Schema.nonNegative());
 const Count = Schema.Number.pipe(Schema.int(), Schema.nonNegative());
-const Document = Schema.Unknown.pipe(
-  Schema.filter((u) => isObject(u) || "a JSON object"),
-) as unknown as Schema.Schema<JsonObject>;
+const Document: Schema.Schema<JsonObject> = Schema.declare(isObject, {
+  identifier: "JsonObject",
+  description: "a JSON object",
+});
 
 const JobLine = Schema.Struct({
   jobId: Schema.String,
