@@ -41,6 +41,7 @@ const nodeFor = (wanted, fits) => {
     throw Object.assign(new Error(`no Node.js ${wanted}`), { status: 1 });
   return r.stdout;
 };
+const firstLine = (text) => (text ?? "").split("\n").find((l) => l.trim() !== "") ?? "";
 const withoutPnpmConfig = () =>
   Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith("npm_config_")),
@@ -80,16 +81,31 @@ const testOnBoth = (args) => {
     if (result.status !== 0) failure ??= Object.assign(new Error("tests failed"), { status: 1 });
   }
   const totals = { passed: 0, failed: 0, skipped: 0 };
+  const failedTests = [];
   for (const r of runs) {
     try {
       const j = JSON.parse(readFileSync(reportOf(r.name), "utf8"));
       totals.passed += j.numPassedTests;
       totals.failed += j.numFailedTests;
       totals.skipped += j.numPendingTests + j.numTodoTests;
+      for (const file of j.testResults) {
+        const path = file.name.startsWith(root) ? file.name.slice(root.length + 1) : file.name;
+        // A file that failed outside any test (an import, a setup) has no failed test in it.
+        if (file.status === "failed" && !file.assertionResults.some((t) => t.status === "failed"))
+          failedTests.push(`${r.name}: ${path}: ${firstLine(file.message)}`);
+        for (const t of file.assertionResults)
+          if (t.status === "failed")
+            failedTests.push(
+              `${r.name}: ${path} > ${t.fullName}: ${firstLine(t.failureMessages[0] ?? "")}`,
+            );
+      }
     } catch {
       // No report: vitest did not get far enough to write one; its own output says why.
     }
   }
+  // Repeated last, so the tail of a long CI log names what failed.
+  if (failedTests.length > 0)
+    console.log(`\nFailed:\n${failedTests.map((f) => `  ${f}`).join("\n")}`);
   console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
   if (failure) throw failure;
 };
