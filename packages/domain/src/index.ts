@@ -469,6 +469,7 @@ export {
   CREATE_CERTIFICATE_FROM_CSR,
   claimPublishTopics,
   claimSubscribeFilters,
+  isClaimClientId,
   mayClaimConnect,
   mayClaimPublish,
   mayClaimSubscribe,

@@ -290,6 +290,10 @@ it("issue-device refuses an invalid device id, says why, and writes nothing", as
   for (const [bad, why] of [
     ["medusa/pi-01", "a device id is 1-128 characters of [a-zA-Z0-9:_-] (AWS IoT thing name)"],
     ["medusa-cloud", "medusa-cloud is the local stack's cloud-service identity"],
+    [
+      "provision-0001",
+      "provision-0001 starts provision-, the client ids of devices still on a claim",
+    ],
   ] as const) {
     const issued = medusaStack(["issue-device", bad, "--dir", nowhere]);
     expect(await issued.exited).toBe(2);

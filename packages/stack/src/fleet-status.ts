@@ -2,7 +2,6 @@ import type { Aedes, AedesPublishPacket, BrokerClient } from "@medusa/adapters/b
 import {
   AlertNotifier,
   type Alerts,
-  CLAIM_CLIENT_ID_PREFIX,
   type Clock,
   type Commit,
   type DataGapEvent,
@@ -122,8 +121,7 @@ export const startFleetStatus = (options: FleetStatusOptions): FleetStatus => {
       return onShadowDocuments(packet.topic, Buffer.from(packet.payload));
     if (!topicMatches(PRESENCE_TOPIC_FILTER, packet.topic)) return;
     const clientId = packet.topic.slice(packet.topic.lastIndexOf("/") + 1);
-    // A device still on its claim certificate (provision-<serial>) is not a thing yet.
-    if (services.has(clientId) || clientId.startsWith(CLAIM_CLIENT_ID_PREFIX)) return;
+    if (services.has(clientId)) return;
     const receivedAt = Date.now();
     void run(
       "presence",

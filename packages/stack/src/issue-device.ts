@@ -2,7 +2,13 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { ensureDevCerts } from "@medusa/adapters/broker";
 import { loadConfig } from "@medusa/device";
-import { DeviceId, topicFor, topicTemplates } from "@medusa/domain";
+import {
+  CLAIM_CLIENT_ID_PREFIX,
+  DeviceId,
+  isClaimClientId,
+  topicFor,
+  topicTemplates,
+} from "@medusa/domain";
 import { Either, ParseResult, Schema } from "effect";
 import { ensurePrivateDir } from "./data-dir.js";
 import { agentConfigText } from "./fleet.js";
@@ -61,6 +67,10 @@ export const deviceIdToIssue = (id: string): DeviceId => {
       `${JSON.stringify(id)} is not a valid device id: ${issue?.message ?? "invalid"}`,
     );
   }
+  if (isClaimClientId(decoded.right))
+    throw new InvalidDeviceId(
+      `${decoded.right} starts ${CLAIM_CLIENT_ID_PREFIX}, the client ids of devices still on a claim certificate (fleet provisioning): a device's id may not`,
+    );
   if (decoded.right === CLOUD_IDENTITY)
     throw new InvalidDeviceId(
       `${CLOUD_IDENTITY} is the local stack's cloud-service identity (its certificate is in the certificates folder), not a device`,

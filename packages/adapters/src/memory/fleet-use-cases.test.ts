@@ -143,6 +143,29 @@ const samplesAt = (w: ReturnType<typeof world>, t: number, seq: number) => {
 };
 
 describe("presence into the device status", () => {
+  it("a claim connection (a device provisioning itself) is no device: no status, no dead letter", async () => {
+    const w = world();
+    const claim = JSON.parse(connected(1, T).payload);
+    const event = {
+      topic: "$aws/events/presence/connected/provision-00000000a1b2c3d4",
+      payload: JSON.stringify({ ...claim, clientId: "provision-00000000a1b2c3d4" }),
+    };
+    expect(await w.run(recordPresence(event, { source: "presence" }))).toEqual({
+      _tag: "NotADevice",
+      clientId: "provision-00000000a1b2c3d4",
+    });
+    expect((await w.run(fleetDevices({ limit: 10 }))).devices).toEqual([]);
+    expect(await w.run(Effect.flatMap(DeadLetters, (d) => d.recent(10)))).toEqual([]);
+    // The bare prefix is no claim connection's (a claim client id carries a serial).
+    const bare = {
+      topic: "$aws/events/presence/connected/provision-",
+      payload: JSON.stringify({ ...claim, clientId: "provision-" }),
+    };
+    expect(await w.run(recordPresence(bare, { source: "presence" }))).toMatchObject({
+      _tag: "Recorded",
+    });
+  });
+
   it("a connect, its duplicate, the disconnect arriving first: the status says what happened last", async () => {
     const w = world();
     const source = { source: "presence" };

@@ -34,6 +34,7 @@ import { DeviceStatuses, type DeviceStatusPage } from "../ports/device-statuses.
 import type { Commit } from "../ports/event-store.js";
 import { type InvalidCursor, SensorStore } from "../ports/sensor-store.js";
 import { StorageUnavailable } from "../ports/storage.js";
+import { isClaimClientId } from "../provisioning/topics.js";
 import { rawPayload } from "../telemetry/json.js";
 
 /** How often a status update decides again when other saves of the same device keep coming first. */
@@ -67,13 +68,16 @@ const updateStatus = (
 /** What became of one lifecycle message. */
 export type PresenceOutcome =
   | { readonly _tag: "Recorded"; readonly deviceId: DeviceId; readonly changed: boolean }
+  /** A claim connection's event (`provision-<serial>`): not a device yet, so no status. */
+  | { readonly _tag: "NotADevice"; readonly clientId: string }
   | { readonly _tag: "Rejected"; readonly reason: string };
 
 /**
  * Records one lifecycle message (`$aws/events/presence/...`) in the device's
  * status. Duplicates and events older than what is held change nothing; a
- * message that is not a device's lifecycle event is kept as a dead letter
- * (`source`) with the reason.
+ * claim connection's events (a device provisioning itself, `provision-<serial>`)
+ * are no device's and change nothing; a message that is not a lifecycle event
+ * is kept as a dead letter (`source`) with the reason.
  */
 export const recordPresence = (
   message: PresenceMessage,
@@ -95,6 +99,8 @@ export const recordPresence = (
       return { _tag: "Rejected" as const, reason: rejection.message };
     }
     const event = decoded.right;
+    if (isClaimClientId(event.clientId))
+      return { _tag: "NotADevice" as const, clientId: event.clientId };
     const changed = yield* updateStatus(event.clientId, (s) => applyPresence(s, event));
     return { _tag: "Recorded" as const, deviceId: event.clientId, changed: changed === "changed" };
   });

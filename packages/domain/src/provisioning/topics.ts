@@ -82,9 +82,19 @@ export const claimSubscribeFilters = (
 
 const allow: Verdict = { allowed: true };
 
+/**
+ * Whether `clientId` is a claim connection's (`provision-<serial>`): a device
+ * still on its batch's claim certificate, not a thing yet. The claim policy
+ * lets a claim certificate connect with no other client id, and no thing may
+ * be named so (`register-device` and the stack's `issue-device` refuse it),
+ * so the prefix alone tells a claim connection from a device's.
+ */
+export const isClaimClientId = (clientId: string): boolean =>
+  clientId.startsWith(CLAIM_CLIENT_ID_PREFIX) && clientId.length > CLAIM_CLIENT_ID_PREFIX.length;
+
 /** Whether a claim certificate may connect with `clientId`. */
 export const mayClaimConnect = (clientId: string): Verdict =>
-  clientId.startsWith(CLAIM_CLIENT_ID_PREFIX) && clientId.length > CLAIM_CLIENT_ID_PREFIX.length
+  isClaimClientId(clientId)
     ? allow
     : {
         allowed: false,

@@ -4,7 +4,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { IoTClient } from "@aws-sdk/client-iot";
 import {
+  CLAIM_CLIENT_ID_PREFIX,
   DEFAULT_TOPIC_PREFIX,
+  isClaimClientId,
   MAX_PUBLISH_INTERVAL_MS,
   MIN_PUBLISH_INTERVAL_MS,
   RuleName,
@@ -67,6 +69,10 @@ export const parseCommandLine = (
   if (values.help) return { help: true };
   const thingName = values.thing;
   if (!thingName) throw new UsageError("--thing is required");
+  if (isClaimClientId(thingName))
+    throw new UsageError(
+      `--thing ${thingName}: names starting ${CLAIM_CLIENT_ID_PREFIX} are the client ids of devices still on a claim certificate (fleet provisioning), not things`,
+    );
   const stage = values.stage ?? "dev";
   if (!STAGES.includes(stage as Stage))
     throw new UsageError(`--stage ${stage}: one of ${STAGES.join(", ")}`);

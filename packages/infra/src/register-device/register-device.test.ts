@@ -517,6 +517,9 @@ describe("the command line", () => {
     expect(() => parseCommandLine([])).toThrow(UsageError);
     expect(() => parseCommandLine(["--thing", "x", "--stage", "qa"])).toThrow(/--stage qa/);
     expect(() => parseCommandLine(["--thing", "x", "--bogus"])).toThrow(UsageError);
+    expect(() => parseCommandLine(["--thing", "provision-0001"])).toThrow(
+      /--thing provision-0001: names starting provision- are the client ids of devices still on a claim certificate/,
+    );
     expect(() =>
       parseCommandLine(["--thing", "x", "--basic-ingest-rule", "medusa-ingest"]),
     ).toThrow(/--basic-ingest-rule medusa-ingest: an AWS IoT rule name/);
