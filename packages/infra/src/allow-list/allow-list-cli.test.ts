@@ -20,6 +20,15 @@ describe("a manufacturing list", () => {
     ]);
   });
 
+  it("a quoted cell across lines keeps its row's first line; a quote left open is an error that names its line", () => {
+    const text = 'serial,batch\n0001,"line 1\nline 2"\n0002,b\n';
+    expect(readManufacturingList(text)).toEqual([
+      { line: 2, serialNumber: "0001", batch: "line 1\nline 2" },
+      { line: 4, serialNumber: "0002", batch: "b" },
+    ]);
+    expect(() => readManufacturingList('serial\n"0001\n')).toThrow(/Quote Not Closed.*line 2/);
+  });
+
   it("without a header: the first column of every line", () => {
     expect(readManufacturingList("00000001\n00000002,extra\n")).toEqual([
       { line: 1, serialNumber: "00000001" },

@@ -15,6 +15,7 @@ import {
   epochMillis,
   SerialNumber,
 } from "@medusa/domain";
+import { parse as parseCsv } from "csv-parse/sync";
 import { Effect, Either, ParseResult, Schema } from "effect";
 import { STAGES, type Stage } from "../settings.js";
 
@@ -162,28 +163,6 @@ export interface ListRow {
   readonly claimCertificateId?: string;
 }
 
-const splitCsvLine = (line: string): Array<string> => {
-  const cells: Array<string> = [];
-  let cell = "";
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (quoted) {
-      if (c === '"' && line[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else cell += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ",") {
-      cells.push(cell.trim());
-      cell = "";
-    } else cell += c;
-  }
-  cells.push(cell.trim());
-  return cells;
-};
-
 /**
  * The rows of a manufacturing list (CSV, RFC 4180 quoting): with a header
  * naming `serial_number` (or `serial`, `serialnumber`), `batch` and
@@ -191,11 +170,26 @@ const splitCsvLine = (line: string): Array<string> => {
  * of every line is a serial number. Blank lines and `#` comments are skipped.
  */
 export const readManufacturingList = (text: string): ReadonlyArray<ListRow> => {
-  const lines = text
-    .replace(/^\uFEFF/, "")
-    .split(/\r?\n/)
-    .map((raw, i) => ({ line: i + 1, cells: splitCsvLine(raw) }))
-    .filter(({ cells }) => !(cells.length === 1 && cells[0] === "") && !cells[0]?.startsWith("#"));
+  // The line each record ends on, as the parser counts them; a quoted cell may span lines.
+  const endLines: Array<number> = [];
+  const records = parseCsv(text, {
+    bom: true,
+    comment: "#",
+    comment_no_infix: true,
+    skip_empty_lines: true,
+    relax_column_count: true,
+    trim: true,
+    on_record: (record, context) => {
+      endLines.push(context.lines);
+      return record;
+    },
+  });
+  const lines = records
+    .map((cells, i) => ({
+      line: (endLines[i] ?? 0) - cells.join("").split("\n").length + 1,
+      cells,
+    }))
+    .filter(({ cells }) => !cells.every((c) => c === ""));
   const first = lines[0];
   if (first === undefined) return [];
   const header = first.cells.map((c) => c.toLowerCase().replace(/[\s-]/g, "_"));
