@@ -46,6 +46,11 @@ export {
   storesLayer,
 } from "./dynamodb/stores.js";
 export {
+  type StreamImage,
+  segmentFromStreamImage,
+  streamImageItem,
+} from "./dynamodb/stream-image.js";
+export {
   DEFAULT_TABLE_NAMES,
   DEVICE_ALERTS_INDEX,
   ensureTables,

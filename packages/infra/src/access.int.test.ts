@@ -7,11 +7,13 @@ import {
   systemClock,
   type TableNames,
 } from "@medusa/adapters";
-import { testTables } from "@medusa/adapters/testing";
+import { dynamoStreamReader, testTables } from "@medusa/adapters/testing";
 import { createApp } from "@medusa/api";
 import { signToken, testAuth } from "@medusa/api/testing";
 import { deviceId, encodeSampleBatch, epochMillis } from "@medusa/domain";
 import {
+  activityOptionsOf,
+  activityStreamHandler,
   configFromEnv,
   gapDetectorHandler,
   ingestHandler,
@@ -93,6 +95,7 @@ it("TABLE_ACCESS lists exactly the DynamoDB calls each handler makes", async () 
     api: new Set(),
     presence: new Set(),
     "gap-detector": new Set(),
+    activity: new Set(),
   };
   const device = deviceId("pi-access-1");
   const t0 = Date.now() - 3_600_000;
@@ -157,6 +160,24 @@ it("TABLE_ACCESS lists exactly the DynamoDB calls each handler makes", async () 
   });
   expect(rejected.statusCode).toBe(400);
 
+  // Activity: the sensor table's stream, as Lambda delivers it, into the patient's blocks.
+  const sensorStream = await dynamoStreamReader(endpoint, tables.sensor);
+  const activity = activityStreamHandler(
+    activityOptionsOf(config),
+    servicesLayer(
+      storesLayer(makeDynamoStores({ client: recordingClient(used.activity), tables })),
+      { cacheTtlMs: 0 },
+    ),
+  );
+  const computed = await activity({ Records: await sensorStream.next() });
+  expect(computed.refreshed.written).toBeGreaterThan(0);
+  // A record that cannot be read is kept in the dead letters.
+  expect(
+    await activity({
+      Records: [{ eventName: "INSERT", dynamodb: { SequenceNumber: "1", NewImage: {} } }],
+    }),
+  ).toMatchObject({ batchItemFailures: [], deadLettered: 1 });
+
   // A hand-over backdated before those samples: they now belong to P-2.
   expect(
     await call("POST", "/api/devices/reassign", {
@@ -214,6 +235,10 @@ it("TABLE_ACCESS lists exactly the DynamoDB calls each handler makes", async () 
     Records: [{ eventName: "INSERT", dynamodb: { NewImage: commitItem(handOver) } }],
   });
   expect(first?.rewritten).toBeGreaterThan(0);
+  // The samples moved to P-2: P-2's block is written, P-1's removed (its item deleted).
+  const moved = await activity({ Records: await sensorStream.next() });
+  expect(moved.refreshed).toMatchObject({ removed: 1 });
+  expect(moved.batchItemFailures).toEqual([]);
 
   // Presence: the device connects (and something that is not a device's event is kept).
   const presence = presenceHandler(

@@ -54,18 +54,28 @@ it("grants each function only these DynamoDB actions, on these tables and indexe
       "dynamodb:UpdateItem alerts",
       "dynamodb:Query alerts/open-alerts-index",
     ],
+    activity: [
+      "dynamodb:Query sensor",
+      "dynamodb:Query activity",
+      "dynamodb:UpdateItem activity",
+      "dynamodb:DeleteItem activity",
+      "dynamodb:PutItem deadLetters",
+    ],
   });
   for (const grants of Object.values(TABLE_ACCESS))
     for (const g of grants)
       for (const a of g.actions) expect(a).toMatch(/^dynamodb:[A-Z][A-Za-z]+$/);
 });
 
-it("no function but the API touches the mapping table; none but ingest and presence the dead letters", () => {
+it("no function but the API touches the mapping table; none but ingest, presence and activity the dead letters", () => {
   expect(HANDLERS.filter((h) => tablesOf(h).includes("mapping"))).toEqual(["api"]);
   expect(HANDLERS.filter((h) => tablesOf(h).includes("deadLetters"))).toEqual([
     "ingest",
     "presence",
+    "activity",
   ]);
+  // Only the API and the activity function touch the activity table; only activity writes it.
+  expect(HANDLERS.filter((h) => tablesOf(h).includes("activity"))).toEqual(["api", "activity"]);
 });
 
 it("lets every function that touches a table decrypt with the tables' key, and do nothing else with it", () => {
@@ -75,6 +85,7 @@ it("lets every function that touches a table decrypt with the tables' key, and d
     api: ["kms:Decrypt"],
     presence: ["kms:Decrypt"],
     "gap-detector": ["kms:Decrypt"],
+    activity: ["kms:Decrypt"],
   });
 });
 
@@ -85,5 +96,6 @@ it("lets only the API read the JWT secret's value", () => {
     api: ["secretsmanager:GetSecretValue"],
     presence: [],
     "gap-detector": [],
+    activity: [],
   });
 });

@@ -7,13 +7,20 @@ import {
   type TableRole,
 } from "@medusa/adapters";
 
-export type HandlerName = "ingest" | "reattribute" | "api" | "presence" | "gap-detector";
+export type HandlerName =
+  | "ingest"
+  | "reattribute"
+  | "api"
+  | "presence"
+  | "gap-detector"
+  | "activity";
 export const HANDLERS: ReadonlyArray<HandlerName> = [
   "ingest",
   "reattribute",
   "api",
   "presence",
   "gap-detector",
+  "activity",
 ];
 
 /** What one function may do to one table (or one of its indexes). */
@@ -93,6 +100,19 @@ export const TABLE_ACCESS: Readonly<Record<HandlerName, ReadonlyArray<TableGrant
     { table: "alerts", actions: ["dynamodb:PutItem", "dynamodb:UpdateItem"] },
     { table: "alerts", index: OPEN_ALERTS_INDEX, actions: ["dynamodb:Query"] },
   ],
+  activity: [
+    // The sensor table's stream (its own grant, with the event source mapping); the
+    // device's samples around what changed (deviceSegments).
+    { table: "sensor", actions: ["dynamodb:Query"] },
+    // The device's blocks (read), each written by an update; a block whose samples all
+    // moved away is removed, and an item left empty deleted.
+    {
+      table: "activity",
+      actions: ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+    },
+    // A stream record that cannot be read is kept.
+    { table: "deadLetters", actions: ["dynamodb:PutItem"] },
+  ],
 };
 
 /** The tables a handler touches at all: only these names go into its environment. */
@@ -121,4 +141,5 @@ export const SECRET_ACCESS: Readonly<
   api: ["secretsmanager:GetSecretValue"],
   presence: [],
   "gap-detector": [],
+  activity: [],
 };

@@ -28,6 +28,9 @@ import {
   shadowRuleName,
 } from "./settings.js";
 import {
+  ACTIVITY_BATCH_SIZE,
+  ACTIVITY_TIMEOUT_S,
+  ACTIVITY_WINDOW_S,
   INGEST_TIMEOUT_S,
   jobIdPrefix,
   presenceRuleSql,
@@ -480,7 +483,7 @@ describe.each([
         FunctionName: `medusa-${stage}-ingest`,
         ReservedConcurrentExecutions: 50,
       });
-      for (const name of ["reattribute", "api", "presence"] as const)
+      for (const name of ["reattribute", "api", "presence", "activity"] as const)
         expect(functionOf(s, name).r.Properties.ReservedConcurrentExecutions).toBeUndefined();
       // Gap detector passes do not overlap.
       expect(functionOf(s, "gap-detector").r.Properties.ReservedConcurrentExecutions).toBe(1);
@@ -527,6 +530,50 @@ describe.each([
         FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ eventName: ["INSERT"] }) }] },
         DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
       });
+    });
+
+    it("activity is fed by the sensor table's stream (both images), a minute a batch, failures reported per record", () => {
+      const s = get();
+      const ids = tableIds(s);
+      const activity = functionOf(s, "activity");
+      const sensor = s.json.Resources[ids.sensor]?.Properties;
+      expect(sensor?.StreamSpecification).toEqual({ StreamViewType: "NEW_AND_OLD_IMAGES" });
+      const [[queueId] = []] = resourcesOf(s.json, "AWS::SQS::Queue").filter(([id]) =>
+        id.startsWith("ActivityFailureQueue"),
+      );
+      expect(queueId).toBeDefined();
+      s.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+        FunctionName: { Ref: activity.id },
+        EventSourceArn: { "Fn::GetAtt": [ids.sensor, "StreamArn"] },
+        StartingPosition: "TRIM_HORIZON",
+        BatchSize: ACTIVITY_BATCH_SIZE,
+        MaximumBatchingWindowInSeconds: ACTIVITY_WINDOW_S,
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: 10,
+        MaximumRecordAgeInSeconds: 6 * 3600,
+        DestinationConfig: {
+          OnFailure: { Destination: { "Fn::GetAtt": [queueId, "Arn"] } },
+        },
+      });
+      // Every record: re-attribution's deletions matter; TTL's are skipped by the function
+      // (a DynamoDB event source filters on the record's `dynamodb` key only).
+      const mapping = resourcesOf(s.json, "AWS::Lambda::EventSourceMapping").find(
+        ([, m]) =>
+          JSON.stringify(m.Properties.FunctionName) === JSON.stringify({ Ref: activity.id }),
+      );
+      expect(mapping?.[1].Properties.FilterCriteria).toBeUndefined();
+      expect(Number(activity.r.Properties?.Timeout)).toBe(ACTIVITY_TIMEOUT_S);
+      expect(envOf(s, "activity")).toMatchObject({ MEDUSA_RETENTION_DAYS: "30" });
+      // Its stream rights are the sensor stream's (ListStreams has no resource to name).
+      const streamGrants = statementsOf(s.json, roleIdOf(s, "activity"))
+        .flatMap((x) => actions(x).flatMap((a) => resources(x).map((r) => `${a} ${flatten(r)}`)))
+        .filter((g) =>
+          /^dynamodb:(DescribeStream|GetRecords|GetShardIterator|ListStreams)/.test(g),
+        );
+      expect(streamGrants.length).toBeGreaterThan(0);
+      for (const g of streamGrants)
+        expect(g).toMatch(new RegExp(`^dynamodb:ListStreams \\*$|${ids.sensor}`));
     });
   });
 
@@ -591,8 +638,8 @@ describe.each([
       const roles = resourcesOf(s.json, "AWS::IAM::Role");
       for (const [id, role] of roles) expect(role.Properties.ManagedPolicyArns, id).toBeUndefined();
       const functions = resourcesOf(s.json, "AWS::Lambda::Function");
-      // The five handlers, the pre-provisioning hook and the custom resource that looks up the IoT endpoint.
-      expect(functions).toHaveLength(7);
+      // The six handlers, the pre-provisioning hook and the custom resource that looks up the IoT endpoint.
+      expect(functions).toHaveLength(8);
       for (const [id, fn] of functions) {
         const roleId = (fn.Properties.Role as { "Fn::GetAtt": [string, "Arn"] })["Fn::GetAtt"][0];
         expect(
@@ -621,7 +668,12 @@ describe.each([
             expect(resources(x).map(flatten)).toEqual([`<${logGroupId}.Arn>`]);
           if (a.some((y) => y.startsWith("sqs:"))) {
             expect(name).not.toBe("api");
-            const queue = name === "ingest" ? "IngestDeadLetterQueue" : "ReattributionFailureQueue";
+            const queue =
+              name === "ingest"
+                ? "IngestDeadLetterQueue"
+                : name === "activity"
+                  ? "ActivityFailureQueue"
+                  : "ReattributionFailureQueue";
             expect(resources(x).map(flatten)).toEqual([expect.stringContaining(queue)]);
           }
           // KMS and Secrets Manager: see the next two tests; the API's shadow and jobs

@@ -67,6 +67,11 @@ export const TABLE_ENV: Readonly<Record<TableRole, string>> = {
  * the cache TTL plus this long.
  */
 export const INGEST_TIMEOUT_S = 15;
+/** The activity function: a batch's devices, each a Query of its samples and a write or two. */
+export const ACTIVITY_TIMEOUT_S = 120;
+/** Records of a shard one activity batch takes at most, and how long Lambda gathers them. */
+export const ACTIVITY_BATCH_SIZE = 1000;
+export const ACTIVITY_WINDOW_S = 60;
 /** Lambda's runtime: the current Node.js LTS (the bundles target Node 20 and run on it). */
 export const RUNTIME = lambda.Runtime.NODEJS_24_X;
 
@@ -342,6 +347,48 @@ export class MedusaStack extends Stack {
         onFailure: new SqsDlq(reattributionFailures),
         // Commits are only ever inserted.
         filters: [lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual("INSERT") })],
+      }),
+    );
+
+    // ── Activity: the sensor table's stream → function → activity blocks.
+    // The failure destination receives a batch's shard and sequence numbers, never
+    // its items: SQS's own encryption, like the re-attribution queue's.
+    const activityFailures = new sqs.Queue(this, "ActivityFailureQueue", {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      removalPolicy,
+    });
+    const activity = handler("activity", {
+      description: "Sensor stream → each changed device's activity blocks, computed again",
+      // The metrics are CPU work: more memory is more CPU, and a shorter bill.
+      memorySize: 512,
+      timeout: Duration.seconds(ACTIVITY_TIMEOUT_S),
+      environment: telemetry,
+      // One invocation a minute per shard: Lambda's own lines are cheap beside the work.
+      systemLogLevel: lambda.SystemLogLevel.INFO,
+    });
+    const sensorStream = dynamodb.Table.fromTableAttributes(this, "SensorStream", {
+      tableArn: tables.sensor.tableArn,
+      tableStreamArn: tables.sensor.tableStreamArn as string,
+    });
+    activity.addEventSource(
+      new DynamoEventSource(sensorStream, {
+        // From the oldest record kept (24 hours): a first deployment computes the last day.
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        // A minute of a shard's records in one batch: a device's block is computed about
+        // once a minute, not once a message (the write units the metrics cost).
+        batchSize: ACTIVITY_BATCH_SIZE,
+        maxBatchingWindow: Duration.seconds(ACTIVITY_WINDOW_S),
+        // A device whose refresh failed is reported (its lowest record is retried from);
+        // the records before it are done.
+        reportBatchItemFailures: true,
+        bisectBatchOnError: true,
+        retryAttempts: 10,
+        // Past this a record is given up (its batch's place goes to the queue): the stream
+        // keeps records 24 hours.
+        maxRecordAge: Duration.hours(6),
+        onFailure: new SqsDlq(activityFailures),
       }),
     );
 
@@ -622,7 +669,14 @@ export class MedusaStack extends Stack {
       }),
     );
 
-    this.functions = { ingest, reattribute, api, presence, "gap-detector": gapDetector };
+    this.functions = {
+      ingest,
+      reattribute,
+      api,
+      presence,
+      "gap-detector": gapDetector,
+      activity,
+    };
 
     // ── New devices by claim: the template (thing medusa-<serial>, the device policy), its
     // allow-list hook and the claim policy; claim certificates are made per batch (docs/deploy.md).
@@ -727,6 +781,11 @@ export class MedusaStack extends Stack {
       "ReattributionFailureQueueUrl",
       reattributionFailures.queueUrl,
       "Stream batches re-attribution gave up on",
+    );
+    output(
+      "ActivityFailureQueueUrl",
+      activityFailures.queueUrl,
+      "Sensor stream batches the activity function gave up on",
     );
   }
 }

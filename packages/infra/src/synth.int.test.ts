@@ -46,6 +46,7 @@ it("`pnpm --filter @medusa/infra synth` bundles and synthesizes with no AWS cred
       r.Type === "AWS::Lambda::Function" && String(r.Properties.FunctionName).startsWith("medusa-"),
   );
   expect(functions.map((f) => f.Properties.Handler).sort()).toEqual([
+    "activity.handler",
     "api.handler",
     "gap-detector.handler",
     "ingest.handler",
@@ -61,7 +62,7 @@ it("`pnpm --filter @medusa/infra synth` bundles and synthesizes with no AWS cred
     expect(source, name).toBeDefined();
     const dir = join(out, source as string);
     expect(readdirSync(dir)).toEqual([`${name}.mjs`]);
-    if (name === "ingest") {
+    if (name === "ingest" || name === "activity") {
       const bundled = await import(pathToFileURL(join(dir, `${name}.mjs`)).href);
       expect(typeof bundled.handler).toBe("function");
     }

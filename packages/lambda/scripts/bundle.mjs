@@ -14,6 +14,7 @@ const entries = {
   reattribute: "src/handlers/reattribute.ts",
   presence: "src/handlers/presence.ts",
   "gap-detector": "src/handlers/gap-detector.ts",
+  activity: "src/handlers/activity.ts",
   api: "src/api-handler.ts",
   provisioning: "src/handlers/pre-provisioning.ts",
 };

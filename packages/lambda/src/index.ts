@@ -13,6 +13,15 @@ export {
   settingsFromEnv,
 } from "./config.js";
 export {
+  type ActivityStreamOutcome,
+  activityOptionsOf,
+  activityStreamHandler,
+  makeActivityHandler,
+  type SensorStreamEvent,
+  type SensorStreamRecord,
+  type StreamBatchResponse,
+} from "./handlers/activity.js";
+export {
   gapDetectorHandler,
   gapSettingsFromEnv,
   makeGapDetectorHandler,

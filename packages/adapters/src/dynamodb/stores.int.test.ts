@@ -85,6 +85,8 @@ describe("tables", () => {
     const events = (await client.send(new DescribeTableCommand({ TableName: tables.events })))
       .Table;
     expect(events?.StreamSpecification?.StreamEnabled).toBe(true);
+    // Activity in AWS reads the sensor table's stream, with both images.
+    expect(sensor?.StreamSpecification?.StreamViewType).toBe("NEW_AND_OLD_IMAGES");
   });
 });
 

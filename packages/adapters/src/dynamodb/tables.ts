@@ -135,6 +135,9 @@ export const tableDefinitions = (
         Projection: { ProjectionType: "INCLUDE", NonKeyAttributes: [...TIMELINE_PROJECTION] },
       },
     ],
+    // Activity in AWS is computed from this stream. Both images: a removed item's
+    // samples (re-attribution deletes the items it replaced) are only in its old image.
+    StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_AND_OLD_IMAGES" },
   },
   // Keyed by UTC day and a time-ordered id: an operator lists a day's dead
   // letters newest first with one Query, and two letters never share a key.

@@ -31,4 +31,5 @@ export {
   portTaken,
   startDynamoLocal,
 } from "./dynamo-local.js";
+export { dynamoStreamReader, type StreamRecordJson } from "./dynamo-streams.js";
 export { type LocalStores, startLocalStores, testTables } from "./test-tables.js";
