@@ -29,7 +29,8 @@ it("`pnpm --filter @medusa/infra synth` bundles and synthesizes with no AWS cred
       cwd: pkg,
       env: { ...env, HOME: home, CDK_OUTDIR: out },
       encoding: "utf8",
-      timeout: 120_000,
+      // Bundling seven functions and synthesizing take over two minutes on a loaded machine.
+      timeout: 300_000,
     },
   );
   expect(run.stderr).not.toMatch(/Error/);
@@ -67,4 +68,4 @@ it("`pnpm --filter @medusa/infra synth` bundles and synthesizes with no AWS cred
       expect(typeof bundled.handler).toBe("function");
     }
   }
-}, 120_000);
+}, 330_000);

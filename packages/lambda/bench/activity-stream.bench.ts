@@ -41,7 +41,7 @@ const WINDOW_S = 60;
 const T0 = Math.floor(Date.now() / 3_600_000) * 3_600_000 - (HOURS + 1) * 3_600_000;
 const device = deviceId("bench-activity-01");
 
-const { local, client, stores, tables, stop } = await startLocalStores({
+const { local, stores, tables, stop } = await startLocalStores({
   prefix: "bench-activity-",
 });
 try {
