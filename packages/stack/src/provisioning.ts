@@ -107,7 +107,7 @@ export interface StackProvisioningOptions {
 /**
  * AWS IoT fleet provisioning by claim on the stack's broker: the template
  * the CDK app deploys (`fleetProvisioningTemplate`, thing `medusa-<serial>`,
- * the device policy), and its pre-provisioning hook, the Lambda handler's own
+ * the device policies), and its pre-provisioning hook, the Lambda handler's own
  * code (`preProvisioningHandler`) over the allow-list table.
  */
 export const startStackProvisioning = (options: StackProvisioningOptions): FleetProvisioning => {
