@@ -48,7 +48,13 @@ try {
     registry,
     templates: {
       [TEMPLATE]: {
-        body: fleetProvisioningTemplate({ devicePolicyName: "medusa-local-device" }),
+        body: fleetProvisioningTemplate({
+          devicePolicyNames: [
+            "medusa-local-device",
+            "medusa-local-device-shadow",
+            "medusa-local-device-jobs",
+          ],
+        }),
         preProvisioningHook: (event) =>
           Effect.runPromise(
             checkPreProvisioning(event).pipe(

@@ -70,7 +70,13 @@ beforeAll(async () => {
     registry,
     templates: {
       [TEMPLATE]: {
-        body: fleetProvisioningTemplate({ devicePolicyName: "medusa-local-device" }),
+        body: fleetProvisioningTemplate({
+          devicePolicyNames: [
+            "medusa-local-device",
+            "medusa-local-device-shadow",
+            "medusa-local-device-jobs",
+          ],
+        }),
         preProvisioningHook: (event) =>
           Effect.runPromise(
             checkPreProvisioning(event).pipe(

@@ -42,7 +42,41 @@ export interface PolicyDocument {
 }
 
 /**
- * The device policy: connect only as the certificate's own thing (and only
+ * AWS IoT refuses a policy document over 2,048 characters, whitespace not
+ * counted ("policyDocument must have a minimum length of 1, with a maximum
+ * length of 2048, excluding whitespace",
+ * https://docs.aws.amazon.com/iot/latest/apireference/API_CreatePolicy.html,
+ * also CreatePolicyVersion's), and a certificate carries at most 10 policies
+ * (AWS IoT Core quotas, https://docs.aws.amazon.com/general/latest/gr/iot-core.html#limits_iot).
+ */
+export const POLICY_DOCUMENT_MAX_CHARS = 2048;
+
+/** A policy document's size as AWS IoT counts it: its JSON without whitespace. */
+export const policyDocumentSize = (
+  doc: PolicyDocument | Readonly<Record<string, unknown>>,
+): number => JSON.stringify(doc).replace(/\s/g, "").length;
+
+/**
+ * The device's rights come in three policies, each one capability, since
+ * together they pass the size limit (about 3,400 characters with a real ARN
+ * prefix): `device` — connect as its own thing and its own MeDUSA topics
+ * (telemetry, Basic Ingest, commands); `shadow` — its classic shadow's
+ * requests and responses; `jobs` — its Jobs requests, answers and
+ * notifications. A certificate gets all three (`devicePolicyNames`).
+ */
+export const DEVICE_POLICY_PARTS = ["device", "shadow", "jobs"] as const;
+export type DevicePolicyPart = (typeof DEVICE_POLICY_PARTS)[number];
+
+/** Which of the three policies grants a topic or filter of the thing (`@medusa/domain`'s lists). */
+export const devicePolicyPartOf = (topic: string): DevicePolicyPart =>
+  topic.startsWith(`$aws/things/${THING_NAME}/shadow/`)
+    ? "shadow"
+    : topic.startsWith(`$aws/things/${THING_NAME}/jobs/`)
+      ? "jobs"
+      : "device";
+
+/**
+ * The device policies: connect only as the certificate's own thing (and only
  * while the certificate is attached to it), publish only to its own topics —
  * exactly the local broker's `devicePublishTopics`, its sensor data behind
  * the Basic Ingest prefix of `sensorRule` included
@@ -52,43 +86,67 @@ export interface PolicyDocument {
  * its own Jobs requests, answers and notifications included (`jobsPublishTopics`,
  * `jobsSubscribeFilters`, `jobsReceiveTopics` of `@medusa/domain`: a job id is
  * a topic level, so those take the policy wildcard below the thing's own name).
- * `arn` turns an IoT resource (`client/…`, `topic/…`, `topicfilter/…`) into
- * its ARN in the deployment's account and region.
+ * The domain's lists are the one source: each topic goes to the policy of its
+ * capability (`devicePolicyPartOf`), none is added, widened or dropped, so the
+ * three together grant what the one policy did. `arn` turns an IoT resource
+ * (`client/…`, `topic/…`, `topicfilter/…`) into its ARN in the deployment's
+ * account and region.
  */
-export const devicePolicyDocument = (
+export const devicePolicyDocuments = (
   prefix: string,
   sensorRule: string,
   arn: (resource: string) => string,
-): PolicyDocument => ({
-  Version: "2012-10-17",
-  Statement: [
+): Readonly<Record<DevicePolicyPart, PolicyDocument>> => {
+  const rights: ReadonlyArray<{
+    readonly action: string;
+    readonly resources: ReadonlyArray<string>;
+  }> = [
     {
-      Sid: "ConnectAsOwnThing",
-      Effect: "Allow",
-      Action: "iot:Connect",
-      Resource: [arn(`client/${THING_NAME}`)],
-      Condition: { Bool: { "iot:Connection.Thing.IsAttached": "true" } },
+      action: "iot:Publish",
+      resources: devicePublishTopics(prefix, THING_NAME, [sensorRule]).map((t) => `topic/${t}`),
     },
     {
-      Sid: "PublishOwnTopics",
-      Effect: "Allow",
-      Action: "iot:Publish",
-      Resource: devicePublishTopics(prefix, THING_NAME, [sensorRule]).map((t) => arn(`topic/${t}`)),
+      action: "iot:Subscribe",
+      resources: deviceSubscribeFilters(prefix, THING_NAME).map((f) => `topicfilter/${f}`),
     },
     {
-      Sid: "SubscribeOwnCommandsShadowAndJobs",
-      Effect: "Allow",
-      Action: "iot:Subscribe",
-      Resource: deviceSubscribeFilters(prefix, THING_NAME).map((f) => arn(`topicfilter/${f}`)),
+      action: "iot:Receive",
+      resources: deviceReceiveTopics(prefix, THING_NAME).map((t) => `topic/${t}`),
     },
-    {
-      Sid: "ReceiveOwnCommandsShadowAndJobs",
-      Effect: "Allow",
-      Action: "iot:Receive",
-      Resource: deviceReceiveTopics(prefix, THING_NAME).map((t) => arn(`topic/${t}`)),
+  ];
+  const of = (part: DevicePolicyPart): ReadonlyArray<PolicyStatement> =>
+    rights.flatMap(({ action, resources }) => {
+      const own = resources.filter((r) => devicePolicyPartOf(r.slice(r.indexOf("/") + 1)) === part);
+      return own.length === 0
+        ? []
+        : [
+            {
+              // Sids count towards the limit: the action's name says what the statement is.
+              Sid: action.slice("iot:".length),
+              Effect: "Allow" as const,
+              Action: action,
+              Resource: own.map(arn),
+            },
+          ];
+    });
+  return {
+    device: {
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Sid: "Connect",
+          Effect: "Allow",
+          Action: "iot:Connect",
+          Resource: [arn(`client/${THING_NAME}`)],
+          Condition: { Bool: { "iot:Connection.Thing.IsAttached": "true" } },
+        },
+        ...of("device"),
+      ],
     },
-  ],
-});
+    shadow: { Version: "2012-10-17", Statement: of("shadow") },
+    jobs: { Version: "2012-10-17", Statement: of("jobs") },
+  };
+};
 
 /** The IoT SQL version the rule is written for. */
 export const RULE_SQL_VERSION = "2016-03-23";

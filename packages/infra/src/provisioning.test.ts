@@ -7,6 +7,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { claimPolicyName, FleetProvisioning, provisioningTemplateName } from "./provisioning.js";
 
+const DEVICE_POLICIES = ["medusa-dev-device", "medusa-dev-device-shadow", "medusa-dev-device-jobs"];
 let template: Template;
 beforeAll(() => {
   const stack = new Stack(new App(), "Test", {
@@ -17,7 +18,7 @@ beforeAll(() => {
   });
   new FleetProvisioning(stack, "Provisioning", {
     stage: "dev",
-    devicePolicyName: "medusa-dev-device",
+    devicePolicyNames: DEVICE_POLICIES,
     allowList,
     hookCode: lambda.Code.fromInline("export const handler = async () => ({});"),
     runtime: lambda.Runtime.NODEJS_24_X,
@@ -40,7 +41,7 @@ describe("fleet provisioning on AWS", () => {
     expect(t.TemplateType).toBe("FLEET_PROVISIONING");
     expect(t.Enabled).toBe(true);
     expect(JSON.parse(t.TemplateBody as string)).toEqual(
-      fleetProvisioningTemplate({ devicePolicyName: "medusa-dev-device" }),
+      fleetProvisioningTemplate({ devicePolicyNames: DEVICE_POLICIES }),
     );
     expect(t.PreProvisioningHook).toEqual({
       TargetArn: { "Fn::GetAtt": [expect.stringMatching(/^ProvisioningHook/), "Arn"] },
@@ -101,9 +102,11 @@ describe("fleet provisioning on AWS", () => {
         ],
         resources: "arn:·:iot:eu-central-1:123456789012:cert/*",
       },
-      DevicePolicy: {
+      DevicePolicies: {
         actions: "iot:GetPolicy",
-        resources: "arn:·:iot:eu-central-1:123456789012:policy/medusa-dev-device",
+        resources: DEVICE_POLICIES.map(
+          (name) => `arn:·:iot:eu-central-1:123456789012:policy/${name}`,
+        ).join(","),
       },
     });
     // Nothing on "*", nothing that makes policies or groups.

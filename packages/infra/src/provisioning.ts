@@ -59,14 +59,14 @@ export const claimPolicyDocument = (template: TemplateName, arnBase: string) => 
  * `AWSIoTThingsRegistration` grants on every resource, the part MeDUSA Link's
  * template (`fleetProvisioningTemplate`) uses — create or update (attributes
  * merged) the thing `medusa-<serial>` and attach the certificate to it;
- * activate the new certificate; attach the device policy to it — each on the
+ * activate the new certificate; attach the device policies to it — each on the
  * resources it touches: things named with the template's prefix, certificates,
- * and the device policy. No thing groups, billing groups, policy creation or
+ * and the device policies. No thing groups, billing groups, policy creation or
  * detaching. `iotArn` makes `arn:…:iot:<region>:<account>:<resource>`.
  */
 export const provisioningRolePolicy = (
   iotArn: (resource: string) => string,
-  devicePolicyName: string,
+  devicePolicyNames: ReadonlyArray<string>,
   thingNamePrefix: string = DEFAULT_THING_NAME_PREFIX,
 ): iam.PolicyDocument => {
   const things = iotArn(`thing/${thingNamePrefix}*`);
@@ -103,9 +103,9 @@ export const provisioningRolePolicy = (
         resources: [certificates],
       }),
       new iam.PolicyStatement({
-        sid: "DevicePolicy",
+        sid: "DevicePolicies",
         actions: ["iot:GetPolicy"],
-        resources: [iotArn(`policy/${devicePolicyName}`)],
+        resources: devicePolicyNames.map((name) => iotArn(`policy/${name}`)),
       }),
     ],
   });
@@ -113,8 +113,8 @@ export const provisioningRolePolicy = (
 
 export interface FleetProvisioningProps {
   readonly stage: Stage;
-  /** The policy every device certificate gets (the template attaches it by name). */
-  readonly devicePolicyName: string;
+  /** The policies every device certificate gets (the template attaches them by name). */
+  readonly devicePolicyNames: ReadonlyArray<string>;
   readonly allowList: Pick<dynamodb.ITable, "tableArn" | "tableName">;
   /** The tables' customer-managed key, when they have one (the hook decrypts to read). */
   readonly tableKey?: kms.IKey;
@@ -192,14 +192,14 @@ export class FleetProvisioning extends Construct {
     });
 
     // AWS's AWSIoTThingsRegistration grants these and more on "*"; the template needs only
-    // these, on its own things, the certificates it activates and the device policy it attaches.
+    // these, on its own things, the certificates it activates and the device policies it attaches.
     const provisioningRole = new iam.Role(this, "TemplateRole", {
       assumedBy: new iam.ServicePrincipal("iot.amazonaws.com"),
       description: `${this.templateName}: registers the things and certificates the template makes`,
       inlinePolicies: {
         Registration: provisioningRolePolicy(
           (resource) => Stack.of(this).formatArn({ service: "iot", resource }),
-          props.devicePolicyName,
+          props.devicePolicyNames,
         ),
       },
     });
@@ -217,12 +217,12 @@ export class FleetProvisioning extends Construct {
     });
     this.template = new iot.CfnProvisioningTemplate(this, "Template", {
       templateName: this.templateName,
-      description: "MeDUSA Link devices by claim: thing medusa-<serial>, the device policy",
+      description: "MeDUSA Link devices by claim: thing medusa-<serial>, the device policies",
       enabled: true,
       templateType: "FLEET_PROVISIONING",
       provisioningRoleArn: provisioningRole.roleArn,
       templateBody: JSON.stringify(
-        fleetProvisioningTemplate({ devicePolicyName: props.devicePolicyName }),
+        fleetProvisioningTemplate({ devicePolicyNames: props.devicePolicyNames }),
       ),
       preProvisioningHook: { targetArn: this.hook.functionArn, payloadVersion: "2020-04-01" },
     });

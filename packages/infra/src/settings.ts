@@ -1,4 +1,5 @@
 import { DEFAULT_TOPIC_PREFIX, topicTemplates, validateTemplate } from "@medusa/domain";
+import type { DevicePolicyPart } from "./iot.js";
 
 export type Stage = "dev" | "prod";
 export const STAGES: ReadonlyArray<Stage> = ["dev", "prod"];
@@ -63,7 +64,7 @@ export const DEFAULTS = {
 /** The context keys `settingsFromContext` reads, with what each one does (for errors and docs). */
 export const CONTEXT_KEYS = {
   stage: "dev | prod (default dev); prod retains tables and turns on deletion protection",
-  topicPrefix: `MQTT topic prefix (default ${DEFAULT_TOPIC_PREFIX})`,
+  topicPrefix: `MQTT topic prefix (default ${DEFAULT_TOPIC_PREFIX}; at most 64 characters)`,
   tablePrefix: "table name prefix (default `<stage>-`; an empty string gives the historical names)",
   retentionDays: "days a sample is kept before DynamoDB TTL removes it (default 30)",
   intervalCacheTtlMs: "how old the ingest's cached interval list may be (default 30000)",
@@ -114,6 +115,13 @@ const flag = (key: string, value: unknown, fallback: boolean): boolean => {
   throw new SettingsError(`context ${key}=${String(value)}: must be true or false`);
 };
 
+/**
+ * The longest topic prefix: the device policy names it in each of its topics,
+ * and must stay within IoT's 2,048 characters (`iot.test.ts` checks it at
+ * this length).
+ */
+export const MAX_TOPIC_PREFIX_LENGTH = 64;
+
 /** Reads and checks the settings; a bad value stops synthesis with the key's name. */
 export const settingsFromContext = (get: (key: string) => unknown): InfraSettings => {
   const stage = text("stage", get("stage")) ?? "dev";
@@ -124,6 +132,10 @@ export const settingsFromContext = (get: (key: string) => unknown): InfraSetting
   if (invalid || topicPrefix.startsWith("$"))
     throw new SettingsError(
       `context topicPrefix=${topicPrefix}: ${invalid?.reason ?? "must not start with $"}`,
+    );
+  if (topicPrefix.length > MAX_TOPIC_PREFIX_LENGTH)
+    throw new SettingsError(
+      `context topicPrefix=${topicPrefix}: at most ${MAX_TOPIC_PREFIX_LENGTH} characters (every device topic in the IoT policy carries it, and a policy holds at most 2,048)`,
     );
   const tablePrefix = text("tablePrefix", get("tablePrefix")) ?? `${stage}-`;
   if (!/^[a-zA-Z0-9_.-]*$/.test(tablePrefix))
@@ -206,8 +218,19 @@ export const settingsFromContext = (get: (key: string) => unknown): InfraSetting
 /** The stack of one stage. */
 export const stackName = (stage: Stage): string => `MedusaLink-${stage}`;
 
-/** The IoT policy every device certificate gets; `register-device` attaches it by this name. */
+/** The device policy that lets a certificate connect (as its thing) and use its own MeDUSA topics. */
 export const devicePolicyName = (stage: Stage): string => `medusa-${stage}-device`;
+
+/**
+ * The IoT policies every device certificate gets, one per capability (one
+ * document would pass IoT's 2,048-character limit, `devicePolicyDocuments`);
+ * `register-device` and the fleet provisioning template attach all of them.
+ */
+export const devicePolicyNames = (stage: Stage): Readonly<Record<DevicePolicyPart, string>> => ({
+  device: devicePolicyName(stage),
+  shadow: `medusa-${stage}-device-shadow`,
+  jobs: `medusa-${stage}-device-jobs`,
+});
 
 /**
  * The IoT rule feeding the ingest function. AWS rule names are

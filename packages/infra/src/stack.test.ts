@@ -18,9 +18,14 @@ import { Match } from "aws-cdk-lib/assertions";
 import { Option } from "effect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HANDLERS, type HandlerName, TABLE_ACCESS, tablesOf } from "./access.js";
-import { THING_NAME } from "./iot.js";
 import {
-  devicePolicyName,
+  DEVICE_POLICY_PARTS,
+  POLICY_DOCUMENT_MAX_CHARS,
+  policyDocumentSize,
+  THING_NAME,
+} from "./iot.js";
+import {
+  devicePolicyNames,
   presenceRuleName,
   SettingsError,
   sensorRuleName,
@@ -140,6 +145,17 @@ interface Statement {
   readonly Effect: string;
   readonly Condition?: unknown;
 }
+/** The device policies of a stack, in `DEVICE_POLICY_PARTS`' order: name, document, logical id. */
+const devicePoliciesOf = (s: Synthesized) => {
+  const names = devicePolicyNames(s.settings.stage);
+  const byName = byProperty(s.json, "AWS::IoT::Policy", "PolicyName");
+  return DEVICE_POLICY_PARTS.map((part) => {
+    const found = byName.get(names[part]);
+    if (!found) throw new Error(`no IoT policy ${names[part]}`);
+    const doc = found.r.Properties?.PolicyDocument as { Statement: Array<Statement> };
+    return [names[part], doc, found.id] as const;
+  });
+};
 const actions = (s: Statement) => (typeof s.Action === "string" ? [s.Action] : [...s.Action]);
 const resources = (s: Statement) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]);
 
@@ -270,19 +286,18 @@ describe.each([
     });
   });
 
-  describe("the device policy", () => {
+  describe("the device policies", () => {
+    /** The three device policies' statements, as one document: what a certificate carrying all three may do. */
     const policyOf = (s: Synthesized) => {
-      const [[, policy] = []] = resourcesOf(s.json, "AWS::IoT::Policy");
-      expect(policy?.Properties?.PolicyName).toBe(devicePolicyName(s.settings.stage));
-      const doc = policy?.Properties?.PolicyDocument as { Statement: Array<Statement> };
+      const doc = { Statement: devicePoliciesOf(s).flatMap(([, d]) => d.Statement) };
       const byAction = (action: string) => {
         const statements = doc.Statement.filter((x) => actions(x).includes(action));
-        expect(statements, action).toHaveLength(1);
+        expect(statements.length, action).toBeGreaterThan(0);
+        for (const x of statements) expect(actions(x)).toEqual([action]);
         const statement = statements[0] as Statement;
-        expect(actions(statement)).toEqual([action]);
         return {
           statement,
-          resources: resources(statement).map((r) => {
+          resources: statements.flatMap(resources).map((r) => {
             const arn = flatten(r);
             const prefix = "arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:";
             expect(arn.startsWith(prefix), arn).toBe(true);
@@ -293,9 +308,39 @@ describe.each([
       return { doc, byAction };
     };
 
+    it("are three, named per stage, each within IoT's 2,048 characters, one statement per action in each", () => {
+      const s = get();
+      const policies = devicePoliciesOf(s);
+      expect(policies.map(([name]) => name)).toEqual(
+        DEVICE_POLICY_PARTS.map((part) => devicePolicyNames(s.settings.stage)[part]),
+      );
+      for (const [name, doc] of policies) {
+        // Tokens (partition, region, account) flattened to <AWS::Region> etc.: about as long as
+        // real ones (iot.test.ts checks the worst case exactly).
+        const flat = {
+          Version: "2012-10-17",
+          Statement: doc.Statement.map((x) => ({
+            ...x,
+            Action: actions(x).join(),
+            Resource: resources(x).map(flatten),
+          })),
+        };
+        expect(policyDocumentSize(flat), name).toBeLessThan(POLICY_DOCUMENT_MAX_CHARS);
+        const acts = doc.Statement.flatMap(actions);
+        expect(new Set(acts).size, name).toBe(acts.length);
+      }
+      // Only the device policy lets a client connect; the other two add rights to it.
+      expect(
+        policies.filter(([, d]) => d.Statement.some((x) => actions(x).includes("iot:Connect"))),
+      ).toHaveLength(1);
+      expect(s.json.Outputs?.DevicePolicyNames?.Value).toEqual({
+        "Fn::Join": [",", policies.map(([, , id]) => ({ Ref: id }))],
+      });
+    });
+
     it("allows only connect, publish, subscribe and receive, every resource bound to the thing name", () => {
       const { doc, byAction } = policyOf(get());
-      expect(doc.Statement.flatMap(actions).sort()).toEqual([
+      expect([...new Set(doc.Statement.flatMap(actions))].sort()).toEqual([
         "iot:Connect",
         "iot:Publish",
         "iot:Receive",
@@ -317,10 +362,11 @@ describe.each([
     it("publishes to exactly the topics the local broker allows (devicePublishTopics)", () => {
       const s = get();
       const { resources } = policyOf(s).byAction("iot:Publish");
-      expect(resources).toEqual(
-        devicePublishTopics(s.settings.topicPrefix, THING_NAME, [
-          sensorRuleName(s.settings.stage),
-        ]).map((t) => `topic/${t}`),
+      // Across the three policies (each topic in the policy of its capability).
+      expect([...resources].sort()).toEqual(
+        devicePublishTopics(s.settings.topicPrefix, THING_NAME, [sensorRuleName(s.settings.stage)])
+          .map((t) => `topic/${t}`)
+          .sort(),
       );
       // No policy wildcard but a job id's level below the thing's own jobs: a device cannot
       // reach a topic the broker's rules refuse.
@@ -907,8 +953,7 @@ describe.each([
 
     it("gives each thing exactly its own Jobs topics: requests to publish, answers and notifications to subscribe to and receive", () => {
       const s = get();
-      const [[, policy] = []] = resourcesOf(s.json, "AWS::IoT::Policy");
-      const doc = policy?.Properties.PolicyDocument as { Statement: Array<Statement> };
+      const doc = { Statement: devicePoliciesOf(s).flatMap(([, d]) => d.Statement) };
       const of = (action: string) =>
         doc.Statement.filter((x) => actions(x).includes(action))
           .flatMap(resources)
@@ -1057,16 +1102,26 @@ describe("fleet provisioning by claim", () => {
     ["dev", () => dev],
     ["prod", () => prod],
   ] as const)(
-    "%s: the template attaches the stack's device policy, its hook reads the stack's allow-list (with the key where there is one), the claim policy and the names are outputs",
+    "%s: the template attaches the stack's device policies, its hook reads the stack's allow-list (with the key where there is one), the claim policy and the names are outputs",
     (_, get) => {
       const s = get();
       const { stage } = s.settings;
       const [[, template] = []] = resourcesOf(s.json, "AWS::IoT::ProvisioningTemplate");
       expect(template?.Properties.TemplateName).toBe(`medusa-${stage}-fleet`);
+      const body = JSON.parse(String(template?.Properties.TemplateBody)) as {
+        Resources: Record<string, { Type: string; Properties: { PolicyName?: string } }>;
+      };
+      const names = devicePolicyNames(stage);
       expect(
-        JSON.parse(String(template?.Properties.TemplateBody)).Resources.policy.Properties
-          .PolicyName,
-      ).toBe(devicePolicyName(stage));
+        Object.values(body.Resources)
+          .filter((r) => r.Type === "AWS::IoT::Policy")
+          .map((r) => r.Properties.PolicyName),
+      ).toEqual(DEVICE_POLICY_PARTS.map((part) => names[part]));
+      // They exist before the template that attaches them.
+      const [[templateId] = []] = resourcesOf(s.json, "AWS::IoT::ProvisioningTemplate");
+      const dependsOn = (s.json.Resources[templateId as string] as { DependsOn?: Array<string> })
+        .DependsOn;
+      for (const [, , id] of devicePoliciesOf(s)) expect(dependsOn).toContain(id);
       const hook = byProperty(s.json, "AWS::Lambda::Function", "FunctionName").get(
         `medusa-${stage}-provisioning-hook`,
       );
@@ -1088,7 +1143,7 @@ describe("fleet provisioning by claim", () => {
       expect(registration).toHaveLength(1);
       const inline = JSON.stringify(registration[0]?.[1].Properties.Policies);
       expect(inline).toContain(":thing/medusa-*");
-      expect(inline).toContain(`:policy/${devicePolicyName(stage)}`);
+      for (const part of DEVICE_POLICY_PARTS) expect(inline).toContain(`:policy/${names[part]}"`);
       expect(inline).not.toMatch(/"Resource":"\*"/);
       const [[, claim] = []] = resourcesOf(s.json, "AWS::IoT::Policy").filter(
         ([, p]) => p.Properties.PolicyName === `medusa-${stage}-claim`,
@@ -1221,6 +1276,9 @@ describe("context", () => {
     expect(() => from({ stage: "production" })).toThrow(/stage=production/);
     expect(() => from({ topicPrefix: "medusa/#" })).toThrow(/topicPrefix/);
     expect(() => from({ topicPrefix: "$aws" })).toThrow(/topicPrefix/);
+    // Every device topic in the IoT policies carries it (iot.test.ts: sizes at 64).
+    expect(from({ topicPrefix: "a".repeat(64) }).topicPrefix).toHaveLength(64);
+    expect(() => from({ topicPrefix: "a".repeat(65) })).toThrow(/topicPrefix.*at most 64/);
     expect(() => from({ topicPrefix: "a//b" })).toThrow(/topicPrefix/);
     expect(() => from({ retentionDays: "0" })).toThrow(/retentionDays/);
     expect(() => from({ jwksUrl: "https://x", jwtSecretName: "s" })).toThrow(/not both/);

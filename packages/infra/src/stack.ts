@@ -4,6 +4,7 @@ import {
   CfnOutput,
   CfnParameter,
   Duration,
+  Fn,
   RemovalPolicy,
   Stack,
   type StackProps,
@@ -37,10 +38,15 @@ import {
 } from "./access.js";
 import type { HandlerBundles } from "./bundles.js";
 import { MedusaConsole } from "./console.js";
-import { devicePolicyDocument, RULE_SQL_VERSION, sensorRuleSql } from "./iot.js";
+import {
+  DEVICE_POLICY_PARTS,
+  devicePolicyDocuments,
+  RULE_SQL_VERSION,
+  sensorRuleSql,
+} from "./iot.js";
 import { FleetProvisioning } from "./provisioning.js";
 import {
-  devicePolicyName,
+  devicePolicyNames,
   type InfraSettings,
   presenceRuleName,
   sensorRuleName,
@@ -479,15 +485,22 @@ export class MedusaStack extends Stack {
       },
     });
 
-    // ── Devices: one policy for the fleet, bound to each certificate's thing.
-    const policy = new iot.CfnPolicy(this, "DevicePolicy", {
-      policyName: devicePolicyName(stage),
-      policyDocument: devicePolicyDocument(
-        settings.topicPrefix,
-        sensorRuleName(stage),
-        (resource) => this.formatArn({ service: "iot", resource }),
-      ),
-    });
+    // ── Devices: three policies for the fleet (IoT's 2,048-character limit), bound to each certificate's thing.
+    const documents = devicePolicyDocuments(
+      settings.topicPrefix,
+      sensorRuleName(stage),
+      (resource) => this.formatArn({ service: "iot", resource }),
+    );
+    const policyNames = devicePolicyNames(stage);
+    const devicePolicies = DEVICE_POLICY_PARTS.map(
+      (part) =>
+        // The first keeps the logical id it had as the one device policy (no replacement).
+        new iot.CfnPolicy(this, part === "device" ? "DevicePolicy" : `Device${part}Policy`, {
+          policyName: policyNames[part],
+          policyDocument: documents[part],
+        }),
+    );
+    const [policy] = devicePolicies as [iot.CfnPolicy, ...Array<iot.CfnPolicy>];
 
     // The lookup's function gets an explicit role too: CDK's default attaches
     // AWSLambdaBasicExecutionRole (logs on every log group).
@@ -682,7 +695,7 @@ export class MedusaStack extends Stack {
     // allow-list hook and the claim policy; claim certificates are made per batch (docs/deploy.md).
     this.provisioning = new FleetProvisioning(this, "Provisioning", {
       stage,
-      devicePolicyName: devicePolicyName(stage),
+      devicePolicyNames: DEVICE_POLICY_PARTS.map((part) => policyNames[part]),
       allowList: tables.allowList,
       ...(tableKey ? { tableKey } : {}),
       hookCode: lambda.Code.fromAsset(bundles.provisioning),
@@ -690,8 +703,8 @@ export class MedusaStack extends Stack {
       removalPolicy,
       logRetention,
     });
-    // The template attaches the device policy by name: it must exist first.
-    this.provisioning.template.node.addDependency(policy);
+    // The template attaches the device policies by name: they must exist first.
+    for (const p of devicePolicies) this.provisioning.template.node.addDependency(p);
 
     // ── The console and its user pool (context userPool=true): the API takes the pool's ID tokens.
     if (settings.auth.kind === "userPool") {
@@ -720,7 +733,19 @@ export class MedusaStack extends Stack {
       endpoint.getResponseField("endpointAddress"),
       "The devices' MQTT broker (broker_host); also: aws iot describe-endpoint --endpoint-type iot:Data-ATS",
     );
-    output("DevicePolicyName", policy.ref, "IoT policy to attach to every device certificate");
+    output(
+      "DevicePolicyName",
+      policy.ref,
+      "IoT policy to connect and use the device's own topics (one of DevicePolicyNames)",
+    );
+    output(
+      "DevicePolicyNames",
+      Fn.join(
+        ",",
+        devicePolicies.map((p) => p.ref),
+      ),
+      "IoT policies to attach to every device certificate (medusa-register-device attaches them all)",
+    );
     output("SensorRuleName", rule.ref, "IoT rule feeding the ingest function");
     output(
       "ProvisioningTemplateName",

@@ -27,8 +27,16 @@ import type { StackLog } from "./log.js";
 export const LOCAL_TEMPLATE_NAME: TemplateName =
   Schema.decodeSync(TemplateName)("medusa-local-fleet");
 
-/** The device policy the template attaches (the broker's device rights), named as the CDK app's. */
-export const LOCAL_DEVICE_POLICY = "medusa-local-device";
+/**
+ * The device policies the template attaches (the broker's device rights, which
+ * it enforces from `@medusa/domain`'s topic rights whatever the names), named
+ * as the CDK app's three (`devicePolicyNames` of `@medusa/infra`).
+ */
+export const LOCAL_DEVICE_POLICIES: ReadonlyArray<string> = [
+  "medusa-local-device",
+  "medusa-local-device-shadow",
+  "medusa-local-device-jobs",
+];
 
 /**
  * Where the claim certificates of the local stack's batches are kept
@@ -99,7 +107,7 @@ export interface StackProvisioningOptions {
 /**
  * AWS IoT fleet provisioning by claim on the stack's broker: the template
  * the CDK app deploys (`fleetProvisioningTemplate`, thing `medusa-<serial>`,
- * the device policy), and its pre-provisioning hook, the Lambda handler's own
+ * the device policies), and its pre-provisioning hook, the Lambda handler's own
  * code (`preProvisioningHandler`) over the allow-list table.
  */
 export const startStackProvisioning = (options: StackProvisioningOptions): FleetProvisioning => {
@@ -117,7 +125,7 @@ export const startStackProvisioning = (options: StackProvisioningOptions): Fleet
     registry: options.registry,
     templates: {
       [LOCAL_TEMPLATE_NAME]: {
-        body: fleetProvisioningTemplate({ devicePolicyName: LOCAL_DEVICE_POLICY }),
+        body: fleetProvisioningTemplate({ devicePolicyNames: LOCAL_DEVICE_POLICIES }),
         preProvisioningHook: hook,
       },
     },

@@ -36,7 +36,7 @@ describe("the certificate registry", () => {
       thingName: "medusa-1",
       attributes: { serial_number: "1" },
       status: "ACTIVE",
-      policyName: "p",
+      policyNames: ["p", "q"],
       deviceConfiguration: {},
       now: 1_500,
     });
@@ -47,6 +47,7 @@ describe("the certificate registry", () => {
     const claimPrincipal = second.principalOf(der(claim.cert));
     expect(claimPrincipal?.kind).toBe("restricted");
     expect(second.certificate(claimId)?.templates).toEqual([template]);
+    expect(second.certificate(deviceId)?.policyNames).toEqual(["p", "q"]);
     expect(second.certificateOfToken("t", 1_999)?.certificateId).toBe(deviceId);
     expect(second.certificateOfToken("t", 2_000)).toBeUndefined();
     // Registered certificates are never swept, however old their token.

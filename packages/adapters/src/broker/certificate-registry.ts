@@ -37,7 +37,8 @@ const CertificateRecord = Schema.Struct({
   ownershipToken: Schema.optionalWith(Schema.String, { exact: true }),
   tokenExpiresAt: Schema.optionalWith(Schema.Number, { exact: true }),
   thingName: Schema.optionalWith(Schema.String, { exact: true }),
-  policyName: Schema.optionalWith(Schema.String, { exact: true }),
+  /** The policies attached to a device certificate, by name (a record kept with the older `policyName` reads without). */
+  policyNames: Schema.optionalWith(Schema.Array(Schema.String), { exact: true }),
   /** What RegisterThing answered for it (the same answer again for the same token). */
   deviceConfiguration: Schema.optionalWith(
     Schema.Record({ key: Schema.String, value: Schema.String }),
@@ -81,7 +82,7 @@ export interface CertificateRegistry {
   readonly certificateOfToken: (token: string, now: number) => CertificateRecord | undefined;
   /**
    * Creates the thing (or merges the attributes into the one there),
-   * attaches the certificate and its policy, sets its status, and keeps the
+   * attaches the certificate and its policies, sets its status, and keeps the
    * answer; all at once, so no request sees half of it.
    */
   readonly registerThing: (registration: {
@@ -89,7 +90,7 @@ export interface CertificateRegistry {
     readonly thingName: string;
     readonly attributes: Readonly<Record<string, string>>;
     readonly status: "ACTIVE" | "INACTIVE";
-    readonly policyName: string | undefined;
+    readonly policyNames: ReadonlyArray<string>;
     readonly deviceConfiguration: Readonly<Record<string, string>>;
     readonly now: number;
   }) => { readonly created: boolean };
@@ -195,7 +196,7 @@ export const createCertificateRegistry = (
         ...certificate,
         status: r.status,
         thingName: r.thingName,
-        ...(r.policyName !== undefined ? { policyName: r.policyName } : {}),
+        ...(r.policyNames.length > 0 ? { policyNames: [...r.policyNames] } : {}),
         deviceConfiguration: { ...r.deviceConfiguration },
       });
       save();

@@ -60,7 +60,13 @@ beforeAll(async () => {
     tls: { ca: ca.cert, ...(await issueServerCert(ca)) },
     principalOf: registry.principalOf,
   });
-  const body = fleetProvisioningTemplate({ devicePolicyName: "medusa-local-device" });
+  const body = fleetProvisioningTemplate({
+    devicePolicyNames: [
+      "medusa-local-device",
+      "medusa-local-device-shadow",
+      "medusa-local-device-jobs",
+    ],
+  });
   provisioning = startFleetProvisioning(broker, {
     ca,
     registry,
@@ -260,7 +266,11 @@ describe("RegisterThing", () => {
     expect(registry.certificate(created.certificateId as string)).toMatchObject({
       status: "ACTIVE",
       thingName: `medusa-${LISTED}`,
-      policyName: "medusa-local-device",
+      policyNames: [
+        "medusa-local-device",
+        "medusa-local-device-shadow",
+        "medusa-local-device-jobs",
+      ],
     });
 
     const thing = await connect(`medusa-${LISTED}`, {

@@ -309,7 +309,7 @@ export const startFleetProvisioning = (
     }
     const outcome = applyProvisioningTemplate(setup.body, merged, certificate.certificateId);
     if (Either.isLeft(outcome)) return reject("registrationFailed", outcome.left);
-    const { thing, certificateStatus, policyName, deviceConfiguration } = outcome.right;
+    const { thing, certificateStatus, policyNames, deviceConfiguration } = outcome.right;
     if (thing === undefined) return reject("registrationFailed", "the template creates no thing");
     // The hook took time: the token may have been used meanwhile by a second request.
     const fresh = registry.certificate(certificate.certificateId);
@@ -320,7 +320,7 @@ export const startFleetProvisioning = (
       thingName: thing.thingName,
       attributes: thing.attributes,
       status: certificateStatus,
-      policyName,
+      policyNames,
       deviceConfiguration,
       now: now(),
     });

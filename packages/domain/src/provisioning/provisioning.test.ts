@@ -93,9 +93,23 @@ describe("a rejection", () => {
 });
 
 describe("the fleet template", () => {
-  const body = fleetProvisioningTemplate({ devicePolicyName: "medusa-dev-device" });
+  it("declares one AWS::IoT::Policy resource per device policy, by name, the first still `policy`", () => {
+    const { Resources } = fleetProvisioningTemplate({ devicePolicyNames: ["a", "b", "c"] });
+    expect(
+      Object.entries(Resources)
+        .filter(([, r]) => r.Type === "AWS::IoT::Policy")
+        .map(([id, r]) => [id, (r.Properties as { PolicyName?: string }).PolicyName]),
+    ).toEqual([
+      ["policy", "a"],
+      ["policy2", "b"],
+      ["policy3", "c"],
+    ]);
+  });
 
-  it("names the thing by the serial number, keeps the serial, activates the certificate, attaches the device policy", () => {
+  const policies = ["medusa-dev-device", "medusa-dev-device-shadow", "medusa-dev-device-jobs"];
+  const body = fleetProvisioningTemplate({ devicePolicyNames: policies });
+
+  it("names the thing by the serial number, keeps the serial, activates the certificate, attaches every device policy", () => {
     expect(
       applyProvisioningTemplate(
         JSON.parse(JSON.stringify(body)),
@@ -106,7 +120,7 @@ describe("the fleet template", () => {
       Either.right({
         thing: { thingName: `medusa-${serial}`, attributes: { serial_number: serial } },
         certificateStatus: "ACTIVE",
-        policyName: "medusa-dev-device",
+        policyNames: policies,
         deviceConfiguration: {},
       }),
     );
@@ -147,8 +161,9 @@ describe("the fleet template", () => {
       Either.left("t.ThingName: only strings, Ref and Fn::Join are understood here"),
     );
     expect(() =>
-      fleetProvisioningTemplate({ devicePolicyName: "p", thingNamePrefix: "a/" }),
+      fleetProvisioningTemplate({ devicePolicyNames: ["p"], thingNamePrefix: "a/" }),
     ).toThrow(/thing name prefix/);
+    expect(() => fleetProvisioningTemplate({ devicePolicyNames: [] })).toThrow(/at least one/);
   });
 });
 

@@ -27,15 +27,21 @@ const THING_NAME_PREFIX = /^[a-zA-Z0-9:_-]{0,64}$/;
 export interface FleetTemplateOptions {
   /** Put before the serial number to make the thing name (`medusa-` by default). */
   readonly thingNamePrefix?: string;
-  /** The IoT policy every device certificate gets (the stack's device policy). */
-  readonly devicePolicyName: string;
+  /**
+   * The IoT policies every device certificate gets (the stack's device
+   * policies), in order; at least one. A template's `Resources` hold "a thing,
+   * a certificate, and one or more IoT policies"
+   * (https://docs.aws.amazon.com/iot/latest/developerguide/provision-template.html#resources-section);
+   * each is attached to the certificate by name.
+   */
+  readonly devicePolicyNames: ReadonlyArray<string>;
 }
 
 /**
  * MeDUSA Link's template: the thing is named by the serial number (so one
  * serial can never make a second thing: a second RegisterThing for it finds
  * the thing there and attaches the new certificate to it), keeps the serial
- * as an attribute, and gets the device policy; its certificate is activated.
+ * as an attribute, and gets the device policies; its certificate is activated.
  * Nothing a device sends chooses another name: the prefix is written here,
  * not taken from a parameter.
  */
@@ -45,6 +51,15 @@ export const fleetProvisioningTemplate = (options: FleetTemplateOptions) => {
     throw new Error(
       `thing name prefix "${prefix}": at most 64 characters of [a-zA-Z0-9:_-] (it begins an AWS IoT thing name)`,
     );
+  if (options.devicePolicyNames.length === 0)
+    throw new Error("a fleet template attaches at least one device policy");
+  // The first keeps the resource name `policy` it had when there was one.
+  const policies = Object.fromEntries(
+    options.devicePolicyNames.map((name, i) => [
+      i === 0 ? "policy" : `policy${i + 1}`,
+      { Type: "AWS::IoT::Policy", Properties: { PolicyName: name } },
+    ]),
+  );
   return {
     Parameters: {
       [SERIAL_NUMBER_PARAMETER]: { Type: "String" },
@@ -63,7 +78,7 @@ export const fleetProvisioningTemplate = (options: FleetTemplateOptions) => {
         Type: "AWS::IoT::Certificate",
         Properties: { CertificateId: { Ref: CERTIFICATE_ID_PARAMETER }, Status: "Active" },
       },
-      policy: { Type: "AWS::IoT::Policy", Properties: { PolicyName: options.devicePolicyName } },
+      ...policies,
     },
   };
 };
@@ -75,8 +90,8 @@ export interface TemplateOutcome {
     | { readonly thingName: DeviceId; readonly attributes: Readonly<Record<string, string>> }
     | undefined;
   readonly certificateStatus: "ACTIVE" | "INACTIVE";
-  /** The policy attached to the certificate, by name. */
-  readonly policyName: string | undefined;
+  /** The policies attached to the certificate, by name, in the template's order. */
+  readonly policyNames: ReadonlyArray<string>;
   readonly deviceConfiguration: Readonly<Record<string, string>>;
 }
 
@@ -102,7 +117,7 @@ const isDeviceId = Schema.is(DeviceId);
  * certificate's id, as RegisterThing does: parameters the device sends (and
  * the hook's overrides, merged before) fill `Ref`s, declared defaults fill the
  * rest, `Fn::Join` joins. Only what MeDUSA Link's template uses is understood
- * (`Ref`, `Fn::Join`, a thing, a certificate, a policy by name); anything
+ * (`Ref`, `Fn::Join`, a thing, a certificate, policies by name); anything
  * else is refused with the reason, never guessed at.
  */
 export const applyProvisioningTemplate = (
@@ -146,7 +161,7 @@ export const applyProvisioningTemplate = (
     const resources = isObject(body.Resources) ? Object.entries(body.Resources) : [];
     let thing: TemplateOutcome["thing"];
     let certificateStatus: TemplateOutcome["certificateStatus"] = "INACTIVE";
-    let policyName: string | undefined;
+    const policyNames: Array<string> = [];
     for (const [id, resource] of resources) {
       if (!isObject(resource)) return fail(`resource ${id} is not an object`);
       const props = isObject(resource.Properties) ? resource.Properties : {};
@@ -182,7 +197,7 @@ export const applyProvisioningTemplate = (
           break;
         }
         case "AWS::IoT::Policy":
-          policyName = evaluate(props.PolicyName, `${id}.PolicyName`);
+          policyNames.push(evaluate(props.PolicyName, `${id}.PolicyName`));
           break;
         default:
           return fail(`resource ${id}: type ${String(resource.Type)} is not understood here`);
@@ -193,7 +208,7 @@ export const applyProvisioningTemplate = (
       isObject(body.DeviceConfiguration) ? body.DeviceConfiguration : {},
     ))
       deviceConfiguration[key] = evaluate(value, `DeviceConfiguration.${key}`);
-    return Either.right({ thing, certificateStatus, policyName, deviceConfiguration });
+    return Either.right({ thing, certificateStatus, policyNames, deviceConfiguration });
   } catch (e) {
     if (e instanceof TemplateFailure) return Either.left(e.reason);
     throw e;

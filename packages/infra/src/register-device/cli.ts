@@ -12,7 +12,8 @@ import {
   RuleName,
 } from "@medusa/domain";
 import { Schema } from "effect";
-import { devicePolicyName, STAGES, type Stage, sensorRuleName } from "../settings.js";
+import { DEVICE_POLICY_PARTS } from "../iot.js";
+import { devicePolicyNames, STAGES, type Stage, sensorRuleName } from "../settings.js";
 import {
   DEFAULT_DEVICE_DIR,
   DEFAULT_PUBLISH_INTERVAL_MS,
@@ -25,12 +26,13 @@ export const USAGE = `Usage: register-device --thing NAME [options]
 
 Registers one device with AWS IoT Core (the account and region of your AWS
 credentials): creates the thing and a certificate, attaches the stack's device
-policy and the thing, and writes the certificate files and a ready
+policies and the thing, and writes the certificate files and a ready
 mqtt_publisher.toml. A failure half-way undoes what was done.
 
   --thing NAME         thing name = device id = MQTT client id (required)
-  --stage dev|prod     which stack's policy to attach (default dev)
-  --policy NAME        the policy by name instead (default medusa-<stage>-device)
+  --stage dev|prod     which stack's policies to attach (default dev)
+  --policy NAME        a policy by name instead, repeated for each (default the stage's three:
+                       medusa-<stage>-device, medusa-<stage>-device-shadow, medusa-<stage>-device-jobs)
   --csr FILE           sign this CSR made on the device: the private key never leaves it
   --out DIR            where to write the files (default ./<thing>)
   --topic-prefix P     the stack's topic prefix (default ${DEFAULT_TOPIC_PREFIX})
@@ -115,7 +117,8 @@ export const parseCommandLine = (
     ...(values.region ? { region: values.region } : {}),
     options: {
       thingName,
-      policyName: values.policy ?? devicePolicyName(stage as Stage),
+      policyNames:
+        values.policy ?? DEVICE_POLICY_PARTS.map((part) => devicePolicyNames(stage as Stage)[part]),
       outDir: resolve(values.out ?? thingName),
       ...(csrPem ? { csrPem } : {}),
       topicPrefix: values["topic-prefix"] ?? DEFAULT_TOPIC_PREFIX,
@@ -138,7 +141,7 @@ const parse = (argv: ReadonlyArray<string>) =>
     options: {
       thing: { type: "string" },
       stage: { type: "string" },
-      policy: { type: "string" },
+      policy: { type: "string", multiple: true },
       csr: { type: "string" },
       out: { type: "string" },
       "topic-prefix": { type: "string" },
@@ -185,7 +188,7 @@ export const main = async (
       [
         "",
         `registered ${r.thingName}${r.thingCreated ? "" : " (existing thing)"}`,
-        `  certificate  ${r.certificateId} (active, policy ${options.policyName})`,
+        `  certificate  ${r.certificateId} (active, policies ${options.policyNames.join(", ")})`,
         `  endpoint     ${r.endpoint}`,
         `  sensor data  ${options.basicIngestRule === null ? `${options.topicPrefix ?? DEFAULT_TOPIC_PREFIX}/${r.thingName}/sensor/data` : `Basic Ingest to rule ${options.basicIngestRule}`}, every ${(options.publishIntervalMs ?? DEFAULT_PUBLISH_INTERVAL_MS) / 1000} s`,
         `  files        ${r.files.join("\n               ")}`,

@@ -54,7 +54,7 @@ import { main, parseCommandLine, UsageError } from "./cli.js";
 import { RegistrationFailed, registerDevice } from "./register-device.js";
 
 const ENDPOINT = "a1b2c3d4e5f6g7-ats.iot.eu-central-1.amazonaws.com";
-const POLICY = "medusa-dev-device";
+const POLICIES = ["medusa-dev-device", "medusa-dev-device-shadow", "medusa-dev-device-jobs"];
 const RULE = "medusa_dev_sensor_data";
 const THING = "medusa-pi-07";
 const arnOf = (id: string) => `arn:aws:iot:eu-central-1:123456789012:cert/${id}`;
@@ -70,11 +70,13 @@ class FakeIot {
     string,
     { status: "ACTIVE" | "INACTIVE"; policies: Set<string>; things: Set<string> }
   >();
-  readonly policies = new Set([POLICY]);
+  readonly policies = new Set(POLICIES);
+  /** The policies DetachPolicy was called for, in order. */
+  readonly detached: Array<string> = [];
   /** Topic rules by name: whether each is disabled. */
   readonly rules = new Map([[RULE, false]]);
   readonly calls: Array<string> = [];
-  /** Command name → how it fails (once per listed entry). */
+  /** Command name, or `name#n` for its n-th call only → how it fails (once per listed entry). */
   readonly failAt = new Map<string, "before" | "after">();
   /** Deletes refused as "still attached" this many times first (propagation delay). */
   conflictsOnDelete = 0;
@@ -87,16 +89,18 @@ class FakeIot {
       <I, O>(name: string, f: (input: I) => O) =>
       async (input: I): Promise<O> => {
         this.calls.push(name);
-        const when = this.failAt.get(name);
+        const nth = `${name}#${this.calls.filter((c) => c === name).length}`;
+        const key = this.failAt.has(nth) ? nth : name;
+        const when = this.failAt.get(key);
         if (when === "before") {
-          this.failAt.delete(name);
+          this.failAt.delete(key);
           throw Object.assign(new Error(`injected failure at ${name}`), {
             name: "ThrottlingException",
           });
         }
         const out = f(input);
         if (when === "after") {
-          this.failAt.delete(name);
+          this.failAt.delete(key);
           throw Object.assign(new Error(`lost answer of ${name}`), { name: "TimeoutError" });
         }
         return out;
@@ -185,6 +189,7 @@ class FakeIot {
     );
     mock.on(DetachPolicyCommand).callsFake(
       guard("DetachPolicy", (i: DetachPolicyCommandInput) => {
+        this.detached.push(i.policyName ?? "");
         cert(idOf(i.target)).policies.delete(i.policyName ?? "");
         return {};
       }),
@@ -265,7 +270,7 @@ const register = (extra: Partial<Parameters<typeof registerDevice>[1]> = {}) =>
     iot.client,
     {
       thingName: THING,
-      policyName: POLICY,
+      policyNames: POLICIES,
       basicIngestRule: RULE,
       outDir: out,
       location: "ward 3, bed 12",
@@ -290,17 +295,21 @@ const loadWritten = () => {
 const SUCCESS_STEPS = [
   "DescribeEndpoint",
   "GetPolicy",
+  "GetPolicy",
+  "GetPolicy",
   "GetTopicRule",
   "DescribeThing",
   "CreateThing",
   "CreateKeysAndCertificate",
+  "AttachPolicy",
+  "AttachPolicy",
   "AttachPolicy",
   "AttachThingPrincipal",
   "UpdateCertificate",
 ];
 
 describe("registerDevice", () => {
-  it("creates the thing and an inactive certificate, attaches both, writes the files, then activates", async () => {
+  it("creates the thing and an inactive certificate, attaches every device policy and the thing, writes the files, then activates", async () => {
     const r = await register();
     expect(iot.calls).toEqual(SUCCESS_STEPS);
     expect(r).toMatchObject({ thingName: THING, thingCreated: true, endpoint: ENDPOINT });
@@ -308,7 +317,7 @@ describe("registerDevice", () => {
     expect(id).toBe(r.certificateId);
     expect(iot.certificates.get(r.certificateId)).toEqual({
       status: "ACTIVE",
-      policies: new Set([POLICY]),
+      policies: new Set(POLICIES),
       things: new Set([THING]),
     });
     expect(readdirSync(out).sort()).toEqual(
@@ -364,7 +373,13 @@ describe("registerDevice", () => {
     await expect(register({ basicIngestRule: "medusa_prod_sensor_data" })).rejects.toThrow(
       /no IoT rule medusa_prod_sensor_data.*deploy the stack first.*--plain-topic/,
     );
-    expect(iot.calls).toEqual(["DescribeEndpoint", "GetPolicy", "GetTopicRule"]);
+    expect(iot.calls).toEqual([
+      "DescribeEndpoint",
+      "GetPolicy",
+      "GetPolicy",
+      "GetPolicy",
+      "GetTopicRule",
+    ]);
     expect(iot.things.size + iot.certificates.size).toBe(0);
     iot.rules.set(RULE, true);
     await register();
@@ -402,10 +417,15 @@ describe("registerDevice", () => {
 
   // The heart of it: wherever it stops, nothing it made is left behind, and no certificate is active.
   const failurePoints = [
-    ...SUCCESS_STEPS.map((s) => [s, "before"] as const),
+    ...[...new Set(SUCCESS_STEPS)].map((s) => [s, "before"] as const),
     ["UpdateCertificate", "after"] as const,
     ["CreateThing", "after"] as const,
     ["AttachPolicy", "after"] as const,
+    // The second and third policy: the ones attached before are detached too.
+    ["GetPolicy#3", "before"] as const,
+    ["AttachPolicy#2", "before"] as const,
+    ["AttachPolicy#3", "before"] as const,
+    ["AttachPolicy#3", "after"] as const,
     ["AttachThingPrincipal", "after"] as const,
   ];
   it.each(failurePoints)(
@@ -417,7 +437,7 @@ describe("registerDevice", () => {
         (e: unknown) => e,
       );
       expect(error).toBeInstanceOf(RegistrationFailed);
-      expect((error as RegistrationFailed).step).toContain(step);
+      expect((error as RegistrationFailed).step).toContain(step.split("#")[0]);
       expect((error as RegistrationFailed).leftover).toEqual([]);
       expect(iot.active()).toEqual([]);
       expect(iot.certificates.size).toBe(0);
@@ -455,13 +475,44 @@ describe("registerDevice", () => {
     expect([...iot.certificates.values()].map((c) => c.status)).toEqual(["INACTIVE"]);
   });
 
-  it("stops before creating anything when the policy is missing or the thing name is bad", async () => {
-    await expect(register({ policyName: "medusa-prod-device" })).rejects.toThrow(
+  it("detaches every policy it attached when a later step fails", async () => {
+    iot.failAt.set("AttachThingPrincipal", "before");
+    await expect(register()).rejects.toThrow(RegistrationFailed);
+    expect([...iot.detached].sort()).toEqual([...POLICIES].sort());
+    expect(iot.certificates.size).toBe(0);
+  });
+
+  it("a failure at the third policy detaches the first two and the third (its answer may be lost)", async () => {
+    iot.failAt.set("AttachPolicy#3", "after");
+    const error = (await register().catch((e: unknown) => e)) as RegistrationFailed;
+    expect(error.step).toBe(`AttachPolicy ${POLICIES[2]}`);
+    // Newest first.
+    expect(iot.detached).toEqual([...POLICIES].reverse());
+    expect(error.leftover).toEqual([]);
+  });
+
+  it("stops before creating anything when a policy is missing or the thing name is bad", async () => {
+    await expect(register({ policyNames: ["medusa-prod-device"] })).rejects.toThrow(
       /no IoT policy medusa-prod-device.*deploy the stack first/,
     );
     expect(iot.calls).toEqual(["DescribeEndpoint", "GetPolicy"]);
+    // The stack of an older version, with the device policy only: the shadow's and jobs' are missing.
+    iot.policies.delete("medusa-dev-device-shadow");
+    await expect(register()).rejects.toThrow(/no IoT policy medusa-dev-device-shadow/);
+    expect(iot.calls).toEqual([
+      "DescribeEndpoint",
+      "GetPolicy",
+      "DescribeEndpoint",
+      "GetPolicy",
+      "GetPolicy",
+    ]);
+    expect(iot.things.size + iot.certificates.size).toBe(0);
     await expect(register({ thingName: "medusa/pi" })).rejects.toThrow(/thing name/);
-    expect(iot.calls).toHaveLength(2);
+    await expect(register({ policyNames: [] })).rejects.toThrow(/at least one/);
+    await expect(
+      register({ policyNames: [POLICIES[0] as string, POLICIES[0] as string] }),
+    ).rejects.toThrow(/named twice/);
+    expect(iot.calls).toHaveLength(5);
   });
 
   it("never overwrites a key already written unless told to", async () => {
@@ -493,7 +544,7 @@ describe("the command line", () => {
       region: "eu-central-1",
       options: {
         thingName: THING,
-        policyName: "medusa-prod-device",
+        policyNames: ["medusa-prod-device", "medusa-prod-device-shadow", "medusa-prod-device-jobs"],
         topicPrefix: "medusa",
         sampleRateHz: 10,
         // New configurations: Basic Ingest to the stage's rule, one message every 10 s.
@@ -509,6 +560,7 @@ describe("the command line", () => {
     };
     expect(options([]).basicIngestRule).toBe(RULE);
     expect(options(["--plain-topic"]).basicIngestRule).toBeNull();
+    expect(options(["--policy", "a", "--policy", "b"]).policyNames).toEqual(["a", "b"]);
     expect(options(["--basic-ingest-rule", "clinic_rule"]).basicIngestRule).toBe("clinic_rule");
     expect(options(["--publish-interval-ms", "1000"]).publishIntervalMs).toBe(1_000);
   });

@@ -28,8 +28,11 @@ import { AMAZON_ROOT_CA_1_PEM } from "./amazon-root-ca.js";
 export interface RegisterDeviceOptions {
   /** The device id: thing name, MQTT client id and topic segment. */
   readonly thingName: string;
-  /** The stack's device policy (`medusa-<stage>-device`). */
-  readonly policyName: string;
+  /**
+   * The stack's device policies (`devicePolicyNames(stage)`: `medusa-<stage>-device`,
+   * `-device-shadow`, `-device-jobs`), every one attached to the certificate.
+   */
+  readonly policyNames: ReadonlyArray<string>;
   /** Where the files are written on this machine. */
   readonly outDir: string;
   /**
@@ -145,7 +148,7 @@ const retryWhileAttached = async (
 
 /**
  * Registers one device with AWS IoT Core: thing, certificate (created
- * inactive), policy and thing attached, files written, and only then the
+ * inactive), every policy and the thing attached, files written, and only then the
  * certificate activated. A failure at any step undoes what was done, newest
  * first, so no certificate is ever left active without its files — and a
  * certificate that cannot be removed is at worst left inactive.
@@ -155,10 +158,13 @@ export const registerDevice = async (
   options: RegisterDeviceOptions,
   deps: RegisterDeviceDeps = {},
 ): Promise<Registration> => {
-  const { thingName, policyName, outDir } = options;
+  const { thingName, policyNames, outDir } = options;
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const log = deps.log ?? (() => {});
+  if (policyNames.length === 0) throw new Error("name at least one IoT policy to attach");
+  if (new Set(policyNames).size !== policyNames.length)
+    throw new Error(`IoT policies named twice: ${policyNames.join(", ")}`);
   if (!isDeviceId(thingName))
     throw new Error(
       `thing name "${thingName}": 1-128 characters of [a-zA-Z0-9:_-] (it is also the MQTT client id and a topic level)`,
@@ -191,15 +197,18 @@ export const registerDevice = async (
       if (!out.endpointAddress) throw new Error("IoT returned no data endpoint");
       return out.endpointAddress;
     });
-    await attempt("GetPolicy", () =>
-      iot.send(new GetPolicyCommand({ policyName })).catch((e: unknown) => {
-        if (isNotFound(e))
-          throw new Error(
-            `no IoT policy ${policyName} in this account and region: deploy the stack first, or name the stage's policy`,
-          );
-        throw e;
-      }),
-    );
+    // Every policy, before anything is made: a device missing one would connect without
+    // its shadow or jobs.
+    for (const policyName of policyNames)
+      await attempt(`GetPolicy ${policyName}`, () =>
+        iot.send(new GetPolicyCommand({ policyName })).catch((e: unknown) => {
+          if (isNotFound(e))
+            throw new Error(
+              `no IoT policy ${policyName} in this account and region: deploy the stack first, or name the stage's policies`,
+            );
+          throw e;
+        }),
+      );
 
     const rule = options.basicIngestRule;
     if (rule !== null) {
@@ -278,14 +287,18 @@ export const registerDevice = async (
         retryWhileAttached(sleep, () => iot.send(new DeleteCertificateCommand({ certificateId }))),
     });
 
-    undo.push({
-      what: `aws iot detach-policy --policy-name ${policyName} --target ${certificateArn}`,
-      run: () =>
-        unlessGone(iot.send(new DetachPolicyCommand({ policyName, target: certificateArn }))),
-    });
-    await attempt("AttachPolicy", () =>
-      iot.send(new AttachPolicyCommand({ policyName, target: certificateArn })),
-    );
+    // Each attachment has its own undo, registered before it: a failure at the second
+    // detaches the first (and the second, whose answer may have been lost).
+    for (const policyName of policyNames) {
+      undo.push({
+        what: `aws iot detach-policy --policy-name ${policyName} --target ${certificateArn}`,
+        run: () =>
+          unlessGone(iot.send(new DetachPolicyCommand({ policyName, target: certificateArn }))),
+      });
+      await attempt(`AttachPolicy ${policyName}`, () =>
+        iot.send(new AttachPolicyCommand({ policyName, target: certificateArn })),
+      );
+    }
 
     undo.push({
       what: `aws iot detach-thing-principal --thing-name ${thingName} --principal ${certificateArn}`,
