@@ -13,13 +13,15 @@ import { eventually, sleep, testFolder, writeConfig } from "./testing/testbed.js
 // it again after every exit, is played by `supervise`), the job comes from the local broker's
 // AWS IoT Jobs emulation, its bundle URL a presigned GET of the local S3 bucket server (TLS with
 // the development CA), presigned by the Jobs service when it delivers the document.
-const IDS = ["pi-u1", "pi-u2", "pi-u3", "pi-u4", "pi-u5", "pi-u6"];
+const IDS = ["pi-u1", "pi-u2", "pi-u3", "pi-u4", "pi-u5", "pi-u6", "pi-u7"];
 const BUCKET = "medusa-test-agent-bundles";
 let folder: Awaited<ReturnType<typeof testFolder>>;
 let broker: LocalBroker;
 let bucket: BucketServer;
 /** How far the bucket server's clock is ahead of the signer's (an expired URL). */
 let bucketSkewMs = 0;
+/** Awaited before the bucket serves an object. */
+let beforeServe: ((object: { bucket: string; key: string }) => unknown) | undefined;
 let launcher = "";
 let v1 = "";
 let v2 = Buffer.alloc(0);
@@ -33,6 +35,7 @@ beforeAll(async () => {
     credentials: { accessKeyId: "AKIDUPDATETEST", secretAccessKey: "update-test-secret" },
     region: "local",
     now: () => Date.now() + bucketSkewMs,
+    onServe: (object) => beforeServe?.(object),
   });
   broker = await startLocalBroker({
     port: 0,
@@ -277,6 +280,55 @@ describe("agent.update through the launcher", () => {
       expect(existsSync(previousPath(installed))).toBe(false);
       expect(device.exits).toEqual([]);
     } finally {
+      await device.stop();
+    }
+  }, 90_000);
+
+  it("an update with a stale expectedVersion is answered VersionMismatch by the emulation; the agent gets the execution afresh and carries on to SUCCEEDED", async () => {
+    const { installed, config } = install("pi-u7");
+    const requests: Array<string> = [];
+    const onPublish = (packet: { topic: string }) => {
+      const m = /^\$aws\/things\/pi-u7\/jobs\/update-mismatch\/(update|get)$/.exec(packet.topic);
+      if (m?.[1]) requests.push(m[1]);
+    };
+    broker.aedes.on("publish", onPublish);
+    const rejectedBefore = broker.jobs?.stats().rejected ?? 0;
+    // Another writer moves the execution's version while the agent downloads (as a second
+    // instance of the agent would): the agent's next update carries a stale expectedVersion.
+    beforeServe = async ({ key }) => {
+      if (!key.includes("update-mismatch")) return;
+      beforeServe = undefined;
+      const found = broker.jobs?.describeJobExecution("update-mismatch", "pi-u7");
+      expect(found?.ok && found.value.execution.status).toBe("IN_PROGRESS");
+      broker.jobs?.handleRequest(
+        "$aws/things/pi-u7/jobs/update-mismatch/update",
+        JSON.stringify({
+          status: "IN_PROGRESS",
+          statusDetails: { note: "another writer" },
+          expectedVersion: found?.ok ? found.value.execution.versionNumber : undefined,
+        }),
+      );
+      await sleep(300);
+    };
+    const device = supervise(installed, config);
+    try {
+      await offer("pi-u7", "update-mismatch", "0.2.0", v2);
+      await eventually(
+        () => execution("pi-u7", "update-mismatch")?.status === "SUCCEEDED",
+        "update-mismatch SUCCEEDED",
+        60_000,
+      );
+      expect(execution("pi-u7", "update-mismatch")?.statusDetails).toMatchObject({
+        version: "0.2.0",
+      });
+      expect(readFileSync(installed).equals(v2)).toBe(true);
+      expect(broker.jobs?.stats().rejected ?? 0).toBeGreaterThan(rejectedBefore);
+      // After the download: the refused update, a fresh get, the same update again.
+      const afterDownload = requests.slice(requests.indexOf("get") - 1);
+      expect(afterDownload.slice(0, 3)).toEqual(["update", "get", "update"]);
+    } finally {
+      beforeServe = undefined;
+      broker.aedes.off("publish", onPublish);
       await device.stop();
     }
   }, 90_000);

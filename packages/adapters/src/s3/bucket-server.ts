@@ -28,6 +28,8 @@ export interface BucketServerOptions {
   /** The server's clock (epoch ms) for expiry; the signer's is `presign`'s `now`. */
   readonly now?: () => number;
   readonly log?: (entry: Record<string, unknown>) => void;
+  /** Awaited before an object is served to an accepted GET (measurements, or a test's observation point). */
+  readonly onServe?: (object: { readonly bucket: string; readonly key: string }) => unknown;
 }
 
 export interface BucketServer {
@@ -152,16 +154,25 @@ export const startBucketServer = async (options: BucketServerOptions): Promise<B
           { status: 404, code: "NoSuchKey", message: "The specified key does not exist." },
           [["Key", key]],
         );
-      counts.served++;
-      res.writeHead(200, {
-        "content-type": "application/octet-stream",
-        "content-length": bytes.length,
-        etag: `"${createHash("md5").update(bytes).digest("hex")}"`,
-        "last-modified": new Date(modified).toUTCString(),
-        "accept-ranges": "none",
-        "x-amz-request-id": requestId,
-      });
-      res.end(req.method === "HEAD" ? undefined : bytes);
+      const found = bytes;
+      const serve = () => {
+        counts.served++;
+        res.writeHead(200, {
+          "content-type": "application/octet-stream",
+          "content-length": found.length,
+          etag: `"${createHash("md5").update(found).digest("hex")}"`,
+          "last-modified": new Date(modified).toUTCString(),
+          "accept-ranges": "none",
+          "x-amz-request-id": requestId,
+        });
+        res.end(req.method === "HEAD" ? undefined : found);
+      };
+      if (options.onServe === undefined) return serve();
+      Promise.resolve()
+        .then(() => options.onServe?.({ bucket, key }))
+        .then(serve, (e: unknown) =>
+          refuse({ status: 500, code: "InternalError", message: `onServe failed: ${String(e)}` }),
+        );
     },
   );
   await new Promise<void>((ready, fail) => {
