@@ -46,6 +46,13 @@ export const bundleLauncher = async ({
 };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await bundle();
+  // `--agent-version V`: a bundle that reports V (an agent.update to try in the local stack).
+  const at = process.argv.indexOf("--agent-version");
+  const version = at > 0 ? process.argv[at + 1] : undefined;
+  if (at > 0 && !/^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$/.test(version ?? "")) {
+    console.error("--agent-version V: 1-64 characters of [0-9A-Za-z.+-]");
+    process.exit(2);
+  }
+  await bundle(version === undefined ? {} : { version });
   await bundleLauncher();
 }

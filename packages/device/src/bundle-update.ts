@@ -149,8 +149,18 @@ export const downloadBundle = (url: string, options: DownloadOptions): Promise<B
     const req = request(target, { method: "GET", ca, timeout: options.timeoutMs }, (res) => {
       const status = res.statusCode ?? 0;
       if (status !== 200) {
-        res.resume();
-        return fail(`HTTP ${status}`);
+        // S3 says why in an XML error document (`<Code>`, `<Message>`): kept in the reason.
+        const head: Array<Buffer> = [];
+        let kept = 0;
+        res.on("data", (chunk: Buffer) => {
+          if (kept < 4096) head.push(chunk);
+          kept += chunk.length;
+        });
+        res.on("error", () => fail(`HTTP ${status}`));
+        res.on("end", () =>
+          fail(`HTTP ${status}${s3ErrorOf(Buffer.concat(head).toString("utf8"))}`),
+        );
+        return;
       }
       const declared = Number(res.headers["content-length"] ?? Number.NaN);
       if (declared > options.maxBytes)
@@ -175,6 +185,13 @@ export const downloadBundle = (url: string, options: DownloadOptions): Promise<B
     req.on("timeout", () => fail("the server stopped answering"));
     req.end();
   });
+
+/** ` AccessDenied: Request has expired` from S3's error document, or nothing. */
+const s3ErrorOf = (xml: string): string => {
+  const code = /<Code>([^<]{1,100})<\/Code>/.exec(xml)?.[1];
+  const message = /<Message>([^<]{1,300})<\/Message>/.exec(xml)?.[1];
+  return code === undefined ? "" : ` ${code}${message === undefined ? "" : `: ${message}`}`;
+};
 
 export const sha256Hex = (bytes: Uint8Array): string =>
   createHash("sha256").update(bytes).digest("hex");

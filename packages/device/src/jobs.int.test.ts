@@ -113,28 +113,6 @@ describe("the agent's Jobs client", () => {
     }
   });
 
-  it("recovers a VersionMismatch with a fresh {jobId}/get and updates with the new version", async () => {
-    const { config } = writeConfig(folder.dir, folder.certs, "pi-j3", broker.port);
-    jobs.mismatchOnce.add("mm-1");
-    await jobs.createJob("pi-j3", "mm-1", {
-      operation: "config.set",
-      settings: { publish: { interval_ms: 500 } },
-    });
-    const device = await startDevice(config, fast);
-    try {
-      await eventually(() => statusOf("pi-j3", "mm-1") === "SUCCEEDED", "mm-1 SUCCEEDED");
-      const topics = jobs.requests
-        .filter((r) => r.topic.includes("/mm-1/"))
-        .map((r) => r.topic.split("/").slice(-2).join("/"));
-      expect(topics).toEqual(["mm-1/update", "mm-1/get", "mm-1/update"]);
-      const updates = jobs.requests.filter((r) => r.topic.endsWith("/mm-1/update"));
-      expect(updates.map((u) => u.body.expectedVersion)).toEqual([2, 3]);
-      expect(device.agent.stats().jobs?.mismatches).toBe(1);
-    } finally {
-      await device.stop();
-    }
-  });
-
   it("agent.restart: restarts, then reports SUCCEEDED from the restarted agent; a restart in the middle of a job resumes it", async () => {
     const { config } = writeConfig(folder.dir, folder.certs, "pi-j4", broker.port);
     let device: RunningDevice | undefined;

@@ -212,6 +212,8 @@ describe("with no simulated devices and every port 0, and a device of your own",
         basicIngestRule: "medusa_local_sensor_data",
       },
       outbox: { path: join(out, "outbox") },
+      // agent.update's download trusts the stack's CA, which signs the bundle bucket's certificate.
+      jobs: { updateCaFile: join(out, "ca.pem") },
       warnings: [],
     });
   });

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { InvalidBundle, putBundle } from "./bundles.js";
 import { InvalidClaimRequest, issueClaim, issuedClaimReport } from "./issue-claim.js";
 import { InvalidDeviceId, issueDevice, issuedReport, shellWord } from "./issue-device.js";
 import { type Stack, StartAborted, startStack } from "./stack.js";
@@ -8,6 +9,7 @@ import { reportParked } from "./status.js";
 const USAGE = `usage: medusa-stack [options]
        medusa-stack issue-device ID [--out DIR] [--dir PATH] [--mqtt-port P] [--host H]
        medusa-stack issue-claim --batch NAME [--serial S] [--out DIR] [--dir PATH] [--mqtt-port P] [--host H]
+       medusa-stack put-bundle FILE [--key K] [--version V] [--dir PATH]
 
 Runs MeDUSA Link on this machine: DynamoDB Local, a TLS MQTT broker, ingest,
 the API and simulated devices. Data and certificates are kept in --dir.
@@ -18,6 +20,7 @@ A port of 0 takes a free one (the report says which).
   --api-port PORT       the API (default 8080)
   --mqtt-port PORT      MQTT over TLS (default 8883)
   --dynamo-port PORT    DynamoDB Local (default 8000)
+  --bundle-port PORT    the agent-bundle bucket's presigned GETs over TLS (default: any free port)
   --plain-mqtt-port P   also a plain MQTT listener on 127.0.0.1 for local tools (off by default)
   --gap-seconds S       an assigned device silent this long gets a data-gap alert (default 600)
   --gap-check-seconds S how often the gap detector runs (default a tenth of the gap, 1 to 30)
@@ -31,7 +34,24 @@ to --out; prints a mosquitto_pub line and the agent command. Starts nothing.
 
 issue-claim --batch NAME: the claim certificate of a production batch from the
 development CA (held to the claim policy by the broker), with the CA and an
-agent configuration that provisions itself on first boot, written to --out.`;
+agent configuration that provisions itself on first boot, written to --out.
+
+put-bundle FILE: puts an agent bundle into the stack's agent-bundle bucket and
+prints its key, its sha256 and the agent.update job that installs it.`;
+
+const PUT_BUNDLE_USAGE = `usage: medusa-stack put-bundle FILE [options]
+
+Puts the one-file agent bundle FILE (pnpm --filter @medusa/device bundle) into
+the local stack's agent-bundle bucket (medusa-local-agent-bundles, a folder
+under --dir; a running stack serves it at once) and prints its key, its sha256
+and the agent.update job that installs it: the API's request, and the job
+document AWS IoT Jobs delivers, whose presigned-URL placeholder becomes a
+presigned GET of the bucket each time a device gets the document.
+
+  --key K               its key in the bucket (default agent/VERSION/FILE-NAME)
+  --version V           its version (default: asked of the bundle, node FILE --version)
+  --dir PATH            the stack's data folder (default .medusa)
+  --help`;
 
 const CLAIM_USAGE = `usage: medusa-stack issue-claim --batch NAME [options]
 
@@ -103,6 +123,7 @@ export const main = async (
 ): Promise<number> => {
   if (argv[0] === "issue-device") return issueDeviceCommand(argv.slice(1));
   if (argv[0] === "issue-claim") return issueClaimCommand(argv.slice(1));
+  if (argv[0] === "put-bundle") return putBundleCommand(argv.slice(1));
   let values: ReturnType<typeof parse>["values"];
   const parse = (args: Array<string>) =>
     parseArgs({
@@ -114,6 +135,7 @@ export const main = async (
         "api-port": { type: "string" },
         "mqtt-port": { type: "string" },
         "dynamo-port": { type: "string" },
+        "bundle-port": { type: "string" },
         "plain-mqtt-port": { type: "string" },
         "gap-seconds": { type: "string" },
         "gap-check-seconds": { type: "string" },
@@ -135,6 +157,9 @@ export const main = async (
       apiPort: int(values["api-port"], "api-port", 8080),
       mqttPort: int(values["mqtt-port"], "mqtt-port", 8883),
       dynamoPort: int(values["dynamo-port"], "dynamo-port", 8000),
+      ...(values["bundle-port"] !== undefined
+        ? { bundlePort: int(values["bundle-port"], "bundle-port", 0) }
+        : {}),
       ...(values["plain-mqtt-port"] !== undefined
         ? { plainMqttPort: int(values["plain-mqtt-port"], "plain-mqtt-port", 1883) }
         : {}),
@@ -201,6 +226,7 @@ Ready in ${((Date.now() - started) / 1000).toFixed(1)} s.
   API          ${stack.apiUrl}  (OpenAPI at ${stack.apiUrl}/openapi.json)
   MQTT (TLS)   mqtts://127.0.0.1:${stack.mqttPort}  (certificates in ${stack.dir}/certs)${stack.plainMqttPort ? `\n  MQTT plain   mqtt://127.0.0.1:${stack.plainMqttPort}` : ""}
   DynamoDB     ${stack.dynamoEndpoint}  (data in ${stack.dir}/dynamodb)
+  Bundles      ${stack.bundles.url}  (agent-bundle bucket in ${stack.dir}/buckets; npm start -- put-bundle FILE)
   Devices      ${stack.deviceIds.length > 0 ? stack.deviceIds.join(", ") : "(none)"}
 
 A clinician token (development secret, valid 12 h):
@@ -228,6 +254,62 @@ Ctrl-C stops everything.`);
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+  }
+};
+
+/** `medusa-stack put-bundle FILE …`: the bundle into the local bucket, and the job that installs it. */
+const putBundleCommand = async (argv: ReadonlyArray<string>): Promise<number> => {
+  let input: Parameters<typeof putBundle>[0];
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: true,
+      options: {
+        key: { type: "string" },
+        version: { type: "string" },
+        dir: { type: "string" },
+        help: { type: "boolean" },
+      },
+    });
+    if (values.help) {
+      console.log(PUT_BUNDLE_USAGE);
+      return 0;
+    }
+    const [file, ...more] = positionals;
+    if (file === undefined || more.length > 0)
+      throw new RangeError("give exactly one bundle file, e.g. put-bundle dist/medusa-device.mjs");
+    input = {
+      file: resolve(file),
+      dir: resolve(values.dir ?? ".medusa"),
+      ...(values.key !== undefined ? { key: values.key } : {}),
+      ...(values.version !== undefined ? { version: values.version } : {}),
+    };
+  } catch (e) {
+    console.error(
+      `medusa-stack put-bundle: ${e instanceof Error ? e.message : String(e)}\n\n${PUT_BUNDLE_USAGE}`,
+    );
+    return 2;
+  }
+  try {
+    const put = putBundle(input);
+    console.log(`put ${input.file} (${put.size} bytes) as s3://${put.bucket}/${put.key}
+
+  key      ${put.key}
+  sha256   ${put.sha256}
+  version  ${put.version}
+
+Run the update on a device (a clinician's token, see npm start's output):
+  curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+    http://127.0.0.1:8080/api/devices/DEVICE_ID/jobs \\
+    -d '${JSON.stringify(put.jobRequest)}'
+
+The job document AWS IoT Jobs keeps (its URL presigned for each delivery):
+  ${JSON.stringify(put.jobDocument)}`);
+    return 0;
+  } catch (e) {
+    console.error(`medusa-stack put-bundle: ${e instanceof Error ? e.message : String(e)}`);
+    return e instanceof InvalidBundle ? 2 : 1;
   }
 };
 

@@ -96,6 +96,10 @@ ${options.basicIngestRule === undefined ? "" : `basic_ingest_rule = "${options.b
 [outbox]
 path = ${JSON.stringify(files.outbox)}
 durability = "${options.durability}"
+
+[jobs]
+# agent.update (run by medusa-launcher) downloads from the stack's bundle bucket, whose certificate this CA signs.
+update_ca_file = ${JSON.stringify(files.ca)}
 ${provisioning}`;
 };
 

@@ -3,6 +3,13 @@
  * the end-to-end test and the stack benchmark. It composes the other packages
  * and holds no business rules.
  */
+export {
+  AGENT_BUNDLE_BUCKET,
+  InvalidBundle,
+  type PutBundle,
+  type PutBundleInput,
+  putBundle,
+} from "./bundles.js";
 export { curlExamples, main } from "./cli.js";
 export type { BrokerMessage } from "./failures-file.js";
 export { deviceConfig, simulatedDeviceIds } from "./fleet.js";

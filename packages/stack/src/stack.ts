@@ -29,6 +29,7 @@ import {
   startLocalBroker,
   startShadowDataPlane,
 } from "@medusa/adapters/broker";
+import { type BucketServer, startBucketServer } from "@medusa/adapters/s3";
 import { type DynamoLocal, portTaken, startDynamoLocal } from "@medusa/adapters/testing";
 import { clinicTimeZone, createApp, cursorKeyFrom, jwtAuth, withConsole } from "@medusa/api";
 import { signToken } from "@medusa/api/testing";
@@ -43,6 +44,7 @@ import {
 } from "@medusa/domain";
 import { servicesLayer } from "@medusa/lambda";
 import { Layer, ManagedRuntime } from "effect";
+import { AGENT_BUNDLE_BUCKET, bucketsDir, LOCAL_S3_REGION, presignCredentials } from "./bundles.js";
 import { ensurePrivateDir, tightenTree } from "./data-dir.js";
 import { deviceConfig, simulatedDeviceIds } from "./fleet.js";
 import { type FleetStatus, type FleetStatusOptions, startFleetStatus } from "./fleet-status.js";
@@ -77,6 +79,13 @@ export interface StackOptions {
   readonly apiPort?: number;
   readonly mqttPort?: number;
   readonly dynamoPort?: number;
+  /** The agent-bundle bucket's presigned GETs over TLS (any free port unless given). */
+  readonly bundlePort?: number;
+  /**
+   * How long the presigned bundle URL of an agent.update job is valid (60-3600 s;
+   * 3600, CreateJob's default, unless given).
+   */
+  readonly presignExpiresInSec?: number;
   /** A plain (no TLS) MQTT listener on 127.0.0.1 for local tools, with service rights. Off unless given. */
   readonly plainMqttPort?: number;
   readonly topicPrefix?: string;
@@ -116,6 +125,11 @@ export interface Stack {
   readonly mqttPort: number;
   readonly plainMqttPort: number | undefined;
   readonly dynamoEndpoint: string;
+  /**
+   * The agent-bundle bucket (`AGENT_BUNDLE_BUCKET`, files under `{dir}/buckets/`),
+   * served to the presigned URLs the Jobs service puts in agent.update documents.
+   */
+  readonly bundles: BucketServer;
   readonly topicPrefix: string;
   /** The ingest's rule: devices may send sensor data to `$aws/rules/{it}/{prefix}/{id}/sensor/data`. */
   readonly basicIngestRule: string;
@@ -211,6 +225,8 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
   await ensureFree(dynamoPort, "--dynamo-port", "DynamoDB Local");
   await ensureFree(mqttPort, "--mqtt-port", "MQTT over TLS");
   await ensureFree(apiPort, "--api-port", "the API");
+  if (options.bundlePort !== undefined)
+    await ensureFree(options.bundlePort, "--bundle-port", "the agent-bundle bucket");
   if (options.plainMqttPort !== undefined)
     await ensureFree(options.plainMqttPort, "--plain-mqtt-port", "plain MQTT");
 
@@ -288,6 +304,23 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
     progress(`development certificates in ${join(dir, "certs")} (${Date.now() - t} ms)`);
     proceed();
 
+    // The agent-bundle bucket, read as S3 is through presigned URLs, over TLS with the
+    // development CA that agents already trust.
+    const bundles = await startBucketServer({
+      root: bucketsDir(dir),
+      tls: certs.server,
+      buckets: [AGENT_BUNDLE_BUCKET],
+      credentials: presignCredentials(dir),
+      region: LOCAL_S3_REGION,
+      ...(options.bundlePort !== undefined ? { port: options.bundlePort } : {}),
+      log: (entry) => log({ component: "s3", ...entry }),
+    });
+    cleanup.push(() => bundles.close());
+    progress(
+      `agent bundles in ${join(bucketsDir(dir), AGENT_BUNDLE_BUCKET)}, presigned GETs on ${bundles.url}`,
+    );
+    proceed();
+
     // AWS IoT's certificate and thing registry: what fleet provisioning made survives restarts.
     const registry = createCertificateRegistry({ file: join(dir, "iot-registry.json") });
 
@@ -307,9 +340,12 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
           log: (entry) => log({ component: "shadow", ...entry }),
         }),
       },
-      // AWS IoT Jobs, kept across restarts too. No presigned-URL resolver yet: an
-      // agent.update job (its bundle behind an S3 placeholder) is refused with that reason.
-      jobs: { persistence: fileJobsPersistence(join(dir, "jobs.json")) },
+      // AWS IoT Jobs, kept across restarts too; an agent.update's bundle placeholder is
+      // presigned on the bundle bucket's server each time the document is delivered.
+      jobs: {
+        persistence: fileJobsPersistence(join(dir, "jobs.json")),
+        resolvePresignedUrl: (s3Url, context) => bundles.resolvePresignedUrl(s3Url, context),
+      },
       ...(options.plainMqttPort !== undefined
         ? { plainListener: { port: options.plainMqttPort } }
         : {}),
@@ -362,8 +398,11 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       endpoint: jobsPlane.url,
       region: "local",
       credentials: localCredentials,
-      bundleBucket: "medusa-local-agent-bundles",
+      bundleBucket: AGENT_BUNDLE_BUCKET,
       presignRoleArn: "arn:aws:iam::000000000000:role/medusa-local-jobs-presign",
+      ...(options.presignExpiresInSec !== undefined
+        ? { presignExpiresInSec: options.presignExpiresInSec }
+        : {}),
     });
     cleanup.push(async () => iotJobs.close());
     progress(`AWS IoT Jobs on $aws/things/{id}/jobs/… and its control plane at ${jobsPlane.url}`);
@@ -484,6 +523,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       mqttPort: broker.port,
       plainMqttPort: broker.plainPort,
       dynamoEndpoint: dynamo.endpoint,
+      bundles,
       topicPrefix: prefix,
       basicIngestRule: INGEST_RULE_NAME,
       token,

@@ -1,7 +1,8 @@
 // A scripted AWS IoT Jobs responder for the agent's tests: a cloud client on the local broker that
 // answers the device's Jobs requests with the payloads and error codes AWS documents
 // (https://docs.aws.amazon.com/iot/latest/developerguide/jobs-mqtt-api.html). Not the emulation:
-// a small, controllable stand-in (queue jobs, force a VersionMismatch, see every request).
+// a small, controllable stand-in (queue jobs, go silent, see every request). A VersionMismatch
+// is the emulation's to give (update.int.test.ts).
 import { X509Certificate } from "node:crypto";
 import type { DevCertFiles, RegisteredPrincipal } from "@medusa/adapters/broker";
 import type { MqttConnectionService } from "@medusa/adapters/mqtt";
@@ -59,8 +60,6 @@ export const startJobsResponder = async (certs: DevCertFiles, port: number) => {
   await eventually(() => cloud.connected, "the Jobs responder connected");
   const executions = new Map<string, Array<TestExecution>>();
   const requests: Array<{ topic: string; body: Record<string, unknown> }> = [];
-  /** Updates of these job ids are refused once with VersionMismatch (another writer moved the version). */
-  const mismatchOnce = new Set<string>();
   let silent = false;
 
   const of = (thing: string) => {
@@ -152,12 +151,6 @@ export const startJobsResponder = async (certs: DevCertFiles, port: number) => {
     };
     if (TERMINAL.includes(e.status))
       return reject(thing, rest, token, "TerminalStateReached", `the execution is ${e.status}`);
-    if (mismatchOnce.delete(jobId)) {
-      e.versionNumber++;
-      return reject(thing, rest, token, "VersionMismatch", "the expected version does not match", {
-        executionState: { ...state, versionNumber: e.versionNumber },
-      });
-    }
     if (body.expectedVersion !== undefined && body.expectedVersion !== e.versionNumber)
       return reject(thing, rest, token, "VersionMismatch", "the expected version does not match", {
         executionState: state,
@@ -195,7 +188,6 @@ export const startJobsResponder = async (certs: DevCertFiles, port: number) => {
   return {
     executions,
     requests,
-    mismatchOnce,
     /** Stop answering (a service that lost the requests), or answer again. */
     setSilent: (value: boolean) => {
       silent = value;
