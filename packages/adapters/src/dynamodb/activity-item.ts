@@ -71,33 +71,41 @@ export const activityItemKey = (deviceId: DeviceId, key: ActivityBlockKey) => ({
 export const itemTtlOf = (b: Pick<ActivityBlock, "start" | "ttl">): number =>
   b.ttl + (itemStartOf(b.start) + ITEM_MS - (b.start + BLOCK_MS)) / 1000;
 
+type ItemFields = typeof ActivityItemFields.Type;
+
+/** The blocks of an item's fields (in quarter order), or why they are not an item's. */
+const blocksOf = (item: ItemFields): Either.Either<ReadonlyArray<ActivityBlock>, string> => {
+  if (
+    item.start % ITEM_MS !== 0 ||
+    item.block !==
+      activityItemKey(item.device_id, { start: item.start, patientId: item.patient_id }).block
+  )
+    return Either.left("the key does not match the item");
+  const blocks: Array<ActivityBlock> = [];
+  for (let k = 0; k < BLOCKS_PER_ITEM; k++) {
+    const bytes = item[QUARTERS[k] as Quarter];
+    if (bytes === undefined) continue;
+    const start = item.start + k * BLOCK_MS;
+    const metrics = decodeBlock(bytes, start);
+    if (Either.isLeft(metrics)) return Either.left(metrics.left);
+    blocks.push({
+      ...metrics.right,
+      deviceId: item.device_id,
+      patientId: item.patient_id,
+      ttl: item.ttl - (ITEM_MS - (k + 1) * BLOCK_MS) / 1000,
+    });
+  }
+  return Either.right(blocks);
+};
+
 /** The one transform between an activity item and the blocks it holds (in quarter order). */
 export const ActivityItem = Schema.transformOrFail(ActivityItemFields, BlocksValue, {
   strict: true,
-  decode: (item, _, ast) => {
-    if (
-      item.start % ITEM_MS !== 0 ||
-      item.block !==
-        activityItemKey(item.device_id, { start: item.start, patientId: item.patient_id }).block
-    )
-      return ParseResult.fail(new ParseResult.Type(ast, item, "the key does not match the item"));
-    const blocks: Array<ActivityBlock> = [];
-    for (let k = 0; k < BLOCKS_PER_ITEM; k++) {
-      const bytes = item[QUARTERS[k] as Quarter];
-      if (bytes === undefined) continue;
-      const start = item.start + k * BLOCK_MS;
-      const metrics = decodeBlock(bytes, start);
-      if (Either.isLeft(metrics))
-        return ParseResult.fail(new ParseResult.Type(ast, item, metrics.left));
-      blocks.push({
-        ...metrics.right,
-        deviceId: item.device_id,
-        patientId: item.patient_id,
-        ttl: item.ttl - (ITEM_MS - (k + 1) * BLOCK_MS) / 1000,
-      });
-    }
-    return ParseResult.succeed(blocks);
-  },
+  decode: (item, _, ast) =>
+    Either.match(blocksOf(item), {
+      onLeft: (reason) => ParseResult.fail(new ParseResult.Type(ast, item, reason)),
+      onRight: ParseResult.succeed,
+    }),
   encode: (blocks, _, ast) => {
     const [first] = blocks;
     if (!first) return ParseResult.fail(new ParseResult.Type(ast, blocks, "no blocks"));
@@ -124,9 +132,86 @@ export const ActivityItem = Schema.transformOrFail(ActivityItemFields, BlocksVal
 });
 
 const decodeItem = Schema.decodeUnknownEither(ActivityItem);
+const isDeviceId = Schema.is(DeviceId);
+const isPatientId = Schema.is(PatientId);
 
-/** The blocks an item holds, or why it is not an activity item. */
+/** A number attribute DynamoDB sent, when `unmarshall` would give it as a plain number. */
+const numberOf = (v: AttributeValue | undefined): number | undefined => {
+  if (v?.N === undefined) return undefined;
+  const n = Number(v.N);
+  return Number.isFinite(n) && Math.abs(n) <= Number.MAX_SAFE_INTEGER ? n : undefined;
+};
+
+/** A binary attribute, absent, or `false` when the attribute is there with another type. */
+const bytesOf = (v: AttributeValue | undefined): Uint8Array | undefined | false =>
+  v === undefined ? undefined : v.B instanceof Uint8Array ? v.B : false;
+
+/**
+ * The item's fields read straight from DynamoDB's attribute values, without
+ * `unmarshall` and the schema walking each attribute: the same values the
+ * schema's decoding gives, or undefined for anything it would have to judge
+ * (a missing or mistyped field: the schema then says why).
+ */
+const fieldsOf = (item: Record<string, AttributeValue>): ItemFields | undefined => {
+  const device = item.device_id?.S;
+  const block = item.block?.S;
+  const patient = item.patient_id?.S;
+  const patientBlock = item.patient_block?.S;
+  const start = numberOf(item.start);
+  const ttl = numberOf(item.ttl);
+  const q0 = bytesOf(item.q0);
+  const q1 = bytesOf(item.q1);
+  const q2 = bytesOf(item.q2);
+  const q3 = bytesOf(item.q3);
+  if (
+    device === undefined ||
+    block === undefined ||
+    patient === undefined ||
+    patientBlock === undefined ||
+    start === undefined ||
+    ttl === undefined ||
+    q0 === false ||
+    q1 === false ||
+    q2 === false ||
+    q3 === false ||
+    !isDeviceId(device) ||
+    !isPatientId(patient)
+  )
+    return undefined;
+  return {
+    device_id: device,
+    block,
+    patient_id: patient,
+    patient_block: patientBlock,
+    start,
+    ttl,
+    ...(q0 !== undefined ? { q0 } : {}),
+    ...(q1 !== undefined ? { q1 } : {}),
+    ...(q2 !== undefined ? { q2 } : {}),
+    ...(q3 !== undefined ? { q3 } : {}),
+  };
+};
+
+/**
+ * The blocks an item holds, or why it is not an activity item. A well-formed
+ * item (every read of a week's 168) takes the fast path (`fieldsOf`, then the
+ * transform's own decoding); anything else goes through the schema, which
+ * gives the same blocks or says what is wrong (a property test holds the two
+ * paths equal).
+ */
 export const activityFromItem = (
+  item: Record<string, AttributeValue>,
+): Either.Either<ReadonlyArray<ActivityBlock>, string> => {
+  const fields = fieldsOf(item);
+  if (fields !== undefined) {
+    const blocks = blocksOf(fields);
+    if (Either.isRight(blocks)) return blocks;
+  }
+  return activityFromItemBySchema(item);
+};
+
+/** `activityFromItem` through the schema alone (`unmarshall`, then `ActivityItem`). */
+export const activityFromItemBySchema = (
   item: Record<string, AttributeValue>,
 ): Either.Either<ReadonlyArray<ActivityBlock>, string> =>
   Either.mapLeft(decodeItem(unmarshall(item)), (e) => e.message);
