@@ -1,7 +1,7 @@
 // `pnpm bench:console`: the console in Chromium against the local stack. Prints a table,
 // then one JSON line with the figures issue 19 names.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { localCredentials, makeDynamoClient, makeDynamoStores, tableNames } from "@medusa/adapters";
@@ -33,6 +33,11 @@ const RUNS = 3;
 /** The longest the bench waits for anything in the page (each wait), then it says why. */
 const WAIT_MS = Number(process.env.BENCH_CONSOLE_WAIT_MS ?? 30_000);
 
+const loadAverage = () =>
+  loadavg()
+    .map((n) => n.toFixed(1))
+    .join(", ");
+const loadAtStart = loadAverage();
 const consoleDir = await buildConsole("localstack");
 const dir = mkdtempSync(join(tmpdir(), "medusa-console-bench-"));
 
@@ -57,6 +62,8 @@ const stack = await startStack({
   dynamoPort: 0,
   settleMs: 1_000,
   consoleDir,
+  // The clinic's zone (the week starts at its midnight); the machine's by default.
+  ...(process.env.BENCH_CONSOLE_ZONE ? { timeZone: process.env.BENCH_CONSOLE_ZONE } : {}),
 });
 const browser = await launchChromium();
 const post = async (path: string, body: unknown) => {
@@ -302,6 +309,7 @@ try {
       page.locator(`[data-testid="chart"][data-drawn="${kind}"]`).waitFor({ timeout: WAIT_MS }),
     );
   const weekRuns: Array<number> = [];
+  const weekParts: Array<Record<string, number>> = [];
   let weekShown = "";
   for (let run = 0; run < RUNS; run++) {
     await bounded(`the page of device ${device}`, async () => {
@@ -318,6 +326,21 @@ try {
     await drawn("epochs");
     weekRuns.push(performance.now() - t0);
     weekShown = (await page.getByTestId("chart-summary").textContent()) ?? "";
+    weekParts.push(
+      (await page.evaluate(`(() => {
+        const p = performance;
+        const sum = (name) => Math.round(p.getEntriesByName(name).reduce((n, e) => n + e.duration, 0));
+        const reads = p.getEntriesByType("resource").filter((e) => e.name.includes("/activity?"));
+        return {
+          read_ms: sum("console:epochs-read"),
+          draw_ms: sum("console:draw"),
+          requests: reads.length,
+          server_ms_max: Math.round(Math.max(0, ...reads.map((e) => e.responseStart - e.requestStart))),
+          download_ms_max: Math.round(Math.max(0, ...reads.map((e) => e.responseEnd - e.responseStart))),
+          kb: Math.round(reads.reduce((n, e) => n + e.encodedBodySize, 0) / 1024),
+        };
+      })()`)) as Record<string, number>,
+    );
   }
 
   // From 6 hours of epochs centred on the hour, "Hour": the hour's raw samples read and drawn.
@@ -396,8 +419,17 @@ try {
     `${figures.zoom_to_raw_ms} ms (${zoomRuns.map(Math.round).join(", ")})`,
     "< 500 ms",
   );
-  const mid = parts[zoomRuns.indexOf([...zoomRuns].sort((a, b) => a - b)[1] as number)] ?? {};
-  console.log(`  where the hour's time went (median run): ${JSON.stringify(mid)}`);
+  const medianOf = (runs: Array<number>, of: Array<Record<string, number>>) =>
+    of[runs.indexOf([...runs].sort((a, b) => a - b)[Math.floor(runs.length / 2)] as number)] ?? {};
+  console.log(
+    `  where the week's time went (median run): ${JSON.stringify(medianOf(weekRuns, weekParts))}`,
+  );
+  console.log(
+    `  where the hour's time went (median run): ${JSON.stringify(medianOf(zoomRuns, parts))}`,
+  );
+  console.log(
+    `  the machine's load average (1, 5, 15 min): at the start ${loadAtStart}, at the end ${loadAverage()}`,
+  );
   console.log(JSON.stringify(figures));
 } finally {
   await browser.close();
