@@ -315,6 +315,9 @@ try {
     await bounded(`the page of device ${device}`, async () => {
       await page.goto(`${stack.consoleUrl}devices/${device}`);
       await page.getByRole("heading", { name: `Device ${device}` }).waitFor();
+      // The device page's own reads (its history, configuration, the patient picker's fleet
+      // read) answered: the API is not still busy with them when the patient's page asks.
+      await page.waitForLoadState("networkidle", { timeout: WAIT_MS });
     });
     const t0 = performance.now();
     await bounded("the link to the patient", () =>
