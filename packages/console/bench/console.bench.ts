@@ -1,7 +1,7 @@
 // `pnpm bench:console`: the console in Chromium against the local stack. Prints a table,
 // then one JSON line with the figures issue 19 names.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { localCredentials, makeDynamoClient, makeDynamoStores, tableNames } from "@medusa/adapters";
@@ -30,7 +30,14 @@ const HOUR_MS = 3_600_000;
 const RATE_HZ = 10;
 const DAY = 86_400_000;
 const RUNS = 3;
+/** The longest the bench waits for anything in the page (each wait), then it says why. */
+const WAIT_MS = Number(process.env.BENCH_CONSOLE_WAIT_MS ?? 30_000);
 
+const loadAverage = () =>
+  loadavg()
+    .map((n) => n.toFixed(1))
+    .join(", ");
+const loadAtStart = loadAverage();
 const consoleDir = await buildConsole("localstack");
 const dir = mkdtempSync(join(tmpdir(), "medusa-console-bench-"));
 
@@ -55,6 +62,8 @@ const stack = await startStack({
   dynamoPort: 0,
   settleMs: 1_000,
   consoleDir,
+  // The clinic's zone (the week starts at its midnight); the machine's by default.
+  ...(process.env.BENCH_CONSOLE_ZONE ? { timeZone: process.env.BENCH_CONSOLE_ZONE } : {}),
 });
 const browser = await launchChromium();
 const post = async (path: string, body: unknown) => {
@@ -194,25 +203,84 @@ try {
         ),
     );
 
-  // The fleet read alone, from Node: how much of the page's time is the API's.
+  // The fleet read alone, from Node: how much of the page's time is the API's. First, the fleet
+  // shows the assigned devices (a bounded wait); if it never shows them all, the bench says so
+  // and measures the page with the devices it does show.
+  const fleetCount = async () => {
+    const r = await fetch(`${stack.apiUrl}/api/devices?limit=500&status=assigned`, {
+      headers: { authorization: `Bearer ${stack.token}` },
+    });
+    return ((await r.json()) as { count: number }).count;
+  };
+  let shownDevices = await fleetCount();
+  for (const until = Date.now() + WAIT_MS; shownDevices < DEVICES && Date.now() < until; ) {
+    await new Promise((r) => setTimeout(r, 500));
+    shownDevices = await fleetCount();
+  }
+  if (shownDevices < DEVICES)
+    console.error(
+      `the fleet read shows ${shownDevices} of the ${DEVICES} assigned devices after ${WAIT_MS / 1000} s: the devices page is measured with ${shownDevices}`,
+    );
   const apiRuns: Array<number> = [];
   for (let run = 0; run < 3; run++) {
     const t0 = performance.now();
     const r = await fetch(`${stack.apiUrl}/api/devices?limit=500`, {
       headers: { authorization: `Bearer ${stack.token}` },
     });
-    const page = (await r.json()) as { count: number };
-    if (page.count < DEVICES) throw new Error(`the fleet read gave ${page.count} devices`);
+    await r.json();
     apiRuns.push(performance.now() - t0);
   }
 
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
-  page.setDefaultTimeout(60_000);
-  page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
-  await page.goto(stack.consoleUrl as string);
-  await page.getByRole("button", { name: "Sign in as clinician" }).click();
-  await page.getByRole("heading", { name: "Devices", level: 1 }).waitFor();
+  // Every wait is bounded; when one runs out, the bench says what the page said meanwhile (its
+  // console's errors and warnings, uncaught exceptions, failed requests) instead of hanging.
+  page.setDefaultTimeout(WAIT_MS);
+  const said: Array<string> = [];
+  const hear = (line: string) => {
+    said.push(`${new Date().toISOString().slice(11, 23)} ${line}`);
+    if (said.length > 40) said.shift();
+  };
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") hear(`console.${m.type()}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => hear(`page error: ${e.stack ?? e.message}`));
+  page.on("crash", () => hear("the page crashed"));
+  page.on("requestfailed", (r) => hear(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on("response", (r) => {
+    if (r.status() >= 400) hear(`HTTP ${r.status()}: ${r.url()}`);
+  });
+  /** `wait` within WAIT_MS, or an error naming `what` with what the page said meanwhile. */
+  const bounded = async <A>(what: string, wait: () => Promise<A>): Promise<A> => {
+    const from = said.length;
+    try {
+      return await wait();
+    } catch (e) {
+      const state = await page
+        .evaluate(`(() => {
+          const c = document.querySelector('[data-testid="chart"]');
+          const s = document.querySelector('[data-testid="chart-summary"]');
+          return { url: location.href, drawn: c?.dataset.drawn ?? null, busy: s?.getAttribute("aria-busy") ?? null,
+            summary: s?.textContent ?? null, alerts: [...document.querySelectorAll('[role="alert"]')].map((a) => a.textContent) };
+        })()`)
+        .catch((x) => `(the page could not be read: ${x})`);
+      throw new Error(
+        [
+          `${what}: not within ${WAIT_MS / 1000} s (${e instanceof Error ? e.message.split("\n")[0] : e})`,
+          `  the page: ${JSON.stringify(state)}`,
+          said.length === 0
+            ? "  the page said nothing (no errors, no warnings, no failed requests)"
+            : `  what the page said${from > 0 ? " (earlier lines included)" : ""}:`,
+          ...said.map((l) => `    ${l}`),
+        ].join("\n"),
+      );
+    }
+  };
+  await bounded("the development sign-in", async () => {
+    await page.goto(stack.consoleUrl as string);
+    await page.getByRole("button", { name: "Sign in as clinician" }).click();
+    await page.getByRole("heading", { name: "Devices", level: 1 }).waitFor();
+  });
 
   // Navigation to the Devices page (the whole fleet in one paginated read), until every
   // device shows its wearer.
@@ -220,41 +288,62 @@ try {
   for (let run = 0; run < 3; run++) {
     const t0 = performance.now();
     await page.goto(stack.consoleUrl as string);
-    await page.waitForFunction(
-      (n) =>
-        (
-          globalThis as unknown as {
-            document: { querySelectorAll(s: string): { length: number } };
-          }
-        ).document.querySelectorAll('[data-testid="devices-table"] tbody td:first-of-type a')
-          .length >= n,
-      DEVICES,
+    await bounded(`the devices page with ${shownDevices} devices`, () =>
+      page.waitForFunction(
+        (n) =>
+          (
+            globalThis as unknown as {
+              document: { querySelectorAll(s: string): { length: number } };
+            }
+          ).document.querySelectorAll('[data-testid="devices-table"] tbody td:first-of-type a')
+            .length >= n,
+        shownDevices,
+      ),
     );
     pageRuns.push(performance.now() - t0);
   }
 
   // Navigation to the patient's page until the week's epochs are drawn.
   const drawn = (kind: string) =>
-    waitDrawn(kind).catch(async (e) => {
-      const said = await page.getByTestId("chart-summary").textContent();
-      const alerts = await page.getByRole("alert").allTextContents();
-      throw new Error(`the ${kind} chart was not drawn: "${said}" ${alerts.join(" ")} (${e})`);
-    });
-  const waitDrawn = (kind: string) =>
-    page.locator(`[data-testid="chart"][data-drawn="${kind}"]`).waitFor({ timeout: 60_000 });
+    bounded(`the ${kind} chart`, () =>
+      page.locator(`[data-testid="chart"][data-drawn="${kind}"]`).waitFor({ timeout: WAIT_MS }),
+    );
   const weekRuns: Array<number> = [];
+  const weekParts: Array<Record<string, number>> = [];
   let weekShown = "";
   for (let run = 0; run < RUNS; run++) {
-    await page.goto(`${stack.consoleUrl}devices/${device}`);
-    await page.getByRole("heading", { name: `Device ${device}` }).waitFor();
+    await bounded(`the page of device ${device}`, async () => {
+      await page.goto(`${stack.consoleUrl}devices/${device}`);
+      await page.getByRole("heading", { name: `Device ${device}` }).waitFor();
+      // The device page's own reads (its history, configuration, the patient picker's fleet
+      // read) answered: the API is not still busy with them when the patient's page asks.
+      await page.waitForLoadState("networkidle", { timeout: WAIT_MS });
+    });
     const t0 = performance.now();
-    await page
-      .getByTestId("current-patient")
-      .getByRole("link", { name: /P-BENCH/ })
-      .click();
+    await bounded("the link to the patient", () =>
+      page
+        .getByTestId("current-patient")
+        .getByRole("link", { name: /P-BENCH/ })
+        .click(),
+    );
     await drawn("epochs");
     weekRuns.push(performance.now() - t0);
     weekShown = (await page.getByTestId("chart-summary").textContent()) ?? "";
+    weekParts.push(
+      (await page.evaluate(`(() => {
+        const p = performance;
+        const sum = (name) => Math.round(p.getEntriesByName(name).reduce((n, e) => n + e.duration, 0));
+        const reads = p.getEntriesByType("resource").filter((e) => e.name.includes("/activity?"));
+        return {
+          read_ms: sum("console:epochs-read"),
+          draw_ms: sum("console:draw"),
+          requests: reads.length,
+          server_ms_max: Math.round(Math.max(0, ...reads.map((e) => e.responseStart - e.requestStart))),
+          download_ms_max: Math.round(Math.max(0, ...reads.map((e) => e.responseEnd - e.responseStart))),
+          kb: Math.round(reads.reduce((n, e) => n + e.encodedBodySize, 0) / 1024),
+        };
+      })()`)) as Record<string, number>,
+    );
   }
 
   // From 6 hours of epochs centred on the hour, "Hour": the hour's raw samples read and drawn.
@@ -274,7 +363,9 @@ try {
       ).performance.clearMeasures(),
     );
     const t0 = performance.now();
-    await page.getByRole("button", { name: "Hour", exact: true }).click();
+    await bounded("the Hour button", () =>
+      page.getByRole("button", { name: "Hour", exact: true }).click(),
+    );
     await drawn("raw");
     zoomRuns.push(performance.now() - t0);
     shown = (await page.getByTestId("chart-summary").textContent()) ?? "";
@@ -331,8 +422,17 @@ try {
     `${figures.zoom_to_raw_ms} ms (${zoomRuns.map(Math.round).join(", ")})`,
     "< 500 ms",
   );
-  const mid = parts[zoomRuns.indexOf([...zoomRuns].sort((a, b) => a - b)[1] as number)] ?? {};
-  console.log(`  where the hour's time went (median run): ${JSON.stringify(mid)}`);
+  const medianOf = (runs: Array<number>, of: Array<Record<string, number>>) =>
+    of[runs.indexOf([...runs].sort((a, b) => a - b)[Math.floor(runs.length / 2)] as number)] ?? {};
+  console.log(
+    `  where the week's time went (median run): ${JSON.stringify(medianOf(weekRuns, weekParts))}`,
+  );
+  console.log(
+    `  where the hour's time went (median run): ${JSON.stringify(medianOf(zoomRuns, parts))}`,
+  );
+  console.log(
+    `  the machine's load average (1, 5, 15 min): at the start ${loadAtStart}, at the end ${loadAverage()}`,
+  );
   console.log(JSON.stringify(figures));
 } finally {
   await browser.close();

@@ -107,6 +107,15 @@ export const epochColumns = (
     gaps: [],
   };
   const gaps = out.gaps as Array<readonly [number, number]>;
+  /** A stretch without data, as far as the view shows it; one gap with the stretch just before. */
+  const gap = (from: number, to: number) => {
+    const a = Math.max(view.start, from);
+    const b = Math.min(view.end, to);
+    if (b <= a) return;
+    const last = gaps.at(-1);
+    if (last && last[1] >= a) gaps[gaps.length - 1] = [last[0], Math.max(last[1], b)];
+    else gaps.push([a, b]);
+  };
   const nothing = (t: number) => {
     out.x.push(t);
     out.enmo.push(null);
@@ -119,13 +128,11 @@ export const epochColumns = (
     const e = best.get(t) as ActivityEpoch;
     if (t > expected) {
       nothing(expected);
-      gaps.push([Math.max(view.start, expected), t]);
+      gap(expected, t);
     }
     if (e.samples === 0) {
       nothing(t);
-      const last = gaps.at(-1);
-      if (last && last[1] === t) gaps[gaps.length - 1] = [last[0], t + epochMs];
-      else gaps.push([t, t + epochMs]);
+      gap(t, t + epochMs);
     } else {
       out.x.push(t);
       out.enmo.push(e.enmo_mg);
@@ -137,7 +144,7 @@ export const epochColumns = (
   }
   if (expected < view.end) {
     nothing(Math.max(expected, times.length === 0 ? view.start : expected));
-    gaps.push([Math.max(view.start, expected), view.end]);
+    gap(expected, view.end);
   }
   return out;
 };

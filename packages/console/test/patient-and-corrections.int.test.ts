@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { connectTransport } from "@medusa/adapters/mqtt";
 import { type EpochMillis, encodeSampleBatch, type Sample } from "@medusa/domain";
 import { type Stack, startStack } from "@medusa/stack";
-import type { Browser, BrowserContext, Page, Request } from "playwright-core";
+import type { Browser, BrowserContext, Page, Request, Route } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { accessibilityViolations, buildConsole, launchChromium, screenshotDir } from "./browser.js";
 
@@ -549,4 +549,35 @@ describe("the patient page and corrections in Chromium against the local stack",
     await page.getByTestId("current-patient").getByText("Worn by").waitFor();
     await context.close();
   }, 180_000);
+
+  it("the chart stays drawn when the devices worn and the days arrive after it (the bench's week: a slow API)", async () => {
+    // What the bench's week showed under load: the epochs read first, the patient's devices and
+    // days after them. Preact then replaced the chart's element, and the chart drawn into the old
+    // one was gone (the summary said 9,617 epochs; no chart, no error).
+    const { context, page } = await newPage();
+    await signIn(page);
+    let release = () => {};
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    const held = async (route: Route) => {
+      await released;
+      await route.continue();
+    };
+    await page.route(/\/devices\?include=history/, held);
+    await page.route(/\/activity\/daily\?/, held);
+    await page.goto(`${stack.consoleUrl}patients/${PATIENT}`);
+    await drawn(page, "epochs");
+    expect(await page.getByTestId("bands").count()).toBe(0);
+    release();
+    await page.getByTestId("activity-days").waitFor();
+    await page.getByTestId("bands").waitFor();
+    // Drawn, and drawn in the chart on the page: its canvas is there.
+    await page
+      .locator('[data-testid="chart"][data-drawn="epochs"] canvas')
+      .first()
+      .waitFor({ timeout: 10_000 });
+    expect(await page.getByRole("alert").count()).toBe(0);
+    await context.close();
+  });
 });

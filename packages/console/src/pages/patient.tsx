@@ -128,7 +128,11 @@ export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientI
   const [error, setError] = useState<string | undefined>();
   const [loading, setLoading] = useState(true);
   const [csvBusy, setCsvBusy] = useState<string | undefined>();
-  const chartBox = useRef<HTMLDivElement>(null);
+  // The chart's element as state, not a ref: when Preact replaces the element (it does when the
+  // sections above it change shape, e.g. the devices worn or the days arriving after the chart was
+  // drawn), the new one comes here and the chart is drawn again into it — with a ref the chart
+  // stayed in the discarded element and the page showed none.
+  const [chartBox, setChartBox] = useState<HTMLDivElement | null>(null);
   const chart = useRef<uPlot | undefined>(undefined);
   const epochCache = useRef(
     new Map<number, { view: View; epochs: ReadonlyArray<ActivityEpoch> }>(),
@@ -207,20 +211,29 @@ export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientI
   }, [patientId, view]);
 
   useEffect(() => {
-    const box = chartBox.current;
+    const box = chartBox;
     if (!box || !data) return;
     let disposed = false;
-    void import("../chart.js").then(({ drawChart }) => {
-      if (disposed) return;
-      const t = performance.now();
-      chart.current?.destroy();
-      chart.current = drawChart(box, data.chart, data.view, timeZone, (selected) =>
-        setView(zoomTo(selected)),
-      );
-      performance.measure("console:draw", { start: t, end: performance.now() });
-      // What is drawn now (the browser tests and the bench wait for it).
-      box.dataset.drawn = data.chart.kind;
-    });
+    import("../chart.js")
+      .then(({ drawChart }) => {
+        if (disposed) return;
+        const t = performance.now();
+        chart.current?.destroy();
+        chart.current = undefined;
+        delete box.dataset.drawn;
+        chart.current = drawChart(box, data.chart, data.view, timeZone, (selected) =>
+          setView(zoomTo(selected)),
+        );
+        performance.measure("console:draw", { start: t, end: performance.now() });
+        // What is drawn now (the browser tests and the bench wait for it).
+        box.dataset.drawn = data.chart.kind;
+      })
+      // The chart's code not loaded, or the data not drawn: said on the page, not lost in the console.
+      .catch((e: unknown) => {
+        if (disposed) return;
+        console.error("the chart could not be drawn", e);
+        setError(`the chart could not be drawn (${e instanceof Error ? e.message : String(e)})`);
+      });
     const onResize = () =>
       chart.current?.setSize({ width: Math.max(280, box.clientWidth), height: 300 });
     addEventListener("resize", onResize);
@@ -228,7 +241,7 @@ export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientI
       disposed = true;
       removeEventListener("resize", onResize);
     };
-  }, [data]);
+  }, [data, chartBox]);
   useEffect(
     () => () => {
       chart.current?.destroy();
@@ -470,7 +483,7 @@ export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientI
       </p>
       <div
         class="chart"
-        ref={chartBox}
+        ref={setChartBox}
         role="application"
         // biome-ignore lint/a11y/noNoninteractiveTabindex: the chart takes keys when focused (zoom, move)
         tabIndex={0}
