@@ -7,11 +7,14 @@ import {
   type FleetProvisioning,
   type LocalBroker,
   type RegisteredPrincipal,
+  rotationPreProvisioningHook,
+  startCertificateRetirement,
   startFleetProvisioning,
 } from "@medusa/adapters/broker";
 import {
   type AllowList,
   CLAIM_CLIENT_ID_PREFIX,
+  certificateRotationTemplate,
   fleetProvisioningTemplate,
   TemplateName,
 } from "@medusa/domain";
@@ -26,6 +29,13 @@ import type { StackLog } from "./log.js";
  */
 export const LOCAL_TEMPLATE_NAME: TemplateName =
   Schema.decodeSync(TemplateName)("medusa-local-fleet");
+
+/**
+ * The local stack's certificate rotation template (`medusa-<stage>-rotation`,
+ * as the CDK app names it): a `certificate.rotate` job names it.
+ */
+export const LOCAL_ROTATION_TEMPLATE_NAME: TemplateName =
+  Schema.decodeSync(TemplateName)("medusa-local-rotation");
 
 /** The device policy the template attaches (the broker's device rights), named as the CDK app's. */
 export const LOCAL_DEVICE_POLICY = "medusa-local-device";
@@ -120,8 +130,33 @@ export const startStackProvisioning = (options: StackProvisioningOptions): Fleet
         body: fleetProvisioningTemplate({ devicePolicyName: LOCAL_DEVICE_POLICY }),
         preProvisioningHook: hook,
       },
+      [LOCAL_ROTATION_TEMPLATE_NAME]: {
+        body: certificateRotationTemplate({ devicePolicyName: LOCAL_DEVICE_POLICY }),
+        preProvisioningHook: rotationPreProvisioningHook((entry) =>
+          log({ component: "rotation-hook", ...entry }),
+        ),
+      },
     },
     region: "local",
     log: (entry) => log({ component: "provisioning", ...entry }),
   });
 };
+
+/**
+ * The cloud half of `certificate.rotate` on the stack: on a rotation's
+ * SUCCEEDED Jobs event, the thing's other certificates are deactivated (what
+ * the IoT rule and its Lambda function do in AWS).
+ */
+export const startStackCertificateRetirement = (options: {
+  readonly broker: LocalBroker;
+  readonly registry: CertificateRegistry;
+  readonly log: StackLog;
+}) =>
+  startCertificateRetirement(options.broker, {
+    registry: options.registry,
+    operationOf: (jobId) => {
+      const job = options.broker.jobs?.describeJob(jobId);
+      return job?.ok ? String(job.value.document.operation) : undefined;
+    },
+    log: (entry) => options.log({ component: "certificate-rotation", ...entry }),
+  });
