@@ -1,3 +1,4 @@
+import { dirname, join } from "node:path";
 import type { MqttConnectionService } from "@medusa/adapters/mqtt";
 import type { SampleJournalService, SampleOutboxService } from "@medusa/adapters/outbox";
 import type { MotionSensorService } from "@medusa/adapters/sensor";
@@ -11,6 +12,7 @@ import {
   type SettingRefusal,
 } from "@medusa/domain";
 import { writeAppliedSettings } from "./applied-settings.js";
+import { certificateRotation } from "./certificate-rotation.js";
 import { handleCommand } from "./commands.js";
 import type { DeviceConfig } from "./config.js";
 import { AgentStopping, detached, errorText } from "./errors.js";
@@ -160,6 +162,14 @@ export class Agent {
         now: this.now,
         log: this.log,
         ...(jobs.flushWaitMs !== undefined ? { flushWaitMs: jobs.flushWaitMs } : {}),
+        rotation: certificateRotation({
+          thingName: config.mqtt.clientId,
+          certPath: config.mqtt.certPath,
+          keyPath: config.mqtt.keyPath,
+          statePath: join(dirname(jobs.reportPath), "certificate-rotation.json"),
+          transport,
+          log: this.log,
+        }),
       });
       const { reportPath, restart, bundle: _bundle, flushWaitMs: _flush, ...timings } = jobs;
       this.jobs = new JobsClient({

@@ -3,11 +3,17 @@
 import {
   AgentRestartJob,
   AgentUpdateJob,
+  CertificateRotateJob,
   JOB_OPERATIONS,
   type JobOperation,
   OutboxFlushJob,
 } from "@medusa/adapters/jobs";
-import { type DeviceSettings, readDesiredSettings, type SettingRefusal } from "@medusa/domain";
+import {
+  type DeviceSettings,
+  readDesiredSettings,
+  type SettingRefusal,
+  type TemplateName,
+} from "@medusa/domain";
 import { Either, ParseResult, Schema } from "effect";
 
 export { JOB_OPERATIONS, type JobOperation };
@@ -29,6 +35,11 @@ export type AgentJob =
       readonly url: string;
       /** Lower-case hex. */
       readonly sha256: string;
+    }
+  | {
+      readonly operation: "certificate.rotate";
+      /** The rotation provisioning template the new certificate is registered with. */
+      readonly template: TemplateName;
     };
 
 /** A job document, read: the job, or why the agent does not understand it (→ REJECTED). */
@@ -84,6 +95,12 @@ export const readJobDocument = (document: unknown): ReadJob => {
           "agent.update: url must be an https URL (the presigned-URL placeholder was not replaced)",
         );
       return { ok: true, job: { operation, version, url, sha256 } };
+    }
+    case "certificate.rotate": {
+      const read = decode(CertificateRotateJob, document, operation);
+      return Either.isLeft(read)
+        ? no(read.left)
+        : { ok: true, job: { operation, template: read.right.template } };
     }
     default:
       return no(

@@ -1,4 +1,4 @@
-// What each job does on the device: config.set, agent.restart, outbox.flush, agent.update.
+// What each job does on the device: config.set, agent.restart, outbox.flush, agent.update, certificate.rotate.
 import { existsSync } from "node:fs";
 import type { SampleOutboxService } from "@medusa/adapters/outbox";
 import type { DeviceSettings, SettingRefusal } from "@medusa/domain";
@@ -11,6 +11,7 @@ import {
   sha256Hex,
   writeMarker,
 } from "./bundle-update.js";
+import type { certificateRotation } from "./certificate-rotation.js";
 import type { DeviceConfig } from "./config.js";
 import { errorText } from "./errors.js";
 import type { AgentJob } from "./job-document.js";
@@ -35,6 +36,8 @@ export interface JobExecutorDeps {
   readonly now: () => number;
   readonly log: (line: string) => void;
   readonly flushWaitMs?: number;
+  /** certificate.rotate (without it, such a job is REJECTED). */
+  readonly rotation?: ReturnType<typeof certificateRotation>;
 }
 
 const done = (status: JobReport["status"], details: Record<string, string>): JobOutcome => ({
@@ -184,10 +187,19 @@ export const jobExecutors = (deps: JobExecutorDeps) => {
           };
         case "agent.update":
           return agentUpdate(job, context);
+        case "certificate.rotate":
+          return deps.rotation
+            ? deps.rotation.rotate(job.template, context)
+            : done("REJECTED", { reason: "this agent cannot rotate its certificate" });
       }
     },
     resume: async (job: AgentJob, execution: JobExecution): Promise<JobOutcome | "again"> => {
       if (job.operation === "agent.update") return resumeUpdate(job, execution);
+      // Never run again blind: the files say whether the new certificate was installed.
+      if (job.operation === "certificate.rotate")
+        return deps.rotation
+          ? deps.rotation.resume(execution)
+          : done("FAILED", { reason: "this agent cannot rotate its certificate" });
       if (job.operation === "agent.restart" && execution.statusDetails.step === "restarting")
         return done("SUCCEEDED", { restarted: "true", version: deps.firmwareVersion });
       return "again"; // config.set and outbox.flush are safe to run again

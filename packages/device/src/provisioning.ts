@@ -134,7 +134,7 @@ export interface Provisioned {
  * in tests, the agent's sampling during a certificate rotation) stalls behind
  * the disk.
  */
-const writeAtomically = async (path: string, content: string, mode: number) => {
+export const writeFileAtomically = async (path: string, content: string, mode: number) => {
   const tmp = `${path}.tmp`;
   const file = await open(tmp, "w", mode);
   try {
@@ -147,7 +147,7 @@ const writeAtomically = async (path: string, content: string, mode: number) => {
 };
 
 /** The device's key: made once, 0600; what a power cut left is reused, never a second key. */
-const deviceKey = async (
+export const deviceKey = async (
   path: string,
 ): Promise<{ keys: webcrypto.CryptoKeyPair; made: boolean }> => {
   if (existsSync(path)) {
@@ -178,11 +178,11 @@ const deviceKey = async (
     await crypto.subtle.exportKey("pkcs8", keys.privateKey),
     "PRIVATE KEY",
   );
-  await writeAtomically(path, pem, 0o600);
+  await writeFileAtomically(path, pem, 0o600);
   return { keys, made: true };
 };
 
-const certificateSigningRequest = async (keys: webcrypto.CryptoKeyPair, serial: string) =>
+export const certificateSigningRequest = async (keys: webcrypto.CryptoKeyPair, serial: string) =>
   (
     await x509.Pkcs10CertificateRequestGenerator.create({
       // AWS keeps the subject; the thing is bound by attachment, not by this name.
@@ -297,7 +297,7 @@ export const provisionDevice = async (options: ProvisioningOptions): Promise<Pro
     return Schema.decodeUnknownSync(ProvisioningState)(JSON.parse(readFileSync(statePath, "utf8")));
   };
   const writeState = (state: ProvisioningState) =>
-    writeAtomically(statePath, `${JSON.stringify(state, null, 2)}\n`, 0o600);
+    writeFileAtomically(statePath, `${JSON.stringify(state, null, 2)}\n`, 0o600);
 
   let state = readState();
   if (state.serialNumber !== options.serialNumber)
@@ -386,7 +386,7 @@ export const provisionDevice = async (options: ProvisioningOptions): Promise<Pro
         continue;
       }
       const registered = Schema.decodeUnknownSync(RegisterThingResponse)(answer.body);
-      await writeAtomically(certificatePath, pending.certificatePem, 0o644);
+      await writeFileAtomically(certificatePath, pending.certificatePem, 0o644);
       state = {
         serialNumber: options.serialNumber,
         thingName: registered.thingName,

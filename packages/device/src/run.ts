@@ -21,6 +21,7 @@ import {
   readAppliedSettings,
   withAppliedSettings,
 } from "./applied-settings.js";
+import { recoverCertificateFiles } from "./certificate-rotation.js";
 import type { DeviceConfig } from "./config.js";
 import type { JobsClientOptions } from "./jobs-client.js";
 import { type SequenceFileError, SequenceStore, sequenceFileLayer } from "./sequence.js";
@@ -202,6 +203,10 @@ export const startDevice = async (
   options: StartOptions = {},
 ): Promise<RunningDevice> => {
   const log = options.log ?? jsonLog();
+  // A certificate rotation cut off between its two renames is completed first.
+  recoverCertificateFiles(fileConfig.mqtt.certPath, fileConfig.mqtt.keyPath, (msg) =>
+    log({ level: "warn", msg }),
+  );
   const tls = readTlsFiles(fileConfig);
   if (Either.isLeft(tls)) throw tls.left[0];
   // Settings taken from the shadow before win over the file's for the fields they set.

@@ -453,6 +453,22 @@ export {
   type RejectionOutcome,
   rejectionOutcome,
 } from "./provisioning/messages.js";
+// Certificate rotation as a job: the rotation template, its hook, the device's rights.
+export {
+  type AttachedCertificate,
+  certificateRotationTemplate,
+  certificatesToRetire,
+  decideRotation,
+  isRotationTemplate,
+  ROTATION_DETAILS,
+  ROTATION_TEMPLATE_SUFFIX,
+  type RotationDecision,
+  rotationPublishTopics,
+  rotationSubscribeFilters,
+  rotationTemplateName,
+  rotationTopics,
+  THING_NAME_PARAMETER,
+} from "./provisioning/rotation.js";
 export {
   applyProvisioningTemplate,
   CERTIFICATE_ID_PARAMETER,

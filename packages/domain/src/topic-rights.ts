@@ -1,3 +1,4 @@
+import { rotationPublishTopics, rotationSubscribeFilters } from "./provisioning/rotation.js";
 import {
   BASIC_INGEST_PREFIX,
   basicIngestTopic,
@@ -105,7 +106,7 @@ export const mayPublish = (
   basicIngestRules: ReadonlyArray<string> = [],
 ): Verdict => {
   if (
-    devicePublishTopics(prefix, thing, basicIngestRules).some((r) =>
+    [...devicePublishTopics(prefix, thing, basicIngestRules), ...rotationPublishTopics].some((r) =>
       policyResourceMatches(r, topic),
     )
   )
@@ -122,8 +123,16 @@ export const mayPublish = (
   };
 };
 
+/**
+ * Certificate rotation's rights (`rotationPublishTopics`,
+ * `rotationSubscribeFilters`) are granted beside the thing's own: they are
+ * AWS's reserved provisioning topics, not bound to a thing name, so the IoT
+ * policy holds them in a statement of their own.
+ */
 export const maySubscribe = (prefix: string, thing: string, filter: string): Verdict =>
-  deviceSubscribeFilters(prefix, thing).some((r) => policyResourceMatches(r, filter))
+  [...deviceSubscribeFilters(prefix, thing), ...rotationSubscribeFilters].some((r) =>
+    policyResourceMatches(r, filter),
+  )
     ? allow
     : {
         allowed: false,

@@ -27,7 +27,7 @@ export {
   issueDevice,
 } from "./issue-device.js";
 export type { StackLog } from "./log.js";
-export { LOCAL_TEMPLATE_NAME } from "./provisioning.js";
+export { LOCAL_ROTATION_TEMPLATE_NAME, LOCAL_TEMPLATE_NAME } from "./provisioning.js";
 export {
   CLOUD_IDENTITY,
   PortInUse,

@@ -7,11 +7,13 @@ import {
   type FleetProvisioning,
   type LocalBroker,
   type RegisteredPrincipal,
+  rotationPreProvisioningHook,
+  startCertificateRetirement,
   startFleetProvisioning,
 } from "@medusa/adapters/broker";
 import {
   type AllowList,
-  CLAIM_CLIENT_ID_PREFIX,
+  certificateRotationTemplate,
   fleetProvisioningTemplate,
   TemplateName,
 } from "@medusa/domain";
@@ -39,6 +41,13 @@ export const LOCAL_DEVICE_POLICIES: ReadonlyArray<string> = [
 ];
 
 /**
+ * The local stack's certificate rotation template (`medusa-<stage>-rotation`,
+ * as the CDK app names it): a `certificate.rotate` job names it.
+ */
+export const LOCAL_ROTATION_TEMPLATE_NAME: TemplateName =
+  Schema.decodeSync(TemplateName)("medusa-local-rotation");
+
+/**
  * Where the claim certificates of the local stack's batches are kept
  * (`{batch}.cert.pem`, `{batch}.key.pem`): what `issue-claim` made, and what
  * the broker holds to the claim policy, whether the stack was running when
@@ -46,8 +55,6 @@ export const LOCAL_DEVICE_POLICIES: ReadonlyArray<string> = [
  */
 export const claimsDir = (dir: string) => join(dir, "claims");
 
-/** Whether an MQTT client id is a device still holding its claim certificate (not a thing). */
-export const isClaimClientId = (clientId: string) => clientId.startsWith(CLAIM_CLIENT_ID_PREFIX);
 
 /**
  * Who a client certificate is, for the broker: what the registry knows, and
@@ -128,8 +135,33 @@ export const startStackProvisioning = (options: StackProvisioningOptions): Fleet
         body: fleetProvisioningTemplate({ devicePolicyNames: LOCAL_DEVICE_POLICIES }),
         preProvisioningHook: hook,
       },
+      [LOCAL_ROTATION_TEMPLATE_NAME]: {
+        body: certificateRotationTemplate({ devicePolicyNames: LOCAL_DEVICE_POLICIES }),
+        preProvisioningHook: rotationPreProvisioningHook((entry) =>
+          log({ component: "rotation-hook", ...entry }),
+        ),
+      },
     },
     region: "local",
     log: (entry) => log({ component: "provisioning", ...entry }),
   });
 };
+
+/**
+ * The cloud half of `certificate.rotate` on the stack: on a rotation's
+ * SUCCEEDED Jobs event, the thing's other certificates are deactivated (what
+ * the IoT rule and its Lambda function do in AWS).
+ */
+export const startStackCertificateRetirement = (options: {
+  readonly broker: LocalBroker;
+  readonly registry: CertificateRegistry;
+  readonly log: StackLog;
+}) =>
+  startCertificateRetirement(options.broker, {
+    registry: options.registry,
+    operationOf: (jobId) => {
+      const job = options.broker.jobs?.describeJob(jobId);
+      return job?.ok ? String(job.value.document.operation) : undefined;
+    },
+    log: (entry) => options.log({ component: "certificate-rotation", ...entry }),
+  });

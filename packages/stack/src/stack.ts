@@ -54,6 +54,7 @@ import {
   claimsDir,
   LOCAL_TEMPLATE_NAME,
   registryPrincipals,
+  startStackCertificateRetirement,
   startStackProvisioning,
 } from "./provisioning.js";
 
@@ -415,6 +416,8 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       log,
     });
     cleanup.push(async () => provisioning.stop());
+    const retirement = startStackCertificateRetirement({ broker, registry, log });
+    cleanup.push(async () => retirement.stop());
     progress(
       `fleet provisioning by claim on $aws/certificates/create-from-csr/json and $aws/provisioning-templates/${LOCAL_TEMPLATE_NAME}/provision/json, allow-list in ${tables.allowList}`,
     );

@@ -94,6 +94,27 @@ export interface CertificateRegistry {
     readonly deviceConfiguration: Readonly<Record<string, string>>;
     readonly now: number;
   }) => { readonly created: boolean };
+  /**
+   * UpdateCertificate: sets an ACTIVE or INACTIVE certificate's status
+   * (AWS refuses to activate or deactivate one pending activation). False
+   * when there is no such certificate or it is pending.
+   */
+  readonly updateCertificateStatus: (
+    certificateId: string,
+    status: "ACTIVE" | "INACTIVE",
+  ) => boolean;
+  /**
+   * Takes in a device certificate the registry never saw (one the stack's CA
+   * issued by CN, identified by its CN), ACTIVE and attached to `thingName`
+   * as AWS IoT keeps every certificate: so that it can be deactivated once a
+   * rotation replaced it. Nothing when it is known already.
+   */
+  readonly adoptCertificate: (record: {
+    readonly certificateId: string;
+    readonly certificatePem: string;
+    readonly thingName: string;
+    readonly now: number;
+  }) => void;
   /** Deletes the certificates whose token expired before they were registered (AWS does the same). */
   readonly sweep: (now: number) => number;
   readonly certificate: (certificateId: string) => CertificateRecord | undefined;
@@ -201,6 +222,34 @@ export const createCertificateRegistry = (
       });
       save();
       return { created: existing === undefined };
+    },
+    updateCertificateStatus: (certificateId, status) => {
+      const record = certificates.get(certificateId);
+      if (record === undefined || record.status === "PENDING_ACTIVATION") return false;
+      if (record.status !== status) {
+        certificates.set(certificateId, { ...record, status });
+        save();
+      }
+      return true;
+    },
+    adoptCertificate: (r) => {
+      if (certificates.has(r.certificateId)) return;
+      certificates.set(r.certificateId, {
+        certificateId: r.certificateId,
+        certificatePem: r.certificatePem,
+        status: "ACTIVE",
+        role: "device",
+        thingName: r.thingName,
+        createdAt: r.now,
+      });
+      const thing = things.get(r.thingName);
+      things.set(r.thingName, {
+        thingName: r.thingName,
+        attributes: thing?.attributes ?? {},
+        createdAt: thing?.createdAt ?? r.now,
+        principals: [...new Set([...(thing?.principals ?? []), r.certificateId])],
+      });
+      save();
     },
     sweep: (now) => {
       let deleted = 0;

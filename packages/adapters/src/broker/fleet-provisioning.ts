@@ -5,7 +5,10 @@ import {
   CREATE_CERTIFICATE_FROM_CSR,
   CreateCertificateFromCsrRequest,
   type CreateCertificateFromCsrResponse,
+  decideRotation,
+  isRotationTemplate,
   OWNERSHIP_TOKEN_TTL_MS,
+  PreProvisioningRequest,
   type ProvisioningError,
   provisioningError,
   RegisterThingRequest,
@@ -112,6 +115,25 @@ const reject = (kind: Parameters<typeof provisioningError>[0], message: string):
   throw new Rejection(provisioningError(kind, message));
 };
 
+/**
+ * The rotation template's pre-provisioning hook (`decideRotation`): a device
+ * adds a certificate to its own thing only. The stack runs this; in AWS the
+ * same decision runs in a Lambda function.
+ */
+export const rotationPreProvisioningHook =
+  (log: (entry: Record<string, unknown>) => void = () => {}) =>
+  async (event: unknown): Promise<unknown> => {
+    const request = Schema.decodeUnknownEither(PreProvisioningRequest)(event);
+    if (Either.isLeft(request)) {
+      log({ level: "warn", msg: "rotation hook: the request cannot be read" });
+      return { allowProvisioning: false };
+    }
+    const decision = decideRotation(request.right);
+    if (!decision.allow)
+      log({ level: "warn", msg: "rotation refused by the hook", reason: decision.reason });
+    return { allowProvisioning: decision.allow };
+  };
+
 /** Signs a CSR as CreateCertificateFromCsr does: its subject and key, the CA's signature. */
 export const signCertificateRequest = async (ca: DevCa, csrPem: string): Promise<string> => {
   let csr: x509.Pkcs10CertificateRequest;
@@ -163,9 +185,13 @@ export const issueClaimCertificate = async (
   return { ...pair, certificateId: registry.registerClaimCertificate(pair.cert, templates) };
 };
 
-const peerCertificateId = (client: Client): string | undefined => {
+const peerCertificateDer = (client: Client): Buffer | undefined => {
   const socket = client.conn as Partial<TLSSocket>;
   const raw = typeof socket.getPeerCertificate === "function" && socket.getPeerCertificate()?.raw;
+  return raw || undefined;
+};
+const peerCertificateId = (client: Client): string | undefined => {
+  const raw = peerCertificateDer(client);
   return raw ? certificateIdOf(raw) : undefined;
 };
 
@@ -315,6 +341,16 @@ export const startFleetProvisioning = (
     const fresh = registry.certificate(certificate.certificateId);
     if (fresh?.thingName !== undefined)
       return { thingName: fresh.thingName, deviceConfiguration: fresh.deviceConfiguration ?? {} };
+    const caller = peerCertificateDer(client);
+    if (isRotationTemplate(template) && caller && client.id === thing.thingName)
+      // A device rotating a certificate the stack issued by CN: AWS IoT has every
+      // certificate in its registry, so that the old one can be deactivated later.
+      registry.adoptCertificate({
+        certificateId: certificateIdOf(caller),
+        certificatePem: x509.PemConverter.encode(new Uint8Array(caller), "CERTIFICATE"),
+        thingName: thing.thingName,
+        now: now(),
+      });
     const { created } = registry.registerThing({
       certificateId: certificate.certificateId,
       thingName: thing.thingName,

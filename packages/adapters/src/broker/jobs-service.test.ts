@@ -202,6 +202,20 @@ describe("the Jobs service (device MQTT API)", () => {
       { topic: "$aws/things/pi-1/jobs/notify", body: { timestamp: seconds(clock.now), jobs: {} } },
       // Nothing is next any more: notify-next without an execution.
       { topic: "$aws/things/pi-1/jobs/notify-next", body: { timestamp: seconds(clock.now) } },
+      // The Jobs event for rules and cloud services (events-jobs.html).
+      {
+        topic: "$aws/events/jobExecution/job-1/succeeded",
+        body: {
+          eventType: "JOB_EXECUTION",
+          eventId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+          timestamp: seconds(clock.now),
+          operation: "succeeded",
+          jobId: "job-1",
+          thingArn: "arn:aws:iot:local:000000000000:thing/pi-1",
+          status: "SUCCEEDED",
+          statusDetails: { outcome: "restarted" },
+        },
+      },
     ]);
     expect(service.describeJob("job-1")).toMatchObject({
       ok: true,

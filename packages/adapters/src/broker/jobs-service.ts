@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { Either, ParseResult, Schema } from "effect";
 import { resolvePresignedUrls } from "../jobs/document.js";
 import {
@@ -459,6 +460,7 @@ export class JobsService {
           }),
         );
         publishes.push(...this.notifications(thing, before, now));
+        if (isTerminal(out.record.status)) publishes.push(executionEvent(out.record, now));
         this.completeIfDone(e.jobId, now);
         break;
       }
@@ -485,6 +487,7 @@ export class JobsService {
         this.replace(out);
         ended++;
         jobsTouched.add(e.jobId);
+        publishes.push(executionEvent(out, now));
         this.log({ level: "info", msg: "job execution timed out", job_id: e.jobId, thing });
       }
       publishes.push(...this.notifications(thing, before, now));
@@ -693,6 +696,29 @@ export class JobsService {
 }
 
 type Publish = readonly [topic: string, body: unknown];
+
+/**
+ * The Jobs event of an execution that ended
+ * (https://docs.aws.amazon.com/iot/latest/developerguide/events-jobs.html):
+ * `$aws/events/jobExecution/{jobId}/{succeeded|failed|rejected|timed_out|…}`,
+ * for rules and cloud services (devices may not subscribe to `$aws/events`).
+ */
+export const executionEvent = (e: ExecutionRecord, now: number): Publish => {
+  const operation = e.status.toLowerCase();
+  return [
+    `$aws/events/jobExecution/${e.jobId}/${operation}`,
+    {
+      eventType: "JOB_EXECUTION",
+      eventId: randomUUID(),
+      timestamp: epochSeconds(now),
+      operation,
+      jobId: e.jobId,
+      thingArn: `arn:aws:iot:local:000000000000:thing/${e.thingName}`,
+      status: e.status,
+      ...(e.statusDetails !== undefined ? { statusDetails: e.statusDetails } : {}),
+    },
+  ];
+};
 
 const fail = <A>(code: ControlPlaneError["code"], message: string): ControlPlaneResult<A> => ({
   ok: false,

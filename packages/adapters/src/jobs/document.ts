@@ -1,4 +1,4 @@
-import { ConfigurationChange } from "@medusa/domain";
+import { ConfigurationChange, isRotationTemplate, TemplateName } from "@medusa/domain";
 import { Schema } from "effect";
 
 /**
@@ -13,6 +13,8 @@ import { Schema } from "effect";
  * - `agent.update`: the new bundle's `version`, an https `url` (in the job as
  *   created, an S3 presigned-URL placeholder that the Jobs service replaces
  *   when it delivers the document) and the bundle's `sha256` (hex).
+ * - `certificate.rotate`: the rotation provisioning `template` the device
+ *   registers its new certificate with (`medusa-<stage>-rotation`).
  */
 
 export const JOB_OPERATIONS = [
@@ -20,6 +22,7 @@ export const JOB_OPERATIONS = [
   "agent.restart",
   "agent.update",
   "outbox.flush",
+  "certificate.rotate",
 ] as const;
 export type JobOperation = (typeof JOB_OPERATIONS)[number];
 
@@ -78,12 +81,25 @@ export const AgentUpdateJob = Schema.Struct({
 });
 export const OutboxFlushJob = Schema.Struct({ operation: Schema.Literal("outbox.flush") });
 
+/** A rotation template's name (`…-rotation`: the only templates the device policy lets a device use). */
+export const RotationTemplateName = TemplateName.pipe(
+  Schema.filter(
+    (t) =>
+      isRotationTemplate(t) || "template must be a rotation template (its name ends -rotation)",
+  ),
+);
+export const CertificateRotateJob = Schema.Struct({
+  operation: Schema.Literal("certificate.rotate"),
+  template: RotationTemplateName,
+});
+
 /** A MeDUSA job document. */
 export const JobDocument = Schema.Union(
   ConfigSetJob,
   AgentRestartJob,
   AgentUpdateJob,
   OutboxFlushJob,
+  CertificateRotateJob,
 );
 export type JobDocument = typeof JobDocument.Type;
 

@@ -18,6 +18,17 @@ export interface MqttConnectionService {
   onDisconnect(listener: () => void): void;
   /** Connections after the first (each one a reconnect). */
   reconnects(): number;
+  /**
+   * Drops the connection and connects with another certificate and key (a
+   * certificate rotation); when that attempt does not reach CONNACK within
+   * `timeoutMs`, goes back to the credentials before and reconnects with
+   * them, and rejects with why the new ones failed. Absent on transports
+   * without certificates.
+   */
+  useCredentials?(
+    credentials: { readonly cert: string; readonly key: string },
+    timeoutMs?: number,
+  ): Promise<void>;
   /** A clean DISCONNECT; called by the layer that connected, when its scope closes. */
   close(): Promise<void>;
 }

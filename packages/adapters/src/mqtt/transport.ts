@@ -91,8 +91,13 @@ export class MqttTransport implements MqttConnectionService {
   private readonly unacknowledged = new Set<() => void>();
   /** Why the last connection attempt failed or the last connection ended. */
   lastError: TransportError | undefined;
+  /** The certificate and key connected with (`useCredentials` changes them). */
+  private credentials: { cert: string | Buffer; key: string | Buffer };
+  /** A reconnect on purpose is under way: the closing connection schedules nothing. */
+  private switching = false;
 
   constructor(private readonly options: TransportOptions) {
+    this.credentials = { cert: options.cert, key: options.key };
     this.open();
   }
 
@@ -108,8 +113,8 @@ export class MqttTransport implements MqttConnectionService {
       protocol: "mqtts",
       clientId: o.clientId,
       ca: o.ca,
-      cert: o.cert,
-      key: o.key,
+      cert: this.credentials.cert,
+      key: this.credentials.key,
       rejectUnauthorized: true,
       protocolVersion: o.protocolVersion ?? 4,
       keepalive: o.keepaliveS ?? 30,
@@ -184,7 +189,7 @@ export class MqttTransport implements MqttConnectionService {
 
   /** One log line per failed attempt or lost connection: why, and when the next attempt comes. */
   private scheduleReconnect(what: string) {
-    if (this.closing || this.timer) return;
+    if (this.closing || this.switching || this.timer) return;
     const { baseMs, capMs } = this.options.backoff ?? { baseMs: 1_000, capMs: 60_000 };
     const delay = backoffDelay(this.attempt++, baseMs, capMs, this.options.random);
     this.log({
@@ -258,6 +263,64 @@ export class MqttTransport implements MqttConnectionService {
       this.connectListeners.push(onConnect);
       this.failureListeners.push(onFailure);
     });
+  }
+
+  /**
+   * Connects with another certificate and key: the current connection is
+   * closed first (AWS IoT drops the older of two connections with one client
+   * id), then the new credentials get one attempt of `timeoutMs`; if it does
+   * not reach CONNACK, the previous credentials are put back and the
+   * transport reconnects with them, and this rejects with the new ones'
+   * failure. The session (client id, subscriptions) is the same either way.
+   */
+  async useCredentials(
+    credentials: { readonly cert: string; readonly key: string },
+    timeoutMs = 15_000,
+  ): Promise<void> {
+    const previous = this.credentials;
+    this.credentials = { ...credentials };
+    await this.reconnectNow();
+    try {
+      await this.waitConnected(timeoutMs, { firstAttempt: true });
+    } catch (e) {
+      this.log({
+        level: "warn",
+        msg: "the new certificate did not connect; back to the previous one",
+        error: e instanceof Error ? e.message : String(e),
+      });
+      this.credentials = previous;
+      await this.reconnectNow();
+      throw e;
+    }
+  }
+
+  /** Closes the connection (or the wait for the next attempt) and opens one at once. */
+  private async reconnectNow(): Promise<void> {
+    this.switching = true;
+    try {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      const client = this.client;
+      if (client) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          new Promise<void>((resolve) => {
+            client.once("close", () => resolve());
+            client.end(true);
+          }),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, 3_000);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (this.client === client) this.client = undefined;
+      }
+    } finally {
+      this.switching = false;
+    }
+    if (this.closing) return;
+    this.attempt = 0;
+    this.open();
   }
 
   /** QoS 1; resolves at PUBACK. Rejects when not connected, cut off, or over the size limit. */

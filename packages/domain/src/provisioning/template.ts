@@ -38,6 +38,21 @@ export interface FleetTemplateOptions {
 }
 
 /**
+ * A template's policy resources: each device policy attached by name, in
+ * order; at least one. The first keeps the resource name `policy` it had when
+ * there was one.
+ */
+export const devicePolicyResources = (names: ReadonlyArray<string>) => {
+  if (names.length === 0) throw new Error("a template attaches at least one device policy");
+  return Object.fromEntries(
+    names.map((name, i) => [
+      i === 0 ? "policy" : `policy${i + 1}`,
+      { Type: "AWS::IoT::Policy" as const, Properties: { PolicyName: name } },
+    ]),
+  );
+};
+
+/**
  * MeDUSA Link's template: the thing is named by the serial number (so one
  * serial can never make a second thing: a second RegisterThing for it finds
  * the thing there and attaches the new certificate to it), keeps the serial
@@ -51,15 +66,7 @@ export const fleetProvisioningTemplate = (options: FleetTemplateOptions) => {
     throw new Error(
       `thing name prefix "${prefix}": at most 64 characters of [a-zA-Z0-9:_-] (it begins an AWS IoT thing name)`,
     );
-  if (options.devicePolicyNames.length === 0)
-    throw new Error("a fleet template attaches at least one device policy");
-  // The first keeps the resource name `policy` it had when there was one.
-  const policies = Object.fromEntries(
-    options.devicePolicyNames.map((name, i) => [
-      i === 0 ? "policy" : `policy${i + 1}`,
-      { Type: "AWS::IoT::Policy", Properties: { PolicyName: name } },
-    ]),
-  );
+  const policies = devicePolicyResources(options.devicePolicyNames);
   return {
     Parameters: {
       [SERIAL_NUMBER_PARAMETER]: { Type: "String" },
