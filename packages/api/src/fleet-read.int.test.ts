@@ -1,6 +1,6 @@
 import { makeDynamoStores } from "@medusa/adapters";
 import { testTables } from "@medusa/adapters/testing";
-import { deviceId, epochMillis, initialDeviceStatus, patientId, segmentKey } from "@medusa/domain";
+import { deviceId, epochMillis, initialDeviceStatus, segmentKey, UNASSIGNED } from "@medusa/domain";
 import { sampleAt } from "@medusa/domain/testing";
 import { Effect } from "effect";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -45,7 +45,7 @@ beforeAll(async () => {
           stores.sensors.write([
             {
               deviceId: d,
-              patientId: patientId("UNASSIGNED"),
+              patientId: UNASSIGNED,
               patientName: null,
               assignmentStart: epochMillis(0),
               samples,
