@@ -40,10 +40,14 @@ const setup = () => {
     log: () => {},
     jobs: connection.jobs,
   });
-  return (method: string, path: string, token: string, body?: unknown) =>
+  return (method: string, path: string, token: string, body?: unknown, etag?: string) =>
     app.request(path, {
       method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        ...(etag !== undefined ? { "if-none-match": etag } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
 };
@@ -79,6 +83,26 @@ describe("a device's jobs", () => {
     };
     expect(listed.device_id).toBe("pi-9");
     expect(listed.jobs.map((j) => j.type).sort()).toEqual(["agent.update", "config.set"]);
+  });
+
+  it("the list answers 304 to the ETag of an unchanged list, 200 with a new tag once a job is added", async () => {
+    const call = setup();
+    const read = (etag?: string) =>
+      call("GET", "/api/devices/pi-etag/jobs", viewer, undefined, etag);
+    const first = await read();
+    expect(first.status).toBe(200);
+    const tag = first.headers.get("etag") ?? "";
+    expect(tag).toMatch(/^W\/"/);
+    const same = await read(tag);
+    expect(same.status).toBe(304);
+    expect(await same.text()).toBe("");
+    expect(
+      (await call("POST", "/api/devices/pi-etag/jobs", clinician, { type: "outbox.flush" })).status,
+    ).toBe(201);
+    const changed = await read(tag);
+    expect(changed.status).toBe(200);
+    expect(changed.headers.get("etag")).not.toBe(tag);
+    expect(((await changed.json()) as { jobs: unknown[] }).jobs).toHaveLength(1);
   });
 
   it("refuses what the agent would refuse, and viewers writing", async () => {

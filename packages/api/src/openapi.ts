@@ -260,10 +260,11 @@ export const openApiDocument = () => ({
       },
       get: {
         summary:
-          "The device's jobs, newest first, with their status and what the device said (status_details)",
-        parameters: [device],
+          "The device's jobs, newest first, with their status and what the device said (status_details); a weak ETag, 304 to If-None-Match while the list is unchanged",
+        parameters: [device, ifNoneMatch],
         responses: {
           "200": ok("the device's jobs", DeviceJobsResponse),
+          ...notModified,
           ...problems(400, 401, 403, 503),
         },
       },

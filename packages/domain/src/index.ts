@@ -124,6 +124,8 @@ export {
   recordAssignmentCommit,
   recordPresence,
   recordReportedState,
+  recordSampleTimes,
+  SampleTimesSeen,
 } from "./application/fleet.js";
 export { type DeviceImport, importHistory } from "./application/import-history.js";
 export {
@@ -279,6 +281,7 @@ export {
 export {
   applyAssignmentCommit,
   applyPresence,
+  applySampleTime,
   comparePresence,
   FleetDeviceStatus,
   initialDeviceStatus,
@@ -287,6 +290,7 @@ export {
   PRESENCE_VERSION_WINDOW_MS,
   ReportedSummary,
   reportedSummary,
+  SAMPLE_TIME_STEP_MS,
 } from "./fleet/device-status.js";
 export {
   DeviceConnected,

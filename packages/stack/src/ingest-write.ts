@@ -7,6 +7,8 @@ import {
   ingestMessages,
   rawPayload,
   receivedAtOr,
+  recordSampleTimes,
+  SampleTimesSeen,
 } from "@medusa/domain";
 import type { Services } from "@medusa/lambda";
 import { Cause, Effect, Either, Exit, type ManagedRuntime, Option } from "effect";
@@ -38,18 +40,23 @@ const MAX_ERROR_CHARS = 1_000;
  * defect, as a decoding error would be, and never parked to be replayed at
  * every retry (its dead letter failing to be stored is a storage failure).
  */
-export const ingestWrite =
-  (
-    runtime: ManagedRuntime.ManagedRuntime<Services, never>,
-    settings: IngestSettings,
-    log: StackLog,
-  ) =>
-  async (
+export const ingestWrite = (
+  runtime: ManagedRuntime.ManagedRuntime<Services, never>,
+  settings: IngestSettings,
+  log: StackLog,
+) => {
+  // As the Lambda does: each device's newest sample time in its status row, once a minute at most.
+  const seen = new SampleTimesSeen();
+  return async (
     batch: ReadonlyArray<BrokerMessage>,
   ): Promise<Either.Either<ReadonlyArray<IngestOutcome>, unknown>> => {
     let exit: Exit.Exit<ReadonlyArray<IngestOutcome>, unknown>;
     try {
-      exit = await runtime.runPromiseExit(ingestMessages(batch, settings));
+      exit = await runtime.runPromiseExit(
+        Effect.tap(ingestMessages(batch, settings), (outcomes) =>
+          recordSampleTimes(outcomes, seen),
+        ),
+      );
     } catch (e) {
       // The runtime is being disposed (the stack stops): not the message's fault.
       return Either.left(e);
@@ -91,3 +98,4 @@ export const ingestWrite =
       return Either.left(e);
     }
   };
+};

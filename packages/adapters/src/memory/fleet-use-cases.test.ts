@@ -18,10 +18,15 @@ import {
   type FleetPage,
   fleetDevice,
   fleetDevices,
+  type IngestOutcome,
+  InvalidPayload,
   patientId,
   presenceTopic,
   recordAssignmentCommit,
   recordPresence,
+  recordSampleTimes,
+  SAMPLE_TIME_STEP_MS,
+  SampleTimesSeen,
   SensorStore,
   segmentKey,
 } from "@medusa/domain";
@@ -335,5 +340,96 @@ describe("the fleet view", () => {
     await w.run(detectDataGaps());
     const alerting = await w.run(fleetDevices({ limit: 50, filter: "alert" }));
     expect(alerting.devices.map((d) => d.openAlerts.length)).toEqual([1, 1, 1]);
+  });
+});
+
+describe("each device's newest sample time in its status row", () => {
+  const stored = (device: typeof pi, ...times: Array<number>): IngestOutcome => ({
+    _tag: "Stored",
+    message: {
+      deviceId: device,
+      topic: `medusa/${device}/sensor`,
+      clientId: device,
+      receivedAt: epochMillis(Math.max(...times)),
+      samples: times.map((t, i) => sampleAt(t, i)),
+      format: "batch",
+    },
+    patientIds: ["UNASSIGNED"],
+    segments: 1,
+    written: 1,
+  });
+
+  it("is written when it moves on by a minute or more, not for every batch; older batches change nothing", async () => {
+    let gets = 0;
+    let saves = 0;
+    const w = world((s) => ({
+      ...s,
+      get: (d) =>
+        Effect.suspend(() => {
+          gets++;
+          return s.get(d);
+        }),
+      save: (status, r) =>
+        Effect.suspend(() => {
+          saves++;
+          return s.save(status, r);
+        }),
+    }));
+    const other = deviceId("medusa-pi-02");
+    expect(await w.run(recordSampleTimes([stored(pi, T, T + 900), stored(other, T + 5)]))).toBe(2);
+    // A second's batches for a minute: no write until the time is a step ahead.
+    let written = 0;
+    for (let t = T + 1_000; t < T + SAMPLE_TIME_STEP_MS + 900; t += 1_000)
+      written += await w.run(recordSampleTimes([stored(pi, t)]));
+    expect(written).toBe(0);
+    expect(await w.run(recordSampleTimes([stored(pi, T + 900 + SAMPLE_TIME_STEP_MS)]))).toBe(1);
+    // A late batch (older samples) and a rejected message change nothing.
+    expect(await w.run(recordSampleTimes([stored(pi, T - 10 * MIN)]))).toBe(0);
+    expect(
+      await w.run(
+        recordSampleTimes([
+          {
+            _tag: "Rejected",
+            rejection: new InvalidPayload({ reason: "not JSON", issues: [] }),
+          },
+        ]),
+      ),
+    ).toBe(0);
+    const view = await w.run(fleetDevices({ limit: 10 }));
+    expect(
+      Object.fromEntries(view.devices.map((d) => [d.status.deviceId, d.lastSampleAt])),
+    ).toEqual({ [pi]: T + 900 + SAMPLE_TIME_STEP_MS, [other]: T + 5 });
+    expect(saves).toBe(3);
+    // With the process's memory of what it recorded, a batch inside the step reads nothing either.
+    const seen = new SampleTimesSeen();
+    gets = 0;
+    saves = 0;
+    const base = T + 900 + SAMPLE_TIME_STEP_MS;
+    for (let t = base + 1_000; t < base + 30_000; t += 1_000)
+      await w.run(recordSampleTimes([stored(pi, t)], seen));
+    // The first batch reads the row (this process had not seen the device), then nothing.
+    expect({ gets, saves }).toEqual({ gets: 1, saves: 0 });
+    await w.run(recordSampleTimes([stored(pi, base + SAMPLE_TIME_STEP_MS)], seen));
+    expect({ gets, saves }).toEqual({ gets: 2, saves: 1 });
+  });
+
+  it("the fleet page reads the status rows and the open alerts only: no sensor table, one read for the page", async () => {
+    const w = world();
+    await w.run(recordSampleTimes([stored(pi, T + 42)]));
+    await w.run(recordAssignmentCommit(assigned(1, T)));
+    // Run without a sensor store at all: the fleet page does not need one.
+    const statuses = makeInMemoryDeviceStatuses();
+    const alerts = makeInMemoryAlerts();
+    const layer = Layer.mergeAll(
+      Layer.succeed(DeviceStatuses, statuses),
+      Layer.succeed(Alerts, alerts),
+      Layer.succeed(Clock, { now: Effect.succeed(epochMillis(T + MIN)) }),
+    );
+    await Effect.runPromise(Effect.provide(recordSampleTimes([stored(pi, T + 42)]), layer));
+    const page = await Effect.runPromise(Effect.provide(fleetDevices({ limit: 10 }), layer));
+    expect(page.devices.map((d) => [d.status.deviceId, d.lastSampleAt])).toEqual([[pi, T + 42]]);
+    // One device's detail still reads its newest sample to the millisecond.
+    await samplesAt(w, T + 70_123, 1);
+    expect((await w.run(fleetDevice(pi))).lastSampleAt).toBe(T + 70_123);
   });
 });

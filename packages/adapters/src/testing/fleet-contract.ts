@@ -47,6 +47,19 @@ export const deviceStatusesContract = (name: string, store: () => DeviceStatuses
       expect(await run(store().get(device))).toEqual({ status, revision: 1 });
     });
 
+    it("keeps the newest sample time with the row (none: null)", async () => {
+      const device = fresh("sample-time");
+      const status = {
+        ...initialDeviceStatus(device),
+        lastSampleAt: epochMillis(1_700_000_000_123),
+      };
+      expect(await run(store().save(status, 0))).toBe("saved");
+      expect((await run(store().get(device)))?.status.lastSampleAt).toBe(1_700_000_000_123);
+      const none = fresh("no-sample");
+      await run(store().save(initialDeviceStatus(none), 0));
+      expect((await run(store().get(none)))?.status.lastSampleAt).toBeNull();
+    });
+
     it("a save names the revision it read: of two saves from one read, one wins, the other is told it changed", async () => {
       const device = fresh("race");
       const first = connectedAt(initialDeviceStatus(device), 1_700_000_000_000, 0);

@@ -15,6 +15,7 @@ import { type ApiEnv, type ApiPorts, requireRole } from "../context.js";
 import type { ApiFailure } from "../errors.js";
 import { decodeInput, decodeParam, jsonBody, noQuery } from "../input.js";
 import { ProblemError, problem } from "../problems.js";
+import { sendRevalidated } from "../revalidate.js";
 import { DeviceJobBody, DeviceJobResponse, DeviceJobsResponse } from "../schemas.js";
 import { send } from "../views.js";
 
@@ -82,7 +83,8 @@ export const deviceJobsRoutes = ({ deps, run }: Routes) => {
     const deviceId = decodeParam("device_id", DeviceId, c.req.param("device_id"));
     noQuery(c.req.query());
     const jobs = await withJobs(deviceJobs(deviceId));
-    return send(c, DeviceJobsResponse, { device_id: deviceId, jobs: jobs.map(jobView) });
+    // The console polls the list: an unchanged list is a 304 with no body.
+    return sendRevalidated(c, DeviceJobsResponse, { device_id: deviceId, jobs: jobs.map(jobView) });
   });
 
   return app;

@@ -6,6 +6,7 @@ import {
   type ConfigurationMessages as Messages,
 } from "../configuration-refusals.js";
 import type { Session } from "../session.js";
+import { PUBLISH_INTERVAL_HINT, readSettingsForm, SAMPLE_RATE_HINT } from "../settings-form.js";
 import { ago, formatTime } from "../time.js";
 import { usePolled } from "../use-polled.js";
 
@@ -140,23 +141,12 @@ export const DeviceConfiguration = ({
 
   const submit = async (e: Event) => {
     e.preventDefault();
-    const out: Messages = {};
-    const hz = rate.trim() === "" ? undefined : wholeNumber(rate);
-    const ms = interval.trim() === "" ? undefined : wholeNumber(interval);
-    if (rate.trim() !== "" && hz === undefined)
-      out.sample_rate_hz = "The sample rate is a whole number of samples a second.";
-    if (interval.trim() !== "" && ms === undefined)
-      out.interval_ms = "The interval is a whole number of milliseconds.";
-    if (rate.trim() === "" && interval.trim() === "")
-      out.form = "Enter a new sample rate, a new publish interval, or both.";
-    setMessages(out);
-    if (Object.keys(out).length > 0) return;
+    const read = readSettingsForm(rate, interval);
+    setMessages("messages" in read ? read.messages : {});
+    if ("messages" in read) return;
     setBusy(true);
     try {
-      await api.send("PATCH", `/api/devices/${enc(deviceId)}/configuration`, {
-        ...(hz !== undefined ? { sensor: { sample_rate_hz: hz } } : {}),
-        ...(ms !== undefined ? { publish: { interval_ms: ms } } : {}),
-      });
+      await api.send("PATCH", `/api/devices/${enc(deviceId)}/configuration`, read.settings);
       setRate("");
       setPublishInterval("");
       setAnnounce(
@@ -396,7 +386,7 @@ export const DeviceConfiguration = ({
               onInput={(e) => setRate((e.target as HTMLInputElement).value)}
             />
             <p id={id("sample_rate_hz-hint")} class="hint">
-              1 to 50 Hz, or 100, 200 or 400 Hz. Empty: unchanged.
+              {SAMPLE_RATE_HINT}
             </p>
             <FieldError id={id("sample_rate_hz-error")} text={messages.sample_rate_hz} />
             <label for={id("interval_ms")}>Publish interval (ms)</label>
@@ -410,7 +400,7 @@ export const DeviceConfiguration = ({
               onInput={(e) => setPublishInterval((e.target as HTMLInputElement).value)}
             />
             <p id={id("interval_ms-hint")} class="hint">
-              How often a batch of samples is sent: 100 to 60,000 ms. Empty: unchanged.
+              {PUBLISH_INTERVAL_HINT}
             </p>
             <FieldError id={id("interval_ms-error")} text={messages.interval_ms} />
             <FieldError id={id("settings-error")} text={messages.form} />

@@ -7,6 +7,7 @@ import { type KnownPatient, knownPatients, patientIdProblem } from "../patients.
 import { rememberDevice } from "../session.js";
 import { formatTime, zoneLabel } from "../time.js";
 import { DeviceConfiguration } from "./device-configuration.js";
+import { DeviceJobsPanel } from "./device-jobs.js";
 
 const OUTCOME: Record<Assignment["status"], string> = {
   active: "Active",
@@ -183,6 +184,7 @@ export const DevicePage = ({
             timeZone={timeZone}
             deviceId={deviceId}
           />
+          <DeviceJobsPanel api={api} session={session} timeZone={timeZone} deviceId={deviceId} />
         </div>
 
         <aside aria-labelledby="commands-title" class="commands">

@@ -13,11 +13,13 @@ import {
   applyAssignmentCommit,
   applyPresence,
   applyReported,
+  applySampleTime,
   type FleetDeviceStatus,
   initialDeviceStatus,
   isConnected,
   lastSeenAt,
   reportedSummary,
+  SAMPLE_TIME_STEP_MS,
 } from "../fleet/device-status.js";
 import { decodePresenceMessage, type PresenceMessage } from "../fleet/presence.js";
 import type { Actor, DeviceId, EpochMillis } from "../ids.js";
@@ -36,6 +38,7 @@ import { type InvalidCursor, SensorStore } from "../ports/sensor-store.js";
 import { StorageUnavailable } from "../ports/storage.js";
 import { isClaimClientId } from "../provisioning/topics.js";
 import { rawPayload } from "../telemetry/json.js";
+import type { IngestOutcome } from "./ingest.js";
 
 /** How often a status update decides again when other saves of the same device keep coming first. */
 const MAX_SAVE_ATTEMPTS = 8;
@@ -122,6 +125,65 @@ export const recordAssignmentCommit = (
   commit: Commit,
 ): Effect.Effect<"changed" | "unchanged", StorageUnavailable, DeviceStatuses> =>
   updateStatus(commit.deviceId, (s) => applyAssignmentCommit(s, commit));
+
+/**
+ * The newest sample time this process has seen recorded for each device: a
+ * batch whose samples are not a step ahead of it costs no read and no write.
+ * One per ingest process (a Lambda container, the local stack), bounded.
+ */
+export class SampleTimesSeen {
+  private readonly held = new Map<DeviceId, EpochMillis>();
+  constructor(private readonly capacity = 10_000) {}
+  /** Whether `at` may advance the row (no time held here, or a step ahead of it). */
+  mayAdvance(deviceId: DeviceId, at: EpochMillis): boolean {
+    const held = this.held.get(deviceId);
+    return held === undefined || at >= held + SAMPLE_TIME_STEP_MS;
+  }
+  remember(deviceId: DeviceId, at: EpochMillis | null): void {
+    if (at === null) return;
+    if (!this.held.has(deviceId) && this.held.size >= this.capacity) {
+      const oldest = this.held.keys().next();
+      if (!oldest.done) this.held.delete(oldest.value);
+    }
+    this.held.set(deviceId, at);
+  }
+}
+
+/**
+ * Keeps each device's newest sample time in its status row, after the
+ * ingest stored the messages (`outcomes`): a conditional save only when the
+ * time moves on by `SAMPLE_TIME_STEP_MS` or more (`applySampleTime`), and,
+ * with `seen`, not even a read while this process knows it would not. The
+ * fleet view then reads one row a device. Returns how many rows were written.
+ */
+export const recordSampleTimes = (
+  outcomes: ReadonlyArray<IngestOutcome>,
+  seen?: SampleTimesSeen,
+): Effect.Effect<number, StorageUnavailable, DeviceStatuses> =>
+  Effect.gen(function* () {
+    const newest = new Map<DeviceId, EpochMillis>();
+    for (const o of outcomes) {
+      if (o._tag !== "Stored") continue;
+      for (const sample of o.message.samples) {
+        const held = newest.get(o.message.deviceId);
+        if (held === undefined || sample.timestamp > held)
+          newest.set(o.message.deviceId, sample.timestamp);
+      }
+    }
+    let written = 0;
+    for (const [deviceId, at] of newest) {
+      if (seen && !seen.mayAdvance(deviceId, at)) continue;
+      let recorded: EpochMillis | null = null;
+      const outcome = yield* updateStatus(deviceId, (s) => {
+        const after = applySampleTime(s, at);
+        recorded = after.lastSampleAt;
+        return after;
+      });
+      if (outcome === "changed") written++;
+      seen?.remember(deviceId, recorded);
+    }
+    return written;
+  });
 
 const cursorLost = (store: string) => (e: InvalidCursor) =>
   new StorageUnavailable({
@@ -279,32 +341,29 @@ const matches = (device: FleetDevice, filter: FleetFilter | undefined): boolean 
 /** How many store pages one fleet page reads at most while a filter leaves it short. */
 const MAX_STORE_PAGES = 20;
 
+/** One device of the fleet page from its status row alone (its newest sample time to the minute). */
 const fleetDeviceOf = (
   status: FleetDeviceStatus,
   openAlerts: ReadonlyArray<Alert>,
   now: EpochMillis,
-) =>
-  Effect.map(
-    Effect.flatMap(SensorStore, (s) => s.lastSampleAt(status.deviceId)),
-    (lastSampleAt): FleetDevice => ({
-      status,
-      connected: isConnected(status),
-      lastSeenAt: lastSeenAt(status, now),
-      lastSampleAt,
-      openAlerts,
-    }),
-  );
+): FleetDevice => ({
+  status,
+  connected: isConnected(status),
+  lastSeenAt: lastSeenAt(status, now),
+  lastSampleAt: status.lastSampleAt,
+  openAlerts,
+});
 
-/** A page of the fleet: each device's status, presence, newest sample and open alerts. */
+/**
+ * A page of the fleet: each device's status, presence, newest sample (as its
+ * status row keeps it, `recordSampleTimes`) and open alerts — the status
+ * rows and the open alerts, nothing read per device.
+ */
 export const fleetDevices = (page: {
   readonly limit: number;
   readonly cursor?: string;
   readonly filter?: FleetFilter;
-}): Effect.Effect<
-  FleetPage,
-  InvalidCursor | StorageUnavailable,
-  DeviceStatuses | Alerts | SensorStore | Clock
-> =>
+}): Effect.Effect<FleetPage, InvalidCursor | StorageUnavailable, DeviceStatuses | Alerts | Clock> =>
   Effect.gen(function* () {
     const statuses = yield* DeviceStatuses;
     const now = yield* (yield* Clock).now;
@@ -317,10 +376,8 @@ export const fleetDevices = (page: {
         limit: page.limit - devices.length,
         ...(cursor !== null ? { cursor } : {}),
       });
-      const views = yield* Effect.forEach(
-        rows.statuses,
-        (status) => fleetDeviceOf(status, open.get(status.deviceId) ?? [], now),
-        { concurrency: 10 },
+      const views = rows.statuses.map((status) =>
+        fleetDeviceOf(status, open.get(status.deviceId) ?? [], now),
       );
       devices.push(...views.filter((d) => matches(d, page.filter)));
       cursor = rows.nextCursor;
@@ -346,12 +403,14 @@ export const fleetDevice = (
     const row = yield* (yield* DeviceStatuses).get(deviceId);
     const recentAlerts = yield* (yield* Alerts).ofDevice(deviceId, 20);
     const now = yield* (yield* Clock).now;
-    const view = yield* fleetDeviceOf(
+    const view = fleetDeviceOf(
       row?.status ?? initialDeviceStatus(deviceId),
       recentAlerts.filter(isOpen),
       now,
     );
-    return { ...view, recentAlerts };
+    // One device: its newest sample to the millisecond, from the sensor table.
+    const lastSampleAt = yield* (yield* SensorStore).lastSampleAt(deviceId);
+    return { ...view, lastSampleAt: lastSampleAt ?? view.lastSampleAt, recentAlerts };
   });
 
 /** The open alerts, newest raised first. */

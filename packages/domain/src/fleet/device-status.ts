@@ -1,6 +1,6 @@
 import { Schema } from "effect";
 import { CurrentAssignment } from "../assignment.js";
-import { DeviceId, type EpochMillis } from "../ids.js";
+import { DeviceId, EpochMillis } from "../ids.js";
 import type { Commit } from "../ports/event-store.js";
 import { DeviceConnected, DeviceDisconnected, type PresenceEvent } from "./presence.js";
 
@@ -18,8 +18,9 @@ export type ReportedSummary = typeof ReportedSummary.Type;
 /**
  * One device as the fleet sees it: its newest connect and disconnect as AWS
  * reported them, who wears it (from the assignment commits), and what its
- * shadow reports. The last sample's time is not kept here: it is read from
- * the sensor table when needed, so a sample costs no extra write.
+ * shadow reports, and the time of its newest sample to the minute
+ * (`applySampleTime`: written by the ingest at most once a minute a device,
+ * so the fleet reads one row a device and a sample costs no extra write).
  */
 export const FleetDeviceStatus = Schema.Struct({
   deviceId: DeviceId,
@@ -32,6 +33,12 @@ export const FleetDeviceStatus = Schema.Struct({
   /** The stream version of the newest assignment commit applied (0: none yet). */
   assignmentVersion: Schema.Number.pipe(Schema.int(), Schema.nonNegative()),
   reported: Schema.NullOr(ReportedSummary),
+  /**
+   * When its newest sample was taken, as the ingest last recorded it (at most
+   * `SAMPLE_TIME_STEP_MS` behind); null: none recorded (rows from before it
+   * was kept read as null until the device's next sample).
+   */
+  lastSampleAt: Schema.optionalWith(Schema.NullOr(EpochMillis), { default: () => null }),
 });
 export type FleetDeviceStatus = typeof FleetDeviceStatus.Type;
 
@@ -42,7 +49,26 @@ export const initialDeviceStatus = (deviceId: DeviceId): FleetDeviceStatus => ({
   assignment: null,
   assignmentVersion: 0,
   reported: null,
+  lastSampleAt: null,
 });
+
+/**
+ * How far a device's newest sample must move on before its status row is
+ * written again: once a minute at most, whatever the publish interval (a
+ * device publishing every second would otherwise write its row 86,400 times
+ * a day).
+ */
+export const SAMPLE_TIME_STEP_MS = 60_000;
+
+/**
+ * The device's status with its newest sample taken at `at`: unchanged (the
+ * same object) unless `at` is at least `SAMPLE_TIME_STEP_MS` after the time
+ * held, or no time is held. Older or redelivered samples change nothing.
+ */
+export const applySampleTime = (status: FleetDeviceStatus, at: EpochMillis): FleetDeviceStatus =>
+  status.lastSampleAt !== null && at < status.lastSampleAt + SAMPLE_TIME_STEP_MS
+    ? status
+    : { ...status, lastSampleAt: at };
 
 /**
  * AWS resets a client's `versionNumber` to 0 after about an hour without a

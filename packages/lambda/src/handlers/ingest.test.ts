@@ -117,6 +117,19 @@ describe("ingest", () => {
     expect(item?.ttl).toBe(Math.ceil((T0 + 1_900 + 30 * 86_400_000) / 1000));
   });
 
+  it("keeps the device's newest sample time in its status row, written once a minute at most", async () => {
+    const ingest = newIngest();
+    const statusOf = async () =>
+      (await Effect.runPromise(stores.deviceStatuses.get(device)))?.status.lastSampleAt;
+    await ingest(batch(T0 + 1_000, 0));
+    expect(await statusOf()).toBe(T0 + 1_900);
+    // A batch a second for half a minute: the row is not written again.
+    for (let i = 1; i <= 30; i++) await ingest(batch(T0 + 1_000 + i * 1_000, i * 10));
+    expect(await statusOf()).toBe(T0 + 1_900);
+    await ingest(batch(T0 + 62_000, 1_000));
+    expect(await statusOf()).toBe(T0 + 62_900);
+  });
+
   it("splits a batch at a reassignment and lists both patients", async () => {
     await assign();
     await reassign(P2, T0 + 10_500);

@@ -1,5 +1,11 @@
 import { dynamoLayer } from "@medusa/adapters";
-import { type IngestSettings, ingestMessages, messageFromRuleEvent } from "@medusa/domain";
+import {
+  type IngestSettings,
+  ingestMessages,
+  messageFromRuleEvent,
+  recordSampleTimes,
+  SampleTimesSeen,
+} from "@medusa/domain";
 import { Effect, type Layer, ManagedRuntime } from "effect";
 import { type LambdaConfig, sensorTopicTemplate, settingsFromEnv } from "../config.js";
 import { runOrReject, type Services, servicesLayer } from "../services.js";
@@ -22,12 +28,16 @@ export const ingestHandler = (config: LambdaConfig, layer: Layer.Layer<Services>
     ...(config.limits ? { limits: config.limits } : {}),
     source: "iot-rule",
   };
+  // The devices' newest sample times this container recorded: a status row is read and
+  // written at most once a minute a device (`recordSampleTimes`), for the fleet view.
+  const seen = new SampleTimesSeen();
   return (event: unknown): Promise<IngestResult> =>
     runOrReject(
       runtime,
       // One message in, one outcome out.
-      Effect.map(ingestMessages([messageFromRuleEvent(event)], settings), ([outcome]) =>
-        renderIngestOutcome(outcome!),
+      ingestMessages([messageFromRuleEvent(event)], settings).pipe(
+        Effect.tap((outcomes) => recordSampleTimes(outcomes, seen)),
+        Effect.map(([outcome]) => renderIngestOutcome(outcome!)),
       ),
     );
 };
