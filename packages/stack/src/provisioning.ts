@@ -55,7 +55,6 @@ export const LOCAL_ROTATION_TEMPLATE_NAME: TemplateName =
  */
 export const claimsDir = (dir: string) => join(dir, "claims");
 
-
 /**
  * Who a client certificate is, for the broker: what the registry knows, and
  * the claim certificates `issue-claim` put in `claims` (registered to the claim

@@ -20,7 +20,11 @@ describe("certificate rotation", () => {
   it("the template attaches the new certificate, active, with the device policy, to the named thing", () => {
     const outcome = applyProvisioningTemplate(
       certificateRotationTemplate({
-        devicePolicyNames: ["medusa-dev-device", "medusa-dev-device-shadow", "medusa-dev-device-jobs"],
+        devicePolicyNames: [
+          "medusa-dev-device",
+          "medusa-dev-device-shadow",
+          "medusa-dev-device-jobs",
+        ],
       }),
       { ThingName: "pi-1" },
       "c".repeat(64),
