@@ -40,7 +40,7 @@ beforeAll(async () => {
     tls: { ca: folder.certs.ca, ...folder.certs.server },
     principalOf: registry.principalOf,
   });
-  const body = certificateRotationTemplate({ devicePolicyName: "medusa-test-device" });
+  const body = certificateRotationTemplate({ devicePolicyNames: ["medusa-test-device"] });
   startFleetProvisioning(broker, {
     ca: folder.certs.authority,
     registry,
