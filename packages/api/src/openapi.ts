@@ -250,7 +250,7 @@ export const openApiDocument = () => ({
     "/api/devices/{device_id}/jobs": {
       post: {
         summary:
-          "Create a job for the device (clinician): config.set (settings as the configuration route takes them), agent.restart, agent.update (version, bundle_key, sha256) or outbox.flush; the device runs it when it next hears from AWS IoT Jobs and reports its outcome",
+          "Create a job for the device (clinician): config.set (settings as the configuration route takes them), agent.restart, agent.update (version, bundle_key, sha256), outbox.flush or certificate.rotate (a new key made on the device, the old certificate deactivated once the new one connected; refused 422 where no rotation template is configured); the device runs it when it next hears from AWS IoT Jobs and reports its outcome",
         parameters: [device],
         requestBody: { required: true, content: json(DeviceJobBody) },
         responses: {

@@ -605,13 +605,20 @@ export const DeviceJobBody = Schema.Union(
     sha256: Sha256,
   }),
   Schema.Struct({ type: Schema.Literal("outbox.flush") }),
+  Schema.Struct({ type: Schema.Literal("certificate.rotate") }),
 ).annotations({ identifier: "DeviceJobRequest" });
 
 export const DeviceJobResponse = Schema.Struct({
   job_id: Schema.String,
   device_id: Schema.String,
   type: Schema.NullOr(
-    Schema.Literal("config.set", "agent.restart", "agent.update", "outbox.flush"),
+    Schema.Literal(
+      "config.set",
+      "agent.restart",
+      "agent.update",
+      "outbox.flush",
+      "certificate.rotate",
+    ),
   ),
   status: Schema.Literal(
     "QUEUED",

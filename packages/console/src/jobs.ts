@@ -5,7 +5,12 @@ import {
 } from "./configuration-refusals.js";
 
 /** The job types the API creates (`DeviceJobRequest`); `null` for a job of another kind. */
-export type JobType = "config.set" | "agent.restart" | "agent.update" | "outbox.flush";
+export type JobType =
+  | "config.set"
+  | "agent.restart"
+  | "agent.update"
+  | "outbox.flush"
+  | "certificate.rotate";
 
 /** One of a device's jobs (`GET /api/devices/{id}/jobs`, the API's `DeviceJob`). */
 export interface DeviceJob {
@@ -39,6 +44,7 @@ export const JOB_TYPE_WORDS: Readonly<Record<JobType, string>> = {
   "agent.restart": "Restart the device's agent",
   "config.set": "Change settings",
   "agent.update": "Update the device's agent",
+  "certificate.rotate": "Renew the device's certificate",
 };
 export const jobTypeWords = (type: JobType | null): string =>
   type === null ? "Another kind of job" : JOB_TYPE_WORDS[type];

@@ -41,6 +41,9 @@ const app = createApp({
           ...(process.env.MEDUSA_JOB_ID_PREFIX
             ? { jobIdPrefix: process.env.MEDUSA_JOB_ID_PREFIX }
             : {}),
+          ...(process.env.MEDUSA_ROTATION_TEMPLATE
+            ? { rotationTemplate: process.env.MEDUSA_ROTATION_TEMPLATE }
+            : {}),
         }).jobs,
       }
     : {}),

@@ -52,6 +52,7 @@ import { type IngestRule, type StoredMessage, startIngestRule } from "./ingest-r
 import type { StackLog } from "./log.js";
 import {
   claimsDir,
+  LOCAL_ROTATION_TEMPLATE_NAME,
   LOCAL_TEMPLATE_NAME,
   registryPrincipals,
   startStackCertificateRetirement,
@@ -401,6 +402,7 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       credentials: localCredentials,
       bundleBucket: AGENT_BUNDLE_BUCKET,
       presignRoleArn: "arn:aws:iam::000000000000:role/medusa-local-jobs-presign",
+      rotationTemplate: LOCAL_ROTATION_TEMPLATE_NAME,
       ...(options.presignExpiresInSec !== undefined
         ? { presignExpiresInSec: options.presignExpiresInSec }
         : {}),

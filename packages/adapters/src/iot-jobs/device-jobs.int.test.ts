@@ -125,6 +125,43 @@ describe("DeviceJobs on AWS IoT (emulated control plane, AWS SDK)", () => {
     ]);
   });
 
+  it("a certificate rotation names the configured rotation template; without one (or with a template that is not a rotation's) it is refused and nothing is created", async () => {
+    const pi = deviceId("pi-jobs-rotate");
+    const rotating = makeIotDeviceJobs(client, {
+      ...settings,
+      rotationTemplate: "medusa-dev-rotation",
+    });
+    const created = await Effect.runPromise(
+      rotating.create(pi, "certificate-rotate-1", { type: "certificate.rotate" }),
+    );
+    expect(created).toMatchObject({ type: "certificate.rotate", status: "QUEUED" });
+    const { document } = await client.send(
+      new GetJobDocumentCommand({ jobId: "certificate-rotate-1" }),
+    );
+    expect(JSON.parse(document ?? "")).toEqual({
+      operation: "certificate.rotate",
+      template: "medusa-dev-rotation",
+    });
+    for (const [jobs, reason] of [
+      [makeIotDeviceJobs(client, settings), /no rotation provisioning template is configured/],
+      [
+        makeIotDeviceJobs(client, { ...settings, rotationTemplate: "medusa-dev-fleet" }),
+        /"medusa-dev-fleet" is not one/,
+      ],
+    ] as const) {
+      const refused = await Effect.runPromise(
+        Effect.either(jobs.create(pi, "certificate-rotate-2", { type: "certificate.rotate" })),
+      );
+      expect(Either.isLeft(refused) && refused.left).toMatchObject({
+        _tag: "DeviceJobRejected",
+        reason: expect.stringMatching(reason),
+      });
+    }
+    expect((await Effect.runPromise(rotating.list(pi))).map((j) => j.jobId)).toEqual([
+      "certificate-rotate-1",
+    ]);
+  });
+
   it("maps refusals to typed errors", async () => {
     const jobs = makeIotDeviceJobs(client, settings);
     const pi = deviceId("pi-jobs-2");

@@ -20,8 +20,12 @@ import {
   deviceJobTypeOf,
   settingsState,
 } from "@medusa/domain";
-import { Effect } from "effect";
-import { type JobDocument, presignedUrlPlaceholder } from "../jobs/document.js";
+import { Effect, Either, Schema } from "effect";
+import {
+  type JobDocument,
+  presignedUrlPlaceholder,
+  RotationTemplateName,
+} from "../jobs/document.js";
 
 /** Where agent bundles are and how the Jobs service presigns their URLs. */
 export interface DeviceJobsSettings {
@@ -38,10 +42,18 @@ export interface DeviceJobsSettings {
    * `medusa-prod-`): the API's role may create and read only jobs of its stack's prefix.
    */
   readonly jobIdPrefix?: string;
+  /**
+   * The certificate rotation provisioning template a `certificate.rotate` job
+   * names (`MEDUSA_ROTATION_TEMPLATE`); without one, such a job is refused.
+   */
+  readonly rotationTemplate?: string;
 }
 
 /** The job document an agent gets for a request (`@medusa/adapters/jobs`'s `JobDocument`). */
-export const jobDocumentOf = (request: DeviceJobRequest, bundleBucket: string): JobDocument => {
+export const jobDocumentOf = (
+  request: Exclude<DeviceJobRequest, { type: "certificate.rotate" }>,
+  bundleBucket: string,
+): JobDocument => {
   switch (request.type) {
     case "config.set":
       return { operation: "config.set", settings: settingsState(request.settings) };
@@ -128,7 +140,28 @@ export const makeIotDeviceJobs = (
         });
         if (thing.thingArn === undefined)
           return yield* Effect.fail(new DeviceNotRegistered({ deviceId }));
-        const document = jobDocumentOf(request, settings.bundleBucket);
+        let document: JobDocument;
+        if (request.type === "certificate.rotate") {
+          if (settings.rotationTemplate === undefined)
+            return yield* Effect.fail(
+              new DeviceJobRejected({
+                deviceId,
+                reason:
+                  "certificate rotation is not set up here: no rotation provisioning template is configured",
+              }),
+            );
+          const template = Schema.decodeUnknownEither(RotationTemplateName)(
+            settings.rotationTemplate,
+          );
+          if (Either.isLeft(template))
+            return yield* Effect.fail(
+              new DeviceJobRejected({
+                deviceId,
+                reason: `the configured rotation template ${JSON.stringify(settings.rotationTemplate)} is not one: ${template.left.message}`,
+              }),
+            );
+          document = { operation: "certificate.rotate", template: template.right };
+        } else document = jobDocumentOf(request, settings.bundleBucket);
         yield* Effect.tryPromise({
           try: () =>
             client.send(

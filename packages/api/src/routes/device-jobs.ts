@@ -46,6 +46,8 @@ const requestOf = (body: typeof DeviceJobBody.Type): DeviceJobRequest => {
       return { type: "agent.restart" };
     case "outbox.flush":
       return { type: "outbox.flush" };
+    case "certificate.rotate":
+      return { type: "certificate.rotate" };
   }
 };
 

@@ -134,7 +134,11 @@ export const DeviceJobsPanel = ({
   const described = (f: ConfigurationField, hint: string) =>
     [hint, settingsMessages[f] ? id(`${f}-error`) : undefined].filter(Boolean).join(" ");
 
-  const simpleForm = (type: "outbox.flush" | "agent.restart", hint: string, button: string) => {
+  const simpleForm = (
+    type: "outbox.flush" | "agent.restart" | "certificate.rotate",
+    hint: string,
+    button: string,
+  ) => {
     const m = messages[type] ?? {};
     const key = type.replace(".", "-");
     return (
@@ -237,6 +241,11 @@ export const DeviceJobsPanel = ({
             "agent.restart",
             "The device's agent stops and starts again (its samples are kept). For a device that misbehaves.",
             "Start: restart the agent",
+          )}
+          {simpleForm(
+            "certificate.rotate",
+            "The device makes a new key and gets a new certificate; the old one is switched off only once the new one has connected. If anything fails, the device keeps its old certificate.",
+            "Start: renew the certificate",
           )}
           <form
             class="command"

@@ -5,8 +5,9 @@ import { DeviceId } from "../ids.js";
 /**
  * One-off work for a device, carried by AWS IoT Jobs: set durable settings
  * (the same ones, with the same rules, as the shadow's desired state),
- * restart the agent, update it to a bundle checked by its SHA-256, or send
- * what its outbox holds now.
+ * restart the agent, update it to a bundle checked by its SHA-256, send
+ * what its outbox holds now, or rotate its certificate (a new key made on the
+ * device; the old certificate is deactivated only once the new one connected).
  */
 export type DeviceJobRequest =
   | { readonly type: "config.set"; readonly settings: DeviceSettings }
@@ -19,13 +20,15 @@ export type DeviceJobRequest =
       /** Lower-case hex. */
       readonly sha256: string;
     }
-  | { readonly type: "outbox.flush" };
+  | { readonly type: "outbox.flush" }
+  | { readonly type: "certificate.rotate" };
 
 export const DEVICE_JOB_TYPES = [
   "config.set",
   "agent.restart",
   "agent.update",
   "outbox.flush",
+  "certificate.rotate",
 ] as const;
 export type DeviceJobType = (typeof DEVICE_JOB_TYPES)[number];
 
