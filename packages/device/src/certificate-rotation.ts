@@ -5,7 +5,7 @@ import type { MqttConnectionService } from "@medusa/adapters/mqtt";
 import {
   CREATE_CERTIFICATE_FROM_CSR,
   CreateCertificateFromCsrResponse,
-  ProvisioningError,
+  type ProvisioningError,
   RegisterThingResponse,
   type RequestTopics,
   ROTATION_DETAILS,
@@ -13,11 +13,17 @@ import {
   type TemplateName,
   THING_NAME_PARAMETER,
 } from "@medusa/domain";
-import { Either, Schema } from "effect";
+import { Schema } from "effect";
 import { errorText } from "./errors.js";
 import type { JobContext, JobOutcome, JobReport } from "./jobs-client.js";
 import type { JobExecution } from "./jobs-protocol.js";
-import { certificateSigningRequest, deviceKey, writeFileAtomically } from "./provisioning.js";
+import {
+  certificateSigningRequest,
+  deviceKey,
+  type ProvisioningAnswer,
+  provisioningAnswer,
+  writeFileAtomically,
+} from "./provisioning.js";
 
 /**
  * Certificate rotation as an AWS IoT job, with the fleet provisioning MQTT
@@ -73,9 +79,7 @@ const done = (status: JobReport["status"], details: Record<string, string>): Job
   report: { status, details },
 });
 
-type Answer =
-  | { readonly accepted: true; readonly body: unknown }
-  | { readonly accepted: false; readonly error: ProvisioningError };
+type Answer = ProvisioningAnswer;
 
 class Refused extends Error {}
 
@@ -87,23 +91,8 @@ export const certificateRotation = (deps: CertificateRotationDeps) => {
 
   const onAnswer = (topic: string, payload: Uint8Array) => {
     for (const [request, settle] of waiting) {
-      if (topic !== `${request}/accepted` && topic !== `${request}/rejected`) continue;
-      let json: unknown;
-      try {
-        json = JSON.parse(Buffer.from(payload).toString("utf8"));
-      } catch {
-        json = undefined;
-      }
-      if (topic.endsWith("/accepted")) settle({ accepted: true, body: json });
-      else {
-        const error = Schema.decodeUnknownEither(ProvisioningError)(json);
-        settle({
-          accepted: false,
-          error: Either.isRight(error)
-            ? error.right
-            : { statusCode: 500, errorCode: "UnreadableRejection", errorMessage: "unreadable" },
-        });
-      }
+      const answer = provisioningAnswer(request, topic, payload);
+      if (answer !== undefined) settle(answer);
     }
   };
 

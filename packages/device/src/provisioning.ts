@@ -194,9 +194,39 @@ export const certificateSigningRequest = async (keys: webcrypto.CryptoKeyPair, s
     })
   ).toString("pem");
 
-type Answer =
+/** What AWS IoT answered a provisioning request (CreateCertificateFromCsr, RegisterThing). */
+export type ProvisioningAnswer =
   | { readonly accepted: true; readonly body: unknown }
   | { readonly accepted: false; readonly error: ProvisioningError };
+type Answer = ProvisioningAnswer;
+
+/**
+ * The answer to `request` that a message on `topic` carries, if it is one
+ * (`{request}/accepted` or `/rejected`); a rejection that is not AWS's error
+ * document is kept as an `UnreadableRejection` with its first 200 characters.
+ */
+export const provisioningAnswer = (
+  request: string,
+  topic: string,
+  payload: Uint8Array,
+): ProvisioningAnswer | undefined => {
+  if (topic !== `${request}/accepted` && topic !== `${request}/rejected`) return undefined;
+  const text = Buffer.from(payload).toString("utf8");
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  if (topic.endsWith("/accepted")) return { accepted: true, body: json };
+  const error = Schema.decodeUnknownEither(ProvisioningError)(json);
+  return {
+    accepted: false,
+    error: Either.isRight(error)
+      ? error.right
+      : { statusCode: 500, errorCode: "UnreadableRejection", errorMessage: text.slice(0, 200) },
+  };
+};
 
 /** One claim connection, subscribed to the answers before anything is asked. */
 const claimConnection = async (options: ProvisioningOptions) => {
@@ -215,27 +245,8 @@ const claimConnection = async (options: ProvisioningOptions) => {
   const waiting = new Map<string, (answer: Answer) => void>();
   client.on("message", (topic, payload) => {
     for (const [request, settle] of waiting) {
-      if (topic !== `${request}/accepted` && topic !== `${request}/rejected`) continue;
-      let json: unknown;
-      try {
-        json = JSON.parse(payload.toString("utf8"));
-      } catch {
-        json = undefined;
-      }
-      if (topic.endsWith("/accepted")) settle({ accepted: true, body: json });
-      else {
-        const error = Schema.decodeUnknownEither(ProvisioningError)(json);
-        settle({
-          accepted: false,
-          error: Either.isRight(error)
-            ? error.right
-            : {
-                statusCode: 500,
-                errorCode: "UnreadableRejection",
-                errorMessage: payload.toString("utf8").slice(0, 200),
-              },
-        });
-      }
+      const answer = provisioningAnswer(request, topic, payload);
+      if (answer !== undefined) settle(answer);
     }
   });
   await new Promise<void>((resolve, reject) => {
