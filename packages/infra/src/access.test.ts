@@ -13,7 +13,14 @@ it("grants each function only these DynamoDB actions, on these tables and indexe
     ]),
   );
   expect(listed).toEqual({
-    ingest: ["dynamodb:Query events", "dynamodb:PutItem sensor", "dynamodb:PutItem deadLetters"],
+    ingest: [
+      "dynamodb:Query events",
+      "dynamodb:PutItem sensor",
+      "dynamodb:PutItem deadLetters",
+      // The newest sample time into the status row, a minute at a time (the fleet list reads it).
+      "dynamodb:GetItem deviceStatuses",
+      "dynamodb:PutItem deviceStatuses",
+    ],
     reattribute: [
       "dynamodb:Query events",
       "dynamodb:Query sensor",

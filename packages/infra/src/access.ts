@@ -50,6 +50,9 @@ export const TABLE_ACCESS: Readonly<Record<HandlerName, ReadonlyArray<TableGrant
     { table: "sensor", actions: ["dynamodb:PutItem"] },
     // What could not be ingested.
     { table: "deadLetters", actions: ["dynamodb:PutItem"] },
+    // The device's newest sample time, into its status row when it moved on a
+    // minute or more (recordSampleTimes: read, then put with the revision read).
+    { table: "deviceStatuses", actions: ["dynamodb:GetItem", "dynamodb:PutItem"] },
   ],
   reattribute: [
     { table: "events", actions: ["dynamodb:Query"] },
