@@ -29,10 +29,17 @@ assert.equal(
 );
 assert.equal(stack.stackName, "MedusaLink-prod");
 assert.equal(devicePolicyName("prod"), "medusa-prod-device");
-// The ingest function may query the events, put samples and put dead letters; nothing else.
+// The ingest function may query the events, put samples and dead letters, and read and put
+// the device's status row (its newest sample time); nothing else.
 assert.deepEqual(
   TABLE_ACCESS.ingest.flatMap((g) => g.actions.map((a) => `${a} ${g.table}`)),
-  ["dynamodb:Query events", "dynamodb:PutItem sensor", "dynamodb:PutItem deadLetters"],
+  [
+    "dynamodb:Query events",
+    "dynamodb:PutItem sensor",
+    "dynamodb:PutItem deadLetters",
+    "dynamodb:GetItem deviceStatuses",
+    "dynamodb:PutItem deviceStatuses",
+  ],
 );
 
 // The API function learns where the HS256 secret is, never the secret itself.
