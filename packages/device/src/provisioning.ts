@@ -38,7 +38,7 @@ import mqtt, { type MqttClient } from "mqtt";
  */
 
 const crypto = webcrypto;
-x509.cryptoProvider.set(crypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+x509.cryptoProvider.set(crypto);
 
 /** ECDSA P-256 with SHA-256: AWS IoT Core accepts it, and a Pi makes one in milliseconds. */
 const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;

@@ -58,7 +58,8 @@ export const SETTING_SCHEMAS: { readonly [K in SettingKey]: Schema.Schema<number
   "publish.interval_ms": PublishIntervalMs,
   "publish.status_interval_ms": StatusIntervalMs,
   "publish.live_interval_ms": LiveIntervalMs,
-  "publish.live_until": EpochMillis as unknown as Schema.Schema<number, number>,
+  // The time's checks without its brand: a setting is a plain number, as the file holds it.
+  "publish.live_until": Schema.encodedBoundSchema(EpochMillis),
 };
 export const SETTING_KEYS = Object.keys(SETTING_SCHEMAS) as ReadonlyArray<SettingKey>;
 

@@ -71,14 +71,16 @@ export interface PutBundle {
 
 const versionOf = (file: string): string => {
   try {
-    return execFileSync(process.execPath, [file, "--version"], {
-      encoding: "utf8",
-      timeout: 15_000,
-      stdio: ["ignore", "pipe", "ignore"],
-    })
-      .trim()
-      .split(/\s+/)
-      .pop() as string;
+    return (
+      execFileSync(process.execPath, [file, "--version"], {
+        encoding: "utf8",
+        timeout: 15_000,
+        stdio: ["ignore", "pipe", "ignore"],
+      })
+        .trim()
+        .split(/\s+/)
+        .at(-1) ?? ""
+    );
   } catch {
     return "";
   }

@@ -79,7 +79,7 @@ export const startCertificateRetirement = (
   const onPublish = (packet: AedesPublishPacket, client: Client | null) => {
     // Only the service's own events (published inside the broker), never a client's.
     if (client !== null || !SUCCEEDED_EVENTS.test(packet.topic)) return;
-    const event = decode((packet.payload as Buffer).toString("utf8"));
+    const event = decode(Buffer.from(packet.payload).toString("utf8"));
     if (event._tag === "Left") {
       log({ level: "warn", msg: "a jobs event could not be read", topic: packet.topic });
       return;

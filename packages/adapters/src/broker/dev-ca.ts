@@ -8,7 +8,7 @@ import * as x509 from "@peculiar/x509";
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 const crypto = webcrypto;
-x509.cryptoProvider.set(crypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+x509.cryptoProvider.set(crypto);
 
 /** ECDSA P-256 with SHA-256: fast to generate, accepted by AWS IoT Core. */
 const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;

@@ -44,7 +44,7 @@ import type { LocalBroker } from "./local-broker.js";
  */
 
 const crypto = webcrypto;
-x509.cryptoProvider.set(crypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+x509.cryptoProvider.set(crypto);
 
 /** AWS IoT's certificates from a CSR are valid until the end of 2049. */
 const NOT_AFTER = new Date("2049-12-31T23:59:59Z");

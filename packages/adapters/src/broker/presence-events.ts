@@ -8,6 +8,25 @@ import {
 } from "@medusa/domain";
 import type { Aedes, Client } from "aedes";
 
+/**
+ * What we read of aedes beyond its declared types: the clients it has
+ * registered, by client id (`Aedes#clients`, set in its constructor and kept
+ * as connections come and go).
+ */
+interface RegisteredClients {
+  readonly clients: Readonly<Record<string, object | undefined>>;
+}
+
+const hasRegisteredClients = (broker: object): broker is RegisteredClients =>
+  "clients" in broker && typeof broker.clients === "object" && broker.clients !== null;
+
+/** The broker's clients by id, or a clear failure where this aedes does not keep them. */
+const registeredClients = (aedes: Aedes): RegisteredClients => {
+  if (!hasRegisteredClients(aedes))
+    throw new TypeError("aedes keeps no `clients` by id: DUPLICATE_CLIENTID cannot be told apart");
+  return aedes;
+};
+
 /** What the broker knows about one connection, for its disconnect event. */
 interface Session {
   readonly client: Client;
@@ -58,6 +77,7 @@ export const publishLifecycleEvents = (
   },
 ): LifecycleEvents => {
   const now = options.now ?? Date.now;
+  const registered = registeredClients(aedes);
   const sessions = new WeakMap<Client, Session>();
   const lastVersion = new Map<string, number>();
   let closing = false;
@@ -131,9 +151,7 @@ export const publishLifecycleEvents = (
     const byClient = (client as { _disconnected?: boolean })._disconnected === true;
     // A second connection with this id is registered right after this one is closed for it.
     setImmediate(() => {
-      const current = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients[
-        client.id
-      ];
+      const current = registered.clients[client.id];
       const replaced = current !== undefined && current !== client;
       const reason = byClient
         ? "CLIENT_INITIATED_DISCONNECT"

@@ -4,7 +4,13 @@ import { type ActivityBlock, BLOCK_MS, DeviceId, PatientId } from "@medusa/domai
 import { Arbitrary, Either, Schema } from "effect";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ActivityItem, activityFromItem, activityFromItemBySchema } from "./activity-item.js";
+import {
+  ActivityItem,
+  activityFromItem,
+  activityFromItemBySchema,
+  QUARTERS,
+  quarterOf,
+} from "./activity-item.js";
 
 const HOUR = 3_600_000;
 const T = 1_763_625_600_000;
@@ -147,6 +153,18 @@ describe("activity item: the fast read", () => {
         else expect(activityFromItem(item)).toStrictEqual(bySchema);
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe("quarterOf", () => {
+  it("names the quarter of the hour a block starts in, q0 to q3, for any hour", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 500_000 }), fc.nat(3), (hour, k) => {
+        const start = T - (T % HOUR) + hour * HOUR + k * BLOCK_MS;
+        expect(quarterOf(start)).toBe(QUARTERS[k]);
+        expect(quarterOf(start + BLOCK_MS - 1)).toBe(QUARTERS[k]);
+      }),
     );
   });
 });

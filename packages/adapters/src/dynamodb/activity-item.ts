@@ -27,8 +27,10 @@ export const itemStartOf = (start: number): number => Math.floor(start / ITEM_MS
 /** The attribute holding quarter `k` (0–3) of the hour: the block codec's bytes. */
 export const QUARTERS = ["q0", "q1", "q2", "q3"] as const;
 export type Quarter = (typeof QUARTERS)[number];
-export const quarterOf = (start: number): Quarter =>
-  QUARTERS[(start - itemStartOf(start)) / BLOCK_MS] as Quarter;
+export const quarterOf = (start: number): Quarter => {
+  const k = Math.floor((start - itemStartOf(start)) / BLOCK_MS);
+  return k <= 0 ? "q0" : k === 1 ? "q1" : k === 2 ? "q2" : "q3";
+};
 
 /**
  * A stored activity item as the activity table holds it: key `(device_id,
@@ -82,8 +84,8 @@ const blocksOf = (item: ItemFields): Either.Either<ReadonlyArray<ActivityBlock>,
   )
     return Either.left("the key does not match the item");
   const blocks: Array<ActivityBlock> = [];
-  for (let k = 0; k < BLOCKS_PER_ITEM; k++) {
-    const bytes = item[QUARTERS[k] as Quarter];
+  for (const [k, quarter] of QUARTERS.entries()) {
+    const bytes = item[quarter];
     if (bytes === undefined) continue;
     const start = item.start + k * BLOCK_MS;
     const metrics = decodeBlock(bytes, start);

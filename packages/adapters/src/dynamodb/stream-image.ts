@@ -21,10 +21,11 @@ const bytesOf = (u: unknown, path: string): Either.Either<Uint8Array, string> =>
   return Either.right(new Uint8Array(Buffer.from(u, "base64")));
 };
 
+const isStrings = (u: unknown): u is Array<string> =>
+  Array.isArray(u) && u.every((s) => typeof s === "string");
+
 const strings = (u: unknown, path: string): Either.Either<Array<string>, string> =>
-  Array.isArray(u) && u.every((s) => typeof s === "string")
-    ? Either.right(u as Array<string>)
-    : Either.left(`${path}: not a list of strings`);
+  isStrings(u) ? Either.right(u) : Either.left(`${path}: not a list of strings`);
 
 /** One stream attribute value as the SDK's `AttributeValue`, or where it is malformed. */
 const attributeValue = (u: unknown, path: string): Either.Either<AttributeValue, string> => {
@@ -59,18 +60,18 @@ const attributeValue = (u: unknown, path: string): Either.Either<AttributeValue,
       return Array.isArray(v)
         ? Either.map(
             Either.all(v.map((b, i) => bytesOf(b, `${path}[${i}]`))),
-            (BS) => ({ BS }) as AttributeValue,
+            (BS): AttributeValue.BSMember => ({ BS }),
           )
         : Either.left(`${path}: BS not a list`);
     case "L":
       return Array.isArray(v)
         ? Either.map(
             Either.all(v.map((x, i) => attributeValue(x, `${path}[${i}]`))),
-            (L) => ({ L }) as AttributeValue,
+            (L): AttributeValue.LMember => ({ L }),
           )
         : Either.left(`${path}: L not a list`);
     case "M":
-      return Either.map(streamImageItem(v, path), (M) => ({ M }) as AttributeValue);
+      return Either.map(streamImageItem(v, path), (M): AttributeValue.MMember => ({ M }));
     default:
       return Either.left(`${path}: unknown attribute type ${type}`);
   }

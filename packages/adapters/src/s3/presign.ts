@@ -135,9 +135,8 @@ export const presignGetUrl = (input: PresignGetInput): string => {
     scope,
     canonicalRequest({ method: "GET", path, query, headers: [["host", base.host]] }),
   );
-  const search = [...query, ["X-Amz-Signature", sig]]
-    .map(([k, v]) => `${k}=${uriEncode(v as string)}`)
-    .join("&");
+  const signed: Array<[string, string]> = [...query, ["X-Amz-Signature", sig]];
+  const search = signed.map(([k, v]) => `${k}=${uriEncode(v)}`).join("&");
   return `${base.protocol}//${base.host}${uriEncode(path, true)}?${search}`;
 };
 

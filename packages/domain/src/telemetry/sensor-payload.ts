@@ -1,4 +1,4 @@
-import { Either, ParseResult, Schema } from "effect";
+import { Array as Arr, Either, ParseResult, Schema } from "effect";
 import {
   Acceleration,
   EARLIEST_SAMPLE_TIME,
@@ -121,6 +121,8 @@ const SampleBatchWire = Schema.Struct({
   n0: Sequence,
   s: Schema.Array(PackedSample).pipe(
     Schema.minItems(1, { message: () => "a batch holds at least one sample" }),
+    // What `minItems(1)` checked, as the type: the decoded samples are non-empty too.
+    Schema.filter(Arr.isNonEmptyReadonlyArray),
     Schema.maxItems(MAX_BATCH_SAMPLES, {
       message: () => `a batch holds at most ${MAX_BATCH_SAMPLES} samples`,
     }),
@@ -138,7 +140,7 @@ const SampleBatchType = Schema.Struct({ samples: Schema.NonEmptyArray(Sample) })
 export const SampleBatch = Schema.transform(SampleBatchWire, SampleBatchType, {
   strict: true,
   decode: (w) => {
-    const samples = w.s.map((p) => {
+    const samples = Arr.map(w.s, (p) => {
       const [dt, dn, x, y, z, temperature] = p;
       return {
         timestamp: w.t0 + dt,
@@ -150,7 +152,7 @@ export const SampleBatch = Schema.transform(SampleBatchWire, SampleBatchType, {
         ...(temperature !== undefined ? { temperature } : {}),
       };
     });
-    return { samples: samples as unknown as (typeof SampleBatchType.Encoded)["samples"] };
+    return { samples };
   },
   encode: (b) => {
     let t0 = Number.POSITIVE_INFINITY;
@@ -159,7 +161,7 @@ export const SampleBatch = Schema.transform(SampleBatchWire, SampleBatchType, {
       if (s.timestamp < t0) t0 = s.timestamp;
       if (s.sequence < n0) n0 = s.sequence;
     }
-    const s = b.samples.map((x) =>
+    const s = Arr.map(b.samples, (x) =>
       x.temperature === undefined
         ? ([x.timestamp - t0, x.sequence - n0, x.x, x.y, x.z] as const)
         : ([x.timestamp - t0, x.sequence - n0, x.x, x.y, x.z, x.temperature] as const),
@@ -294,7 +296,7 @@ export const wellFormedBatch = (
     }
     samples[i] = sample;
   }
-  return samples as unknown as readonly [Sample, ...Array<Sample>];
+  return Arr.isNonEmptyArray(samples) ? samples : undefined;
 };
 
 /** JSON text (or bytes) to a sensor payload; not-JSON is a typed rejection too. */
