@@ -15,6 +15,7 @@ import {
 } from "@medusa/domain";
 import { Effect } from "effect";
 import { Hono } from "hono";
+import { activityCsv as csv } from "../activity-csv.js";
 import { activityPageJson, epochView } from "../activity-json.js";
 import type { Routes } from "../app.js";
 import { type ApiEnv, requireRole } from "../context.js";
@@ -55,28 +56,6 @@ const dayView = (d: DaySummary) => ({
 
 /** Whether the client asked for CSV (`Accept: text/csv`). */
 const wantsCsv = (accept: string | undefined) => /\btext\/csv\b/i.test(accept ?? "");
-
-const csvCell = (v: unknown): string => {
-  const text = v === null || v === undefined ? "" : Array.isArray(v) ? v.join(" ") : String(v);
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-};
-
-/**
- * CSV for researchers: `#` lines first naming the patient, the units, the
- * cut-points and the algorithms' versions, then one header row and a row per
- * record.
- */
-const csv = (
-  about: ReadonlyArray<string>,
-  rows: ReadonlyArray<Record<string, unknown>>,
-  columns: ReadonlyArray<string>,
-): string =>
-  [
-    ...about.map((line) => `# ${line}`),
-    ...Object.entries(ACTIVITY_ALGORITHMS).map(([k, v]) => `# algorithm ${k}: ${v}`),
-    columns.join(","),
-    ...rows.map((r) => columns.map((k) => csvCell(r[k])).join(",")),
-  ].join("\r\n") + "\r\n";
 
 /** The cut-points a request chose (`cut_points`, the wrist set unless given). */
 const cutPointSetOf = (name: CutPointSetName | undefined): CutPointSet =>
