@@ -89,6 +89,7 @@ export {
   makeIotDeviceJobs,
 } from "./iot-jobs/device-jobs.js";
 export { rememberingRecentWrites } from "./recent-writes.js";
+export { SampleTimesSeen } from "./sample-times-seen.js";
 export {
   HttpUrl,
   NumberAtLeast,

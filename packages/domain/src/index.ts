@@ -125,7 +125,7 @@ export {
   recordPresence,
   recordReportedState,
   recordSampleTimes,
-  SampleTimesSeen,
+  type SampleTimesMemory,
 } from "./application/fleet.js";
 export { type DeviceImport, importHistory } from "./application/import-history.js";
 export {

@@ -1,3 +1,4 @@
+import { SampleTimesSeen } from "@medusa/adapters";
 import {
   Clock,
   DeadLetters,
@@ -8,7 +9,6 @@ import {
   rawPayload,
   receivedAtOr,
   recordSampleTimes,
-  SampleTimesSeen,
 } from "@medusa/domain";
 import type { Services } from "@medusa/lambda";
 import { Cause, Effect, Either, Exit, type ManagedRuntime, Option } from "effect";

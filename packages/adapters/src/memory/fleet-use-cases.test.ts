@@ -26,13 +26,13 @@ import {
   recordPresence,
   recordSampleTimes,
   SAMPLE_TIME_STEP_MS,
-  SampleTimesSeen,
   SensorStore,
   segmentKey,
 } from "@medusa/domain";
 import { sampleAt } from "@medusa/domain/testing";
 import { Effect, Layer } from "effect";
 import { describe, expect, it } from "vitest";
+import { SampleTimesSeen } from "../sample-times-seen.js";
 import { makeInMemoryAlerts } from "./alerts.js";
 import { makeInMemoryDeadLetters } from "./dead-letters.js";
 import { makeInMemoryDeviceStatuses } from "./device-statuses.js";

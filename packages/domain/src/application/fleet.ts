@@ -127,26 +127,16 @@ export const recordAssignmentCommit = (
   updateStatus(commit.deviceId, (s) => applyAssignmentCommit(s, commit));
 
 /**
- * The newest sample time this process has seen recorded for each device: a
- * batch whose samples are not a step ahead of it costs no read and no write.
- * One per ingest process (a Lambda container, the local stack), bounded.
+ * What an ingest process remembers of the sample times it recorded (one per
+ * process: a Lambda container, the local stack; the adapters' `SampleTimesSeen`
+ * is one): with it, a batch whose samples are not a step ahead of the time
+ * held costs no read and no write.
  */
-export class SampleTimesSeen {
-  private readonly held = new Map<DeviceId, EpochMillis>();
-  constructor(private readonly capacity = 10_000) {}
-  /** Whether `at` may advance the row (no time held here, or a step ahead of it). */
-  mayAdvance(deviceId: DeviceId, at: EpochMillis): boolean {
-    const held = this.held.get(deviceId);
-    return held === undefined || at >= held + SAMPLE_TIME_STEP_MS;
-  }
-  remember(deviceId: DeviceId, at: EpochMillis | null): void {
-    if (at === null) return;
-    if (!this.held.has(deviceId) && this.held.size >= this.capacity) {
-      const oldest = this.held.keys().next();
-      if (!oldest.done) this.held.delete(oldest.value);
-    }
-    this.held.set(deviceId, at);
-  }
+export interface SampleTimesMemory {
+  /** The newest sample time this process recorded in the device's status row, if it holds one. */
+  readonly recalled: (deviceId: DeviceId) => EpochMillis | undefined;
+  /** The device's status row holds `at` now. */
+  readonly remember: (deviceId: DeviceId, at: EpochMillis) => void;
 }
 
 /**
@@ -158,7 +148,7 @@ export class SampleTimesSeen {
  */
 export const recordSampleTimes = (
   outcomes: ReadonlyArray<IngestOutcome>,
-  seen?: SampleTimesSeen,
+  seen?: SampleTimesMemory,
 ): Effect.Effect<number, StorageUnavailable, DeviceStatuses> =>
   Effect.gen(function* () {
     const newest = new Map<DeviceId, EpochMillis>();
@@ -172,7 +162,8 @@ export const recordSampleTimes = (
     }
     let written = 0;
     for (const [deviceId, at] of newest) {
-      if (seen && !seen.mayAdvance(deviceId, at)) continue;
+      const held = seen?.recalled(deviceId);
+      if (held !== undefined && at < held + SAMPLE_TIME_STEP_MS) continue;
       let recorded: EpochMillis | null = null;
       const outcome = yield* updateStatus(deviceId, (s) => {
         const after = applySampleTime(s, at);
@@ -180,7 +171,7 @@ export const recordSampleTimes = (
         return after;
       });
       if (outcome === "changed") written++;
-      seen?.remember(deviceId, recorded);
+      if (recorded !== null) seen?.remember(deviceId, recorded);
     }
     return written;
   });

@@ -1,10 +1,9 @@
-import { dynamoLayer } from "@medusa/adapters";
+import { dynamoLayer, SampleTimesSeen } from "@medusa/adapters";
 import {
   type IngestSettings,
   ingestMessages,
   messageFromRuleEvent,
   recordSampleTimes,
-  SampleTimesSeen,
 } from "@medusa/domain";
 import { Effect, type Layer, ManagedRuntime } from "effect";
 import { type LambdaConfig, sensorTopicTemplate, settingsFromEnv } from "../config.js";
