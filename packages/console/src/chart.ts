@@ -45,7 +45,8 @@ const timeAxis = (timeZone: string): uPlot.Axis => {
  * non-wear shaded) or raw samples (magnitude in g, a line per device), in the
  * clinic's time zone. Nulls in the columns are gaps: no line is drawn across
  * them. Dragging across it calls `onSelect` with the chosen span (the page
- * reads that span's data); uPlot does not zoom by itself.
+ * reads that span's data); uPlot does not zoom by itself. `onDrawn` runs once
+ * the data is drawn (uPlot draws in a microtask after the chart is made).
  */
 export const drawChart = (
   target: HTMLElement,
@@ -53,6 +54,7 @@ export const drawChart = (
   view: View,
   timeZone: string,
   onSelect: (view: View) => void,
+  onDrawn?: () => void,
 ): uPlot => {
   const width = Math.max(280, target.clientWidth);
   const time: uPlot.Series = {
@@ -80,6 +82,15 @@ export const drawChart = (
       },
     ],
   };
+  // uPlot draws in a microtask after it is made: the chart is drawn when its first `draw` hook runs.
+  let drawn = false;
+  hooks.draw = [
+    () => {
+      if (drawn) return;
+      drawn = true;
+      onDrawn?.();
+    },
+  ];
   let options: uPlot.Options;
   let aligned: uPlot.AlignedData;
   if (data.kind === "epochs") {

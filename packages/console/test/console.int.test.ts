@@ -1,67 +1,16 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { type Stack, startStack } from "@medusa/stack";
-import type { Browser, BrowserContext, Page, Request } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { accessibilityViolations, buildConsole, launchChromium, screenshotDir } from "./browser.js";
+import type { Page, Request } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { buildConsole, consoleInBrowser, expectAccessible, screenshotDir } from "./browser.js";
 
 // The clinic is in Berlin; the browser runs in New York: every time shown is Berlin's.
-const CLINIC_ZONE = "Europe/Berlin";
 const DEVICE = "medusa-sim-01";
 
-const dir = mkdtempSync(join(tmpdir(), "medusa-console-stack-"));
+const ui = consoleInBrowser("stack");
+const { signIn } = ui;
+const newPage = () => ui.newPage({ timeoutMs: 15_000 });
 const shots = screenshotDir();
-let consoleDir: string;
-let stack: Stack;
-let browser: Browser;
-
-beforeAll(async () => {
-  consoleDir = await buildConsole("localstack");
-  [stack, browser] = await Promise.all([
-    startStack({
-      dir,
-      devices: 1,
-      apiPort: 0,
-      mqttPort: 0,
-      dynamoPort: 0,
-      settleMs: 1_000,
-      consoleDir,
-      timeZone: CLINIC_ZONE,
-    }),
-    launchChromium(),
-  ]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
-  rmSync(dir, { recursive: true, force: true });
-  if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
-});
-
-const newPage = async (): Promise<{ context: BrowserContext; page: Page }> => {
-  const context = await browser.newContext({
-    timezoneId: "America/New_York",
-    viewport: { width: 1280, height: 900 },
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  return { context, page };
-};
-
-const signIn = async (page: Page, role: "clinician" | "viewer") => {
-  await page.goto(stack.consoleUrl as string);
-  await page.getByRole("heading", { name: "Development sign-in" }).waitFor();
-  await page.getByLabel(role === "clinician" ? /^Clinician/ : /^Viewer/).check();
-  await page.getByRole("button", { name: `Sign in as ${role}` }).click();
-  await page.getByRole("heading", { name: "Devices", level: 1 }).waitFor();
-};
-
-const expectAccessible = async (page: Page, what: string) => {
-  const violations = await accessibilityViolations(page);
-  expect(violations, `${what}: ${JSON.stringify(violations, null, 1)}`).toEqual([]);
-};
 
 const openDevice = async (page: Page, id: string) => {
   await page.getByRole("link", { name: "Devices" }).click();
@@ -71,8 +20,8 @@ const openDevice = async (page: Page, id: string) => {
 };
 
 const trail = async () => {
-  const r = await fetch(`${stack.apiUrl}/api/devices/${DEVICE}/assignments`, {
-    headers: { authorization: `Bearer ${stack.token}` },
+  const r = await fetch(`${ui.stack.apiUrl}/api/devices/${DEVICE}/assignments`, {
+    headers: { authorization: `Bearer ${ui.stack.token}` },
   });
   return ((await r.json()) as { assignments: Array<Record<string, unknown>> }).assignments;
 };
@@ -94,7 +43,7 @@ const rowsOf = (page: Page, testId: string) =>
 describe("the console in Chromium against the local stack", () => {
   it("a clinician assigns a simulated device, sees its samples in the patient's chart, hands it over; the audit trail is right", async () => {
     const { context, page } = await newPage();
-    await page.goto(stack.consoleUrl as string);
+    await page.goto(ui.stack.consoleUrl as string);
     await page.getByRole("heading", { name: "Development sign-in" }).waitFor();
     expect(await page.locator(".zone").textContent()).toContain("Europe/Berlin");
     await expectAccessible(page, "sign-in");
@@ -293,11 +242,11 @@ describe("the console in Chromium against the local stack", () => {
   });
 
   it("the initial load is small, and the production build has no development sign-in", async () => {
-    const files = readdirSync(join(consoleDir, "assets"));
-    const index = readFileSync(join(consoleDir, "index.html"), "utf8");
+    const files = readdirSync(join(ui.consoleDir, "assets"));
+    const index = readFileSync(join(ui.consoleDir, "index.html"), "utf8");
     // What the first page loads: index.html's own script and style (the chart loads on the patient page).
     const initial = files.filter((f) => index.includes(f));
-    const bytes = initial.reduce((n, f) => n + statSync(join(consoleDir, "assets", f)).size, 0);
+    const bytes = initial.reduce((n, f) => n + statSync(join(ui.consoleDir, "assets", f)).size, 0);
     expect(initial.some((f) => f.endsWith(".js"))).toBe(true);
     expect(bytes).toBeLessThan(250 * 1024);
 

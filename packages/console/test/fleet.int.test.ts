@@ -1,93 +1,27 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Stack, startStack } from "@medusa/stack";
-import type { Browser, BrowserContext, Locator, Page, Response } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { accessibilityViolations, buildConsole, launchChromium, screenshotDir } from "./browser.js";
+import type { Locator, Page, Response } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  CLINIC_ZONE,
+  consoleInBrowser,
+  expectAccessible,
+  screenshotDir,
+  until,
+} from "./browser.js";
 
 // The fleet pages (Devices, Alerts) and a device's configuration, in Chromium against the
 // local stack. The clinic is in Berlin; the browser runs in New York.
-const CLINIC_ZONE = "Europe/Berlin";
 // A worn device that sends nothing has a data-gap alert after this long.
 const GAP_MS = 3_000;
 
-const dir = mkdtempSync(join(tmpdir(), "medusa-console-fleet-"));
+const ui = consoleInBrowser("fleet", { gapMs: GAP_MS });
+const { newPage, signIn, call } = ui;
 const shots = screenshotDir();
-let consoleDir: string;
-let stack: Stack;
-let browser: Browser;
 let SIM: string;
 
-beforeAll(async () => {
-  consoleDir = await buildConsole("localstack");
-  [stack, browser] = await Promise.all([
-    startStack({
-      dir,
-      devices: 1,
-      apiPort: 0,
-      mqttPort: 0,
-      dynamoPort: 0,
-      settleMs: 1_000,
-      gapMs: GAP_MS,
-      consoleDir,
-      timeZone: CLINIC_ZONE,
-    }),
-    launchChromium(),
-  ]);
-  SIM = stack.deviceIds[0] as string;
-}, 180_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
-  rmSync(dir, { recursive: true, force: true });
-  if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
+beforeAll(() => {
+  SIM = ui.stack.deviceIds[0] as string;
 });
-
-const call = async (method: string, path: string, body?: unknown) => {
-  const r = await fetch(`${stack.apiUrl}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${stack.token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await r.text();
-  return { status: r.status, json: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
-};
-
-const until = async (check: () => Promise<boolean>, what: string, ms = 30_000) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-};
-
-const newPage = async (): Promise<{ context: BrowserContext; page: Page }> => {
-  const context = await browser.newContext({
-    timezoneId: "America/New_York",
-    viewport: { width: 1280, height: 900 },
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  return { context, page };
-};
-
-const signIn = async (page: Page, role: "clinician" | "viewer") => {
-  await page.goto(stack.consoleUrl as string);
-  await page.getByRole("heading", { name: "Development sign-in" }).waitFor();
-  await page.getByLabel(role === "clinician" ? /^Clinician/ : /^Viewer/).check();
-  await page.getByRole("button", { name: `Sign in as ${role}` }).click();
-  await page.getByRole("heading", { name: "Devices", level: 1 }).waitFor();
-};
-
-const expectAccessible = async (page: Page, what: string) => {
-  const violations = await accessibilityViolations(page);
-  expect(violations, `${what}: ${JSON.stringify(violations, null, 1)}`).toEqual([]);
-};
 
 /** A part of the page's text as laid out (the cells of a row apart, as a reader meets them). */
 const shownText = (l: Locator) =>
@@ -305,7 +239,7 @@ describe("the fleet pages in Chromium against the local stack", () => {
         })
       ).status,
     ).toBe(200);
-    await stack.fleet.detectNow();
+    await ui.stack.fleet.detectNow();
     const cleared = page.getByTestId("cleared-alerts").locator("tr", { hasText: "ghost-3" });
     await cleared.waitFor({ timeout: 20_000 });
     expect(await shownText(cleared)).toContain("Assignment ended");
@@ -349,7 +283,7 @@ describe("the fleet pages in Chromium against the local stack", () => {
     );
     const { context, page } = await newPage();
     await signIn(page, "clinician");
-    await page.goto(`${stack.consoleUrl}devices/${SIM}`);
+    await page.goto(`${ui.stack.consoleUrl}devices/${SIM}`);
     const panel = page.getByTestId("configuration");
     await panel.getByTestId("configuration-table").waitFor();
     expect(await shownText(panel.getByTestId("device-figures"))).toMatch(
@@ -436,7 +370,7 @@ describe("the fleet pages in Chromium against the local stack", () => {
     // A viewer reads the configuration and has no form.
     const viewer = await newPage();
     await signIn(viewer.page, "viewer");
-    await viewer.page.goto(`${stack.consoleUrl}devices/${SIM}`);
+    await viewer.page.goto(`${ui.stack.consoleUrl}devices/${SIM}`);
     await viewer.page.getByTestId("configuration-table").waitFor();
     expect(
       await viewer.page.getByRole("button", { name: /Save settings|Start live mode/ }).count(),

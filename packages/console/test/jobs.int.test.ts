@@ -1,91 +1,19 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Stack, startStack } from "@medusa/stack";
-import type { Browser, BrowserContext, Page, Response } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { accessibilityViolations, buildConsole, launchChromium, screenshotDir } from "./browser.js";
+import type { Page, Response } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { consoleInBrowser, expectAccessible, screenshotDir, until } from "./browser.js";
 
 // A device's jobs panel in Chromium against the local stack: the stack's simulated device
 // takes its jobs from the Jobs emulation (its MQTT API) and reports their outcome, as in
 // packages/stack/src/jobs.int.test.ts. The clinic is in Berlin; the browser runs in New York.
-const CLINIC_ZONE = "Europe/Berlin";
-
-const dir = mkdtempSync(join(tmpdir(), "medusa-console-jobs-"));
+const ui = consoleInBrowser("jobs");
+const { newPage, signIn, call } = ui;
 const shots = screenshotDir();
-let consoleDir: string;
-let stack: Stack;
-let browser: Browser;
 let SIM: string;
 
-beforeAll(async () => {
-  consoleDir = await buildConsole("localstack");
-  [stack, browser] = await Promise.all([
-    startStack({
-      dir,
-      devices: 1,
-      apiPort: 0,
-      mqttPort: 0,
-      dynamoPort: 0,
-      settleMs: 1_000,
-      consoleDir,
-      timeZone: CLINIC_ZONE,
-    }),
-    launchChromium(),
-  ]);
-  SIM = stack.deviceIds[0] as string;
-}, 180_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
-  rmSync(dir, { recursive: true, force: true });
-  if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
+beforeAll(() => {
+  SIM = ui.stack.deviceIds[0] as string;
 });
-
-const call = async (method: string, path: string, body?: unknown) => {
-  const r = await fetch(`${stack.apiUrl}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${stack.token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await r.text();
-  return { status: r.status, json: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
-};
-
-const until = async (check: () => Promise<boolean>, what: string, ms = 30_000) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-};
-
-const newPage = async (width = 1280): Promise<{ context: BrowserContext; page: Page }> => {
-  const context = await browser.newContext({
-    timezoneId: "America/New_York",
-    viewport: { width, height: 900 },
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  return { context, page };
-};
-
-const signIn = async (page: Page, role: "clinician" | "viewer") => {
-  await page.goto(stack.consoleUrl as string);
-  await page.getByRole("heading", { name: "Development sign-in" }).waitFor();
-  await page.getByLabel(role === "clinician" ? /^Clinician/ : /^Viewer/).check();
-  await page.getByRole("button", { name: `Sign in as ${role}` }).click();
-  await page.getByRole("heading", { name: "Devices", level: 1 }).waitFor();
-};
-
-const expectAccessible = async (page: Page, what: string) => {
-  const violations = await accessibilityViolations(page);
-  expect(violations, `${what}: ${JSON.stringify(violations, null, 1)}`).toEqual([]);
-};
 
 // biome-ignore lint/performance/useDomNodeTextContent: the layout's text is what is checked
 const shownText = (l: ReturnType<Page["locator"]>) => l.innerText();
@@ -106,7 +34,7 @@ describe("a device's jobs panel in Chromium against the local stack", () => {
         jobReads.push(r.status());
     });
     await signIn(page, "clinician");
-    await page.goto(`${stack.consoleUrl}devices/${SIM}`);
+    await page.goto(`${ui.stack.consoleUrl}devices/${SIM}`);
     const panel = page.getByTestId("jobs");
     await panel.getByTestId("no-jobs").waitFor();
     // Polled with the list's ETag: an unchanged list is a 304 with no body.
@@ -205,7 +133,7 @@ describe("a device's jobs panel in Chromium against the local stack", () => {
     expect(await panel.locator("tr[data-job]").first().getAttribute("data-job")).toMatch(
       /^config-set-/,
     );
-    expect(stack.devices[0]?.agent.stats().publishIntervalMs).toBe(1500);
+    expect(ui.stack.devices[0]?.agent.stats().publishIntervalMs).toBe(1500);
     await expectAccessible(page, "jobs, two succeeded");
     await panel.scrollIntoViewIfNeeded();
     await panel.screenshot({ path: join(shots, "device-jobs.png") });
@@ -228,7 +156,7 @@ describe("a device's jobs panel in Chromium against the local stack", () => {
   it("a viewer sees the list and no form; the API refuses the viewer's forged job", async () => {
     const { context, page } = await newPage();
     await signIn(page, "viewer");
-    await page.goto(`${stack.consoleUrl}devices/${SIM}`);
+    await page.goto(`${ui.stack.consoleUrl}devices/${SIM}`);
     const panel = page.getByTestId("jobs");
     await panel.getByTestId("jobs-table").waitFor();
     expect(await panel.locator("tr[data-job]").count()).toBeGreaterThanOrEqual(1);

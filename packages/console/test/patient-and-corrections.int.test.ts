@@ -1,23 +1,19 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { connectTransport } from "@medusa/adapters/mqtt";
 import { type EpochMillis, encodeSampleBatch, type Sample } from "@medusa/domain";
-import { type Stack, startStack } from "@medusa/stack";
-import type { Browser, BrowserContext, Page, Request, Route } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { accessibilityViolations, buildConsole, launchChromium, screenshotDir } from "./browser.js";
+import type { Page, Request, Route } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { CLINIC_ZONE, consoleInBrowser, expectAccessible, screenshotDir } from "./browser.js";
 
 // The clinic is in Berlin; the browser runs in New York.
-const CLINIC_ZONE = "Europe/Berlin";
 const PATIENT = "P-CHART";
 const MIN = 60_000;
 
-const dir = mkdtempSync(join(tmpdir(), "medusa-console-patient-"));
+const ui = consoleInBrowser("patient", { activityPassMs: 500 });
+const { signIn } = ui;
+const newPage = () => ui.newPage({ timeoutMs: 30_000, acceptDownloads: true });
 const shots = screenshotDir();
-let consoleDir: string;
-let stack: Stack;
-let browser: Browser;
 let device: string;
 /** The recording: 20 minutes at 10 Hz ending 2 minutes ago, without the minutes [8, 11). */
 let recStart: number;
@@ -25,10 +21,10 @@ let recEnd: number;
 let gap: { start: number; end: number };
 
 const api = async (method: string, path: string, body?: unknown, accept = "application/json") => {
-  const r = await fetch(`${stack.apiUrl}${path}`, {
+  const r = await fetch(`${ui.stack.apiUrl}${path}`, {
     method,
     headers: {
-      authorization: `Bearer ${stack.token}`,
+      authorization: `Bearer ${ui.stack.token}`,
       accept,
       ...(body === undefined ? {} : { "content-type": "application/json" }),
     },
@@ -40,24 +36,8 @@ const api = async (method: string, path: string, body?: unknown, accept = "appli
 };
 
 beforeAll(async () => {
-  consoleDir = await buildConsole("localstack");
-  [stack, browser] = await Promise.all([
-    startStack({
-      dir,
-      devices: 1,
-      apiPort: 0,
-      mqttPort: 0,
-      dynamoPort: 0,
-      settleMs: 1_000,
-      consoleDir,
-      timeZone: CLINIC_ZONE,
-      activityPassMs: 500,
-    }),
-    launchChromium(),
-  ]);
-  // The simulated device stops; its samples of a recording with a gap are sent late, as it would.
-  device = stack.deviceIds[0] as string;
-  await stack.devices[0]?.stop();
+  device = ui.stack.deviceIds[0] as string;
+  await ui.stack.devices[0]?.stop();
   recEnd = Math.floor((Date.now() - 2 * MIN) / 1000) * 1000;
   recStart = recEnd - 20 * MIN;
   gap = { start: recStart + 8 * MIN, end: recStart + 11 * MIN };
@@ -69,9 +49,9 @@ beforeAll(async () => {
   });
   const asDevice = connectTransport({
     host: "127.0.0.1",
-    port: stack.mqttPort,
+    port: ui.stack.mqttPort,
     clientId: device,
-    ...stack.certificates(device),
+    ...ui.stack.certificates(device),
     backoff: { baseMs: 50, capMs: 200 },
   });
   await asDevice.waitConnected();
@@ -111,36 +91,6 @@ beforeAll(async () => {
     await new Promise((r) => setTimeout(r, 500));
   }
 }, 240_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
-  rmSync(dir, { recursive: true, force: true });
-  if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
-});
-
-const newPage = async (): Promise<{ context: BrowserContext; page: Page }> => {
-  const context = await browser.newContext({
-    timezoneId: "America/New_York",
-    viewport: { width: 1280, height: 900 },
-    acceptDownloads: true,
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  return { context, page };
-};
-
-const signIn = async (page: Page) => {
-  await page.goto(stack.consoleUrl as string);
-  await page.getByLabel(/^Clinician/).check();
-  await page.getByRole("button", { name: "Sign in as clinician" }).click();
-  await page.getByRole("heading", { name: "Devices", level: 1 }).waitFor();
-};
-
-const expectAccessible = async (page: Page, what: string) => {
-  const violations = await accessibilityViolations(page);
-  expect(violations, `${what}: ${JSON.stringify(violations, null, 1)}`).toEqual([]);
-};
 
 const chart = (page: Page) => page.getByTestId("chart");
 const drawn = (page: Page, kind: "epochs" | "raw") =>
@@ -213,7 +163,7 @@ describe("the patient page and corrections in Chromium against the local stack",
   it("a patient's week: bands, days in the clinic's zone, epochs; zoom by keys to raw samples, a gap drawn as a gap, drag to a minute; CSV downloads", async () => {
     const { context, page } = await newPage();
     await signIn(page);
-    await page.goto(`${stack.consoleUrl}patients/${PATIENT}`);
+    await page.goto(`${ui.stack.consoleUrl}patients/${PATIENT}`);
     await page.getByRole("heading", { name: `Patient ${PATIENT} (Chart Patient)` }).waitFor();
     await drawn(page, "epochs");
     // The assignment as a band, the week's days named in the clinic's zone.
@@ -408,7 +358,7 @@ describe("the patient page and corrections in Chromium against the local stack",
 
     const { context, page } = await newPage();
     await signIn(page);
-    await page.goto(`${stack.consoleUrl}devices/${CD}`);
+    await page.goto(`${ui.stack.consoleUrl}devices/${CD}`);
     await page.getByRole("heading", { name: `Device ${CD}` }).waitFor();
     const form = page.locator(`#correct-${CD}`);
     await form.waitFor();
@@ -526,7 +476,7 @@ describe("the patient page and corrections in Chromium against the local stack",
 
     // The patient picker on an available device: the patients the fleet knows, searchable;
     // an ID the API would refuse is refused before sending.
-    await page.goto(`${stack.consoleUrl}devices/corr-dev-02`);
+    await page.goto(`${ui.stack.consoleUrl}devices/corr-dev-02`);
     await page.getByRole("heading", { name: "Device corr-dev-02" }).waitFor();
     const assign = page.locator("#assign-corr-dev-02");
     const choices = assign.locator("datalist option");
@@ -566,7 +516,7 @@ describe("the patient page and corrections in Chromium against the local stack",
     };
     await page.route(/\/devices\?include=history/, held);
     await page.route(/\/activity\/daily\?/, held);
-    await page.goto(`${stack.consoleUrl}patients/${PATIENT}`);
+    await page.goto(`${ui.stack.consoleUrl}patients/${PATIENT}`);
     await drawn(page, "epochs");
     expect(await page.getByTestId("bands").count()).toBe(0);
     release();

@@ -1,12 +1,13 @@
 import { useMemo, useState } from "preact/hooks";
 import { type Api, ApiRefusal, enc } from "../api.js";
 import {
-  type ConfigurationField,
   explainConfigurationRefusal,
   type ConfigurationMessages as Messages,
 } from "../configuration-refusals.js";
+import { FieldError, NumberField, SettingsFields } from "../fields.js";
+import { revalidatedRead } from "../revalidated-read.js";
 import type { Session } from "../session.js";
-import { PUBLISH_INTERVAL_HINT, readSettingsForm, SAMPLE_RATE_HINT } from "../settings-form.js";
+import { readSettingsForm } from "../settings-form.js";
 import { ago, formatTime } from "../time.js";
 import { usePolled } from "../use-polled.js";
 
@@ -63,33 +64,11 @@ type Read =
   | { readonly state: "no-shadow" }
   | { readonly state: "unavailable"; readonly why: string };
 
-const readConfiguration = async (api: Api, deviceId: string): Promise<Read> => {
-  try {
-    return {
-      state: "ok",
-      config: await api.get<Configuration>(`/api/devices/${enc(deviceId)}/configuration`),
-    };
-  } catch (e) {
-    if (e instanceof ApiRefusal && e.slug === "device-shadow-not-found")
-      return { state: "no-shadow" };
-    if (e instanceof ApiRefusal && e.problem.status === 503)
-      return { state: "unavailable", why: e.message };
-    throw e;
-  }
-};
-
 const wholeNumber = (v: string) => (/^\s*\d+\s*$/.test(v) ? Number(v) : undefined);
 const seconds = (ms: number) =>
   ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toLocaleString("en-GB")} s`;
 const kb = (bytes: number) =>
   `${(bytes / 1024).toLocaleString("en-GB", { maximumFractionDigits: 1 })} KB`;
-
-const FieldError = ({ id, text }: { id: string; text: string | undefined }) =>
-  text ? (
-    <p id={id} class="field-error">
-      {text}
-    </p>
-  ) : null;
 
 /**
  * A device's configuration through its shadow: what is asked of it (desired)
@@ -108,16 +87,21 @@ export const DeviceConfiguration = ({
   readonly timeZone: string;
   readonly deviceId: string;
 }) => {
-  const read = useMemo(() => {
-    let last = "";
-    return async () => {
-      const r = await readConfiguration(api, deviceId);
-      const text = JSON.stringify(r);
-      const changed = text !== last;
-      last = text;
-      return { items: r, changed };
-    };
-  }, [api, deviceId]);
+  const read = useMemo(
+    () =>
+      revalidatedRead<Configuration, Read>(
+        api,
+        `/api/devices/${enc(deviceId)}/configuration`,
+        (config) => ({ state: "ok", config }),
+        (e) =>
+          e.slug === "device-shadow-not-found"
+            ? { state: "no-shadow" }
+            : e.problem.status === 503
+              ? { state: "unavailable", why: e.message }
+              : undefined,
+      ),
+    [api, deviceId],
+  );
   const polled = usePolled(read, [read]);
   const [rate, setRate] = useState("");
   const [interval, setPublishInterval] = useState("");
@@ -207,13 +191,6 @@ export const DeviceConfiguration = ({
     } finally {
       setBusy(false);
     }
-  };
-
-  const described = (f: ConfigurationField, hint?: string) => {
-    const ids = [hint, messages[f] || liveMessages[f] ? id(`${f}-error`) : undefined].filter(
-      Boolean,
-    );
-    return ids.length > 0 ? ids.join(" ") : undefined;
   };
 
   const row = (label: string, key: string, desired: string, reportedValue: string) => {
@@ -375,34 +352,14 @@ export const DeviceConfiguration = ({
             onSubmit={(e) => void submit(e)}
           >
             <h3 id={id("settings-title")}>Change settings</h3>
-            <label for={id("sample_rate_hz")}>Sample rate (Hz)</label>
-            <input
-              id={id("sample_rate_hz")}
-              inputMode="numeric"
-              value={rate}
-              autocomplete="off"
-              aria-invalid={messages.sample_rate_hz ? true : undefined}
-              aria-describedby={described("sample_rate_hz", id("sample_rate_hz-hint"))}
-              onInput={(e) => setRate((e.target as HTMLInputElement).value)}
+            <SettingsFields
+              id={id}
+              rate={rate}
+              onRate={setRate}
+              interval={interval}
+              onInterval={setPublishInterval}
+              messages={messages}
             />
-            <p id={id("sample_rate_hz-hint")} class="hint">
-              {SAMPLE_RATE_HINT}
-            </p>
-            <FieldError id={id("sample_rate_hz-error")} text={messages.sample_rate_hz} />
-            <label for={id("interval_ms")}>Publish interval (ms)</label>
-            <input
-              id={id("interval_ms")}
-              inputMode="numeric"
-              value={interval}
-              autocomplete="off"
-              aria-invalid={messages.interval_ms ? true : undefined}
-              aria-describedby={described("interval_ms", id("interval_ms-hint"))}
-              onInput={(e) => setPublishInterval((e.target as HTMLInputElement).value)}
-            />
-            <p id={id("interval_ms-hint")} class="hint">
-              {PUBLISH_INTERVAL_HINT}
-            </p>
-            <FieldError id={id("interval_ms-error")} text={messages.interval_ms} />
             <FieldError id={id("settings-error")} text={messages.form} />
             <button type="submit" disabled={busy}>
               Save settings
@@ -421,31 +378,21 @@ export const DeviceConfiguration = ({
               Someone is watching: the device sends its samples more often until the time is up,
               then goes back to its own interval by itself.
             </p>
-            <label for={id("live_interval_ms")}>Interval while live (ms)</label>
-            <input
+            <NumberField
               id={id("live_interval_ms")}
-              inputMode="numeric"
+              label="Interval while live (ms)"
               value={liveInterval}
-              autocomplete="off"
-              aria-invalid={liveMessages.live_interval_ms ? true : undefined}
-              aria-describedby={described("live_interval_ms")}
-              onInput={(e) => setLiveInterval((e.target as HTMLInputElement).value)}
+              onValue={setLiveInterval}
+              error={liveMessages.live_interval_ms}
             />
-            <FieldError id={id("live_interval_ms-error")} text={liveMessages.live_interval_ms} />
-            <label for={id("duration_min")}>For how long (minutes)</label>
-            <input
+            <NumberField
               id={id("duration_min")}
-              inputMode="numeric"
+              label="For how long (minutes)"
               value={liveMinutes}
-              autocomplete="off"
-              aria-invalid={liveMessages.duration_min ? true : undefined}
-              aria-describedby={described("duration_min", id("duration_min-hint"))}
-              onInput={(e) => setLiveMinutes((e.target as HTMLInputElement).value)}
+              onValue={setLiveMinutes}
+              hint="At most 60 minutes."
+              error={liveMessages.duration_min}
             />
-            <p id={id("duration_min-hint")} class="hint">
-              At most 60 minutes.
-            </p>
-            <FieldError id={id("duration_min-error")} text={liveMessages.duration_min} />
             <FieldError id={id("live-error")} text={liveMessages.form} />
             <button type="submit" disabled={busy}>
               Start live mode

@@ -1,10 +1,8 @@
 import { Fragment } from "preact";
 import { useMemo, useState } from "preact/hooks";
 import { type Api, ApiRefusal, enc } from "../api.js";
-import type {
-  ConfigurationField,
-  ConfigurationMessages as Messages,
-} from "../configuration-refusals.js";
+import type { ConfigurationMessages as Messages } from "../configuration-refusals.js";
+import { FieldError, SettingsFields } from "../fields.js";
 import {
   type DeviceJob,
   type DeviceJobs,
@@ -17,8 +15,9 @@ import {
   STATUS_WORDS,
   statusTone,
 } from "../jobs.js";
+import { revalidatedRead } from "../revalidated-read.js";
 import type { Session } from "../session.js";
-import { PUBLISH_INTERVAL_HINT, readSettingsForm, SAMPLE_RATE_HINT } from "../settings-form.js";
+import { readSettingsForm } from "../settings-form.js";
 import { formatTime } from "../time.js";
 import { usePolled } from "../use-polled.js";
 
@@ -28,13 +27,6 @@ type Read =
 
 /** The forms a clinician starts jobs with (agent.update needs a bundle: not from here). */
 type Startable = Exclude<JobType, "agent.update">;
-
-const FieldError = ({ id, text }: { id: string; text: string | undefined }) =>
-  text ? (
-    <p id={id} class="field-error">
-      {text}
-    </p>
-  ) : null;
 
 /**
  * A device's jobs (AWS IoT Jobs; the local stack's emulation of it), newest
@@ -52,31 +44,16 @@ export const DeviceJobsPanel = ({
   readonly timeZone: string;
   readonly deviceId: string;
 }) => {
-  const read = useMemo(() => {
-    let etag: string | null = null;
-    let held: Read | undefined;
-    return async (): Promise<{ items: Read; changed: boolean }> => {
-      try {
-        const answer = await api.getIfChanged<DeviceJobs>(
-          `/api/devices/${enc(deviceId)}/jobs`,
-          held?.state === "ok" ? etag : null,
-        );
-        if (answer.unchanged && held) return { items: held, changed: false };
-        if (answer.unchanged)
-          throw new ApiRefusal({ type: "about:blank", title: "an unasked-for 304", status: 304 });
-        etag = answer.etag;
-        held = { state: "ok", jobs: answer.body.jobs };
-        return { items: held, changed: true };
-      } catch (e) {
-        if (e instanceof ApiRefusal && e.problem.status === 503) {
-          held = { state: "unavailable", why: e.message };
-          etag = null;
-          return { items: held, changed: true };
-        }
-        throw e;
-      }
-    };
-  }, [api, deviceId]);
+  const read = useMemo(
+    () =>
+      revalidatedRead<DeviceJobs, Read>(
+        api,
+        `/api/devices/${enc(deviceId)}/jobs`,
+        (body) => ({ state: "ok", jobs: body.jobs }),
+        (e) => (e.problem.status === 503 ? { state: "unavailable", why: e.message } : undefined),
+      ),
+    [api, deviceId],
+  );
   const polled = usePolled(read, [read]);
   const [rate, setRate] = useState("");
   const [interval, setPublishInterval] = useState("");
@@ -131,9 +108,6 @@ export const DeviceJobsPanel = ({
   };
 
   const settingsMessages = messages["config.set"] ?? {};
-  const described = (f: ConfigurationField, hint: string) =>
-    [hint, settingsMessages[f] ? id(`${f}-error`) : undefined].filter(Boolean).join(" ");
-
   const simpleForm = (
     type: "outbox.flush" | "agent.restart" | "certificate.rotate",
     hint: string,
@@ -258,34 +232,14 @@ export const DeviceJobsPanel = ({
             <p class="hint">
               The device applies the settings and reports whether it took them, in the list above.
             </p>
-            <label for={id("sample_rate_hz")}>Sample rate (Hz)</label>
-            <input
-              id={id("sample_rate_hz")}
-              inputMode="numeric"
-              value={rate}
-              autocomplete="off"
-              aria-invalid={settingsMessages.sample_rate_hz ? true : undefined}
-              aria-describedby={described("sample_rate_hz", id("sample_rate_hz-hint"))}
-              onInput={(e) => setRate((e.target as HTMLInputElement).value)}
+            <SettingsFields
+              id={id}
+              rate={rate}
+              onRate={setRate}
+              interval={interval}
+              onInterval={setPublishInterval}
+              messages={settingsMessages}
             />
-            <p id={id("sample_rate_hz-hint")} class="hint">
-              {SAMPLE_RATE_HINT}
-            </p>
-            <FieldError id={id("sample_rate_hz-error")} text={settingsMessages.sample_rate_hz} />
-            <label for={id("interval_ms")}>Publish interval (ms)</label>
-            <input
-              id={id("interval_ms")}
-              inputMode="numeric"
-              value={interval}
-              autocomplete="off"
-              aria-invalid={settingsMessages.interval_ms ? true : undefined}
-              aria-describedby={described("interval_ms", id("interval_ms-hint"))}
-              onInput={(e) => setPublishInterval((e.target as HTMLInputElement).value)}
-            />
-            <p id={id("interval_ms-hint")} class="hint">
-              {PUBLISH_INTERVAL_HINT}
-            </p>
-            <FieldError id={id("interval_ms-error")} text={settingsMessages.interval_ms} />
             <FieldError id={id("config-set-error")} text={settingsMessages.form} />
             <button type="submit" disabled={busy !== undefined}>
               Start: change settings
