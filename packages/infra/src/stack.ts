@@ -45,6 +45,7 @@ import {
   sensorRuleSql,
 } from "./iot.js";
 import { FleetProvisioning } from "./provisioning.js";
+import { CertificateRotation } from "./rotation.js";
 import {
   devicePolicyNames,
   type InfraSettings,
@@ -139,6 +140,8 @@ export class MedusaStack extends Stack {
   readonly functions: Readonly<Record<HandlerName, lambda.Function>>;
   /** Fleet provisioning by claim: the template, its hook, the claim policy. */
   readonly provisioning: FleetProvisioning;
+  /** Certificate rotation: its provisioning template and hook. */
+  readonly rotation: CertificateRotation;
 
   constructor(scope: Construct, id: string, props: MedusaStackProps) {
     super(scope, id, { terminationProtection: props.settings.stage === "prod", ...props });
@@ -706,6 +709,19 @@ export class MedusaStack extends Stack {
     // The template attaches the device policies by name: they must exist first.
     for (const p of devicePolicies) this.provisioning.template.node.addDependency(p);
 
+    // ── Certificate rotation (`certificate.rotate` jobs): the rotation template and its hook;
+    // the API names the template in the jobs it creates.
+    this.rotation = new CertificateRotation(this, "Rotation", {
+      stage,
+      devicePolicyNames: DEVICE_POLICY_PARTS.map((part) => policyNames[part]),
+      hookCode: lambda.Code.fromAsset(bundles["rotation-hook"]),
+      runtime: RUNTIME,
+      removalPolicy,
+      logRetention,
+    });
+    for (const p of devicePolicies) this.rotation.template.node.addDependency(p);
+    api.addEnvironment("MEDUSA_ROTATION_TEMPLATE", this.rotation.templateName);
+
     // ── The console and its user pool (context userPool=true): the API takes the pool's ID tokens.
     if (settings.auth.kind === "userPool") {
       if (!props.consoleDir)
@@ -751,6 +767,11 @@ export class MedusaStack extends Stack {
       "ProvisioningTemplateName",
       this.provisioning.templateName,
       "Fleet provisioning template devices register with by claim (provisioning.template)",
+    );
+    output(
+      "RotationTemplateName",
+      this.rotation.templateName,
+      "Provisioning template certificate.rotate jobs name (a device's new certificate)",
     );
     output(
       "ClaimPolicyName",

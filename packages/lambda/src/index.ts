@@ -39,4 +39,5 @@ export {
   type StreamEvent,
 } from "./handlers/reattribute.js";
 export { type IngestResult, renderIngestOutcome } from "./handlers/render.js";
+export { rotationHookHandler } from "./handlers/rotation-hook.js";
 export { runOrReject, type Services, type Storage, servicesLayer } from "./services.js";
