@@ -22,6 +22,11 @@ export {
   type StreamBatchResponse,
 } from "./handlers/activity.js";
 export {
+  certificateRetirementHandler,
+  makeCertificateRetirementHandler,
+  type RetirementResult,
+} from "./handlers/certificate-retirement.js";
+export {
   gapDetectorHandler,
   gapSettingsFromEnv,
   makeGapDetectorHandler,
