@@ -697,7 +697,9 @@ describe.each([
         if (resources(x).includes("*"))
           expect(actions(x), JSON.stringify(x)).toEqual(
             expect.arrayContaining([
-              expect.stringMatching(/^(dynamodb:ListStreams|iot:DescribeEndpoint)$/),
+              expect.stringMatching(
+                /^(dynamodb:ListStreams|iot:DescribeEndpoint|iot:UpdateEventConfigurations)$/,
+              ),
             ]),
           );
         if (resources(x).includes("*")) expect(actions(x)).toHaveLength(1);
@@ -709,9 +711,9 @@ describe.each([
       const roles = resourcesOf(s.json, "AWS::IAM::Role");
       for (const [id, role] of roles) expect(role.Properties.ManagedPolicyArns, id).toBeUndefined();
       const functions = resourcesOf(s.json, "AWS::Lambda::Function");
-      // The six handlers, the two pre-provisioning hooks (fleet, rotation) and the custom
-      // resource that looks up the IoT endpoint.
-      expect(functions).toHaveLength(9);
+      // The seven handlers, the two pre-provisioning hooks (fleet, rotation) and the custom
+      // resources' one provider (the IoT endpoint lookup, the job events' configuration).
+      expect(functions).toHaveLength(10);
       for (const [id, fn] of functions) {
         const roleId = (fn.Properties.Role as { "Fn::GetAtt": [string, "Arn"] })["Fn::GetAtt"][0];
         expect(
@@ -759,7 +761,11 @@ describe.each([
                   y,
                 )
               ) &&
-              !(name === "gap-detector" && y === "sns:Publish"),
+              !(name === "gap-detector" && y === "sns:Publish") &&
+              !(
+                name === "certificate-retirement" &&
+                /^iot:(ListThingPrincipals|DescribeCertificate|UpdateCertificate)$/.test(y)
+              ),
           );
           expect(other, name).toEqual([]);
         }
@@ -1256,6 +1262,77 @@ describe("certificate rotation", () => {
 
       expect(envOf(s, "api").MEDUSA_ROTATION_TEMPLATE).toBe(`medusa-${stage}-rotation`);
       expect(s.json.Outputs?.RotationTemplateName?.Value).toBe(`medusa-${stage}-rotation`);
+    },
+  );
+
+  it.each([
+    ["dev", () => dev],
+    ["prod", () => prod],
+  ] as const)(
+    "%s: job execution events on (UpdateEventConfigurations), a rule on SUCCEEDED executions to the retirement function, which may only list a thing's principals and describe and update certificates of the account",
+    (_, get) => {
+      const s = get();
+      const { stage } = s.settings;
+      const rule = byProperty(s.json, "AWS::IoT::TopicRule", "RuleName").get(
+        `medusa_${stage}_certificate_retirement`,
+      );
+      if (!rule) throw new Error("no certificate retirement rule");
+      const payload = rule.r.Properties.TopicRulePayload as {
+        Sql: string;
+        RuleDisabled: boolean;
+        Actions: Array<{ Lambda: { FunctionArn: unknown } }>;
+      };
+      expect(payload.Sql).toBe("SELECT * FROM '$aws/events/jobExecution/+/succeeded'");
+      expect(payload.RuleDisabled).toBe(false);
+      const fn = functionOf(s, "certificate-retirement");
+      expect(payload.Actions.map((a) => flatten(a.Lambda.FunctionArn))).toEqual([`<${fn.id}.Arn>`]);
+      expect(fn.r.Properties.Handler).toBe("certificate-retirement.handler");
+      // Invoked by that rule only.
+      const permissions = resourcesOf(s.json, "AWS::Lambda::Permission").filter(
+        ([, p]) => flatten(p.Properties.FunctionName) === `<${fn.id}.Arn>`,
+      );
+      expect(permissions.map(([, p]) => flatten(p.Properties.SourceArn))).toEqual([
+        `<${rule.id}.Arn>`,
+      ]);
+      expect(envOf(s, "certificate-retirement")).toMatchObject({
+        MEDUSA_JOB_ID_PREFIX: `medusa-${stage}-`,
+        MEDUSA_DEAD_LETTER_TABLE: { Ref: tableIds(s).deadLetters },
+      });
+      const iotGrants = statementsOf(s.json, roleIdOf(s, "certificate-retirement"))
+        .filter((x) => actions(x).some((a) => a.startsWith("iot:")))
+        .flatMap((x) => actions(x).flatMap((a) => resources(x).map((r) => `${a} ${flatten(r)}`)));
+      const arn = "arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>";
+      expect(iotGrants.sort()).toEqual(
+        [
+          `iot:ListThingPrincipals ${arn}:thing/*`,
+          `iot:DescribeCertificate ${arn}:cert/*`,
+          `iot:UpdateCertificate ${arn}:cert/*`,
+        ].sort(),
+      );
+      // The event configuration: a custom resource calling UpdateEventConfigurations.
+      const configs = resourcesOf(s.json, "Custom::AWS").filter(([, r]) =>
+        JSON.stringify(r.Properties).includes("updateEventConfigurations"),
+      );
+      expect(configs).toHaveLength(1);
+      const create = JSON.parse(flatten(configs[0]?.[1].Properties.Create)) as {
+        service: string;
+        action: string;
+        parameters: unknown;
+      };
+      expect(create).toMatchObject({
+        service: "Iot",
+        action: "updateEventConfigurations",
+        parameters: { eventConfigurations: { JOB_EXECUTION: { Enabled: true } } },
+      });
+      const granted = resourcesOf(s.json, "AWS::IAM::Policy")
+        .flatMap(
+          ([, p]) => (p.Properties.PolicyDocument as { Statement: Array<Statement> }).Statement,
+        )
+        .filter((x) => actions(x).includes("iot:UpdateEventConfigurations"));
+      expect(granted).toHaveLength(1);
+      expect(resources(granted[0] as Statement)).toEqual(["*"]);
+      // The API may create jobs only with its stage's prefix, as before.
+      expect(envOf(s, "api").MEDUSA_JOB_ID_PREFIX).toBe(`medusa-${stage}-`);
     },
   );
 
