@@ -72,6 +72,11 @@ export {
   makeIntervalCache,
 } from "./interval-cache.js";
 export {
+  certificateIdOfArn,
+  connectIotThingCertificates,
+  makeIotThingCertificates,
+} from "./iot-certificates/thing-certificates.js";
+export {
   connectIotDataShadows,
   type IotDataSettings,
   iotDataShadowsLayer,

@@ -26,6 +26,7 @@ import {
   patientId,
   SegmentsNotWritten,
   StorageUnavailable,
+  ThingCertificatesUnavailable,
   VersionConflict,
 } from "@medusa/domain";
 import { Arbitrary, FastCheck } from "effect";
@@ -104,6 +105,11 @@ it("every typed failure maps to a stable status and problem type; anything else 
     [new DeviceJobRejected({ deviceId: d, reason: "x" }), 422, "job-refused"],
     [new DeviceNotRegistered({ deviceId: d }), 404, "device-not-registered"],
     [new DeviceJobsUnavailable({ operation: "list", reason: "x" }), 503, "jobs-unavailable"],
+    [
+      new ThingCertificatesUnavailable({ operation: "list", reason: "x" }),
+      503,
+      "certificates-unavailable",
+    ],
     [new DeviceShadowRejected({ deviceId: d, code: 409, reason: "x" }), 409, "concurrent-change"],
     [new DeviceShadowRejected({ deviceId: d, code: 413, reason: "x" }), 413, "shadow-too-large"],
     [new DeviceShadowRejected({ deviceId: d, code: 429, reason: "x" }), 503, "shadow-busy"],

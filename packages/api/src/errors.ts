@@ -19,6 +19,7 @@ import type {
   patientTimeline,
   SegmentsNotWritten,
   startLiveMode,
+  ThingCertificatesUnavailable,
 } from "@medusa/domain";
 import { type Effect, Match } from "effect";
 import type { Problem } from "./problems.js";
@@ -49,7 +50,9 @@ export type ApiFailure =
   | Effect.Effect.Error<ReturnType<typeof createDeviceJob>>
   | Effect.Effect.Error<ReturnType<typeof deviceJobs>>
   // Storage failures of the sensor store's writes, which no route meets yet.
-  | SegmentsNotWritten;
+  | SegmentsNotWritten
+  // The certificate registry (certificate rotation's retirement), which no route meets yet.
+  | ThingCertificatesUnavailable;
 
 const storageUnavailable = () =>
   problem(503, "storage-unavailable", "Storage unavailable", { detail: "try again later" });
@@ -187,6 +190,10 @@ const cases = {
     }),
   DeviceJobsUnavailable: () =>
     problem(503, "jobs-unavailable", "The Jobs service is unavailable", {
+      detail: "try again later",
+    }),
+  ThingCertificatesUnavailable: () =>
+    problem(503, "certificates-unavailable", "The certificate registry is unavailable", {
       detail: "try again later",
     }),
   UnknownTimeZone: (e) =>

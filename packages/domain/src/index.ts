@@ -420,6 +420,11 @@ export {
 } from "./ports/sensor-store.js";
 export { StorageUnavailable, type TimeRange } from "./ports/storage.js";
 export {
+  ThingCertificates,
+  type ThingCertificatesService,
+  ThingCertificatesUnavailable,
+} from "./ports/thing-certificates.js";
+export {
   AssignmentInterval,
   type AssignmentStatus,
   auditTrail,
@@ -457,6 +462,14 @@ export {
   type RejectionOutcome,
   rejectionOutcome,
 } from "./provisioning/messages.js";
+// Certificate rotation's cloud half: the old certificate retired once the job SUCCEEDED.
+export {
+  isRotationJob,
+  JobExecutionEvent,
+  type RetirementOutcome,
+  retireReplacedCertificates,
+  thingOfArn,
+} from "./provisioning/retirement.js";
 // Certificate rotation as a job: the rotation template, its hook, the device's rights.
 export {
   type AttachedCertificate,

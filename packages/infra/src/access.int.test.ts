@@ -1,19 +1,27 @@
+import { IoTClient } from "@aws-sdk/client-iot";
 import {
   commitItem,
   localCredentials,
   makeDynamoClient,
   makeDynamoStores,
+  makeIotThingCertificates,
   storesLayer,
   systemClock,
   type TableNames,
 } from "@medusa/adapters";
+import {
+  createCertificateRegistry,
+  registryThingCertificates,
+  startCertificatesControlPlane,
+} from "@medusa/adapters/broker";
 import { dynamoStreamReader, testTables } from "@medusa/adapters/testing";
 import { createApp } from "@medusa/api";
 import { signToken, testAuth } from "@medusa/api/testing";
-import { deviceId, encodeSampleBatch, epochMillis } from "@medusa/domain";
+import { deviceId, encodeSampleBatch, epochMillis, ThingCertificates } from "@medusa/domain";
 import {
   activityOptionsOf,
   activityStreamHandler,
+  certificateRetirementHandler,
   configFromEnv,
   gapDetectorHandler,
   ingestHandler,
@@ -23,7 +31,7 @@ import {
 } from "@medusa/lambda";
 import { Effect, Layer } from "effect";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
-import { HANDLERS, type HandlerName, TABLE_ACCESS } from "./access.js";
+import { HANDLERS, type HandlerName, RETIREMENT_IOT_ACCESS, TABLE_ACCESS } from "./access.js";
 
 /**
  * The IAM actions a DynamoDB request needs, as `dynamodb:<Action> <table>[/<index>]`.
@@ -96,6 +104,7 @@ it("TABLE_ACCESS lists exactly the DynamoDB calls each handler makes", async () 
     presence: new Set(),
     "gap-detector": new Set(),
     activity: new Set(),
+    "certificate-retirement": new Set(),
   };
   const device = deviceId("pi-access-1");
   const t0 = Date.now() - 3_600_000;
@@ -302,6 +311,86 @@ it("TABLE_ACCESS lists exactly the DynamoDB calls each handler makes", async () 
   });
   expect((await detect()).closed.map((c) => c.deviceId)).toContain(other);
 
+  // Certificate retirement: an event it cannot read is kept (its IoT calls: the next test).
+  const retire = certificateRetirementHandler(
+    Layer.mergeAll(
+      storesLayer(
+        makeDynamoStores({ client: recordingClient(used["certificate-retirement"]), tables }),
+      ),
+      systemClock,
+      Layer.succeed(ThingCertificates, registryThingCertificates(createCertificateRegistry())),
+    ),
+    { jobIdPrefix: "medusa-dev-" },
+    () => {},
+  );
+  expect(await retire({ eventType: "JOB_EXECUTION" })).toMatchObject({ kind: "dead-lettered" });
+
   for (const handler of HANDLERS)
     expect([...used[handler]].sort(), handler).toEqual(granted(handler));
+});
+
+it("RETIREMENT_IOT_ACCESS lists exactly the AWS IoT calls the retirement function makes", async () => {
+  const registry = createCertificateRegistry();
+  const thing = "medusa-access-rotation";
+  const ids = ["ACTIVE", "ACTIVE"].map((_, i) => {
+    const certificateId = String(i + 1).repeat(64);
+    registry.addPendingCertificate({
+      certificateId,
+      certificatePem: "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n",
+      ownershipToken: `token-${i}`,
+      tokenExpiresAt: Date.now() + 60_000,
+      createdAt: Date.now(),
+    });
+    registry.registerThing({
+      certificateId,
+      thingName: thing,
+      attributes: {},
+      status: "ACTIVE",
+      policyNames: [],
+      deviceConfiguration: {},
+      now: Date.now(),
+    });
+    return certificateId;
+  });
+  const plane = await startCertificatesControlPlane(registry);
+  const calls = new Set<string>();
+  const client = new IoTClient({
+    endpoint: plane.url,
+    region: "local",
+    credentials: localCredentials,
+  });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      calls.add(`iot:${String(context.commandName).replace(/Command$/, "")}`);
+      return next(args);
+    },
+    { step: "initialize", name: "recordIotCalls" },
+  );
+  try {
+    const retire = certificateRetirementHandler(
+      Layer.mergeAll(
+        storesLayer(makeDynamoStores({ client: recordingClient(new Set()), tables })),
+        systemClock,
+        Layer.succeed(ThingCertificates, makeIotThingCertificates(client)),
+      ),
+      { jobIdPrefix: "medusa-dev-" },
+      () => {},
+    );
+    expect(
+      await retire({
+        eventType: "JOB_EXECUTION",
+        operation: "succeeded",
+        jobId: "medusa-dev-certificate-rotate-access",
+        thingArn: `arn:aws:iot:local:000000000000:thing/${thing}`,
+        status: "SUCCEEDED",
+        statusDetails: { certificate_id: ids[1] as string },
+      }),
+    ).toMatchObject({ kind: "retired", certificateIds: [ids[0]] });
+    expect([...calls].sort()).toEqual(
+      [...RETIREMENT_IOT_ACCESS.things, ...RETIREMENT_IOT_ACCESS.certificates].sort(),
+    );
+  } finally {
+    client.destroy();
+    await plane.close();
+  }
 });

@@ -68,18 +68,21 @@ it("grants each function only these DynamoDB actions, on these tables and indexe
       "dynamodb:DeleteItem activity",
       "dynamodb:PutItem deadLetters",
     ],
+    // A Jobs event it cannot read; its IoT rights: RETIREMENT_IOT_ACCESS.
+    "certificate-retirement": ["dynamodb:PutItem deadLetters"],
   });
   for (const grants of Object.values(TABLE_ACCESS))
     for (const g of grants)
       for (const a of g.actions) expect(a).toMatch(/^dynamodb:[A-Z][A-Za-z]+$/);
 });
 
-it("no function but the API touches the mapping table; none but ingest, presence and activity the dead letters", () => {
+it("no function but the API touches the mapping table; none but ingest, presence, activity and certificate retirement the dead letters", () => {
   expect(HANDLERS.filter((h) => tablesOf(h).includes("mapping"))).toEqual(["api"]);
   expect(HANDLERS.filter((h) => tablesOf(h).includes("deadLetters"))).toEqual([
     "ingest",
     "presence",
     "activity",
+    "certificate-retirement",
   ]);
   // Only the API and the activity function touch the activity table; only activity writes it.
   expect(HANDLERS.filter((h) => tablesOf(h).includes("activity"))).toEqual(["api", "activity"]);
@@ -93,6 +96,7 @@ it("lets every function that touches a table decrypt with the tables' key, and d
     presence: ["kms:Decrypt"],
     "gap-detector": ["kms:Decrypt"],
     activity: ["kms:Decrypt"],
+    "certificate-retirement": ["kms:Decrypt"],
   });
 });
 
@@ -104,5 +108,6 @@ it("lets only the API read the JWT secret's value", () => {
     presence: [],
     "gap-detector": [],
     activity: [],
+    "certificate-retirement": [],
   });
 });

@@ -13,7 +13,8 @@ export type HandlerName =
   | "api"
   | "presence"
   | "gap-detector"
-  | "activity";
+  | "activity"
+  | "certificate-retirement";
 export const HANDLERS: ReadonlyArray<HandlerName> = [
   "ingest",
   "reattribute",
@@ -21,6 +22,7 @@ export const HANDLERS: ReadonlyArray<HandlerName> = [
   "presence",
   "gap-detector",
   "activity",
+  "certificate-retirement",
 ];
 
 /** What one function may do to one table (or one of its indexes). */
@@ -116,7 +118,23 @@ export const TABLE_ACCESS: Readonly<Record<HandlerName, ReadonlyArray<TableGrant
     // A stream record that cannot be read is kept.
     { table: "deadLetters", actions: ["dynamodb:PutItem"] },
   ],
+  "certificate-retirement": [
+    // A Jobs event that cannot be read is kept.
+    { table: "deadLetters", actions: ["dynamodb:PutItem"] },
+  ],
 };
+
+/**
+ * What the certificate retirement function asks AWS IoT's registry
+ * (`makeIotThingCertificates`): the thing's principals, each certificate's
+ * status, and setting one INACTIVE. `access.int.test.ts` checks this against
+ * the calls it makes; the stack grants them on the account's things and
+ * certificates only.
+ */
+export const RETIREMENT_IOT_ACCESS = {
+  things: ["iot:ListThingPrincipals"],
+  certificates: ["iot:DescribeCertificate", "iot:UpdateCertificate"],
+} as const;
 
 /** The tables a handler touches at all: only these names go into its environment. */
 export const tablesOf = (handler: HandlerName): ReadonlyArray<TableRole> => [
@@ -145,4 +163,5 @@ export const SECRET_ACCESS: Readonly<
   presence: [],
   "gap-detector": [],
   activity: [],
+  "certificate-retirement": [],
 };

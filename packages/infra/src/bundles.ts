@@ -16,9 +16,10 @@ export const DEFAULT_BUNDLE_DIR = fileURLToPath(new URL("../cdk.out-bundles", im
 
 /**
  * Functions bundled beside the handlers whose table access `TABLE_ACCESS`
- * lists: the pre-provisioning hook (its one GetItem is granted by `FleetProvisioning`).
+ * lists: the pre-provisioning hook (its one GetItem is granted by `FleetProvisioning`), and
+ * certificate rotation's hook (no I/O; `CertificateRotation`).
  */
-const OTHER_BUNDLES = ["provisioning"] as const;
+const OTHER_BUNDLES = ["provisioning", "rotation-hook"] as const;
 type BundleName = HandlerName | (typeof OTHER_BUNDLES)[number];
 
 /** Per function, the directory holding its bundle (`<name>.mjs`): a Lambda asset. */

@@ -3,6 +3,8 @@ import {
   deviceSubscribeFilters,
   jobsPublishTopics,
   jobsReceiveTopics,
+  rotationPublishTopics,
+  rotationSubscribeFilters,
   shadowResponseTopics,
 } from "@medusa/domain";
 import { describe, expect, it } from "vitest";
@@ -94,22 +96,24 @@ describe("the three device policies grant what the domain's topic rights say, no
   const union = (action: string) =>
     DEVICE_POLICY_PARTS.flatMap((p) => resourcesOf(docs[p], action, REAL_ARN_PREFIX));
 
-  it("together: exactly devicePublishTopics, deviceSubscribeFilters and the receive topics, each once", () => {
+  it("together: exactly devicePublishTopics, deviceSubscribeFilters, the receive topics and rotation's, each once", () => {
     expect(union("iot:Publish").sort()).toEqual(
-      devicePublishTopics(prefix, THING_NAME, [rule])
+      [...devicePublishTopics(prefix, THING_NAME, [rule]), ...rotationPublishTopics]
         .map((t) => `topic/${t}`)
         .sort(),
     );
     expect(union("iot:Subscribe").sort()).toEqual(
-      deviceSubscribeFilters(prefix, THING_NAME)
+      [...deviceSubscribeFilters(prefix, THING_NAME), ...rotationSubscribeFilters]
         .map((f) => `topicfilter/${f}`)
         .sort(),
     );
     expect(union("iot:Receive").sort()).toEqual(
-      deviceReceiveTopics(prefix, THING_NAME)
+      [...deviceReceiveTopics(prefix, THING_NAME), ...rotationSubscribeFilters]
         .map((t) => `topic/${t}`)
         .sort(),
     );
+    for (const action of ["iot:Publish", "iot:Subscribe", "iot:Receive"])
+      expect(new Set(union(action)).size).toBe(union(action).length);
     expect(union("iot:Connect")).toEqual([`client/${THING_NAME}`]);
     const actions = DEVICE_POLICY_PARTS.flatMap((p) => docs[p].Statement.map((s) => s.Action));
     expect([...new Set(actions)].sort()).toEqual([
@@ -134,11 +138,13 @@ describe("the three device policies grant what the domain's topic rights say, no
     );
   });
 
-  it("shadow: its own classic shadow's requests and responses, nothing else", () => {
+  it("shadow: its own classic shadow's requests and responses, and certificate rotation's two requests, nothing else", () => {
     const shadow = `$aws/things/${THING_NAME}/shadow`;
     expect(resourcesOf(docs.shadow, "iot:Publish", REAL_ARN_PREFIX)).toEqual([
       `topic/${shadow}/update`,
       `topic/${shadow}/get`,
+      // Certificate rotation's two requests: here for room (see devicePolicyPartOf).
+      ...rotationPublishTopics.map((t) => `topic/${t}`),
     ]);
     expect(resourcesOf(docs.shadow, "iot:Subscribe", REAL_ARN_PREFIX)).toEqual(
       shadowResponseTopics(THING_NAME).map((t) => `topicfilter/${t}`),
@@ -149,15 +155,27 @@ describe("the three device policies grant what the domain's topic rights say, no
     expect(docs.shadow.Statement.some((s) => s.Action === "iot:Connect")).toBe(false);
   });
 
-  it("jobs: its own Jobs requests, answers and notifications, nothing else", () => {
+  it("jobs: its own Jobs requests, answers and notifications, and certificate rotation's answers, nothing else", () => {
     expect(resourcesOf(docs.jobs, "iot:Publish", REAL_ARN_PREFIX)).toEqual(
       jobsPublishTopics(THING_NAME).map((t) => `topic/${t}`),
     );
     expect(resourcesOf(docs.jobs, "iot:Subscribe", REAL_ARN_PREFIX)).toEqual(
-      jobsReceiveTopics(THING_NAME).map((t) => `topicfilter/${t}`),
+      [...jobsReceiveTopics(THING_NAME), ...rotationSubscribeFilters].map(
+        (t) => `topicfilter/${t}`,
+      ),
     );
     expect(resourcesOf(docs.jobs, "iot:Receive", REAL_ARN_PREFIX)).toEqual(
-      jobsReceiveTopics(THING_NAME).map((t) => `topic/${t}`),
+      [...jobsReceiveTopics(THING_NAME), ...rotationSubscribeFilters].map((t) => `topic/${t}`),
+    );
+    // Rotation's two requests are the shadow policy's (size): RegisterThing on rotation
+    // templates only, never the fleet (claim) template.
+    expect(
+      resourcesOf(docs.shadow, "iot:Publish", REAL_ARN_PREFIX).filter(
+        (r) => !r.includes("/shadow/"),
+      ),
+    ).toEqual(rotationPublishTopics.map((t) => `topic/${t}`));
+    expect(rotationPublishTopics).toContain(
+      "$aws/provisioning-templates/*-rotation/provision/json",
     );
     expect(docs.jobs.Statement.some((s) => s.Action === "iot:Connect")).toBe(false);
   });

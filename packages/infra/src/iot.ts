@@ -4,6 +4,8 @@ import {
   deviceSubscribeFilters,
   filterFor,
   jobsReceiveTopics,
+  rotationPublishTopics,
+  rotationSubscribeFilters,
   shadowResponseTopics,
   topicTemplates,
 } from "@medusa/domain";
@@ -67,11 +69,18 @@ export const policyDocumentSize = (
 export const DEVICE_POLICY_PARTS = ["device", "shadow", "jobs"] as const;
 export type DevicePolicyPart = (typeof DEVICE_POLICY_PARTS)[number];
 
-/** Which of the three policies grants a topic or filter of the thing (`@medusa/domain`'s lists). */
+/**
+ * Which of the three policies grants a topic or filter of the thing (`@medusa/domain`'s lists).
+ * Certificate rotation's answers (`rotationSubscribeFilters`) go with Jobs (rotation runs as a
+ * job). Its two requests (`rotationPublishTopics`) go where there is room: with them, the jobs
+ * policy and the device policy would each pass 2,048 characters at the longest ARN and topic
+ * prefixes; the shadow policy's topics do not grow with the topic prefix.
+ */
 export const devicePolicyPartOf = (topic: string): DevicePolicyPart =>
-  topic.startsWith(`$aws/things/${THING_NAME}/shadow/`)
+  topic.startsWith(`$aws/things/${THING_NAME}/shadow/`) || rotationPublishTopics.includes(topic)
     ? "shadow"
-    : topic.startsWith(`$aws/things/${THING_NAME}/jobs/`)
+    : topic.startsWith(`$aws/things/${THING_NAME}/jobs/`) ||
+        rotationSubscribeFilters.includes(topic)
       ? "jobs"
       : "device";
 
@@ -88,7 +97,10 @@ export const devicePolicyPartOf = (topic: string): DevicePolicyPart =>
  * a topic level, so those take the policy wildcard below the thing's own name).
  * The domain's lists are the one source: each topic goes to the policy of its
  * capability (`devicePolicyPartOf`), none is added, widened or dropped, so the
- * three together grant what the one policy did. `arn` turns an IoT resource
+ * three together grant what the one policy did. Certificate rotation's
+ * requests (`rotationPublishTopics`) go into the shadow policy (size), its
+ * answers (`rotationSubscribeFilters`) into the jobs policy: the same lists
+ * the local broker grants. `arn` turns an IoT resource
  * (`client/…`, `topic/…`, `topicfilter/…`) into its ARN in the deployment's
  * account and region.
  */
@@ -103,15 +115,23 @@ export const devicePolicyDocuments = (
   }> = [
     {
       action: "iot:Publish",
-      resources: devicePublishTopics(prefix, THING_NAME, [sensorRule]).map((t) => `topic/${t}`),
+      resources: [
+        ...devicePublishTopics(prefix, THING_NAME, [sensorRule]),
+        ...rotationPublishTopics,
+      ].map((t) => `topic/${t}`),
     },
     {
       action: "iot:Subscribe",
-      resources: deviceSubscribeFilters(prefix, THING_NAME).map((f) => `topicfilter/${f}`),
+      resources: [...deviceSubscribeFilters(prefix, THING_NAME), ...rotationSubscribeFilters].map(
+        (f) => `topicfilter/${f}`,
+      ),
     },
     {
       action: "iot:Receive",
-      resources: deviceReceiveTopics(prefix, THING_NAME).map((t) => `topic/${t}`),
+      // The rotation answers' filters hold no MQTT wildcard: each is the topic it receives.
+      resources: [...deviceReceiveTopics(prefix, THING_NAME), ...rotationSubscribeFilters].map(
+        (t) => `topic/${t}`,
+      ),
     },
   ];
   const of = (part: DevicePolicyPart): ReadonlyArray<PolicyStatement> =>

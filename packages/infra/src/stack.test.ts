@@ -8,10 +8,13 @@ import {
   timeToLive,
 } from "@medusa/adapters";
 import {
+  certificateRotationTemplate,
   devicePublishTopics,
   mayPublish,
   maySubscribe,
   parseBasicIngestTopic,
+  rotationPublishTopics,
+  rotationSubscribeFilters,
   topicMatches,
 } from "@medusa/domain";
 import { Match } from "aws-cdk-lib/assertions";
@@ -315,14 +318,19 @@ describe.each([
         DEVICE_POLICY_PARTS.map((part) => devicePolicyNames(s.settings.stage)[part]),
       );
       for (const [name, doc] of policies) {
-        // Tokens (partition, region, account) flattened to <AWS::Region> etc.: about as long as
-        // real ones (iot.test.ts checks the worst case exactly).
+        // Tokens (partition, region, account) as long as the longest real ones (`aws-us-gov`,
+        // a 16-character region, 12 digits; iot.test.ts checks the worst case of each part).
         const flat = {
           Version: "2012-10-17",
           Statement: doc.Statement.map((x) => ({
             ...x,
             Action: actions(x).join(),
-            Resource: resources(x).map(flatten),
+            Resource: resources(x).map((r) =>
+              flatten(r)
+                .replace("<AWS::Partition>", "aws-us-gov")
+                .replace("<AWS::Region>", "xx-xxxxxxxxxx-9")
+                .replace("<AWS::AccountId>", "123456789012"),
+            ),
           })),
         };
         expect(policyDocumentSize(flat), name).toBeLessThan(POLICY_DOCUMENT_MAX_CHARS);
@@ -346,8 +354,12 @@ describe.each([
         "iot:Receive",
         "iot:Subscribe",
       ]);
+      // Certificate rotation's requests and answers are no thing's topics (the rotation
+      // template's hook binds them to the thing; see "certificate rotation").
+      const rotation = [...rotationPublishTopics, ...rotationSubscribeFilters];
       for (const action of ["iot:Connect", "iot:Publish", "iot:Subscribe", "iot:Receive"])
-        for (const r of byAction(action).resources) expect(r).toContain(THING_NAME);
+        for (const r of byAction(action).resources)
+          if (!rotation.includes(r.slice(r.indexOf("/") + 1))) expect(r).toContain(THING_NAME);
       expect(doc.Statement.every((x) => x.Effect === "Allow")).toBe(true);
     });
 
@@ -364,14 +376,23 @@ describe.each([
       const { resources } = policyOf(s).byAction("iot:Publish");
       // Across the three policies (each topic in the policy of its capability).
       expect([...resources].sort()).toEqual(
-        devicePublishTopics(s.settings.topicPrefix, THING_NAME, [sensorRuleName(s.settings.stage)])
+        [
+          ...devicePublishTopics(s.settings.topicPrefix, THING_NAME, [
+            sensorRuleName(s.settings.stage),
+          ]),
+          ...rotationPublishTopics,
+        ]
           .map((t) => `topic/${t}`)
           .sort(),
       );
-      // No policy wildcard but a job id's level below the thing's own jobs: a device cannot
-      // reach a topic the broker's rules refuse.
+      // No policy wildcard but a job id's level below the thing's own jobs, and the rotation
+      // templates' names: a device cannot reach a topic the broker's rules refuse.
       for (const r of resources)
-        expect(r.replace(`topic/$aws/things/${THING_NAME}/jobs/*/`, "")).not.toMatch(/[*?]/);
+        expect(
+          r
+            .replace(`topic/$aws/things/${THING_NAME}/jobs/*/`, "")
+            .replace("$aws/provisioning-templates/*-rotation/", ""),
+        ).not.toMatch(/[*?]/);
     });
 
     it("subscribes and receives only its own commands and shadow responses", () => {
@@ -383,7 +404,10 @@ describe.each([
       // What the policy allows, the local broker allows too (for a concrete device).
       const device = "medusa-pi-01";
       const jobs = `$aws/things/${THING_NAME}/jobs/`;
-      for (const f of filters.filter((x) => !x.startsWith(`topicfilter/${jobs}`))) {
+      const rotation = rotationSubscribeFilters.map((f) => `topicfilter/${f}`);
+      for (const f of filters.filter(
+        (x) => !x.startsWith(`topicfilter/${jobs}`) && !rotation.includes(x),
+      )) {
         const filter = f.slice("topicfilter/".length).replaceAll(THING_NAME, device);
         expect(maySubscribe(prefix, device, filter), filter).toEqual({ allowed: true });
       }
@@ -396,7 +420,8 @@ describe.each([
         expect(
           r.startsWith(`topic/${prefix}/${THING_NAME}/commands`) ||
             r.startsWith(`topic/$aws/things/${THING_NAME}/shadow/`) ||
-            r.startsWith(`topic/${jobs}`),
+            r.startsWith(`topic/${jobs}`) ||
+            rotationSubscribeFilters.includes(r.slice("topic/".length)),
           r,
         ).toBe(true);
     });
@@ -672,7 +697,9 @@ describe.each([
         if (resources(x).includes("*"))
           expect(actions(x), JSON.stringify(x)).toEqual(
             expect.arrayContaining([
-              expect.stringMatching(/^(dynamodb:ListStreams|iot:DescribeEndpoint)$/),
+              expect.stringMatching(
+                /^(dynamodb:ListStreams|iot:DescribeEndpoint|iot:UpdateEventConfigurations)$/,
+              ),
             ]),
           );
         if (resources(x).includes("*")) expect(actions(x)).toHaveLength(1);
@@ -684,8 +711,9 @@ describe.each([
       const roles = resourcesOf(s.json, "AWS::IAM::Role");
       for (const [id, role] of roles) expect(role.Properties.ManagedPolicyArns, id).toBeUndefined();
       const functions = resourcesOf(s.json, "AWS::Lambda::Function");
-      // The six handlers, the pre-provisioning hook and the custom resource that looks up the IoT endpoint.
-      expect(functions).toHaveLength(8);
+      // The seven handlers, the two pre-provisioning hooks (fleet, rotation) and the custom
+      // resources' one provider (the IoT endpoint lookup, the job events' configuration).
+      expect(functions).toHaveLength(10);
       for (const [id, fn] of functions) {
         const roleId = (fn.Properties.Role as { "Fn::GetAtt": [string, "Arn"] })["Fn::GetAtt"][0];
         expect(
@@ -733,7 +761,11 @@ describe.each([
                   y,
                 )
               ) &&
-              !(name === "gap-detector" && y === "sns:Publish"),
+              !(name === "gap-detector" && y === "sns:Publish") &&
+              !(
+                name === "certificate-retirement" &&
+                /^iot:(ListThingPrincipals|DescribeCertificate|UpdateCertificate)$/.test(y)
+              ),
           );
           expect(other, name).toEqual([]);
         }
@@ -1157,6 +1189,179 @@ describe("fleet provisioning by claim", () => {
       });
     },
   );
+});
+
+describe("certificate rotation", () => {
+  it.each([
+    ["dev", () => dev],
+    ["prod", () => prod],
+  ] as const)(
+    "%s: the rotation template (domain body, enabled, after the device policies), its hook answering within 5 s, its role, and the API's MEDUSA_ROTATION_TEMPLATE",
+    (_, get) => {
+      const s = get();
+      const { stage } = s.settings;
+      const templates = byProperty(s.json, "AWS::IoT::ProvisioningTemplate", "TemplateName");
+      expect([...templates.keys()].sort()).toEqual([
+        `medusa-${stage}-fleet`,
+        `medusa-${stage}-rotation`,
+      ]);
+      const rotation = templates.get(`medusa-${stage}-rotation`);
+      if (!rotation) throw new Error("no rotation template");
+      const names = devicePolicyNames(stage);
+      expect(rotation.r.Properties.Enabled).toBe(true);
+      expect(rotation.r.Properties.TemplateType).toBe("FLEET_PROVISIONING");
+      expect(JSON.parse(String(rotation.r.Properties.TemplateBody))).toEqual(
+        certificateRotationTemplate({
+          devicePolicyNames: DEVICE_POLICY_PARTS.map((part) => names[part]),
+        }),
+      );
+      const dependsOn = (s.json.Resources[rotation.id] as { DependsOn?: Array<string> }).DependsOn;
+      for (const [, , id] of devicePoliciesOf(s)) expect(dependsOn).toContain(id);
+
+      // Its hook: the rotation-hook bundle, under AWS IoT's 5 s, invoked by this template only.
+      const hook = byProperty(s.json, "AWS::Lambda::Function", "FunctionName").get(
+        `medusa-${stage}-rotation-hook`,
+      );
+      if (!hook) throw new Error("no rotation hook");
+      expect(hook.r.Properties.Handler).toBe("rotation-hook.handler");
+      expect(Number(hook.r.Properties.Timeout)).toBeLessThan(5);
+      const hookArn = flatten(
+        (rotation.r.Properties.PreProvisioningHook as { TargetArn: unknown }).TargetArn,
+      );
+      expect(hookArn).toBe(`<${hook.id}.Arn>`);
+      expect(
+        (rotation.r.Properties.PreProvisioningHook as { PayloadVersion: string }).PayloadVersion,
+      ).toBe("2020-04-01");
+      const permissions = resourcesOf(s.json, "AWS::Lambda::Permission").filter(
+        ([, p]) => flatten(p.Properties.FunctionName) === hookArn,
+      );
+      expect(permissions).toHaveLength(1);
+      expect(permissions[0]?.[1].Properties.Principal).toBe("iot.amazonaws.com");
+      expect(flatten(permissions[0]?.[1].Properties.SourceArn)).toMatch(
+        new RegExp(`:provisioningtemplate/medusa-${stage}-rotation$`),
+      );
+      // The hook does no I/O: its role writes its own log group, nothing else.
+      const hookRole = (hook.r.Properties.Role as { "Fn::GetAtt": [string] })["Fn::GetAtt"][0];
+      expect(statementsOf(s.json, hookRole).flatMap(actions).sort()).toEqual([
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+      ]);
+
+      // The template's role: the fleet template's rights, on the stage's account's things,
+      // certificates and the device policies; nothing on "*".
+      const roleId = (rotation.r.Properties.ProvisioningRoleArn as { "Fn::GetAtt": [string] })[
+        "Fn::GetAtt"
+      ][0];
+      const role = s.json.Resources[roleId];
+      const inline = JSON.stringify(role?.Properties?.Policies);
+      expect(inline).toContain(":thing/*");
+      expect(inline).toContain(":cert/*");
+      for (const part of DEVICE_POLICY_PARTS) expect(inline).toContain(`:policy/${names[part]}"`);
+      expect(inline).not.toMatch(/"Resource":"\*"/);
+      expect(inline).not.toContain("iot:DeleteCertificate");
+
+      expect(envOf(s, "api").MEDUSA_ROTATION_TEMPLATE).toBe(`medusa-${stage}-rotation`);
+      expect(s.json.Outputs?.RotationTemplateName?.Value).toBe(`medusa-${stage}-rotation`);
+    },
+  );
+
+  it.each([
+    ["dev", () => dev],
+    ["prod", () => prod],
+  ] as const)(
+    "%s: job execution events on (UpdateEventConfigurations), a rule on SUCCEEDED executions to the retirement function, which may only list a thing's principals and describe and update certificates of the account",
+    (_, get) => {
+      const s = get();
+      const { stage } = s.settings;
+      const rule = byProperty(s.json, "AWS::IoT::TopicRule", "RuleName").get(
+        `medusa_${stage}_certificate_retirement`,
+      );
+      if (!rule) throw new Error("no certificate retirement rule");
+      const payload = rule.r.Properties.TopicRulePayload as {
+        Sql: string;
+        RuleDisabled: boolean;
+        Actions: Array<{ Lambda: { FunctionArn: unknown } }>;
+      };
+      expect(payload.Sql).toBe("SELECT * FROM '$aws/events/jobExecution/+/succeeded'");
+      expect(payload.RuleDisabled).toBe(false);
+      const fn = functionOf(s, "certificate-retirement");
+      expect(payload.Actions.map((a) => flatten(a.Lambda.FunctionArn))).toEqual([`<${fn.id}.Arn>`]);
+      expect(fn.r.Properties.Handler).toBe("certificate-retirement.handler");
+      // Invoked by that rule only.
+      const permissions = resourcesOf(s.json, "AWS::Lambda::Permission").filter(
+        ([, p]) => flatten(p.Properties.FunctionName) === `<${fn.id}.Arn>`,
+      );
+      expect(permissions.map(([, p]) => flatten(p.Properties.SourceArn))).toEqual([
+        `<${rule.id}.Arn>`,
+      ]);
+      expect(envOf(s, "certificate-retirement")).toMatchObject({
+        MEDUSA_JOB_ID_PREFIX: `medusa-${stage}-`,
+        MEDUSA_DEAD_LETTER_TABLE: { Ref: tableIds(s).deadLetters },
+      });
+      const iotGrants = statementsOf(s.json, roleIdOf(s, "certificate-retirement"))
+        .filter((x) => actions(x).some((a) => a.startsWith("iot:")))
+        .flatMap((x) => actions(x).flatMap((a) => resources(x).map((r) => `${a} ${flatten(r)}`)));
+      const arn = "arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>";
+      expect(iotGrants.sort()).toEqual(
+        [
+          `iot:ListThingPrincipals ${arn}:thing/*`,
+          `iot:DescribeCertificate ${arn}:cert/*`,
+          `iot:UpdateCertificate ${arn}:cert/*`,
+        ].sort(),
+      );
+      // The event configuration: a custom resource calling UpdateEventConfigurations.
+      const configs = resourcesOf(s.json, "Custom::AWS").filter(([, r]) =>
+        JSON.stringify(r.Properties).includes("updateEventConfigurations"),
+      );
+      expect(configs).toHaveLength(1);
+      const create = JSON.parse(flatten(configs[0]?.[1].Properties.Create)) as {
+        service: string;
+        action: string;
+        parameters: unknown;
+      };
+      expect(create).toMatchObject({
+        service: "Iot",
+        action: "updateEventConfigurations",
+        parameters: { eventConfigurations: { JOB_EXECUTION: { Enabled: true } } },
+      });
+      const granted = resourcesOf(s.json, "AWS::IAM::Policy")
+        .flatMap(
+          ([, p]) => (p.Properties.PolicyDocument as { Statement: Array<Statement> }).Statement,
+        )
+        .filter((x) => actions(x).includes("iot:UpdateEventConfigurations"));
+      expect(granted).toHaveLength(1);
+      expect(resources(granted[0] as Statement)).toEqual(["*"]);
+      // The API may create jobs only with its stage's prefix, as before.
+      expect(envOf(s, "api").MEDUSA_JOB_ID_PREFIX).toBe(`medusa-${stage}-`);
+    },
+  );
+
+  it("the device policies grant rotation's requests and answers: the domain's lists, the same the local broker grants", () => {
+    const granted = (action: string, kind: string) =>
+      devicePoliciesOf(dev)
+        .flatMap(([, doc]) => doc.Statement)
+        .filter((x) => actions(x).includes(action))
+        .flatMap((x) => resources(x).map(flatten))
+        .filter(
+          (r) =>
+            r.includes(`:${kind}/$aws/certificates/`) ||
+            r.includes(`:${kind}/$aws/provisioning-templates/`),
+        )
+        .map((r) => r.slice(r.indexOf(`:${kind}/`) + kind.length + 2))
+        .sort();
+    expect(granted("iot:Publish", "topic")).toEqual([...rotationPublishTopics].sort());
+    expect(granted("iot:Subscribe", "topicfilter")).toEqual([...rotationSubscribeFilters].sort());
+    expect(granted("iot:Receive", "topic")).toEqual([...rotationSubscribeFilters].sort());
+    // The local broker's check takes the same lists: a device may ask a rotation template only.
+    expect(
+      mayPublish("medusa", "pi-1", "$aws/provisioning-templates/medusa-dev-rotation/provision/json")
+        .allowed,
+    ).toBe(true);
+    expect(
+      mayPublish("medusa", "pi-1", "$aws/provisioning-templates/medusa-dev-fleet/provision/json")
+        .allowed,
+    ).toBe(false);
+  });
 });
 
 describe("the stages differ where they should", () => {

@@ -31,6 +31,7 @@ import * as cr from "aws-cdk-lib/custom-resources";
 import type { Construct } from "constructs";
 import {
   type HandlerName,
+  RETIREMENT_IOT_ACCESS,
   SECRET_ACCESS,
   TABLE_ACCESS,
   tableKeyAccess,
@@ -45,6 +46,7 @@ import {
   sensorRuleSql,
 } from "./iot.js";
 import { FleetProvisioning } from "./provisioning.js";
+import { CertificateRotation } from "./rotation.js";
 import {
   devicePolicyNames,
   type InfraSettings,
@@ -101,6 +103,14 @@ export const presenceRuleSql = (): string =>
 export const shadowRuleSql = (): string =>
   "SELECT current.state.reported AS reported, current.version AS shadow_version, topic(3) AS thing_name FROM '$aws/things/+/shadow/update/documents'";
 
+/** The certificate retirement rule's SQL: every job execution that SUCCEEDED (the function picks `certificate.rotate` ones). */
+export const certificateRetirementRuleSql = (): string =>
+  "SELECT * FROM '$aws/events/jobExecution/+/succeeded'";
+
+/** The certificate retirement rule's name (IoT rule names: `[a-zA-Z0-9_]+`). */
+export const certificateRetirementRuleName = (stage: string): string =>
+  `medusa_${stage}_certificate_retirement`;
+
 /** Job ids the API creates begin with this (its IAM grants cover only those jobs). */
 export const jobIdPrefix = (stage: string): string => `medusa-${stage}-`;
 
@@ -139,6 +149,8 @@ export class MedusaStack extends Stack {
   readonly functions: Readonly<Record<HandlerName, lambda.Function>>;
   /** Fleet provisioning by claim: the template, its hook, the claim policy. */
   readonly provisioning: FleetProvisioning;
+  /** Certificate rotation: its provisioning template and hook. */
+  readonly rotation: CertificateRotation;
 
   constructor(scope: Construct, id: string, props: MedusaStackProps) {
     super(scope, id, { terminationProtection: props.settings.stage === "prod", ...props });
@@ -682,15 +694,6 @@ export class MedusaStack extends Stack {
       }),
     );
 
-    this.functions = {
-      ingest,
-      reattribute,
-      api,
-      presence,
-      "gap-detector": gapDetector,
-      activity,
-    };
-
     // ── New devices by claim: the template (thing medusa-<serial>, the device policy), its
     // allow-list hook and the claim policy; claim certificates are made per batch (docs/deploy.md).
     this.provisioning = new FleetProvisioning(this, "Provisioning", {
@@ -705,6 +708,89 @@ export class MedusaStack extends Stack {
     });
     // The template attaches the device policies by name: they must exist first.
     for (const p of devicePolicies) this.provisioning.template.node.addDependency(p);
+
+    // ── Certificate rotation (`certificate.rotate` jobs): the rotation template and its hook;
+    // the API names the template in the jobs it creates.
+    this.rotation = new CertificateRotation(this, "Rotation", {
+      stage,
+      devicePolicyNames: DEVICE_POLICY_PARTS.map((part) => policyNames[part]),
+      hookCode: lambda.Code.fromAsset(bundles["rotation-hook"]),
+      runtime: RUNTIME,
+      removalPolicy,
+      logRetention,
+    });
+    for (const p of devicePolicies) this.rotation.template.node.addDependency(p);
+    api.addEnvironment("MEDUSA_ROTATION_TEMPLATE", this.rotation.templateName);
+
+    // The old certificate is retired once the job SUCCEEDED: AWS IoT publishes
+    // `$aws/events/jobExecution/{jobId}/succeeded` only while the account's event
+    // configuration enables JOB_EXECUTION, which has no CloudFormation resource:
+    // UpdateEventConfigurations at deploy time (account-wide; left on when the stack goes).
+    const retirement = handler("certificate-retirement", {
+      description:
+        "Jobs events → after a certificate.rotate SUCCEEDED, the thing's old certificates INACTIVE",
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      environment: { MEDUSA_JOB_ID_PREFIX: jobIdPrefix(stage) },
+      systemLogLevel: lambda.SystemLogLevel.INFO,
+      async: { retryAttempts: 2, maxEventAge: Duration.hours(6) },
+    });
+    retirement.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: "ThingPrincipals",
+        actions: [...RETIREMENT_IOT_ACCESS.things],
+        resources: [this.formatArn({ service: "iot", resource: "thing/*" })],
+      }),
+    );
+    retirement.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: "Certificates",
+        actions: [...RETIREMENT_IOT_ACCESS.certificates],
+        resources: [this.formatArn({ service: "iot", resource: "cert/*" })],
+      }),
+    );
+    const retirementRule = new iot.CfnTopicRule(this, "CertificateRetirementRule", {
+      ruleName: certificateRetirementRuleName(stage),
+      topicRulePayload: {
+        description:
+          "Every job execution that SUCCEEDED ($aws/events/jobExecution/+/succeeded) to the certificate retirement function",
+        sql: certificateRetirementRuleSql(),
+        awsIotSqlVersion: RULE_SQL_VERSION,
+        ruleDisabled: false,
+        actions: [{ lambda: { functionArn: retirement.functionArn } }],
+      },
+    });
+    retirement.addPermission("InvokedByCertificateRetirementRule", {
+      principal: new iam.ServicePrincipal("iot.amazonaws.com"),
+      sourceArn: retirementRule.attrArn,
+      sourceAccount: this.account,
+    });
+    // The endpoint lookup's provider function (one per stack) makes this call too, with its role.
+    new cr.AwsCustomResource(this, "JobExecutionEvents", {
+      onUpdate: {
+        service: "Iot",
+        action: "updateEventConfigurations",
+        parameters: { eventConfigurations: { JOB_EXECUTION: { Enabled: true } } },
+        physicalResourceId: cr.PhysicalResourceId.of(`medusa-${stage}-job-execution-events`),
+      },
+      // UpdateEventConfigurations has no resource to scope to: IAM requires "*".
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({ actions: ["iot:UpdateEventConfigurations"], resources: ["*"] }),
+      ]),
+      installLatestAwsSdk: false,
+      role: lookupRole,
+      logGroup: lookupLogs,
+    });
+
+    this.functions = {
+      ingest,
+      reattribute,
+      api,
+      presence,
+      "gap-detector": gapDetector,
+      activity,
+      "certificate-retirement": retirement,
+    };
 
     // ── The console and its user pool (context userPool=true): the API takes the pool's ID tokens.
     if (settings.auth.kind === "userPool") {
@@ -751,6 +837,11 @@ export class MedusaStack extends Stack {
       "ProvisioningTemplateName",
       this.provisioning.templateName,
       "Fleet provisioning template devices register with by claim (provisioning.template)",
+    );
+    output(
+      "RotationTemplateName",
+      this.rotation.templateName,
+      "Provisioning template certificate.rotate jobs name (a device's new certificate)",
     );
     output(
       "ClaimPolicyName",

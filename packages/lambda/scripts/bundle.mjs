@@ -17,6 +17,8 @@ const entries = {
   activity: "src/handlers/activity.ts",
   api: "src/api-handler.ts",
   provisioning: "src/handlers/pre-provisioning.ts",
+  "certificate-retirement": "src/handlers/certificate-retirement.ts",
+  "rotation-hook": "src/handlers/rotation-hook.ts",
 };
 
 export const bundle = async ({ outdir = join(root, "dist"), quiet = false } = {}) => {

@@ -22,6 +22,11 @@ export {
   type StreamBatchResponse,
 } from "./handlers/activity.js";
 export {
+  certificateRetirementHandler,
+  makeCertificateRetirementHandler,
+  type RetirementResult,
+} from "./handlers/certificate-retirement.js";
+export {
   gapDetectorHandler,
   gapSettingsFromEnv,
   makeGapDetectorHandler,
@@ -39,4 +44,5 @@ export {
   type StreamEvent,
 } from "./handlers/reattribute.js";
 export { type IngestResult, renderIngestOutcome } from "./handlers/render.js";
+export { rotationHookHandler } from "./handlers/rotation-hook.js";
 export { runOrReject, type Services, type Storage, servicesLayer } from "./services.js";

@@ -1,6 +1,13 @@
-import { certificatesToRetire } from "@medusa/domain";
+import {
+  DeviceNotRegistered,
+  JobExecutionEvent,
+  type RetirementOutcome,
+  retireReplacedCertificates,
+  ThingCertificates,
+  type ThingCertificatesService,
+} from "@medusa/domain";
 import type { AedesPublishPacket, Client } from "aedes";
-import { Schema } from "effect";
+import { Effect, Schema } from "effect";
 import type { CertificateRegistry } from "./certificate-registry.js";
 import type { LocalBroker } from "./local-broker.js";
 
@@ -16,14 +23,9 @@ import type { LocalBroker } from "./local-broker.js";
 
 /** The Jobs event of an execution that SUCCEEDED (events-jobs.html). */
 export const JobExecutionSucceeded = Schema.Struct({
-  eventType: Schema.Literal("JOB_EXECUTION"),
+  ...JobExecutionEvent.fields,
   operation: Schema.Literal("succeeded"),
-  jobId: Schema.String,
-  thingArn: Schema.String,
   status: Schema.Literal("SUCCEEDED"),
-  statusDetails: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), {
-    exact: true,
-  }),
 });
 export type JobExecutionSucceeded = typeof JobExecutionSucceeded.Type;
 
@@ -38,36 +40,46 @@ export interface CertificateRetirementOptions {
   readonly onRetired?: (thingName: string, certificateIds: ReadonlyArray<string>) => void;
 }
 
-/** What one SUCCEEDED event did: the certificates deactivated, or why none. */
-export type RetirementOutcome =
-  | { readonly kind: "ignored"; readonly reason: string }
-  | { readonly kind: "refused"; readonly reason: string }
-  | {
-      readonly kind: "retired";
-      readonly thingName: string;
-      readonly certificateIds: ReadonlyArray<string>;
-    };
+/**
+ * The local broker's certificate registry as the `ThingCertificates` port:
+ * the in-memory twin of AWS IoT's registry (`makeIotThingCertificates`); both
+ * pass `thingCertificatesContract`.
+ */
+export const registryThingCertificates = (
+  registry: CertificateRegistry,
+): ThingCertificatesService => ({
+  attached: (thing) =>
+    Effect.suspend(() => {
+      const record = registry.thing(thing);
+      if (record === undefined) return Effect.fail(new DeviceNotRegistered({ deviceId: thing }));
+      return Effect.succeed(
+        record.principals.flatMap((id) => {
+          const c = registry.certificate(id);
+          return c ? [{ certificateId: id, status: c.status }] : [];
+        }),
+      );
+    }),
+  deactivate: (certificateId) =>
+    Effect.sync(() => {
+      registry.updateCertificateStatus(certificateId, "INACTIVE");
+    }),
+});
 
-/** Handles one event; the same decision as the Lambda function's. */
-export const retireReplacedCertificates = (
-  event: JobExecutionSucceeded,
+/** Handles one event with the domain's decision (`retireReplacedCertificates`), as the Lambda function does. */
+export const retireOnRegistry = (
+  event: JobExecutionEvent,
   options: CertificateRetirementOptions,
-): RetirementOutcome => {
-  if (options.operationOf(event.jobId) !== "certificate.rotate")
-    return { kind: "ignored", reason: "not a certificate.rotate job" };
-  const thingName = /:thing\/(.+)$/.exec(event.thingArn)?.[1];
-  const thing = thingName === undefined ? undefined : options.registry.thing(thingName);
-  if (thingName === undefined || thing === undefined)
-    return { kind: "refused", reason: `no thing ${event.thingArn} in the registry` };
-  const attached = thing.principals.flatMap((id) => {
-    const c = options.registry.certificate(id);
-    return c ? [{ certificateId: id, status: c.status }] : [];
-  });
-  const decision = certificatesToRetire(event.statusDetails, attached);
-  if ("refused" in decision) return { kind: "refused", reason: decision.refused };
-  for (const id of decision.retire) options.registry.updateCertificateStatus(id, "INACTIVE");
-  return { kind: "retired", thingName, certificateIds: decision.retire };
-};
+): Promise<RetirementOutcome> =>
+  Effect.runPromise(
+    retireReplacedCertificates(event, {
+      isRotation: (jobId) => options.operationOf(jobId) === "certificate.rotate",
+    }).pipe(
+      Effect.provideService(ThingCertificates, registryThingCertificates(options.registry)),
+      Effect.catchAll((e) =>
+        Effect.succeed<RetirementOutcome>({ kind: "refused", reason: e.message }),
+      ),
+    ),
+  );
 
 /** Listens for the SUCCEEDED events the broker's Jobs service publishes. */
 export const startCertificateRetirement = (
@@ -84,13 +96,15 @@ export const startCertificateRetirement = (
       log({ level: "warn", msg: "a jobs event could not be read", topic: packet.topic });
       return;
     }
-    const outcome = retireReplacedCertificates(event.right, options);
+    void retireOnRegistry(event.right, options).then((outcome) => report(event.right, outcome));
+  };
+  const report = (event: JobExecutionSucceeded, outcome: RetirementOutcome) => {
     if (outcome.kind === "ignored") return;
     if (outcome.kind === "refused") {
       log({
         level: "warn",
         msg: "rotation reported, no certificate deactivated",
-        job_id: event.right.jobId,
+        job_id: event.jobId,
         reason: outcome.reason,
       });
       return;
@@ -98,7 +112,7 @@ export const startCertificateRetirement = (
     log({
       level: "info",
       msg: "certificate rotation: old certificates deactivated",
-      job_id: event.right.jobId,
+      job_id: event.jobId,
       thing: outcome.thingName,
       certificate_ids: outcome.certificateIds,
     });

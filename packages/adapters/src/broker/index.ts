@@ -8,6 +8,7 @@
 export type { Aedes, AedesPublishPacket, Client as BrokerClient } from "aedes";
 export * from "./certificate-registry.js";
 export * from "./certificate-retirement.js";
+export * from "./certificates-control-plane.js";
 export * from "./dev-ca.js";
 export * from "./fleet-provisioning.js";
 export * from "./jobs-control-plane.js";

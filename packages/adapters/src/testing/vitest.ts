@@ -8,3 +8,7 @@ export { alertsContract, deviceStatusesContract } from "./fleet-contract.js";
 export { idempotencyKeysContract } from "./idempotency-contract.js";
 export { sensorStoreContract } from "./sensor-store-contract.js";
 export { tempDirs } from "./temp-dirs.js";
+export {
+  type ThingCertificatesUnderTest,
+  thingCertificatesContract,
+} from "./thing-certificates-contract.js";
