@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import type { ExecutionRecord } from "../jobs/execution.js";
 import { timeoutAt } from "../jobs/execution.js";
-import type { ControlPlaneError, JobRecord, JobsService } from "./jobs-service.js";
+import type { ControlPlaneError, CreateJobInput, JobRecord, JobsService } from "./jobs-service.js";
 
 /** The account and region the local things' ARNs name. */
 export const LOCAL_ACCOUNT = "000000000000";
@@ -158,7 +158,7 @@ const handle = async (
             ...(e.startedAt !== undefined ? { startedAt: sec(e.startedAt) } : {}),
             lastUpdatedAt: sec(e.lastUpdatedAt),
             executionNumber: e.executionNumber,
-            retryAttempt: 0,
+            retryAttempt: e.retryAttempt ?? 0,
           },
         })),
         ...(offset + max < all.length ? { nextToken: String(offset + max) } : {}),
@@ -192,6 +192,17 @@ const handle = async (
           ? { timeoutConfig: { inProgressTimeoutInMinutes: timeout.inProgressTimeoutInMinutes } }
           : {}),
         ...(presign !== undefined ? { presignedUrlConfig: presign } : {}),
+        // Checked by the service, as AWS checks them.
+        ...(body.jobExecutionsRetryConfig !== undefined
+          ? {
+              jobExecutionsRetryConfig: body.jobExecutionsRetryConfig as NonNullable<
+                CreateJobInput["jobExecutionsRetryConfig"]
+              >,
+            }
+          : {}),
+        ...(body.abortConfig !== undefined
+          ? { abortConfig: body.abortConfig as NonNullable<CreateJobInput["abortConfig"]> }
+          : {}),
       });
       if (!r.ok) return refuse(res, r.error);
       return send(res, 200, {
@@ -234,6 +245,12 @@ const handle = async (
           ...(j.inProgressTimeoutInMinutes !== undefined
             ? { timeoutConfig: { inProgressTimeoutInMinutes: j.inProgressTimeoutInMinutes } }
             : {}),
+          ...(j.jobExecutionsRetryConfig !== undefined
+            ? { jobExecutionsRetryConfig: j.jobExecutionsRetryConfig }
+            : {}),
+          ...(j.abortConfig !== undefined ? { abortConfig: j.abortConfig } : {}),
+          ...(j.comment !== undefined ? { comment: j.comment } : {}),
+          ...(j.reasonCode !== undefined ? { reasonCode: j.reasonCode } : {}),
         },
       });
     }
