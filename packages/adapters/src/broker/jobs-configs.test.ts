@@ -349,3 +349,49 @@ function abort2() {
     ],
   };
 }
+
+describe("RequestThrottled", () => {
+  it("answers a request over its operation's rate with the documented error, and admits again as the bucket refills", async () => {
+    const { service, clock, send } = make({ throttle: { requestsPerSecond: 2 } });
+    await create(service, job("th", ["pi-1"]));
+    const get = (token: string) =>
+      send("$aws/things/pi-1/jobs/get", { clientToken: token }).then((p) => p[0]);
+    expect((await get("g1"))?.topic).toBe("$aws/things/pi-1/jobs/get/accepted");
+    expect((await get("g2"))?.topic).toBe("$aws/things/pi-1/jobs/get/accepted");
+    expect(await get("g3")).toEqual({
+      topic: "$aws/things/pi-1/jobs/get/rejected",
+      body: {
+        code: "RequestThrottled",
+        message: "The request was throttled.",
+        clientToken: "g3",
+        timestamp: Math.floor(T0 / 1000),
+      },
+    });
+    // Each operation has its own rate: start-next still goes through.
+    const started = await send("$aws/things/pi-1/jobs/start-next", { clientToken: "s1" });
+    expect(started[0]?.topic).toBe("$aws/things/pi-1/jobs/start-next/accepted");
+    // Half a second later, one more token.
+    clock.now += 500;
+    expect((await get("g4"))?.topic).toBe("$aws/things/pi-1/jobs/get/accepted");
+    expect((await get("g5"))?.topic).toBe("$aws/things/pi-1/jobs/get/rejected");
+    expect(service.stats()).toMatchObject({ throttled: 2 });
+    // Nothing changed for a throttled update.
+    const update = await send("$aws/things/pi-1/jobs/th/update", { status: "SUCCEEDED" });
+    expect(update[0]?.topic).toBe("$aws/things/pi-1/jobs/th/update/accepted");
+  });
+
+  it("allows AWS's default of 200 requests per second per operation", async () => {
+    const answers: Array<string> = [];
+    const quiet = new JobsService({
+      publish: (topic) => answers.push(topic),
+      now: () => T0,
+    });
+    services.push(quiet);
+    for (let i = 0; i < 201; i++)
+      quiet.handleRequest("$aws/things/pi-1/jobs/get", JSON.stringify({ clientToken: `t${i}` }));
+    await quiet.settled();
+    expect(answers.filter((t) => t.endsWith("/accepted"))).toHaveLength(200);
+    expect(answers.filter((t) => t.endsWith("/rejected"))).toHaveLength(1);
+    expect(quiet.stats().throttled).toBe(1);
+  });
+});

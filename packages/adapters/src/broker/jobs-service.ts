@@ -120,13 +120,38 @@ export interface JobsServiceOptions {
   readonly resolvePresignedUrl?: PresignedUrlResolver;
   readonly now?: () => number;
   readonly log?: (entry: Record<string, unknown>) => void;
+  /**
+   * The device API's rate limits (AWS IoT Device Management's quotas:
+   * per account, per operation, `JOBS_DEVICE_API_TPS` requests per second
+   * each); a request over its operation's rate is answered `RequestThrottled`
+   * on its `/rejected` topic. `false` turns throttling off.
+   */
+  readonly throttle?: JobsThrottle | false;
 }
+
+/** Requests per second, per device-API operation, for the whole service (the account). */
+export interface JobsThrottle {
+  readonly requestsPerSecond: number;
+  /** How many may come at once after a quiet spell (default: one second's worth). */
+  readonly burst?: number;
+}
+
+/**
+ * AWS IoT Jobs' default rate for each device-API operation
+ * (DescribeJobExecution, GetPendingJobExecutions, StartNextPendingJobExecution,
+ * UpdateJobExecution), per account and region: 200 requests per second.
+ */
+export const JOBS_DEVICE_API_TPS = 200;
+
+/** The documented message of a throttled request. */
+export const REQUEST_THROTTLED_MESSAGE = "The request was throttled.";
 
 export interface JobsServiceStats {
   readonly requests: number;
   readonly accepted: number;
   readonly rejected: number;
   readonly timedOut: number;
+  readonly throttled: number;
 }
 
 /** CreateJob's default `presignedUrlConfig.expiresInSec`. */
@@ -155,7 +180,9 @@ export class JobsService {
   private tail: Promise<void> = Promise.resolve();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
-  private readonly counts = { requests: 0, accepted: 0, rejected: 0, timedOut: 0 };
+  private readonly counts = { requests: 0, accepted: 0, rejected: 0, timedOut: 0, throttled: 0 };
+  /** Per operation: tokens left and when they were last counted (token buckets). */
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(private readonly options: JobsServiceOptions) {
     this.persistence = options.persistence ?? memoryJobsPersistence();
@@ -382,6 +409,11 @@ export class JobsService {
       reject("InvalidTopic", `${topic} is not a topic of the Jobs API`, token);
       return this.answer(publishes);
     }
+    if (!this.admit(request.operation, now)) {
+      this.counts.throttled++;
+      reject("RequestThrottled", REQUEST_THROTTLED_MESSAGE, token);
+      return this.answer(publishes);
+    }
     if (!parsed.ok) {
       reject("InvalidJson", "The request could not be interpreted as valid UTF-8 JSON");
       return this.answer(publishes);
@@ -551,6 +583,23 @@ export class JobsService {
   }
 
   // ---- internals ----
+
+  /** Takes a token from the operation's bucket; false when it is empty (throttled). */
+  private admit(operation: string, now: number): boolean {
+    const limit = this.options.throttle ?? { requestsPerSecond: JOBS_DEVICE_API_TPS };
+    if (limit === false) return true;
+    const burst = limit.burst ?? limit.requestsPerSecond;
+    const bucket = this.buckets.get(operation) ?? { tokens: burst, at: now };
+    bucket.tokens = Math.min(
+      burst,
+      bucket.tokens + (Math.max(0, now - bucket.at) * limit.requestsPerSecond) / 1000,
+    );
+    bucket.at = now;
+    this.buckets.set(operation, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
 
   private thingExecutions(thing: string): Array<ExecutionRecord> {
     let list = this.executions.get(thing);
