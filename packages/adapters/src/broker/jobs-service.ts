@@ -81,6 +81,7 @@ export interface ControlPlaneError {
     | "ResourceNotFoundException"
     | "ResourceAlreadyExistsException"
     | "InvalidStateTransitionException"
+    | "VersionConflictException"
     | "LimitExceededException";
   readonly message: string;
 }
@@ -325,6 +326,57 @@ export class JobsService {
       publishes.push(...this.notifications(thing, before, now));
     }
     return this.commit(publishes).then(() => ({ ok: true as const, value: canceled }));
+  }
+
+  /**
+   * CancelJobExecution: the thing's latest execution of the job is CANCELED
+   * when QUEUED, or IN_PROGRESS with `force`; `expectedVersion` must match;
+   * `statusDetails`, when given, replace the execution's.
+   */
+  cancelJobExecution(
+    jobId: string,
+    thingName: string,
+    options: {
+      readonly force?: boolean;
+      readonly expectedVersion?: number;
+      readonly statusDetails?: Readonly<Record<string, string>>;
+    } = {},
+  ): Promise<ControlPlaneResult<ExecutionRecord>> {
+    const e = this.find(thingName, jobId);
+    if (!e)
+      return Promise.resolve(
+        fail<ExecutionRecord>("ResourceNotFoundException", notFound(jobId, thingName)),
+      );
+    if (options.expectedVersion !== undefined && options.expectedVersion !== e.versionNumber)
+      return Promise.resolve(
+        fail<ExecutionRecord>(
+          "VersionConflictException",
+          `expected version ${options.expectedVersion} but the job execution is at version ${e.versionNumber}`,
+        ),
+      );
+    const now = this.now();
+    const ended = endExecution(e, "CANCELED", now, { force: options.force === true });
+    if (!ended)
+      return Promise.resolve(
+        fail<ExecutionRecord>(
+          "InvalidStateTransitionException",
+          e.status === "IN_PROGRESS"
+            ? `The job execution of ${jobId} on ${thingName} is IN_PROGRESS: cancel it with force`
+            : `The job execution of ${jobId} on ${thingName} is ${e.status}, a terminal state`,
+        ),
+      );
+    const record: ExecutionRecord =
+      options.statusDetails !== undefined
+        ? { ...ended, statusDetails: options.statusDetails }
+        : ended;
+    const before = this.pending(thingName);
+    this.replace(record);
+    const publishes: Array<Publish> = [
+      ...this.notifications(thingName, before, now),
+      executionEvent(record, now),
+    ];
+    this.completeIfDone(jobId, now);
+    return this.commit(publishes).then(() => ({ ok: true as const, value: record }));
   }
 
   describeJob(jobId: string): ControlPlaneResult<JobRecord> {

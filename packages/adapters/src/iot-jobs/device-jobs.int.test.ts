@@ -1,13 +1,16 @@
 import {
   CancelJobCommand,
+  CancelJobExecutionCommand,
   CreateJobCommand,
   DescribeJobCommand,
   GetJobDocumentCommand,
   InvalidRequestException,
+  InvalidStateTransitionException,
   IoTClient,
   ListJobExecutionsForThingCommand,
   ResourceAlreadyExistsException,
   ResourceNotFoundException,
+  VersionConflictException,
 } from "@aws-sdk/client-iot";
 import { deviceId } from "@medusa/domain";
 import { Effect, Either } from "effect";
@@ -289,5 +292,57 @@ describe("DeviceJobs on AWS IoT (emulated control plane, AWS SDK)", () => {
     );
     await expect(refused).rejects.toBeInstanceOf(InvalidRequestException);
     await expect(refused).rejects.toThrow(/numberOfRetries' failed to satisfy constraint/);
+  });
+
+  it("CancelJobExecution: a QUEUED execution is canceled, an IN_PROGRESS one only with force, as AWS refuses", async () => {
+    await client.send(
+      new CreateJobCommand({ jobId: "sdk-cx", targets: ["pi-c1", "pi-c2"], document: "{}" }),
+    );
+    await client.send(
+      new CancelJobExecutionCommand({
+        jobId: "sdk-cx",
+        thingName: "pi-c1",
+        statusDetails: { reason: "not needed" },
+      }),
+    );
+    expect(service.describeJobExecution("sdk-cx", "pi-c1")).toMatchObject({
+      value: { execution: { status: "CANCELED", statusDetails: { reason: "not needed" } } },
+    });
+    service.handleRequest("$aws/things/pi-c2/jobs/start-next", "{}");
+    await service.settled();
+    await expect(
+      client.send(new CancelJobExecutionCommand({ jobId: "sdk-cx", thingName: "pi-c2" })),
+    ).rejects.toBeInstanceOf(InvalidStateTransitionException);
+    await expect(
+      client.send(
+        new CancelJobExecutionCommand({
+          jobId: "sdk-cx",
+          thingName: "pi-c2",
+          force: true,
+          expectedVersion: 1,
+        }),
+      ),
+    ).rejects.toBeInstanceOf(VersionConflictException);
+    await client.send(
+      new CancelJobExecutionCommand({
+        jobId: "sdk-cx",
+        thingName: "pi-c2",
+        force: true,
+        expectedVersion: 2,
+      }),
+    );
+    expect(service.describeJobExecution("sdk-cx", "pi-c2")).toMatchObject({
+      value: { execution: { status: "CANCELED", versionNumber: 3 } },
+    });
+    // Every execution ended: the job is COMPLETED; canceling again is refused.
+    expect((await client.send(new DescribeJobCommand({ jobId: "sdk-cx" }))).job?.status).toBe(
+      "COMPLETED",
+    );
+    await expect(
+      client.send(new CancelJobExecutionCommand({ jobId: "sdk-cx", thingName: "pi-c1" })),
+    ).rejects.toBeInstanceOf(InvalidStateTransitionException);
+    await expect(
+      client.send(new CancelJobExecutionCommand({ jobId: "sdk-cx", thingName: "pi-none" })),
+    ).rejects.toBeInstanceOf(ResourceNotFoundException);
   });
 });
