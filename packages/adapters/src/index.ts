@@ -86,6 +86,7 @@ export {
 } from "./iot-data/device-shadows.js";
 export {
   connectIotDeviceJobs,
+  DEFAULT_JOB_RETRY,
   type DeviceJobsSettings,
   deviceJobOf,
   type IotJobsSettings,

@@ -64,7 +64,10 @@ export interface AgentOptions extends AgentPorts {
     readonly bundle?: string;
     readonly flushWaitMs?: number;
   } & Partial<
-    Pick<JobsClientOptions, "timeoutMs" | "stepTimeoutMinutes" | "stepBudgetMs" | "retryMs">
+    Pick<
+      JobsClientOptions,
+      "timeoutMs" | "stepTimeoutMinutes" | "stepBudgetMs" | "retryMs" | "throttleBaseMs"
+    >
   >;
 }
 

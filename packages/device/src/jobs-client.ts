@@ -22,6 +22,14 @@ export const JOBS_ANSWER_TIMEOUT_MS = 10_000;
 export const JOBS_STEP_TIMEOUT_MINUTES = 10;
 /** After a start-next or a final update that did not get through, the next try (doubling, up to 5 min). */
 export const JOBS_RETRY_MS = 5_000;
+/**
+ * A request answered `RequestThrottled` is sent again after a wait that
+ * starts here and doubles (with jitter, up to `JOBS_THROTTLE_MAX_MS`), at
+ * most `JOBS_THROTTLE_RETRIES` times; then the refusal stands.
+ */
+export const JOBS_THROTTLE_BASE_MS = 1_000;
+export const JOBS_THROTTLE_MAX_MS = 30_000;
+export const JOBS_THROTTLE_RETRIES = 6;
 /** An update refused with VersionMismatch is tried again after a fresh get, this many times. */
 const MISMATCH_RETRIES = 3;
 
@@ -69,6 +77,8 @@ export interface JobsClientOptions {
   /** How long a step may run before the agent fails it (default: the step timeout less 30 s). */
   readonly stepBudgetMs?: number;
   readonly retryMs?: number;
+  /** The first wait after a `RequestThrottled` answer (default `JOBS_THROTTLE_BASE_MS`). */
+  readonly throttleBaseMs?: number;
   readonly newToken?: () => string;
 }
 
@@ -127,6 +137,7 @@ export class JobsClient {
     rejected: 0,
     mismatches: 0,
     timeouts: 0,
+    throttled: 0,
   };
 
   constructor(private readonly options: JobsClientOptions) {
@@ -414,8 +425,26 @@ export class JobsClient {
     this.retryTimer.unref?.();
   }
 
+  /**
+   * A request, sent again with a fresh clientToken after a growing, jittered
+   * wait while the service answers `RequestThrottled`.
+   */
+  private async request(rest: string, body: Record<string, unknown>): Promise<Answer> {
+    const base = this.options.throttleBaseMs ?? JOBS_THROTTLE_BASE_MS;
+    for (let attempt = 0; ; attempt++) {
+      const answer = await this.requestOnce(rest, body);
+      if (answer.accepted || answer.body.code !== "RequestThrottled") return answer;
+      this.counts.throttled++;
+      if (attempt >= JOBS_THROTTLE_RETRIES || this.stopped) return answer;
+      const cap = Math.min(JOBS_THROTTLE_MAX_MS, base * 2 ** attempt);
+      const wait = Math.round(cap / 2 + Math.random() * (cap / 2));
+      this.options.log(`jobs ${rest}: throttled; sending again in ${wait} ms`);
+      await new Promise<void>((r) => setTimeout(r, wait).unref?.());
+    }
+  }
+
   /** Publishes a request with a fresh clientToken; its answer, or an error after the timeout. */
-  private request(rest: string, body: Record<string, unknown>): Promise<Answer> {
+  private requestOnce(rest: string, body: Record<string, unknown>): Promise<Answer> {
     const token = this.newToken();
     return new Promise<Answer>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -128,7 +128,10 @@ export interface StartOptions {
   readonly bundle?: string;
   /** The Jobs client's timings (tests). */
   readonly jobs?: Partial<
-    Pick<JobsClientOptions, "timeoutMs" | "stepTimeoutMinutes" | "stepBudgetMs" | "retryMs">
+    Pick<
+      JobsClientOptions,
+      "timeoutMs" | "stepTimeoutMinutes" | "stepBudgetMs" | "retryMs" | "throttleBaseMs"
+    >
   > & { readonly flushWaitMs?: number };
 }
 

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import type { ExecutionRecord } from "../jobs/execution.js";
 import { timeoutAt } from "../jobs/execution.js";
-import type { ControlPlaneError, JobRecord, JobsService } from "./jobs-service.js";
+import type { ControlPlaneError, CreateJobInput, JobRecord, JobsService } from "./jobs-service.js";
 
 /** The account and region the local things' ARNs name. */
 export const LOCAL_ACCOUNT = "000000000000";
@@ -16,6 +16,7 @@ const STATUS: Readonly<Record<ControlPlaneError["code"], number>> = {
   ResourceNotFoundException: 404,
   ResourceAlreadyExistsException: 409,
   InvalidStateTransitionException: 409,
+  VersionConflictException: 409,
   LimitExceededException: 410,
 };
 
@@ -52,7 +53,8 @@ const executionBody = (e: ExecutionRecord, job: JobRecord, now: number) => {
  * AWS IoT's control plane for Jobs over HTTP, as `@aws-sdk/client-iot` calls
  * it: DescribeThing (`GET /things/{thingName}`: every valid thing name is a
  * thing here), CreateJob (`PUT /jobs/{jobId}`), CancelJob
- * (`PUT /jobs/{jobId}/cancel`), DescribeJob (`GET /jobs/{jobId}`), GetJobDocument
+ * (`PUT /jobs/{jobId}/cancel`), CancelJobExecution
+ * (`PUT /things/{thingName}/jobs/{jobId}/cancel`), DescribeJob (`GET /jobs/{jobId}`), GetJobDocument
  * (`GET /jobs/{jobId}/job-document`),
  * ListJobExecutionsForThing (`GET /things/{thingName}/jobs`) and
  * DescribeJobExecution (`GET /things/{thingName}/jobs/{jobId}`), answered by
@@ -158,11 +160,38 @@ const handle = async (
             ...(e.startedAt !== undefined ? { startedAt: sec(e.startedAt) } : {}),
             lastUpdatedAt: sec(e.lastUpdatedAt),
             executionNumber: e.executionNumber,
-            retryAttempt: 0,
+            retryAttempt: e.retryAttempt ?? 0,
           },
         })),
         ...(offset + max < all.length ? { nextToken: String(offset + max) } : {}),
       });
+    }
+    if (
+      parts[2] === "jobs" &&
+      parts[3] !== undefined &&
+      parts[4] === "cancel" &&
+      method === "PUT"
+    ) {
+      if (parts.length !== 5) return notFound();
+      const body = await readJson(req);
+      const details = body.statusDetails;
+      const statusDetails =
+        typeof details === "object" && details !== null && !Array.isArray(details)
+          ? Object.fromEntries(
+              Object.entries(details).filter(
+                (kv): kv is [string, string] => typeof kv[1] === "string",
+              ),
+            )
+          : undefined;
+      const r = await service.cancelJobExecution(parts[3], thing, {
+        force: url.searchParams.get("force") === "true",
+        ...(typeof body.expectedVersion === "number"
+          ? { expectedVersion: body.expectedVersion }
+          : {}),
+        ...(statusDetails !== undefined ? { statusDetails } : {}),
+      });
+      if (!r.ok) return refuse(res, r.error);
+      return send(res, 200, {});
     }
     if (parts[2] === "jobs" && parts[3] !== undefined && parts.length === 4 && method === "GET") {
       const n = url.searchParams.get("executionNumber");
@@ -192,6 +221,17 @@ const handle = async (
           ? { timeoutConfig: { inProgressTimeoutInMinutes: timeout.inProgressTimeoutInMinutes } }
           : {}),
         ...(presign !== undefined ? { presignedUrlConfig: presign } : {}),
+        // Checked by the service, as AWS checks them.
+        ...(body.jobExecutionsRetryConfig !== undefined
+          ? {
+              jobExecutionsRetryConfig: body.jobExecutionsRetryConfig as NonNullable<
+                CreateJobInput["jobExecutionsRetryConfig"]
+              >,
+            }
+          : {}),
+        ...(body.abortConfig !== undefined
+          ? { abortConfig: body.abortConfig as NonNullable<CreateJobInput["abortConfig"]> }
+          : {}),
       });
       if (!r.ok) return refuse(res, r.error);
       return send(res, 200, {
@@ -234,6 +274,12 @@ const handle = async (
           ...(j.inProgressTimeoutInMinutes !== undefined
             ? { timeoutConfig: { inProgressTimeoutInMinutes: j.inProgressTimeoutInMinutes } }
             : {}),
+          ...(j.jobExecutionsRetryConfig !== undefined
+            ? { jobExecutionsRetryConfig: j.jobExecutionsRetryConfig }
+            : {}),
+          ...(j.abortConfig !== undefined ? { abortConfig: j.abortConfig } : {}),
+          ...(j.comment !== undefined ? { comment: j.comment } : {}),
+          ...(j.reasonCode !== undefined ? { reasonCode: j.reasonCode } : {}),
         },
       });
     }

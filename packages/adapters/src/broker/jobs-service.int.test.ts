@@ -163,4 +163,67 @@ describe("AWS IoT Jobs on the local broker", () => {
       value: { execution: { status: "QUEUED", versionNumber: 1 } },
     });
   });
+
+  it("a FAILED execution of a job with a retry config comes back to the device as the next execution, and the abort config cancels the job for the others", async () => {
+    const broker = await start();
+    const pi1 = await client(broker, "pi-1");
+    const pi2 = await client(broker, "pi-2");
+    const box1 = inbox(pi1);
+    const box2 = inbox(pi2);
+    await pi1.subscribeAsync(jobsOf("pi-1", "#"), { qos: 1 });
+    await pi2.subscribeAsync(jobsOf("pi-2", "#"), { qos: 1 });
+    const created = await broker.jobs?.createJob({
+      jobId: "flush-1",
+      targets: ["pi-1", "pi-2"],
+      document: JSON.stringify({ operation: "outbox.flush" }),
+      jobExecutionsRetryConfig: { criteriaList: [{ failureType: "FAILED", numberOfRetries: 1 }] },
+      abortConfig: {
+        criteriaList: [
+          {
+            failureType: "FAILED",
+            action: "CANCEL",
+            thresholdPercentage: 100,
+            minNumberOfExecutedThings: 1,
+          },
+        ],
+      },
+    });
+    expect(created?.ok).toBe(true);
+    await box2.next(jobsOf("pi-2", "notify-next"));
+    const fail = async (n: number) => {
+      await pi1.publishAsync(
+        jobsOf("pi-1", "start-next"),
+        JSON.stringify({ clientToken: `s${n}` }),
+        {
+          qos: 1,
+        },
+      );
+      await box1.next(jobsOf("pi-1", "start-next/accepted"), n);
+      await pi1.publishAsync(
+        jobsOf("pi-1", "flush-1/update"),
+        JSON.stringify({
+          status: "FAILED",
+          statusDetails: { reason: "disk full" },
+          clientToken: `u${n}`,
+        }),
+        { qos: 1 },
+      );
+      await box1.next(jobsOf("pi-1", "flush-1/update/accepted"), n);
+    };
+    await fail(1);
+    // notify-next: the job again, as execution 2 (the first was the job's only one until it failed).
+    const nexts = await box1.next(jobsOf("pi-1", "notify-next"), 2);
+    expect(nexts[1]?.body).toMatchObject({
+      execution: { jobId: "flush-1", status: "QUEUED", executionNumber: 2, versionNumber: 1 },
+    });
+    expect(broker.jobs?.describeJob("flush-1")).toMatchObject({ value: { status: "IN_PROGRESS" } });
+    await fail(2);
+    // Failed for good on 1 of 1 executed thing: 100 % → the job is canceled, pi-2's execution too.
+    expect(broker.jobs?.describeJob("flush-1")).toMatchObject({ value: { status: "CANCELED" } });
+    const pi2Next = await box2.next(jobsOf("pi-2", "notify-next"), 2);
+    expect(pi2Next[1]?.body).not.toHaveProperty("execution");
+    expect(broker.jobs?.describeJobExecution("flush-1", "pi-2")).toMatchObject({
+      value: { execution: { status: "CANCELED" } },
+    });
+  });
 });

@@ -16,6 +16,16 @@ import {
   updateExecution,
 } from "../jobs/execution.js";
 import {
+  type AbortConfig,
+  type AbortCriteria,
+  abortCriterionMet,
+  decodeAbortConfig,
+  decodeRetryConfig,
+  type JobExecutionsRetryConfig,
+  shouldRetry,
+  type ThingOutcome,
+} from "../jobs/job-configs.js";
+import {
   DescribeJobExecutionRequest,
   GetPendingJobExecutionsRequest,
   type JobExecutionSummary,
@@ -56,6 +66,12 @@ export interface JobRecord {
   readonly forceCanceled?: boolean;
   readonly comment?: string;
   readonly reasonCode?: string;
+  /** CreateJob's retry config: a FAILED or TIMED_OUT execution is queued again, with the next execution number. */
+  readonly jobExecutionsRetryConfig?: JobExecutionsRetryConfig;
+  /** CreateJob's abort config: the job is canceled once enough of its things failed. */
+  readonly abortConfig?: AbortConfig;
+  /** The abort criterion that canceled the job, when one did. */
+  readonly abortedBy?: AbortCriteria;
 }
 
 /** A control-plane refusal, named by the exception AWS IoT's API raises. */
@@ -65,6 +81,7 @@ export interface ControlPlaneError {
     | "ResourceNotFoundException"
     | "ResourceAlreadyExistsException"
     | "InvalidStateTransitionException"
+    | "VersionConflictException"
     | "LimitExceededException";
   readonly message: string;
 }
@@ -83,6 +100,10 @@ export interface CreateJobInput {
   readonly timeoutConfig?: { readonly inProgressTimeoutInMinutes?: number };
   /** Presigned URLs for the document's placeholders (`roleArn` is taken and not checked locally). */
   readonly presignedUrlConfig?: { readonly roleArn?: string; readonly expiresInSec?: number };
+  /** Checked as AWS checks it (1-2 criteria, FAILED | TIMED_OUT | ALL, 0-10 retries). */
+  readonly jobExecutionsRetryConfig?: JobExecutionsRetryConfig;
+  /** Checked as AWS checks it (FAILED | REJECTED | TIMED_OUT | ALL, CANCEL, ≤ 100 %, ≥ 1 thing). */
+  readonly abortConfig?: AbortConfig;
 }
 
 /** Resolves `${aws:iot:s3-presigned-url:<s3Url>}` for one delivery of a document to a thing. */
@@ -100,13 +121,38 @@ export interface JobsServiceOptions {
   readonly resolvePresignedUrl?: PresignedUrlResolver;
   readonly now?: () => number;
   readonly log?: (entry: Record<string, unknown>) => void;
+  /**
+   * The device API's rate limits (AWS IoT Device Management's quotas:
+   * per account, per operation, `JOBS_DEVICE_API_TPS` requests per second
+   * each); a request over its operation's rate is answered `RequestThrottled`
+   * on its `/rejected` topic. `false` turns throttling off.
+   */
+  readonly throttle?: JobsThrottle | false;
 }
+
+/** Requests per second, per device-API operation, for the whole service (the account). */
+export interface JobsThrottle {
+  readonly requestsPerSecond: number;
+  /** How many may come at once after a quiet spell (default: one second's worth). */
+  readonly burst?: number;
+}
+
+/**
+ * AWS IoT Jobs' default rate for each device-API operation
+ * (DescribeJobExecution, GetPendingJobExecutions, StartNextPendingJobExecution,
+ * UpdateJobExecution), per account and region: 200 requests per second.
+ */
+export const JOBS_DEVICE_API_TPS = 200;
+
+/** The documented message of a throttled request. */
+export const REQUEST_THROTTLED_MESSAGE = "The request was throttled.";
 
 export interface JobsServiceStats {
   readonly requests: number;
   readonly accepted: number;
   readonly rejected: number;
   readonly timedOut: number;
+  readonly throttled: number;
 }
 
 /** CreateJob's default `presignedUrlConfig.expiresInSec`. */
@@ -135,7 +181,9 @@ export class JobsService {
   private tail: Promise<void> = Promise.resolve();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
-  private readonly counts = { requests: 0, accepted: 0, rejected: 0, timedOut: 0 };
+  private readonly counts = { requests: 0, accepted: 0, rejected: 0, timedOut: 0, throttled: 0 };
+  /** Per operation: tokens left and when they were last counted (token buckets). */
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(private readonly options: JobsServiceOptions) {
     this.persistence = options.persistence ?? memoryJobsPersistence();
@@ -195,6 +243,14 @@ export class JobsService {
     const expires = input.presignedUrlConfig?.expiresInSec;
     if (expires !== undefined && !(Number.isInteger(expires) && expires >= 60 && expires <= 3600))
       return invalid("presignedUrlConfig.expiresInSec must be between 60 and 3600");
+    const retry =
+      input.jobExecutionsRetryConfig !== undefined
+        ? decodeRetryConfig(input.jobExecutionsRetryConfig)
+        : undefined;
+    if (retry !== undefined && !retry.ok) return invalid(retry.message);
+    const abort =
+      input.abortConfig !== undefined ? decodeAbortConfig(input.abortConfig) : undefined;
+    if (abort !== undefined && !abort.ok) return invalid(abort.message);
     if (input.presignedUrlConfig !== undefined && this.options.resolvePresignedUrl === undefined)
       return invalid(
         "this Jobs service cannot presign URLs: no presigned URL resolver is configured",
@@ -212,6 +268,8 @@ export class JobsService {
       ...(input.presignedUrlConfig !== undefined
         ? { presignedUrlExpiresInSec: expires ?? DEFAULT_PRESIGNED_EXPIRY_SEC }
         : {}),
+      ...(retry?.ok ? { jobExecutionsRetryConfig: retry.value } : {}),
+      ...(abort?.ok ? { abortConfig: abort.value } : {}),
     };
     this.jobs.set(job.jobId, job);
     const publishes: Array<Publish> = [];
@@ -268,6 +326,57 @@ export class JobsService {
       publishes.push(...this.notifications(thing, before, now));
     }
     return this.commit(publishes).then(() => ({ ok: true as const, value: canceled }));
+  }
+
+  /**
+   * CancelJobExecution: the thing's latest execution of the job is CANCELED
+   * when QUEUED, or IN_PROGRESS with `force`; `expectedVersion` must match;
+   * `statusDetails`, when given, replace the execution's.
+   */
+  cancelJobExecution(
+    jobId: string,
+    thingName: string,
+    options: {
+      readonly force?: boolean;
+      readonly expectedVersion?: number;
+      readonly statusDetails?: Readonly<Record<string, string>>;
+    } = {},
+  ): Promise<ControlPlaneResult<ExecutionRecord>> {
+    const e = this.find(thingName, jobId);
+    if (!e)
+      return Promise.resolve(
+        fail<ExecutionRecord>("ResourceNotFoundException", notFound(jobId, thingName)),
+      );
+    if (options.expectedVersion !== undefined && options.expectedVersion !== e.versionNumber)
+      return Promise.resolve(
+        fail<ExecutionRecord>(
+          "VersionConflictException",
+          `expected version ${options.expectedVersion} but the job execution is at version ${e.versionNumber}`,
+        ),
+      );
+    const now = this.now();
+    const ended = endExecution(e, "CANCELED", now, { force: options.force === true });
+    if (!ended)
+      return Promise.resolve(
+        fail<ExecutionRecord>(
+          "InvalidStateTransitionException",
+          e.status === "IN_PROGRESS"
+            ? `The job execution of ${jobId} on ${thingName} is IN_PROGRESS: cancel it with force`
+            : `The job execution of ${jobId} on ${thingName} is ${e.status}, a terminal state`,
+        ),
+      );
+    const record: ExecutionRecord =
+      options.statusDetails !== undefined
+        ? { ...ended, statusDetails: options.statusDetails }
+        : ended;
+    const before = this.pending(thingName);
+    this.replace(record);
+    const publishes: Array<Publish> = [
+      ...this.notifications(thingName, before, now),
+      executionEvent(record, now),
+    ];
+    this.completeIfDone(jobId, now);
+    return this.commit(publishes).then(() => ({ ok: true as const, value: record }));
   }
 
   describeJob(jobId: string): ControlPlaneResult<JobRecord> {
@@ -350,6 +459,11 @@ export class JobsService {
     const thing = request.thing;
     if (request.operation === "InvalidTopic") {
       reject("InvalidTopic", `${topic} is not a topic of the Jobs API`, token);
+      return this.answer(publishes);
+    }
+    if (!this.admit(request.operation, now)) {
+      this.counts.throttled++;
+      reject("RequestThrottled", REQUEST_THROTTLED_MESSAGE, token);
       return this.answer(publishes);
     }
     if (!parsed.ok) {
@@ -448,6 +562,7 @@ export class JobsService {
           break;
         }
         this.replace(out.record);
+        const retried = this.retryIfDue(out.record, now);
         const job = this.jobs.get(e.jobId);
         accept(
           stamp({
@@ -461,7 +576,10 @@ export class JobsService {
         );
         publishes.push(...this.notifications(thing, before, now));
         if (isTerminal(out.record.status)) publishes.push(executionEvent(out.record, now));
+        if (retried)
+          this.log({ level: "info", msg: "job execution retried", job_id: e.jobId, thing });
         this.completeIfDone(e.jobId, now);
+        if (isTerminal(out.record.status)) publishes.push(...this.abortIfDue(e.jobId, now));
         break;
       }
     }
@@ -485,6 +603,7 @@ export class JobsService {
         const out = endExecution(e, "TIMED_OUT", now);
         if (!out) continue;
         this.replace(out);
+        this.retryIfDue(out, now);
         ended++;
         jobsTouched.add(e.jobId);
         publishes.push(executionEvent(out, now));
@@ -492,7 +611,10 @@ export class JobsService {
       }
       publishes.push(...this.notifications(thing, before, now));
     }
-    for (const jobId of jobsTouched) this.completeIfDone(jobId, now);
+    for (const jobId of jobsTouched) {
+      this.completeIfDone(jobId, now);
+      publishes.push(...this.abortIfDue(jobId, now));
+    }
     this.counts.timedOut += ended;
     if (ended > 0) void this.commit(publishes);
     else this.schedule();
@@ -513,6 +635,23 @@ export class JobsService {
   }
 
   // ---- internals ----
+
+  /** Takes a token from the operation's bucket; false when it is empty (throttled). */
+  private admit(operation: string, now: number): boolean {
+    const limit = this.options.throttle ?? { requestsPerSecond: JOBS_DEVICE_API_TPS };
+    if (limit === false) return true;
+    const burst = limit.burst ?? limit.requestsPerSecond;
+    const bucket = this.buckets.get(operation) ?? { tokens: burst, at: now };
+    bucket.tokens = Math.min(
+      burst,
+      bucket.tokens + (Math.max(0, now - bucket.at) * limit.requestsPerSecond) / 1000,
+    );
+    bucket.at = now;
+    this.buckets.set(operation, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
 
   private thingExecutions(thing: string): Array<ExecutionRecord> {
     let list = this.executions.get(thing);
@@ -553,6 +692,69 @@ export class JobsService {
   private policy(jobId: string) {
     const t = this.jobs.get(jobId)?.inProgressTimeoutInMinutes;
     return t !== undefined ? { inProgressTimeoutInMinutes: t } : {};
+  }
+
+  /**
+   * The job's retry config applied to an execution that just ended: when a
+   * criterion allows it, a new QUEUED execution of the job on the thing,
+   * numbered one more, with its retry attempt. Returns whether one was queued.
+   */
+  private retryIfDue(ended: ExecutionRecord, now: number): boolean {
+    const job = this.jobs.get(ended.jobId);
+    if (job?.status !== "IN_PROGRESS") return false;
+    const earlier = (this.executions.get(ended.thingName) ?? [])
+      .filter((e) => e.jobId === ended.jobId && e.executionNumber < ended.executionNumber)
+      .map((e) => e.status);
+    if (!shouldRetry(job.jobExecutionsRetryConfig, ended.status, earlier)) return false;
+    this.thingExecutions(ended.thingName).push(
+      queuedExecution(
+        ended.jobId,
+        ended.thingName,
+        now,
+        ended.executionNumber + 1,
+        (ended.retryAttempt ?? 0) + 1,
+      ),
+    );
+    return true;
+  }
+
+  /**
+   * The job's abort config, checked after one of its executions ended: when
+   * a criterion is met, the job is CANCELED and every execution not yet in a
+   * terminal state is CANCELED (with notifications to its thing).
+   */
+  private abortIfDue(jobId: string, now: number): Array<Publish> {
+    const job = this.jobs.get(jobId);
+    if (job?.status !== "IN_PROGRESS" || job.abortConfig === undefined) return [];
+    const outcomes: Array<ThingOutcome> = job.targets.map((thing) => {
+      const of = (this.executions.get(thing) ?? []).filter((e) => e.jobId === jobId);
+      const latest = of[of.length - 1];
+      return {
+        executed: of.some((e) => e.status !== "QUEUED" || e.startedAt !== undefined),
+        ...(latest !== undefined && isTerminal(latest.status)
+          ? { finalStatus: latest.status }
+          : {}),
+      };
+    });
+    const criterion = abortCriterionMet(job.abortConfig, outcomes);
+    if (criterion === undefined) return [];
+    this.jobs.set(jobId, { ...job, status: "CANCELED", lastUpdatedAt: now, abortedBy: criterion });
+    this.log({ level: "warn", msg: "job aborted", job_id: jobId, criterion });
+    const publishes: Array<Publish> = [];
+    for (const thing of job.targets) {
+      const before = this.pending(thing);
+      const list = this.thingExecutions(thing);
+      list.forEach((e, i) => {
+        if (e.jobId !== jobId) return;
+        const ended = endExecution(e, "CANCELED", now, { force: true });
+        if (ended) {
+          list[i] = ended;
+          publishes.push(executionEvent(ended, now));
+        }
+      });
+      publishes.push(...this.notifications(thing, before, now));
+    }
+    return publishes;
   }
 
   /** A job is COMPLETED once every execution has ended (a snapshot job). */

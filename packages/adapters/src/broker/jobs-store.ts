@@ -45,6 +45,22 @@ const Document: Schema.Schema<JsonObject> = Schema.declare(isObject, {
   description: "a JSON object",
 });
 
+const RetryConfigLine = Schema.Struct({
+  criteriaList: Schema.Array(
+    Schema.Struct({
+      failureType: Schema.Literal("FAILED", "TIMED_OUT", "ALL"),
+      numberOfRetries: Count,
+    }),
+  ),
+});
+const AbortCriteriaLine = Schema.Struct({
+  failureType: Schema.Literal("FAILED", "REJECTED", "TIMED_OUT", "ALL"),
+  action: Schema.Literal("CANCEL"),
+  thresholdPercentage: Schema.Number,
+  minNumberOfExecutedThings: Count,
+});
+const AbortConfigLine = Schema.Struct({ criteriaList: Schema.Array(AbortCriteriaLine) });
+
 const JobLine = Schema.Struct({
   jobId: Schema.String,
   targets: Schema.Array(Schema.String),
@@ -59,6 +75,9 @@ const JobLine = Schema.Struct({
   forceCanceled: optional(Schema.Boolean),
   comment: optional(Schema.String),
   reasonCode: optional(Schema.String),
+  jobExecutionsRetryConfig: optional(RetryConfigLine),
+  abortConfig: optional(AbortConfigLine),
+  abortedBy: optional(AbortCriteriaLine),
 });
 const ExecutionLine = Schema.Struct({
   jobId: Schema.String,
@@ -70,6 +89,7 @@ const ExecutionLine = Schema.Struct({
   lastUpdatedAt: Millis,
   versionNumber: Count,
   executionNumber: Count,
+  retryAttempt: optional(Count),
   stepTimeoutAt: optional(Millis),
   inProgressTimeoutAt: optional(Millis),
 });

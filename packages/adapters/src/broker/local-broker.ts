@@ -14,7 +14,7 @@ import {
 } from "@medusa/domain";
 import { Aedes, type Client } from "aedes";
 import { Option, Schema } from "effect";
-import { JobsService, type PresignedUrlResolver } from "./jobs-service.js";
+import { JobsService, type JobsThrottle, type PresignedUrlResolver } from "./jobs-service.js";
 import type { JobsPersistence } from "./jobs-store.js";
 import { guardPacketSize } from "./packet-guard.js";
 import { publishLifecycleEvents } from "./presence-events.js";
@@ -59,6 +59,8 @@ export interface LocalBrokerOptions {
     | {
         readonly persistence?: JobsPersistence;
         readonly resolvePresignedUrl?: PresignedUrlResolver;
+        /** The device API's rate limits (AWS's: 200 requests per second per operation). */
+        readonly throttle?: JobsThrottle | false;
       };
   readonly log?: (entry: Record<string, unknown>) => void;
 }
@@ -350,6 +352,7 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
           ...(options.jobs?.resolvePresignedUrl
             ? { resolvePresignedUrl: options.jobs.resolvePresignedUrl }
             : {}),
+          ...(options.jobs?.throttle !== undefined ? { throttle: options.jobs.throttle } : {}),
           publish: publishReserved("jobs message"),
           log: (entry) => log({ component: "jobs", ...entry }),
         });

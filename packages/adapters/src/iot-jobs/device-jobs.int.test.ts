@@ -1,12 +1,16 @@
 import {
   CancelJobCommand,
+  CancelJobExecutionCommand,
   CreateJobCommand,
   DescribeJobCommand,
   GetJobDocumentCommand,
   InvalidRequestException,
+  InvalidStateTransitionException,
   IoTClient,
+  ListJobExecutionsForThingCommand,
   ResourceAlreadyExistsException,
   ResourceNotFoundException,
+  VersionConflictException,
 } from "@aws-sdk/client-iot";
 import { deviceId } from "@medusa/domain";
 import { Effect, Either } from "effect";
@@ -15,7 +19,7 @@ import { type JobsControlPlane, startJobsControlPlane } from "../broker/jobs-con
 import { JobsService } from "../broker/jobs-service.js";
 import { localCredentials } from "../dynamodb/client.js";
 import { presignedUrlPlaceholder } from "../jobs/document.js";
-import { makeIotDeviceJobs } from "./device-jobs.js";
+import { DEFAULT_JOB_RETRY, makeIotDeviceJobs } from "./device-jobs.js";
 
 // AWS IoT's control plane for Jobs, emulated over HTTP on 127.0.0.1, called with the AWS SDK as Lambda calls AWS.
 let service: JobsService;
@@ -199,5 +203,146 @@ describe("DeviceJobs on AWS IoT (emulated control plane, AWS SDK)", () => {
     expect((await client.send(new DescribeJobCommand({ jobId: "sdk-1" }))).job?.status).toBe(
       "CANCELED",
     );
+  });
+
+  it("creates every job with the retry config (one retry on TIMED_OUT by default), which DescribeJob shows; a retried job is listed once, at its latest attempt", async () => {
+    // A service of its own, with a clock the test moves.
+    const clock = { now: Date.now() };
+    const own = new JobsService({ publish: () => {}, now: () => clock.now });
+    const ownPlane = await startJobsControlPlane(own, { now: () => clock.now });
+    const ownClient = new IoTClient({
+      endpoint: ownPlane.url,
+      region: "local",
+      credentials: localCredentials,
+    });
+    try {
+      const pi = deviceId("pi-jobs-retry");
+      const jobs = makeIotDeviceJobs(ownClient, settings);
+      await Effect.runPromise(jobs.create(pi, "agent-restart-r", { type: "agent.restart" }));
+      expect(
+        (await ownClient.send(new DescribeJobCommand({ jobId: "agent-restart-r" }))).job
+          ?.jobExecutionsRetryConfig,
+      ).toEqual(DEFAULT_JOB_RETRY);
+      // The device starts it with a step timer and goes silent: TIMED_OUT, then queued again.
+      own.handleRequest(
+        "$aws/things/pi-jobs-retry/jobs/start-next",
+        JSON.stringify({ stepTimeoutInMinutes: 1 }),
+      );
+      await own.settled();
+      clock.now += 60_000;
+      expect(own.expireTimeouts()).toBe(1);
+      await own.settled();
+      const summaries = await ownClient.send(
+        new ListJobExecutionsForThingCommand({ thingName: "pi-jobs-retry" }),
+      );
+      expect(
+        summaries.executionSummaries?.map((e) => [
+          e.jobExecutionSummary?.executionNumber,
+          e.jobExecutionSummary?.retryAttempt,
+          e.jobExecutionSummary?.status,
+        ]),
+      ).toEqual([
+        [1, 0, "TIMED_OUT"],
+        [2, 1, "QUEUED"],
+      ]);
+      const listed = await Effect.runPromise(jobs.list(pi));
+      expect(listed.map((j) => [j.jobId, j.status, j.executionNumber])).toEqual([
+        ["agent-restart-r", "QUEUED", 2],
+      ]);
+    } finally {
+      ownClient.destroy();
+      await ownPlane.close();
+      await own.close();
+    }
+  });
+
+  it("passes an abort config and a retry config through CreateJob as AWS takes them, refusing what AWS refuses", async () => {
+    const abortConfig = {
+      criteriaList: [
+        {
+          failureType: "FAILED" as const,
+          action: "CANCEL" as const,
+          thresholdPercentage: 25.5,
+          minNumberOfExecutedThings: 2,
+        },
+      ],
+    };
+    await client.send(
+      new CreateJobCommand({
+        jobId: "sdk-abort",
+        targets: ["pi-a", "pi-b"],
+        document: "{}",
+        abortConfig,
+        jobExecutionsRetryConfig: { criteriaList: [{ failureType: "ALL", numberOfRetries: 3 }] },
+      }),
+    );
+    expect((await client.send(new DescribeJobCommand({ jobId: "sdk-abort" }))).job).toMatchObject({
+      abortConfig,
+      jobExecutionsRetryConfig: { criteriaList: [{ failureType: "ALL", numberOfRetries: 3 }] },
+    });
+    const refused = client.send(
+      new CreateJobCommand({
+        jobId: "sdk-abort-bad",
+        targets: ["pi-a"],
+        document: "{}",
+        jobExecutionsRetryConfig: {
+          criteriaList: [{ failureType: "FAILED", numberOfRetries: 11 }],
+        },
+      }),
+    );
+    await expect(refused).rejects.toBeInstanceOf(InvalidRequestException);
+    await expect(refused).rejects.toThrow(/numberOfRetries' failed to satisfy constraint/);
+  });
+
+  it("CancelJobExecution: a QUEUED execution is canceled, an IN_PROGRESS one only with force, as AWS refuses", async () => {
+    await client.send(
+      new CreateJobCommand({ jobId: "sdk-cx", targets: ["pi-c1", "pi-c2"], document: "{}" }),
+    );
+    await client.send(
+      new CancelJobExecutionCommand({
+        jobId: "sdk-cx",
+        thingName: "pi-c1",
+        statusDetails: { reason: "not needed" },
+      }),
+    );
+    expect(service.describeJobExecution("sdk-cx", "pi-c1")).toMatchObject({
+      value: { execution: { status: "CANCELED", statusDetails: { reason: "not needed" } } },
+    });
+    service.handleRequest("$aws/things/pi-c2/jobs/start-next", "{}");
+    await service.settled();
+    await expect(
+      client.send(new CancelJobExecutionCommand({ jobId: "sdk-cx", thingName: "pi-c2" })),
+    ).rejects.toBeInstanceOf(InvalidStateTransitionException);
+    await expect(
+      client.send(
+        new CancelJobExecutionCommand({
+          jobId: "sdk-cx",
+          thingName: "pi-c2",
+          force: true,
+          expectedVersion: 1,
+        }),
+      ),
+    ).rejects.toBeInstanceOf(VersionConflictException);
+    await client.send(
+      new CancelJobExecutionCommand({
+        jobId: "sdk-cx",
+        thingName: "pi-c2",
+        force: true,
+        expectedVersion: 2,
+      }),
+    );
+    expect(service.describeJobExecution("sdk-cx", "pi-c2")).toMatchObject({
+      value: { execution: { status: "CANCELED", versionNumber: 3 } },
+    });
+    // Every execution ended: the job is COMPLETED; canceling again is refused.
+    expect((await client.send(new DescribeJobCommand({ jobId: "sdk-cx" }))).job?.status).toBe(
+      "COMPLETED",
+    );
+    await expect(
+      client.send(new CancelJobExecutionCommand({ jobId: "sdk-cx", thingName: "pi-c1" })),
+    ).rejects.toBeInstanceOf(InvalidStateTransitionException);
+    await expect(
+      client.send(new CancelJobExecutionCommand({ jobId: "sdk-cx", thingName: "pi-none" })),
+    ).rejects.toBeInstanceOf(ResourceNotFoundException);
   });
 });

@@ -26,6 +26,7 @@ import {
   presignedUrlPlaceholder,
   RotationTemplateName,
 } from "../jobs/document.js";
+import type { JobExecutionsRetryConfig } from "../jobs/job-configs.js";
 
 /** Where agent bundles are and how the Jobs service presigns their URLs. */
 export interface DeviceJobsSettings {
@@ -47,7 +48,25 @@ export interface DeviceJobsSettings {
    * names (`MEDUSA_ROTATION_TEMPLATE`); without one, such a job is refused.
    */
   readonly rotationTemplate?: string;
+  /**
+   * CreateJob's `jobExecutionsRetryConfig` for every job this adapter creates
+   * (`DEFAULT_JOB_RETRY` when absent: one retry of an execution that TIMED_OUT).
+   */
+  readonly jobExecutionsRetryConfig?: JobExecutionsRetryConfig;
 }
+
+/**
+ * Every MeDUSA job is retried once when its execution TIMED_OUT (the device
+ * lost power or its connection mid-job and its step timer ran out): each job
+ * type is safe to run again (settings are applied whole, an update is
+ * checked by its sha256 and swapped atomically, a restart or a flush twice is
+ * harmless). A FAILED or REJECTED execution is not retried: the agent
+ * reports those when running it again would fail the same way (a bad
+ * checksum, a setting it refuses).
+ */
+export const DEFAULT_JOB_RETRY: JobExecutionsRetryConfig = {
+  criteriaList: [{ failureType: "TIMED_OUT", numberOfRetries: 1 }],
+};
 
 /** The job document an agent gets for a request (`@medusa/adapters/jobs`'s `JobDocument`). */
 export const jobDocumentOf = (
@@ -179,6 +198,11 @@ export const makeIotDeviceJobs = (
                       },
                     }
                   : {}),
+                jobExecutionsRetryConfig: {
+                  criteriaList: (
+                    settings.jobExecutionsRetryConfig ?? DEFAULT_JOB_RETRY
+                  ).criteriaList.map((c) => ({ ...c })),
+                },
                 ...(settings.inProgressTimeoutInMinutes !== undefined
                   ? {
                       timeoutConfig: {
@@ -226,13 +250,15 @@ export const makeIotDeviceJobs = (
               () => Effect.succeed({ executionSummaries: [], nextToken: undefined }),
             ),
           );
-          // Only this stack's jobs (another's the role may not describe).
-          for (const s of page.executionSummaries ?? [])
-            if (s.jobId?.startsWith(settings.jobIdPrefix ?? ""))
-              summaries.push({
-                jobId: s.jobId,
-                queuedAt: ms(s.jobExecutionSummary?.queuedAt) ?? 0,
-              });
+          // Only this stack's jobs (another's the role may not describe); a job
+          // retried has one execution per attempt: it is listed once (its latest).
+          for (const s of page.executionSummaries ?? []) {
+            if (!s.jobId?.startsWith(settings.jobIdPrefix ?? "")) continue;
+            const queuedAt = ms(s.jobExecutionSummary?.queuedAt) ?? 0;
+            const seen = summaries.find((x) => x.jobId === s.jobId);
+            if (seen === undefined) summaries.push({ jobId: s.jobId, queuedAt });
+            else seen.queuedAt = Math.min(seen.queuedAt, queuedAt);
+          }
           nextToken = page.nextToken;
         } while (nextToken !== undefined);
         const newest = summaries.sort((a, b) => b.queuedAt - a.queuedAt).slice(0, MAX_LISTED_JOBS);

@@ -51,6 +51,8 @@ export interface ExecutionRecord {
   readonly lastUpdatedAt: number;
   readonly versionNumber: number;
   readonly executionNumber: number;
+  /** How many retries came before this execution (the job's retry config queues a new one). */
+  readonly retryAttempt?: number;
   /** When the step timer runs out (set by start-next or an update to IN_PROGRESS). */
   readonly stepTimeoutAt?: number;
   /** When the job's in-progress timer runs out (from the first IN_PROGRESS). */
@@ -82,6 +84,7 @@ export const queuedExecution = (
   thingName: string,
   nowMs: number,
   executionNumber = 1,
+  retryAttempt = 0,
 ): ExecutionRecord => ({
   jobId,
   thingName,
@@ -90,6 +93,7 @@ export const queuedExecution = (
   lastUpdatedAt: nowMs,
   versionNumber: 1,
   executionNumber,
+  ...(retryAttempt > 0 ? { retryAttempt } : {}),
 });
 
 /** Whether the device may move an execution from one status to another, and why not. */

@@ -46,6 +46,22 @@ export {
   updateExecution,
 } from "./execution.js";
 export {
+  type AbortConfig,
+  type AbortCriteria,
+  type AbortFailureType,
+  abortCriterionMet,
+  decodeAbortConfig,
+  decodeRetryConfig,
+  type JobExecutionsRetryConfig,
+  MAX_NUMBER_OF_RETRIES,
+  MAX_RETRY_CRITERIA,
+  MAX_THRESHOLD_PERCENTAGE,
+  type RetryCriteria,
+  type RetryFailureType,
+  shouldRetry,
+  type ThingOutcome,
+} from "./job-configs.js";
+export {
   ClientToken,
   DEVICE_STATUSES,
   DescribeJobExecutionRequest,
