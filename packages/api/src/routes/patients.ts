@@ -6,6 +6,7 @@ import {
   type DaySummary,
   DEFAULT_CUT_POINT_SET,
   DEFAULT_EPOCH_MS,
+  encodeActivityCursor,
   MAX_DAYS,
   PatientId,
   patientActivity,
@@ -15,12 +16,13 @@ import {
 } from "@medusa/domain";
 import { Effect } from "effect";
 import { Hono } from "hono";
-import { activityPageJson, epochView } from "../activity-json.js";
+import { ACTIVITY_PAGE_BYTES, activityPageJson, epochView } from "../activity-json.js";
 import type { Routes } from "../app.js";
 import { type ApiEnv, requireRole } from "../context.js";
 import { decodeInput, decodeParam, jsonBody } from "../input.js";
 import { ProblemError, problem } from "../problems.js";
 import {
+  ACTIVITY_MAX_PAGE,
   ActivityDailyQuery,
   ActivityDailyResponse,
   ActivityDayView,
@@ -35,8 +37,6 @@ import {
 import { assignmentView, send, timelineView } from "../views.js";
 
 const DEFAULT_PAGE = 1_000;
-/** A week of 60 s epochs of one device: 10,080. */
-const DEFAULT_ACTIVITY_PAGE = 10_080;
 
 const dayView = (d: DaySummary) => ({
   date: d.date,
@@ -61,22 +61,36 @@ const csvCell = (v: unknown): string => {
   return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 };
 
+const csvRow = (r: Record<string, unknown>, columns: ReadonlyArray<string>) =>
+  columns.map((k) => csvCell(r[k])).join(",");
+
 /**
  * CSV for researchers: `#` lines first naming the patient, the units, the
  * cut-points and the algorithms' versions, then one header row and a row per
  * record.
  */
-const csv = (
+const csvLines = (
   about: ReadonlyArray<string>,
-  rows: ReadonlyArray<Record<string, unknown>>,
+  rows: ReadonlyArray<string>,
   columns: ReadonlyArray<string>,
 ): string =>
   [
     ...about.map((line) => `# ${line}`),
     ...Object.entries(ACTIVITY_ALGORITHMS).map(([k, v]) => `# algorithm ${k}: ${v}`),
     columns.join(","),
-    ...rows.map((r) => columns.map((k) => csvCell(r[k])).join(",")),
+    ...rows,
   ].join("\r\n") + "\r\n";
+
+const csv = (
+  about: ReadonlyArray<string>,
+  rows: ReadonlyArray<Record<string, unknown>>,
+  columns: ReadonlyArray<string>,
+): string =>
+  csvLines(
+    about,
+    rows.map((r) => csvRow(r, columns)),
+    columns,
+  );
 
 /** The cut-points a request chose (`cut_points`, the wrist set unless given). */
 const cutPointSetOf = (name: CutPointSetName | undefined): CutPointSet =>
@@ -159,27 +173,40 @@ export const patients = ({ run, cursors }: Routes) => {
             { start: input.start_time, end: input.end_time },
             {
               epochMs: input.epoch_ms ?? DEFAULT_EPOCH_MS,
-              limit: input.limit ?? DEFAULT_ACTIVITY_PAGE,
+              limit: input.limit ?? ACTIVITY_MAX_PAGE,
               cutPoints: cutPoints.cutPoints,
               ...(cursor !== undefined ? { cursor } : {}),
             },
           ),
       ),
     );
-    const next = page.nextCursor === null ? null : cursors.seal(page.nextCursor);
+    const cursorAfter = (e: (typeof page.epochs)[number]) => cursors.seal(encodeActivityCursor(e));
     if (wantsCsv(c.req.header("accept"))) {
-      const epochs = page.epochs.map(epochView);
+      // The same bound in bytes as the JSON's: rows past it go to the next page.
+      const columns = Object.keys(ActivityEpochView.fields);
+      const rows: Array<string> = [];
+      let bytes = 0;
+      let next = page.nextCursor === null ? null : cursors.seal(page.nextCursor);
+      for (const e of page.epochs) {
+        const row = csvRow(epochView(e), columns);
+        if (rows.length > 0 && bytes + row.length + 2 > ACTIVITY_PAGE_BYTES) {
+          next = cursorAfter(page.epochs[rows.length - 1] as (typeof page.epochs)[number]);
+          break;
+        }
+        rows.push(row);
+        bytes += row.length + 2;
+      }
       if (next !== null) c.header("x-next-cursor", next);
       return c.body(
-        csv(
+        csvLines(
           [
             `patient ${patientId}; epochs from ${input.start_time} to ${input.end_time} (Unix ms, UTC)`,
             "units: time Unix ms (UTC, epoch start); epoch_ms ms; enmo_mg and mad_mg milli-g; coverage samples/expected (0-1); cadence_spm steps per minute",
             cutPointsLine(cutPoints),
             ...(next !== null ? [`more: repeat with cursor=${next}`] : []),
           ],
-          epochs,
-          Object.keys(ActivityEpochView.fields),
+          rows,
+          columns,
         ),
         200,
         { "content-type": "text/csv; charset=utf-8" },
@@ -187,13 +214,16 @@ export const patients = ({ run, cursors }: Routes) => {
     }
     // A week is 10,080 epochs: written straight to JSON (`activity-json.ts`), the same JSON `send` gives.
     return c.body(
-      activityPageJson({
-        patient_id: patientId,
-        epochs: page.epochs,
-        next_cursor: next,
-        cut_points: cutPointsView(cutPoints),
-        algorithms: ACTIVITY_ALGORITHMS,
-      }),
+      activityPageJson(
+        {
+          patient_id: patientId,
+          epochs: page.epochs,
+          next_cursor: page.nextCursor === null ? null : cursors.seal(page.nextCursor),
+          cut_points: cutPointsView(cutPoints),
+          algorithms: ACTIVITY_ALGORITHMS,
+        },
+        { maxBytes: ACTIVITY_PAGE_BYTES, cursorAfter },
+      ),
       200,
       { "content-type": "application/json" },
     );
