@@ -287,6 +287,15 @@ try {
     return (c.user + c.system) / 1000;
   };
   const weekCpu: Array<number> = [];
+  const weekPages: Array<number> = [];
+  // ACTIVITY_BENCH_PROFILE=file: a CPU profile of the week's reads (open it in Chrome's DevTools).
+  const profile = process.env.ACTIVITY_BENCH_PROFILE;
+  const inspector = profile ? new (await import("node:inspector/promises")).Session() : undefined;
+  if (inspector) {
+    inspector.connect();
+    await inspector.post("Profiler.enable");
+    await inspector.post("Profiler.start");
+  }
   let epochs = 0;
   let pages = 0;
   for (let i = 0; i < 40; i++) {
@@ -308,6 +317,12 @@ try {
     weekMs.push(performance.now() - t);
     weekCpu.push(cpuMs(c0));
     weekRru.push(meter.snapshot().readUnits);
+    weekPages.push(pages);
+  }
+  if (inspector && profile) {
+    const { profile: cpu } = await inspector.post("Profiler.stop");
+    (await import("node:fs")).writeFileSync(profile, JSON.stringify(cpu));
+    inspector.disconnect();
   }
   const start = new Date(T0).toISOString().slice(0, 10);
   const end = new Date(T0 + 6 * DAY).toISOString().slice(0, 10);
@@ -370,10 +385,15 @@ try {
     epochs_in_week: epochs,
     week_pages: pages,
     metrics_per_s: metricsPerS,
-    week_overview_p99_ms: Math.round(p99(weekMs) * 10) / 10,
-    week_overview_p50_ms: p50(weekMs),
+    // The first request is cold (JIT, the SDK's first Query of the index, DynamoDB Local's
+    // JVM on a new query shape): its own figure; p50 and p99 over the 39 warm ones after it.
+    week_overview_cold_ms: Math.round((weekMs[0] ?? 0) * 10) / 10,
+    week_overview_p99_ms: Math.round(p99(weekMs.slice(1)) * 10) / 10,
+    week_overview_p50_ms: p50(weekMs.slice(1)),
+    week_overview_p99_with_cold_ms: Math.round(p99(weekMs) * 10) / 10,
+    week_overview_cold_cpu_ms: Math.round((weekCpu[0] ?? 0) * 10) / 10,
     week_overview_rru: Math.max(...weekRru),
-    week_overview_cpu_ms_per_request: p50(weekCpu),
+    week_overview_cpu_ms_per_request: p50(weekCpu.slice(1)),
     daily_p99_ms: Math.round(p99(dailyMs) * 10) / 10,
     daily_p50_ms: p50(dailyMs),
     daily_rru: dailyRru,
@@ -383,6 +403,13 @@ try {
     extra_wcu_per_1000_samples: Math.round(liveWcuPer1000 * 100) / 100,
     extra_wcu_per_1000_samples_hourly_pass: Math.round(weekWcuPer1000 * 100) / 100,
   };
+  const notes: Record<string, string> = {
+    week_overview_cold_ms: "first request (cold)",
+    week_overview_p99_ms: "warm requests 2-40",
+    week_overview_p50_ms: "warm requests 2-40",
+    week_overview_p99_with_cold_ms: "all 40 (the max)",
+    week_overview_cpu_ms_per_request: "warm, median",
+  };
   const targets: Record<string, string> = {
     metrics_per_s: ">= 5,000,000",
     week_overview_p99_ms: "< 150",
@@ -391,9 +418,21 @@ try {
     epochs_wrong: "0",
     extra_wcu_per_1000_samples: "<= 5",
   };
-  console.log("figure                                 value        target");
+  console.log(
+    "week requests in order (wall ms / our CPU ms / pages); the first is cold, the rest warm:",
+  );
+  for (let i = 0; i < weekMs.length; i += 8)
+    console.log(
+      weekMs
+        .slice(i, i + 8)
+        .map((m, j) => `${m.toFixed(0)}/${weekCpu[i + j]?.toFixed(0)}/${weekPages[i + j]}`)
+        .join("  "),
+    );
+  console.log("figure                                 value        target       which");
   for (const [k, v] of Object.entries(figures))
-    console.log(`${k.padEnd(39)}${String(v).padEnd(13)}${targets[k] ?? ""}`);
+    console.log(
+      `${k.padEnd(39)}${String(v).padEnd(13)}${(targets[k] ?? "").padEnd(13)}${notes[k] ?? ""}`,
+    );
   console.log(JSON.stringify(figures));
 } finally {
   await local.stop();

@@ -1,7 +1,7 @@
 import { ACTIVITY_ALGORITHMS } from "@medusa/domain";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { activityCsv } from "./activity-csv.js";
+import { activityCsv, activityCsvOfRows, activityCsvRow } from "./activity-csv.js";
 
 /** The hand-written writer csv-stringify replaced: its output is the format researchers rely on. */
 const handWritten = (
@@ -77,6 +77,20 @@ describe("activity CSV", () => {
         },
       ),
       { numRuns: 500 },
+    );
+  });
+
+  it("gives the same file when the rows are written one by one (a page counting its bytes)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(text),
+        fc.array(fc.dictionary(fc.constantFrom(...COLUMNS), value)),
+        (about, rows) => {
+          const one = rows.map((r) => activityCsvRow(r, COLUMNS));
+          expect(activityCsvOfRows(about, one, COLUMNS)).toBe(activityCsv(about, rows, COLUMNS));
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 

@@ -18,6 +18,15 @@ const CSV_OPTIONS: Options = {
   },
 };
 
+/** The `#` lines: what the file holds, then the algorithms' versions. */
+const aboutLines = (about: ReadonlyArray<string>): string =>
+  [
+    ...about.map((line) => `# ${line}`),
+    ...Object.entries(ACTIVITY_ALGORITHMS).map(([k, v]) => `# algorithm ${k}: ${v}`),
+  ]
+    .map((line) => `${line}\r\n`)
+    .join("");
+
 /**
  * CSV for researchers: `#` lines first naming the patient, the units, the
  * cut-points and the algorithms' versions, then one header row and a row per
@@ -27,10 +36,18 @@ export const activityCsv = (
   about: ReadonlyArray<string>,
   rows: ReadonlyArray<Record<string, unknown>>,
   columns: ReadonlyArray<string>,
+): string => aboutLines(about) + stringify([...rows], { ...CSV_OPTIONS, columns: [...columns] });
+
+/** One record as a CSV row, its CRLF included (for a page that counts its bytes row by row). */
+export const activityCsvRow = (
+  record: Record<string, unknown>,
+  columns: ReadonlyArray<string>,
+): string => stringify([record], { ...CSV_OPTIONS, header: false, columns: [...columns] });
+
+/** `activityCsv` of rows already written by `activityCsvRow`. */
+export const activityCsvOfRows = (
+  about: ReadonlyArray<string>,
+  rows: ReadonlyArray<string>,
+  columns: ReadonlyArray<string>,
 ): string =>
-  [
-    ...about.map((line) => `# ${line}`),
-    ...Object.entries(ACTIVITY_ALGORITHMS).map(([k, v]) => `# algorithm ${k}: ${v}`),
-  ]
-    .map((line) => `${line}\r\n`)
-    .join("") + stringify([...rows], { ...CSV_OPTIONS, columns: [...columns] });
+  aboutLines(about) + stringify([], { ...CSV_OPTIONS, columns: [...columns] }) + rows.join("");

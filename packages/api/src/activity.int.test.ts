@@ -1,11 +1,15 @@
 import { type DynamoStores, makeDynamoStores } from "@medusa/adapters";
 import { testTables } from "@medusa/adapters/testing";
 import {
+  type ActivityBlock,
   attribute,
+  BLOCK_MS,
   DEFAULT_EPOCH_MS,
+  type DeviceId,
   deviceId,
   epochMillis,
   keepingActivity,
+  type PatientId,
   patientId,
   type SensorStoreService,
 } from "@medusa/domain";
@@ -248,4 +252,92 @@ describe("a patient's activity", () => {
         .status,
     ).toBe(401);
   });
+});
+
+/** Blocks of fifteen 60 s epochs of `device` on `patient` over `[from, to)`, figures varying by epoch. */
+const weekBlocks = (
+  device: DeviceId,
+  patient: PatientId,
+  from: number,
+  to: number,
+): Array<ActivityBlock> => {
+  const out: Array<ActivityBlock> = [];
+  for (let start = from; start < to; start += BLOCK_MS) {
+    const axis = { sum: 0, squares: 4_000_000_000, min: -3000, max: 3000 };
+    out.push({
+      start,
+      epochMs: DEFAULT_EPOCH_MS,
+      deviceId: device,
+      patientId: patient,
+      ttl: Math.ceil((start + BLOCK_MS + 30 * 86_400_000) / 1000),
+      stats: { samples: 9000, minutes: 0x7fff, x: axis, y: axis, z: axis },
+      epochs: Array.from({ length: 15 }, (_, index) => ({
+        index,
+        samples: 600,
+        expected: 600,
+        enmo: 600 * (((start / MIN + index) * 7919) % 200_000),
+        mad: ((start / MIN + index) * 104_729) % 300_000,
+        steps: (start / MIN + index) % 120,
+      })),
+    });
+  }
+  return out;
+};
+
+describe("a week of activity in one page", () => {
+  const P3 = patientId("P-act-week");
+  const WEEK = DAY + 14 * 86_400_000;
+  const END = WEEK + 7 * 86_400_000;
+  const devices = [deviceId("act-week-a"), deviceId("act-week-b"), deviceId("act-week-c")];
+
+  beforeAll(async () => {
+    // Two devices worn the whole week at once and a third for a day: 21,600 epochs.
+    await Effect.runPromise(
+      Effect.forEach(
+        [
+          weekBlocks(devices[0] as DeviceId, P3, WEEK, END),
+          weekBlocks(devices[1] as DeviceId, P3, WEEK, END),
+          weekBlocks(devices[2] as DeviceId, P3, WEEK + 3 * 86_400_000, WEEK + 4 * 86_400_000),
+        ],
+        (blocks) => stores.activity.apply((blocks[0] as ActivityBlock).deviceId, blocks, []),
+      ),
+    );
+  }, 120_000);
+
+  it("comes back in one request with overlapping devices; a cursor pages it all the same", async () => {
+    const res = await get(`/api/patients/${P3}/activity?start_time=${WEEK}&end_time=${END}`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const one = JSON.parse(text) as {
+      count: number;
+      next_cursor: string | null;
+      epochs: Array<{ time: number; device_id: string }>;
+    };
+    expect(one.count).toBe(2 * 10_080 + 1_440);
+    expect(one.next_cursor).toBeNull();
+    expect(new Set(one.epochs.map((e) => e.device_id))).toEqual(new Set(devices));
+    // Within the page's bound in bytes (Lambda's 6 MB response, the body's quotes escaped).
+    expect(JSON.stringify({ statusCode: 200, body: text }).length).toBeLessThan(6 * 1024 * 1024);
+    // The same epochs through pages of 5,000 (as a longer range is read).
+    const paged: typeof one.epochs = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page = (await (
+        await get(
+          `/api/patients/${P3}/activity?start_time=${WEEK}&end_time=${END}&limit=5000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+        )
+      ).json()) as typeof one;
+      paged.push(...page.epochs);
+      cursor = page.next_cursor;
+      pages++;
+    } while (cursor !== null);
+    expect(pages).toBe(5);
+    expect(paged).toEqual(one.epochs);
+    // A limit past the bound is refused.
+    expect(
+      (await get(`/api/patients/${P3}/activity?start_time=${WEEK}&end_time=${END}&limit=30241`))
+        .status,
+    ).toBe(400);
+  }, 120_000);
 });

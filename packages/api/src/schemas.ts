@@ -498,6 +498,21 @@ export const AlertResponse = Schema.Struct({ alert: AlertView }).annotations({
 });
 // Activity (issue 17).
 const Ms = Schema.Number.annotations({ description: "Unix epoch milliseconds (UTC)" });
+/**
+ * The most epochs an activity page holds, and its default: a week of 60 s
+ * epochs from three devices worn at once (3 × 10,080), so a patient's week is
+ * one request even across device swaps. The page's JSON is also bounded in
+ * bytes (`ACTIVITY_PAGE_BYTES`); what does not fit comes with the next cursor.
+ */
+export const ACTIVITY_MAX_PAGE = 30_240;
+const ActivityLimit = Schema.Number.pipe(
+  Schema.int(),
+  Schema.between(1, ACTIVITY_MAX_PAGE, {
+    message: () => `limit must be between 1 and ${ACTIVITY_MAX_PAGE}`,
+  }),
+).annotations({
+  description: `epochs a page holds at most (1 to ${ACTIVITY_MAX_PAGE}, ${ACTIVITY_MAX_PAGE} unless given; a page also ends before its JSON passes about 4.5 MB)`,
+});
 export const ActivityQuery = Schema.Struct({
   start_time: TimeFromString,
   end_time: TimeFromString,
@@ -506,7 +521,7 @@ export const ActivityQuery = Schema.Struct({
       description: "epoch length: 5000 to 60000 ms dividing a minute (60000 unless given)",
     }),
   ),
-  limit: optional(Schema.NumberFromString.pipe(Schema.compose(Limit))),
+  limit: optional(Schema.NumberFromString.pipe(Schema.compose(ActivityLimit))),
   cursor: optional(Schema.String),
   cut_points: optional(CutPointSetName),
 });

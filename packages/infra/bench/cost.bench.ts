@@ -43,8 +43,9 @@ import {
 import { walkingWrist } from "@medusa/domain/testing";
 import { configFromEnv, ingestHandler, servicesLayer } from "@medusa/lambda";
 import { Effect, type Layer } from "effect";
-import { loadPrices } from "../src/cost/cli.js";
+import { loadActivity, loadPrices } from "../src/cost/cli.js";
 import {
+  activityLines,
   defaultFleet,
   deviceMonthBill,
   type Measured,
@@ -301,6 +302,17 @@ try {
   const usd = figures.map((f) =>
     totalOf(deviceMonthBill({ ...defaultFleet, intervalS: f.intervalS }, f, prices)),
   );
+  // The status row's saves and the activity function (cost/activity.json, `pnpm bench:activity-aws`).
+  const activity = loadActivity();
+  const extra = figures.map((f) =>
+    activityLines({ ...defaultFleet, intervalS: f.intervalS }, activity, prices),
+  );
+  const statusUsd = extra.map((lines) =>
+    totalOf(lines.filter((l) => l.item.includes("status row"))),
+  );
+  const activityUsd = extra.map((lines) =>
+    totalOf(lines.filter((l) => !l.item.includes("status row"))),
+  );
   const rows = [
     ["publish interval", ...runs.map((r) => `${r.intervalS} s`), "target (10 s)"],
     [
@@ -333,6 +345,17 @@ try {
       "0",
     ],
     ["$ per device-month (Basic Ingest)", ...usd.map((u) => `$${u.toFixed(3)}`), "≤ $0.75"],
+    ["+ status row's sample-time saves", ...statusUsd.map((u) => `$${u.toFixed(3)}`), ""],
+    [
+      `+ activity function (measured ${activity.measured})`,
+      ...activityUsd.map((u) => `$${u.toFixed(3)}`),
+      "",
+    ],
+    [
+      "$ per device-month, all of it",
+      ...usd.map((u, i) => `$${(u + (statusUsd[i] ?? 0) + (activityUsd[i] ?? 0)).toFixed(3)}`),
+      "",
+    ],
     ["wall time", ...runs.map((r) => `${r.wallS.toFixed(0)} s`), ""],
   ];
   console.log(
@@ -350,6 +373,9 @@ try {
       bytes_per_sample: Number(at(10).storedBytesPerSample.toFixed(3)),
       rru_hour_timeline: at(10).timelineRruPerHour,
       misattributed: runs.reduce((n, r) => n + r.misattributed, 0),
+      usd_status_saves_per_device_month_10s: Number(statusUsd[2]!.toFixed(4)),
+      usd_activity_per_device_month_10s: Number(activityUsd[2]!.toFixed(4)),
+      usd_per_device_month_10s_all: Number((usd[2]! + statusUsd[2]! + activityUsd[2]!).toFixed(4)),
     }),
   );
 } finally {

@@ -6,8 +6,12 @@
  * with each minute of records (the event source mapping's 60 s batching
  * window; one device on the shard, the worst case). Its own DynamoDB client
  * is metered (consumed capacity, tables and indexes), and its time per
- * invocation measured. Prints a table, then one JSON line.
+ * invocation measured. Prints a table, then one JSON line; the figures an
+ * invocation go to packages/infra/cost/activity.json, which `pnpm cost` and
+ * `pnpm bench:cost` price (the activity function's lines of a device-month).
  */
+import { writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import {
   clockFrom,
   localCredentials,
@@ -150,6 +154,23 @@ try {
       ms_per_invocation_mean: Number(mean.toFixed(2)),
       ms_per_invocation_p99: Number(p(0.99).toFixed(2)),
     }),
+  );
+  writeFileSync(
+    new URL("../../infra/cost/activity.json", import.meta.url),
+    `${JSON.stringify(
+      {
+        measured: new Date().toISOString().slice(0, 10),
+        by: `pnpm bench:activity-aws (${HOURS} h of one device, DynamoDB Local, Node ${process.version}, load average ${loadavg()[0]?.toFixed(1)})`,
+        rateHz: HZ,
+        intervalS: INTERVAL_S,
+        windowS: WINDOW_S,
+        wruPerInvocation: perInvocation(usage.writeUnits),
+        rruPerInvocation: perInvocation(usage.readUnits),
+        msPerInvocation: mean,
+      },
+      null,
+      2,
+    )}\n`,
   );
   activityClient.destroy();
 } finally {

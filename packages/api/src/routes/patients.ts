@@ -6,6 +6,7 @@ import {
   type DaySummary,
   DEFAULT_CUT_POINT_SET,
   DEFAULT_EPOCH_MS,
+  encodeActivityCursor,
   MAX_DAYS,
   PatientId,
   patientActivity,
@@ -15,13 +16,14 @@ import {
 } from "@medusa/domain";
 import { Effect } from "effect";
 import { type Context, Hono } from "hono";
-import { activityCsv as csv } from "../activity-csv.js";
-import { activityPageJson, epochView } from "../activity-json.js";
+import { activityCsvOfRows, activityCsvRow, activityCsv as csv } from "../activity-csv.js";
+import { ACTIVITY_PAGE_BYTES, activityPageJson, epochView } from "../activity-json.js";
 import type { Routes } from "../app.js";
 import { type ApiEnv, requireRole } from "../context.js";
 import { decodeInput, decodeParam, jsonBody } from "../input.js";
 import { ProblemError, problem } from "../problems.js";
 import {
+  ACTIVITY_MAX_PAGE,
   ActivityDailyQuery,
   ActivityDailyResponse,
   ActivityDayView,
@@ -36,8 +38,6 @@ import { timelinePageJson } from "../timeline-json.js";
 import { assignmentView, send } from "../views.js";
 
 const DEFAULT_PAGE = 1_000;
-/** A week of 60 s epochs of one device: 10,080. */
-const DEFAULT_ACTIVITY_PAGE = 10_080;
 
 const dayView = (d: DaySummary) => ({
   date: d.date,
@@ -144,27 +144,40 @@ export const patients = ({ run, cursors }: Routes) => {
             { start: input.start_time, end: input.end_time },
             {
               epochMs: input.epoch_ms ?? DEFAULT_EPOCH_MS,
-              limit: input.limit ?? DEFAULT_ACTIVITY_PAGE,
+              limit: input.limit ?? ACTIVITY_MAX_PAGE,
               cutPoints: cutPoints.cutPoints,
               ...(cursor !== undefined ? { cursor } : {}),
             },
           ),
       ),
     );
-    const next = page.nextCursor === null ? null : cursors.seal(page.nextCursor);
+    const cursorAfter = (e: (typeof page.epochs)[number]) => cursors.seal(encodeActivityCursor(e));
     if (wantsCsv(c.req.header("accept"))) {
-      const epochs = page.epochs.map(epochView);
+      // The same bound in bytes as the JSON's: rows past it go to the next page.
+      const columns = Object.keys(ActivityEpochView.fields);
+      const rows: Array<string> = [];
+      let bytes = 0;
+      let next = page.nextCursor === null ? null : cursors.seal(page.nextCursor);
+      for (const e of page.epochs) {
+        const row = activityCsvRow(epochView(e), columns);
+        if (rows.length > 0 && bytes + row.length > ACTIVITY_PAGE_BYTES) {
+          next = cursorAfter(page.epochs[rows.length - 1] as (typeof page.epochs)[number]);
+          break;
+        }
+        rows.push(row);
+        bytes += row.length;
+      }
       if (next !== null) c.header("x-next-cursor", next);
       return c.body(
-        csv(
+        activityCsvOfRows(
           [
             `patient ${patientId}; epochs from ${input.start_time} to ${input.end_time} (Unix ms, UTC)`,
             "units: time Unix ms (UTC, epoch start); epoch_ms ms; enmo_mg and mad_mg milli-g; coverage samples/expected (0-1); cadence_spm steps per minute",
             cutPointsLine(cutPoints),
             ...(next !== null ? [`more: repeat with cursor=${next}`] : []),
           ],
-          epochs,
-          Object.keys(ActivityEpochView.fields),
+          rows,
+          columns,
         ),
         200,
         { "content-type": "text/csv; charset=utf-8" },
@@ -172,13 +185,16 @@ export const patients = ({ run, cursors }: Routes) => {
     }
     // A week is 10,080 epochs: written straight to JSON (`activity-json.ts`), the same JSON `send` gives.
     return c.body(
-      activityPageJson({
-        patient_id: patientId,
-        epochs: page.epochs,
-        next_cursor: next,
-        cut_points: cutPointsView(cutPoints),
-        algorithms: ACTIVITY_ALGORITHMS,
-      }),
+      activityPageJson(
+        {
+          patient_id: patientId,
+          epochs: page.epochs,
+          next_cursor: page.nextCursor === null ? null : cursors.seal(page.nextCursor),
+          cut_points: cutPointsView(cutPoints),
+          algorithms: ACTIVITY_ALGORITHMS,
+        },
+        { maxBytes: ACTIVITY_PAGE_BYTES, cursorAfter },
+      ),
       200,
       { "content-type": "application/json" },
     );

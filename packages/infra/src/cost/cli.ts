@@ -2,6 +2,8 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Schema } from "effect";
 import {
+  ActivityFigures,
+  activityLines,
   type BillLine,
   defaultFleet,
   deviceMonthBill,
@@ -15,8 +17,10 @@ import {
 export const USAGE = `usage: pnpm cost -- [options]
 
 What a fleet costs a month in AWS, line by line, from the price table
-(packages/infra/cost/prices.json) and the per-message figures
-\`pnpm bench:cost\` measured (packages/infra/cost/measured.json).
+(packages/infra/cost/prices.json), the per-message figures
+\`pnpm bench:cost\` measured (packages/infra/cost/measured.json) and the
+activity function's figures \`pnpm bench:activity-aws\` measured
+(packages/infra/cost/activity.json).
 
   --devices N               devices (default 1)
   --rate-hz HZ              sample rate (default 10)
@@ -28,6 +32,7 @@ What a fleet costs a month in AWS, line by line, from the price table
   --shadow-ops-per-day N    shadow operations per device-day (default 0)
   --lambda-ms MS            the ingest's billed ms a message (default: as measured,
                             in process against DynamoDB Local; AWS adds the network)
+  --without-activity        leave out the activity function's lines
   --help`;
 
 const dataFile = (name: string) => new URL(`../../cost/${name}`, import.meta.url);
@@ -36,6 +41,10 @@ export const loadPrices = (): PriceTable =>
   Schema.decodeUnknownSync(PriceTable)(JSON.parse(readFileSync(dataFile("prices.json"), "utf8")));
 export const loadMeasured = (): Measured =>
   Schema.decodeUnknownSync(Measured)(JSON.parse(readFileSync(dataFile("measured.json"), "utf8")));
+export const loadActivity = (): ActivityFigures =>
+  Schema.decodeUnknownSync(ActivityFigures)(
+    JSON.parse(readFileSync(dataFile("activity.json"), "utf8")),
+  );
 
 const money = (usd: number) =>
   usd >= 100 ? `$${usd.toFixed(0)}` : usd >= 1 ? `$${usd.toFixed(2)}` : `$${usd.toFixed(4)}`;
@@ -87,6 +96,7 @@ export const main = (argv: ReadonlyArray<string>): number => {
       "timeline-hours-per-day": { type: "string" },
       "shadow-ops-per-day": { type: "string" },
       "lambda-ms": { type: "string" },
+      "without-activity": { type: "boolean" },
       help: { type: "boolean" },
     },
   });
@@ -117,7 +127,12 @@ export const main = (argv: ReadonlyArray<string>): number => {
   const prices = loadPrices();
   const measured = loadMeasured();
   const { figures, scaled } = figuresFor(measured, fleet.rateHz, fleet.intervalS);
-  const note = `${scaled ? `Figures scaled from the nearest measured message size (${measured.entries.map((e) => e.samplesPerMessage).join(", ")} samples); ` : ""}measured ${measured.measured} (${measured.by}); prices ${prices.region}, read ${[...new Set(Object.values(prices.prices).map((p) => p.read))].join(", ")}.`;
-  console.log(billText(fleet, deviceMonthBill(fleet, figures, prices), note));
+  const activity = values["without-activity"] === true ? undefined : loadActivity();
+  const note = `${scaled ? `Figures scaled from the nearest measured message size (${measured.entries.map((e) => e.samplesPerMessage).join(", ")} samples); ` : ""}measured ${measured.measured} (${measured.by})${activity ? `; activity function measured ${activity.measured} (${activity.by})` : ""}; prices ${prices.region}, read ${[...new Set(Object.values(prices.prices).map((p) => p.read))].join(", ")}.`;
+  const lines = [
+    ...deviceMonthBill(fleet, figures, prices),
+    ...(activity ? activityLines(fleet, activity, prices) : []),
+  ];
+  console.log(billText(fleet, lines, note));
   return 0;
 };

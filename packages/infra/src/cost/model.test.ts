@@ -1,13 +1,16 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { billText, loadMeasured, loadPrices, main } from "./cli.js";
+import { billText, loadActivity, loadMeasured, loadPrices, main } from "./cli.js";
 import {
+  type ActivityFigures,
+  activityLines,
   type BillLine,
   defaultFleet,
   deviceMonthBill,
   figuresFor,
   type Measured,
   type MessageFigures,
+  sampleTimeSavesPerMonth,
   totalOf,
 } from "./model.js";
 
@@ -107,6 +110,61 @@ describe("a device-month", () => {
   });
 });
 
+describe("the status row's saves and the activity function, a device-month", () => {
+  /** Figures chosen by hand: the arithmetic of each line can be checked. */
+  const activity: ActivityFigures = {
+    measured: "2026-11-30",
+    by: "hand",
+    rateHz: 10,
+    intervalS: 10,
+    windowS: 60,
+    wruPerInvocation: 2,
+    rruPerInvocation: 20,
+    msPerInvocation: 199.2,
+  };
+  const lines = activityLines(defaultFleet, activity, prices);
+
+  it("saves the newest sample time at most once a minute: 43,200 saves, each a read and a write", () => {
+    expect(sampleTimeSavesPerMonth(10)).toBe(43_200);
+    expect(sampleTimeSavesPerMonth(1)).toBe(43_200);
+    expect(sampleTimeSavesPerMonth(60)).toBe(43_200);
+    // A message every 7 s: the first a minute or more after a save is 63 s after it.
+    expect(sampleTimeSavesPerMonth(7)).toBeCloseTo((30 * 86_400) / 63, 9);
+    // Every 90 s: each message moves the time on by more than a minute.
+    expect(sampleTimeSavesPerMonth(90)).toBe(28_800);
+    expect(line(lines, "DynamoDB writes (status row").quantity).toBe(43_200);
+    expect(line(lines, "DynamoDB writes (status row").usd).toBeCloseTo(
+      (43_200 / 1e6) * prices.prices.dynamoWriteUnitsPerMillion.usd,
+      12,
+    );
+    expect(line(lines, "DynamoDB reads (status row").quantity).toBe(43_200);
+  });
+
+  it("prices the activity function from the figures of an invocation, one a window", () => {
+    expect(line(lines, "Lambda requests (activity").quantity).toBe(43_200);
+    // 200 billed ms (rounded up) at 512 MB: 0.1 GB-second an invocation.
+    expect(line(lines, "Lambda duration (activity").quantity).toBeCloseTo(4_320, 9);
+    expect(line(lines, "Lambda duration (activity").usd).toBeCloseTo(
+      4_320 * prices.prices.lambdaArmGbSecond.usd,
+      12,
+    );
+    expect(line(lines, "DynamoDB writes (activity").quantity).toBe(86_400);
+    expect(line(lines, "DynamoDB reads (activity").quantity).toBe(864_000);
+    // Twice the rate: twice the samples a window to read and write again.
+    const fast = activityLines({ ...defaultFleet, rateHz: 20 }, activity, prices);
+    expect(line(fast, "DynamoDB reads (activity").quantity).toBe(1_728_000);
+  });
+
+  it("as measured (cost/activity.json), the function costs about $0.25 a device-month", () => {
+    const measuredActivity = loadActivity();
+    const functionLines = activityLines(defaultFleet, measuredActivity, prices).filter((l) =>
+      l.item.includes("activity"),
+    );
+    expect(totalOf(functionLines)).toBeGreaterThan(0.1);
+    expect(totalOf(functionLines)).toBeLessThan(0.5);
+  });
+});
+
 describe("the measured figures", () => {
   it("were measured at 1 s, 5 s and 10 s, and the 10 s bill meets the target of $0.75", () => {
     expect(measured.entries.map((e) => e.intervalS)).toEqual([1, 5, 10]);
@@ -143,6 +201,7 @@ describe("pnpm cost", () => {
 
   it("prints the bill line by line, a device-month and the fleet's", () => {
     const text = printed([
+      "--without-activity",
       "--devices",
       "500",
       "--rate-hz",
@@ -161,6 +220,23 @@ describe("pnpm cost", () => {
     const usd = (s: string | undefined) => Number((s ?? "").replace(/[$,]/g, ""));
     expect(usd(perDevice)).toBeLessThanOrEqual(0.75);
     expect(usd(fleet)).toBeCloseTo(usd(perDevice) * 500, -1);
+  });
+
+  it("adds the status row's saves and the activity function unless asked not to", () => {
+    const text = printed(["--devices", "10"]);
+    expect(text).toMatch(/DynamoDB writes \(status row[^\n]+43,200 write units/);
+    expect(text).toMatch(/Lambda requests \(activity, one each 60 s\) +43,200 requests/);
+    expect(text).toContain(`activity function measured ${loadActivity().measured}`);
+    const total = (t: string) =>
+      Number(
+        (
+          t
+            .split("\n")
+            .find((l) => l.startsWith("total"))
+            ?.match(/\$[\d.,]+/)?.[0] ?? ""
+        ).replace(/[$,]/g, ""),
+      );
+    expect(total(text)).toBeGreaterThan(total(printed(["--devices", "10", "--without-activity"])));
   });
 
   it("bills the plain topic when asked, and refuses a number it cannot use", () => {

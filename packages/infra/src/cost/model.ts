@@ -54,6 +54,27 @@ export const MessageFigures = Schema.Struct({
 });
 export type MessageFigures = typeof MessageFigures.Type;
 
+/**
+ * What the activity function costs an invocation, as `pnpm bench:activity-aws`
+ * measures it (`cost/activity.json`): one device at `rateHz`, a message every
+ * `intervalS`, the function invoked with each `windowS` of the sensor table's
+ * stream (one device on the shard: the worst case), its own DynamoDB client
+ * metered. DynamoDB stream reads by a Lambda trigger are not billed.
+ */
+export const ActivityFigures = Schema.Struct({
+  measured: Schema.String,
+  by: Schema.String,
+  rateHz: Schema.Number,
+  intervalS: Schema.Number,
+  /** The event source mapping's batching window: an invocation per window per shard. */
+  windowS: Schema.Number,
+  wruPerInvocation: Schema.Number,
+  rruPerInvocation: Schema.Number,
+  /** The function's time an invocation, mean, measured in process. */
+  msPerInvocation: Schema.Number,
+});
+export type ActivityFigures = typeof ActivityFigures.Type;
+
 export const Measured = Schema.Struct({
   measured: Schema.String,
   by: Schema.String,
@@ -83,7 +104,17 @@ export interface Fleet {
    * DynamoDB does a Lambda function across the network.
    */
   readonly lambdaMsPerMessage?: number;
+  /** The activity function's memory (the CDK app gives it 512 MB), Arm. */
+  readonly activityMemoryMb: number;
 }
+
+/**
+ * The ingest keeps a device's newest sample time in its status row, saving
+ * it when the time moves on by a minute or more (`SAMPLE_TIME_STEP_MS` in
+ * the domain): each save is a strongly consistent read of the row and a
+ * conditional put of it (under 1 KB: one read unit, one write unit).
+ */
+export const SAMPLE_TIME_STEP_S = 60;
 
 export const defaultFleet: Fleet = {
   devices: 1,
@@ -95,6 +126,7 @@ export const defaultFleet: Fleet = {
   lambdaMemoryMb: 256,
   timelineHoursPerDay: 1,
   shadowOpsPerDay: 0,
+  activityMemoryMb: 512,
 };
 
 export interface BillLine {
@@ -205,6 +237,74 @@ export const deviceMonthBill = (
       quantity: DAYS * fleet.shadowOpsPerDay,
       unit: "operations",
       usd: perMillion(DAYS * fleet.shadowOpsPerDay, p.iotShadowOperationsPerMillion),
+    },
+  ];
+};
+
+/**
+ * The status row's last-sample saves a device-month: one each time the
+ * newest sample moves on by `SAMPLE_TIME_STEP_S`, i.e. at the first message
+ * a step or more after the last save (43,200 at one a minute).
+ */
+export const sampleTimeSavesPerMonth = (intervalS: number): number =>
+  (DAYS * 86_400) / (Math.ceil(SAMPLE_TIME_STEP_S / intervalS - 1e-9) * intervalS);
+
+/**
+ * The lines the ingest's status-row saves and the activity function add to
+ * a device-month: the saves from the rule above, the function from what
+ * `pnpm bench:activity-aws` measured an invocation (one a `windowS`; its
+ * DynamoDB units scaled by the samples a window holds when the fleet's rate
+ * is not the one measured).
+ */
+export const activityLines = (
+  fleet: Fleet,
+  activity: ActivityFigures,
+  table: PriceTable,
+): ReadonlyArray<BillLine> => {
+  const p = table.prices;
+  const saves = sampleTimeSavesPerMonth(fleet.intervalS);
+  const invocations = (DAYS * 86_400) / activity.windowS;
+  const scale = fleet.rateHz / activity.rateHz;
+  const ms = Math.ceil(activity.msPerInvocation);
+  const gbSeconds = invocations * (ms / 1000) * (fleet.activityMemoryMb / 1024);
+  const wru = invocations * activity.wruPerInvocation * scale;
+  const rru = invocations * activity.rruPerInvocation * scale;
+  return [
+    {
+      item: "DynamoDB writes (status row: newest sample time, once a minute at most)",
+      quantity: saves,
+      unit: "write units",
+      usd: perMillion(saves, p.dynamoWriteUnitsPerMillion),
+    },
+    {
+      item: "DynamoDB reads (status row, read before each save)",
+      quantity: saves,
+      unit: "read units",
+      usd: perMillion(saves, p.dynamoReadUnitsPerMillion),
+    },
+    {
+      item: `Lambda requests (activity, one each ${activity.windowS} s)`,
+      quantity: invocations,
+      unit: "requests",
+      usd: perMillion(invocations, p.lambdaRequestsPerMillion),
+    },
+    {
+      item: `Lambda duration (activity, ${fleet.activityMemoryMb} MB Arm, ${ms} ms an invocation)`,
+      quantity: gbSeconds,
+      unit: "GB-seconds",
+      usd: gbSeconds * p.lambdaArmGbSecond.usd,
+    },
+    {
+      item: "DynamoDB writes (activity blocks)",
+      quantity: wru,
+      unit: "write units",
+      usd: perMillion(wru, p.dynamoWriteUnitsPerMillion),
+    },
+    {
+      item: "DynamoDB reads (activity: the blocks' samples again)",
+      quantity: rru,
+      unit: "read units",
+      usd: perMillion(rru, p.dynamoReadUnitsPerMillion),
     },
   ];
 };
