@@ -15,6 +15,7 @@ import {
   SensorStore,
 } from "@medusa/domain";
 import { Effect, Either, Schema } from "effect";
+import { type CommandOf, type CommandOutput, processOutput, runCommand } from "../command-line.js";
 import { STAGES, type Stage } from "../settings.js";
 
 export const USAGE = `Usage: medusa-activity recompute --device ID [--device ID…] --from ISO --to ISO [options]
@@ -161,67 +162,56 @@ const add = (a: ActivityRefreshReport, b: ActivityRefreshReport): ActivityRefres
 });
 
 /** Runs the command; returns the exit code (0 done, 1 DynamoDB failure, 2 usage). */
-export const main = async (
+export const main = (
   argv: ReadonlyArray<string>,
-  io: {
-    readonly out: (s: string) => void;
-    readonly err: (s: string) => void;
+  io: CommandOutput & {
     readonly env?: Readonly<Record<string, string | undefined>>;
-  } = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) },
-): Promise<number> => {
-  let parsed: ReturnType<typeof parseCommandLine>;
-  try {
-    parsed = parseCommandLine(argv, io.env ?? process.env);
-  } catch (e) {
-    io.err(`${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.help) {
-    io.out(USAGE);
-    return 0;
-  }
-  const client = makeDynamoClient({
-    ...(parsed.region ? { region: parsed.region } : parsed.endpoint ? { region: "local" } : {}),
-    ...(parsed.endpoint ? { endpoint: parsed.endpoint, credentials: localCredentials } : {}),
-  });
-  const tables = tableNamesFromEnv(parsed.env);
-  const stores = makeDynamoStores({ client, tables });
-  const options = { epochMs: DEFAULT_EPOCH_MS, retentionMs: parsed.retentionMs };
-  try {
-    for (const deviceId of parsed.devices) {
-      let total: ActivityRefreshReport = {
-        devices: 1,
-        blocks: 0,
-        written: 0,
-        removed: 0,
-        unchanged: 0,
-      };
-      // A day at a time, so a long range shows its progress (and each read stays small).
-      for (let start = parsed.from; start < parsed.to; start += DAY_MS) {
-        const end = Math.min(parsed.to, start + DAY_MS);
-        const report = await Effect.runPromise(
-          refreshActivity([{ deviceId, start, end }], options).pipe(
-            Effect.provideService(SensorStore, stores.sensors),
-            Effect.provideService(ActivityStore, stores.activity),
-          ),
-        );
-        total = add(total, report);
-        io.out(
-          `${deviceId} ${new Date(start).toISOString()}: ${report.blocks} blocks computed, ${report.written} written, ${report.removed} removed, ${report.unchanged} unchanged\n`,
-        );
+  } = processOutput,
+): Promise<number> =>
+  runCommand<CommandOf<typeof parseCommandLine>>(io, {
+    usage: USAGE,
+    parse: () => parseCommandLine(argv, io.env ?? process.env),
+    run: async (parsed) => {
+      const client = makeDynamoClient({
+        ...(parsed.region ? { region: parsed.region } : parsed.endpoint ? { region: "local" } : {}),
+        ...(parsed.endpoint ? { endpoint: parsed.endpoint, credentials: localCredentials } : {}),
+      });
+      const tables = tableNamesFromEnv(parsed.env);
+      const stores = makeDynamoStores({ client, tables });
+      const options = { epochMs: DEFAULT_EPOCH_MS, retentionMs: parsed.retentionMs };
+      try {
+        for (const deviceId of parsed.devices) {
+          let total: ActivityRefreshReport = {
+            devices: 1,
+            blocks: 0,
+            written: 0,
+            removed: 0,
+            unchanged: 0,
+          };
+          // A day at a time, so a long range shows its progress (and each read stays small).
+          for (let start = parsed.from; start < parsed.to; start += DAY_MS) {
+            const end = Math.min(parsed.to, start + DAY_MS);
+            const report = await Effect.runPromise(
+              refreshActivity([{ deviceId, start, end }], options).pipe(
+                Effect.provideService(SensorStore, stores.sensors),
+                Effect.provideService(ActivityStore, stores.activity),
+              ),
+            );
+            total = add(total, report);
+            io.out(
+              `${deviceId} ${new Date(start).toISOString()}: ${report.blocks} blocks computed, ${report.written} written, ${report.removed} removed, ${report.unchanged} unchanged\n`,
+            );
+          }
+          io.out(
+            `${deviceId}: ${total.blocks} blocks computed again, ${total.written} written, ${total.removed} removed, ${total.unchanged} unchanged (${tables.activity})\n`,
+          );
+        }
+        return 0;
+      } finally {
+        client.destroy();
       }
-      io.out(
-        `${deviceId}: ${total.blocks} blocks computed again, ${total.written} written, ${total.removed} removed, ${total.unchanged} unchanged (${tables.activity})\n`,
-      );
-    }
-    return 0;
-  } catch (e) {
-    io.err(`${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
-  } finally {
-    client.destroy();
-  }
-};
+    },
+  });
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2));

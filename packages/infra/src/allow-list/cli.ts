@@ -17,6 +17,7 @@ import {
 } from "@medusa/domain";
 import { parse as parseCsv } from "csv-parse/sync";
 import { Effect, Either, ParseResult, Schema } from "effect";
+import { type CommandOf, type CommandOutput, processOutput, runCommand } from "../command-line.js";
 import { STAGES, type Stage } from "../settings.js";
 
 export const USAGE = `Usage: allow-list <command> [options]
@@ -258,28 +259,28 @@ export const entriesOf = (
   return problems.length > 0 ? Either.left(problems) : Either.right(entries);
 };
 
+/** What the command reads and writes besides its arguments (tests give their own). */
+type AllowListIo = CommandOutput & {
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly readFile?: (path: string) => string;
+  readonly now?: () => number;
+};
+
 /** Runs the command; returns the exit code (0 done, 1 DynamoDB failure, 2 usage or a bad list). */
-export const main = async (
+export const main = (
   argv: ReadonlyArray<string>,
-  io: {
-    readonly out: (s: string) => void;
-    readonly err: (s: string) => void;
-    readonly env?: Readonly<Record<string, string | undefined>>;
-    readonly readFile?: (path: string) => string;
-    readonly now?: () => number;
-  } = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) },
+  io: AllowListIo = processOutput,
+): Promise<number> =>
+  runCommand<CommandOf<typeof parseCommandLine>>(io, {
+    usage: USAGE,
+    parse: () => parseCommandLine(argv, io.env ?? process.env),
+    run: (parsed) => run(parsed, io),
+  });
+
+const run = async (
+  parsed: CommandOf<typeof parseCommandLine>,
+  io: AllowListIo,
 ): Promise<number> => {
-  let parsed: ReturnType<typeof parseCommandLine>;
-  try {
-    parsed = parseCommandLine(argv, io.env ?? process.env);
-  } catch (e) {
-    io.err(`${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.help) {
-    io.out(USAGE);
-    return 0;
-  }
   const { command } = parsed;
   const addedAt = epochMillis((io.now ?? Date.now)());
   let rows: ReadonlyArray<ListRow> = [];
@@ -350,9 +351,6 @@ export const main = async (
         return 0;
       }
     }
-  } catch (e) {
-    io.err(`${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
   } finally {
     client.destroy();
   }

@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { IoTClient } from "@aws-sdk/client-iot";
+import { type CommandOf, type CommandOutput, processOutput, runCommand } from "../command-line.js";
 import { claimPolicyName, provisioningTemplateName } from "../provisioning.js";
 import { STAGES, type Stage } from "../settings.js";
 import {
@@ -79,41 +80,35 @@ export const parseCommandLine = (
   };
 };
 
-/** The `claim-certificate` command; resolves to the exit code. */
-export const main = async (
+/** The `claim-certificate` command; resolves to the exit code (0 done, 1 AWS failure, 2 usage). */
+export const main = (
   argv: ReadonlyArray<string>,
   makeClient: (region?: string) => IoTClient = (region) => new IoTClient(region ? { region } : {}),
-): Promise<number> => {
-  let parsed: ReturnType<typeof parseCommandLine>;
-  try {
-    parsed = parseCommandLine(argv);
-  } catch (e) {
-    console.error(`claim-certificate: ${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const iot = makeClient(parsed.region);
-  try {
-    const made = await createClaimCertificate(iot, parsed.options, {
-      log: (line) => console.error(line),
-    });
-    const files = claimFiles(made.batch);
-    console.log(`Claim certificate of batch ${made.batch}: ${made.certificateId} (ACTIVE, policy ${parsed.options.policyName})
+  io: CommandOutput = processOutput,
+): Promise<number> =>
+  runCommand<CommandOf<typeof parseCommandLine>>(io, {
+    usage: USAGE,
+    prefix: "claim-certificate: ",
+    parse: () => parseCommandLine(argv),
+    run: async (parsed) => {
+      const iot = makeClient(parsed.region);
+      try {
+        const made = await createClaimCertificate(iot, parsed.options, {
+          log: (line) => io.err(`${line}\n`),
+        });
+        const files = claimFiles(made.batch);
+        io.out(`Claim certificate of batch ${made.batch}: ${made.certificateId} (ACTIVE, policy ${parsed.options.policyName})
 Files in ${parsed.options.outDir}: ${files.certificate}, ${files.privateKey} (0600), ${files.ca}, ${files.provisioning}
 
 Next: the batch's serial numbers on the allow-list, bound to this certificate:
-  pnpm --filter @medusa/infra allow-list import serials.csv --batch ${made.batch} --claim-certificate-id ${made.certificateId}`);
-    return 0;
-  } catch (e) {
-    console.error(`claim-certificate: ${e instanceof Error ? e.message : String(e)}`);
-    return 1;
-  } finally {
-    iot.destroy();
-  }
-};
+  pnpm --filter @medusa/infra allow-list import serials.csv --batch ${made.batch} --claim-certificate-id ${made.certificateId}
+`);
+        return 0;
+      } finally {
+        iot.destroy();
+      }
+    },
+  });
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url))
   process.exitCode = await main(process.argv.slice(2));

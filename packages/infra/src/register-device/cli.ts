@@ -12,6 +12,7 @@ import {
   RuleName,
 } from "@medusa/domain";
 import { Schema } from "effect";
+import { type CommandOf, type CommandOutput, processOutput, runCommand } from "../command-line.js";
 import { DEVICE_POLICY_PARTS } from "../iot.js";
 import { devicePolicyNames, STAGES, type Stage, sensorRuleName } from "../settings.js";
 import {
@@ -159,25 +160,22 @@ const parse = (argv: ReadonlyArray<string>) =>
   });
 
 /** Runs the command; returns the exit code (0 done, 1 AWS failure, 2 usage). */
-export const main = async (
+export const main = (
   argv: ReadonlyArray<string>,
-  io: {
-    readonly out: (s: string) => void;
-    readonly err: (s: string) => void;
+  io: CommandOutput & {
     readonly client?: (region: string | undefined) => IoTClient;
-  } = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) },
+  } = processOutput,
+): Promise<number> =>
+  runCommand<CommandOf<typeof parseCommandLine>>(io, {
+    usage: USAGE,
+    parse: () => parseCommandLine(argv),
+    run: (parsed) => register(parsed, io),
+  });
+
+const register = async (
+  parsed: CommandOf<typeof parseCommandLine>,
+  io: CommandOutput & { readonly client?: (region: string | undefined) => IoTClient },
 ): Promise<number> => {
-  let parsed: ReturnType<typeof parseCommandLine>;
-  try {
-    parsed = parseCommandLine(argv);
-  } catch (e) {
-    io.err(`${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.help) {
-    io.out(USAGE);
-    return 0;
-  }
   const { options } = parsed;
   const iot = (io.client ?? ((region) => new IoTClient(region ? { region } : {})))(parsed.region);
   try {
@@ -202,9 +200,6 @@ export const main = async (
       ].join("\n"),
     );
     return 0;
-  } catch (e) {
-    io.err(`${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
   } finally {
     iot.destroy();
   }

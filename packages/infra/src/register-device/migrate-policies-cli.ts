@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { IoTClient } from "@aws-sdk/client-iot";
 import { DeviceId } from "@medusa/domain";
 import { Schema } from "effect";
+import { type CommandOf, type CommandOutput, processOutput, runCommand } from "../command-line.js";
 import { DEVICE_POLICY_PARTS } from "../iot.js";
 import { devicePolicyNames, STAGES, type Stage } from "../settings.js";
 import { type MigratePoliciesOptions, migrateDevicePolicies } from "./migrate-policies.js";
@@ -74,25 +75,22 @@ const parse = (argv: ReadonlyArray<string>) =>
   });
 
 /** Runs the command; returns the exit code (0 done, 1 AWS failure, 2 usage). */
-export const migrateMain = async (
+export const migrateMain = (
   argv: ReadonlyArray<string>,
-  io: {
-    readonly out: (s: string) => void;
-    readonly err: (s: string) => void;
+  io: CommandOutput & {
     readonly client?: (region: string | undefined) => IoTClient;
-  } = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) },
+  } = processOutput,
+): Promise<number> =>
+  runCommand<CommandOf<typeof parseMigrateCommandLine>>(io, {
+    usage: MIGRATE_USAGE,
+    parse: () => parseMigrateCommandLine(argv),
+    run: (parsed) => migrate(parsed, io),
+  });
+
+const migrate = async (
+  parsed: CommandOf<typeof parseMigrateCommandLine>,
+  io: CommandOutput & { readonly client?: (region: string | undefined) => IoTClient },
 ): Promise<number> => {
-  let parsed: ReturnType<typeof parseMigrateCommandLine>;
-  try {
-    parsed = parseMigrateCommandLine(argv);
-  } catch (e) {
-    io.err(`${e instanceof Error ? e.message : String(e)}\n\n${MIGRATE_USAGE}`);
-    return 2;
-  }
-  if (parsed.help) {
-    io.out(MIGRATE_USAGE);
-    return 0;
-  }
   const iot = (io.client ?? ((region) => new IoTClient(region ? { region } : {})))(parsed.region);
   try {
     const r = await migrateDevicePolicies(iot, parsed.options, { log: (l) => io.out(`${l}\n`) });
@@ -107,9 +105,6 @@ export const migrateMain = async (
       ].join("\n"),
     );
     return 0;
-  } catch (e) {
-    io.err(`${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
   } finally {
     iot.destroy();
   }
