@@ -111,6 +111,107 @@ export const provisioningRolePolicy = (
   });
 };
 
+/** The hook function of a provisioning template (`templateWithHook`). */
+export interface ProvisioningHookProps {
+  readonly functionName: string;
+  readonly description: string;
+  /** What its role says it may do (its own log group and `statements`). */
+  readonly roleDescription: string;
+  readonly statements: ReadonlyArray<iam.PolicyStatement>;
+  readonly code: lambda.Code;
+  readonly handler: string;
+  readonly runtime: lambda.Runtime;
+  readonly memorySize: number;
+  readonly environment?: Record<string, string>;
+  readonly removalPolicy: RemovalPolicy;
+  readonly logRetention: logs.RetentionDays;
+}
+
+/**
+ * A provisioning template with its pre-provisioning hook, as AWS IoT wants
+ * them (the fleet template and the rotation template alike): the hook
+ * function with its own log group and role (AWS IoT waits 5 s for a hook, so
+ * it times out at 4), the template's role, AWS IoT's permission to invoke the
+ * hook from this template only, and the template, created after that
+ * permission (AWS IoT checks it when the template is made). Its parts are
+ * children of `scope` (HookLogs, HookRole, Hook, TemplateRole,
+ * InvokedByTemplate, Template).
+ */
+export const templateWithHook = (
+  scope: Construct,
+  props: {
+    readonly templateName: TemplateName;
+    readonly description: string;
+    readonly body: unknown;
+    readonly roleDescription: string;
+    readonly rolePolicy: iam.PolicyDocument;
+    readonly hook: ProvisioningHookProps;
+  },
+): { readonly hook: lambda.Function; readonly template: iot.CfnProvisioningTemplate } => {
+  const h = props.hook;
+  const logGroup = new logs.LogGroup(scope, "HookLogs", {
+    logGroupName: `/aws/lambda/${h.functionName}`,
+    retention: h.logRetention,
+    removalPolicy: h.removalPolicy,
+  });
+  const hookRole = new iam.Role(scope, "HookRole", {
+    assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+    description: `${h.functionName}: ${h.roleDescription}`,
+  });
+  hookRole.addToPolicy(
+    new iam.PolicyStatement({
+      sid: "OwnLogGroup",
+      actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+      resources: [logGroup.logGroupArn],
+    }),
+  );
+  for (const statement of h.statements) hookRole.addToPolicy(statement);
+  const hook = new lambda.Function(scope, "Hook", {
+    functionName: h.functionName,
+    description: h.description,
+    code: h.code,
+    handler: h.handler,
+    runtime: h.runtime,
+    architecture: lambda.Architecture.ARM_64,
+    memorySize: h.memorySize,
+    // AWS IoT waits 5 s for the hook; the function must answer before that.
+    timeout: Duration.seconds(4),
+    role: hookRole,
+    logGroup,
+    loggingFormat: lambda.LoggingFormat.JSON,
+    applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+    ...(h.environment ? { environment: h.environment } : {}),
+  });
+  const provisioningRole = new iam.Role(scope, "TemplateRole", {
+    assumedBy: new iam.ServicePrincipal("iot.amazonaws.com"),
+    description: props.roleDescription,
+    inlinePolicies: { Registration: props.rolePolicy },
+  });
+  const templateArn = Stack.of(scope).formatArn({
+    service: "iot",
+    resource: "provisioningtemplate",
+    resourceName: props.templateName,
+  });
+  const permission = new lambda.CfnPermission(scope, "InvokedByTemplate", {
+    action: "lambda:InvokeFunction",
+    functionName: hook.functionArn,
+    principal: "iot.amazonaws.com",
+    sourceArn: templateArn,
+    sourceAccount: Aws.ACCOUNT_ID,
+  });
+  const template = new iot.CfnProvisioningTemplate(scope, "Template", {
+    templateName: props.templateName,
+    description: props.description,
+    enabled: true,
+    templateType: "FLEET_PROVISIONING",
+    provisioningRoleArn: provisioningRole.roleArn,
+    templateBody: JSON.stringify(props.body),
+    preProvisioningHook: { targetArn: hook.functionArn, payloadVersion: "2020-04-01" },
+  });
+  template.node.addDependency(permission);
+  return { hook, template };
+};
+
 export interface FleetProvisioningProps {
   readonly stage: Stage;
   /** The policies every device certificate gets (the template attaches them by name). */
@@ -142,92 +243,48 @@ export class FleetProvisioning extends Construct {
     super(scope, id);
     const { stage } = props;
     this.templateName = provisioningTemplateName(stage);
-    const functionName = `medusa-${stage}-provisioning-hook`;
-    const logGroup = new logs.LogGroup(this, "HookLogs", {
-      logGroupName: `/aws/lambda/${functionName}`,
-      retention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-    });
-    const hookRole = new iam.Role(this, "HookRole", {
-      assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
-      description: `${functionName}: its own log group and one GetItem on the allow-list`,
-    });
-    hookRole.addToPolicy(
-      new iam.PolicyStatement({
-        sid: "OwnLogGroup",
-        actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
-        resources: [logGroup.logGroupArn],
-      }),
-    );
-    hookRole.addToPolicy(
-      new iam.PolicyStatement({
-        sid: "AllowListTable",
-        actions: ["dynamodb:GetItem"],
-        resources: [props.allowList.tableArn],
-      }),
-    );
-    if (props.tableKey)
-      hookRole.addToPolicy(
-        new iam.PolicyStatement({
-          sid: "TableKey",
-          actions: ["kms:Decrypt"],
-          resources: [props.tableKey.keyArn],
-        }),
-      );
-    this.hook = new lambda.Function(this, "Hook", {
-      functionName,
-      description: "Pre-provisioning hook: allow only serial numbers on the allow-list",
-      code: props.hookCode,
-      handler: "provisioning.handler",
-      runtime: props.runtime,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: 256,
-      // AWS IoT waits 5 s for the hook; the function must answer before that.
-      timeout: Duration.seconds(4),
-      role: hookRole,
-      logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
-      environment: { MEDUSA_ALLOW_LIST_TABLE: props.allowList.tableName },
-    });
-
-    // AWS's AWSIoTThingsRegistration grants these and more on "*"; the template needs only
-    // these, on its own things, the certificates it activates and the device policies it attaches.
-    const provisioningRole = new iam.Role(this, "TemplateRole", {
-      assumedBy: new iam.ServicePrincipal("iot.amazonaws.com"),
-      description: `${this.templateName}: registers the things and certificates the template makes`,
-      inlinePolicies: {
-        Registration: provisioningRolePolicy(
-          (resource) => Stack.of(this).formatArn({ service: "iot", resource }),
-          props.devicePolicyNames,
-        ),
-      },
-    });
-    const templateArn = Stack.of(this).formatArn({
-      service: "iot",
-      resource: "provisioningtemplate",
-      resourceName: this.templateName,
-    });
-    const permission = new lambda.CfnPermission(this, "InvokedByTemplate", {
-      action: "lambda:InvokeFunction",
-      functionName: this.hook.functionArn,
-      principal: "iot.amazonaws.com",
-      sourceArn: templateArn,
-      sourceAccount: Aws.ACCOUNT_ID,
-    });
-    this.template = new iot.CfnProvisioningTemplate(this, "Template", {
+    const made = templateWithHook(this, {
       templateName: this.templateName,
       description: "MeDUSA Link devices by claim: thing medusa-<serial>, the device policies",
-      enabled: true,
-      templateType: "FLEET_PROVISIONING",
-      provisioningRoleArn: provisioningRole.roleArn,
-      templateBody: JSON.stringify(
-        fleetProvisioningTemplate({ devicePolicyNames: props.devicePolicyNames }),
+      body: fleetProvisioningTemplate({ devicePolicyNames: props.devicePolicyNames }),
+      // AWS's AWSIoTThingsRegistration grants these and more on "*"; the template needs only
+      // these, on its own things, the certificates it activates and the device policies it attaches.
+      roleDescription: `${this.templateName}: registers the things and certificates the template makes`,
+      rolePolicy: provisioningRolePolicy(
+        (resource) => Stack.of(this).formatArn({ service: "iot", resource }),
+        props.devicePolicyNames,
       ),
-      preProvisioningHook: { targetArn: this.hook.functionArn, payloadVersion: "2020-04-01" },
+      hook: {
+        functionName: `medusa-${stage}-provisioning-hook`,
+        description: "Pre-provisioning hook: allow only serial numbers on the allow-list",
+        roleDescription: "its own log group and one GetItem on the allow-list",
+        statements: [
+          new iam.PolicyStatement({
+            sid: "AllowListTable",
+            actions: ["dynamodb:GetItem"],
+            resources: [props.allowList.tableArn],
+          }),
+          ...(props.tableKey
+            ? [
+                new iam.PolicyStatement({
+                  sid: "TableKey",
+                  actions: ["kms:Decrypt"],
+                  resources: [props.tableKey.keyArn],
+                }),
+              ]
+            : []),
+        ],
+        code: props.hookCode,
+        handler: "provisioning.handler",
+        runtime: props.runtime,
+        memorySize: 256,
+        environment: { MEDUSA_ALLOW_LIST_TABLE: props.allowList.tableName },
+        removalPolicy: props.removalPolicy,
+        logRetention: props.logRetention,
+      },
     });
-    // AWS IoT checks it may invoke the hook when the template is created.
-    this.template.node.addDependency(permission);
+    this.hook = made.hook;
+    this.template = made.template;
 
     this.claimPolicy = new iot.CfnPolicy(this, "ClaimPolicy", {
       policyName: claimPolicyName(stage),
