@@ -10,10 +10,8 @@ import {
   JobExecutionEvent,
   type RetirementOutcome,
   retireReplacedCertificates,
-  type StorageUnavailable,
   ThingCertificates,
   type ThingCertificatesService,
-  type ThingCertificatesUnavailable,
 } from "@medusa/domain";
 import { Effect, Either, Layer, ManagedRuntime, ParseResult, Schema } from "effect";
 import { runOrReject } from "../services.js";
@@ -89,12 +87,8 @@ export const certificateRetirementHandler = (
               reason: outcome.reason,
             }),
           );
-        return outcome as RetirementResult;
-      }) as Effect.Effect<
-        RetirementResult,
-        StorageUnavailable | ThingCertificatesUnavailable,
-        ThingCertificates | DeadLetters | Clock
-      >,
+        return outcome;
+      }),
     );
 };
 
