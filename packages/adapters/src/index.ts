@@ -86,11 +86,11 @@ export {
 } from "./iot-data/device-shadows.js";
 export {
   connectIotDeviceJobs,
-  DEFAULT_JOB_RETRY,
   type DeviceJobsSettings,
   deviceJobOf,
   type IotJobsSettings,
   jobDocumentOf,
+  jobExecutionsRetryConfigOf,
   MAX_LISTED_JOBS,
   makeIotDeviceJobs,
 } from "./iot-jobs/device-jobs.js";

@@ -364,11 +364,13 @@ export { AllowList, type AllowListService } from "./ports/allow-list.js";
 export { Clock } from "./ports/clock.js";
 export { type DeadLetter, DeadLetters, type DeadLettersService } from "./ports/dead-letters.js";
 export {
+  DEVICE_JOB_RETRY,
   DEVICE_JOB_STATUSES,
   DEVICE_JOB_TYPES,
   type DeviceJob,
   DeviceJobRejected,
   type DeviceJobRequest,
+  type DeviceJobRetry,
   type DeviceJobStatus,
   DeviceJobs,
   type DeviceJobsService,

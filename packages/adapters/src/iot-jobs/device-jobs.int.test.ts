@@ -12,14 +12,14 @@ import {
   ResourceNotFoundException,
   VersionConflictException,
 } from "@aws-sdk/client-iot";
-import { deviceId } from "@medusa/domain";
+import { DEVICE_JOB_RETRY, deviceId } from "@medusa/domain";
 import { Effect, Either } from "effect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type JobsControlPlane, startJobsControlPlane } from "../broker/jobs-control-plane.js";
 import { JobsService } from "../broker/jobs-service.js";
 import { localCredentials } from "../dynamodb/client.js";
 import { presignedUrlPlaceholder } from "../jobs/document.js";
-import { DEFAULT_JOB_RETRY, makeIotDeviceJobs } from "./device-jobs.js";
+import { jobExecutionsRetryConfigOf, makeIotDeviceJobs } from "./device-jobs.js";
 
 // AWS IoT's control plane for Jobs, emulated over HTTP on 127.0.0.1, called with the AWS SDK as Lambda calls AWS.
 let service: JobsService;
@@ -222,7 +222,7 @@ describe("DeviceJobs on AWS IoT (emulated control plane, AWS SDK)", () => {
       expect(
         (await ownClient.send(new DescribeJobCommand({ jobId: "agent-restart-r" }))).job
           ?.jobExecutionsRetryConfig,
-      ).toEqual(DEFAULT_JOB_RETRY);
+      ).toEqual({ criteriaList: [{ failureType: "TIMED_OUT", numberOfRetries: 1 }] });
       // The device starts it with a step timer and goes silent: TIMED_OUT, then queued again.
       own.handleRequest(
         "$aws/things/pi-jobs-retry/jobs/start-next",
@@ -254,6 +254,19 @@ describe("DeviceJobs on AWS IoT (emulated control plane, AWS SDK)", () => {
       await ownPlane.close();
       await own.close();
     }
+  });
+
+  it("maps the domain's retry rule to CreateJob's retry config: one criterion per failure it runs again after, none when it runs nothing again", () => {
+    expect(jobExecutionsRetryConfigOf(DEVICE_JOB_RETRY)).toEqual({
+      criteriaList: [{ failureType: "TIMED_OUT", numberOfRetries: 1 }],
+    });
+    expect(jobExecutionsRetryConfigOf({ afterTimedOut: 2, afterFailed: 1 })).toEqual({
+      criteriaList: [
+        { failureType: "FAILED", numberOfRetries: 1 },
+        { failureType: "TIMED_OUT", numberOfRetries: 2 },
+      ],
+    });
+    expect(jobExecutionsRetryConfigOf({ afterTimedOut: 0, afterFailed: 0 })).toBeUndefined();
   });
 
   it("passes an abort config and a retry config through CreateJob as AWS takes them, refusing what AWS refuses", async () => {

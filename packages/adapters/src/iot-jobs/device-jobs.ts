@@ -8,11 +8,13 @@ import {
   ListJobExecutionsForThingCommand,
 } from "@aws-sdk/client-iot";
 import {
+  DEVICE_JOB_RETRY,
   DEVICE_JOB_STATUSES,
   type DeviceId,
   type DeviceJob,
   DeviceJobRejected,
   type DeviceJobRequest,
+  type DeviceJobRetry,
   type DeviceJobStatus,
   type DeviceJobsService,
   DeviceJobsUnavailable,
@@ -26,7 +28,7 @@ import {
   presignedUrlPlaceholder,
   RotationTemplateName,
 } from "../jobs/document.js";
-import type { JobExecutionsRetryConfig } from "../jobs/job-configs.js";
+import type { JobExecutionsRetryConfig, RetryCriteria } from "../jobs/job-configs.js";
 
 /** Where agent bundles are and how the Jobs service presigns their URLs. */
 export interface DeviceJobsSettings {
@@ -50,22 +52,28 @@ export interface DeviceJobsSettings {
   readonly rotationTemplate?: string;
   /**
    * CreateJob's `jobExecutionsRetryConfig` for every job this adapter creates
-   * (`DEFAULT_JOB_RETRY` when absent: one retry of an execution that TIMED_OUT).
+   * (when absent, the domain's `DEVICE_JOB_RETRY`: one retry of an execution that TIMED_OUT).
    */
   readonly jobExecutionsRetryConfig?: JobExecutionsRetryConfig;
 }
 
 /**
- * Every MeDUSA job is retried once when its execution TIMED_OUT (the device
- * lost power or its connection mid-job and its step timer ran out): each job
- * type is safe to run again (settings are applied whole, an update is
- * checked by its sha256 and swapped atomically, a restart or a flush twice is
- * harmless). A FAILED or REJECTED execution is not retried: the agent
- * reports those when running it again would fail the same way (a bad
- * checksum, a setting it refuses).
+ * CreateJob's `jobExecutionsRetryConfig` for a domain retry rule (the
+ * domain's `DEVICE_JOB_RETRY` for every MeDUSA job); undefined when the rule
+ * runs nothing again (AWS takes 1-2 criteria, not an empty list).
  */
-export const DEFAULT_JOB_RETRY: JobExecutionsRetryConfig = {
-  criteriaList: [{ failureType: "TIMED_OUT", numberOfRetries: 1 }],
+export const jobExecutionsRetryConfigOf = (
+  retry: DeviceJobRetry,
+): JobExecutionsRetryConfig | undefined => {
+  const criteriaList: Array<RetryCriteria> = [
+    ...(retry.afterFailed > 0
+      ? [{ failureType: "FAILED" as const, numberOfRetries: retry.afterFailed }]
+      : []),
+    ...(retry.afterTimedOut > 0
+      ? [{ failureType: "TIMED_OUT" as const, numberOfRetries: retry.afterTimedOut }]
+      : []),
+  ];
+  return criteriaList.length > 0 ? { criteriaList } : undefined;
 };
 
 /** The job document an agent gets for a request (`@medusa/adapters/jobs`'s `JobDocument`). */
@@ -134,6 +142,8 @@ export const makeIotDeviceJobs = (
   client: IoTClient,
   settings: DeviceJobsSettings,
 ): DeviceJobsService => {
+  const retryConfig =
+    settings.jobExecutionsRetryConfig ?? jobExecutionsRetryConfigOf(DEVICE_JOB_RETRY);
   const unavailable = (operation: string) => (e: unknown) =>
     new DeviceJobsUnavailable({ operation, reason: reasonOf(e) });
   const describe = (deviceId: DeviceId, jobId: string) =>
@@ -198,11 +208,13 @@ export const makeIotDeviceJobs = (
                       },
                     }
                   : {}),
-                jobExecutionsRetryConfig: {
-                  criteriaList: (
-                    settings.jobExecutionsRetryConfig ?? DEFAULT_JOB_RETRY
-                  ).criteriaList.map((c) => ({ ...c })),
-                },
+                ...(retryConfig !== undefined
+                  ? {
+                      jobExecutionsRetryConfig: {
+                        criteriaList: retryConfig.criteriaList.map((c) => ({ ...c })),
+                      },
+                    }
+                  : {}),
                 ...(settings.inProgressTimeoutInMinutes !== undefined
                   ? {
                       timeoutConfig: {

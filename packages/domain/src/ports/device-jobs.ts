@@ -44,6 +44,26 @@ export const DEVICE_JOB_STATUSES = [
 ] as const;
 export type DeviceJobStatus = (typeof DEVICE_JOB_STATUSES)[number];
 
+/**
+ * How many times a job is run again on a device, by how its execution ended.
+ * Every MeDUSA job is run once more when its execution TIMED_OUT (the device
+ * lost power or its connection mid-job and its step timer ran out): each job
+ * type is safe to run again (settings are applied whole, an update is checked
+ * by its sha256 and swapped atomically, a restart or a flush twice is
+ * harmless). A FAILED or REJECTED execution is not run again: the agent
+ * reports those when running it again would fail the same way (a bad
+ * checksum, a setting it refuses).
+ */
+export interface DeviceJobRetry {
+  /** Runs after an execution that TIMED_OUT (0-10). */
+  readonly afterTimedOut: number;
+  /** Runs after an execution that FAILED (0-10). */
+  readonly afterFailed: number;
+}
+
+/** The retry every MeDUSA job is created with: one more run after a TIMED_OUT execution. */
+export const DEVICE_JOB_RETRY: DeviceJobRetry = { afterTimedOut: 1, afterFailed: 0 };
+
 /** A job's execution on one device, as the Jobs service reports it. */
 export interface DeviceJob {
   readonly jobId: string;
