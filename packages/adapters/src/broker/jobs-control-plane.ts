@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import type { ExecutionRecord } from "../jobs/execution.js";
 import { timeoutAt } from "../jobs/execution.js";
-import type { ControlPlaneError, CreateJobInput, JobRecord, JobsService } from "./jobs-service.js";
+import type { ControlPlaneError, JobRecord, JobsService } from "./jobs-service.js";
 
 /** The account and region the local things' ARNs name. */
 export const LOCAL_ACCOUNT = "000000000000";
@@ -223,15 +223,9 @@ const handle = async (
         ...(presign !== undefined ? { presignedUrlConfig: presign } : {}),
         // Checked by the service, as AWS checks them.
         ...(body.jobExecutionsRetryConfig !== undefined
-          ? {
-              jobExecutionsRetryConfig: body.jobExecutionsRetryConfig as NonNullable<
-                CreateJobInput["jobExecutionsRetryConfig"]
-              >,
-            }
+          ? { jobExecutionsRetryConfig: body.jobExecutionsRetryConfig }
           : {}),
-        ...(body.abortConfig !== undefined
-          ? { abortConfig: body.abortConfig as NonNullable<CreateJobInput["abortConfig"]> }
-          : {}),
+        ...(body.abortConfig !== undefined ? { abortConfig: body.abortConfig } : {}),
       });
       if (!r.ok) return refuse(res, r.error);
       return send(res, 200, {

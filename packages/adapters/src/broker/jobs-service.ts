@@ -100,10 +100,16 @@ export interface CreateJobInput {
   readonly timeoutConfig?: { readonly inProgressTimeoutInMinutes?: number };
   /** Presigned URLs for the document's placeholders (`roleArn` is taken and not checked locally). */
   readonly presignedUrlConfig?: { readonly roleArn?: string; readonly expiresInSec?: number };
-  /** Checked as AWS checks it (1-2 criteria, FAILED | TIMED_OUT | ALL, 0-10 retries). */
-  readonly jobExecutionsRetryConfig?: JobExecutionsRetryConfig;
-  /** Checked as AWS checks it (FAILED | REJECTED | TIMED_OUT | ALL, CANCEL, ≤ 100 %, ≥ 1 thing). */
-  readonly abortConfig?: AbortConfig;
+  /**
+   * As CreateJob received it (JSON): decoded here as AWS checks it (1-2
+   * criteria, FAILED | TIMED_OUT | ALL, 0-10 retries), refused with AWS's message.
+   */
+  readonly jobExecutionsRetryConfig?: unknown;
+  /**
+   * As CreateJob received it (JSON): decoded here as AWS checks it (FAILED |
+   * REJECTED | TIMED_OUT | ALL, CANCEL, ≤ 100 %, ≥ 1 thing), refused with AWS's message.
+   */
+  readonly abortConfig?: unknown;
 }
 
 /** Resolves `${aws:iot:s3-presigned-url:<s3Url>}` for one delivery of a document to a thing. */

@@ -11,6 +11,7 @@ import { open, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Either, Schema } from "effect";
 import type { ExecutionRecord } from "../jobs/execution.js";
+import { AbortConfig, AbortCriteria, JobExecutionsRetryConfig } from "../jobs/job-configs.js";
 import { JobExecutionStatus, StatusDetails } from "../jobs/messages.js";
 import { isObject, type JsonObject } from "../shadow/json.js";
 import type { JobRecord } from "./jobs-service.js";
@@ -45,22 +46,6 @@ const Document: Schema.Schema<JsonObject> = Schema.declare(isObject, {
   description: "a JSON object",
 });
 
-const RetryConfigLine = Schema.Struct({
-  criteriaList: Schema.Array(
-    Schema.Struct({
-      failureType: Schema.Literal("FAILED", "TIMED_OUT", "ALL"),
-      numberOfRetries: Count,
-    }),
-  ),
-});
-const AbortCriteriaLine = Schema.Struct({
-  failureType: Schema.Literal("FAILED", "REJECTED", "TIMED_OUT", "ALL"),
-  action: Schema.Literal("CANCEL"),
-  thresholdPercentage: Schema.Number,
-  minNumberOfExecutedThings: Count,
-});
-const AbortConfigLine = Schema.Struct({ criteriaList: Schema.Array(AbortCriteriaLine) });
-
 const JobLine = Schema.Struct({
   jobId: Schema.String,
   targets: Schema.Array(Schema.String),
@@ -75,9 +60,9 @@ const JobLine = Schema.Struct({
   forceCanceled: optional(Schema.Boolean),
   comment: optional(Schema.String),
   reasonCode: optional(Schema.String),
-  jobExecutionsRetryConfig: optional(RetryConfigLine),
-  abortConfig: optional(AbortConfigLine),
-  abortedBy: optional(AbortCriteriaLine),
+  jobExecutionsRetryConfig: optional(JobExecutionsRetryConfig),
+  abortConfig: optional(AbortConfig),
+  abortedBy: optional(AbortCriteria),
 });
 const ExecutionLine = Schema.Struct({
   jobId: Schema.String,

@@ -1,3 +1,4 @@
+import { Either, ParseResult, Schema } from "effect";
 import type { JobExecutionStatus } from "./messages.js";
 
 /**
@@ -10,192 +11,146 @@ import type { JobExecutionStatus } from "./messages.js";
  * abort the job?).
  */
 
-export type RetryFailureType = "FAILED" | "TIMED_OUT" | "ALL";
-export type AbortFailureType = "FAILED" | "REJECTED" | "TIMED_OUT" | "ALL";
-
-export interface RetryCriteria {
-  readonly failureType: RetryFailureType;
-  /** 0-10. */
-  readonly numberOfRetries: number;
-}
-
-export interface JobExecutionsRetryConfig {
-  /** 1-2 criteria. */
-  readonly criteriaList: ReadonlyArray<RetryCriteria>;
-}
-
-export interface AbortCriteria {
-  readonly failureType: AbortFailureType;
-  readonly action: "CANCEL";
-  /** At most 100, up to two digits after the decimal point. */
-  readonly thresholdPercentage: number;
-  /** At least 1. */
-  readonly minNumberOfExecutedThings: number;
-}
-
-export interface AbortConfig {
-  /** At least 1 criterion. */
-  readonly criteriaList: ReadonlyArray<AbortCriteria>;
-}
-
 export const MAX_RETRY_CRITERIA = 2;
 export const MAX_NUMBER_OF_RETRIES = 10;
 export const MAX_THRESHOLD_PERCENTAGE = 100;
 
-const RETRY_TYPES: ReadonlyArray<string> = ["FAILED", "TIMED_OUT", "ALL"];
-const ABORT_TYPES: ReadonlyArray<string> = ["FAILED", "REJECTED", "TIMED_OUT", "ALL"];
+const NOT_NULL = "Member must not be null";
 
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
+/** A required member whose every failure, its absence too, reads as the constraint AWS names for it. */
+const member = <A, I>(schema: Schema.Schema<A, I>, constraint: string) =>
+  Schema.propertySignature(
+    schema.annotations({ message: () => ({ message: constraint, override: true }) }),
+  ).annotations({ missingMessage: () => constraint });
+const enumMember = <const L extends ReadonlyArray<string>>(literals: L) =>
+  member(
+    Schema.Literal(...literals),
+    `Member must satisfy enum value set: [${literals.join(", ")}]`,
+  );
+/** A criterion: an object (what its members hold speaks for itself). */
+const criterion = <F extends Schema.Struct.Fields>(fields: F) =>
+  Schema.Struct(fields).annotations({ message: () => NOT_NULL });
+/** A config: an object with a `criteriaList` (a list; its length and criteria speak for themselves). */
+const config = <A, I>(criteriaList: Schema.Schema<ReadonlyArray<A>, ReadonlyArray<I>>) =>
+  Schema.Struct({
+    criteriaList: Schema.propertySignature(criteriaList).annotations({
+      missingMessage: () => NOT_NULL,
+    }),
+  }).annotations({ message: () => NOT_NULL });
+const listOf = <A, I>(criterion: Schema.Schema<A, I>) =>
+  Schema.Array(criterion).annotations({ message: () => NOT_NULL });
 
+const RETRY_FAILURE_TYPES = ["FAILED", "TIMED_OUT", "ALL"] as const;
+const ABORT_FAILURE_TYPES = ["FAILED", "REJECTED", "TIMED_OUT", "ALL"] as const;
+export type RetryFailureType = (typeof RETRY_FAILURE_TYPES)[number];
+export type AbortFailureType = (typeof ABORT_FAILURE_TYPES)[number];
+
+export const RetryCriteria = criterion({
+  failureType: enumMember(RETRY_FAILURE_TYPES),
+  numberOfRetries: member(
+    Schema.Number.pipe(Schema.int(), Schema.between(0, MAX_NUMBER_OF_RETRIES)),
+    `Member must have value less than or equal to ${MAX_NUMBER_OF_RETRIES} and greater than or equal to 0`,
+  ),
+});
+export interface RetryCriteria extends Schema.Schema.Type<typeof RetryCriteria> {}
+
+const retryListLength = `Member must have length less than or equal to ${MAX_RETRY_CRITERIA} and greater than or equal to 1`;
 /**
- * AWS's validation failure: "N validation error(s) detected: Value 'x' at
- * 'path' failed to satisfy constraint: …" (the message its API sends with
- * an InvalidRequestException).
+ * 1-2 criteria. Both length checks are stable filters, so a list too long is
+ * reported beside what is wrong in its criteria, as AWS reports it.
  */
-const validationMessage = (errors: ReadonlyArray<string>): string =>
-  `${errors.length} validation error${errors.length === 1 ? "" : "s"} detected: ${errors.join("; ")}`;
+export const JobExecutionsRetryConfig = config(
+  listOf(RetryCriteria).pipe(
+    Schema.maxItems(MAX_RETRY_CRITERIA, { message: () => retryListLength }),
+    Schema.minItems(1, { message: () => retryListLength }),
+  ),
+);
+export interface JobExecutionsRetryConfig
+  extends Schema.Schema.Type<typeof JobExecutionsRetryConfig> {}
 
-const violation = (value: unknown, path: string, constraint: string) =>
-  `Value '${typeof value === "string" ? value : JSON.stringify(value)}' at '${path}' failed to satisfy constraint: ${constraint}`;
+export const AbortCriteria = criterion({
+  failureType: enumMember(ABORT_FAILURE_TYPES),
+  action: enumMember(["CANCEL"]),
+  thresholdPercentage: member(
+    Schema.Number.pipe(
+      Schema.finite(),
+      Schema.between(0, MAX_THRESHOLD_PERCENTAGE),
+      Schema.filter((pct) => Math.round(pct * 100) / 100 === pct),
+    ),
+    `Member must have value less than or equal to ${MAX_THRESHOLD_PERCENTAGE}, with at most two digits after the decimal point`,
+  ),
+  minNumberOfExecutedThings: member(
+    Schema.Number.pipe(Schema.int(), Schema.greaterThanOrEqualTo(1)),
+    "Member must have value greater than or equal to 1",
+  ),
+});
+export interface AbortCriteria extends Schema.Schema.Type<typeof AbortCriteria> {}
+
+/** At least 1 criterion. */
+export const AbortConfig = config(
+  listOf(AbortCriteria).pipe(
+    Schema.minItems(1, { message: () => "Member must have length greater than or equal to 1" }),
+  ),
+);
+export interface AbortConfig extends Schema.Schema.Type<typeof AbortConfig> {}
 
 export type ConfigDecode<A> =
   | { readonly ok: true; readonly value: A }
   | { readonly ok: false; readonly message: string };
 
-/** `jobExecutionsRetryConfig` as CreateJob receives it (JSON), checked. */
+const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown =>
+  path.reduce<unknown>((v, key) => (v instanceof Object ? Reflect.get(v, key) : undefined), input);
+
+/**
+ * `input` decoded by a CreateJob config schema, or AWS's validation failure
+ * for it: "N validation error(s) detected: Value 'x' at 'path' failed to
+ * satisfy constraint: …; …" (the message its API sends with an
+ * InvalidRequestException), a list's length before its members. A path
+ * names list members from 1 (`abortConfig.criteriaList.1.member.action`); a
+ * config that is not an object is reported at its required `criteriaList`.
+ */
+const decodeConfig =
+  <A, I>(schema: Schema.Schema<A, I>, name: string) =>
+  (input: unknown): ConfigDecode<A> => {
+    const decoded = Schema.decodeUnknownEither(schema, { errors: "all" })(input);
+    if (Either.isRight(decoded)) return { ok: true, value: decoded.right };
+    const errors = ParseResult.ArrayFormatter.formatIssueSync(decoded.left.issue)
+      .map(({ path, message }) => ({
+        value: valueAt(input, path),
+        path: path.length > 0 ? path : ["criteriaList"],
+        message,
+      }))
+      .sort((a, b) => Number(a.path.length > 1) - Number(b.path.length > 1))
+      .map(({ value, path, message }) => {
+        const at = [
+          name,
+          ...path.map((k) => (typeof k === "number" ? `${k + 1}.member` : String(k))),
+        ];
+        return `Value '${typeof value === "string" ? value : JSON.stringify(value)}' at '${at.join(".")}' failed to satisfy constraint: ${message}`;
+      });
+    return {
+      ok: false,
+      message: `${errors.length} validation error${errors.length === 1 ? "" : "s"} detected: ${errors.join("; ")}`,
+    };
+  };
+
+const decodeRetryShape = decodeConfig(JobExecutionsRetryConfig, "jobExecutionsRetryConfig");
+
+/** `jobExecutionsRetryConfig` as CreateJob receives it (JSON), checked; a failure type named twice is refused. */
 export const decodeRetryConfig = (input: unknown): ConfigDecode<JobExecutionsRetryConfig> => {
-  const base = "jobExecutionsRetryConfig.criteriaList";
-  const errors: Array<string> = [];
-  if (!isRecord(input) || !Array.isArray(input.criteriaList))
-    return {
-      ok: false,
-      message: validationMessage([
-        violation(isRecord(input) ? input.criteriaList : input, base, "Member must not be null"),
-      ]),
-    };
-  const list = input.criteriaList as ReadonlyArray<unknown>;
-  if (list.length < 1 || list.length > MAX_RETRY_CRITERIA)
-    errors.push(
-      violation(
-        list,
-        base,
-        `Member must have length less than or equal to ${MAX_RETRY_CRITERIA} and greater than or equal to 1`,
-      ),
-    );
-  const criteria: Array<RetryCriteria> = [];
-  list.forEach((c, i) => {
-    const at = `${base}.${i + 1}.member`;
-    if (!isRecord(c)) {
-      errors.push(violation(c, at, "Member must not be null"));
-      return;
-    }
-    const type = c.failureType;
-    const n = c.numberOfRetries;
-    let ok = true;
-    if (typeof type !== "string" || !RETRY_TYPES.includes(type)) {
-      errors.push(
-        violation(
-          type,
-          `${at}.failureType`,
-          `Member must satisfy enum value set: [${RETRY_TYPES.join(", ")}]`,
-        ),
-      );
-      ok = false;
-    }
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > MAX_NUMBER_OF_RETRIES) {
-      errors.push(
-        violation(
-          n,
-          `${at}.numberOfRetries`,
-          `Member must have value less than or equal to ${MAX_NUMBER_OF_RETRIES} and greater than or equal to 0`,
-        ),
-      );
-      ok = false;
-    }
-    if (ok) criteria.push({ failureType: type as RetryFailureType, numberOfRetries: n as number });
-  });
-  const types = criteria.map((c) => c.failureType);
-  if (errors.length === 0 && new Set(types).size !== types.length)
-    return {
-      ok: false,
-      message: `jobExecutionsRetryConfig names a failure type twice (${types.join(", ")})`,
-    };
-  return errors.length > 0
-    ? { ok: false, message: validationMessage(errors) }
-    : { ok: true, value: { criteriaList: criteria } };
+  const decoded = decodeRetryShape(input);
+  if (!decoded.ok) return decoded;
+  const types = decoded.value.criteriaList.map((c) => c.failureType);
+  return new Set(types).size !== types.length
+    ? {
+        ok: false,
+        message: `jobExecutionsRetryConfig names a failure type twice (${types.join(", ")})`,
+      }
+    : decoded;
 };
 
 /** `abortConfig` as CreateJob receives it (JSON), checked. */
-export const decodeAbortConfig = (input: unknown): ConfigDecode<AbortConfig> => {
-  const base = "abortConfig.criteriaList";
-  const errors: Array<string> = [];
-  if (!isRecord(input) || !Array.isArray(input.criteriaList))
-    return {
-      ok: false,
-      message: validationMessage([
-        violation(isRecord(input) ? input.criteriaList : input, base, "Member must not be null"),
-      ]),
-    };
-  const list = input.criteriaList as ReadonlyArray<unknown>;
-  if (list.length < 1)
-    errors.push(violation(list, base, "Member must have length greater than or equal to 1"));
-  const criteria: Array<AbortCriteria> = [];
-  list.forEach((c, i) => {
-    const at = `${base}.${i + 1}.member`;
-    if (!isRecord(c)) {
-      errors.push(violation(c, at, "Member must not be null"));
-      return;
-    }
-    const before = errors.length;
-    if (typeof c.failureType !== "string" || !ABORT_TYPES.includes(c.failureType))
-      errors.push(
-        violation(
-          c.failureType,
-          `${at}.failureType`,
-          `Member must satisfy enum value set: [${ABORT_TYPES.join(", ")}]`,
-        ),
-      );
-    if (c.action !== "CANCEL")
-      errors.push(
-        violation(c.action, `${at}.action`, "Member must satisfy enum value set: [CANCEL]"),
-      );
-    const pct = c.thresholdPercentage;
-    if (
-      typeof pct !== "number" ||
-      !Number.isFinite(pct) ||
-      pct < 0 ||
-      pct > MAX_THRESHOLD_PERCENTAGE ||
-      Math.round(pct * 100) / 100 !== pct
-    )
-      errors.push(
-        violation(
-          pct,
-          `${at}.thresholdPercentage`,
-          `Member must have value less than or equal to ${MAX_THRESHOLD_PERCENTAGE}, with at most two digits after the decimal point`,
-        ),
-      );
-    const min = c.minNumberOfExecutedThings;
-    if (typeof min !== "number" || !Number.isInteger(min) || min < 1)
-      errors.push(
-        violation(
-          min,
-          `${at}.minNumberOfExecutedThings`,
-          "Member must have value greater than or equal to 1",
-        ),
-      );
-    if (errors.length === before)
-      criteria.push({
-        failureType: c.failureType as AbortFailureType,
-        action: "CANCEL",
-        thresholdPercentage: pct as number,
-        minNumberOfExecutedThings: min as number,
-      });
-  });
-  return errors.length > 0
-    ? { ok: false, message: validationMessage(errors) }
-    : { ok: true, value: { criteriaList: criteria } };
-};
+export const decodeAbortConfig = decodeConfig(AbortConfig, "abortConfig");
 
 const matches = (type: RetryFailureType | AbortFailureType, status: JobExecutionStatus) =>
   type === "ALL"
