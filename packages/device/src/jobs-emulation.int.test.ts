@@ -1,47 +1,26 @@
-import { type LocalBroker, startLocalBroker } from "@medusa/adapters/broker";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type RunningDevice, type StartOptions, startDevice } from "./run.js";
-import { eventually, testFolder, writeConfig } from "./testing/testbed.js";
+import { jobsEmulation } from "./testing/jobs-emulation.js";
+import { eventually, writeConfig } from "./testing/testbed.js";
 
 // The agent against the local broker's Jobs emulation (AWS IoT Jobs as the local stack runs it),
 // with the IoT policy's own rights for the Jobs topics: no scripted responder.
-const IDS = ["pi-e1", "pi-e2", "medusa-cloud"];
-let folder: Awaited<ReturnType<typeof testFolder>>;
-let broker: LocalBroker;
-beforeAll(async () => {
-  folder = await testFolder(IDS);
-  broker = await startLocalBroker({
-    port: 0,
-    tls: { ca: folder.certs.ca, ...folder.certs.server },
-    serviceIdentities: ["medusa-cloud"],
-  });
-});
-afterAll(async () => {
-  await broker?.close();
-  folder?.remove();
-});
+const emulation = jobsEmulation(["pi-e1", "pi-e2", "medusa-cloud"]);
+const { create, execution } = emulation;
 
 const fast: StartOptions = {
   log: () => {},
   shadow: { timeoutMs: 2_000, retryMs: 500, reportEveryMs: 60_000 },
   jobs: { timeoutMs: 2_000, retryMs: 200 },
 };
-const create = async (thing: string, jobId: string, document: unknown) => {
-  const created = await broker.jobs?.createJob({
-    jobId,
-    targets: [thing],
-    document: JSON.stringify(document),
-  });
-  expect(created?.ok).toBe(true);
-};
-const execution = (thing: string, jobId: string) => {
-  const found = broker.jobs?.describeJobExecution(jobId, thing);
-  return found?.ok ? found.value.execution : undefined;
-};
-
 describe("the agent's Jobs client against the local broker's Jobs emulation", () => {
   it("config.set SUCCEEDED, an unknown operation REJECTED, outbox.flush SUCCEEDED", async () => {
-    const { config } = writeConfig(folder.dir, folder.certs, "pi-e1", broker.port);
+    const { config } = writeConfig(
+      emulation.folder.dir,
+      emulation.folder.certs,
+      "pi-e1",
+      emulation.broker.port,
+    );
     await create("pi-e1", "emu-set", {
       operation: "config.set",
       settings: { publish: { interval_ms: 2000 } },
@@ -62,7 +41,12 @@ describe("the agent's Jobs client against the local broker's Jobs emulation", ()
   });
 
   it("agent.restart: SUCCEEDED from the restarted agent", async () => {
-    const { config } = writeConfig(folder.dir, folder.certs, "pi-e2", broker.port);
+    const { config } = writeConfig(
+      emulation.folder.dir,
+      emulation.folder.certs,
+      "pi-e2",
+      emulation.broker.port,
+    );
     let device: RunningDevice | undefined;
     const start = async (): Promise<RunningDevice> =>
       startDevice(config, {

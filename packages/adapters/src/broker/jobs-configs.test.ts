@@ -1,54 +1,17 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { tempDirs } from "../testing/temp-dirs.js";
-import { type CreateJobInput, JobsService, type JobsServiceOptions } from "./jobs-service.js";
+import { created, job, jobsServiceHarness, T0 } from "./jobs-service.fixture.js";
+import { type CreateJobInput, JobsService } from "./jobs-service.js";
 import { fileJobsPersistence } from "./jobs-store.js";
 
 // CreateJob's jobExecutionsRetryConfig and abortConfig in the emulated Jobs
 // service, as AWS IoT documents them, with a clock the test moves.
 const dirs = tempDirs("medusa-jobs-configs-");
-const services: Array<JobsService> = [];
+const { services, make } = jobsServiceHarness();
 afterEach(async () => {
   await Promise.all(services.splice(0).map((s) => s.close()));
 });
-
-const T0 = 1_800_000_000_000;
-
-const make = (options: Partial<JobsServiceOptions> = {}) => {
-  const clock = { now: T0 };
-  const published: Array<{ topic: string; body: Record<string, unknown> }> = [];
-  const service = new JobsService({
-    publish: (topic, payload) => published.push({ topic, body: JSON.parse(payload) }),
-    now: () => clock.now,
-    ...options,
-  });
-  services.push(service);
-  const send = async (topic: string, payload: unknown) => {
-    published.length = 0;
-    service.handleRequest(topic, JSON.stringify(payload));
-    await service.settled();
-    return [...published];
-  };
-  const on = (topic: string) => published.filter((p) => p.topic === topic).map((p) => p.body);
-  return { service, clock, published, send, on };
-};
-
-const job = (
-  jobId: string,
-  targets: ReadonlyArray<string>,
-  extra: Partial<CreateJobInput> = {},
-): CreateJobInput => ({
-  jobId,
-  targets,
-  document: JSON.stringify({ operation: "agent.restart" }),
-  ...extra,
-});
-
-const create = async (service: JobsService, input: CreateJobInput) => {
-  const r = await service.createJob(input);
-  if (!r.ok) throw new Error(r.error.message);
-  return r.value;
-};
 
 const refusal = async (service: JobsService, input: CreateJobInput) => {
   const r = await service.createJob(input);
@@ -69,7 +32,7 @@ const runAndEnd = async (
 describe("jobExecutionsRetryConfig", () => {
   it("queues a FAILED execution again with the next execution number and its retry attempt, until the retries are spent", async () => {
     const { service, send, on } = make();
-    await create(
+    await created(
       service,
       job("r1", ["pi-1"], {
         jobExecutionsRetryConfig: { criteriaList: [{ failureType: "FAILED", numberOfRetries: 2 }] },
@@ -107,7 +70,7 @@ describe("jobExecutionsRetryConfig", () => {
 
   it("retries a TIMED_OUT execution under TIMED_OUT or ALL, never a REJECTED one", async () => {
     const { service, clock, send } = make();
-    await create(
+    await created(
       service,
       job("t1", ["pi-1"], {
         timeoutConfig: { inProgressTimeoutInMinutes: 1 },
@@ -127,7 +90,7 @@ describe("jobExecutionsRetryConfig", () => {
     await runAndEnd(send, "pi-1", "t1", "FAILED");
     expect(service.listJobExecutionsForThing("pi-1")).toHaveLength(2);
 
-    await create(
+    await created(
       service,
       job("a1", ["pi-2"], {
         jobExecutionsRetryConfig: { criteriaList: [{ failureType: "ALL", numberOfRetries: 5 }] },
@@ -139,7 +102,7 @@ describe("jobExecutionsRetryConfig", () => {
 
   it("counts each failure type against its own criterion", async () => {
     const { service, clock, send } = make();
-    await create(
+    await created(
       service,
       job("m1", ["pi-1"], {
         timeoutConfig: { inProgressTimeoutInMinutes: 1 },
@@ -166,7 +129,7 @@ describe("jobExecutionsRetryConfig", () => {
 
   it("does not retry once the job is canceled", async () => {
     const { service, send } = make();
-    await create(
+    await created(
       service,
       job("c1", ["pi-1"], {
         jobExecutionsRetryConfig: { criteriaList: [{ failureType: "ALL", numberOfRetries: 3 }] },
@@ -227,7 +190,7 @@ describe("abortConfig", () => {
 
   it("cancels the job and its pending executions once the failed share reaches the threshold among enough executed things", async () => {
     const { service, send, on, published } = make();
-    await create(
+    await created(
       service,
       job("ab", ["pi-1", "pi-2", "pi-3", "pi-4"], { abortConfig: abort("FAILED", 50, 2) }),
     );
@@ -254,7 +217,7 @@ describe("abortConfig", () => {
 
   it("cancels IN_PROGRESS executions too, and stops the retries", async () => {
     const { service, send } = make();
-    await create(
+    await created(
       service,
       job("ab2", ["pi-1", "pi-2"], {
         abortConfig: abort("ALL", 50, 2),
@@ -305,7 +268,7 @@ describe("the configs across a restart", () => {
   it("keeps the configs, the retry attempts and an abort", async () => {
     const file = join(dirs(), "jobs.json");
     const first = make({ persistence: fileJobsPersistence(file, { fsync: false }) });
-    await create(
+    await created(
       first.service,
       job("kept", ["pi-1", "pi-2", "pi-3"], {
         jobExecutionsRetryConfig: { criteriaList: [{ failureType: "FAILED", numberOfRetries: 1 }] },
@@ -353,9 +316,9 @@ function abort2() {
 describe("RequestThrottled", () => {
   it("answers a request over its operation's rate with the documented error, and admits again as the bucket refills", async () => {
     const { service, clock, send } = make({ throttle: { requestsPerSecond: 2 } });
-    await create(service, job("th", ["pi-1"]));
+    await created(service, job("th", ["pi-1"]));
     const get = (token: string) =>
-      send("$aws/things/pi-1/jobs/get", { clientToken: token }).then((p) => p[0]);
+      send("$aws/things/pi-1/jobs/get", { clientToken: token }).then((r) => r.published[0]);
     expect((await get("g1"))?.topic).toBe("$aws/things/pi-1/jobs/get/accepted");
     expect((await get("g2"))?.topic).toBe("$aws/things/pi-1/jobs/get/accepted");
     expect(await get("g3")).toEqual({
@@ -369,7 +332,7 @@ describe("RequestThrottled", () => {
     });
     // Each operation has its own rate: start-next still goes through.
     const started = await send("$aws/things/pi-1/jobs/start-next", { clientToken: "s1" });
-    expect(started[0]?.topic).toBe("$aws/things/pi-1/jobs/start-next/accepted");
+    expect(started.published[0]?.topic).toBe("$aws/things/pi-1/jobs/start-next/accepted");
     // Half a second later, one more token.
     clock.now += 500;
     expect((await get("g4"))?.topic).toBe("$aws/things/pi-1/jobs/get/accepted");
@@ -377,7 +340,7 @@ describe("RequestThrottled", () => {
     expect(service.stats()).toMatchObject({ throttled: 2 });
     // Nothing changed for a throttled update.
     const update = await send("$aws/things/pi-1/jobs/th/update", { status: "SUCCEEDED" });
-    expect(update[0]?.topic).toBe("$aws/things/pi-1/jobs/th/update/accepted");
+    expect(update.published[0]?.topic).toBe("$aws/things/pi-1/jobs/th/update/accepted");
   });
 
   it("allows AWS's default of 200 requests per second per operation", async () => {

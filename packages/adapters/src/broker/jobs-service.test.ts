@@ -2,53 +2,17 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { presignedUrlPlaceholder } from "../jobs/document.js";
 import { tempDirs } from "../testing/temp-dirs.js";
-import { JobsService, type JobsServiceOptions } from "./jobs-service.js";
+import { created, job, jobsServiceHarness, T0 } from "./jobs-service.fixture.js";
 import { fileJobsPersistence } from "./jobs-store.js";
 
 // The Jobs service's semantics, over its request handler, with a clock the test moves.
 const dirs = tempDirs("medusa-jobs-");
-const services: Array<JobsService> = [];
+const { services, make } = jobsServiceHarness();
 afterEach(async () => {
   await Promise.all(services.splice(0).map((s) => s.close()));
 });
 
-const T0 = 1_800_000_000_000;
 const seconds = (ms: number) => Math.floor(ms / 1000);
-
-const make = (options: Partial<JobsServiceOptions> = {}) => {
-  const clock = { now: T0 };
-  const published: Array<{ topic: string; body: Record<string, unknown> }> = [];
-  const service = new JobsService({
-    publish: (topic, payload) => published.push({ topic, body: JSON.parse(payload) }),
-    now: () => clock.now,
-    ...options,
-  });
-  services.push(service);
-  const send = async (topic: string, payload: unknown) => {
-    published.length = 0;
-    const handled = service.handleRequest(
-      topic,
-      typeof payload === "string" ? payload : JSON.stringify(payload),
-    );
-    await service.settled();
-    return { handled, published: [...published] };
-  };
-  const on = (topic: string) => published.filter((p) => p.topic === topic).map((p) => p.body);
-  return { service, clock, published, send, on };
-};
-
-const job = (jobId: string, targets = ["pi-1"], extra: Record<string, unknown> = {}) => ({
-  jobId,
-  targets,
-  document: JSON.stringify({ operation: "agent.restart" }),
-  ...extra,
-});
-
-const created = async (service: JobsService, input: ReturnType<typeof job>) => {
-  const r = await service.createJob(input);
-  if (!r.ok) throw new Error(r.error.message);
-  return r.value;
-};
 
 describe("the Jobs service (device MQTT API)", () => {
   it("queues, notifies, starts, updates and finishes an execution as AWS documents it", async () => {

@@ -87,7 +87,10 @@ export const recordSamples = (broker: LocalBroker) => {
 export const startBroker = (
   certs: DevCertFiles,
   port = 0,
-  options: { readonly basicIngestRules?: ReadonlyArray<string> } = {},
+  options: {
+    readonly basicIngestRules?: ReadonlyArray<string>;
+    readonly jobs?: Exclude<Parameters<typeof startLocalBroker>[0]["jobs"], undefined>;
+  } = {},
 ) =>
   startLocalBroker({
     port,
