@@ -32,4 +32,5 @@ export {
   startDynamoLocal,
 } from "./dynamo-local.js";
 export { dynamoStreamReader, type StreamRecordJson } from "./dynamo-streams.js";
+export { registeredThing } from "./registered-thing.js";
 export { type LocalStores, startLocalStores, testTables } from "./test-tables.js";

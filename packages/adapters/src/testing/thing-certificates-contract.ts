@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { type DeviceId, deviceId, type ThingCertificatesService } from "@medusa/domain";
+import { deviceId, type ThingCertificatesService } from "@medusa/domain";
 import { Effect, Either } from "effect";
 import { describe, expect, it } from "vitest";
 import type { CertificateRegistry } from "../broker/certificate-registry.js";
+import { registeredThing } from "./registered-thing.js";
 
 /** A service under test and the registry behind it (the broker's, directly or over the emulated control plane). */
 export interface ThingCertificatesUnderTest {
@@ -14,38 +15,9 @@ export interface ThingCertificatesUnderTest {
 export const thingCertificatesContract = (name: string, make: () => ThingCertificatesUnderTest) =>
   describe(`thing certificates contract: ${name}`, () => {
     const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect);
-    /** A thing of this run with certificates in these statuses (each issued, then registered to it). */
-    const thingWith = (
-      registry: CertificateRegistry,
-      statuses: ReadonlyArray<"ACTIVE" | "INACTIVE">,
-    ): { thing: DeviceId; ids: ReadonlyArray<string> } => {
-      const thing = deviceId(`medusa-${randomBytes(6).toString("hex")}`);
-      const ids = statuses.map((status) => {
-        const certificateId = randomBytes(32).toString("hex");
-        registry.addPendingCertificate({
-          certificateId,
-          certificatePem: "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n",
-          ownershipToken: randomBytes(16).toString("hex"),
-          tokenExpiresAt: Date.now() + 3_600_000,
-          createdAt: Date.now(),
-        });
-        registry.registerThing({
-          certificateId,
-          thingName: thing,
-          attributes: {},
-          status,
-          policyNames: [],
-          deviceConfiguration: {},
-          now: Date.now(),
-        });
-        return certificateId;
-      });
-      return { thing, ids };
-    };
-
     it("lists every certificate attached to the thing with its status", async () => {
       const { service, registry } = make();
-      const { thing, ids } = thingWith(registry, ["ACTIVE", "INACTIVE", "ACTIVE"]);
+      const { thing, ids } = registeredThing(registry, ["ACTIVE", "INACTIVE", "ACTIVE"]);
       const attached = await run(service.attached(thing));
       expect([...attached].sort((a, b) => a.certificateId.localeCompare(b.certificateId))).toEqual(
         [
@@ -58,7 +30,7 @@ export const thingCertificatesContract = (name: string, make: () => ThingCertifi
 
     it("lists more certificates than one page holds", async () => {
       const { service, registry } = make();
-      const { thing, ids } = thingWith(
+      const { thing, ids } = registeredThing(
         registry,
         Array.from({ length: 105 }, () => "ACTIVE"),
       );
@@ -75,7 +47,7 @@ export const thingCertificatesContract = (name: string, make: () => ThingCertifi
 
     it("deactivates one certificate, leaves the others, and deactivating again changes nothing", async () => {
       const { service, registry } = make();
-      const { thing, ids } = thingWith(registry, ["ACTIVE", "ACTIVE"]);
+      const { thing, ids } = registeredThing(registry, ["ACTIVE", "ACTIVE"]);
       const [old, current] = ids as [string, string];
       await run(service.deactivate(old));
       await run(service.deactivate(old));

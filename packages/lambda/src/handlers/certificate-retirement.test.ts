@@ -1,7 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { clockFrom } from "@medusa/adapters";
 import { createCertificateRegistry, registryThingCertificates } from "@medusa/adapters/broker";
-import { makeInMemoryDeadLetters } from "@medusa/adapters/testing";
+import { makeInMemoryDeadLetters, registeredThing } from "@medusa/adapters/testing";
 import {
   DeadLetters,
   ThingCertificates,
@@ -17,28 +16,7 @@ const PREFIX = "medusa-dev-";
 /** A registry with one thing and its certificates (each issued, then registered to it). */
 const fleet = (statuses: ReadonlyArray<"ACTIVE" | "INACTIVE">) => {
   const registry = createCertificateRegistry();
-  const thing = `medusa-${randomBytes(4).toString("hex")}`;
-  const ids = statuses.map((status) => {
-    const certificateId = randomBytes(32).toString("hex");
-    registry.addPendingCertificate({
-      certificateId,
-      certificatePem: "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n",
-      ownershipToken: randomBytes(8).toString("hex"),
-      tokenExpiresAt: Date.now() + 3_600_000,
-      createdAt: Date.now(),
-    });
-    registry.registerThing({
-      certificateId,
-      thingName: thing,
-      attributes: {},
-      status,
-      policyNames: [],
-      deviceConfiguration: {},
-      now: Date.now(),
-    });
-    return certificateId;
-  });
-  return { registry, thing, ids };
+  return { registry, ...registeredThing(registry, statuses) };
 };
 
 const wire = (certificates: ThingCertificatesService) => {
@@ -141,11 +119,12 @@ describe("the certificate retirement function", () => {
   });
 
   it("a registry that does not answer fails the invocation with the typed error (Lambda retries it)", async () => {
-    const { thing } = fleet([]);
+    const { registry, thing } = fleet([]);
+    // The registry twin, with its listing failing as AWS IoT's does when throttled.
     const { handler } = wire({
+      ...registryThingCertificates(registry),
       attached: () =>
         Effect.fail(new ThingCertificatesUnavailable({ operation: "list", reason: "throttled" })),
-      deactivate: () => Effect.void,
     });
     await expect(
       handler(
