@@ -22,6 +22,9 @@ export const DEFAULT_BUNDLE_DIR = fileURLToPath(new URL("../cdk.out-bundles", im
 const OTHER_BUNDLES = ["provisioning", "rotation-hook"] as const;
 type BundleName = HandlerName | (typeof OTHER_BUNDLES)[number];
 
+/** Every function the stack deploys, each bundled as `<name>.mjs` exporting `handler`. */
+export const BUNDLED_FUNCTIONS: ReadonlyArray<BundleName> = [...HANDLERS, ...OTHER_BUNDLES];
+
 /** Per function, the directory holding its bundle (`<name>.mjs`): a Lambda asset. */
 export type HandlerBundles = Readonly<Record<BundleName, string>>;
 
@@ -37,7 +40,7 @@ export const bundleHandlers = async (
 ): Promise<HandlerBundles> => {
   const { bundle } = (await import(pathToFileURL(BUNDLE_SCRIPT).href)) as { bundle: Bundle };
   const built = join(outdir, "all");
-  const names: ReadonlyArray<BundleName> = [...HANDLERS, ...OTHER_BUNDLES];
+  const names = BUNDLED_FUNCTIONS;
   for (const dir of ["all", ...names]) rmSync(join(outdir, dir), { recursive: true, force: true });
   const sizes = await bundle({ outdir: built, quiet: true });
   const bundles = {} as Record<BundleName, string>;
