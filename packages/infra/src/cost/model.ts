@@ -140,7 +140,46 @@ export interface BillLine {
 const DAYS = 30;
 const MINUTES = DAYS * 24 * 60;
 const GB = 2 ** 30;
-const perMillion = (count: number, price: { readonly usd: number }) => (count / 1e6) * price.usd;
+/** A bill line: `quantity` priced at `price` for each `per` of it (a million: most AWS prices are so). */
+const billed = (
+  item: string,
+  quantity: number,
+  unit: string,
+  price: { readonly usd: number },
+  per = 1e6,
+): BillLine => ({ item, quantity, unit, usd: (quantity / per) * price.usd });
+
+/**
+ * A Lambda function's two lines, its requests and its duration: `invocations`
+ * a month, each billed `ms` (whole milliseconds) at `memoryMb` on Arm.
+ */
+const lambdaLines = (
+  fn: {
+    readonly name: string;
+    /** How often it runs, when the requests line says so. */
+    readonly cadence?: string;
+    readonly invocations: number;
+    readonly ms: number;
+    readonly memoryMb: number;
+    /** What one invocation is ("a message", "an invocation"). */
+    readonly each: string;
+  },
+  p: PriceTable["prices"],
+): ReadonlyArray<BillLine> => [
+  billed(
+    `Lambda requests (${fn.name}${fn.cadence !== undefined ? `, ${fn.cadence}` : ""})`,
+    fn.invocations,
+    "requests",
+    p.lambdaRequestsPerMillion,
+  ),
+  billed(
+    `Lambda duration (${fn.name}, ${fn.memoryMb} MB Arm, ${fn.ms} ms ${fn.each})`,
+    fn.invocations * (fn.ms / 1000) * (fn.memoryMb / 1024),
+    "GB-seconds",
+    p.lambdaArmGbSecond,
+    1,
+  ),
+];
 /** IoT Core meters messages in 5 KB units: a 6 KB message is two. */
 const units = (bytes: number, unitBytes = 5120) => Math.max(1, Math.ceil(bytes / unitBytes));
 
@@ -159,85 +198,78 @@ export const deviceMonthBill = (
   const statuses = (DAYS * 86_400) / fleet.statusIntervalS;
   const sensorUnits = messages * units(figures.payloadBytes, p.iotMessagesPerMillion.unitBytes);
   const samplesKept = fleet.rateHz * 86_400 * fleet.retentionDays;
-  // Lambda bills whole milliseconds, rounded up.
-  const lambdaMs = Math.ceil(fleet.lambdaMsPerMessage ?? figures.lambdaMsPerMessage);
-  const gbSeconds = messages * (lambdaMs / 1000) * (fleet.lambdaMemoryMb / 1024);
   const timelineRru = DAYS * fleet.timelineHoursPerDay * figures.timelineRruPerHour;
   return [
-    {
-      item: "IoT Core connection (always on)",
-      quantity: MINUTES,
-      unit: "connection-minutes",
-      usd: perMillion(MINUTES, p.iotConnectivityPerMillionMinutes),
-    },
-    {
-      item: fleet.basicIngest
+    billed(
+      "IoT Core connection (always on)",
+      MINUTES,
+      "connection-minutes",
+      p.iotConnectivityPerMillionMinutes,
+    ),
+    billed(
+      fleet.basicIngest
         ? "IoT Core messages: sensor data (Basic Ingest: not billed)"
         : "IoT Core messages: sensor data",
-      quantity: fleet.basicIngest ? 0 : sensorUnits,
-      unit: "5 KB messages",
-      usd: fleet.basicIngest ? 0 : perMillion(sensorUnits, p.iotMessagesPerMillion),
-    },
-    {
-      item: `IoT Core messages: status every ${fleet.statusIntervalS} s`,
-      quantity: statuses,
-      unit: "5 KB messages",
-      usd: perMillion(statuses, p.iotMessagesPerMillion),
-    },
-    {
-      item: "IoT rules triggered",
-      quantity: sensorUnits,
-      unit: "5 KB rule messages",
-      usd: perMillion(sensorUnits, p.iotRulesTriggeredPerMillion),
-    },
-    {
-      item: "IoT rule actions (the ingest function)",
-      quantity: messages,
-      unit: "actions",
-      usd: perMillion(messages, p.iotActionsExecutedPerMillion),
-    },
-    {
-      item: "Lambda requests (ingest)",
-      quantity: messages,
-      unit: "requests",
-      usd: perMillion(messages, p.lambdaRequestsPerMillion),
-    },
-    {
-      item: `Lambda duration (ingest, ${fleet.lambdaMemoryMb} MB Arm, ${lambdaMs} ms a message)`,
-      quantity: gbSeconds,
-      unit: "GB-seconds",
-      usd: gbSeconds * p.lambdaArmGbSecond.usd,
-    },
-    {
-      item: "DynamoDB writes (items, index entries, re-attribution, commands)",
-      quantity: messages * figures.wruPerMessage,
-      unit: "write units",
-      usd: perMillion(messages * figures.wruPerMessage, p.dynamoWriteUnitsPerMillion),
-    },
-    {
-      item: `DynamoDB reads (ingest, re-attribution; ${fleet.timelineHoursPerDay} h of timeline a day)`,
-      quantity: messages * figures.rruPerMessage + timelineRru,
-      unit: "read units",
-      usd: perMillion(messages * figures.rruPerMessage + timelineRru, p.dynamoReadUnitsPerMillion),
-    },
-    {
-      item: `DynamoDB storage (${fleet.retentionDays} days kept, ${figures.storedBytesPerSample.toFixed(1)} B a sample)`,
-      quantity: (samplesKept * figures.storedBytesPerSample) / GB,
-      unit: "GB-month",
-      usd: ((samplesKept * figures.storedBytesPerSample) / GB) * p.dynamoStorageGbMonth.usd,
-    },
-    {
-      item: "DynamoDB point-in-time recovery (the table, not its index)",
-      quantity: (samplesKept * figures.tableBytesPerSample) / GB,
-      unit: "GB-month",
-      usd: ((samplesKept * figures.tableBytesPerSample) / GB) * p.dynamoPitrGbMonth.usd,
-    },
-    {
-      item: "Device shadow operations",
-      quantity: DAYS * fleet.shadowOpsPerDay,
-      unit: "operations",
-      usd: perMillion(DAYS * fleet.shadowOpsPerDay, p.iotShadowOperationsPerMillion),
-    },
+      fleet.basicIngest ? 0 : sensorUnits,
+      "5 KB messages",
+      p.iotMessagesPerMillion,
+    ),
+    billed(
+      `IoT Core messages: status every ${fleet.statusIntervalS} s`,
+      statuses,
+      "5 KB messages",
+      p.iotMessagesPerMillion,
+    ),
+    billed("IoT rules triggered", sensorUnits, "5 KB rule messages", p.iotRulesTriggeredPerMillion),
+    billed(
+      "IoT rule actions (the ingest function)",
+      messages,
+      "actions",
+      p.iotActionsExecutedPerMillion,
+    ),
+    ...lambdaLines(
+      {
+        name: "ingest",
+        invocations: messages,
+        // Lambda bills whole milliseconds, rounded up.
+        ms: Math.ceil(fleet.lambdaMsPerMessage ?? figures.lambdaMsPerMessage),
+        memoryMb: fleet.lambdaMemoryMb,
+        each: "a message",
+      },
+      p,
+    ),
+    billed(
+      "DynamoDB writes (items, index entries, re-attribution, commands)",
+      messages * figures.wruPerMessage,
+      "write units",
+      p.dynamoWriteUnitsPerMillion,
+    ),
+    billed(
+      `DynamoDB reads (ingest, re-attribution; ${fleet.timelineHoursPerDay} h of timeline a day)`,
+      messages * figures.rruPerMessage + timelineRru,
+      "read units",
+      p.dynamoReadUnitsPerMillion,
+    ),
+    billed(
+      `DynamoDB storage (${fleet.retentionDays} days kept, ${figures.storedBytesPerSample.toFixed(1)} B a sample)`,
+      (samplesKept * figures.storedBytesPerSample) / GB,
+      "GB-month",
+      p.dynamoStorageGbMonth,
+      1,
+    ),
+    billed(
+      "DynamoDB point-in-time recovery (the table, not its index)",
+      (samplesKept * figures.tableBytesPerSample) / GB,
+      "GB-month",
+      p.dynamoPitrGbMonth,
+      1,
+    ),
+    billed(
+      "Device shadow operations",
+      DAYS * fleet.shadowOpsPerDay,
+      "operations",
+      p.iotShadowOperationsPerMillion,
+    ),
   ];
 };
 
@@ -265,47 +297,42 @@ export const activityLines = (
   const saves = sampleTimeSavesPerMonth(fleet.intervalS);
   const invocations = (DAYS * 86_400) / activity.windowS;
   const scale = fleet.rateHz / activity.rateHz;
-  const ms = Math.ceil(activity.msPerInvocation);
-  const gbSeconds = invocations * (ms / 1000) * (fleet.activityMemoryMb / 1024);
-  const wru = invocations * activity.wruPerInvocation * scale;
-  const rru = invocations * activity.rruPerInvocation * scale;
   return [
-    {
-      item: "DynamoDB writes (status row: newest sample time, once a minute at most)",
-      quantity: saves,
-      unit: "write units",
-      usd: perMillion(saves, p.dynamoWriteUnitsPerMillion),
-    },
-    {
-      item: "DynamoDB reads (status row, read before each save)",
-      quantity: saves,
-      unit: "read units",
-      usd: perMillion(saves, p.dynamoReadUnitsPerMillion),
-    },
-    {
-      item: `Lambda requests (activity, one each ${activity.windowS} s)`,
-      quantity: invocations,
-      unit: "requests",
-      usd: perMillion(invocations, p.lambdaRequestsPerMillion),
-    },
-    {
-      item: `Lambda duration (activity, ${fleet.activityMemoryMb} MB Arm, ${ms} ms an invocation)`,
-      quantity: gbSeconds,
-      unit: "GB-seconds",
-      usd: gbSeconds * p.lambdaArmGbSecond.usd,
-    },
-    {
-      item: "DynamoDB writes (activity blocks)",
-      quantity: wru,
-      unit: "write units",
-      usd: perMillion(wru, p.dynamoWriteUnitsPerMillion),
-    },
-    {
-      item: "DynamoDB reads (activity: the blocks' samples again)",
-      quantity: rru,
-      unit: "read units",
-      usd: perMillion(rru, p.dynamoReadUnitsPerMillion),
-    },
+    billed(
+      "DynamoDB writes (status row: newest sample time, once a minute at most)",
+      saves,
+      "write units",
+      p.dynamoWriteUnitsPerMillion,
+    ),
+    billed(
+      "DynamoDB reads (status row, read before each save)",
+      saves,
+      "read units",
+      p.dynamoReadUnitsPerMillion,
+    ),
+    ...lambdaLines(
+      {
+        name: "activity",
+        cadence: `one each ${activity.windowS} s`,
+        invocations,
+        ms: Math.ceil(activity.msPerInvocation),
+        memoryMb: fleet.activityMemoryMb,
+        each: "an invocation",
+      },
+      p,
+    ),
+    billed(
+      "DynamoDB writes (activity blocks)",
+      invocations * activity.wruPerInvocation * scale,
+      "write units",
+      p.dynamoWriteUnitsPerMillion,
+    ),
+    billed(
+      "DynamoDB reads (activity: the blocks' samples again)",
+      invocations * activity.rruPerInvocation * scale,
+      "read units",
+      p.dynamoReadUnitsPerMillion,
+    ),
   ];
 };
 
