@@ -29,6 +29,7 @@ import {
 } from "./certificate-registry.js";
 import { type DevCa, issueDeviceCert, type KeyAndCert } from "./dev-ca.js";
 import type { LocalBroker } from "./local-broker.js";
+import { payloadBytes } from "./payload.js";
 
 /**
  * AWS IoT fleet provisioning by claim, emulated on the local broker
@@ -405,7 +406,7 @@ export const startFleetProvisioning = (
 
   const onPublish = (packet: AedesPublishPacket, client: Client | null) => {
     if (client === null) return;
-    const payload = packet.payload as Buffer;
+    const payload = payloadBytes(packet);
     if (packet.topic === CREATE_CERTIFICATE_FROM_CSR.request) {
       void serve(client, CREATE_CERTIFICATE_FROM_CSR, "CreateCertificateFromCsr", () =>
         createCertificateFromCsr(payload),

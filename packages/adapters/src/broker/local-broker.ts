@@ -17,6 +17,7 @@ import { Option, Schema } from "effect";
 import { JobsService, type JobsThrottle, type PresignedUrlResolver } from "./jobs-service.js";
 import type { JobsPersistence } from "./jobs-store.js";
 import { guardPacketSize } from "./packet-guard.js";
+import { payloadBytes } from "./payload.js";
 import { publishLifecycleEvents } from "./presence-events.js";
 import { ShadowService } from "./shadow-service.js";
 import type { ShadowPersistence } from "./shadow-store.js";
@@ -359,11 +360,11 @@ export const startLocalBroker = async (options: LocalBrokerOptions): Promise<Loc
   aedes.on("publish", (packet, client) => {
     if (client === null) return;
     if (packet.topic.startsWith(BASIC_INGEST_PREFIX))
-      rules.dispatch(packet.topic, packet.payload as Buffer, client.id);
+      rules.dispatch(packet.topic, payloadBytes(packet), client.id);
     // A request on a shadow's or jobs' reserved topic, already allowed by the policy (authorizePublish).
     else if (packet.topic.startsWith("$aws/things/")) {
-      if (shadows?.handleRequest(packet.topic, packet.payload as Buffer, client)) return;
-      jobs?.handleRequest(packet.topic, packet.payload as Buffer, client);
+      if (shadows?.handleRequest(packet.topic, payloadBytes(packet), client)) return;
+      jobs?.handleRequest(packet.topic, payloadBytes(packet), client);
     }
   });
   // AWS IoT's connect/disconnect lifecycle events on $aws/events/presence/… (presence-events.ts).
