@@ -170,10 +170,7 @@ export const deviceKey = async (
     );
     return { keys: { privateKey, publicKey }, made: false };
   }
-  const keys = (await crypto.subtle.generateKey(ALGORITHM, true, [
-    "sign",
-    "verify",
-  ])) as webcrypto.CryptoKeyPair;
+  const keys = await crypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"]);
   const pem = x509.PemConverter.encode(
     await crypto.subtle.exportKey("pkcs8", keys.privateKey),
     "PRIVATE KEY",
@@ -187,9 +184,7 @@ export const certificateSigningRequest = async (keys: webcrypto.CryptoKeyPair, s
     await x509.Pkcs10CertificateRequestGenerator.create({
       // AWS keeps the subject; the thing is bound by attachment, not by this name.
       name: [{ CN: [serial] }],
-      keys: keys as unknown as Parameters<
-        typeof x509.Pkcs10CertificateRequestGenerator.create
-      >[0]["keys"],
+      keys,
       signingAlgorithm: ALGORITHM,
     })
   ).toString("pem");

@@ -39,10 +39,7 @@ const validity = (years: number) => {
 
 /** A certificate authority for development and tests: never for production devices. */
 export const createDevCa = async (commonName = "MeDUSA Link development CA"): Promise<DevCa> => {
-  const keys = (await crypto.subtle.generateKey(ALGORITHM, true, [
-    "sign",
-    "verify",
-  ])) as CryptoKeyPair;
+  const keys = await crypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"]);
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
     name: commonNameOf(commonName),
     keys,
@@ -70,10 +67,7 @@ const issue = async (
   commonName: string,
   extensions: Array<x509.Extension>,
 ): Promise<KeyAndCert> => {
-  const keys = (await crypto.subtle.generateKey(ALGORITHM, true, [
-    "sign",
-    "verify",
-  ])) as CryptoKeyPair;
+  const keys = await crypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"]);
   const certificate = await x509.X509CertificateGenerator.create({
     subject: commonNameOf(commonName),
     issuer: ca.certificate.subject,
