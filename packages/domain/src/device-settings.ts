@@ -61,7 +61,10 @@ export const SETTING_SCHEMAS: { readonly [K in SettingKey]: Schema.Schema<number
   // The time's checks without its brand: a setting is a plain number, as the file holds it.
   "publish.live_until": Schema.encodedBoundSchema(EpochMillis),
 };
-export const SETTING_KEYS = Object.keys(SETTING_SCHEMAS) as ReadonlyArray<SettingKey>;
+/** Whether a dotted key names a setting. */
+const isSettingKey = (key: string): key is SettingKey => Object.hasOwn(SETTING_SCHEMAS, key);
+export const SETTING_KEYS: ReadonlyArray<SettingKey> =
+  Object.keys(SETTING_SCHEMAS).filter(isSettingKey);
 
 /**
  * Live mode: a short publish interval until a time, after which the device
@@ -140,9 +143,10 @@ export const readDesiredSettings = (
   }
   const liveKeys = ["publish.live_interval_ms", "publish.live_until"] as const;
   const liveAsked = liveKeys.filter((k) => values.has(k));
+  const [intervalMs, until] = liveKeys.map((k) => taken.get(k));
   const live =
-    liveAsked.length === 2 && liveKeys.every((k) => taken.has(k))
-      ? { intervalMs: taken.get(liveKeys[0]) as number, until: taken.get(liveKeys[1]) as number }
+    liveAsked.length === 2 && intervalMs !== undefined && until !== undefined
+      ? { intervalMs, until }
       : undefined;
   if (liveAsked.length > 0 && live === undefined)
     for (const k of liveKeys)
@@ -153,9 +157,7 @@ export const readDesiredSettings = (
             ? "live mode needs a valid publish.live_interval_ms and publish.live_until together"
             : "live mode needs publish.live_interval_ms and publish.live_until together",
         );
-  const unknown = [...values.keys()].filter(
-    (k) => !(SETTING_KEYS as ReadonlyArray<string>).includes(k),
-  );
+  const unknown = [...values.keys()].filter((k) => !isSettingKey(k));
   for (const k of unknown) refuse(k, "not a setting the agent takes");
   const listed = refused.slice(0, MAX_REFUSALS);
   if (refused.length > MAX_REFUSALS)
