@@ -122,6 +122,10 @@ const decodeItem = Schema.decodeUnknownEither(SensorItem);
 export const segmentItem = (s: StoredSegment): Record<string, AttributeValue> =>
   marshall(encodeItem(s));
 
+/** A stored segment's key in the sensor table: `(device_id, timestamp)`, as its item holds them. */
+export const segmentItemKey = (s: StoredSegment): Record<string, AttributeValue> =>
+  marshall({ device_id: s.deviceId, timestamp: s.key });
+
 /** A stored item back to a segment. */
 export const segmentFromItem = (
   raw: Record<string, AttributeValue>,

@@ -21,7 +21,7 @@ import {
 import { Effect, Either } from "effect";
 import { boundSpan, MAX_ITEM_SPAN_MS, newestSampleOf, writeIfAbsent } from "../segments.js";
 import { queryAll, reasonOf } from "./query.js";
-import { segmentFromItem, segmentItem } from "./sensor-item.js";
+import { segmentFromItem, segmentItem, segmentItemKey } from "./sensor-item.js";
 import type { TableNames } from "./tables.js";
 import { patientTimeline } from "./timeline.js";
 
@@ -134,9 +134,10 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
    * Throttling is retried with backoff until the deadline.
    */
   const putIfAbsent = async (
-    item: Record<string, AttributeValue>,
+    segment: StoredSegment,
     deadline: number,
   ): Promise<{ readonly stored: Record<string, AttributeValue> | null } | "throttled"> => {
+    const item = segmentItem(segment);
     for (let attempt = 0; ; attempt++) {
       try {
         await client.send(
@@ -155,10 +156,7 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
           const got = await client.send(
             new GetItemCommand({
               TableName: tables.sensor,
-              Key: {
-                device_id: item.device_id as AttributeValue,
-                timestamp: item.timestamp as AttributeValue,
-              },
+              Key: segmentItemKey(segment),
               ConsistentRead: true,
             }),
           );
@@ -214,7 +212,7 @@ export const makeDynamoSensorStore = (options: SensorStoreOptions): SensorStoreS
       writeIfAbsent(segments, {
         put: (piece) =>
           Effect.tryPromise({
-            try: () => putIfAbsent(segmentItem(piece), now() + deadlineMs),
+            try: () => putIfAbsent(piece, now() + deadlineMs),
             catch: (e) => unavailable("write", e),
           }).pipe(
             Effect.flatMap(
