@@ -4,6 +4,9 @@ export interface JsonObject {
   readonly [key: string]: Json;
 }
 
+const isJsonArray = (value: ReadonlyArray<Json> | JsonObject): value is ReadonlyArray<Json> =>
+  Array.isArray(value);
+
 export const isObject = (value: unknown): value is JsonObject =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
@@ -51,12 +54,10 @@ export const byteLength = (text: string): number => Buffer.byteLength(text, "utf
  */
 export const deeperThan = (value: Json | undefined, max: number): boolean => {
   if (typeof value !== "object" || value === null) return false;
-  const stack: Array<readonly [Json, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop() as readonly [Json, number];
-    const children: ReadonlyArray<Json> = Array.isArray(node)
-      ? node
-      : Object.values(node as JsonObject);
+  const stack: Array<readonly [ReadonlyArray<Json> | JsonObject, number]> = [[value, 1]];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [node, depth] = next;
+    const children: ReadonlyArray<Json> = isJsonArray(node) ? node : Object.values(node);
     if (children.length === 0) continue;
     if (depth > max) return true;
     for (const child of children)

@@ -89,8 +89,8 @@ export const MAX_JSON_DEPTH = 32;
 export const nestedDeeperThan = (value: unknown, max: number = MAX_JSON_DEPTH): boolean => {
   if (typeof value !== "object" || value === null) return false;
   const stack: Array<readonly [object, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop() as readonly [object, number];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [node, depth] = next;
     if (depth > max) return true;
     const children: Iterable<unknown> = Array.isArray(node) ? node : Object.values(node);
     for (const child of children)
