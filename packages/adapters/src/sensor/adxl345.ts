@@ -294,16 +294,13 @@ export const adxl345Layer = (options: { readonly busNumber: number; readonly add
   motionSensorLayer(
     Effect.gen(function* () {
       const i2c = yield* Effect.tryPromise({
-        try: () =>
-          import("i2c-bus") as unknown as Promise<{
-            openPromisified: (n: number) => Promise<I2cBus>;
-          }>,
+        try: () => import("i2c-bus"),
         catch: (e) =>
           new SensorError({
             message: `the i2c-bus module is not available (${text(e)}); use sensor kind "synthetic" on machines without I2C`,
           }),
       });
-      const bus = yield* Effect.tryPromise({
+      const bus: I2cBus = yield* Effect.tryPromise({
         try: () => i2c.openPromisified(options.busNumber),
         catch: (e) =>
           new SensorError({ message: `cannot open /dev/i2c-${options.busNumber}: ${text(e)}` }),
