@@ -42,6 +42,13 @@ export const SampleTime = EpochMillis.pipe(
   }),
 );
 
+/** Whether `t` passes `SampleTime`'s checks: the hot paths' plain test of a device's time, typed as the schema's. */
+export const isSampleTime = (t: unknown): t is typeof SampleTime.Type =>
+  typeof t === "number" &&
+  Number.isSafeInteger(t) &&
+  t >= EARLIEST_SAMPLE_TIME &&
+  t < LATEST_SAMPLE_TIME;
+
 /**
  * One motion sample as the domain works with it: decoded, in g, with its own
  * event time and the device's sequence number. `timestampSource` is

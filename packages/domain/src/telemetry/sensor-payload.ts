@@ -1,8 +1,7 @@
 import { Array as Arr, Either, ParseResult, Schema } from "effect";
 import {
   Acceleration,
-  EARLIEST_SAMPLE_TIME,
-  LATEST_SAMPLE_TIME,
+  isSampleTime,
   MAX_G,
   MAX_MAGNITUDE,
   Magnitude,
@@ -212,7 +211,7 @@ export const decodeSensorPayload = (
 
 const isAcceleration = (v: unknown): v is number =>
   typeof v === "number" && v >= -MAX_G && v <= MAX_G;
-const isOptional = (v: unknown, lo: number, hi: number): boolean =>
+const isOptional = (v: unknown, lo: number, hi: number): v is number | undefined =>
   v === undefined || (typeof v === "number" && v >= lo && v <= hi);
 
 /**
@@ -229,26 +228,17 @@ export const wellFormedReading = (o: Record<string, unknown>): SingleReading | u
     return undefined;
   if (!isOptional(magnitude, 0, MAX_MAGNITUDE) || !isOptional(temperature, -60, 150))
     return undefined;
-  if (
-    timestamp !== undefined &&
-    !(
-      Number.isInteger(timestamp) &&
-      (timestamp as number) >= EARLIEST_SAMPLE_TIME &&
-      (timestamp as number) < LATEST_SAMPLE_TIME
-    )
-  ) {
-    return undefined;
-  }
-  if (magnitude !== undefined && !magnitudeAgrees(magnitude as number, x, y, z)) return undefined;
+  if (timestamp !== undefined && !isSampleTime(timestamp)) return undefined;
+  if (magnitude !== undefined && !magnitudeAgrees(magnitude, x, y, z)) return undefined;
   const reading: { -readonly [K in keyof SingleReading]: SingleReading[K] } = {
     x,
     y,
     z,
-    magnitude: (magnitude as number | undefined) ?? magnitudeOf(x, y, z),
+    magnitude: magnitude ?? magnitudeOf(x, y, z),
     sequence,
   };
-  if (temperature !== undefined) reading.temperature = temperature as number;
-  if (timestamp !== undefined) reading.timestamp = timestamp as SingleReading["timestamp"] & number;
+  if (temperature !== undefined) reading.temperature = temperature;
+  if (timestamp !== undefined) reading.timestamp = timestamp;
   return reading;
 };
 
@@ -280,10 +270,9 @@ export const wellFormedBatch = (
     if (!isAcceleration(x) || !isAcceleration(y) || !isAcceleration(z)) return undefined;
     const timestamp = t0 + dt;
     const sequence = n0 + dn;
-    if (!Number.isSafeInteger(timestamp) || timestamp < EARLIEST_SAMPLE_TIME) return undefined;
-    if (timestamp >= LATEST_SAMPLE_TIME || !Number.isSafeInteger(sequence)) return undefined;
+    if (!isSampleTime(timestamp) || !Number.isSafeInteger(sequence)) return undefined;
     const sample: { -readonly [K in keyof Sample]: Sample[K] } = {
-      timestamp: timestamp as Sample["timestamp"],
+      timestamp,
       sequence,
       x,
       y,
