@@ -14,7 +14,7 @@ import {
   registryThingCertificates,
   startCertificatesControlPlane,
 } from "@medusa/adapters/broker";
-import { dynamoStreamReader, testTables } from "@medusa/adapters/testing";
+import { dynamoStreamReader, registeredThing, testTables } from "@medusa/adapters/testing";
 import { createApp } from "@medusa/api";
 import { signToken, testAuth } from "@medusa/api/testing";
 import { deviceId, encodeSampleBatch, epochMillis, ThingCertificates } from "@medusa/domain";
@@ -331,27 +331,7 @@ it("TABLE_ACCESS lists exactly the DynamoDB calls each handler makes", async () 
 
 it("RETIREMENT_IOT_ACCESS lists exactly the AWS IoT calls the retirement function makes", async () => {
   const registry = createCertificateRegistry();
-  const thing = "medusa-access-rotation";
-  const ids = ["ACTIVE", "ACTIVE"].map((_, i) => {
-    const certificateId = String(i + 1).repeat(64);
-    registry.addPendingCertificate({
-      certificateId,
-      certificatePem: "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n",
-      ownershipToken: `token-${i}`,
-      tokenExpiresAt: Date.now() + 60_000,
-      createdAt: Date.now(),
-    });
-    registry.registerThing({
-      certificateId,
-      thingName: thing,
-      attributes: {},
-      status: "ACTIVE",
-      policyNames: [],
-      deviceConfiguration: {},
-      now: Date.now(),
-    });
-    return certificateId;
-  });
+  const { thing, ids } = registeredThing(registry, ["ACTIVE", "ACTIVE"]);
   const plane = await startCertificatesControlPlane(registry);
   const calls = new Set<string>();
   const client = new IoTClient({
