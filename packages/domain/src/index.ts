@@ -110,6 +110,7 @@ export {
 } from "./application/execute-command.js";
 export {
   acknowledgeAlert,
+  assignmentCommitChange,
   detectDataGaps,
   type FleetDevice,
   type FleetDeviceDetail,
@@ -120,12 +121,17 @@ export {
   type GapDetectorReport,
   type GapDetectorSettings,
   openAlerts,
+  type PresenceChange,
   type PresenceOutcome,
+  presenceChange,
   recordAssignmentCommit,
   recordPresence,
   recordReportedState,
   recordSampleTimes,
+  reportedStateChange,
   type SampleTimesMemory,
+  type StatusChange,
+  saveStatusChanges,
 } from "./application/fleet.js";
 export { type DeviceImport, importHistory } from "./application/import-history.js";
 export {

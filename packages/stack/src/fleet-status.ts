@@ -2,6 +2,7 @@ import type { Aedes, AedesPublishPacket, BrokerClient } from "@medusa/adapters/b
 import {
   AlertNotifier,
   type Alerts,
+  assignmentCommitChange,
   type Clock,
   type Commit,
   type DataGapEvent,
@@ -13,14 +14,16 @@ import {
   type GapDetectorReport,
   PRESENCE_TOPIC_FILTER,
   type PresenceOutcome,
-  recordAssignmentCommit,
-  recordPresence,
-  recordReportedState,
+  presenceChange,
+  reportedStateChange,
   type SensorStore,
+  type StatusChange,
+  saveStatusChanges,
   topicMatches,
 } from "@medusa/domain";
 import { Cause, Effect, Either, type ManagedRuntime, Schema } from "effect";
 import type { StackLog } from "./log.js";
+import { startStatusUpdates } from "./status-updates.js";
 
 /** Every classic shadow's documents after an accepted update (what the AWS rule selects too). */
 const SHADOW_DOCUMENTS_FILTER = "$aws/things/+/shadow/update/documents";
@@ -41,6 +44,8 @@ export interface FleetStatusOptions {
   readonly onPresence?: (outcome: PresenceOutcome, receivedAt: number) => void;
   /** Called with every gap opened or closed, when it is announced. */
   readonly onAlert?: (event: DataGapEvent) => void;
+  /** Devices whose status rows are saved at the same time at most (default 16; see `status-updates.ts`). */
+  readonly statusConcurrency?: number;
 }
 
 export interface FleetStatus {
@@ -95,6 +100,14 @@ export const startFleetStatus = (options: FleetStatusOptions): FleetStatus => {
       ),
     );
 
+  // Each device's changes in order, those that arrive together saved together.
+  const updates = startStatusUpdates<DeviceId, StatusChange, "changed" | "unchanged">({
+    save: (deviceId, changes) => run("device status", saveStatusChanges(deviceId, changes)),
+    concurrency: options.statusConcurrency ?? 16,
+  });
+  const submit = (deviceId: DeviceId, change: StatusChange) =>
+    track(updates.submit(deviceId, change));
+
   /** The shadow service's `update/documents` of a classic shadow: its reported state into the device's status. */
   const onShadowDocuments = (topic: string, payload: Buffer) => {
     const thing = topic.split("/")[2] ?? "";
@@ -107,9 +120,9 @@ export const startFleetStatus = (options: FleetStatusOptions): FleetStatus => {
     const version = documents.current?.version;
     const deviceId = Schema.decodeUnknownEither(DeviceId)(thing);
     if (typeof version !== "number" || Either.isLeft(deviceId) || services.has(thing)) return;
-    void run(
-      "reported state",
-      recordReportedState(deviceId.right, version, documents.current?.state?.reported ?? null),
+    void submit(
+      deviceId.right,
+      reportedStateChange(version, documents.current?.state?.reported ?? null),
     );
   };
 
@@ -123,20 +136,26 @@ export const startFleetStatus = (options: FleetStatusOptions): FleetStatus => {
     const clientId = packet.topic.slice(packet.topic.lastIndexOf("/") + 1);
     if (services.has(clientId)) return;
     const receivedAt = Date.now();
-    void run(
+    const read = run(
       "presence",
-      recordPresence(
+      presenceChange(
         { topic: packet.topic, payload: Buffer.from(packet.payload) },
         { source: "presence" },
-      ).pipe(
-        Effect.tap((outcome) =>
-          Effect.sync(() => {
-            if (outcome._tag === "Rejected")
-              log({ level: "warn", msg: "lifecycle event refused", reason: outcome.reason });
-            options.onPresence?.(outcome, receivedAt);
-          }),
-        ),
       ),
+    );
+    void track(
+      read.then(async (read) => {
+        if (read === undefined) return;
+        if (read._tag === "Rejected")
+          log({ level: "warn", msg: "lifecycle event refused", reason: read.reason });
+        if (read._tag !== "Change") return options.onPresence?.(read, receivedAt);
+        const changed = await submit(read.deviceId, read.change);
+        if (changed !== undefined)
+          options.onPresence?.(
+            { _tag: "Recorded", deviceId: read.deviceId, changed: changed === "changed" },
+            receivedAt,
+          );
+      }),
     );
   };
   options.aedes.on("publish", onPublish);
@@ -178,7 +197,7 @@ export const startFleetStatus = (options: FleetStatusOptions): FleetStatus => {
 
   return {
     onCommit: (commit) => {
-      if (!stopped) void run("device status", recordAssignmentCommit(commit));
+      if (!stopped) void submit(commit.deviceId, assignmentCommitChange(commit));
     },
     detectNow,
     announced: () => [...announced],

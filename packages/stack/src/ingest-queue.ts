@@ -38,9 +38,9 @@ export interface IngestQueue<M> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Messages queue up while the store is busy and go in batches: one DynamoDB
- * request for up to 25 of them instead of one each (DynamoDB Local on disk
- * manages about 80 requests a second). A failed write is retried with
+ * Messages queue up while the store is busy and go in batches: one ingest
+ * call for up to 25 of them (their intervals read once a device, their items
+ * written side by side) instead of one each. A failed write is retried with
  * backoff; then the batch's messages are written one at a time, so that one
  * message the store refuses does not take the rest of its batch with it.
  */

@@ -47,7 +47,13 @@ export interface IngestRuleOptions {
   /** The background replay's longest delay (5 min). */
   readonly replayCapMs?: number;
   readonly log: StackLog;
-  /** Batches being stored at the same time at most. */
+  /**
+   * Batches being stored at the same time at most (2). Each writes up to 16
+   * items at once (`writeIfAbsent`), and DynamoDB Local on disk does one
+   * write at a time: more batches in flight do not store more, they only
+   * lengthen the queue that the API's reads and the device statuses' saves
+   * wait in behind them.
+   */
   readonly concurrency?: number;
   /** Messages stored with one write at most. */
   readonly batchSize?: number;
@@ -168,7 +174,7 @@ export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
     onWritten,
     onFailed: keepFailed,
     log: options.log,
-    concurrency: options.concurrency ?? 4,
+    concurrency: options.concurrency ?? 2,
     batchSize: options.batchSize ?? 25,
     retries: options.retries ?? 5,
     stopTimeoutMs,

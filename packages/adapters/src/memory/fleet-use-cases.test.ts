@@ -22,9 +22,13 @@ import {
   InvalidPayload,
   patientId,
   presenceTopic,
+  presenceChange,
   recordAssignmentCommit,
   recordPresence,
   recordSampleTimes,
+  reportedStateChange,
+  type StatusChange,
+  saveStatusChanges,
   SAMPLE_TIME_STEP_MS,
   SensorStore,
   segmentKey,
@@ -215,6 +219,57 @@ describe("presence into the device status", () => {
     expect(view.status.lastDisconnect?.timestamp).toBe(T + 11_000);
     expect(view.status.lastConnect?.timestamp).toBe(T + 10_000);
     expect(view.connected).toBe(false);
+  });
+});
+
+describe("several changes of one device saved together", () => {
+  it("one read and one write for all, each change's own outcome, the row as the changes one by one give it", async () => {
+    const calls = { get: 0, save: 0 };
+    const w = world((s) => ({
+      ...s,
+      get: (d) => Effect.zipRight(Effect.sync(() => void calls.get++), s.get(d)),
+      save: (status, revision) =>
+        Effect.zipRight(Effect.sync(() => void calls.save++), s.save(status, revision)),
+    }));
+    const source = { source: "presence" };
+    const change = async (m: ReturnType<typeof connected>): Promise<StatusChange> => {
+      const read = await w.run(presenceChange(m, source));
+      if (read._tag !== "Change") throw new Error(`no change: ${read._tag}`);
+      return read.change;
+    };
+    const changes = [
+      await change(connected(3, T)),
+      reportedStateChange(7, { agent: { version: "0.3.0" }, sensor: { sample_rate_hz: 10 } }),
+      await change(connected(3, T)), // its duplicate: changes nothing
+      await change(disconnected(3, T + 5_000)),
+    ];
+    expect(await w.run(saveStatusChanges(pi, changes))).toEqual([
+      "changed",
+      "changed",
+      "unchanged",
+      "changed",
+    ]);
+    expect(calls).toEqual({ get: 1, save: 1 });
+    const together = (await w.run(fleetDevice(pi))).status;
+    // The same changes saved one at a time, on another world: the same row.
+    const apart = world();
+    for (const c of changes) await apart.run(saveStatusChanges(pi, [c]));
+    expect((await apart.run(fleetDevice(pi))).status).toEqual(together);
+    expect(together).toMatchObject({
+      lastConnect: { timestamp: T },
+      lastDisconnect: { timestamp: T + 5_000 },
+      reported: { shadow_version: 7, agent_version: "0.3.0", sample_rate_hz: 10 },
+    });
+    // Nothing new: a read, no write.
+    calls.get = 0;
+    calls.save = 0;
+    expect(await w.run(saveStatusChanges(pi, changes))).toEqual([
+      "unchanged",
+      "unchanged",
+      "unchanged",
+      "unchanged",
+    ]);
+    expect(calls).toEqual({ get: 1, save: 0 });
   });
 });
 

@@ -22,14 +22,24 @@ export const readCheckpoint = (fs: OutboxFs, dir: string): Checkpoint => {
   }
 };
 
-/** Replaces the checkpoint atomically (a temporary file, fsynced, renamed over it); throws what failed. */
-export const writeCheckpoint = (fs: OutboxFs, dir: string, checkpoint: Checkpoint): void => {
+/**
+ * Replaces the checkpoint atomically (a temporary file renamed over it); throws
+ * what failed. `sync`: the temporary file is fsynced before the rename, so the
+ * checkpoint survives power loss; without it the rename alone makes it survive
+ * `kill -9` (the outbox's `none`, whose entries are not fsynced either).
+ */
+export const writeCheckpoint = (
+  fs: OutboxFs,
+  dir: string,
+  checkpoint: Checkpoint,
+  options: { readonly sync: boolean },
+): void => {
   const tmp = join(dir, `${CHECKPOINT}.tmp`);
   try {
     const fd = fs.openSync(tmp, "w");
     try {
       writeAll(fs, fd, Buffer.from(JSON.stringify(checkpoint)));
-      fs.fsyncSync(fd);
+      if (options.sync) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }

@@ -71,9 +71,12 @@ class FlakyFs implements OutboxFs {
   readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number) {
     return nodeFs.readSync(fd, buffer, offset, length, position);
   }
+  /** fsyncs done so far. */
+  fsyncs = 0;
   fsyncSync(fd: number) {
     this.check("fsyncSync");
     nodeFs.fsyncSync(fd);
+    this.fsyncs++;
   }
   ftruncateSync(fd: number, length: number) {
     this.check("ftruncateSync");
@@ -240,6 +243,32 @@ describe("outbox on a failing disk", () => {
     await box.close();
     expect(fs.strayCloses).toEqual([]);
   });
+
+  for (const [durability, synced] of [
+    ["none", false],
+    ["batch", true],
+    ["fsync", true],
+  ] as const)
+    it(`the checkpoint is fsynced as the entries are (${durability}: ${synced ? "yes" : "no"})`, async () => {
+      const d = dir();
+      const { box, fs } = await openFlaky(d, durability);
+      const ids: Array<number> = [];
+      for (const p of ["a", "b"]) ids.push((await box.append(p, "t")).id);
+      const before = fs.fsyncs;
+      for (const id of ids) box.ack(id);
+      const head = () => {
+        try {
+          return JSON.parse(readFileSync(join(d, "checkpoint.json"), "utf8")).head as number;
+        } catch {
+          return 0;
+        }
+      };
+      await eventually(() => head() === ids[1]! + 1, "the checkpoint");
+      expect(fs.fsyncs - before).toBe(synced ? 1 : 0);
+      // Either way a fresh process finds the acks (the rename alone survives kill -9).
+      expect(await reopened(d)).toEqual({ texts: [], repaired: 0 });
+      await box.close();
+    });
 
   it("a full disk on close: it still closes, and says so", async () => {
     const d = dir();

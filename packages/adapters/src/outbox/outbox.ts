@@ -32,7 +32,8 @@ import {
  * - `fsync`: every append is fsynced (survives power loss; slowest on SD cards);
  * - `batch`: appends are fsynced together at most every `batchMs` and resolve
  *   after their fsync (survives power loss; one fsync per burst);
- * - `none`: written to the OS only (survives `kill -9`, not power loss).
+ * - `none`: written to the OS only (survives `kill -9`, not power loss); the
+ *   checkpoint of what was acknowledged is then not fsynced either.
  */
 export type Durability = "fsync" | "batch" | "none";
 
@@ -406,7 +407,7 @@ export class Outbox implements SampleOutboxService {
     };
     this.acked.clear();
     for (const id of state.acked) this.acked.add(id);
-    writeCheckpoint(this.fs, this.options.dir, state);
+    writeCheckpoint(this.fs, this.options.dir, state, { sync: this.durability !== "none" });
     this.collect();
   }
 

@@ -43,23 +43,35 @@ import type { IngestOutcome } from "./ingest.js";
 /** How often a status update decides again when other saves of the same device keep coming first. */
 const MAX_SAVE_ATTEMPTS = 8;
 
+/** One change of a device's status, by the pure rules of `device-status.ts` (the same status back when it changes nothing). */
+export type StatusChange = (status: FleetDeviceStatus) => FleetDeviceStatus;
+
 /**
- * Applies `change` to the device's row and saves it with the revision read;
- * when another save came first, decides again on the fresh row. The pure
- * rules are order-free, so the row ends as if the updates had come one by one.
+ * Applies `changes` in order to the device's row and saves the result with
+ * one conditional write on the revision read; when another save came first,
+ * decides again on the fresh row. The pure rules are order-free, so the row
+ * ends as if the changes had come one by one (several changes of one device
+ * that arrive together cost one read and one write, not one each). Answers,
+ * change by change, whether it changed the status.
  */
-const updateStatus = (
+export const saveStatusChanges = (
   deviceId: DeviceId,
-  change: (status: FleetDeviceStatus) => FleetDeviceStatus,
-): Effect.Effect<"changed" | "unchanged", StorageUnavailable, DeviceStatuses> =>
+  changes: ReadonlyArray<StatusChange>,
+): Effect.Effect<ReadonlyArray<"changed" | "unchanged">, StorageUnavailable, DeviceStatuses> =>
   Effect.gen(function* () {
     const statuses = yield* DeviceStatuses;
     for (let attempt = 0; attempt < MAX_SAVE_ATTEMPTS; attempt++) {
       const row = yield* statuses.get(deviceId);
       const before = row?.status ?? initialDeviceStatus(deviceId);
-      const after = change(before);
-      if (after === before) return "unchanged";
-      if ((yield* statuses.save(after, row?.revision ?? 0)) === "saved") return "changed";
+      let after = before;
+      const outcomes = changes.map((change) => {
+        const next = change(after);
+        const outcome = next === after ? ("unchanged" as const) : ("changed" as const);
+        after = next;
+        return outcome;
+      });
+      if (after === before) return outcomes;
+      if ((yield* statuses.save(after, row?.revision ?? 0)) === "saved") return outcomes;
     }
     return yield* new StorageUnavailable({
       store: "device statuses",
@@ -68,6 +80,12 @@ const updateStatus = (
     });
   });
 
+const updateStatus = (
+  deviceId: DeviceId,
+  change: StatusChange,
+): Effect.Effect<"changed" | "unchanged", StorageUnavailable, DeviceStatuses> =>
+  Effect.map(saveStatusChanges(deviceId, [change]), (outcomes) => outcomes[0] ?? "unchanged");
+
 /** What became of one lifecycle message. */
 export type PresenceOutcome =
   | { readonly _tag: "Recorded"; readonly deviceId: DeviceId; readonly changed: boolean }
@@ -75,17 +93,24 @@ export type PresenceOutcome =
   | { readonly _tag: "NotADevice"; readonly clientId: string }
   | { readonly _tag: "Rejected"; readonly reason: string };
 
+/** What one lifecycle message asks of the device statuses. */
+export type PresenceChange =
+  | { readonly _tag: "Change"; readonly deviceId: DeviceId; readonly change: StatusChange }
+  /** A claim connection's event (`provision-<serial>`): not a device yet, so no status. */
+  | { readonly _tag: "NotADevice"; readonly clientId: string }
+  | { readonly _tag: "Rejected"; readonly reason: string };
+
 /**
- * Records one lifecycle message (`$aws/events/presence/...`) in the device's
- * status. Duplicates and events older than what is held change nothing; a
- * claim connection's events (a device provisioning itself, `provision-<serial>`)
- * are no device's and change nothing; a message that is not a lifecycle event
- * is kept as a dead letter (`source`) with the reason.
+ * Reads one lifecycle message (`$aws/events/presence/...`): the change of
+ * its device's status (duplicates and events older than what is held will
+ * change nothing), or nothing for a claim connection (a device provisioning
+ * itself, `provision-<serial>`); a message that is not a lifecycle event is
+ * kept as a dead letter (`source`) with the reason.
  */
-export const recordPresence = (
+export const presenceChange = (
   message: PresenceMessage,
   options: { readonly source: string },
-): Effect.Effect<PresenceOutcome, StorageUnavailable, DeviceStatuses | DeadLetters | Clock> =>
+): Effect.Effect<PresenceChange, StorageUnavailable, DeadLetters | Clock> =>
   Effect.gen(function* () {
     const decoded = decodePresenceMessage(message);
     if (Either.isLeft(decoded)) {
@@ -104,8 +129,26 @@ export const recordPresence = (
     const event = decoded.right;
     if (isClaimClientId(event.clientId))
       return { _tag: "NotADevice" as const, clientId: event.clientId };
-    const changed = yield* updateStatus(event.clientId, (s) => applyPresence(s, event));
-    return { _tag: "Recorded" as const, deviceId: event.clientId, changed: changed === "changed" };
+    return {
+      _tag: "Change" as const,
+      deviceId: event.clientId,
+      change: (s: FleetDeviceStatus) => applyPresence(s, event),
+    };
+  });
+
+/**
+ * Records one lifecycle message in the device's status (`presenceChange`,
+ * saved at once).
+ */
+export const recordPresence = (
+  message: PresenceMessage,
+  options: { readonly source: string },
+): Effect.Effect<PresenceOutcome, StorageUnavailable, DeviceStatuses | DeadLetters | Clock> =>
+  Effect.gen(function* () {
+    const read = yield* presenceChange(message, options);
+    if (read._tag !== "Change") return read;
+    const changed = yield* updateStatus(read.deviceId, read.change);
+    return { _tag: "Recorded" as const, deviceId: read.deviceId, changed: changed === "changed" };
   });
 
 /**
@@ -118,13 +161,25 @@ export const recordReportedState = (
   shadowVersion: number,
   reported: unknown,
 ): Effect.Effect<"changed" | "unchanged", StorageUnavailable, DeviceStatuses> =>
-  updateStatus(deviceId, (s) => applyReported(s, reportedSummary(reported, shadowVersion)));
+  updateStatus(deviceId, reportedStateChange(shadowVersion, reported));
+
+/** The change `recordReportedState` saves: the shadow's `reported` state, in short, at its version. */
+export const reportedStateChange =
+  (shadowVersion: number, reported: unknown): StatusChange =>
+  (s) =>
+    applyReported(s, reportedSummary(reported, shadowVersion));
 
 /** Records who wears the device after an assignment commit (redelivered or overtaken commits change nothing). */
 export const recordAssignmentCommit = (
   commit: Commit,
 ): Effect.Effect<"changed" | "unchanged", StorageUnavailable, DeviceStatuses> =>
-  updateStatus(commit.deviceId, (s) => applyAssignmentCommit(s, commit));
+  updateStatus(commit.deviceId, assignmentCommitChange(commit));
+
+/** The change `recordAssignmentCommit` saves. */
+export const assignmentCommitChange =
+  (commit: Commit): StatusChange =>
+  (s) =>
+    applyAssignmentCommit(s, commit);
 
 /**
  * What an ingest process remembers of the sample times it recorded (one per
