@@ -21,16 +21,16 @@ import {
   type IngestOutcome,
   InvalidPayload,
   patientId,
-  presenceTopic,
   presenceChange,
+  presenceTopic,
   recordAssignmentCommit,
   recordPresence,
   recordSampleTimes,
   reportedStateChange,
-  type StatusChange,
-  saveStatusChanges,
   SAMPLE_TIME_STEP_MS,
   SensorStore,
+  type StatusChange,
+  saveStatusChanges,
   segmentKey,
 } from "@medusa/domain";
 import { sampleAt } from "@medusa/domain/testing";
@@ -227,9 +227,16 @@ describe("several changes of one device saved together", () => {
     const calls = { get: 0, save: 0 };
     const w = world((s) => ({
       ...s,
-      get: (d) => Effect.zipRight(Effect.sync(() => void calls.get++), s.get(d)),
+      get: (d) =>
+        Effect.zipRight(
+          Effect.sync(() => void calls.get++),
+          s.get(d),
+        ),
       save: (status, revision) =>
-        Effect.zipRight(Effect.sync(() => void calls.save++), s.save(status, revision)),
+        Effect.zipRight(
+          Effect.sync(() => void calls.save++),
+          s.save(status, revision),
+        ),
     }));
     const source = { source: "presence" };
     const change = async (m: ReturnType<typeof connected>): Promise<StatusChange> => {
