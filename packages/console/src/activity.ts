@@ -159,56 +159,137 @@ export interface RawColumns {
 }
 
 /**
+ * Samples as columns: what the raw view needs of each. The console reads them
+ * as Arrow (`sample-arrow.ts`: the typed arrays as they arrive); `sampleColumnsOf`
+ * makes them of the JSON's samples. `device[i]` indexes `devices`.
+ */
+export interface SampleColumns {
+  readonly count: number;
+  /** Unix ms. */
+  readonly time: ArrayLike<number>;
+  readonly device: ArrayLike<number>;
+  readonly devices: ReadonlyArray<string>;
+  /** g; NaN where a sample has none (JSON's null). */
+  readonly magnitude: ArrayLike<number>;
+}
+
+/** The JSON's samples as columns. */
+export const sampleColumnsOf = (samples: ReadonlyArray<Sample>): SampleColumns => {
+  const devices: Array<string> = [];
+  const index = new Map<string, number>();
+  const device = new Int32Array(samples.length);
+  const time = new Float64Array(samples.length);
+  const magnitude = new Float64Array(samples.length);
+  samples.forEach((s, i) => {
+    let d = index.get(s.device_id);
+    if (d === undefined) {
+      d = devices.length;
+      devices.push(s.device_id);
+      index.set(s.device_id, d);
+    }
+    device[i] = d;
+    time[i] = s.timestamp;
+    magnitude[i] = s.magnitude ?? Number.NaN;
+  });
+  return { count: samples.length, time, device, devices, magnitude };
+};
+
+/** Pages of columns (each with its own devices) as one, in the order given. */
+export const joinSampleColumns = (parts: ReadonlyArray<SampleColumns>): SampleColumns => {
+  if (parts.length === 1) return parts[0] as SampleColumns;
+  const count = parts.reduce((n, p) => n + p.count, 0);
+  const time = new Float64Array(count);
+  const magnitude = new Float64Array(count);
+  const device = new Int32Array(count);
+  const devices: Array<string> = [];
+  const index = new Map<string, number>();
+  let at = 0;
+  for (const p of parts) {
+    const mapped = p.devices.map((name) => {
+      let d = index.get(name);
+      if (d === undefined) {
+        d = devices.length;
+        devices.push(name);
+        index.set(name, d);
+      }
+      return d;
+    });
+    for (let i = 0; i < p.count; i++) {
+      time[at] = p.time[i] as number;
+      magnitude[at] = p.magnitude[i] as number;
+      device[at] = mapped[p.device[i] as number] as number;
+      at++;
+    }
+  }
+  return { count, time, device, devices, magnitude };
+};
+
+/**
  * The samples as uPlot's aligned columns. One device (the usual case) is a
  * single pass over its samples in time order. With several, each has its own
  * line; `undefined` marks another device's time (bridged), `null` a gap.
  * Gaps are stretches of the view where no device has a sample for longer than
  * RAW_GAP_MS.
  */
-export const rawColumns = (samples: ReadonlyArray<Sample>, view: View): RawColumns => {
-  const byDevice = new Map<string, Array<Sample>>();
-  for (const s of samples) {
-    let list = byDevice.get(s.device_id);
+export const rawColumns = (samples: ReadonlyArray<Sample>, view: View): RawColumns =>
+  rawColumnsOf(sampleColumnsOf(samples), view);
+
+/** `rawColumns` of samples as columns (Arrow's typed arrays): the same rules, sample by index. */
+export const rawColumnsOf = (c: SampleColumns, view: View): RawColumns => {
+  const t = c.time;
+  const value = (i: number): number | null => {
+    const m = c.magnitude[i] as number;
+    return Number.isNaN(m) ? null : m;
+  };
+  // A device's samples (their indexes, in the order read), by the device's name.
+  const byName = new Map<string, Array<number>>();
+  const groupOf = c.devices.map((name) => {
+    let list = byName.get(name);
     if (!list) {
       list = [];
-      byDevice.set(s.device_id, list);
+      byName.set(name, list);
     }
-    list.push(s);
-  }
+    return list;
+  });
+  for (let i = 0; i < c.count; i++) (groupOf[c.device[i] as number] as Array<number>).push(i);
+  const byDevice = new Map([...byName].filter(([, list]) => list.length > 0));
   const devices = [...byDevice.keys()].sort();
-  const sorted = (list: Array<Sample>) => {
-    for (let i = 1; i < list.length; i++)
-      if ((list[i] as Sample).timestamp < (list[i - 1] as Sample).timestamp)
-        return list.sort((a, b) => a.timestamp - b.timestamp);
+  // In time order; a stable sort, so samples of one time stay in the order read.
+  const sorted = (list: Array<number>) => {
+    for (let k = 1; k < list.length; k++)
+      if ((t[list[k] as number] as number) < (t[list[k - 1] as number] as number))
+        return list.sort((a, b) => (t[a] as number) - (t[b] as number));
     return list;
   };
   const x: Array<number> = [];
   const lines: Array<Array<number | null | undefined>> = devices.map(() => []);
-  let times: ReadonlyArray<number>;
+  let times: ArrayLike<number>;
   if (devices.length === 1) {
-    const list = sorted(byDevice.get(devices[0] as string) as Array<Sample>);
+    const list = sorted(byDevice.get(devices[0] as string) as Array<number>);
     const line = lines[0] as Array<number | null>;
     let previous: number | undefined;
-    for (const s of list) {
-      if (s.timestamp === previous) continue;
-      if (previous !== undefined && s.timestamp - previous > RAW_GAP_MS) {
-        x.push((previous + s.timestamp) / 2);
+    for (const i of list) {
+      const ti = t[i] as number;
+      if (ti === previous) continue;
+      if (previous !== undefined && ti - previous > RAW_GAP_MS) {
+        x.push((previous + ti) / 2);
         line.push(null);
       }
-      x.push(s.timestamp);
-      line.push(s.magnitude);
-      previous = s.timestamp;
+      x.push(ti);
+      line.push(value(i));
+      previous = ti;
     }
-    times = list.map((s) => s.timestamp);
+    times = list.map((i) => t[i] as number);
   } else {
     const points: Array<{ t: number; d: number; v: number | null }> = [];
     devices.forEach((device, d) => {
       let previous: number | undefined;
-      for (const s of sorted(byDevice.get(device) as Array<Sample>)) {
-        if (previous !== undefined && s.timestamp - previous > RAW_GAP_MS)
-          points.push({ t: (previous + s.timestamp) / 2, d, v: null });
-        points.push({ t: s.timestamp, d, v: s.magnitude });
-        previous = s.timestamp;
+      for (const i of sorted(byDevice.get(device) as Array<number>)) {
+        const ti = t[i] as number;
+        if (previous !== undefined && ti - previous > RAW_GAP_MS)
+          points.push({ t: (previous + ti) / 2, d, v: null });
+        points.push({ t: ti, d, v: value(i) });
+        previous = ti;
       }
     });
     points.sort((a, b) => a.t - b.t);
@@ -219,17 +300,18 @@ export const rawColumns = (samples: ReadonlyArray<Sample>, view: View): RawColum
       }
       (lines[p.d] as Array<number | null | undefined>)[x.length - 1] = p.v;
     }
-    times = samples.map((s) => s.timestamp).sort((a, b) => a - b);
+    times = Float64Array.from({ length: c.count }, (_, i) => t[i] as number).sort();
   }
   // The stretches of the view where no device has a sample for longer than RAW_GAP_MS.
   const gaps: Array<readonly [number, number]> = [];
   let last = view.start;
-  for (const t of times) {
-    if (t - last > RAW_GAP_MS) gaps.push([last, t]);
-    if (t > last) last = t;
+  for (let k = 0; k < times.length; k++) {
+    const tk = times[k] as number;
+    if (tk - last > RAW_GAP_MS) gaps.push([last, tk]);
+    if (tk > last) last = tk;
   }
   if (view.end - last > RAW_GAP_MS) gaps.push([last, view.end]);
-  return { x, lines, devices, count: samples.length, gaps };
+  return { x, lines, devices, count: c.count, gaps };
 };
 
 /** "2 h 05 min", "45 s": a duration as the summary says it. */
