@@ -241,6 +241,29 @@ export const rawColumnsOf = (c: SampleColumns, view: View): RawColumns => {
     const m = c.magnitude[i] as number;
     return Number.isNaN(m) ? null : m;
   };
+  // The usual case, one device's samples read in time order: a single pass, no index lists.
+  const only = c.count > 0 ? c.devices[c.device[0] as number] : undefined;
+  let inOrder = only !== undefined;
+  for (let i = 1; i < c.count && inOrder; i++)
+    inOrder =
+      (t[i] as number) >= (t[i - 1] as number) && c.devices[c.device[i] as number] === only;
+  if (inOrder) {
+    const x: Array<number> = [];
+    const line: Array<number | null> = [];
+    let previous: number | undefined;
+    for (let i = 0; i < c.count; i++) {
+      const ti = t[i] as number;
+      if (ti === previous) continue;
+      if (previous !== undefined && ti - previous > RAW_GAP_MS) {
+        x.push((previous + ti) / 2);
+        line.push(null);
+      }
+      x.push(ti);
+      line.push(value(i));
+      previous = ti;
+    }
+    return { x, lines: [line], devices: [only as string], count: c.count, gaps: gapsOf(t, view) };
+  }
   // A device's samples (their indexes, in the order read), by the device's name.
   const byName = new Map<string, Array<number>>();
   const groupOf = c.devices.map((name) => {
@@ -302,7 +325,11 @@ export const rawColumnsOf = (c: SampleColumns, view: View): RawColumns => {
     }
     times = Float64Array.from({ length: c.count }, (_, i) => t[i] as number).sort();
   }
-  // The stretches of the view where no device has a sample for longer than RAW_GAP_MS.
+  return { x, lines, devices, count: c.count, gaps: gapsOf(times, view) };
+};
+
+/** The stretches of the view where no device has a sample for longer than RAW_GAP_MS (times in order). */
+const gapsOf = (times: ArrayLike<number>, view: View): Array<readonly [number, number]> => {
   const gaps: Array<readonly [number, number]> = [];
   let last = view.start;
   for (let k = 0; k < times.length; k++) {
@@ -311,7 +338,7 @@ export const rawColumnsOf = (c: SampleColumns, view: View): RawColumns => {
     if (tk > last) last = tk;
   }
   if (view.end - last > RAW_GAP_MS) gaps.push([last, view.end]);
-  return { x, lines, devices, count: c.count, gaps };
+  return gaps;
 };
 
 /** "2 h 05 min", "45 s": a duration as the summary says it. */

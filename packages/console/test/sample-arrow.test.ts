@@ -2,7 +2,14 @@ import { timelinePageArrow, timelinePageJson } from "@medusa/api";
 import { DeviceId, PatientId, type TimelineSample } from "@medusa/domain";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { joinSampleColumns, rawColumns, rawColumnsOf, type View } from "../src/activity.js";
+import {
+  joinSampleColumns,
+  RAW_GAP_MS,
+  type RawColumns,
+  rawColumns,
+  rawColumnsOf,
+  type View,
+} from "../src/activity.js";
 import type { Sample } from "../src/api.js";
 import { samplePageOfArrow } from "../src/sample-arrow.js";
 
@@ -37,7 +44,109 @@ const samplesOf = (runs: ReadonlyArray<Run>): Array<TimelineSample> =>
     ),
   );
 
+/**
+ * `rawColumns` as it was over the JSON's sample objects, before the columns
+ * were read by index (and one in-order device in a single pass): the rules the
+ * chart keeps to.
+ */
+// biome-ignore format: kept as it was written
+const referenceColumns = (samples: ReadonlyArray<Sample>, view: View): RawColumns => {
+  const byDevice = new Map<string, Array<Sample>>();
+  for (const s of samples) {
+    let list = byDevice.get(s.device_id);
+    if (!list) {
+      list = [];
+      byDevice.set(s.device_id, list);
+    }
+    list.push(s);
+  }
+  const devices = [...byDevice.keys()].sort();
+  const sorted = (list: Array<Sample>) => {
+    for (let i = 1; i < list.length; i++)
+      if ((list[i] as Sample).timestamp < (list[i - 1] as Sample).timestamp)
+        return list.sort((a, b) => a.timestamp - b.timestamp);
+    return list;
+  };
+  const x: Array<number> = [];
+  const lines: Array<Array<number | null | undefined>> = devices.map(() => []);
+  let times: ReadonlyArray<number>;
+  if (devices.length === 1) {
+    const list = sorted(byDevice.get(devices[0] as string) as Array<Sample>);
+    const line = lines[0] as Array<number | null>;
+    let previous: number | undefined;
+    for (const s of list) {
+      if (s.timestamp === previous) continue;
+      if (previous !== undefined && s.timestamp - previous > RAW_GAP_MS) {
+        x.push((previous + s.timestamp) / 2);
+        line.push(null);
+      }
+      x.push(s.timestamp);
+      line.push(s.magnitude);
+      previous = s.timestamp;
+    }
+    times = list.map((s) => s.timestamp);
+  } else {
+    const points: Array<{ t: number; d: number; v: number | null }> = [];
+    devices.forEach((device, d) => {
+      let previous: number | undefined;
+      for (const s of sorted(byDevice.get(device) as Array<Sample>)) {
+        if (previous !== undefined && s.timestamp - previous > RAW_GAP_MS)
+          points.push({ t: (previous + s.timestamp) / 2, d, v: null });
+        points.push({ t: s.timestamp, d, v: s.magnitude });
+        previous = s.timestamp;
+      }
+    });
+    points.sort((a, b) => a.t - b.t);
+    for (const p of points) {
+      if (x[x.length - 1] !== p.t) {
+        x.push(p.t);
+        for (const y of lines) y.push(undefined);
+      }
+      (lines[p.d] as Array<number | null | undefined>)[x.length - 1] = p.v;
+    }
+    times = samples.map((s) => s.timestamp).sort((a, b) => a - b);
+  }
+  // The stretches of the view where no device has a sample for longer than RAW_GAP_MS.
+  const gaps: Array<readonly [number, number]> = [];
+  let last = view.start;
+  for (const t of times) {
+    if (t - last > RAW_GAP_MS) gaps.push([last, t]);
+    if (t > last) last = t;
+  }
+  if (view.end - last > RAW_GAP_MS) gaps.push([last, view.end]);
+  return { x, lines, devices, count: samples.length, gaps };
+};
+
 describe("the raw view's columns from Arrow pages (property)", () => {
+  it("keep the rules of rawColumns over sample objects: one device in order (a single pass) or not, several devices", () => {
+    fc.assert(
+      fc.property(
+        fc.array(run, { maxLength: 5 }),
+        fc.constantFrom("as read", "reversed", "one device", "one device, repeats"),
+        (runs, shape) => {
+          const all = samplesOf(runs);
+          const samples =
+            shape === "reversed"
+              ? [...all].reverse()
+              : shape.startsWith("one device")
+                ? all
+                    .filter((s) => s.deviceId === all[0]?.deviceId)
+                    .sort((a, b) => a.timestamp - b.timestamp)
+                    .flatMap((s, i) => (shape.endsWith("repeats") && i % 4 === 0 ? [s, s] : [s]))
+                : all;
+          const json = (
+            JSON.parse(timelinePageJson(patient, { samples, nextCursor: null })) as {
+              data: Array<Sample>;
+            }
+          ).data;
+          const view: View = { start: T0 - 2 * RAW_GAP_MS, end: T0 + 1_000_000 };
+          expect(rawColumns(json, view)).toEqual(referenceColumns(json, view));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it("are the columns of the same samples read as JSON: pages split anywhere, devices in any order, repeats and gaps", () => {
     fc.assert(
       fc.property(
