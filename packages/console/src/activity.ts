@@ -235,35 +235,68 @@ export const rawColumns = (samples: ReadonlyArray<Sample>, view: View): RawColum
   rawColumnsOf(sampleColumnsOf(samples), view);
 
 /** `rawColumns` of samples as columns (Arrow's typed arrays): the same rules, sample by index. */
-export const rawColumnsOf = (c: SampleColumns, view: View): RawColumns => {
-  const t = c.time;
-  const value = (i: number): number | null => {
-    const m = c.magnitude[i] as number;
-    return Number.isNaN(m) ? null : m;
-  };
-  // The usual case, one device's samples read in time order: a single pass, no index lists.
-  const only = c.count > 0 ? c.devices[c.device[0] as number] : undefined;
+export const rawColumnsOf = (c: SampleColumns, view: View): RawColumns =>
+  rawColumnsOfPages([c], view);
+
+/**
+ * `rawColumnsOf` the pages joined. The usual case, one device's samples read in
+ * time order (the slices' pages in order), is a single pass over the pages as
+ * they came, with no copy or index list; anything else is joined and grouped
+ * by device.
+ */
+export const rawColumnsOfPages = (pages: ReadonlyArray<SampleColumns>, view: View): RawColumns => {
+  const read = pages.filter((p) => p.count > 0);
+  const first = read[0];
+  const only = first ? first.devices[first.device[0] as number] : undefined;
   let inOrder = only !== undefined;
-  for (let i = 1; i < c.count && inOrder; i++)
-    inOrder =
-      (t[i] as number) >= (t[i - 1] as number) && c.devices[c.device[i] as number] === only;
-  if (inOrder) {
-    const x: Array<number> = [];
-    const line: Array<number | null> = [];
-    let previous: number | undefined;
-    for (let i = 0; i < c.count; i++) {
+  let before = Number.NEGATIVE_INFINITY;
+  for (const p of read) {
+    const oneDevice = p.devices.length === 1 && p.devices[0] === only;
+    for (let i = 0; i < p.count && inOrder; i++) {
+      const ti = p.time[i] as number;
+      inOrder = ti >= before && (oneDevice || p.devices[p.device[i] as number] === only);
+      before = ti;
+    }
+    if (!inOrder) return byDevice(joinSampleColumns(pages), view);
+  }
+  if (!inOrder) return byDevice(joinSampleColumns(pages), view);
+  const x: Array<number> = [];
+  const line: Array<number | null> = [];
+  const gaps: Array<readonly [number, number]> = [];
+  let previous: number | undefined;
+  let last = view.start;
+  let count = 0;
+  for (const p of read) {
+    const t = p.time;
+    const m = p.magnitude;
+    for (let i = 0; i < p.count; i++) {
       const ti = t[i] as number;
+      // The view's gaps (as gapsOf), of every sample read.
+      if (ti - last > RAW_GAP_MS) gaps.push([last, ti]);
+      if (ti > last) last = ti;
       if (ti === previous) continue;
       if (previous !== undefined && ti - previous > RAW_GAP_MS) {
         x.push((previous + ti) / 2);
         line.push(null);
       }
       x.push(ti);
-      line.push(value(i));
+      const v = m[i] as number;
+      line.push(Number.isNaN(v) ? null : v);
       previous = ti;
     }
-    return { x, lines: [line], devices: [only as string], count: c.count, gaps: gapsOf(t, view) };
+    count += p.count;
   }
+  if (view.end - last > RAW_GAP_MS) gaps.push([last, view.end]);
+  return { x, lines: [line], devices: [only as string], count, gaps };
+};
+
+/** The columns of samples of several devices, or read out of order: each device's line. */
+const byDevice = (c: SampleColumns, view: View): RawColumns => {
+  const t = c.time;
+  const value = (i: number): number | null => {
+    const m = c.magnitude[i] as number;
+    return Number.isNaN(m) ? null : m;
+  };
   // A device's samples (their indexes, in the order read), by the device's name.
   const byName = new Map<string, Array<number>>();
   const groupOf = c.devices.map((name) => {

@@ -8,6 +8,7 @@ import {
   type RawColumns,
   rawColumns,
   rawColumnsOf,
+  rawColumnsOfPages,
   type View,
 } from "../src/activity.js";
 import type { Sample } from "../src/api.js";
@@ -162,21 +163,19 @@ describe("the raw view's columns from Arrow pages (property)", () => {
           );
           const pages = at.map((from, k) => samples.slice(from, at[k + 1] ?? samples.length));
           const view: View = { start: T0, end: T0 + 1_000_000 };
-          const fromArrow = rawColumnsOf(
-            joinSampleColumns(
-              pages.map(
-                (p, k) =>
-                  samplePageOfArrow(
-                    timelinePageArrow(patient, {
-                      samples: p,
-                      nextCursor: k < pages.length - 1 ? `c${k}` : null,
-                    }),
-                  ).columns,
-              ),
-            ),
-            view,
+          const arrowPages = pages.map(
+            (p, k) =>
+              samplePageOfArrow(
+                timelinePageArrow(patient, {
+                  samples: p,
+                  nextCursor: k < pages.length - 1 ? `c${k}` : null,
+                }),
+              ).columns,
           );
-          const fromJson = rawColumns(
+          // Page by page (one device in order: a single pass), and joined first.
+          const fromArrow = rawColumnsOfPages(arrowPages, view);
+          expect(rawColumnsOf(joinSampleColumns(arrowPages), view)).toEqual(fromArrow);
+          const fromJson = referenceColumns(
             pages.flatMap(
               (p) =>
                 (

@@ -6,11 +6,10 @@ import {
   duration,
   epochColumns,
   joinCsvPages,
-  joinSampleColumns,
   localDate,
   MIN_SPAN_MS,
   pan,
-  rawColumnsOf,
+  rawColumnsOfPages,
   resolutionFor,
   type SampleColumns,
   type View,
@@ -210,7 +209,7 @@ export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientI
       if (resolution.kind === "raw") {
         const { pages, truncated } = await readSamples(api, patientId, view, () => live, chartCode);
         const t1 = performance.now();
-        const columns = rawColumnsOf(joinSampleColumns(pages), view);
+        const columns = rawColumnsOfPages(pages, view);
         performance.measure("console:raw-read", { start: t0, end: t1 });
         performance.measure("console:raw-columns", { start: t1, end: performance.now() });
         return { chart: { kind: "raw", columns }, truncated };
