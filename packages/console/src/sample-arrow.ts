@@ -1,5 +1,6 @@
 import { type Data, type DataType, type Table, tableFromIPC } from "apache-arrow";
-import { joinSampleColumns, type SampleColumns } from "./activity.js";
+import type { SampleColumns } from "./activity.js";
+import { joinSampleColumns } from "./raw-columns.js";
 
 export { ARROW_STREAM } from "./api.js";
 

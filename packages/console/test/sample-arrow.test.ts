@@ -2,16 +2,14 @@ import { timelinePageArrow, timelinePageJson } from "@medusa/api";
 import { DeviceId, PatientId, type TimelineSample } from "@medusa/domain";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { RAW_GAP_MS, type RawColumns, type View } from "../src/activity.js";
+import type { Sample } from "../src/api.js";
 import {
   joinSampleColumns,
-  RAW_GAP_MS,
-  type RawColumns,
   rawColumns,
   rawColumnsOf,
   rawColumnsOfPages,
-  type View,
-} from "../src/activity.js";
-import type { Sample } from "../src/api.js";
+} from "../src/raw-columns.js";
 import { samplePageOfArrow } from "../src/sample-arrow.js";
 
 const T0 = 1_780_000_000_000;

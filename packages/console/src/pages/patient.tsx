@@ -9,7 +9,6 @@ import {
   localDate,
   MIN_SPAN_MS,
   pan,
-  rawColumnsOfPages,
   resolutionFor,
   type SampleColumns,
   type View,
@@ -209,7 +208,7 @@ export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientI
       if (resolution.kind === "raw") {
         const { pages, truncated } = await readSamples(api, patientId, view, () => live, chartCode);
         const t1 = performance.now();
-        const columns = rawColumnsOfPages(pages, view);
+        const columns = (await chartCode).rawColumnsOfPages(pages, view);
         performance.measure("console:raw-read", { start: t0, end: t1 });
         performance.measure("console:raw-columns", { start: t1, end: performance.now() });
         return { chart: { kind: "raw", columns }, truncated };
