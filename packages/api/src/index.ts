@@ -32,3 +32,5 @@ export { jsonSchemaOf } from "./json-schema.js";
 export { openApiDocument } from "./openapi.js";
 export { PROBLEM_BASE, type Problem } from "./problems.js";
 export { loadJwtSecret, loadSecrets, type SecretReader } from "./secret.js";
+export { ARROW_STREAM, timelinePageArrow } from "./timeline-arrow.js";
+export { timelinePageJson } from "./timeline-json.js";

@@ -14,6 +14,7 @@ import {
   RetractBody,
   SensorDataBody,
   SensorDataQuery,
+  SensorDataResponse,
   UnassignBody,
   UnassignQuery,
 } from "./schemas.js";
@@ -92,6 +93,21 @@ describe("the OpenAPI 3.1 document", () => {
       "Unix epoch milliseconds (UTC)",
     ]);
     expect(JSON.stringify(body("/api/devices/assign"))).toContain("Unix epoch milliseconds");
+  });
+
+  it("names the Arrow IPC stream beside the JSON on both sensor-data routes, with X-Next-Cursor", () => {
+    for (const method of ["get", "post"]) {
+      const ok = op("/api/patients/{patient_id}/sensor-data", method).responses["200"] as {
+        content: Record<string, { schema: unknown }>;
+        headers: Record<string, unknown>;
+      };
+      expect([method, Object.keys(ok.content)]).toEqual([
+        method,
+        ["application/json", "application/vnd.apache.arrow.stream"],
+      ]);
+      expect(ok.content["application/json"]?.schema).toEqual(jsonSchemaOf(SensorDataResponse));
+      expect(ok.headers).toHaveProperty("X-Next-Cursor");
+    }
   });
 
   it("every operation has a success response and problem responses", () => {

@@ -43,6 +43,7 @@ import {
   UnassignQuery,
   UnassignResponse,
 } from "./schemas.js";
+import { ARROW_STREAM } from "./timeline-arrow.js";
 
 /**
  * Query parameters from the schema the route decodes its query with: one per
@@ -82,6 +83,21 @@ const problems = (...statuses: Array<number>) =>
     ]),
   );
 const ok = (description: string, s: Schema.Schema.Any) => ({ description, content: json(s) });
+/** A page of samples: JSON, or with `Accept: application/vnd.apache.arrow.stream` an Arrow IPC stream. */
+const samplesPage = {
+  description:
+    "a page of samples. With Accept: application/vnd.apache.arrow.stream, an Apache Arrow IPC stream of the same samples: columns timestamp (Timestamp ms UTC), device_id (dictionary-encoded Utf8), accel_x, accel_y, accel_z, magnitude (Float64, g), temperature (nullable Float64, °C), sequence (Int64); the schema's metadata holds patient_id, count and next_cursor (absent on the last page), which is also in X-Next-Cursor. Any other Accept gets JSON; errors are problem+json either way.",
+  headers: {
+    "X-Next-Cursor": {
+      description: "Arrow only: the cursor of the next page; absent on the last page",
+      schema: { type: "string" },
+    },
+  },
+  content: {
+    ...json(SensorDataResponse),
+    [ARROW_STREAM]: { schema: { type: "string", contentMediaType: ARROW_STREAM } },
+  },
+};
 const idempotency = {
   name: "Idempotency-Key",
   in: "header",
@@ -349,7 +365,7 @@ export const openApiDocument = () => ({
           "The patient's samples from every device they wore, only inside their own intervals, in [start_time, end_time)",
         parameters: [patient, ...queryParameters(SensorDataQuery)],
         responses: {
-          "200": ok("a page of samples", SensorDataResponse),
+          "200": samplesPage,
           ...problems(400, 401, 403, 503),
         },
       },
@@ -358,7 +374,7 @@ export const openApiDocument = () => ({
         parameters: [patient],
         requestBody: { required: true, content: json(SensorDataBody) },
         responses: {
-          "200": ok("a page of samples", SensorDataResponse),
+          "200": samplesPage,
           ...problems(400, 401, 403, 413, 503),
         },
       },

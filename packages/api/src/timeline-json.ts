@@ -32,7 +32,7 @@ const sampleJson = (s: TimelineSample, device: string): string =>
     : `{"device_id":${device},"timestamp":${s.timestamp},"accel_x":${num(s.x)},"accel_y":${num(s.y)},"accel_z":${num(s.z)},"magnitude":${num(s.magnitude)},"sequence":${num(s.sequence)}}`;
 
 /** What `isSampleView` (schemas.ts) asks of a sample's view, asked of the domain's sample. */
-const shownAsIs = (s: TimelineSample): boolean =>
+export const shownAsIs = (s: TimelineSample): boolean =>
   typeof s.deviceId === "string" &&
   typeof s.x === "number" &&
   typeof s.y === "number" &&

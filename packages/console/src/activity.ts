@@ -5,7 +5,7 @@
  * answers as uPlot's columns, a gap (no data) being a null point so that no
  * line is drawn across it.
  */
-import type { ActivityEpoch, Sample } from "./api.js";
+import type { ActivityEpoch } from "./api.js";
 
 /** The epoch lengths the API computes (whole seconds from 5 to 60 that divide a minute). */
 export const EPOCH_LENGTHS_MS = [5_000, 6_000, 10_000, 12_000, 15_000, 20_000, 30_000, 60_000];
@@ -159,78 +159,19 @@ export interface RawColumns {
 }
 
 /**
- * The samples as uPlot's aligned columns. One device (the usual case) is a
- * single pass over its samples in time order. With several, each has its own
- * line; `undefined` marks another device's time (bridged), `null` a gap.
- * Gaps are stretches of the view where no device has a sample for longer than
- * RAW_GAP_MS.
+ * Samples as columns: what the raw view needs of each. The console reads them
+ * as Arrow (`sample-arrow.ts`: the typed arrays as they arrive); `sampleColumnsOf`
+ * makes them of the JSON's samples. `device[i]` indexes `devices`.
  */
-export const rawColumns = (samples: ReadonlyArray<Sample>, view: View): RawColumns => {
-  const byDevice = new Map<string, Array<Sample>>();
-  for (const s of samples) {
-    let list = byDevice.get(s.device_id);
-    if (!list) {
-      list = [];
-      byDevice.set(s.device_id, list);
-    }
-    list.push(s);
-  }
-  const devices = [...byDevice.keys()].sort();
-  const sorted = (list: Array<Sample>) => {
-    for (let i = 1; i < list.length; i++)
-      if ((list[i] as Sample).timestamp < (list[i - 1] as Sample).timestamp)
-        return list.sort((a, b) => a.timestamp - b.timestamp);
-    return list;
-  };
-  const x: Array<number> = [];
-  const lines: Array<Array<number | null | undefined>> = devices.map(() => []);
-  let times: ReadonlyArray<number>;
-  if (devices.length === 1) {
-    const list = sorted(byDevice.get(devices[0] as string) as Array<Sample>);
-    const line = lines[0] as Array<number | null>;
-    let previous: number | undefined;
-    for (const s of list) {
-      if (s.timestamp === previous) continue;
-      if (previous !== undefined && s.timestamp - previous > RAW_GAP_MS) {
-        x.push((previous + s.timestamp) / 2);
-        line.push(null);
-      }
-      x.push(s.timestamp);
-      line.push(s.magnitude);
-      previous = s.timestamp;
-    }
-    times = list.map((s) => s.timestamp);
-  } else {
-    const points: Array<{ t: number; d: number; v: number | null }> = [];
-    devices.forEach((device, d) => {
-      let previous: number | undefined;
-      for (const s of sorted(byDevice.get(device) as Array<Sample>)) {
-        if (previous !== undefined && s.timestamp - previous > RAW_GAP_MS)
-          points.push({ t: (previous + s.timestamp) / 2, d, v: null });
-        points.push({ t: s.timestamp, d, v: s.magnitude });
-        previous = s.timestamp;
-      }
-    });
-    points.sort((a, b) => a.t - b.t);
-    for (const p of points) {
-      if (x[x.length - 1] !== p.t) {
-        x.push(p.t);
-        for (const y of lines) y.push(undefined);
-      }
-      (lines[p.d] as Array<number | null | undefined>)[x.length - 1] = p.v;
-    }
-    times = samples.map((s) => s.timestamp).sort((a, b) => a - b);
-  }
-  // The stretches of the view where no device has a sample for longer than RAW_GAP_MS.
-  const gaps: Array<readonly [number, number]> = [];
-  let last = view.start;
-  for (const t of times) {
-    if (t - last > RAW_GAP_MS) gaps.push([last, t]);
-    if (t > last) last = t;
-  }
-  if (view.end - last > RAW_GAP_MS) gaps.push([last, view.end]);
-  return { x, lines, devices, count: samples.length, gaps };
-};
+export interface SampleColumns {
+  readonly count: number;
+  /** Unix ms. */
+  readonly time: ArrayLike<number>;
+  readonly device: ArrayLike<number>;
+  readonly devices: ReadonlyArray<string>;
+  /** g; NaN where a sample has none (JSON's null). */
+  readonly magnitude: ArrayLike<number>;
+}
 
 /** "2 h 05 min", "45 s": a duration as the summary says it. */
 export const duration = (ms: number): string => {

@@ -118,6 +118,11 @@ export interface Api {
     path: string,
     accept: string,
   ) => Promise<{ readonly text: string; readonly headers: Headers }>;
+  /** A binary answer (Arrow: `accept` `application/vnd.apache.arrow.stream`), with its headers. */
+  readonly getBytes: (
+    path: string,
+    accept: string,
+  ) => Promise<{ readonly bytes: Uint8Array; readonly headers: Headers }>;
   readonly post: <T>(path: string, body: unknown, idempotencyKey?: string) => Promise<T>;
   /** Any other method (`PATCH`, `DELETE`). */
   readonly send: <T>(method: string, path: string, body?: unknown) => Promise<T>;
@@ -136,6 +141,7 @@ export const apiClient = (token: string, onUnauthorized: () => void, base = ""):
     seen?: (etag: string | null, unchanged: boolean) => void,
     accept = "application/json",
     raw?: (text: string, headers: Headers) => T,
+    binary?: (bytes: Uint8Array, headers: Headers) => T,
   ) => {
     let response: Response;
     try {
@@ -155,6 +161,8 @@ export const apiClient = (token: string, onUnauthorized: () => void, base = ""):
     }
     seen?.(response.headers.get("etag"), response.status === 304);
     if (response.status === 304) return undefined as T;
+    if (response.ok && binary)
+      return binary(new Uint8Array(await response.arrayBuffer()), response.headers);
     const text = await response.text();
     if (response.ok && raw) return raw(text, response.headers);
     let json: unknown;
@@ -180,6 +188,18 @@ export const apiClient = (token: string, onUnauthorized: () => void, base = ""):
         text,
         headers,
       })),
+    getBytes: (path, accept) =>
+      call(
+        "GET",
+        path,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        accept,
+        undefined,
+        (bytes, headers) => ({ bytes, headers }),
+      ),
     post: (path, body, key) => call("POST", path, body, key),
     send: (method, path, body) => call(method, path, body),
     getIfChanged: async <T>(path: string, etag: string | null) => {
@@ -195,3 +215,6 @@ export const apiClient = (token: string, onUnauthorized: () => void, base = ""):
 };
 
 export const enc = encodeURIComponent;
+
+/** Apache Arrow's IPC stream: how the raw view reads samples (`sample-arrow.ts` decodes it). */
+export const ARROW_STREAM = "application/vnd.apache.arrow.stream";

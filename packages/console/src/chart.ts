@@ -3,6 +3,10 @@ import "uplot/dist/uPlot.min.css";
 import type { EpochColumns, RawColumns, View } from "./activity.js";
 import { formatTime } from "./time.js";
 
+// The raw view's Arrow decoder comes with the chart's code: neither is in the first page's load.
+export { rawColumnsOfPages } from "./raw-columns.js";
+export { ARROW_STREAM, type SamplePage, samplePageOfArrow } from "./sample-arrow.js";
+
 export type ChartData =
   | { readonly kind: "epochs"; readonly columns: EpochColumns }
   | { readonly kind: "raw"; readonly columns: RawColumns };

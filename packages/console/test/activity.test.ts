@@ -8,11 +8,11 @@ import {
   MIN_SPAN_MS,
   pan,
   RAW_MAX_SPAN_MS,
-  rawColumns,
   resolutionFor,
   zoom,
 } from "../src/activity.js";
 import type { ActivityEpoch, Sample } from "../src/api.js";
+import { rawColumns } from "../src/raw-columns.js";
 
 const MIN = 60_000;
 const HOUR = 3_600_000;

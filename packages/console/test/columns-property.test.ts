@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { epochColumns, rawColumns, type View } from "../src/activity.js";
+import { epochColumns, type View } from "../src/activity.js";
 import type { ActivityEpoch, Sample } from "../src/api.js";
+import { rawColumns } from "../src/raw-columns.js";
 
 const MIN = 60_000;
 

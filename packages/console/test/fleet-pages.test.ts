@@ -12,6 +12,7 @@ const fakeApi = (pages: Array<{ items: Array<string>; tag: string }>) => {
   const api: Api = {
     get: () => Promise.reject(new Error("not used")),
     getText: () => Promise.reject(new Error("not used")),
+    getBytes: () => Promise.reject(new Error("not used")),
     post: () => Promise.reject(new Error("not used")),
     send: () => Promise.reject(new Error("not used")),
     getIfChanged: async <T>(path: string, etag: string | null): Promise<Revalidated<T>> => {

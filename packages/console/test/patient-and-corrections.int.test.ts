@@ -162,6 +162,11 @@ const linePixelsAt = async (page: Page, t: number) => {
 describe("the patient page and corrections in Chromium against the local stack", () => {
   it("a patient's week: bands, days in the clinic's zone, epochs; zoom by keys to raw samples, a gap drawn as a gap, drag to a minute; CSV downloads", async () => {
     const { context, page } = await newPage();
+    // What the raw view's reads were answered with: Arrow (the console asks for it).
+    const sampleAnswers: Array<string | null> = [];
+    page.on("response", (r) => {
+      if (r.url().includes("/sensor-data")) sampleAnswers.push(r.headers()["content-type"] ?? null);
+    });
     await signIn(page);
     await page.goto(`${ui.stack.consoleUrl}patients/${PATIENT}`);
     await page.getByRole("heading", { name: `Patient ${PATIENT} (Chart Patient)` }).waitFor();
@@ -236,6 +241,9 @@ describe("the patient page and corrections in Chromium against the local stack",
     const count = Number(/^([\d,]+) raw samples/.exec(rawText)?.[1]?.replaceAll(",", ""));
     expect(count).toBe(17 * 600);
     expect(rawText).toContain("gap");
+    // Drawn from Arrow pages: every sample read came as an Arrow IPC stream.
+    expect(sampleAnswers.length).toBeGreaterThan(0);
+    expect(new Set(sampleAnswers)).toEqual(new Set(["application/vnd.apache.arrow.stream"]));
     // The gap: no line across it; the recording on either side drawn.
     const gaps = JSON.parse((await chart(page).getAttribute("data-gaps")) ?? "[]") as Array<
       [number, number]

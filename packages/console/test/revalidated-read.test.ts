@@ -11,6 +11,7 @@ const scripted = (answers: Array<Answer>) => {
   const api: Api = {
     get: () => Promise.reject(new Error("not used")),
     getText: () => Promise.reject(new Error("not used")),
+    getBytes: () => Promise.reject(new Error("not used")),
     post: () => Promise.reject(new Error("not used")),
     send: () => Promise.reject(new Error("not used")),
     getIfChanged: async <T>(_path: string, etag: string | null): Promise<Revalidated<T>> => {

@@ -34,6 +34,7 @@ import {
   SensorDataBody,
   SensorDataQuery,
 } from "../schemas.js";
+import { ARROW_STREAM, timelinePageArrow, wantsArrow } from "../timeline-arrow.js";
 import { timelinePageJson } from "../timeline-json.js";
 import { assignmentView, send } from "../views.js";
 
@@ -114,8 +115,22 @@ export const patients = ({ run, cursors }: Routes) => {
     };
   };
   // Up to 10,000 samples a page: written straight to JSON (`timeline-json.ts`), the same JSON `send` gives.
-  const sendTimeline = (c: Context<ApiEnv>, t: Awaited<ReturnType<typeof timeline>>) =>
-    c.body(timelinePageJson(t.patientId, t.page), 200, { "content-type": "application/json" });
+  // `Accept: application/vnd.apache.arrow.stream`: the page as an Arrow IPC stream (`timeline-arrow.ts`),
+  // the next page's cursor in its metadata and in X-Next-Cursor; any other Accept gets the JSON.
+  const sendTimeline = (c: Context<ApiEnv>, t: Awaited<ReturnType<typeof timeline>>) => {
+    if (wantsArrow(c.req.header("accept"))) {
+      const bytes = timelinePageArrow(t.patientId, t.page);
+      return c.body(bytes, 200, {
+        "content-type": ARROW_STREAM,
+        vary: "accept",
+        ...(t.page.nextCursor !== null ? { "x-next-cursor": t.page.nextCursor } : {}),
+      });
+    }
+    return c.body(timelinePageJson(t.patientId, t.page), 200, {
+      "content-type": "application/json",
+      vary: "accept",
+    });
+  };
 
   app.get("/:patient_id/sensor-data", async (c) => {
     requireRole(c, "viewer");

@@ -9,8 +9,8 @@ import {
   localDate,
   MIN_SPAN_MS,
   pan,
-  rawColumns,
   resolutionFor,
+  type SampleColumns,
   type View,
   zoom,
 } from "../activity.js";
@@ -19,9 +19,9 @@ import {
   type ActivityEpoch,
   type Api,
   ApiRefusal,
+  ARROW_STREAM,
   type Assignment,
   enc,
-  type Sample,
 } from "../api.js";
 import type { ChartData } from "../chart.js";
 import type { PageProps } from "../main.js";
@@ -43,7 +43,7 @@ const SPANS = [
   { label: "Minute", ms: MIN_SPAN_MS },
 ] as const;
 
-type Timeline = { next_cursor: string | null; data: ReadonlyArray<Sample> };
+type ChartCode = typeof import("../chart.js");
 type EpochPage = { next_cursor: string | null; epochs: ReadonlyArray<ActivityEpoch> };
 
 /** Every page of a view's epochs. */
@@ -61,27 +61,40 @@ const readEpochs = async (api: Api, patientId: string, view: View, epochMs: numb
   return out;
 };
 
-/** A view's raw samples: its slices read at once, each page by page; `truncated` past MAX_SAMPLES. */
-const readSamples = async (api: Api, patientId: string, view: View, live: () => boolean) => {
+/**
+ * A view's raw samples: its slices read at once, each page by page, as Arrow (typed arrays,
+ * decoded by the chart's code as it arrives); `truncated` past MAX_SAMPLES.
+ */
+const readSamples = async (
+  api: Api,
+  patientId: string,
+  view: View,
+  live: () => boolean,
+  chartCode: Promise<ChartCode>,
+) => {
   const slices: Array<View> = [];
   for (let t = view.start; t < view.end; t += SLICE_MS)
     slices.push({ start: t, end: Math.min(view.end, t + SLICE_MS) });
   let truncated = false;
   const read = async (slice: View) => {
-    const got: Array<Sample> = [];
+    const got: Array<SampleColumns> = [];
+    let count = 0;
     let cursor: string | null = null;
     do {
-      const page: Timeline = await api.get<Timeline>(
+      const { bytes } = await api.getBytes(
         `/api/patients/${enc(patientId)}/sensor-data?start_time=${slice.start}&end_time=${slice.end}&limit=${PAGE}${cursor ? `&cursor=${enc(cursor)}` : ""}`,
+        ARROW_STREAM,
       );
-      for (const s of page.data) got.push(s);
-      cursor = page.next_cursor;
-    } while (cursor !== null && got.length < MAX_SAMPLES / slices.length && live());
+      const page = (await chartCode).samplePageOfArrow(bytes);
+      got.push(page.columns);
+      count += page.columns.count;
+      cursor = page.nextCursor;
+    } while (cursor !== null && count < MAX_SAMPLES / slices.length && live());
     if (cursor !== null) truncated = true;
     return got;
   };
   const parts = await Promise.all(slices.map(read));
-  return { samples: parts.flat(), truncated };
+  return { pages: parts.flat(), truncated };
 };
 
 /** Saves text as a file the browser downloads. */
@@ -193,9 +206,9 @@ export const PatientPage = ({ api, timeZone, patientId }: PageProps & { patientI
     const load = async (): Promise<{ chart: ChartData; truncated: boolean }> => {
       const resolution = resolutionFor(view.end - view.start);
       if (resolution.kind === "raw") {
-        const { samples, truncated } = await readSamples(api, patientId, view, () => live);
+        const { pages, truncated } = await readSamples(api, patientId, view, () => live, chartCode);
         const t1 = performance.now();
-        const columns = rawColumns(samples, view);
+        const columns = (await chartCode).rawColumnsOfPages(pages, view);
         performance.measure("console:raw-read", { start: t0, end: t1 });
         performance.measure("console:raw-columns", { start: t1, end: performance.now() });
         return { chart: { kind: "raw", columns }, truncated };

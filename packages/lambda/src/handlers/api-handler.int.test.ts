@@ -5,7 +5,12 @@ import { afterAll, beforeAll, expect, inject, it } from "vitest";
 type Handler = (
   event: unknown,
   context: unknown,
-) => Promise<{ statusCode: number; headers: Record<string, string>; body: string }>;
+) => Promise<{
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+  isBase64Encoded?: boolean;
+}>;
 let handler: Handler;
 let drop: () => Promise<void>;
 
@@ -34,6 +39,7 @@ const event = (
   query: string,
   token: string | null,
   body?: unknown,
+  extra: Record<string, string> = {},
 ) => ({
   version: "2.0",
   routeKey: "$default",
@@ -49,6 +55,7 @@ const event = (
     "x-forwarded-port": "443",
     "x-forwarded-proto": "https",
     ...(token ? { authorization: `Bearer ${token}` } : {}),
+    ...extra,
   },
   queryStringParameters: query ? Object.fromEntries(new URLSearchParams(query)) : undefined,
   requestContext: {
@@ -201,4 +208,28 @@ it("every route, and the error paths that depend on the entry point, through fun
   });
   expect(large.status).toBe(413);
   expect((await send("GET", "/api/nothing-here", "", clinician)).status).toBe(404);
+});
+
+it("sends the sensor-data page as Arrow, base64-encoded as API Gateway wants binary, when asked for", async () => {
+  const token = await signToken({ email: "viewer@clinic.example", roles: ["viewer"] });
+  const answer = await handler(
+    event(
+      "GET",
+      "/api/patients/P-L/sensor-data",
+      "start_time=1700000000000&end_time=1700000060000",
+      token,
+      undefined,
+      { accept: "application/vnd.apache.arrow.stream" },
+    ),
+    {},
+  );
+  expect(answer.statusCode).toBe(200);
+  expect(answer.headers["content-type"]).toBe("application/vnd.apache.arrow.stream");
+  expect(answer.isBase64Encoded).toBe(true);
+  const bytes = Buffer.from(answer.body, "base64");
+  // An IPC stream: messages after the continuation marker, ended by the end-of-stream marker.
+  expect(bytes.subarray(0, 4).toString("hex")).toBe("ffffffff");
+  expect(bytes.subarray(-8).toString("hex")).toBe("ffffffff00000000");
+  expect(bytes.includes(Buffer.from("next_cursor"))).toBe(false);
+  expect(bytes.includes(Buffer.from("P-L"))).toBe(true);
 });

@@ -1,0 +1,63 @@
+import { type Data, type DataType, type Table, tableFromIPC } from "apache-arrow";
+import type { SampleColumns } from "./activity.js";
+import { joinSampleColumns } from "./raw-columns.js";
+
+export { ARROW_STREAM } from "./api.js";
+
+/**
+ * A sensor-data page read as Apache Arrow (`application/vnd.apache.arrow.stream`,
+ * the API's `timeline-arrow.ts`): the raw view's columns straight from the
+ * stream's typed arrays, with no object per sample. Loaded with the chart's
+ * code (`chart.ts` re-exports it), never with the first page.
+ */
+
+export interface SamplePage {
+  readonly columns: SampleColumns;
+  readonly nextCursor: string | null;
+}
+
+const TWO_32 = 2 ** 32;
+
+/** An Int64 chunk's values (Timestamp ms) as numbers: exact below 2^53. */
+const int64AsNumbers = (values: BigInt64Array): Float64Array => {
+  const lo = new Uint32Array(values.buffer, values.byteOffset, values.length * 2);
+  const hi = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++)
+    out[i] = (lo[2 * i] as number) + (hi[2 * i + 1] as number) * TWO_32;
+  return out;
+};
+
+const chunksOf = <T extends DataType>(table: Table, name: string): ReadonlyArray<Data<T>> => {
+  const column = table.getChild(name);
+  if (!column) throw new Error(`the page has no ${name} column`);
+  return column.data as unknown as ReadonlyArray<Data<T>>;
+};
+
+/** A page's bytes as the raw view's columns and the next page's cursor. */
+export const samplePageOfArrow = (bytes: Uint8Array): SamplePage => {
+  const table = tableFromIPC(bytes);
+  const time = chunksOf(table, "timestamp");
+  const device = chunksOf(table, "device_id");
+  const magnitude = chunksOf(table, "magnitude");
+  const parts = time.map((t, k): SampleColumns => {
+    const d = device[k] as Data;
+    const m = magnitude[k] as Data;
+    if (t.offset !== 0 || d.offset !== 0 || m.offset !== 0 || m.nullCount > 0)
+      throw new Error("the page's columns are not as the API writes them");
+    return {
+      count: t.length,
+      time: int64AsNumbers((t.values as BigInt64Array).subarray(0, t.length)),
+      device: (d.values as Int32Array).subarray(0, d.length),
+      devices: d.dictionary ? (d.dictionary.toArray() as Array<string>) : [],
+      magnitude: (m.values as Float64Array).subarray(0, m.length),
+    };
+  });
+  return {
+    columns:
+      parts.length === 0
+        ? { count: 0, time: [], device: [], devices: [], magnitude: [] }
+        : joinSampleColumns(parts),
+    nextCursor: table.schema.metadata.get("next_cursor") ?? null,
+  };
+};
