@@ -58,110 +58,19 @@ export interface PageBudget {
   readonly cursorAfter: (e: ActivityEpoch) => string;
 }
 
-const utf8 = new TextEncoder();
+/** A number as JSON writes it (non-finite numbers are null there). */
+const num = (n: number): string => (Number.isFinite(n) ? String(n) : "null");
 
-/**
- * JSON written byte by byte into a buffer that grows: a week's page is some
- * 2.4 MB, and as one string (grown epoch by epoch, then made a body) it cost
- * more than writing it: the body's conversion of the string (flattening it,
- * checking it is well-formed, encoding it as UTF-8) and the collection of
- * its garbage. Whole numbers are written digit by digit; other numbers as
- * `String(n)` (the JSON of a finite number) gives them.
- */
-class JsonBytes {
-  bytes: Uint8Array<ArrayBuffer>;
-  at = 0;
-  constructor(capacity: number) {
-    this.bytes = new Uint8Array(Math.max(capacity, 256));
-  }
-  /** Room for `n` more bytes. */
-  room(n: number): void {
-    if (this.at + n <= this.bytes.length) return;
-    const grown = new Uint8Array(Math.max(this.at + n, this.bytes.length * 2));
-    grown.set(this.bytes.subarray(0, this.at));
-    this.bytes = grown;
-  }
-  /** ASCII text (room made by the caller). */
-  ascii(s: string): void {
-    const b = this.bytes;
-    let at = this.at;
-    for (let i = 0; i < s.length; i++) b[at++] = s.charCodeAt(i);
-    this.at = at;
-  }
-  /** Bytes (room made by the caller). */
-  raw(x: Uint8Array): void {
-    const b = this.bytes;
-    let at = this.at;
-    for (let i = 0; i < x.length; i++) b[at++] = x[i] as number;
-    this.at = at;
-  }
-  /** Any text, as UTF-8. */
-  text(s: string): void {
-    this.room(s.length * 3);
-    this.at += utf8.encodeInto(s, this.bytes.subarray(this.at)).written;
-  }
-  /** A number as `JSON.stringify` writes it: non-finite ones are null (at most 24 bytes, room made by the caller). */
-  number(n: number): void {
-    if (Number.isSafeInteger(n)) this.whole(n);
-    else if (Number.isFinite(n)) this.ascii(String(n));
-    else this.ascii("null");
-  }
-  /** A safe integer (−0 written as 0, as JSON does). */
-  private whole(n: number): void {
-    const b = this.bytes;
-    let v = n;
-    if (v < 0) {
-      b[this.at++] = 45;
-      v = -v;
-    }
-    let digits = 1;
-    for (let p = 10; p <= v; p *= 10) digits++;
-    let i = this.at + digits;
-    this.at = i;
-    do {
-      const q = Math.floor(v / 10);
-      b[--i] = 48 + (v - q * 10);
-      v = q;
-    } while (v > 0);
-  }
-  /** What has been written (a view of the buffer). */
-  written(): Uint8Array<ArrayBuffer> {
-    return this.bytes.subarray(0, this.at);
-  }
-}
+/** An epoch as the view's JSON object, fields in the schema's order (`device`: the id's JSON). */
+const epochJson = (e: ActivityEpoch, device: string): string =>
+  `{"time":${num(e.start)},"epoch_ms":${num(e.epochMs)},"device_id":${device},"enmo_mg":${num(e.enmoMg)},"mad_mg":${num(e.madMg)},"samples":${num(e.samples)},"expected_samples":${num(e.expected)},"coverage":${num(e.coverage)},"wear":${e.wear},"intensity":${e.intensity === null ? "null" : `"${e.intensity}"`},"steps":${num(e.steps)},"cadence_spm":${num(e.cadence)}}`;
 
-const ascii = (s: string): Uint8Array => utf8.encode(s);
-const TIME = ascii('{"time":');
-const EPOCH_MS = ascii(',"epoch_ms":');
-const DEVICE = ascii(',"device_id":');
-const ENMO = ascii(',"enmo_mg":');
-const MAD = ascii(',"mad_mg":');
-const SAMPLES = ascii(',"samples":');
-const EXPECTED_SAMPLES = ascii(',"expected_samples":');
-const COVERAGE = ascii(',"coverage":');
-const WEAR_TRUE = ascii(',"wear":true,"intensity":');
-const WEAR_FALSE = ascii(',"wear":false,"intensity":');
-const STEPS = ascii(',"steps":');
-const CADENCE = ascii(',"cadence_spm":');
-const INTENSITY: Record<NonNullable<ActivityEpoch["intensity"]>, Uint8Array> = {
-  sedentary: ascii('"sedentary"'),
-  light: ascii('"light"'),
-  moderate: ascii('"moderate"'),
-  vigorous: ascii('"vigorous"'),
-};
-const NULL = ascii("null");
 /** The quotes of an epoch's JSON other than its device id's and its intensity's: its twelve names'. */
 const NAME_QUOTES = 24;
-/** An epoch's bytes besides its device id and its numbers, at most. */
-const EPOCH_FIXED = 200;
-/** A number's JSON, at most ("-1.2345678901234567e-300"). */
-const NUMBER_MAX = 24;
 
-/** A device id as the epochs write it: its JSON, its UTF-8, and what Lambda's response makes of it. */
+/** A device id as the epochs write it: its JSON, and the quotes in that. */
 interface DeviceJson {
-  readonly bytes: Uint8Array;
-  /** Its JSON's length in characters (its UTF-8's when ASCII, as device ids are). */
-  readonly chars: number;
+  readonly json: string;
   readonly quotes: number;
 }
 
@@ -169,8 +78,41 @@ const deviceJsonOf = (id: string): DeviceJson => {
   const json = JSON.stringify(id);
   let quotes = 0;
   for (let i = json.indexOf('"'); i !== -1; i = json.indexOf('"', i + 1)) quotes++;
-  return { bytes: utf8.encode(json), chars: json.length, quotes };
+  return { json, quotes };
 };
+
+/**
+ * The body's bytes, written a piece of text at a time (UTF-8) into a buffer
+ * that grows. A week's page is some 2.4 MB: as one string (grown epoch by
+ * epoch, then made the response's body) it cost more than writing it — the
+ * body's conversion of the string (flattening it, checking it is
+ * well-formed, encoding it) and the collection of its garbage. Here the
+ * epochs' text goes out in pieces of `PIECE` epochs, small strings written
+ * and dropped at once.
+ */
+class Body {
+  private bytes: Buffer;
+  private at = 0;
+  constructor(capacity: number) {
+    this.bytes = Buffer.allocUnsafe(Math.max(capacity, 1024));
+  }
+  write(s: string): void {
+    // UTF-8 is at most three bytes per UTF-16 unit.
+    if (this.at + s.length * 3 > this.bytes.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.at + s.length * 3, this.bytes.length * 2));
+      this.bytes.copy(grown, 0, 0, this.at);
+      this.bytes = grown;
+    }
+    this.at += this.bytes.write(s, this.at, "utf8");
+  }
+  /** What has been written (a view of the buffer). */
+  written(): Uint8Array<ArrayBuffer> {
+    return new Uint8Array(this.bytes.buffer as ArrayBuffer, this.bytes.byteOffset, this.at);
+  }
+}
+
+/** Epochs whose text is joined before it is written: a piece of some 15 KB. */
+const PIECE = 64;
 
 export interface ActivityPageJson {
   readonly patient_id: string;
@@ -215,65 +157,44 @@ export const activityPageBody = (
 ): Uint8Array<ArrayBuffer> => {
   const epochs = page.epochs;
   const [head] = envelopeOf(page, 0, page.next_cursor);
-  const out = new JsonBytes(
-    head.length * 3 + 1024 + Math.min(epochs.length * 256, (budget?.maxBytes ?? 1e9) + 4096),
+  const body = new Body(
+    head.length * 3 + 2048 + Math.min(epochs.length * 256, (budget?.maxBytes ?? 1e9) + 4096),
   );
-  out.text(head);
+  body.write(head);
   const devices = new Map<string, DeviceJson>();
   let bytes = 0;
   let count = 0;
   let next = page.next_cursor;
+  let piece = "";
   for (const e of epochs) {
     let device = devices.get(e.deviceId);
     if (device === undefined) {
       device = deviceJsonOf(e.deviceId);
       devices.set(e.deviceId, device);
     }
-    out.room(EPOCH_FIXED + device.bytes.length + 9 * NUMBER_MAX);
-    const before = out.at;
-    if (count > 0) out.bytes[out.at++] = 44; // ","
-    out.raw(TIME);
-    out.number(e.start);
-    out.raw(EPOCH_MS);
-    out.number(e.epochMs);
-    out.raw(DEVICE);
-    out.raw(device.bytes);
-    out.raw(ENMO);
-    out.number(e.enmoMg);
-    out.raw(MAD);
-    out.number(e.madMg);
-    out.raw(SAMPLES);
-    out.number(e.samples);
-    out.raw(EXPECTED_SAMPLES);
-    out.number(e.expected);
-    out.raw(COVERAGE);
-    out.number(e.coverage);
-    out.raw(e.wear ? WEAR_TRUE : WEAR_FALSE);
-    out.raw(e.intensity === null ? NULL : INTENSITY[e.intensity]);
-    out.raw(STEPS);
-    out.number(e.steps);
-    out.raw(CADENCE);
-    out.number(e.cadence);
-    out.bytes[out.at++] = 125; // "}"
+    const json = epochJson(e, device.json);
     if (budget) {
       bytes +=
-        out.at -
-        before -
-        device.bytes.length +
-        device.chars +
+        json.length +
         NAME_QUOTES +
         device.quotes +
-        (e.intensity === null ? 0 : 2);
+        (e.intensity === null ? 0 : 2) +
+        (count > 0 ? 1 : 0);
       if (count > 0 && bytes > budget.maxBytes) {
-        out.at = before;
         next = budget.cursorAfter(epochs[count - 1] as ActivityEpoch);
         break;
       }
     }
+    piece += count === 0 ? json : `,${json}`;
     count++;
+    if (count % PIECE === 0) {
+      body.write(piece);
+      piece = "";
+    }
   }
-  out.text(envelopeOf(page, count, next)[1]);
-  return out.written();
+  body.write(piece);
+  body.write(envelopeOf(page, count, next)[1]);
+  return body.written();
 };
 
 const utf8Text = new TextDecoder();
