@@ -35,14 +35,10 @@ export const epochView = (e: ActivityEpoch): typeof ActivityEpochView.Type => ({
   cadence_spm: e.cadence,
 });
 
-/** A number as JSON writes it (non-finite numbers are null there). */
-const num = (n: number): string => (Number.isFinite(n) ? String(n) : "null");
-
-/** An epoch as the view's JSON object, fields in the schema's order. */
-const epochJson = (e: ActivityEpoch, device: string): string =>
-  `{"time":${num(e.start)},"epoch_ms":${num(e.epochMs)},"device_id":${device},"enmo_mg":${num(e.enmoMg)},"mad_mg":${num(e.madMg)},"samples":${num(e.samples)},"expected_samples":${num(e.expected)},"coverage":${num(e.coverage)},"wear":${e.wear},"intensity":${e.intensity === null ? "null" : `"${e.intensity}"`},"steps":${num(e.steps)},"cadence_spm":${num(e.cadence)}}`;
-
 const encodeEnvelope = Schema.encodeSync(ActivityResponse);
+// The envelope's JSON before the epochs is written first, before the count and the cursor are known.
+if (Object.keys(ActivityResponse.fields).slice(0, 2).join(",") !== "patient_id,epochs")
+  throw new Error("ActivityResponse changed its fields' order: update activity-json.ts");
 
 /**
  * The most bytes of epochs one page's JSON holds as Lambda answers it (the
@@ -56,59 +52,84 @@ const encodeEnvelope = Schema.encodeSync(ActivityResponse);
  */
 export const ACTIVITY_PAGE_BYTES = 5_500_000;
 
-/** An epoch's JSON's bytes in Lambda's response: its characters (all ASCII) and an escape per quote. */
-const lambdaBytes = (json: string): number => {
-  let quotes = 0;
-  for (let i = json.indexOf('"'); i !== -1; i = json.indexOf('"', i + 1)) quotes++;
-  return json.length + quotes;
-};
-
 export interface PageBudget {
   readonly maxBytes: number;
   /** The next page's cursor when the page ends after epoch `e`. */
   readonly cursorAfter: (e: ActivityEpoch) => string;
 }
 
+/** A number as JSON writes it (non-finite numbers are null there). */
+const num = (n: number): string => (Number.isFinite(n) ? String(n) : "null");
+
+/** An epoch as the view's JSON object, fields in the schema's order (`device`: the id's JSON). */
+const epochJson = (e: ActivityEpoch, device: string): string =>
+  `{"time":${num(e.start)},"epoch_ms":${num(e.epochMs)},"device_id":${device},"enmo_mg":${num(e.enmoMg)},"mad_mg":${num(e.madMg)},"samples":${num(e.samples)},"expected_samples":${num(e.expected)},"coverage":${num(e.coverage)},"wear":${e.wear},"intensity":${e.intensity === null ? "null" : `"${e.intensity}"`},"steps":${num(e.steps)},"cadence_spm":${num(e.cadence)}}`;
+
+/** The quotes of an epoch's JSON other than its device id's and its intensity's: its twelve names'. */
+const NAME_QUOTES = 24;
+
+/** A device id as the epochs write it: its JSON, and the quotes in that. */
+interface DeviceJson {
+  readonly json: string;
+  readonly quotes: number;
+}
+
+const deviceJsonOf = (id: string): DeviceJson => {
+  const json = JSON.stringify(id);
+  let quotes = 0;
+  for (let i = json.indexOf('"'); i !== -1; i = json.indexOf('"', i + 1)) quotes++;
+  return { json, quotes };
+};
+
 /**
- * The page as JSON text: the envelope through the schema, the epochs written
- * directly. With a budget, the epochs stop before the one that would take
- * them past `maxBytes` as Lambda's response carries them (one at least), and
- * `next_cursor` then follows the last one written.
+ * The body's bytes, written a piece of text at a time (UTF-8) into a buffer
+ * that grows. A week's page is some 2.4 MB: as one string (grown epoch by
+ * epoch, then made the response's body) it cost more than writing it — the
+ * body's conversion of the string (flattening it, checking it is
+ * well-formed, encoding it) and the collection of its garbage. Here the
+ * epochs' text goes out in pieces of `PIECE` epochs, small strings written
+ * and dropped at once.
  */
-export const activityPageJson = (
-  page: {
-    readonly patient_id: string;
-    readonly epochs: ReadonlyArray<ActivityEpoch>;
-    readonly next_cursor: string | null;
-    readonly cut_points: typeof ActivityResponse.Type.cut_points;
-    readonly algorithms: Readonly<Record<string, string>>;
-  },
-  budget?: PageBudget,
-): string => {
-  const devices = new Map<string, string>();
-  // One string grown epoch by epoch (V8 flattens it once, when it is sent): about three
-  // times faster than an array of per-epoch strings joined.
-  let epochs = "";
-  let bytes = 0;
-  let count = 0;
-  let next = page.next_cursor;
-  for (const e of page.epochs) {
-    let device = devices.get(e.deviceId);
-    if (device === undefined) {
-      device = JSON.stringify(e.deviceId);
-      devices.set(e.deviceId, device);
-    }
-    const json = epochJson(e, device);
-    if (budget) {
-      bytes += lambdaBytes(json) + (count > 0 ? 1 : 0);
-      if (count > 0 && bytes > budget.maxBytes) {
-        next = budget.cursorAfter(page.epochs[count - 1] as ActivityEpoch);
-        break;
-      }
-    }
-    epochs += count === 0 ? json : `,${json}`;
-    count++;
+class Body {
+  private bytes: Buffer;
+  private at = 0;
+  constructor(capacity: number) {
+    this.bytes = Buffer.allocUnsafe(Math.max(capacity, 1024));
   }
+  write(s: string): void {
+    // UTF-8 is at most three bytes per UTF-16 unit.
+    if (this.at + s.length * 3 > this.bytes.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.at + s.length * 3, this.bytes.length * 2));
+      this.bytes.copy(grown, 0, 0, this.at);
+      this.bytes = grown;
+    }
+    this.at += this.bytes.write(s, this.at, "utf8");
+  }
+  /** What has been written (a view of the buffer). */
+  written(): Uint8Array<ArrayBuffer> {
+    return new Uint8Array(this.bytes.buffer as ArrayBuffer, this.bytes.byteOffset, this.at);
+  }
+}
+
+/** Epochs whose text is joined before it is written: a piece of some 15 KB. */
+const PIECE = 64;
+
+export interface ActivityPageJson {
+  readonly patient_id: string;
+  readonly epochs: ReadonlyArray<ActivityEpoch>;
+  readonly next_cursor: string | null;
+  readonly cut_points: typeof ActivityResponse.Type.cut_points;
+  readonly algorithms: Readonly<Record<string, string>>;
+}
+
+const MARKER = '"epochs":[]';
+
+/** The envelope's JSON around the epochs: before them, after them. */
+const envelopeOf = (
+  page: ActivityPageJson,
+  count: number,
+  next: string | null,
+): readonly [string, string] => {
   const envelope = JSON.stringify(
     encodeEnvelope({
       patient_id: page.patient_id,
@@ -119,7 +140,65 @@ export const activityPageJson = (
       algorithms: page.algorithms,
     }),
   );
-  const marker = '"epochs":[]';
-  const at = envelope.indexOf(marker);
-  return `${envelope.slice(0, at)}"epochs":[${epochs}]${envelope.slice(at + marker.length)}`;
+  const at = envelope.indexOf(MARKER);
+  return [`${envelope.slice(0, at)}"epochs":[`, `]${envelope.slice(at + MARKER.length)}`];
 };
+
+/**
+ * The page as the bytes of its JSON (UTF-8): the envelope through the
+ * schema, the epochs written directly. With a budget, the epochs stop before
+ * the one that would take them past `maxBytes` as Lambda's response carries
+ * them (their characters and an escape per quote; one epoch at least), and
+ * `next_cursor` then follows the last one written.
+ */
+export const activityPageBody = (
+  page: ActivityPageJson,
+  budget?: PageBudget,
+): Uint8Array<ArrayBuffer> => {
+  const epochs = page.epochs;
+  const [head] = envelopeOf(page, 0, page.next_cursor);
+  const body = new Body(
+    head.length * 3 + 2048 + Math.min(epochs.length * 256, (budget?.maxBytes ?? 1e9) + 4096),
+  );
+  body.write(head);
+  const devices = new Map<string, DeviceJson>();
+  let bytes = 0;
+  let count = 0;
+  let next = page.next_cursor;
+  let piece = "";
+  for (const e of epochs) {
+    let device = devices.get(e.deviceId);
+    if (device === undefined) {
+      device = deviceJsonOf(e.deviceId);
+      devices.set(e.deviceId, device);
+    }
+    const json = epochJson(e, device.json);
+    if (budget) {
+      bytes +=
+        json.length +
+        NAME_QUOTES +
+        device.quotes +
+        (e.intensity === null ? 0 : 2) +
+        (count > 0 ? 1 : 0);
+      if (count > 0 && bytes > budget.maxBytes) {
+        next = budget.cursorAfter(epochs[count - 1] as ActivityEpoch);
+        break;
+      }
+    }
+    piece += count === 0 ? json : `,${json}`;
+    count++;
+    if (count % PIECE === 0) {
+      body.write(piece);
+      piece = "";
+    }
+  }
+  body.write(piece);
+  body.write(envelopeOf(page, count, next)[1]);
+  return body.written();
+};
+
+const utf8Text = new TextDecoder();
+
+/** The page as JSON text (`activityPageBody`'s bytes as a string). */
+export const activityPageJson = (page: ActivityPageJson, budget?: PageBudget): string =>
+  utf8Text.decode(activityPageBody(page, budget));

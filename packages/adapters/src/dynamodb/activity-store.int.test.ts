@@ -129,3 +129,37 @@ describe("activity table", () => {
 });
 
 activityStoreContract("DynamoDB", () => stores, { numRuns: 4 });
+
+describe("the client's SDK log entry", () => {
+  it("says how many items a Query returned, never the items (the SDK no longer copies them to redact them)", async () => {
+    const seen: Array<{ output?: unknown }> = [];
+    const previous = client.config.logger;
+    client.config.logger = {
+      debug: () => {},
+      info: (entry: { output?: unknown }) => seen.push(entry),
+      warn: () => {},
+      error: () => {},
+    };
+    try {
+      const device = deviceId("log-shape-1");
+      const patient = patientId("P-log-shape");
+      const start = 1_700_006_400_000;
+      const samples = record({ start, durationMs: 2 * BLOCK_MS, oversample: 1 }, () => [0, 0, 1]);
+      // Two blocks of one hour: one item.
+      const blocks: Array<ActivityBlock> = metricsOf(columnsOf(samples), 60_000).map((b) => ({
+        ...b,
+        deviceId: device,
+        patientId: patient,
+        ttl: 2_000_000_000,
+      }));
+      await Effect.runPromise(stores.activity.apply(device, blocks, []));
+      const read = await Effect.runPromise(
+        stores.activity.patientBlocks(patient, { start, end: start + 2 * BLOCK_MS }),
+      );
+      expect(read.length).toBe(blocks.length);
+      expect(seen.at(-1)?.output).toEqual({ items: 1 });
+    } finally {
+      client.config.logger = previous;
+    }
+  });
+});

@@ -11,14 +11,37 @@ export interface DynamoClientOptions {
 /** Credentials DynamoDB Local accepts; never valid anywhere else. */
 export const localCredentials = { accessKeyId: "local", secretAccessKey: "local" };
 
-/** A DynamoDB client configured the standard way (region and endpoint from the environment unless given). */
-export const makeDynamoClient = (options: DynamoClientOptions = {}): DynamoDBClient =>
-  new DynamoDBClient({
+/** What the SDK's log entry says of a response: its item count, never its items. */
+const outputShape = (output: unknown): unknown => {
+  const o = output as { Items?: ReadonlyArray<unknown>; Count?: number } | undefined;
+  return { items: o?.Items?.length ?? o?.Count };
+};
+
+/**
+ * A DynamoDB client configured the standard way (region and endpoint from
+ * the environment unless given). The SDK's logger middleware builds a log
+ * entry for every response even for its default logger, which writes
+ * nothing: it copies the whole output (every item a Query returns) through
+ * the operation's schema to redact it, which cost about a third of reading
+ * a patient's week of activity. These clients log nothing through the SDK
+ * (and the items hold patient data), so the entry keeps only the count.
+ */
+export const makeDynamoClient = (options: DynamoClientOptions = {}): DynamoDBClient => {
+  const client = new DynamoDBClient({
     ...(options.region ? { region: options.region } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
     ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
   });
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      context.outputFilterSensitiveLog = outputShape;
+      return next(args);
+    },
+    { step: "initialize", name: "medusaOutputLogShape", priority: "high" },
+  );
+  return client;
+};
 
 export interface UsageSnapshot {
   /** Requests sent, by operation (`PutItem`, `Query`, …). */

@@ -17,7 +17,7 @@ import {
 import { Effect } from "effect";
 import { type Context, Hono } from "hono";
 import { activityCsvOfRows, activityCsvRow, activityCsv as csv } from "../activity-csv.js";
-import { ACTIVITY_PAGE_BYTES, activityPageJson, epochView } from "../activity-json.js";
+import { ACTIVITY_PAGE_BYTES, activityPageBody, epochView } from "../activity-json.js";
 import type { Routes } from "../app.js";
 import { type ApiEnv, requireRole } from "../context.js";
 import { decodeInput, decodeParam, jsonBody } from "../input.js";
@@ -200,7 +200,7 @@ export const patients = ({ run, cursors }: Routes) => {
     }
     // A week is 10,080 epochs: written straight to JSON (`activity-json.ts`), the same JSON `send` gives.
     return c.body(
-      activityPageJson(
+      activityPageBody(
         {
           patient_id: patientId,
           epochs: page.epochs,
