@@ -120,6 +120,7 @@ export {
   fleetDevices,
   type GapDetectorReport,
   type GapDetectorSettings,
+  newSampleTimes,
   openAlerts,
   type PresenceChange,
   type PresenceOutcome,
@@ -131,6 +132,7 @@ export {
   reportedStateChange,
   type SampleTimesMemory,
   type StatusChange,
+  sampleTimeChange,
   saveStatusChanges,
 } from "./application/fleet.js";
 export { type DeviceImport, importHistory } from "./application/import-history.js";

@@ -44,6 +44,12 @@ export const ingestWrite = (
   runtime: ManagedRuntime.ManagedRuntime<Services, never>,
   settings: IngestSettings,
   log: StackLog,
+  /**
+   * Given the outcomes of every write, for the devices' newest sample times
+   * (the stack's fleet status saves them in each device's turn); absent, the
+   * write records them itself, as the Lambda does.
+   */
+  recordTimes?: (outcomes: ReadonlyArray<IngestOutcome>) => void,
 ) => {
   // As the Lambda does: each device's newest sample time in its status row, once a minute at most.
   const seen = new SampleTimesSeen();
@@ -54,7 +60,9 @@ export const ingestWrite = (
     try {
       exit = await runtime.runPromiseExit(
         Effect.tap(ingestMessages(batch, settings), (outcomes) =>
-          recordSampleTimes(outcomes, seen),
+          recordTimes === undefined
+            ? recordSampleTimes(outcomes, seen)
+            : Effect.sync(() => recordTimes(outcomes)),
         ),
       );
     } catch (e) {
