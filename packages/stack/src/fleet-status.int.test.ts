@@ -58,6 +58,24 @@ it("the reported shadow summary: each device's report reaches its status row and
     });
 });
 
+it("each device's newest sample time reaches its status row through the ingest, not more than once a minute", async () => {
+  // The simulated devices publish every 500 ms: their rows hold a sample time soon after.
+  for (const id of stack.deviceIds)
+    await eventually(async () => (await statusOf(id))?.lastSampleAt != null, `${id}'s sample time`);
+  const first = await Promise.all(
+    stack.deviceIds.map(async (id) => (await statusOf(id))?.lastSampleAt),
+  );
+  const list = await api(stack, "GET", "/api/devices?limit=10");
+  for (const d of list.json.devices as Array<{ device_id: string; last_sample: number | null }>)
+    expect(d.last_sample).toBe(first[stack.deviceIds.indexOf(d.device_id)]);
+  // Further batches within the minute change nothing (the fleet status remembers the time held).
+  await new Promise((r) => setTimeout(r, 1_500));
+  const after = await Promise.all(
+    stack.deviceIds.map(async (id) => (await statusOf(id))?.lastSampleAt),
+  );
+  expect(after).toEqual(first);
+});
+
 it("data gap: an assigned device that stops sending raises one alert (device, patient, since); sending again clears it", async () => {
   const [id] = stack.deviceIds as [string];
   const assigned = await api(stack, "POST", "/api/devices/assign", {
