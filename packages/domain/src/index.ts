@@ -120,7 +120,6 @@ export {
   fleetDevices,
   type GapDetectorReport,
   type GapDetectorSettings,
-  newSampleTimes,
   openAlerts,
   type PresenceChange,
   type PresenceOutcome,
@@ -132,7 +131,6 @@ export {
   reportedStateChange,
   type SampleTimesMemory,
   type StatusChange,
-  sampleTimeChange,
   saveStatusChanges,
 } from "./application/fleet.js";
 export { type DeviceImport, importHistory } from "./application/import-history.js";

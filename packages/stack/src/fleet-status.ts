@@ -1,4 +1,3 @@
-import { SampleTimesSeen } from "@medusa/adapters";
 import type { Aedes, AedesPublishPacket, BrokerClient } from "@medusa/adapters/broker";
 import {
   AlertNotifier,
@@ -12,17 +11,13 @@ import {
   DeviceId,
   type DeviceStatuses,
   detectDataGaps,
-  type EpochMillis,
   type GapDetectorReport,
-  type IngestOutcome,
-  newSampleTimes,
   PRESENCE_TOPIC_FILTER,
   type PresenceOutcome,
   presenceChange,
   reportedStateChange,
   type SensorStore,
   type StatusChange,
-  sampleTimeChange,
   saveStatusChanges,
   topicMatches,
 } from "@medusa/domain";
@@ -49,19 +44,13 @@ export interface FleetStatusOptions {
   readonly onPresence?: (outcome: PresenceOutcome, receivedAt: number) => void;
   /** Called with every gap opened or closed, when it is announced. */
   readonly onAlert?: (event: DataGapEvent) => void;
-  /** Devices whose status rows are saved at the same time at most (default 64; see `status-updates.ts`). */
+  /** Devices whose status rows are saved at the same time at most (default 16; see `status-updates.ts`). */
   readonly statusConcurrency?: number;
 }
 
 export interface FleetStatus {
   /** The in-process stand-in for the events table's stream: who wears a device, for its status. */
   readonly onCommit: (commit: Commit) => void;
-  /**
-   * Each device's newest sample time from the ingest's outcomes into its status
-   * row, once a minute at most (as `recordSampleTimes` does in the Lambda),
-   * saved in the device's turn, after its connects and disconnects.
-   */
-  readonly recordSampleTimes: (outcomes: ReadonlyArray<IngestOutcome>) => void;
   /** One gap detector pass now (the timer runs them too; passes never overlap). */
   readonly detectNow: () => Promise<GapDetectorReport>;
   /** Every gap announced so far, oldest first (the log also has them). */
@@ -114,10 +103,10 @@ export const startFleetStatus = (options: FleetStatusOptions): FleetStatus => {
   // Each device's changes in order, those that arrive together saved together.
   const updates = startStatusUpdates<DeviceId, StatusChange, "changed" | "unchanged">({
     save: (deviceId, changes) => run("device status", saveStatusChanges(deviceId, changes)),
-    concurrency: options.statusConcurrency ?? 64,
+    concurrency: options.statusConcurrency ?? 16,
   });
-  const submit = (deviceId: DeviceId, change: StatusChange, urgent = false) =>
-    track(updates.submit(deviceId, change, { urgent }));
+  const submit = (deviceId: DeviceId, change: StatusChange) =>
+    track(updates.submit(deviceId, change));
 
   /** The shadow service's `update/documents` of a classic shadow: its reported state into the device's status. */
   const onShadowDocuments = (topic: string, payload: Buffer) => {
@@ -160,8 +149,7 @@ export const startFleetStatus = (options: FleetStatusOptions): FleetStatus => {
         if (read._tag === "Rejected")
           log({ level: "warn", msg: "lifecycle event refused", reason: read.reason });
         if (read._tag !== "Change") return options.onPresence?.(read, receivedAt);
-        // A connect or disconnect goes ahead of reported summaries (the fleet view is watched for it).
-        const changed = await submit(read.deviceId, read.change, true);
+        const changed = await submit(read.deviceId, read.change);
         if (changed !== undefined)
           options.onPresence?.(
             { _tag: "Recorded", deviceId: read.deviceId, changed: changed === "changed" },
@@ -207,23 +195,9 @@ export const startFleetStatus = (options: FleetStatusOptions): FleetStatus => {
   }, checkEveryMs);
   timer.unref();
 
-  // As the Lambda does: a process's memory of the times its rows hold saves the reads in between.
-  const seen = new SampleTimesSeen();
   return {
-    recordSampleTimes: (outcomes) => {
-      if (stopped) return;
-      for (const [deviceId, at] of newSampleTimes(outcomes, seen)) {
-        let recorded: EpochMillis | null = null;
-        const change = sampleTimeChange(at, (held) => {
-          recorded = held;
-        });
-        void submit(deviceId, change).then((outcome) => {
-          if (outcome !== undefined && recorded !== null) seen.remember(deviceId, recorded);
-        });
-      }
-    },
     onCommit: (commit) => {
-      if (!stopped) void submit(commit.deviceId, assignmentCommitChange(commit), true);
+      if (!stopped) void submit(commit.deviceId, assignmentCommitChange(commit));
     },
     detectNow,
     announced: () => [...announced],

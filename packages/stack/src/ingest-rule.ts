@@ -60,12 +60,6 @@ export interface IngestRuleOptions {
   readonly retries?: number;
   /** How long `stop` waits for the queue to drain before the rest goes to the failures file (10 s). */
   readonly stopTimeoutMs?: number;
-  /**
-   * Records the devices' newest sample times from each write's outcomes (the
-   * stack's fleet status, in each device's turn); absent, each write records
-   * them itself with `recordSampleTimes`, as the Lambda does.
-   */
-  readonly recordSampleTimes?: (outcomes: ReadonlyArray<IngestOutcome>) => void;
   /** Called when a message is stored (for lag measurements): the message, and when. */
   readonly onStored?: (message: StoredMessage) => void;
 }
@@ -175,7 +169,7 @@ export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
   };
 
   const queue = startIngestQueue({
-    write: ingestWrite(options.runtime, settings, options.log, options.recordSampleTimes),
+    write: ingestWrite(options.runtime, settings, options.log),
     retryable: (error) => !isDefect(error),
     onWritten,
     onFailed: keepFailed,

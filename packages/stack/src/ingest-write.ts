@@ -44,12 +44,6 @@ export const ingestWrite = (
   runtime: ManagedRuntime.ManagedRuntime<Services, never>,
   settings: IngestSettings,
   log: StackLog,
-  /**
-   * Given the outcomes of every write, for the devices' newest sample times
-   * (the stack's fleet status saves them in each device's turn); absent, the
-   * write records them itself, as the Lambda does.
-   */
-  recordTimes?: (outcomes: ReadonlyArray<IngestOutcome>) => void,
 ) => {
   // As the Lambda does: each device's newest sample time in its status row, once a minute at most.
   const seen = new SampleTimesSeen();
@@ -60,9 +54,7 @@ export const ingestWrite = (
     try {
       exit = await runtime.runPromiseExit(
         Effect.tap(ingestMessages(batch, settings), (outcomes) =>
-          recordTimes === undefined
-            ? recordSampleTimes(outcomes, seen)
-            : Effect.sync(() => recordTimes(outcomes)),
+          recordSampleTimes(outcomes, seen),
         ),
       );
     } catch (e) {

@@ -359,20 +359,6 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       `MQTT broker on mqtts://127.0.0.1:${broker.port} (client certificates required)${broker.plainPort ? `, plain mqtt://127.0.0.1:${broker.plainPort}` : ""}`,
     );
 
-    const fleet = startFleetStatus({
-      aedes: broker.aedes,
-      runtime,
-      serviceIdentities: [CLOUD_IDENTITY],
-      ...(options.gapMs !== undefined ? { gapMs: options.gapMs } : {}),
-      ...(options.gapCheckMs !== undefined ? { checkEveryMs: options.gapCheckMs } : {}),
-      ...(options.onPresence ? { onPresence: options.onPresence } : {}),
-      log: (entry) => log({ component: "fleet", ...entry }),
-    });
-    cleanup.push(() => fleet.stop());
-    progress(
-      `presence on $aws/events/presence/+/+ into the device statuses; data-gap alerts after ${fleet.gapMs / 1_000} s without samples, checked every ${fleet.checkEveryMs / 1_000} s`,
-    );
-
     const failuresFile = join(dir, "ingest-failures.jsonl");
     const ingest = startIngestRule({
       aedes: broker.aedes,
@@ -383,7 +369,6 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       settleMs: options.settleMs ?? 5_000,
       failedFile: failuresFile,
       log: (entry) => log({ component: "ingest", ...entry }),
-      recordSampleTimes: fleet.recordSampleTimes,
       ...(options.onStored ? { onStored: options.onStored } : {}),
     });
     cleanup.push(() => ingest.stop());
@@ -437,6 +422,20 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
     cleanup.push(async () => retirement.stop());
     progress(
       `fleet provisioning by claim on $aws/certificates/create-from-csr/json and $aws/provisioning-templates/${LOCAL_TEMPLATE_NAME}/provision/json, allow-list in ${tables.allowList}`,
+    );
+
+    const fleet = startFleetStatus({
+      aedes: broker.aedes,
+      runtime,
+      serviceIdentities: [CLOUD_IDENTITY],
+      ...(options.gapMs !== undefined ? { gapMs: options.gapMs } : {}),
+      ...(options.gapCheckMs !== undefined ? { checkEveryMs: options.gapCheckMs } : {}),
+      ...(options.onPresence ? { onPresence: options.onPresence } : {}),
+      log: (entry) => log({ component: "fleet", ...entry }),
+    });
+    cleanup.push(() => fleet.stop());
+    progress(
+      `presence on $aws/events/presence/+/+ into the device statuses; data-gap alerts after ${fleet.gapMs / 1_000} s without samples, checked every ${fleet.checkEveryMs / 1_000} s`,
     );
 
     const secret = devSecret(dir);

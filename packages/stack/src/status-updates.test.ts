@@ -88,29 +88,6 @@ describe("the stack's device status saves", () => {
     expect(mostAtOnce()).toBe(2);
   });
 
-  it("devices with an urgent change go ahead of the others waiting, also when the urgent change comes later", async () => {
-    const { updates, saves } = controlled(1);
-    const all = [
-      updates.submit("pi-1", "pi-1 reported"),
-      updates.submit("pi-2", "pi-2 reported"),
-      updates.submit("pi-3", "pi-3 reported"),
-      updates.submit("pi-4", "pi-4 connect", { urgent: true }),
-      // pi-3 waits behind pi-2; its connect moves it up, its report going with it.
-      updates.submit("pi-3", "pi-3 connect", { urgent: true }),
-    ];
-    for (let i = 0; i < 10 && saves.length < 4; i++) {
-      await tick();
-      for (const s of saves) s.finish(true);
-    }
-    await Promise.all(all);
-    expect(saves.map((s) => s.changes)).toEqual([
-      ["pi-1 reported"], // already being saved when the urgent ones came
-      ["pi-4 connect"],
-      ["pi-3 reported", "pi-3 connect"],
-      ["pi-2 reported"],
-    ]);
-  });
-
   it("a failed save answers its changes with nothing and the device's next changes still go", async () => {
     const { updates, saves } = controlled(1);
     const lost = updates.submit("pi-1", "connect");

@@ -8,23 +8,11 @@
  * queue in the DynamoDB client ahead of the API's reads. So the changes of a
  * device that arrive while its row is being saved wait and go together in
  * the next save (one read, one write: `saveStatusChanges`), and at most
- * `concurrency` devices are saved at once, in the order they asked — those
- * with an urgent change (a connect or disconnect, what the fleet view is
- * watched for) before the others (a reported summary): DynamoDB Local on disk
- * writes about 180 items a second, and in a boot storm the reports would
- * otherwise hold back the connects.
+ * `concurrency` devices are saved at once, in the order they asked.
  */
 export interface StatusUpdates<Key, Change, Outcome> {
-  /**
-   * Queues `change` of `deviceId`'s status (`urgent`: the device goes ahead of
-   * those with none); resolves with its outcome once saved (`undefined`: the
-   * save failed).
-   */
-  readonly submit: (
-    deviceId: Key,
-    change: Change,
-    options?: { readonly urgent?: boolean },
-  ) => Promise<Outcome | undefined>;
+  /** Queues `change` of `deviceId`'s status; resolves with its outcome once saved (`undefined`: the save failed). */
+  readonly submit: (deviceId: Key, change: Change) => Promise<Outcome | undefined>;
   /** Changes waiting or being saved. */
   readonly pending: () => number;
 }
@@ -47,22 +35,17 @@ export const startStatusUpdates = <Key, Change, Outcome>(options: {
   readonly concurrency: number;
 }): StatusUpdates<Key, Change, Outcome> => {
   const waiting = new Map<Key, Array<Waiting<Change, Outcome>>>();
-  /** Devices with changes waiting and none being saved, in the order they asked: urgent ones, the others. */
-  const urgent: Array<Key> = [];
+  /** Devices with changes waiting and none being saved, in the order they asked. */
   const ready: Array<Key> = [];
-  /** Waiting devices with an urgent change among their changes. */
-  const hasUrgent = new Set<Key>();
-  const enqueue = (deviceId: Key) => (hasUrgent.has(deviceId) ? urgent : ready).push(deviceId);
   const saving = new Set<Key>();
   let count = 0;
 
   const pump = () => {
     while (saving.size < options.concurrency) {
-      const deviceId = urgent.shift() ?? ready.shift();
+      const deviceId = ready.shift();
       if (deviceId === undefined) return;
       const batch = waiting.get(deviceId) ?? [];
       waiting.delete(deviceId);
-      hasUrgent.delete(deviceId);
       saving.add(deviceId);
       void options
         .save(
@@ -75,30 +58,22 @@ export const startStatusUpdates = <Key, Change, Outcome>(options: {
           count -= batch.length;
           for (const [i, w] of batch.entries()) w.done(outcomes?.[i]);
           // What came for this device while it was being saved goes next, behind the others waiting.
-          if (waiting.has(deviceId)) enqueue(deviceId);
+          if (waiting.has(deviceId)) ready.push(deviceId);
           pump();
         });
     }
   };
 
   return {
-    submit: (deviceId, change, options) =>
+    submit: (deviceId, change) =>
       new Promise((done) => {
         count++;
         const list = waiting.get(deviceId);
-        const isUrgent = options?.urgent === true;
-        if (list) {
-          list.push({ change, done });
-          // Waiting behind the others, and now urgent: it moves up.
-          if (isUrgent && !hasUrgent.has(deviceId) && !saving.has(deviceId)) {
-            ready.splice(ready.indexOf(deviceId), 1);
-            urgent.push(deviceId);
-          }
-        } else {
+        if (list) list.push({ change, done });
+        else {
           waiting.set(deviceId, [{ change, done }]);
-          if (!saving.has(deviceId)) (isUrgent ? urgent : ready).push(deviceId);
+          if (!saving.has(deviceId)) ready.push(deviceId);
         }
-        if (isUrgent) hasUrgent.add(deviceId);
         pump();
       }),
     pending: () => count,

@@ -206,57 +206,30 @@ export const recordSampleTimes = (
   seen?: SampleTimesMemory,
 ): Effect.Effect<number, StorageUnavailable, DeviceStatuses> =>
   Effect.gen(function* () {
+    const newest = new Map<DeviceId, EpochMillis>();
+    for (const o of outcomes) {
+      if (o._tag !== "Stored") continue;
+      for (const sample of o.message.samples) {
+        const held = newest.get(o.message.deviceId);
+        if (held === undefined || sample.timestamp > held)
+          newest.set(o.message.deviceId, sample.timestamp);
+      }
+    }
     let written = 0;
-    for (const [deviceId, at] of newSampleTimes(outcomes, seen)) {
+    for (const [deviceId, at] of newest) {
+      const held = seen?.recalled(deviceId);
+      if (held !== undefined && at < held + SAMPLE_TIME_STEP_MS) continue;
       let recorded: EpochMillis | null = null;
-      const outcome = yield* updateStatus(
-        deviceId,
-        sampleTimeChange(at, (held) => {
-          recorded = held;
-        }),
-      );
+      const outcome = yield* updateStatus(deviceId, (s) => {
+        const after = applySampleTime(s, at);
+        recorded = after.lastSampleAt;
+        return after;
+      });
       if (outcome === "changed") written++;
       if (recorded !== null) seen?.remember(deviceId, recorded);
     }
     return written;
   });
-
-/**
- * Each device's newest sample time among the stored messages of `outcomes`
- * that its status row may need: not those within `SAMPLE_TIME_STEP_MS` of
- * the time `seen` recalls for it (which cost no read and no write).
- */
-export const newSampleTimes = (
-  outcomes: ReadonlyArray<IngestOutcome>,
-  seen?: SampleTimesMemory,
-): ReadonlyArray<readonly [DeviceId, EpochMillis]> => {
-  const newest = new Map<DeviceId, EpochMillis>();
-  for (const o of outcomes) {
-    if (o._tag !== "Stored") continue;
-    for (const sample of o.message.samples) {
-      const held = newest.get(o.message.deviceId);
-      if (held === undefined || sample.timestamp > held)
-        newest.set(o.message.deviceId, sample.timestamp);
-    }
-  }
-  return [...newest].filter(([deviceId, at]) => {
-    const held = seen?.recalled(deviceId);
-    return held === undefined || at >= held + SAMPLE_TIME_STEP_MS;
-  });
-};
-
-/**
- * The change `recordSampleTimes` saves for a device's newest sample time
- * (`applySampleTime`); `recorded` is told the time the row holds after it
- * (to remember once the row is saved).
- */
-export const sampleTimeChange =
-  (at: EpochMillis, recorded: (held: EpochMillis | null) => void = () => {}): StatusChange =>
-  (s) => {
-    const after = applySampleTime(s, at);
-    recorded(after.lastSampleAt);
-    return after;
-  };
 
 const cursorLost = (store: string) => (e: InvalidCursor) =>
   new StorageUnavailable({
