@@ -44,7 +44,7 @@ export interface FleetStatusOptions {
   readonly onPresence?: (outcome: PresenceOutcome, receivedAt: number) => void;
   /** Called with every gap opened or closed, when it is announced. */
   readonly onAlert?: (event: DataGapEvent) => void;
-  /** Devices whose status rows are saved at the same time at most (default 16; see `status-updates.ts`). */
+  /** Devices whose status rows are saved at the same time at most (default 64; see `status-updates.ts`). */
   readonly statusConcurrency?: number;
 }
 
@@ -103,7 +103,7 @@ export const startFleetStatus = (options: FleetStatusOptions): FleetStatus => {
   // Each device's changes in order, those that arrive together saved together.
   const updates = startStatusUpdates<DeviceId, StatusChange, "changed" | "unchanged">({
     save: (deviceId, changes) => run("device status", saveStatusChanges(deviceId, changes)),
-    concurrency: options.statusConcurrency ?? 16,
+    concurrency: options.statusConcurrency ?? 64,
   });
   const submit = (deviceId: DeviceId, change: StatusChange) =>
     track(updates.submit(deviceId, change));
