@@ -1,4 +1,4 @@
-import { type Data, type DataType, type Table, tableFromIPC } from "apache-arrow";
+import { type Data, DataType, type Table, tableFromIPC } from "apache-arrow";
 import type { SampleColumns } from "./activity.js";
 import { joinSampleColumns } from "./raw-columns.js";
 
@@ -28,18 +28,24 @@ const int64AsNumbers = (values: BigInt64Array): Float64Array => {
   return out;
 };
 
-const chunksOf = <T extends DataType>(table: Table, name: string): ReadonlyArray<Data<T>> => {
+/** A column's chunks, once its type is the one the API writes (`is`: Arrow's own type test). */
+const chunksOf = (
+  table: Table,
+  name: string,
+  is: (type: DataType) => boolean,
+): ReadonlyArray<Data> => {
   const column = table.getChild(name);
   if (!column) throw new Error(`the page has no ${name} column`);
-  return column.data as unknown as ReadonlyArray<Data<T>>;
+  if (!is(column.type)) throw new Error(`the page's ${name} column is ${column.type}`);
+  return column.data;
 };
 
 /** A page's bytes as the raw view's columns and the next page's cursor. */
 export const samplePageOfArrow = (bytes: Uint8Array): SamplePage => {
   const table = tableFromIPC(bytes);
-  const time = chunksOf(table, "timestamp");
-  const device = chunksOf(table, "device_id");
-  const magnitude = chunksOf(table, "magnitude");
+  const time = chunksOf(table, "timestamp", DataType.isTimestamp);
+  const device = chunksOf(table, "device_id", DataType.isDictionary);
+  const magnitude = chunksOf(table, "magnitude", DataType.isFloat);
   const parts = time.map((t, k): SampleColumns => {
     const d = device[k] as Data;
     const m = magnitude[k] as Data;

@@ -13,8 +13,10 @@ export const localCredentials = { accessKeyId: "local", secretAccessKey: "local"
 
 /** What the SDK's log entry says of a response: its item count, never its items. */
 const outputShape = (output: unknown): unknown => {
-  const o = output as { Items?: ReadonlyArray<unknown>; Count?: number } | undefined;
-  return { items: o?.Items?.length ?? o?.Count };
+  if (typeof output !== "object" || output === null) return { items: undefined };
+  const items = "Items" in output && Array.isArray(output.Items) ? output.Items.length : undefined;
+  const count = "Count" in output && typeof output.Count === "number" ? output.Count : undefined;
+  return { items: items ?? count };
 };
 
 /**
