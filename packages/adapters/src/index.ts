@@ -95,6 +95,10 @@ export {
   makeIotDeviceJobs,
 } from "./iot-jobs/device-jobs.js";
 export { rememberingRecentWrites } from "./recent-writes.js";
+export {
+  type RememberingDeviceStatuses,
+  rememberingDeviceStatuses,
+} from "./remembered-statuses.js";
 export { SampleTimesSeen } from "./sample-times-seen.js";
 export {
   HttpUrl,

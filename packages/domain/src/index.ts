@@ -129,8 +129,10 @@ export {
   recordReportedState,
   recordSampleTimes,
   reportedStateChange,
+  type SampleTimeChange,
   type SampleTimesMemory,
   type StatusChange,
+  sampleTimeChanges,
   saveStatusChanges,
 } from "./application/fleet.js";
 export { type DeviceImport, importHistory } from "./application/import-history.js";
@@ -398,6 +400,7 @@ export {
   type DeviceStatusesService,
   type DeviceStatusPage,
   type StoredDeviceStatus,
+  type StoredDeviceStatusPage,
 } from "./ports/device-statuses.js";
 export {
   Commit,

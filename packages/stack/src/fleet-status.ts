@@ -1,3 +1,4 @@
+import { type RememberingDeviceStatuses, rememberingDeviceStatuses } from "@medusa/adapters";
 import type { Aedes, AedesPublishPacket, BrokerClient } from "@medusa/adapters/broker";
 import {
   AlertNotifier,
@@ -9,13 +10,14 @@ import {
   DEFAULT_GAP_MS,
   type DeadLetters,
   DeviceId,
-  type DeviceStatuses,
+  DeviceStatuses,
   detectDataGaps,
   type GapDetectorReport,
   PRESENCE_TOPIC_FILTER,
   type PresenceOutcome,
   presenceChange,
   reportedStateChange,
+  type SampleTimeChange,
   type SensorStore,
   type StatusChange,
   saveStatusChanges,
@@ -46,11 +48,27 @@ export interface FleetStatusOptions {
   readonly onAlert?: (event: DataGapEvent) => void;
   /** Devices whose status rows are saved at the same time at most (default 64; see `status-updates.ts`). */
   readonly statusConcurrency?: number;
+  /**
+   * How long a shadow's reported summary may wait to be saved with its
+   * device's other changes (default 1 s; connects and assignments go at once).
+   */
+  readonly reportedWaitMs?: number;
+  /**
+   * How long a sample time may wait to be saved with its device's other
+   * changes (default 5 s: the fleet list's last sample is up to a minute
+   * old anyway, and the gap detector reads the samples themselves).
+   */
+  readonly sampleTimeWaitMs?: number;
 }
 
 export interface FleetStatus {
   /** The in-process stand-in for the events table's stream: who wears a device, for its status. */
   readonly onCommit: (commit: Commit) => void;
+  /**
+   * Queues the ingest's sample-time changes (`sampleTimeChanges`) with each
+   * device's other status changes; each is told `saved` once it is.
+   */
+  readonly saveSampleTimes: (changes: ReadonlyArray<SampleTimeChange>) => void;
   /** One gap detector pass now (the timer runs them too; passes never overlap). */
   readonly detectNow: () => Promise<GapDetectorReport>;
   /** Every gap announced so far, oldest first (the log also has them). */
@@ -100,13 +118,31 @@ export const startFleetStatus = (options: FleetStatusOptions): FleetStatus => {
       ),
     );
 
+  // This process saves every change of the statuses (presence, shadow, commits, the ingest's
+  // sample times), so it remembers the rows, loaded at the start: a save is one write, not a
+  // read and a write — in a boot storm too, when every device's row is saved at once.
+  let remembered: RememberingDeviceStatuses | undefined;
+  const rememberedRows = Effect.map(DeviceStatuses, (store) => {
+    remembered ??= rememberingDeviceStatuses(store);
+    return remembered;
+  });
+  void run(
+    "loading the device statuses",
+    Effect.flatMap(rememberedRows, (rows) => rows.load),
+  );
+  const saveRemembering = (deviceId: DeviceId, changes: ReadonlyArray<StatusChange>) =>
+    Effect.flatMap(rememberedRows, (rows) =>
+      Effect.provideService(saveStatusChanges(deviceId, changes), DeviceStatuses, rows),
+    );
   // Each device's changes in order, those that arrive together saved together.
   const updates = startStatusUpdates<DeviceId, StatusChange, "changed" | "unchanged">({
-    save: (deviceId, changes) => run("device status", saveStatusChanges(deviceId, changes)),
+    save: (deviceId, changes) => run("device status", saveRemembering(deviceId, changes)),
     concurrency: options.statusConcurrency ?? 64,
   });
-  const submit = (deviceId: DeviceId, change: StatusChange) =>
-    track(updates.submit(deviceId, change));
+  const submit = (deviceId: DeviceId, change: StatusChange, waitMs = 0) =>
+    track(updates.submit(deviceId, change, waitMs));
+  const reportedWaitMs = options.reportedWaitMs ?? 5_000;
+  const sampleTimeWaitMs = options.sampleTimeWaitMs ?? 5_000;
 
   /** The shadow service's `update/documents` of a classic shadow: its reported state into the device's status. */
   const onShadowDocuments = (topic: string, payload: Buffer) => {
@@ -123,6 +159,7 @@ export const startFleetStatus = (options: FleetStatusOptions): FleetStatus => {
     void submit(
       deviceId.right,
       reportedStateChange(version, documents.current?.state?.reported ?? null),
+      reportedWaitMs,
     );
   };
 
@@ -199,6 +236,13 @@ export const startFleetStatus = (options: FleetStatusOptions): FleetStatus => {
     onCommit: (commit) => {
       if (!stopped) void submit(commit.deviceId, assignmentCommitChange(commit));
     },
+    saveSampleTimes: (changes) => {
+      if (stopped) return;
+      for (const { deviceId, change, saved } of changes)
+        void submit(deviceId, change, sampleTimeWaitMs).then((outcome) => {
+          if (outcome !== undefined) saved();
+        });
+    },
     detectNow,
     announced: () => [...announced],
     gapMs,
@@ -207,6 +251,8 @@ export const startFleetStatus = (options: FleetStatusOptions): FleetStatus => {
       stopped = true;
       clearInterval(timer);
       options.aedes.removeListener("publish", onPublish);
+      // Changes waiting for company are saved now, not lost with the process.
+      updates.flush();
       await Promise.allSettled([...pending]);
     },
   };

@@ -9,6 +9,7 @@ import {
   type Commit,
   type IngestOutcome,
   type IngestSettings,
+  type SampleTimeChange,
   topicMatches,
   topicTemplates,
 } from "@medusa/domain";
@@ -32,6 +33,12 @@ export interface IngestRuleOptions {
   readonly basicIngest?: { readonly rules: BasicIngestRules; readonly ruleName: string };
   /** What the use cases run on, built once: the ingest's interval cache is the one a commit clears. */
   readonly runtime: ManagedRuntime.ManagedRuntime<Services, never>;
+  /**
+   * Where each stored batch's sample-time changes are queued (the fleet
+   * status's, with the devices' other status changes); absent, the ingest
+   * saves them itself, as the Lambda does.
+   */
+  readonly saveSampleTimes?: (changes: ReadonlyArray<SampleTimeChange>) => void;
   readonly topicPrefix: string;
   readonly retentionMs: number;
   /** Delay of re-attribution's second pass. */
@@ -169,7 +176,7 @@ export const startIngestRule = (options: IngestRuleOptions): IngestRule => {
   };
 
   const queue = startIngestQueue({
-    write: ingestWrite(options.runtime, settings, options.log),
+    write: ingestWrite(options.runtime, settings, options.log, options.saveSampleTimes),
     retryable: (error) => !isDefect(error),
     onWritten,
     onFailed: keepFailed,

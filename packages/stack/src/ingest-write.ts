@@ -9,6 +9,8 @@ import {
   rawPayload,
   receivedAtOr,
   recordSampleTimes,
+  type SampleTimeChange,
+  sampleTimeChanges,
 } from "@medusa/domain";
 import type { Services } from "@medusa/lambda";
 import { Cause, Effect, Either, Exit, type ManagedRuntime, Option } from "effect";
@@ -44,6 +46,12 @@ export const ingestWrite = (
   runtime: ManagedRuntime.ManagedRuntime<Services, never>,
   settings: IngestSettings,
   log: StackLog,
+  /**
+   * Queues the batch's sample-time changes to be saved with the devices'
+   * other status changes (`FleetStatus.saveSampleTimes`); absent, they are
+   * saved here, one by one, as the Lambda does.
+   */
+  saveSampleTimes?: (changes: ReadonlyArray<SampleTimeChange>) => void,
 ) => {
   // As the Lambda does: each device's newest sample time in its status row, once a minute at most.
   const seen = new SampleTimesSeen();
@@ -53,15 +61,21 @@ export const ingestWrite = (
     let exit: Exit.Exit<ReadonlyArray<IngestOutcome>, unknown>;
     try {
       exit = await runtime.runPromiseExit(
-        Effect.tap(ingestMessages(batch, settings), (outcomes) =>
-          recordSampleTimes(outcomes, seen),
-        ),
+        saveSampleTimes
+          ? ingestMessages(batch, settings)
+          : Effect.tap(ingestMessages(batch, settings), (outcomes) =>
+              recordSampleTimes(outcomes, seen),
+            ),
       );
     } catch (e) {
       // The runtime is being disposed (the stack stops): not the message's fault.
       return Either.left(e);
     }
-    if (Exit.isSuccess(exit)) return Either.right(exit.value);
+    if (Exit.isSuccess(exit)) {
+      // A failed save is logged by the saver and asked again with a later batch (nothing remembered).
+      saveSampleTimes?.(sampleTimeChanges(exit.value, seen));
+      return Either.right(exit.value);
+    }
     const failure = Cause.failureOption(exit.cause);
     if (Option.isSome(failure)) return Either.left(failure.value);
     if (Cause.isInterruptedOnly(exit.cause)) return Either.left(Cause.squash(exit.cause));

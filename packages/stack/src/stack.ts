@@ -359,11 +359,27 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       `MQTT broker on mqtts://127.0.0.1:${broker.port} (client certificates required)${broker.plainPort ? `, plain mqtt://127.0.0.1:${broker.plainPort}` : ""}`,
     );
 
+    const fleet = startFleetStatus({
+      aedes: broker.aedes,
+      runtime,
+      serviceIdentities: [CLOUD_IDENTITY],
+      ...(options.gapMs !== undefined ? { gapMs: options.gapMs } : {}),
+      ...(options.gapCheckMs !== undefined ? { checkEveryMs: options.gapCheckMs } : {}),
+      ...(options.onPresence ? { onPresence: options.onPresence } : {}),
+      log: (entry) => log({ component: "fleet", ...entry }),
+    });
+    // Stopped after the ingest (cleanups run newest first): the ingest's last sample times go through it.
+    cleanup.push(() => fleet.stop());
+    progress(
+      `presence on $aws/events/presence/+/+ into the device statuses; data-gap alerts after ${fleet.gapMs / 1_000} s without samples, checked every ${fleet.checkEveryMs / 1_000} s`,
+    );
+
     const failuresFile = join(dir, "ingest-failures.jsonl");
     const ingest = startIngestRule({
       aedes: broker.aedes,
       basicIngest: { rules: broker.rules, ruleName: INGEST_RULE_NAME },
       runtime,
+      saveSampleTimes: fleet.saveSampleTimes,
       topicPrefix: prefix,
       retentionMs: 30 * DAY_MS,
       settleMs: options.settleMs ?? 5_000,
@@ -422,20 +438,6 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
     cleanup.push(async () => retirement.stop());
     progress(
       `fleet provisioning by claim on $aws/certificates/create-from-csr/json and $aws/provisioning-templates/${LOCAL_TEMPLATE_NAME}/provision/json, allow-list in ${tables.allowList}`,
-    );
-
-    const fleet = startFleetStatus({
-      aedes: broker.aedes,
-      runtime,
-      serviceIdentities: [CLOUD_IDENTITY],
-      ...(options.gapMs !== undefined ? { gapMs: options.gapMs } : {}),
-      ...(options.gapCheckMs !== undefined ? { checkEveryMs: options.gapCheckMs } : {}),
-      ...(options.onPresence ? { onPresence: options.onPresence } : {}),
-      log: (entry) => log({ component: "fleet", ...entry }),
-    });
-    cleanup.push(() => fleet.stop());
-    progress(
-      `presence on $aws/events/presence/+/+ into the device statuses; data-gap alerts after ${fleet.gapMs / 1_000} s without samples, checked every ${fleet.checkEveryMs / 1_000} s`,
     );
 
     const secret = devSecret(dir);

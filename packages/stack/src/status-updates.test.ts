@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { startStatusUpdates } from "./status-updates.js";
 
 /** A save that waits until the test lets it finish, and records what it was given. */
@@ -105,5 +105,64 @@ describe("the stack's device status saves", () => {
     });
     expect(await throwing.submit("pi-1", "connect")).toBeUndefined();
     expect(throwing.pending()).toBe(0);
+  });
+
+  it("a change that may wait goes when due, or at once with an urgent change of its device", async () => {
+    vi.useFakeTimers();
+    try {
+      const { updates, saves } = controlled(4);
+      const sample = updates.submit("pi-1", "sample time", 5_000);
+      const report = updates.submit("pi-2", "reported", 1_000);
+      await vi.advanceTimersByTimeAsync(999);
+      expect(saves).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(saves.map((s) => [s.device, s.changes])).toEqual([["pi-2", ["reported"]]]);
+      // A connect of pi-1 takes its waiting sample time along.
+      const connect = updates.submit("pi-1", "connect");
+      await vi.advanceTimersByTimeAsync(0);
+      expect(saves.map((s) => s.changes)).toEqual([["reported"], ["sample time", "connect"]]);
+      // A change that may wait, coming while its device is saved, waits its time after the save.
+      const later = updates.submit("pi-1", "sample time 2", 5_000);
+      for (const s of saves) s.finish(true);
+      expect(await Promise.all([sample, report, connect])).toEqual([
+        "sample time saved",
+        "reported saved",
+        "connect saved",
+      ]);
+      await vi.advanceTimersByTimeAsync(4_990);
+      expect(saves).toHaveLength(2);
+      await vi.advanceTimersByTimeAsync(10);
+      expect(saves.at(-1)?.changes).toEqual(["sample time 2"]);
+      saves.at(-1)?.finish(true);
+      expect(await later).toBe("sample time 2 saved");
+      expect(updates.pending()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("flush: every waiting change is due at once, and those that come after it too", async () => {
+    vi.useFakeTimers();
+    try {
+      const { updates, saves } = controlled(4);
+      const waiting = [
+        updates.submit("pi-1", "sample time", 5_000),
+        updates.submit("pi-2", "reported", 1_000),
+      ];
+      await vi.advanceTimersByTimeAsync(0);
+      expect(saves).toHaveLength(0);
+      updates.flush();
+      const after = updates.submit("pi-3", "sample time", 5_000);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(saves.map((s) => s.device)).toEqual(["pi-1", "pi-2", "pi-3"]);
+      for (const s of saves) s.finish(true);
+      expect(await Promise.all([...waiting, after])).toEqual([
+        "sample time saved",
+        "reported saved",
+        "sample time saved",
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

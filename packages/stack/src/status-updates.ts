@@ -2,23 +2,34 @@
  * The device statuses' writes of the local stack, one device at a time and a
  * few devices at once. In AWS each lifecycle event and shadow document is its
  * own Lambda invocation; here they arrive in one process, and a boot storm
- * (every device connecting and reporting its shadow within seconds) would
- * otherwise start one read-modify-write per event all at once: two saves of
- * the same row race (one loses and decides again), and hundreds of requests
- * queue in the DynamoDB client ahead of the API's reads. So the changes of a
- * device that arrive while its row is being saved wait and go together in
- * the next save (one read, one write: `saveStatusChanges`), and at most
- * `concurrency` devices are saved at once, in the order they asked.
+ * (every device connecting, reporting its shadow and sending its first
+ * samples within seconds) would otherwise start one read-modify-write per
+ * event all at once: two saves of the same row race (one loses and decides
+ * again), and hundreds of requests queue in the DynamoDB client ahead of the
+ * API's reads. So the changes of a device that arrive while its row waits or
+ * is being saved go together in its next save (`saveStatusChanges`), at most
+ * `concurrency` devices are saved at once, in the order they became due, and
+ * a change that need not be seen at once (a sample time, a shadow summary)
+ * may wait `waitMs` for others of its device to go with it — a connect
+ * coming in the meantime takes it along.
  */
 export interface StatusUpdates<Key, Change, Outcome> {
-  /** Queues `change` of `deviceId`'s status; resolves with its outcome once saved (`undefined`: the save failed). */
-  readonly submit: (deviceId: Key, change: Change) => Promise<Outcome | undefined>;
+  /**
+   * Queues `change` of `deviceId`'s status, to be saved within `waitMs`
+   * (default 0: as soon as a save is free); resolves with its outcome once
+   * saved (`undefined`: the save failed).
+   */
+  readonly submit: (deviceId: Key, change: Change, waitMs?: number) => Promise<Outcome | undefined>;
   /** Changes waiting or being saved. */
   readonly pending: () => number;
+  /** Every waiting change due now, and from now on (the stack stops). */
+  readonly flush: () => void;
 }
 
 interface Waiting<Change, Outcome> {
   readonly change: Change;
+  /** When it must be saved by (ms since the epoch). */
+  readonly dueAt: number;
   readonly done: (outcome: Outcome | undefined) => void;
 }
 
@@ -35,15 +46,49 @@ export const startStatusUpdates = <Key, Change, Outcome>(options: {
   readonly concurrency: number;
 }): StatusUpdates<Key, Change, Outcome> => {
   const waiting = new Map<Key, Array<Waiting<Change, Outcome>>>();
-  /** Devices with changes waiting and none being saved, in the order they asked. */
+  /** Devices with changes due and none being saved, in the order they became due. */
   const ready: Array<Key> = [];
+  const isReady = new Set<Key>();
+  /** Devices whose waiting changes are not due yet: the timer that makes them due. */
+  const timers = new Map<Key, { readonly at: number; readonly timer: NodeJS.Timeout }>();
   const saving = new Set<Key>();
   let count = 0;
+  let flushed = false;
+
+  const makeReady = (deviceId: Key) => {
+    const held = timers.get(deviceId);
+    if (held) clearTimeout(held.timer);
+    timers.delete(deviceId);
+    if (isReady.has(deviceId)) return;
+    isReady.add(deviceId);
+    ready.push(deviceId);
+  };
+
+  /** A device with waiting changes and no save running: ready once its first change is due. */
+  const schedule = (deviceId: Key) => {
+    if (saving.has(deviceId) || isReady.has(deviceId)) return;
+    const changes = waiting.get(deviceId);
+    if (changes === undefined) return;
+    const at = Math.min(...changes.map((w) => w.dueAt));
+    const delay = at - Date.now();
+    if (flushed || delay <= 0) return makeReady(deviceId);
+    const held = timers.get(deviceId);
+    if (held && held.at <= at) return;
+    if (held) clearTimeout(held.timer);
+    const timer = setTimeout(() => {
+      timers.delete(deviceId);
+      makeReady(deviceId);
+      pump();
+    }, delay);
+    timer.unref();
+    timers.set(deviceId, { at, timer });
+  };
 
   const pump = () => {
     while (saving.size < options.concurrency) {
       const deviceId = ready.shift();
       if (deviceId === undefined) return;
+      isReady.delete(deviceId);
       const batch = waiting.get(deviceId) ?? [];
       waiting.delete(deviceId);
       saving.add(deviceId);
@@ -57,25 +102,29 @@ export const startStatusUpdates = <Key, Change, Outcome>(options: {
           saving.delete(deviceId);
           count -= batch.length;
           for (const [i, w] of batch.entries()) w.done(outcomes?.[i]);
-          // What came for this device while it was being saved goes next, behind the others waiting.
-          if (waiting.has(deviceId)) ready.push(deviceId);
+          // What came for this device while it was being saved goes when due, behind the others ready.
+          schedule(deviceId);
           pump();
         });
     }
   };
 
   return {
-    submit: (deviceId, change) =>
+    submit: (deviceId, change, waitMs = 0) =>
       new Promise((done) => {
         count++;
+        const entry = { change, dueAt: Date.now() + waitMs, done };
         const list = waiting.get(deviceId);
-        if (list) list.push({ change, done });
-        else {
-          waiting.set(deviceId, [{ change, done }]);
-          if (!saving.has(deviceId)) ready.push(deviceId);
-        }
+        if (list) list.push(entry);
+        else waiting.set(deviceId, [entry]);
+        schedule(deviceId);
         pump();
       }),
     pending: () => count,
+    flush: () => {
+      flushed = true;
+      for (const deviceId of [...timers.keys()]) makeReady(deviceId);
+      pump();
+    },
   };
 };

@@ -10,7 +10,10 @@ import {
   DeviceId,
   type DeviceStatusesService,
   type FleetDeviceStatus,
+  type InvalidCursor,
   StorageUnavailable,
+  type StoredDeviceStatus,
+  type StoredDeviceStatusPage,
 } from "@medusa/domain";
 import { Effect, Either, Option, Schema } from "effect";
 import { decodeStatusCursor, encodeStatusCursor } from "../fleet/cursors.js";
@@ -32,6 +35,34 @@ export const makeDynamoDeviceStatuses = (options: {
     new StorageUnavailable({ store: "device status table", operation, reason: reasonOf(e) });
   const decoded = (operation: string, raw: Parameters<typeof deviceStatusFromItem>[0]) =>
     Either.mapLeft(deviceStatusFromItem(raw), (e) => fail(operation)(`unreadable row: ${e}`));
+  const listStored = (page: {
+    readonly limit: number;
+    readonly cursor?: string;
+  }): Effect.Effect<StoredDeviceStatusPage, InvalidCursor | StorageUnavailable> =>
+    Effect.gen(function* () {
+      const after = page.cursor === undefined ? null : yield* decodeStatusCursor(page.cursor);
+      const out = yield* Effect.tryPromise({
+        try: () =>
+          client.send(
+            new ScanCommand({
+              TableName: tables.deviceStatuses,
+              Limit: page.limit,
+              ConsistentRead: true,
+              ...(after !== null ? { ExclusiveStartKey: marshall({ device_id: after }) } : {}),
+            }),
+          ),
+        catch: fail("list"),
+      });
+      const rows: Array<StoredDeviceStatus> = [];
+      for (const raw of out.Items ?? []) rows.push(yield* decoded("list", raw));
+      // Where DynamoDB stopped: a device id, as every key of this table is.
+      const last = Option.getOrNull(
+        Schema.decodeUnknownOption(DeviceId)(
+          out.LastEvaluatedKey ? unmarshall(out.LastEvaluatedKey).device_id : undefined,
+        ),
+      );
+      return { rows, nextCursor: last === null ? null : encodeStatusCursor(last) };
+    });
   return {
     get: (deviceId) =>
       Effect.tryPromise({
@@ -75,29 +106,10 @@ export const makeDynamoDeviceStatuses = (options: {
         catch: fail("save"),
       }),
     list: (page) =>
-      Effect.gen(function* () {
-        const after = page.cursor === undefined ? null : yield* decodeStatusCursor(page.cursor);
-        const out = yield* Effect.tryPromise({
-          try: () =>
-            client.send(
-              new ScanCommand({
-                TableName: tables.deviceStatuses,
-                Limit: page.limit,
-                ConsistentRead: true,
-                ...(after !== null ? { ExclusiveStartKey: marshall({ device_id: after }) } : {}),
-              }),
-            ),
-          catch: fail("list"),
-        });
-        const statuses: Array<FleetDeviceStatus> = [];
-        for (const raw of out.Items ?? []) statuses.push((yield* decoded("list", raw)).status);
-        // Where DynamoDB stopped: a device id, as every key of this table is.
-        const last = Option.getOrNull(
-          Schema.decodeUnknownOption(DeviceId)(
-            out.LastEvaluatedKey ? unmarshall(out.LastEvaluatedKey).device_id : undefined,
-          ),
-        );
-        return { statuses, nextCursor: last === null ? null : encodeStatusCursor(last) };
-      }),
+      Effect.map(listStored(page), ({ rows, nextCursor }) => ({
+        statuses: rows.map((row) => row.status),
+        nextCursor,
+      })),
+    listStored,
   };
 };

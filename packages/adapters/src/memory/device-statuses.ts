@@ -1,4 +1,10 @@
-import type { DeviceId, DeviceStatusesService, StoredDeviceStatus } from "@medusa/domain";
+import type {
+  DeviceId,
+  DeviceStatusesService,
+  InvalidCursor,
+  StoredDeviceStatus,
+  StoredDeviceStatusPage,
+} from "@medusa/domain";
 import { Effect } from "effect";
 import { decodeStatusCursor, encodeStatusCursor } from "../fleet/cursors.js";
 
@@ -9,6 +15,24 @@ import { decodeStatusCursor, encodeStatusCursor } from "../fleet/cursors.js";
  */
 export const makeInMemoryDeviceStatuses = (): DeviceStatusesService => {
   const rows = new Map<DeviceId, StoredDeviceStatus>();
+  const listStored = (page: {
+    readonly limit: number;
+    readonly cursor?: string;
+  }): Effect.Effect<StoredDeviceStatusPage, InvalidCursor> =>
+    Effect.gen(function* () {
+      const after = page.cursor === undefined ? null : yield* decodeStatusCursor(page.cursor);
+      const ids = [...rows.keys()].filter((d) => after === null || d > after).sort();
+      const taken = ids.slice(0, page.limit);
+      const last = taken.at(-1);
+      return {
+        rows: taken.flatMap((d) => {
+          const row = rows.get(d);
+          return row === undefined ? [] : [row];
+        }),
+        nextCursor:
+          ids.length > taken.length && last !== undefined ? encodeStatusCursor(last) : null,
+      };
+    });
   return {
     get: (deviceId) => Effect.sync(() => rows.get(deviceId) ?? null),
     save: (status, expectedRevision) =>
@@ -18,16 +42,10 @@ export const makeInMemoryDeviceStatuses = (): DeviceStatusesService => {
         return "saved";
       }),
     list: (page) =>
-      Effect.gen(function* () {
-        const after = page.cursor === undefined ? null : yield* decodeStatusCursor(page.cursor);
-        const ids = [...rows.keys()].filter((d) => after === null || d > after).sort();
-        const taken = ids.slice(0, page.limit);
-        const last = taken.at(-1);
-        return {
-          statuses: taken.map((d) => (rows.get(d) as StoredDeviceStatus).status),
-          nextCursor:
-            ids.length > taken.length && last !== undefined ? encodeStatusCursor(last) : null,
-        };
-      }),
+      Effect.map(listStored(page), (stored) => ({
+        statuses: stored.rows.map((row) => row.status),
+        nextCursor: stored.nextCursor,
+      })),
+    listStored,
   };
 };

@@ -494,4 +494,48 @@ describe("each device's newest sample time in its status row", () => {
     await samplesAt(w, T + 70_123, 1);
     expect((await w.run(fleetDevice(pi))).lastSampleAt).toBe(T + 70_123);
   });
+
+  it("the fleet page reads its open alerts and its first rows side by side", async () => {
+    const statuses = makeInMemoryDeviceStatuses();
+    const alerts = makeInMemoryAlerts();
+    await Effect.runPromise(
+      Effect.provide(
+        recordAssignmentCommit(assigned(1, T)),
+        Layer.succeed(DeviceStatuses, statuses),
+      ),
+    );
+    // Each read starts, then waits until both have started: read one after the other, it never ends.
+    const started: Array<string> = [];
+    const bothStarted = Effect.promise(
+      () =>
+        new Promise<void>((resolve) => {
+          const check = () => (started.length >= 2 ? resolve() : setTimeout(check, 1));
+          check();
+        }),
+    );
+    const layer = Layer.mergeAll(
+      Layer.succeed(DeviceStatuses, {
+        ...statuses,
+        list: (p) =>
+          Effect.sync(() => void started.push("rows")).pipe(
+            Effect.zipRight(bothStarted),
+            Effect.zipRight(statuses.list(p)),
+          ),
+      }),
+      Layer.succeed(Alerts, {
+        ...alerts,
+        listOpen: (p) =>
+          Effect.sync(() => void started.push("alerts")).pipe(
+            Effect.zipRight(bothStarted),
+            Effect.zipRight(alerts.listOpen(p)),
+          ),
+      }),
+      Layer.succeed(Clock, { now: Effect.succeed(epochMillis(T + MIN)) }),
+    );
+    const page = await Effect.runPromise(
+      Effect.provide(fleetDevices({ limit: 10 }), layer).pipe(Effect.timeout("2 seconds")),
+    );
+    expect(page.devices.map((d) => d.status.deviceId)).toEqual([pi]);
+    expect([...started].sort()).toEqual(["alerts", "rows"]);
+  });
 });

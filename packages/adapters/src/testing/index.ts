@@ -28,6 +28,7 @@ export {
   DynamoLocalFailed,
   type DynamoLocalOptions,
   freePort,
+  JIT_FOR_SHORT_RUNS,
   portTaken,
   startDynamoLocal,
 } from "./dynamo-local.js";

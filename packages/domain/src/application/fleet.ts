@@ -194,39 +194,70 @@ export interface SampleTimesMemory {
   readonly remember: (deviceId: DeviceId, at: EpochMillis) => void;
 }
 
+/** One device's newest sample time as a status change, and what to remember once it is saved. */
+export interface SampleTimeChange {
+  readonly deviceId: DeviceId;
+  readonly change: StatusChange;
+  /** Call once the change is saved: the memory learns the time the row holds now. */
+  readonly saved: () => void;
+}
+
+/**
+ * The status changes the ingest's stored messages (`outcomes`) ask: each
+ * device's newest sample time, where it may move the row on by
+ * `SAMPLE_TIME_STEP_MS` or more (`applySampleTime`) — and, with `seen`, none
+ * for a device this process knows it would not move. Saved by
+ * `recordSampleTimes`, or queued with the device's other status changes.
+ */
+export const sampleTimeChanges = (
+  outcomes: ReadonlyArray<IngestOutcome>,
+  seen?: SampleTimesMemory,
+): ReadonlyArray<SampleTimeChange> => {
+  const newest = new Map<DeviceId, EpochMillis>();
+  for (const o of outcomes) {
+    if (o._tag !== "Stored") continue;
+    for (const sample of o.message.samples) {
+      const held = newest.get(o.message.deviceId);
+      if (held === undefined || sample.timestamp > held)
+        newest.set(o.message.deviceId, sample.timestamp);
+    }
+  }
+  const changes: Array<SampleTimeChange> = [];
+  for (const [deviceId, at] of newest) {
+    const held = seen?.recalled(deviceId);
+    if (held !== undefined && at < held + SAMPLE_TIME_STEP_MS) continue;
+    // The time the row holds after the change, as last decided (a save that lost a race decides again).
+    let recorded: EpochMillis | null = null;
+    changes.push({
+      deviceId,
+      change: (s) => {
+        const after = applySampleTime(s, at);
+        recorded = after.lastSampleAt;
+        return after;
+      },
+      saved: () => {
+        if (recorded !== null) seen?.remember(deviceId, recorded);
+      },
+    });
+  }
+  return changes;
+};
+
 /**
  * Keeps each device's newest sample time in its status row, after the
- * ingest stored the messages (`outcomes`): a conditional save only when the
- * time moves on by `SAMPLE_TIME_STEP_MS` or more (`applySampleTime`), and,
- * with `seen`, not even a read while this process knows it would not. The
- * fleet view then reads one row a device. Returns how many rows were written.
+ * ingest stored the messages (`outcomes`): the `sampleTimeChanges`, each
+ * saved at once. The fleet view then reads one row a device. Returns how
+ * many rows were written.
  */
 export const recordSampleTimes = (
   outcomes: ReadonlyArray<IngestOutcome>,
   seen?: SampleTimesMemory,
 ): Effect.Effect<number, StorageUnavailable, DeviceStatuses> =>
   Effect.gen(function* () {
-    const newest = new Map<DeviceId, EpochMillis>();
-    for (const o of outcomes) {
-      if (o._tag !== "Stored") continue;
-      for (const sample of o.message.samples) {
-        const held = newest.get(o.message.deviceId);
-        if (held === undefined || sample.timestamp > held)
-          newest.set(o.message.deviceId, sample.timestamp);
-      }
-    }
     let written = 0;
-    for (const [deviceId, at] of newest) {
-      const held = seen?.recalled(deviceId);
-      if (held !== undefined && at < held + SAMPLE_TIME_STEP_MS) continue;
-      let recorded: EpochMillis | null = null;
-      const outcome = yield* updateStatus(deviceId, (s) => {
-        const after = applySampleTime(s, at);
-        recorded = after.lastSampleAt;
-        return after;
-      });
-      if (outcome === "changed") written++;
-      if (recorded !== null) seen?.remember(deviceId, recorded);
+    for (const { deviceId, change, saved } of sampleTimeChanges(outcomes, seen)) {
+      if ((yield* updateStatus(deviceId, change)) === "changed") written++;
+      saved();
     }
     return written;
   });
@@ -413,15 +444,21 @@ export const fleetDevices = (page: {
   Effect.gen(function* () {
     const statuses = yield* DeviceStatuses;
     const now = yield* (yield* Clock).now;
-    const open = yield* openAlertsByDevice;
     const devices: Array<FleetDevice> = [];
-    let cursor: string | null = page.cursor ?? null;
-    let reads = 0;
-    do {
-      const rows = yield* statuses.list({
+    const rowsAfter = (cursor: string | null) =>
+      statuses.list({
         limit: page.limit - devices.length,
         ...(cursor !== null ? { cursor } : {}),
       });
+    // The open alerts and the first rows are read side by side: the page waits for the slower.
+    const [open, firstRows] = yield* Effect.all(
+      [openAlertsByDevice, rowsAfter(page.cursor ?? null)],
+      { concurrency: 2 },
+    );
+    let cursor: string | null = page.cursor ?? null;
+    let reads = 0;
+    do {
+      const rows = reads === 0 ? firstRows : yield* rowsAfter(cursor);
       const views = rows.statuses.map((status) =>
         fleetDeviceOf(status, open.get(status.deviceId) ?? [], now),
       );

@@ -11,6 +11,13 @@ export interface StoredDeviceStatus {
   readonly revision: number;
 }
 
+/** A page of the fleet's rows as stored, each with its revision. */
+export interface StoredDeviceStatusPage {
+  readonly rows: ReadonlyArray<StoredDeviceStatus>;
+  /** Opaque: the page after the last row given; null on the last page. */
+  readonly nextCursor: string | null;
+}
+
 /** A page of the fleet's statuses. */
 export interface DeviceStatusPage {
   readonly statuses: ReadonlyArray<FleetDeviceStatus>;
@@ -46,6 +53,14 @@ export class DeviceStatuses extends Context.Tag("@medusa/DeviceStatuses")<
       readonly limit: number;
       readonly cursor?: string;
     }) => Effect.Effect<DeviceStatusPage, InvalidCursor | StorageUnavailable>;
+    /**
+     * `list`'s pages as stored: each row with the revision a save must name
+     * (for a writer that loads the rows it will save; the same cursors).
+     */
+    readonly listStored: (page: {
+      readonly limit: number;
+      readonly cursor?: string;
+    }) => Effect.Effect<StoredDeviceStatusPage, InvalidCursor | StorageUnavailable>;
   }
 >() {}
 
