@@ -42,6 +42,14 @@ const counted = (store: DeviceStatusesService) => {
         Effect.sync(() => void calls.save++),
         store.save(s, r),
       ),
+    // Rows written, however many a request carries.
+    saveAll: (rows) =>
+      Effect.zipRight(
+        Effect.sync(() => {
+          calls.save += rows.length;
+        }),
+        store.saveAll(rows),
+      ),
   };
   return { calls, service };
 };

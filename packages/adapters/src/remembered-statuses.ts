@@ -1,6 +1,7 @@
 import type {
   DeviceId,
   DeviceStatusesService,
+  FleetDeviceStatus,
   InvalidCursor,
   StorageUnavailable,
   StoredDeviceStatus,
@@ -48,6 +49,18 @@ export const rememberingDeviceStatuses = (
     }
     held.set(deviceId, row);
   };
+  /** What a save's outcome teaches: the row as saved, or that the one held is old. */
+  const learn = (
+    status: FleetDeviceStatus,
+    expectedRevision: number,
+    outcome: "saved" | "changed",
+  ) => {
+    if (outcome === "saved")
+      return remember(status.deviceId, { status, revision: expectedRevision + 1 });
+    held.delete(status.deviceId);
+    // Another process saved a row this one took for absent: read before the next save.
+    if (expectedRevision === 0) complete = false;
+  };
   const load = Effect.gen(function* () {
     let cursor: string | null = null;
     let rows = 0;
@@ -71,14 +84,13 @@ export const rememberingDeviceStatuses = (
       });
     },
     save: (status, expectedRevision) =>
-      Effect.tap(store.save(status, expectedRevision), (outcome) => {
-        if (outcome === "saved")
-          remember(status.deviceId, { status, revision: expectedRevision + 1 });
-        else {
-          held.delete(status.deviceId);
-          // Another process saved a row this one took for absent: read it before the next save.
-          if (expectedRevision === 0) complete = false;
-        }
+      Effect.tap(store.save(status, expectedRevision), (outcome) =>
+        learn(status, expectedRevision, outcome),
+      ),
+    saveAll: (rows) =>
+      Effect.tap(store.saveAll(rows), (outcomes) => {
+        for (const [i, { status, expectedRevision }] of rows.entries())
+          learn(status, expectedRevision, outcomes[i] ?? "changed");
       }),
     list: (page) => store.list(page),
     listStored: (page) => store.listStored(page),

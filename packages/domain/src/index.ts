@@ -111,6 +111,7 @@ export {
 export {
   acknowledgeAlert,
   assignmentCommitChange,
+  type DeviceStatusChanges,
   detectDataGaps,
   type FleetDevice,
   type FleetDeviceDetail,
@@ -134,6 +135,7 @@ export {
   type StatusChange,
   sampleTimeChanges,
   saveStatusChanges,
+  saveStatusChangesOfDevices,
 } from "./application/fleet.js";
 export { type DeviceImport, importHistory } from "./application/import-history.js";
 export {

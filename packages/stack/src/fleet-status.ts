@@ -10,6 +10,7 @@ import {
   DEFAULT_GAP_MS,
   type DeadLetters,
   DeviceId,
+  type DeviceStatusChanges,
   DeviceStatuses,
   detectDataGaps,
   type GapDetectorReport,
@@ -20,7 +21,7 @@ import {
   type SampleTimeChange,
   type SensorStore,
   type StatusChange,
-  saveStatusChanges,
+  saveStatusChangesOfDevices,
   topicMatches,
 } from "@medusa/domain";
 import { Cause, Effect, Either, type ManagedRuntime, Schema } from "effect";
@@ -46,8 +47,10 @@ export interface FleetStatusOptions {
   readonly onPresence?: (outcome: PresenceOutcome, receivedAt: number) => void;
   /** Called with every gap opened or closed, when it is announced. */
   readonly onAlert?: (event: DataGapEvent) => void;
-  /** Devices whose status rows are saved at the same time at most (default 64; see `status-updates.ts`). */
+  /** Saves of status rows running at the same time at most (default 4; see `status-updates.ts`). */
   readonly statusConcurrency?: number;
+  /** Devices whose rows go in one save at most (default 25: one request to DynamoDB). */
+  readonly devicesPerStatusSave?: number;
   /**
    * How long a shadow's reported summary may wait to be saved with its
    * device's other changes (default 1 s; connects and assignments go at once).
@@ -130,14 +133,28 @@ export const startFleetStatus = (options: FleetStatusOptions): FleetStatus => {
     "loading the device statuses",
     Effect.flatMap(rememberedRows, (rows) => rows.load),
   );
-  const saveRemembering = (deviceId: DeviceId, changes: ReadonlyArray<StatusChange>) =>
+  const saveRemembering = (devices: ReadonlyArray<DeviceStatusChanges>) =>
     Effect.flatMap(rememberedRows, (rows) =>
-      Effect.provideService(saveStatusChanges(deviceId, changes), DeviceStatuses, rows),
+      Effect.provideService(saveStatusChangesOfDevices(devices), DeviceStatuses, rows),
     );
-  // Each device's changes in order, those that arrive together saved together.
+  // Each device's changes in order, those that arrive together saved together, and the
+  // devices due saved a few dozen at a time (one request for all their rows).
   const updates = startStatusUpdates<DeviceId, StatusChange, "changed" | "unchanged">({
-    save: (deviceId, changes) => run("device status", saveRemembering(deviceId, changes)),
-    concurrency: options.statusConcurrency ?? 64,
+    save: async (devices) => {
+      const saved = await run("device statuses", saveRemembering(devices));
+      return saved?.map((result, k) => {
+        if (Either.isRight(result)) return result.right;
+        log({
+          level: "error",
+          msg: "device status failed",
+          device_id: devices[k]?.deviceId,
+          error: String(result.left),
+        });
+        return undefined;
+      });
+    },
+    concurrency: options.statusConcurrency ?? 4,
+    devicesPerSave: options.devicesPerStatusSave ?? 25,
   });
   const submit = (deviceId: DeviceId, change: StatusChange, waitMs = 0) =>
     track(updates.submit(deviceId, change, waitMs));

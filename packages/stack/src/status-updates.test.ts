@@ -2,29 +2,33 @@ import { describe, expect, it, vi } from "vitest";
 import { startStatusUpdates } from "./status-updates.js";
 
 /** A save that waits until the test lets it finish, and records what it was given. */
-const controlled = (concurrency: number) => {
+const controlled = (concurrency: number, devicesPerSave?: number) => {
   const saves: Array<{
+    /** The first device of the save, and its changes (a save of one device: that one). */
     device: string;
     changes: ReadonlyArray<string>;
+    devices: ReadonlyArray<{ deviceId: string; changes: ReadonlyArray<string> }>;
     finish: (ok: boolean) => void;
   }> = [];
   let running = 0;
   let mostAtOnce = 0;
   const updates = startStatusUpdates<string, string, string>({
     concurrency,
-    save: (device, changes) =>
+    ...(devicesPerSave !== undefined ? { devicesPerSave } : {}),
+    save: (devices) =>
       new Promise((resolve) => {
         running++;
         mostAtOnce = Math.max(mostAtOnce, running);
         let finished = false;
         saves.push({
-          device,
-          changes,
+          device: devices[0]?.deviceId ?? "",
+          changes: devices[0]?.changes ?? [],
+          devices,
           finish: (ok) => {
             if (finished) return;
             finished = true;
             running--;
-            resolve(ok ? changes.map((c) => `${c} saved`) : undefined);
+            resolve(ok ? devices.map((d) => d.changes.map((c) => `${c} saved`)) : undefined);
           },
         });
       }),
@@ -164,5 +168,54 @@ describe("the stack's device status saves", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it("devices due go several to a save, in the order they became due; a device failed alone is answered nothing", async () => {
+    const { updates, saves, mostAtOnce } = controlled(2, 3);
+    const all = ["pi-1", "pi-2", "pi-3", "pi-4", "pi-5", "pi-6", "pi-7"].map((d) =>
+      updates.submit(d, `${d} up`),
+    );
+    await tick();
+    // The first two found a save free; the others wait and go three at a time.
+    expect(saves.map((s) => s.devices.map((d) => d.deviceId))).toEqual([["pi-1"], ["pi-2"]]);
+    // A waiting device asks again: it still goes once, with both changes.
+    const waitingAgain = updates.submit("pi-3", "pi-3 reported");
+    saves[0]?.finish(true);
+    await tick();
+    expect(saves.at(-1)?.devices).toEqual([
+      { deviceId: "pi-3", changes: ["pi-3 up", "pi-3 reported"] },
+      { deviceId: "pi-4", changes: ["pi-4 up"] },
+      { deviceId: "pi-5", changes: ["pi-5 up"] },
+    ]);
+    // A device of a running save asks again: it goes after that save, in a later one.
+    const savingAgain = updates.submit("pi-4", "pi-4 reported");
+    saves[1]?.finish(true);
+    await tick();
+    expect(saves.at(-1)?.devices.map((d) => d.deviceId)).toEqual(["pi-6", "pi-7"]);
+    saves[2]?.finish(true);
+    await tick();
+    expect(saves.at(-1)?.devices).toEqual([{ deviceId: "pi-4", changes: ["pi-4 reported"] }]);
+    for (const s of saves) s.finish(true);
+    expect(await Promise.all(all)).toEqual(
+      ["pi-1", "pi-2", "pi-3", "pi-4", "pi-5", "pi-6", "pi-7"].map((d) => `${d} up saved`),
+    );
+    expect(await Promise.all([waitingAgain, savingAgain])).toEqual([
+      "pi-3 reported saved",
+      "pi-4 reported saved",
+    ]);
+    expect(mostAtOnce()).toBe(2);
+    // A save that answers for some devices only: the others' changes are answered nothing.
+    const partial = startStatusUpdates<string, string, string>({
+      concurrency: 1,
+      devicesPerSave: 2,
+      save: async (devices) =>
+        devices.map((d) =>
+          d.deviceId === "pi-1" ? d.changes.map((c) => `${c} saved`) : undefined,
+        ),
+    });
+    expect(await Promise.all([partial.submit("pi-1", "up"), partial.submit("pi-2", "up")])).toEqual(
+      ["up saved", undefined],
+    );
+    expect(partial.pending()).toBe(0);
   });
 });

@@ -7,11 +7,12 @@
  * event all at once: two saves of the same row race (one loses and decides
  * again), and hundreds of requests queue in the DynamoDB client ahead of the
  * API's reads. So the changes of a device that arrive while its row waits or
- * is being saved go together in its next save (`saveStatusChanges`), at most
- * `concurrency` devices are saved at once, in the order they became due, and
- * a change that need not be seen at once (a sample time, a shadow summary)
- * may wait `waitMs` for others of its device to go with it — a connect
- * coming in the meantime takes it along.
+ * is being saved go together in its next save, the devices due go
+ * `devicesPerSave` to a save (`saveStatusChangesOfDevices`: one request for
+ * all their rows), at most `concurrency` saves at once, in the order the
+ * devices became due, and a change that need not be seen at once (a sample
+ * time, a shadow summary) may wait `waitMs` for others of its device to go
+ * with it — a connect coming in the meantime takes it along.
  */
 export interface StatusUpdates<Key, Change, Outcome> {
   /**
@@ -35,16 +36,21 @@ interface Waiting<Change, Outcome> {
 
 export const startStatusUpdates = <Key, Change, Outcome>(options: {
   /**
-   * Saves the changes of one device together; answers an outcome per change,
-   * in order, or `undefined` when the save failed (it must not reject).
+   * Saves the changes of several devices together; answers, device by
+   * device, an outcome per change in order, or `undefined` for a device
+   * whose save failed (all `undefined` when the whole save did; it must not
+   * reject).
    */
   readonly save: (
-    deviceId: Key,
-    changes: ReadonlyArray<Change>,
-  ) => Promise<ReadonlyArray<Outcome> | undefined>;
-  /** Devices saved at the same time at most. */
+    devices: ReadonlyArray<{ readonly deviceId: Key; readonly changes: ReadonlyArray<Change> }>,
+  ) => Promise<ReadonlyArray<ReadonlyArray<Outcome> | undefined> | undefined>;
+  /** Saves running at the same time at most. */
   readonly concurrency: number;
+  /** Devices in one save at most (default 1). */
+  readonly devicesPerSave?: number;
 }): StatusUpdates<Key, Change, Outcome> => {
+  const devicesPerSave = options.devicesPerSave ?? 1;
+  let running = 0;
   const waiting = new Map<Key, Array<Waiting<Change, Outcome>>>();
   /** Devices with changes due and none being saved, in the order they became due. */
   const ready: Array<Key> = [];
@@ -85,25 +91,34 @@ export const startStatusUpdates = <Key, Change, Outcome>(options: {
   };
 
   const pump = () => {
-    while (saving.size < options.concurrency) {
-      const deviceId = ready.shift();
-      if (deviceId === undefined) return;
-      isReady.delete(deviceId);
-      const batch = waiting.get(deviceId) ?? [];
-      waiting.delete(deviceId);
-      saving.add(deviceId);
+    while (running < options.concurrency && ready.length > 0) {
+      const devices = ready.splice(0, devicesPerSave);
+      const batches = devices.map((deviceId) => {
+        isReady.delete(deviceId);
+        saving.add(deviceId);
+        const batch = waiting.get(deviceId) ?? [];
+        waiting.delete(deviceId);
+        return batch;
+      });
+      running++;
       void options
         .save(
-          deviceId,
-          batch.map((w) => w.change),
+          devices.map((deviceId, k) => ({
+            deviceId,
+            changes: (batches[k] ?? []).map((w) => w.change),
+          })),
         )
         .catch(() => undefined)
         .then((outcomes) => {
-          saving.delete(deviceId);
-          count -= batch.length;
-          for (const [i, w] of batch.entries()) w.done(outcomes?.[i]);
-          // What came for this device while it was being saved goes when due, behind the others ready.
-          schedule(deviceId);
+          running--;
+          for (const [k, deviceId] of devices.entries()) {
+            saving.delete(deviceId);
+            const batch = batches[k] ?? [];
+            count -= batch.length;
+            for (const [i, w] of batch.entries()) w.done(outcomes?.[k]?.[i]);
+          }
+          // What came for these devices while they were being saved goes when due, behind the others ready.
+          for (const deviceId of devices) schedule(deviceId);
           pump();
         });
     }

@@ -4,6 +4,8 @@ import {
   GetItemCommand,
   PutItemCommand,
   ScanCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import {
@@ -21,6 +23,9 @@ import { deviceStatusFromItem, deviceStatusItem } from "./fleet-items.js";
 import { reasonOf } from "./query.js";
 import type { TableNames } from "./tables.js";
 
+/** DynamoDB's limit of actions in one TransactWriteItems. */
+const MAX_TRANSACTION_ROWS = 100;
+
 /**
  * The fleet's device statuses on DynamoDB: one item per device; a save is a
  * PutItem conditional on the revision read (none yet: no item), so of two
@@ -35,6 +40,71 @@ export const makeDynamoDeviceStatuses = (options: {
     new StorageUnavailable({ store: "device status table", operation, reason: reasonOf(e) });
   const decoded = (operation: string, raw: Parameters<typeof deviceStatusFromItem>[0]) =>
     Either.mapLeft(deviceStatusFromItem(raw), (e) => fail(operation)(`unreadable row: ${e}`));
+  /** The conditional PutItem of one row at `expectedRevision` (0: no item yet). */
+  const putOf = (status: FleetDeviceStatus, expectedRevision: number) => ({
+    TableName: tables.deviceStatuses,
+    Item: deviceStatusItem({ status, revision: expectedRevision + 1 }),
+    ...(expectedRevision === 0
+      ? { ConditionExpression: "attribute_not_exists(device_id)" }
+      : {
+          ConditionExpression: "revision = :r",
+          ExpressionAttributeValues: marshall({ ":r": expectedRevision }),
+        }),
+  });
+  const putRow = (status: FleetDeviceStatus, expectedRevision: number) =>
+    client.send(new PutItemCommand(putOf(status, expectedRevision))).then(
+      () => "saved" as const,
+      (e: unknown) => {
+        if (e instanceof ConditionalCheckFailedException) return "changed" as const;
+        throw e;
+      },
+    );
+  /**
+   * Rows of different devices, 100 to a TransactWriteItems (one alone: a
+   * PutItem). A transaction is all or none: when it is cancelled, each row
+   * with a reason (its condition failed, another transaction had it) is
+   * answered `"changed"` — its writer decides again on a fresh read — and
+   * the rest are sent again without them.
+   */
+  const putRows = async (
+    rows: ReadonlyArray<{ readonly status: FleetDeviceStatus; readonly expectedRevision: number }>,
+  ): Promise<ReadonlyArray<"saved" | "changed">> => {
+    const outcomes = new Map<number, "saved" | "changed">();
+    for (let start = 0; start < rows.length; start += MAX_TRANSACTION_ROWS) {
+      let pending = rows
+        .slice(start, start + MAX_TRANSACTION_ROWS)
+        .map((row, k) => ({ index: start + k, row }));
+      while (pending.length > 0) {
+        const [only] = pending;
+        if (pending.length === 1 && only !== undefined) {
+          outcomes.set(only.index, await putRow(only.row.status, only.row.expectedRevision));
+          break;
+        }
+        try {
+          await client.send(
+            new TransactWriteItemsCommand({
+              TransactItems: pending.map(({ row }) => ({
+                Put: putOf(row.status, row.expectedRevision),
+              })),
+            }),
+          );
+          for (const { index } of pending) outcomes.set(index, "saved");
+          pending = [];
+        } catch (e) {
+          if (!(e instanceof TransactionCanceledException)) throw e;
+          const reasons = e.CancellationReasons ?? [];
+          const refused = new Set(
+            pending.flatMap((p, k) => ((reasons[k]?.Code ?? "None") === "None" ? [] : [p.index])),
+          );
+          // Cancelled without a row to blame: the store's failure, not a race.
+          if (refused.size === 0) throw e;
+          for (const index of refused) outcomes.set(index, "changed");
+          pending = pending.filter((p) => !refused.has(p.index));
+        }
+      }
+    }
+    return rows.map((_, i) => outcomes.get(i) ?? "changed");
+  };
   const listStored = (page: {
     readonly limit: number;
     readonly cursor?: string;
@@ -80,31 +150,9 @@ export const makeDynamoDeviceStatuses = (options: {
           out.Item === undefined ? Effect.succeed(null) : decoded("get", out.Item),
         ),
       ),
-    save: (status: FleetDeviceStatus, expectedRevision) =>
-      Effect.tryPromise({
-        try: () =>
-          client
-            .send(
-              new PutItemCommand({
-                TableName: tables.deviceStatuses,
-                Item: deviceStatusItem({ status, revision: expectedRevision + 1 }),
-                ...(expectedRevision === 0
-                  ? { ConditionExpression: "attribute_not_exists(device_id)" }
-                  : {
-                      ConditionExpression: "revision = :r",
-                      ExpressionAttributeValues: marshall({ ":r": expectedRevision }),
-                    }),
-              }),
-            )
-            .then(
-              () => "saved" as const,
-              (e: unknown) => {
-                if (e instanceof ConditionalCheckFailedException) return "changed" as const;
-                throw e;
-              },
-            ),
-        catch: fail("save"),
-      }),
+    save: (status, expectedRevision) =>
+      Effect.tryPromise({ try: () => putRow(status, expectedRevision), catch: fail("save") }),
+    saveAll: (rows) => Effect.tryPromise({ try: () => putRows(rows), catch: fail("save") }),
     list: (page) =>
       Effect.map(listStored(page), ({ rows, nextCursor }) => ({
         statuses: rows.map((row) => row.status),

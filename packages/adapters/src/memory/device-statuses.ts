@@ -1,6 +1,7 @@
 import type {
   DeviceId,
   DeviceStatusesService,
+  FleetDeviceStatus,
   InvalidCursor,
   StoredDeviceStatus,
   StoredDeviceStatusPage,
@@ -15,6 +16,11 @@ import { decodeStatusCursor, encodeStatusCursor } from "../fleet/cursors.js";
  */
 export const makeInMemoryDeviceStatuses = (): DeviceStatusesService => {
   const rows = new Map<DeviceId, StoredDeviceStatus>();
+  const saveRow = (status: FleetDeviceStatus, expectedRevision: number): "saved" | "changed" => {
+    if ((rows.get(status.deviceId)?.revision ?? 0) !== expectedRevision) return "changed";
+    rows.set(status.deviceId, { status, revision: expectedRevision + 1 });
+    return "saved";
+  };
   const listStored = (page: {
     readonly limit: number;
     readonly cursor?: string;
@@ -35,12 +41,11 @@ export const makeInMemoryDeviceStatuses = (): DeviceStatusesService => {
     });
   return {
     get: (deviceId) => Effect.sync(() => rows.get(deviceId) ?? null),
-    save: (status, expectedRevision) =>
-      Effect.sync(() => {
-        if ((rows.get(status.deviceId)?.revision ?? 0) !== expectedRevision) return "changed";
-        rows.set(status.deviceId, { status, revision: expectedRevision + 1 });
-        return "saved";
-      }),
+    save: (status, expectedRevision) => Effect.sync(() => saveRow(status, expectedRevision)),
+    saveAll: (all) =>
+      Effect.sync(() =>
+        all.map(({ status, expectedRevision }) => saveRow(status, expectedRevision)),
+      ),
     list: (page) =>
       Effect.map(listStored(page), (stored) => ({
         statuses: stored.rows.map((row) => row.status),

@@ -4,6 +4,7 @@ import {
   Alerts,
   acknowledgeAlert,
   actor,
+  applySampleTime,
   Clock,
   type Commit,
   commandId,
@@ -31,10 +32,11 @@ import {
   SensorStore,
   type StatusChange,
   saveStatusChanges,
+  saveStatusChangesOfDevices,
   segmentKey,
 } from "@medusa/domain";
 import { sampleAt } from "@medusa/domain/testing";
-import { Effect, Layer } from "effect";
+import { Effect, Either, Layer } from "effect";
 import { describe, expect, it } from "vitest";
 import { SampleTimesSeen } from "../sample-times-seen.js";
 import { makeInMemoryAlerts } from "./alerts.js";
@@ -237,6 +239,14 @@ describe("several changes of one device saved together", () => {
           Effect.sync(() => void calls.save++),
           s.save(status, revision),
         ),
+      // Rows written, however many a request carries.
+      saveAll: (rows) =>
+        Effect.zipRight(
+          Effect.sync(() => {
+            calls.save += rows.length;
+          }),
+          s.saveAll(rows),
+        ),
     }));
     const source = { source: "presence" };
     const change = async (m: ReturnType<typeof connected>): Promise<StatusChange> => {
@@ -277,6 +287,61 @@ describe("several changes of one device saved together", () => {
       "unchanged",
     ]);
     expect(calls).toEqual({ get: 1, save: 0 });
+  });
+});
+
+describe("several devices' changes saved together", () => {
+  it("one request for all their rows; a row another process saved meanwhile decided again on its fresh read", async () => {
+    const store = makeInMemoryDeviceStatuses();
+    const [d2, d3] = [deviceId("medusa-pi-02"), deviceId("medusa-pi-03")];
+    const requests: Array<ReadonlyArray<string>> = [];
+    let raced = false;
+    const statuses: DeviceStatusesService = {
+      ...store,
+      get: (d) =>
+        Effect.tap(store.get(d), () =>
+          // Another process saves d3's row right after this one read it, once.
+          d !== d3 || raced
+            ? Effect.void
+            : Effect.flatMap(
+                Effect.sync(() => {
+                  raced = true;
+                }),
+                () =>
+                  Effect.asVoid(
+                    saveStatusChanges(d3, [(st) => applySampleTime(st, epochMillis(T))]).pipe(
+                      Effect.provideService(DeviceStatuses, store),
+                    ),
+                  ),
+              ),
+        ),
+      saveAll: (rows) =>
+        Effect.zipRight(
+          Effect.sync(() => void requests.push(rows.map((r) => r.status.deviceId))),
+          store.saveAll(rows),
+        ),
+    };
+    const reported = (version: number) =>
+      reportedStateChange(version, { agent: { version: `0.${version}.0` } });
+    const results = await Effect.runPromise(
+      saveStatusChangesOfDevices([
+        { deviceId: pi, changes: [reported(1)] },
+        { deviceId: d2, changes: [reported(1), reported(2)] },
+        { deviceId: d3, changes: [reported(3)] },
+      ]).pipe(Effect.provideService(DeviceStatuses, statuses)),
+    );
+    expect(results.map((r) => (Either.isRight(r) ? r.right : r.left._tag))).toEqual([
+      ["changed"],
+      ["changed", "changed"],
+      ["changed"],
+    ]);
+    expect(requests).toEqual([[pi, d2, d3], [d3]]);
+    const row = await Effect.runPromise(store.get(d3));
+    expect(row?.revision).toBe(2);
+    expect(row?.status).toMatchObject({
+      lastSampleAt: T,
+      reported: { shadow_version: 3, agent_version: "0.3.0" },
+    });
   });
 });
 
@@ -435,6 +500,11 @@ describe("each device's newest sample time in its status row", () => {
         Effect.suspend(() => {
           saves++;
           return s.save(status, r);
+        }),
+      saveAll: (rows) =>
+        Effect.suspend(() => {
+          saves += rows.length;
+          return s.saveAll(rows);
         }),
     }));
     const other = deviceId("medusa-pi-02");

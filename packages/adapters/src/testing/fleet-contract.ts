@@ -79,6 +79,40 @@ export const deviceStatusesContract = (name: string, store: () => DeviceStatuses
       expect(await run(store().get(device))).toEqual({ status: third, revision: 2 });
     });
 
+    it("saves several devices' rows at once: each at its revision saved, one behind told it changed and left as it was", async () => {
+      const [a, b, c] = [fresh("all-a"), fresh("all-b"), fresh("all-c")];
+      await run(store().save(initialDeviceStatus(a), 0));
+      await run(store().save(initialDeviceStatus(c), 0));
+      await run(store().save(connectedAt(initialDeviceStatus(c), 1_700_000_000_000, 1), 1));
+      const rows = [
+        { status: connectedAt(initialDeviceStatus(a), 1_700_000_000_005, 5), expectedRevision: 1 },
+        { status: connectedAt(initialDeviceStatus(b), 1_700_000_000_006, 6), expectedRevision: 0 },
+        // c is at revision 2: this save is behind.
+        { status: connectedAt(initialDeviceStatus(c), 1_700_000_000_007, 7), expectedRevision: 1 },
+      ];
+      expect(await run(store().saveAll(rows))).toEqual(["saved", "saved", "changed"]);
+      expect(await run(store().get(a))).toEqual({ status: rows[0]?.status, revision: 2 });
+      expect(await run(store().get(b))).toEqual({ status: rows[1]?.status, revision: 1 });
+      expect(await run(store().get(c))).toEqual({
+        status: connectedAt(initialDeviceStatus(c), 1_700_000_000_000, 1),
+        revision: 2,
+      });
+      expect(await run(store().saveAll([]))).toEqual([]);
+      expect(await run(store().saveAll(rows.slice(2)))).toEqual(["changed"]);
+    });
+
+    it("saves more rows at once than one request takes (120), each readable after", async () => {
+      const devices = Array.from({ length: 120 }, () => fresh("many"));
+      const rows = devices.map((d, i) => ({
+        status: connectedAt(initialDeviceStatus(d), 1_700_000_000_000 + i, i),
+        expectedRevision: 0,
+      }));
+      const outcomes = await run(store().saveAll(rows));
+      expect(outcomes).toEqual(devices.map(() => "saved"));
+      for (const [i, d] of devices.entries())
+        expect(await run(store().get(d))).toEqual({ status: rows[i]?.status, revision: 1 });
+    });
+
     it("lists every row exactly once across pages", async () => {
       const devices = Array.from({ length: 7 }, () => fresh("list"));
       for (const d of devices) await run(store().save(initialDeviceStatus(d), 0));

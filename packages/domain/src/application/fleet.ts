@@ -46,6 +46,12 @@ const MAX_SAVE_ATTEMPTS = 8;
 /** One change of a device's status, by the pure rules of `device-status.ts` (the same status back when it changes nothing). */
 export type StatusChange = (status: FleetDeviceStatus) => FleetDeviceStatus;
 
+/** The changes of one device to save (`saveStatusChangesOfDevices`). */
+export interface DeviceStatusChanges {
+  readonly deviceId: DeviceId;
+  readonly changes: ReadonlyArray<StatusChange>;
+}
+
 /**
  * Applies `changes` in order to the device's row and saves the result with
  * one conditional write on the revision read; when another save came first,
@@ -58,25 +64,84 @@ export const saveStatusChanges = (
   deviceId: DeviceId,
   changes: ReadonlyArray<StatusChange>,
 ): Effect.Effect<ReadonlyArray<"changed" | "unchanged">, StorageUnavailable, DeviceStatuses> =>
+  Effect.flatMap(saveStatusChangesOfDevices([{ deviceId, changes }]), ([saved]) =>
+    saved === undefined ? Effect.dieMessage("no outcome for the device") : saved,
+  );
+
+/**
+ * `saveStatusChanges` for several devices at once (distinct devices): their
+ * rows read, changed and saved together (`DeviceStatuses.saveAll`: one
+ * request where the store can), those another save came first to decided
+ * again together. Answers, device by device, the outcome of each change, or
+ * why its row could not be saved.
+ */
+export const saveStatusChangesOfDevices = (
+  devices: ReadonlyArray<DeviceStatusChanges>,
+): Effect.Effect<
+  ReadonlyArray<Either.Either<ReadonlyArray<"changed" | "unchanged">, StorageUnavailable>>,
+  StorageUnavailable,
+  DeviceStatuses
+> =>
   Effect.gen(function* () {
     const statuses = yield* DeviceStatuses;
-    for (let attempt = 0; attempt < MAX_SAVE_ATTEMPTS; attempt++) {
-      const row = yield* statuses.get(deviceId);
-      const before = row?.status ?? initialDeviceStatus(deviceId);
-      let after = before;
-      const outcomes = changes.map((change) => {
-        const next = change(after);
-        const outcome = next === after ? ("unchanged" as const) : ("changed" as const);
-        after = next;
-        return outcome;
+    const results = new Map<number, ReadonlyArray<"changed" | "unchanged">>();
+    let pending = devices.map((device, index) => ({ index, device }));
+    for (let attempt = 0; attempt < MAX_SAVE_ATTEMPTS && pending.length > 0; attempt++) {
+      // One device's row is read in line (no fiber between the read and the write, as before).
+      const rows = yield* Effect.forEach(pending, ({ device }) => statuses.get(device.deviceId), {
+        concurrency: pending.length === 1 ? 1 : 16,
       });
-      if (after === before) return outcomes;
-      if ((yield* statuses.save(after, row?.revision ?? 0)) === "saved") return outcomes;
+      const writes: Array<{
+        readonly index: number;
+        readonly device: DeviceStatusChanges;
+        readonly status: FleetDeviceStatus;
+        readonly expectedRevision: number;
+        readonly outcomes: ReadonlyArray<"changed" | "unchanged">;
+      }> = [];
+      for (const [k, { index, device }] of pending.entries()) {
+        const { deviceId, changes } = device;
+        const row = rows[k] ?? null;
+        const before = row?.status ?? initialDeviceStatus(deviceId);
+        let after = before;
+        const outcomes = changes.map((change) => {
+          const next = change(after);
+          const outcome = next === after ? ("unchanged" as const) : ("changed" as const);
+          after = next;
+          return outcome;
+        });
+        if (after === before) results.set(index, outcomes);
+        else
+          writes.push({
+            index,
+            device,
+            status: after,
+            expectedRevision: row?.revision ?? 0,
+            outcomes,
+          });
+      }
+      const saved =
+        writes.length === 0
+          ? []
+          : yield* statuses.saveAll(
+              writes.map(({ status, expectedRevision }) => ({ status, expectedRevision })),
+            );
+      pending = [];
+      for (const [k, write] of writes.entries()) {
+        if (saved[k] === "saved") results.set(write.index, write.outcomes);
+        else pending.push({ index: write.index, device: write.device });
+      }
     }
-    return yield* new StorageUnavailable({
-      store: "device statuses",
-      operation: "save",
-      reason: `the row of ${deviceId} changed ${MAX_SAVE_ATTEMPTS} times while it was being saved`,
+    return devices.map((device, i) => {
+      const outcomes = results.get(i);
+      return outcomes !== undefined
+        ? Either.right(outcomes)
+        : Either.left(
+            new StorageUnavailable({
+              store: "device statuses",
+              operation: "save",
+              reason: `the row of ${device.deviceId} changed ${MAX_SAVE_ATTEMPTS} times while it was being saved`,
+            }),
+          );
     });
   });
 

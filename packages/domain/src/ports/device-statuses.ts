@@ -48,6 +48,19 @@ export class DeviceStatuses extends Context.Tag("@medusa/DeviceStatuses")<
       status: FleetDeviceStatus,
       expectedRevision: number,
     ) => Effect.Effect<"saved" | "changed", StorageUnavailable>;
+    /**
+     * Saves each row as `save` does (if still at its revision) and answers
+     * in order: rows of different devices, in one request where the store
+     * can (DynamoDB: a TransactWriteItems of up to 100 rows, all or none, so
+     * a row refused is answered `"changed"` and the others are sent again
+     * without it). For a process that saves many devices' rows at once.
+     */
+    readonly saveAll: (
+      rows: ReadonlyArray<{
+        readonly status: FleetDeviceStatus;
+        readonly expectedRevision: number;
+      }>,
+    ) => Effect.Effect<ReadonlyArray<"saved" | "changed">, StorageUnavailable>;
     /** Every row once across the pages, in the store's order; `limit` rows at most. */
     readonly list: (page: {
       readonly limit: number;
