@@ -4,8 +4,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   ACTIVITY_PAGE_BYTES,
+  type ActivityPageJson,
   activityPageBody,
-  activityPageJson,
   epochView,
 } from "./activity-json.js";
 import {
@@ -29,6 +29,9 @@ const toEpoch = ([v, device]: [typeof ActivityEpochView.Type, DeviceId]): Activi
   steps: v.steps,
   cadence: v.cadence_spm,
 });
+
+/** The body's bytes as text (UTF-8): where a test compares them with JSON text. */
+const decode = (b: Uint8Array) => new TextDecoder().decode(b);
 
 describe("the activity page's JSON", () => {
   it("is the JSON the response schema's encoder gives, for any epochs, cursor and patient", () => {
@@ -56,7 +59,7 @@ describe("the activity page's JSON", () => {
               count: epochs.length,
             }),
           );
-          expect(activityPageJson(page)).toBe(viaSchema);
+          expect(decode(activityPageBody(page))).toBe(viaSchema);
         },
       ),
       { numRuns: 300 },
@@ -81,7 +84,7 @@ describe("the activity page's JSON", () => {
             algorithms: ACTIVITY_ALGORITHMS,
           };
           const json = JSON.parse(
-            activityPageJson(page, { maxBytes, cursorAfter: (e) => `after ${e.start}` }),
+            decode(activityPageBody(page, { maxBytes, cursorAfter: (e) => `after ${e.start}` })),
           ) as { count: number; epochs: Array<unknown>; next_cursor: string };
           const all = JSON.parse(JSON.stringify(epochs.map(epochView))) as Array<unknown>;
           expect(json.epochs).toEqual(all.slice(0, json.count));
@@ -129,10 +132,12 @@ describe("the activity page's JSON", () => {
       },
       algorithms: ACTIVITY_ALGORITHMS,
     } as const;
-    const body = activityPageJson(page, {
-      maxBytes: ACTIVITY_PAGE_BYTES,
-      cursorAfter: (e) => `${e.start}~${"d".repeat(128)}`.repeat(2),
-    });
+    const body = decode(
+      activityPageBody(page, {
+        maxBytes: ACTIVITY_PAGE_BYTES,
+        cursorAfter: (e) => `${e.start}~${"d".repeat(128)}`.repeat(2),
+      }),
+    );
     const json = JSON.parse(body) as { count: number; next_cursor: string | null };
     expect(json.count).toBeLessThan(ACTIVITY_MAX_PAGE);
     expect(json.next_cursor).not.toBeNull();
@@ -178,11 +183,7 @@ const pageEpochs = fc
   .chain((devices) => fc.array(pageEpoch(devices), { maxLength: 300, size: "max" }));
 
 /** The page as the schema's encoder gives it, `count` epochs of it and `next` its cursor. */
-const viaSchema = (
-  page: Parameters<typeof activityPageJson>[0],
-  count: number,
-  next: string | null,
-): string =>
+const viaSchema = (page: ActivityPageJson, count: number, next: string | null): string =>
   JSON.stringify(
     Schema.encodeSync(ActivityResponse)({
       ...page,
@@ -210,8 +211,6 @@ const cutOf = (epochs: ReadonlyArray<ActivityEpoch>, maxBytes: number): number =
 };
 
 describe("the activity page's body (bytes)", () => {
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-
   it("is the UTF-8 of the schema's JSON for pages of hundreds of epochs, several devices, any numbers and any text around them", () => {
     fc.assert(
       fc.property(

@@ -91,7 +91,8 @@ const deviceJsonOf = (id: string): DeviceJson => {
  * and dropped at once.
  */
 class Body {
-  private bytes: Buffer;
+  // `allocUnsafe` gives a Buffer over an ArrayBuffer (never a shared one): typed so, `written` needs no cast.
+  private bytes: Buffer<ArrayBuffer>;
   private at = 0;
   constructor(capacity: number) {
     this.bytes = Buffer.allocUnsafe(Math.max(capacity, 1024));
@@ -105,9 +106,9 @@ class Body {
     }
     this.at += this.bytes.write(s, this.at, "utf8");
   }
-  /** What has been written (a view of the buffer). */
+  /** What has been written (a view of the buffer, not a copy). */
   written(): Uint8Array<ArrayBuffer> {
-    return new Uint8Array(this.bytes.buffer as ArrayBuffer, this.bytes.byteOffset, this.at);
+    return new Uint8Array(this.bytes.buffer, this.bytes.byteOffset, this.at);
   }
 }
 
@@ -196,9 +197,3 @@ export const activityPageBody = (
   body.write(envelopeOf(page, count, next)[1]);
   return body.written();
 };
-
-const utf8Text = new TextDecoder();
-
-/** The page as JSON text (`activityPageBody`'s bytes as a string). */
-export const activityPageJson = (page: ActivityPageJson, budget?: PageBudget): string =>
-  utf8Text.decode(activityPageBody(page, budget));

@@ -1,5 +1,3 @@
-import { type DynamoStores, makeDynamoStores } from "@medusa/adapters";
-import { testTables } from "@medusa/adapters/testing";
 import {
   type ActivityBlock,
   attribute,
@@ -15,10 +13,8 @@ import {
 } from "@medusa/domain";
 import { record, walking } from "@medusa/domain/testing";
 import { Effect } from "effect";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createApp } from "./app.js";
-import { portsOf } from "./testing/app-suite.js";
-import { signToken, testAuth } from "./testing/index.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ApiOnDynamoLocal, apiOnDynamoLocal } from "./testing/on-dynamo-local.js";
 
 /** 2030-01-07, a Monday; so DynamoDB Local's TTL sweeper leaves the fixtures alone. */
 const DAY = Date.UTC(2030, 0, 7);
@@ -28,18 +24,14 @@ const P1 = patientId("P-act-1");
 const P2 = patientId("P-act-2");
 const HANDOVER = DAY + 30 * MIN + 20_000;
 
-let stores: DynamoStores;
-let drop: () => Promise<void>;
-let app: ReturnType<typeof createApp>;
-let viewer: string;
+let api: ApiOnDynamoLocal;
 
-const get = (path: string, accept = "application/json", token = viewer) =>
-  app.request(path, { headers: { authorization: `Bearer ${token}`, accept } });
+const get = (path: string, accept = "application/json", token = api.viewer) =>
+  api.app.request(path, { headers: { authorization: `Bearer ${token}`, accept } });
 
 beforeAll(async () => {
-  const t = await testTables(inject("dynamoEndpoint"));
-  drop = t.drop;
-  stores = makeDynamoStores({ client: t.client, tables: t.tables });
+  api = await apiOnDynamoLocal();
+  const { stores } = api;
   const sensors: SensorStoreService = keepingActivity(stores.sensors, stores.activity, {
     epochMs: DEFAULT_EPOCH_MS,
     retentionMs: 30 * 86_400_000,
@@ -74,14 +66,8 @@ beforeAll(async () => {
         attribute(device, samples.slice(i, i + 1_200), intervals, { retentionMs: 30 * 86_400_000 }),
       ),
     );
-  app = createApp({
-    layer: portsOf({ ...stores, activity: stores.activity }),
-    authenticate: testAuth(),
-    log: () => {},
-  });
-  viewer = await signToken({ email: "viewer@clinic.example", roles: ["viewer"] });
 }, 300_000);
-afterAll(() => drop());
+afterAll(() => api.close());
 
 describe("a patient's activity", () => {
   it("per 60 s epoch, each patient only their own minutes; a viewer reads it", async () => {
@@ -248,8 +234,11 @@ describe("a patient's activity", () => {
       (await get(`/api/patients/${P1}/activity?start_time=${DAY + MIN}&end_time=${DAY}`)).status,
     ).toBe(400);
     expect(
-      (await app.request(`/api/patients/${P1}/activity?start_time=${DAY}&end_time=${DAY + MIN}`))
-        .status,
+      (
+        await api.app.request(
+          `/api/patients/${P1}/activity?start_time=${DAY}&end_time=${DAY + MIN}`,
+        )
+      ).status,
     ).toBe(401);
   });
 });
@@ -299,7 +288,7 @@ describe("a week of activity in one page", () => {
           weekBlocks(devices[1] as DeviceId, P3, WEEK, END),
           weekBlocks(devices[2] as DeviceId, P3, WEEK + 3 * 86_400_000, WEEK + 4 * 86_400_000),
         ],
-        (blocks) => stores.activity.apply((blocks[0] as ActivityBlock).deviceId, blocks, []),
+        (blocks) => api.stores.activity.apply((blocks[0] as ActivityBlock).deviceId, blocks, []),
       ),
     );
   }, 120_000);

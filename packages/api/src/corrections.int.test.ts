@@ -1,13 +1,4 @@
-import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
-import {
-  type DynamoStores,
-  intervalCacheLayer,
-  makeDynamoStores,
-  storesLayer,
-  systemClock,
-} from "@medusa/adapters";
-import { testTables } from "@medusa/adapters/testing";
+import { intervalCacheLayer, storesLayer, systemClock } from "@medusa/adapters";
 import {
   attribute,
   type Commit,
@@ -19,19 +10,13 @@ import {
   type Sample,
 } from "@medusa/domain";
 import { Effect, Layer } from "effect";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createApp } from "./app.js";
-import { portsOf } from "./testing/app-suite.js";
-import { signToken, testAuth } from "./testing/index.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ApiOnDynamoLocal, apiOnDynamoLocal } from "./testing/on-dynamo-local.js";
 
 // Corrections of the record end to end (issue 18): the API on DynamoDB Local,
 // each commit re-attributing the stored samples as the local stack does.
 
-let stores: DynamoStores;
-let base: string;
-let close: () => Promise<void>;
-let clinician: string;
-let viewer: string;
+let api: ApiOnDynamoLocal;
 /** The re-attribution passes the commits started; a test awaits them before reading timelines. */
 const passes: Array<Promise<unknown>> = [];
 const settled = async () => {
@@ -39,56 +24,26 @@ const settled = async () => {
 };
 
 beforeAll(async () => {
-  const t = await testTables(inject("dynamoEndpoint"));
-  stores = makeDynamoStores({ client: t.client, tables: t.tables });
-  const ports = Layer.merge(storesLayer(stores), systemClock);
-  const reattribution = Layer.merge(ports, intervalCacheLayer(0).pipe(Layer.provide(ports)));
-  const app = createApp({
-    layer: portsOf(stores),
-    authenticate: testAuth(),
-    log: () => {},
+  api = await apiOnDynamoLocal({
+    clinicianEmail: "charge.nurse@clinic.example",
     // As the events table's stream does in AWS: every commit re-attributes what it changed.
-    onCommit: (commit: Commit) => {
-      passes.push(Effect.runPromise(reattribute(commit).pipe(Effect.provide(reattribution))));
+    onCommit: (stores) => {
+      const ports = Layer.merge(storesLayer(stores), systemClock);
+      const reattribution = Layer.merge(ports, intervalCacheLayer(0).pipe(Layer.provide(ports)));
+      return (commit: Commit) => {
+        passes.push(Effect.runPromise(reattribute(commit).pipe(Effect.provide(reattribution))));
+      };
     },
   });
-  const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
-  await new Promise((r) => server.once("listening", r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  close = async () => {
-    await new Promise((r) => server.close(r));
-    await t.drop();
-  };
-  clinician = await signToken({ email: "charge.nurse@clinic.example", roles: ["clinician"] });
-  viewer = await signToken({ email: "viewer@clinic.example", roles: ["viewer"] });
 });
-afterAll(() => close());
-
-const http = async (
-  method: string,
-  path: string,
-  body?: unknown,
-  token = clinician,
-  headers: Record<string, string> = {},
-) => {
-  const r = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return {
-    status: r.status,
-    body: (await r.json()) as Record<string, unknown>,
-    headers: r.headers,
-  };
-};
+afterAll(() => api.close());
 
 /** Stores samples as ingest does: attributed by event time with the device's intervals from its stream. */
 const deliver = async (device: string, samples: ReadonlyArray<Sample>) => {
   const id = deviceId(device);
-  const stream = await Effect.runPromise(stores.events.load(id));
+  const stream = await Effect.runPromise(api.stores.events.load(id));
   const by = { version: stream.version, intervals: intervalsOf(eventsOf(stream.commits)) };
-  await Effect.runPromise(stores.sensors.write(attribute(id, samples, by)));
+  await Effect.runPromise(api.stores.sensors.write(attribute(id, samples, by)));
 };
 const samplesAt = (from: number, count: number, seq0: number): Array<Sample> =>
   Array.from({ length: count }, (_, i) => ({
@@ -106,7 +61,7 @@ const timeline = async (patient: string, from: number) => {
   const seen: Array<number> = [];
   let cursor: string | null = null;
   do {
-    const page: { status: number; body: Record<string, unknown> } = await http(
+    const page: { status: number; body: Record<string, unknown> } = await api.http(
       "POST",
       `/api/patients/${patient}/sensor-data`,
       {
@@ -115,7 +70,7 @@ const timeline = async (patient: string, from: number) => {
         limit: 97,
         ...(cursor ? { cursor } : {}),
       },
-      viewer,
+      api.viewer,
     );
     expect(page.status).toBe(200);
     seen.push(...(page.body.data as Array<{ sequence: number }>).map((s) => s.sequence));
@@ -126,11 +81,11 @@ const timeline = async (patient: string, from: number) => {
 
 const trail = async (device: string, asOf?: number) =>
   (
-    await http(
+    await api.http(
       "GET",
       `/api/devices/${device}/assignments${asOf !== undefined ? `?as_of=${asOf}` : ""}`,
       undefined,
-      viewer,
+      api.viewer,
     )
   ).body;
 
@@ -138,7 +93,7 @@ describe("corrections of the record, end to end on DynamoDB Local", () => {
   it("a wrong-patient assignment retracted: its samples go to the patient who truly wore the device", async () => {
     const device = `fix-retract-${Date.now()}`;
     const t0 = Date.now() - 1_200_000;
-    const assigned = await http("POST", "/api/devices/assign", {
+    const assigned = await api.http("POST", "/api/devices/assign", {
       device_id: device,
       patient_id: "P-WRONG",
       assignment_timestamp: t0,
@@ -150,11 +105,11 @@ describe("corrections of the record, end to end on DynamoDB Local", () => {
     const beforeFix = Date.now();
     await new Promise((r) => setTimeout(r, 5));
 
-    const retracted = await http(
+    const retracted = await api.http(
       "POST",
       `/api/devices/${device}/assignments/${t0}/retract`,
       { reason: "wrong_patient", note: "the device was on P-RIGHT's wrist" },
-      clinician,
+      api.clinician,
       { "idempotency-key": "retract-1" },
     );
     expect(retracted.status).toBe(200);
@@ -174,11 +129,11 @@ describe("corrections of the record, end to end on DynamoDB Local", () => {
       ],
     });
     // Retried with the same key: the same answer, nothing appended.
-    const again = await http(
+    const again = await api.http(
       "POST",
       `/api/devices/${device}/assignments/${t0}/retract`,
       { reason: "wrong_patient", note: "the device was on P-RIGHT's wrist" },
-      clinician,
+      api.clinician,
       { "idempotency-key": "retract-1" },
     );
     expect([again.status, again.body]).toEqual([200, retracted.body]);
@@ -187,7 +142,7 @@ describe("corrections of the record, end to end on DynamoDB Local", () => {
     expect(await timeline("P-WRONG", t0)).toEqual([]);
 
     // The record no longer holds anything after t0, so the true assignment can be recorded at t0.
-    const right = await http("POST", "/api/devices/assign", {
+    const right = await api.http("POST", "/api/devices/assign", {
       device_id: device,
       patient_id: "P-RIGHT",
       assignment_timestamp: t0,
@@ -227,7 +182,7 @@ describe("corrections of the record, end to end on DynamoDB Local", () => {
   it("the wrong patient corrected: the samples move to the right one, and 'as of' answers the old belief", async () => {
     const device = `fix-patient-${Date.now()}`;
     const t0 = Date.now() - 1_200_000;
-    await http("POST", "/api/devices/assign", {
+    await api.http("POST", "/api/devices/assign", {
       device_id: device,
       patient_id: "P-1",
       patient_name: "Wrong Name",
@@ -237,7 +192,7 @@ describe("corrections of the record, end to end on DynamoDB Local", () => {
     await settled();
     const before = Date.now();
     await new Promise((r) => setTimeout(r, 5));
-    const corrected = await http(
+    const corrected = await api.http(
       "POST",
       `/api/devices/${device}/assignments/${t0}/correct-patient`,
       { patient_id: "P-2", reason: "wrong_patient", note: "beds 4 and 5 mixed up" },
@@ -255,7 +210,7 @@ describe("corrections of the record, end to end on DynamoDB Local", () => {
     ]);
     // The patient index moved with it.
     const devices = async (p: string) =>
-      (await http("GET", `/api/patients/${p}/devices`, undefined, viewer)).body.devices;
+      (await api.http("GET", `/api/patients/${p}/devices`, undefined, api.viewer)).body.devices;
     expect(await devices("P-1")).toEqual([]);
     expect(await devices("P-2")).toEqual([expect.objectContaining({ device_id: device })]);
   });
@@ -263,7 +218,7 @@ describe("corrections of the record, end to end on DynamoDB Local", () => {
   it("assign → reassign → late samples, then the hand-over time amended: the samples between the two times move from one patient to the other", async () => {
     const device = `fix-handover-${Date.now()}`;
     const t0 = Date.now() - 1_200_000;
-    await http("POST", "/api/devices/assign", {
+    await api.http("POST", "/api/devices/assign", {
       device_id: device,
       patient_id: "P-A",
       assignment_timestamp: t0,
@@ -272,7 +227,7 @@ describe("corrections of the record, end to end on DynamoDB Local", () => {
     const recorded = t0 + 20_000;
     expect(
       (
-        await http("POST", "/api/devices/reassign", {
+        await api.http("POST", "/api/devices/reassign", {
           device_id: device,
           patient_id: "P-B",
           assignment_timestamp: recorded,
@@ -289,7 +244,7 @@ describe("corrections of the record, end to end on DynamoDB Local", () => {
 
     // The device really changed hands 5 s after t0 + 10 s: B's start moves, A's end with it.
     const truly = t0 + 15_000;
-    const amended = await http("POST", `/api/devices/${device}/assignments/${recorded}/amend`, {
+    const amended = await api.http("POST", `/api/devices/${device}/assignments/${recorded}/amend`, {
       assignment_timestamp: truly,
       move_adjoining: true,
       reason: "wrong_time",
@@ -310,7 +265,7 @@ describe("corrections of the record, end to end on DynamoDB Local", () => {
     expect(await timeline("P-B", t0)).toEqual(range(150, 150));
     // And back the other way: the hand-over was later than recorded after all.
     const later = t0 + 25_000;
-    const back = await http("POST", `/api/devices/${device}/assignments/${truly}/amend`, {
+    const back = await api.http("POST", `/api/devices/${device}/assignments/${truly}/amend`, {
       assignment_timestamp: later,
       move_adjoining: true,
       reason: "wrong_time",
@@ -334,12 +289,12 @@ describe("corrections of the record, end to end on DynamoDB Local", () => {
   it("every refusal is a problem: unknown assignment, an overlap naming the conflict, an end not yet there, a correction of a retracted one, a viewer, a missing note", async () => {
     const device = `fix-refused-${Date.now()}`;
     const t0 = Date.now() - 1_200_000;
-    await http("POST", "/api/devices/assign", {
+    await api.http("POST", "/api/devices/assign", {
       device_id: device,
       patient_id: "P-A",
       assignment_timestamp: t0,
     });
-    await http("POST", "/api/devices/reassign", {
+    await api.http("POST", "/api/devices/reassign", {
       device_id: device,
       patient_id: "P-B",
       assignment_timestamp: t0 + 60_000,
@@ -362,7 +317,7 @@ describe("corrections of the record, end to end on DynamoDB Local", () => {
       [`not-a-time/retract`, why, 400, "validation-error"],
     ];
     for (const [path, body, status, type] of cases) {
-      const r = await http("POST", `/api/devices/${device}/assignments/${path}`, body);
+      const r = await api.http("POST", `/api/devices/${device}/assignments/${path}`, body);
       expect([path, r.status, r.body.type, r.headers.get("content-type")]).toEqual([
         path,
         status,
@@ -370,7 +325,7 @@ describe("corrections of the record, end to end on DynamoDB Local", () => {
         "application/problem+json",
       ]);
     }
-    const overlap = await http("POST", `/api/devices/${device}/assignments/${t0}/amend`, {
+    const overlap = await api.http("POST", `/api/devices/${device}/assignments/${t0}/amend`, {
       ...why,
       assignment_end: t0 + 90_000,
     });
@@ -380,12 +335,13 @@ describe("corrections of the record, end to end on DynamoDB Local", () => {
       assignment_end: null,
     });
     expect(
-      (await http("POST", `/api/devices/${device}/assignments/${t0}/retract`, why, viewer)).status,
+      (await api.http("POST", `/api/devices/${device}/assignments/${t0}/retract`, why, api.viewer))
+        .status,
     ).toBe(403);
     expect(
-      (await http("POST", `/api/devices/${device}/assignments/${t0}/retract`, why)).status,
+      (await api.http("POST", `/api/devices/${device}/assignments/${t0}/retract`, why)).status,
     ).toBe(200);
-    const gone = await http("POST", `/api/devices/${device}/assignments/${t0}/retract`, why);
+    const gone = await api.http("POST", `/api/devices/${device}/assignments/${t0}/retract`, why);
     expect([gone.status, gone.body.type]).toEqual([
       409,
       "https://medusa-link.dev/problems/assignment-retracted",
@@ -393,8 +349,14 @@ describe("corrections of the record, end to end on DynamoDB Local", () => {
     // The record as of a time before anything was recorded: empty. A bad as_of: a 400.
     expect((await trail(device, t0 - 3_600_000_000)).assignments).toEqual([]);
     expect(
-      (await http("GET", `/api/devices/${device}/assignments?as_of=yesterday`, undefined, viewer))
-        .status,
+      (
+        await api.http(
+          "GET",
+          `/api/devices/${device}/assignments?as_of=yesterday`,
+          undefined,
+          api.viewer,
+        )
+      ).status,
     ).toBe(400);
   });
 });

@@ -1,38 +1,16 @@
-import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
-import { type DynamoStores, makeDynamoStores } from "@medusa/adapters";
-import { testTables } from "@medusa/adapters/testing";
-import {
-  DEFAULT_EPOCH_MS,
-  deviceId,
-  enrich,
-  epochMillis,
-  keepingActivity,
-  magnitudeOf,
-  type Sample,
-  type StoredSegment,
-  segmentKey,
-} from "@medusa/domain";
+import { deviceId, epochMillis, magnitudeOf, type Sample } from "@medusa/domain";
 import { record, walking } from "@medusa/domain/testing";
-import { Effect } from "effect";
 import type * as fhir4 from "fhir/r4.js";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createApp } from "./app.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fhirIdOfDevice } from "./fhir/ids.js";
 import { decodeSampledData } from "./fhir/sampled-data.js";
-import { portsOf } from "./testing/app-suite.js";
 import { activityFiguresOf, asFhir4, fhirSchemaErrors } from "./testing/fhir-schema.js";
-import { signToken, testAuth } from "./testing/index.js";
+import { type ApiOnDynamoLocal, apiOnDynamoLocal } from "./testing/on-dynamo-local.js";
 
 // The FHIR export through the real API: HTTP, the routes, the use cases, DynamoDB Local.
 // Every resource and Bundle an answer holds is checked against HL7's R4 JSON schema.
 
-let stores: DynamoStores;
-let base: string;
-let close: () => Promise<void>;
-let clinician: string;
-let viewer: string;
-let nobody: string;
+let api: ApiOnDynamoLocal;
 
 beforeAll(async () => {
   // Ajv compiles a resource type's schema on first use (a Bundle's is every resource's:
@@ -40,24 +18,12 @@ beforeAll(async () => {
   // stalls the loop while a kept-alive connection times out under the client.
   for (const type of ["Bundle", "CapabilityStatement", "Device", "OperationOutcome"])
     fhirSchemaErrors({ resourceType: type });
-  const t = await testTables(inject("dynamoEndpoint"));
-  stores = makeDynamoStores({ client: t.client, tables: t.tables });
-  const app = createApp({ layer: portsOf(stores), authenticate: testAuth(), log: () => {} });
-  const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
-  await new Promise((r) => server.once("listening", r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  close = async () => {
-    await new Promise((r) => server.close(r));
-    await t.drop();
-  };
-  clinician = await signToken({ email: "nurse@clinic.example", roles: ["clinician"] });
-  viewer = await signToken({ email: "auditor@clinic.example", roles: ["viewer"] });
-  nobody = await signToken({ email: "guest@clinic.example", roles: [] });
+  api = await apiOnDynamoLocal();
 });
-afterAll(() => close());
+afterAll(() => api.close());
 
-const get = async (pathOrUrl: string, token: string | null = viewer) => {
-  const r = await fetch(pathOrUrl.startsWith("http") ? pathOrUrl : `${base}${pathOrUrl}`, {
+const get = async (pathOrUrl: string, token: string | null = api.viewer) => {
+  const r = await fetch(pathOrUrl.startsWith("http") ? pathOrUrl : `${api.base}${pathOrUrl}`, {
     headers: token === null ? {} : { authorization: `Bearer ${token}` },
   });
   return {
@@ -67,9 +33,9 @@ const get = async (pathOrUrl: string, token: string | null = viewer) => {
   };
 };
 const command = async (path: string, body: Record<string, unknown>) => {
-  const r = await fetch(`${base}/api/devices/${path}`, {
+  const r = await fetch(`${api.base}/api/devices/${path}`, {
     method: "POST",
-    headers: { authorization: `Bearer ${clinician}`, "content-type": "application/json" },
+    headers: { authorization: `Bearer ${api.clinician}`, "content-type": "application/json" },
     body: JSON.stringify(body),
   });
   expect([path, r.status, await r.text()]).toEqual([
@@ -79,26 +45,6 @@ const command = async (path: string, body: Record<string, unknown>) => {
   ]);
 };
 
-/**
- * Stores samples as ingest does: attributed by event time with the device's
- * intervals; with `activity`, the activity blocks kept as the ingest keeps them.
- */
-const deliver = async (device: string, samples: ReadonlyArray<Sample>, activity = false) => {
-  const id = deviceId(device);
-  const intervals = await Effect.runPromise(stores.readModel.deviceIntervals(id));
-  const segments: Array<StoredSegment> = enrich(id, samples, intervals).map((s) => ({
-    ...s,
-    key: segmentKey(s.samples),
-    attributedVersion: 0,
-  }));
-  const sensors = activity
-    ? keepingActivity(stores.sensors, stores.activity, {
-        epochMs: DEFAULT_EPOCH_MS,
-        retentionMs: 30 * 86_400_000,
-      })
-    : stores.sensors;
-  await Effect.runPromise(sensors.write(segments));
-};
 const samples = (
   from: number,
   count: number,
@@ -119,7 +65,7 @@ const samples = (
   });
 
 /** Every page of a search, following `next` links; each page a valid searchset Bundle. */
-const allPages = async (first: string, token = viewer) => {
+const allPages = async (first: string, token = api.viewer) => {
   const pages: Array<fhir4.Bundle> = [];
   let url: string | undefined = first;
   while (url !== undefined) {
@@ -174,21 +120,22 @@ beforeAll(async () => {
     assignment_end: T + 240_000,
   });
   // wrist on A: 30 s at 10 Hz of counts, a 5 s gap, 20 s of doubles.
-  await deliver(wrist, samples(T, 300, 0, counts));
-  await deliver(wrist, samples(T + 35_000, 200, 300, doubles));
+  await api.deliver(wrist, samples(T, 300, 0, counts));
+  await api.deliver(wrist, samples(T + 35_000, 200, 300, doubles));
   // ankle on A: 60 s at 10 Hz, then 20 s at 5 Hz.
-  await deliver(ankle, samples(T + 1_000, 600, 0, counts));
-  await deliver(ankle, samples(T + 61_000, 100, 600, counts, 200));
+  await api.deliver(ankle, samples(T + 1_000, 600, 0, counts));
+  await api.deliver(ankle, samples(T + 61_000, 100, 600, counts, 200));
   // wrist on B: 10 s, counts; and 10 s after the return, which nobody wore.
-  await deliver(wrist, samples(T + 120_000, 100, 1_000, counts));
-  await deliver(wrist, samples(T + 250_000, 100, 2_000, counts));
+  await api.deliver(wrist, samples(T + 120_000, 100, 1_000, counts));
+  await api.deliver(wrist, samples(T + 250_000, 100, 2_000, counts));
   // C: six minutes of walking from half a minute past the hour (a first epoch half covered).
   await command("assign", { device_id: belt, patient_id: C, assignment_timestamp: WALK - 60_000 });
   const walk = record(
     { start: WALK, durationMs: 6 * 60_000 },
     walking({ cadence: 100, amplitude: 0.4, seed: 3 }).motion,
   );
-  for (let i = 0; i < walk.length; i += 1_200) await deliver(belt, walk.slice(i, i + 1_200), true);
+  for (let i = 0; i < walk.length; i += 1_200)
+    await api.deliver(belt, walk.slice(i, i + 1_200), { activity: true });
 }, 120_000);
 
 describe("FHIR R4 over HTTP on DynamoDB Local", () => {
@@ -197,7 +144,7 @@ describe("FHIR R4 over HTTP on DynamoDB Local", () => {
     expect([r.status, r.type]).toEqual([200, "application/fhir+json"]);
     const cs = asFhir4<fhir4.CapabilityStatement>(r.body, "CapabilityStatement");
     expect(cs.fhirVersion).toBe("4.0.1");
-    expect(cs.implementation?.url).toBe(`${base}/fhir/R4`);
+    expect(cs.implementation?.url).toBe(`${api.base}/fhir/R4`);
     expect(cs.rest?.[0]?.resource?.map((x) => x.type)).toEqual([
       "Device",
       "DeviceUseStatement",
@@ -215,7 +162,7 @@ describe("FHIR R4 over HTTP on DynamoDB Local", () => {
     const bad = await get(path, "not-a-token");
     expect(bad.status).toBe(401);
     asFhir4<fhir4.OperationOutcome>(bad.body, "OperationOutcome");
-    const forbidden = await get(path, nobody);
+    const forbidden = await get(path, api.nobody);
     expect(forbidden.status).toBe(403);
     expect(asFhir4<fhir4.OperationOutcome>(forbidden.body, "OperationOutcome").issue[0]?.code).toBe(
       "forbidden",
@@ -225,9 +172,9 @@ describe("FHIR R4 over HTTP on DynamoDB Local", () => {
       `/fhir/R4/Device/${fhirIdOfDevice(deviceId(wrist))}`,
       `/fhir/R4/Observation?patient=${A}&date=ge2026-11-20&date=lt2026-11-21`,
     ]) {
-      expect((await get(path2, nobody)).status).toBe(403);
-      expect((await get(path2, viewer)).status).toBe(200);
-      expect((await get(path2, clinician)).status).toBe(200);
+      expect((await get(path2, api.nobody)).status).toBe(403);
+      expect((await get(path2, api.viewer)).status).toBe(200);
+      expect((await get(path2, api.clinician)).status).toBe(200);
     }
   });
 
@@ -252,7 +199,7 @@ describe("FHIR R4 over HTTP on DynamoDB Local", () => {
 
   it("DeviceUseStatement: one per assignment period, paged with _count, every page valid", async () => {
     const pages = await allPages(
-      `${base}/fhir/R4/DeviceUseStatement?patient=Patient/${A}&_count=1`,
+      `${api.base}/fhir/R4/DeviceUseStatement?patient=Patient/${A}&_count=1`,
     );
     expect(pages).toHaveLength(2);
     expect(pages.map((p) => p.total)).toEqual([2, 2]);
@@ -270,12 +217,12 @@ describe("FHIR R4 over HTTP on DynamoDB Local", () => {
     ]);
     expect(new Set(uses.map((u) => u.id)).size).toBe(2);
     const b = resourcesOf<fhir4.DeviceUseStatement>(
-      await allPages(`${base}/fhir/R4/DeviceUseStatement?patient=${B}`),
+      await allPages(`${api.base}/fhir/R4/DeviceUseStatement?patient=${B}`),
     );
     expect(b.map((u) => [u.status, u.extension?.[0]?.valueCode, u.timingPeriod?.end])).toEqual([
       ["completed", "device_returned", new Date(T + 240_000).toISOString()],
     ]);
-    const nobodysPages = await allPages(`${base}/fhir/R4/DeviceUseStatement?patient=P-none`);
+    const nobodysPages = await allPages(`${api.base}/fhir/R4/DeviceUseStatement?patient=P-none`);
     expect(nobodysPages.map((p) => [p.total, p.entry])).toEqual([[0, undefined]]);
   });
 
@@ -291,7 +238,7 @@ describe("FHIR R4 over HTTP on DynamoDB Local", () => {
       .sort((p, q) => p[1] - q[1] || p[0].localeCompare(q[0]));
     for (const count of [1, 2, 100]) {
       const pages = await allPages(
-        `${base}/fhir/R4/Observation?patient=${A}&${range}&_count=${count}`,
+        `${api.base}/fhir/R4/Observation?patient=${A}&${range}&_count=${count}`,
       );
       const observations = resourcesOf<fhir4.Observation>(pages);
       // 4 runs: wrist counts, wrist doubles (after the gap), ankle at 10 Hz, ankle at 5 Hz.
@@ -323,7 +270,7 @@ describe("FHIR R4 over HTTP on DynamoDB Local", () => {
     // B wore the wrist device for two minutes; what nobody wore is nobody's.
     const b = resourcesOf<fhir4.Observation>(
       await allPages(
-        `${base}/fhir/R4/Observation?patient=${B}&date=ge2026-11-20&date=lt2026-11-21`,
+        `${api.base}/fhir/R4/Observation?patient=${B}&date=ge2026-11-20&date=lt2026-11-21`,
       ),
     );
     expect(b.map((o) => [o.effectivePeriod?.start, o.effectivePeriod?.end])).toEqual([
@@ -335,16 +282,16 @@ describe("FHIR R4 over HTTP on DynamoDB Local", () => {
     const from = new Date(WALK - 30_000).toISOString();
     const to = new Date(WALK + 3_600_000).toISOString();
     const r = await fetch(
-      `${base}/api/patients/${C}/activity?start_time=${WALK - 30_000}&end_time=${WALK + 3_600_000}`,
+      `${api.base}/api/patients/${C}/activity?start_time=${WALK - 30_000}&end_time=${WALK + 3_600_000}`,
       {
-        headers: { authorization: `Bearer ${viewer}` },
+        headers: { authorization: `Bearer ${api.viewer}` },
       },
     );
     expect(r.status).toBe(200);
-    const api = (await r.json()) as { epochs: Array<Record<string, unknown>> };
+    const activity = (await r.json()) as { epochs: Array<Record<string, unknown>> };
     // Seven epochs: the half-covered first, five whole, the last's first half.
-    expect(api.epochs).toHaveLength(7);
-    const expected = api.epochs.map((e) => ({
+    expect(activity.epochs).toHaveLength(7);
+    const expected = activity.epochs.map((e) => ({
       time: e.time,
       epoch_ms: e.epoch_ms,
       device_id: e.device_id,
@@ -357,7 +304,7 @@ describe("FHIR R4 over HTTP on DynamoDB Local", () => {
     }));
     expect(expected.some((e) => (e.steps as number) > 0)).toBe(true);
     expect(expected.some((e) => (e.coverage as number) < 1)).toBe(true);
-    const search = `${base}/fhir/R4/Observation?patient=${C}&date=ge${from}&date=lt${to}`;
+    const search = `${api.base}/fhir/R4/Observation?patient=${C}&date=ge${from}&date=lt${to}`;
     for (const count of [1, 3, 100]) {
       const pages = await allPages(`${search}&code=activity-epoch&_count=${count}`);
       expect(pages.length).toBe(Math.ceil(7 / count));
@@ -417,7 +364,7 @@ describe("FHIR R4 over HTTP on DynamoDB Local", () => {
     expect(xml.status).toBe(406);
     asFhir4<fhir4.OperationOutcome>(xml.body, "OperationOutcome");
     // A DeviceUseStatement cursor offered to the Observation search.
-    const [first] = await allPages(`${base}/fhir/R4/DeviceUseStatement?patient=${A}&_count=1`);
+    const [first] = await allPages(`${api.base}/fhir/R4/DeviceUseStatement?patient=${A}&_count=1`);
     const next = new URL(first?.link?.find((l) => l.relation === "next")?.url ?? "");
     const cursor = next.searchParams.get("_cursor") ?? "";
     const crossed = await get(

@@ -1,12 +1,8 @@
-import { makeDynamoStores } from "@medusa/adapters";
-import { testTables } from "@medusa/adapters/testing";
 import { deviceId, epochMillis, initialDeviceStatus, segmentKey, UNASSIGNED } from "@medusa/domain";
 import { sampleAt } from "@medusa/domain/testing";
 import { Effect } from "effect";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createApp } from "./app.js";
-import { portsOf } from "./testing/app-suite.js";
-import { signToken, testAuth } from "./testing/index.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ApiOnDynamoLocal, apiOnDynamoLocal } from "./testing/on-dynamo-local.js";
 
 // The Devices page's read: GET /api/devices for a fleet of 200 on DynamoDB Local, timed, with
 // every DynamoDB request counted. Each device's newest sample time is in its status row, so the
@@ -14,16 +10,14 @@ import { signToken, testAuth } from "./testing/index.js";
 const DEVICES = 200;
 const T = Date.UTC(2030, 0, 7, 12);
 
-let app: ReturnType<typeof createApp>;
-let drop: () => Promise<void>;
-let viewer: string;
+let api: ApiOnDynamoLocal;
 const requests = new Map<string, number>();
 let counting = false;
 
 beforeAll(async () => {
-  const t = await testTables(inject("dynamoEndpoint"));
-  drop = t.drop;
-  t.client.middlewareStack.add(
+  api = await apiOnDynamoLocal();
+  const { client, stores } = api;
+  client.middlewareStack.add(
     (next, context) => async (args) => {
       if (counting) {
         const input = args.input as { TableName?: string };
@@ -34,7 +28,6 @@ beforeAll(async () => {
     },
     { step: "initialize", name: "countRequests" },
   );
-  const stores = makeDynamoStores({ client: t.client, tables: t.tables });
   for (let i = 0; i < DEVICES; i += 20)
     await Promise.all(
       Array.from({ length: 20 }, async (_, j) => {
@@ -63,15 +56,15 @@ beforeAll(async () => {
         );
       }),
     );
-  app = createApp({ layer: portsOf(stores), authenticate: testAuth(), log: () => {} });
-  viewer = await signToken({ email: "viewer@clinic.example", roles: ["viewer"] });
 }, 300_000);
-afterAll(() => drop());
+afterAll(() => api.close());
 
 describe("the fleet read", () => {
   it(`${DEVICES} devices in one page: the status rows and the open alerts, no request per device`, async () => {
     const read = () =>
-      app.request("/api/devices?limit=500", { headers: { authorization: `Bearer ${viewer}` } });
+      api.app.request("/api/devices?limit=500", {
+        headers: { authorization: `Bearer ${api.viewer}` },
+      });
     await read(); // warm
     const times: Array<number> = [];
     for (let i = 0; i < 5; i++) {

@@ -1,7 +1,4 @@
-import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
 import {
-  type DynamoStores,
   intervalCacheLayer,
   localCredentials,
   makeDynamoClient,
@@ -11,20 +8,15 @@ import {
   tableNames,
 } from "@medusa/adapters";
 import { testTables } from "@medusa/adapters/testing";
-import {
-  deviceId,
-  enrich,
-  epochMillis,
-  ingestMessages,
-  type Sample,
-  type StoredSegment,
-  segmentKey,
-} from "@medusa/domain";
+import { deviceId, epochMillis, ingestMessages, type Sample } from "@medusa/domain";
 import { Effect, Layer } from "effect";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createApp } from "./app.js";
-import { apiSuite, portsOf } from "./testing/app-suite.js";
-import { signToken, testAuth } from "./testing/index.js";
+import { apiSuite } from "./testing/app-suite.js";
+import {
+  type ApiOnDynamoLocal,
+  apiOnDynamoLocal,
+  serveOnLoopback,
+} from "./testing/on-dynamo-local.js";
 
 /** Every route and error path of the shared suite, over HTTP, on fresh DynamoDB Local tables per test. */
 apiSuite(
@@ -42,12 +34,10 @@ apiSuite(
       stores: makeDynamoStores({ client: t.client, tables: t.tables }),
       broken: makeDynamoStores({ client: nowhere, tables: tableNames() }),
       serve: async (app) => {
-        const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
-        await new Promise((r) => server.once("listening", r));
-        const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        const { base, close } = await serveOnLoopback(app);
         return {
           fetch: (path, init) => fetch(`${base}${path}`, init),
-          close: () => new Promise<void>((r) => server.close(() => r())),
+          close,
         };
       },
       teardown: async () => {
@@ -60,60 +50,12 @@ apiSuite(
   { numRuns: 100 },
 );
 
-let stores: DynamoStores;
-let base: string;
-let close: () => Promise<void>;
-let clinician: string;
-let viewer: string;
-
+let api: ApiOnDynamoLocal;
 beforeAll(async () => {
-  const t = await testTables(inject("dynamoEndpoint"));
-  stores = makeDynamoStores({ client: t.client, tables: t.tables });
-  const app = createApp({ layer: portsOf(stores), authenticate: testAuth(), log: () => {} });
-  const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
-  await new Promise((r) => server.once("listening", r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  close = async () => {
-    await new Promise((r) => server.close(r));
-    await t.drop();
-  };
-  clinician = await signToken({ email: "nurse@clinic.example", roles: ["clinician"] });
-  viewer = await signToken({ email: "viewer@clinic.example", roles: ["viewer"] });
+  api = await apiOnDynamoLocal();
 });
-afterAll(() => close());
+afterAll(() => api.close());
 
-const http = async (
-  method: string,
-  path: string,
-  body?: unknown,
-  token = clinician,
-  headers: Record<string, string> = {},
-) => {
-  const r = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers },
-    ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
-  });
-  return {
-    status: r.status,
-    body: (await r.json()) as Record<string, unknown>,
-    headers: r.headers,
-  };
-};
-
-/** Stores samples as ingest would: attributed by event time with the device's intervals. */
-const deliver = async (device: string, samples: ReadonlyArray<Sample>) => {
-  const id = deviceId(device);
-  // The mapping rows, less those entered in error: the intervals samples belong to.
-  const rows = await Effect.runPromise(stores.readModel.deviceIntervals(id));
-  const intervals = rows.filter((r) => !r.retracted);
-  const segments: Array<StoredSegment> = enrich(id, samples, intervals).map((s) => ({
-    ...s,
-    key: segmentKey(s.samples),
-    attributedVersion: 0,
-  }));
-  await Effect.runPromise(stores.sensors.write(segments));
-};
 const samplesAt = (from: number, count: number, seq0: number): Array<Sample> =>
   Array.from({ length: count }, (_, i) => ({
     timestamp: epochMillis(from + i * 100),
@@ -130,7 +72,7 @@ describe("the API over HTTP on DynamoDB Local", () => {
     const t0 = Date.now() - 600_000;
     expect(
       (
-        await http("POST", "/api/devices/assign", {
+        await api.http("POST", "/api/devices/assign", {
           device_id: device,
           patient_id: "P-A",
           patient_name: "A",
@@ -138,11 +80,11 @@ describe("the API over HTTP on DynamoDB Local", () => {
         })
       ).status,
     ).toBe(201);
-    await deliver(device, samplesAt(t0, 100, 0)); // t0 .. t0+9.9 s
+    await api.deliver(device, samplesAt(t0, 100, 0)); // t0 .. t0+9.9 s
     const handover = t0 + 20_000;
     expect(
       (
-        await http("POST", "/api/devices/reassign", {
+        await api.http("POST", "/api/devices/reassign", {
           device_id: device,
           patient_id: "P-B",
           patient_name: "B",
@@ -150,17 +92,17 @@ describe("the API over HTTP on DynamoDB Local", () => {
         })
       ).status,
     ).toBe(201);
-    await deliver(device, samplesAt(handover, 100, 200)); // after the hand-over
-    await deliver(device, samplesAt(t0 + 10_000, 100, 100)); // late: taken before the hand-over, delivered after
+    await api.deliver(device, samplesAt(handover, 100, 200)); // after the hand-over
+    await api.deliver(device, samplesAt(t0 + 10_000, 100, 100)); // late: taken before the hand-over, delivered after
     const timeline = async (patient: string) => {
       const seen: Array<number> = [];
       let cursor: string | null = null;
       do {
-        const page: { status: number; body: Record<string, unknown> } = await http(
+        const page: { status: number; body: Record<string, unknown> } = await api.http(
           "POST",
           `/api/patients/${patient}/sensor-data`,
           { start_time: t0 - 1, end_time: t0 + 600_000, limit: 37, ...(cursor ? { cursor } : {}) },
-          viewer,
+          api.viewer,
         );
         expect(page.status).toBe(200);
         seen.push(...(page.body.data as Array<{ sequence: number }>).map((s) => s.sequence));
@@ -170,11 +112,11 @@ describe("the API over HTTP on DynamoDB Local", () => {
     };
     expect(await timeline("P-A")).toEqual(Array.from({ length: 200 }, (_, i) => i));
     expect(await timeline("P-B")).toEqual(Array.from({ length: 100 }, (_, i) => 200 + i));
-    const history = await http(
+    const history = await api.http(
       "GET",
       "/api/patients/P-A/devices?include=history",
       undefined,
-      viewer,
+      api.viewer,
     );
     expect(history.body.devices).toEqual([
       expect.objectContaining({ device_id: device, assignment_end: handover, status: "completed" }),
@@ -186,7 +128,7 @@ describe("the API over HTTP on DynamoDB Local", () => {
     const t0 = Date.now() - 60_000;
     expect(
       (
-        await http("POST", "/api/devices/assign", {
+        await api.http("POST", "/api/devices/assign", {
           device_id: device,
           patient_id: "P-MAG",
           assignment_timestamp: t0,
@@ -198,7 +140,7 @@ describe("the API over HTTP on DynamoDB Local", () => {
       { x: 0.012, y: -0.023, z: 0.984, magnitude: 0.9843, sequence: 1, timestamp: t0 + 1_000 },
       { x: 0.011, y: -0.021, z: 0.986, sequence: 2, timestamp: t0 + 1_100 },
     ];
-    const ports = Layer.merge(storesLayer(stores), systemClock);
+    const ports = Layer.merge(storesLayer(api.stores), systemClock);
     const outcomes = await Effect.runPromise(
       ingestMessages(
         readings.map((r) => ({
@@ -211,11 +153,11 @@ describe("the API over HTTP on DynamoDB Local", () => {
       ).pipe(Effect.provide(Layer.merge(ports, intervalCacheLayer(0).pipe(Layer.provide(ports))))),
     );
     expect(outcomes.map((o) => o._tag)).toEqual(["Stored", "Stored"]);
-    const page = await http(
+    const page = await api.http(
       "GET",
       `/api/patients/P-MAG/sensor-data?start_time=${t0}&end_time=${t0 + 60_000}`,
       undefined,
-      viewer,
+      api.viewer,
     );
     expect(page.body.data).toEqual([
       expect.objectContaining({ sequence: 1, magnitude: 0.9843 }),
@@ -227,7 +169,7 @@ describe("the API over HTTP on DynamoDB Local", () => {
     const device = `race-pi-${Date.now()}`;
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, k) =>
-        http("POST", "/api/devices/assign", {
+        api.http("POST", "/api/devices/assign", {
           device_id: device,
           patient_id: `P${k}`,
           patient_name: "x",
@@ -239,35 +181,40 @@ describe("the API over HTTP on DynamoDB Local", () => {
     expect(odd.map((r) => [r.status, r.body])).toEqual([]);
     expect(results.filter((r) => r.status === 201)).toHaveLength(1);
     expect(results.filter((r) => r.status === 409)).toHaveLength(19);
-    const trail = await http("GET", `/api/devices/${device}/assignments`, undefined, viewer);
+    const trail = await api.http(
+      "GET",
+      `/api/devices/${device}/assignments`,
+      undefined,
+      api.viewer,
+    );
     expect(trail.body.assignments).toHaveLength(1);
   });
 
   it("the same Idempotency-Key: the same response and one event", async () => {
     const device = `idem-pi-${Date.now()}`;
     const body = { device_id: device, patient_id: "P1", patient_name: "x" };
-    const first = await http("POST", "/api/devices/assign", body, clinician, {
+    const first = await api.http("POST", "/api/devices/assign", body, api.clinician, {
       "idempotency-key": "abc",
     });
-    const again = await http("POST", "/api/devices/assign", body, clinician, {
+    const again = await api.http("POST", "/api/devices/assign", body, api.clinician, {
       "idempotency-key": "abc",
     });
     expect([again.status, again.body]).toEqual([first.status, first.body]);
-    const stream = await Effect.runPromise(stores.events.load(deviceId(device)));
+    const stream = await Effect.runPromise(api.stores.events.load(deviceId(device)));
     expect(stream.commits).toHaveLength(1);
   });
 
   it("a viewer cannot assign; malformed JSON is a 400 problem", async () => {
-    const denied = await http(
+    const denied = await api.http(
       "POST",
       "/api/devices/assign",
       { device_id: "v-pi", patient_id: "P1", patient_name: "x" },
-      viewer,
+      api.viewer,
     );
     expect(denied.status).toBe(403);
-    const malformed = await fetch(`${base}/api/devices/assign`, {
+    const malformed = await fetch(`${api.base}/api/devices/assign`, {
       method: "POST",
-      headers: { authorization: `Bearer ${clinician}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${api.clinician}`, "content-type": "application/json" },
       body: "{nope",
     });
     expect(malformed.status).toBe(400);

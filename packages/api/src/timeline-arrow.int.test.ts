@@ -1,52 +1,22 @@
-import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
-import { makeDynamoStores } from "@medusa/adapters";
-import { testTables } from "@medusa/adapters/testing";
-import {
-  deviceId,
-  enrich,
-  epochMillis,
-  type Sample,
-  type StoredSegment,
-  segmentKey,
-} from "@medusa/domain";
+import { epochMillis, type Sample } from "@medusa/domain";
 import { tableFromIPC } from "apache-arrow";
-import { Effect } from "effect";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createApp } from "./app.js";
-import { portsOf } from "./testing/app-suite.js";
-import { signToken, testAuth } from "./testing/index.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ApiOnDynamoLocal, apiOnDynamoLocal } from "./testing/on-dynamo-local.js";
 
 const ARROW = "application/vnd.apache.arrow.stream";
 
-let base: string;
-let close: () => Promise<void>;
-let clinician: string;
-let viewer: string;
-let stores: ReturnType<typeof makeDynamoStores>;
-
+let api: ApiOnDynamoLocal;
 beforeAll(async () => {
-  const t = await testTables(inject("dynamoEndpoint"));
-  stores = makeDynamoStores({ client: t.client, tables: t.tables });
-  const app = createApp({ layer: portsOf(stores), authenticate: testAuth(), log: () => {} });
-  const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
-  await new Promise((r) => server.once("listening", r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  close = async () => {
-    await new Promise((r) => server.close(r));
-    await t.drop();
-  };
-  clinician = await signToken({ email: "nurse@clinic.example", roles: ["clinician"] });
-  viewer = await signToken({ email: "viewer@clinic.example", roles: ["viewer"] });
+  api = await apiOnDynamoLocal();
 });
-afterAll(() => close());
+afterAll(() => api.close());
 
 const call = (
   method: string,
   path: string,
-  { accept, body, token = viewer }: { accept?: string; body?: unknown; token?: string } = {},
+  { accept, body, token = api.viewer }: { accept?: string; body?: unknown; token?: string } = {},
 ) =>
-  fetch(`${base}${path}`, {
+  fetch(`${api.base}${path}`, {
     method,
     headers: {
       authorization: `Bearer ${token}`,
@@ -55,18 +25,6 @@ const call = (
     },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
-
-/** Stores samples as ingest would: attributed by event time with the device's intervals. */
-const deliver = async (device: string, samples: ReadonlyArray<Sample>) => {
-  const id = deviceId(device);
-  const rows = await Effect.runPromise(stores.readModel.deviceIntervals(id));
-  const segments: Array<StoredSegment> = enrich(
-    id,
-    samples,
-    rows.filter((r) => !r.retracted),
-  ).map((s) => ({ ...s, key: segmentKey(s.samples), attributedVersion: 0 }));
-  await Effect.runPromise(stores.sensors.write(segments));
-};
 
 const samplesAt = (from: number, count: number, seq0: number): Array<Sample> =>
   Array.from({ length: count }, (_, i) => ({
@@ -88,23 +46,23 @@ const patientWithTwoDevices = async (patient: string) => {
     expect(
       (
         await call("POST", path, {
-          token: clinician,
+          token: api.clinician,
           body: { device_id: device, patient_id: patient, assignment_timestamp: at },
         })
       ).status,
     ).toBe(201);
   await assign(a, t0);
-  await deliver(a, samplesAt(t0, 130, 0));
+  await api.deliver(a, samplesAt(t0, 130, 0));
   expect(
     (
       await call("POST", "/api/devices/unassign", {
-        token: clinician,
+        token: api.clinician,
         body: { device_id: a, patient_id: patient, assignment_end: t0 + 20_000 },
       })
     ).status,
   ).toBe(200);
   await assign(b, t0 + 20_000);
-  await deliver(b, samplesAt(t0 + 20_000, 90, 1000));
+  await api.deliver(b, samplesAt(t0 + 20_000, 90, 1000));
   return { t0, a, b };
 };
 
@@ -243,7 +201,7 @@ describe("GET and POST /api/patients/{id}/sensor-data as Arrow, on DynamoDB Loca
     expect(tooMany.status).toBe(400);
     expect(tooMany.headers.get("content-type")).toMatch(/^application\/problem\+json/);
     const anonymous = await fetch(
-      `${base}/api/patients/P-ARROW-4/sensor-data?start_time=1700000000000&end_time=1700000060000`,
+      `${api.base}/api/patients/P-ARROW-4/sensor-data?start_time=1700000000000&end_time=1700000060000`,
       { headers: { accept: ARROW } },
     );
     expect(anonymous.status).toBe(401);

@@ -40,6 +40,22 @@ const chunksOf = (
   return column.data;
 };
 
+/** A chunk's values, checked (not cast) to be the typed array the API writes for the column. */
+const valuesOf = <A>(chunk: Data, array: new (length: number) => A, name: string): A => {
+  const values: unknown = chunk.values;
+  if (!(values instanceof array))
+    throw new Error(`the page's ${name} values are not the API's ${array.name}`);
+  return values;
+};
+
+/** A device_id chunk's dictionary: the devices' names. */
+const devicesOf = (chunk: Data): Array<string> => {
+  const names: unknown = chunk.dictionary?.toArray() ?? [];
+  if (!Array.isArray(names) || !names.every((n): n is string => typeof n === "string"))
+    throw new Error("the page's device_id dictionary is not of names");
+  return names;
+};
+
 /** A page's bytes as the raw view's columns and the next page's cursor. */
 export const samplePageOfArrow = (bytes: Uint8Array): SamplePage => {
   const table = tableFromIPC(bytes);
@@ -47,16 +63,16 @@ export const samplePageOfArrow = (bytes: Uint8Array): SamplePage => {
   const device = chunksOf(table, "device_id", DataType.isDictionary);
   const magnitude = chunksOf(table, "magnitude", DataType.isFloat);
   const parts = time.map((t, k): SampleColumns => {
-    const d = device[k] as Data;
-    const m = magnitude[k] as Data;
-    if (t.offset !== 0 || d.offset !== 0 || m.offset !== 0 || m.nullCount > 0)
+    const d = device[k];
+    const m = magnitude[k];
+    if (!d || !m || t.offset !== 0 || d.offset !== 0 || m.offset !== 0 || m.nullCount > 0)
       throw new Error("the page's columns are not as the API writes them");
     return {
       count: t.length,
-      time: int64AsNumbers((t.values as BigInt64Array).subarray(0, t.length)),
-      device: (d.values as Int32Array).subarray(0, d.length),
-      devices: d.dictionary ? (d.dictionary.toArray() as Array<string>) : [],
-      magnitude: (m.values as Float64Array).subarray(0, m.length),
+      time: int64AsNumbers(valuesOf(t, BigInt64Array, "timestamp").subarray(0, t.length)),
+      device: valuesOf(d, Int32Array, "device_id").subarray(0, d.length),
+      devices: devicesOf(d),
+      magnitude: valuesOf(m, Float64Array, "magnitude").subarray(0, m.length),
     };
   });
   return {

@@ -1,5 +1,17 @@
 import { timelinePageArrow, timelinePageJson } from "@medusa/api";
 import { DeviceId, PatientId, type TimelineSample } from "@medusa/domain";
+import {
+  Dictionary,
+  Float32,
+  Float64,
+  Int16,
+  Int32,
+  Table,
+  TimestampMillisecond,
+  tableToIPC,
+  Utf8,
+  vectorFromArray,
+} from "apache-arrow";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { RAW_GAP_MS, type RawColumns, type View } from "../src/activity.js";
@@ -208,5 +220,28 @@ describe("the raw view's columns from Arrow pages (property)", () => {
     const last = samplePageOfArrow(timelinePageArrow(patient, { samples: [], nextCursor: null }));
     expect(last.nextCursor).toBeNull();
     expect(last.columns.count).toBe(0);
+  });
+
+  it("a page whose columns are not of the types the API writes is refused, not misread", () => {
+    const page = (magnitude: Float32 | Float64, indices: Int16 | Int32) =>
+      tableToIPC(
+        new Table({
+          timestamp: vectorFromArray([T0, T0 + 100], new TimestampMillisecond()),
+          device_id: vectorFromArray(["dev-a", "dev-a"], new Dictionary(new Utf8(), indices)),
+          magnitude: vectorFromArray([1, 2], magnitude),
+        }),
+        "stream",
+      );
+    expect(samplePageOfArrow(page(new Float64(), new Int32())).columns).toMatchObject({
+      count: 2,
+      devices: ["dev-a"],
+    });
+    // Floats, but 32-bit ones: Arrow's isFloat says yes, the values' array says no.
+    expect(() => samplePageOfArrow(page(new Float32(), new Int32()))).toThrow(
+      "the page's magnitude values are not the API's Float64Array",
+    );
+    expect(() => samplePageOfArrow(page(new Float64(), new Int16()))).toThrow(
+      "the page's device_id values are not the API's Int32Array",
+    );
   });
 });

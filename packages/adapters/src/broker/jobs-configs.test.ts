@@ -264,6 +264,52 @@ describe("abortConfig", () => {
   });
 });
 
+describe("timeoutConfig and presignedUrlConfig", () => {
+  it("are refused at CreateJob outside AWS's ranges, with AWS's validation message", async () => {
+    const { service } = make({ resolvePresignedUrl: (u) => u });
+    const bad = (extra: Partial<CreateJobInput>) => refusal(service, job("bad", ["pi-1"], extra));
+    expect(await bad({ timeoutConfig: { inProgressTimeoutInMinutes: 0 } })).toEqual({
+      code: "InvalidRequestException",
+      message:
+        "1 validation error detected: Value '0' at 'timeoutConfig.inProgressTimeoutInMinutes' failed to satisfy constraint: Member must have value less than or equal to 10080 and greater than or equal to 1",
+    });
+    expect((await bad({ timeoutConfig: { inProgressTimeoutInMinutes: 1.5 } }))?.message).toContain(
+      "Value '1.5' at 'timeoutConfig.inProgressTimeoutInMinutes'",
+    );
+    expect((await bad({ timeoutConfig: "10" }))?.message).toBe(
+      "1 validation error detected: Value '10' at 'timeoutConfig' failed to satisfy constraint: Member must be a structure",
+    );
+    expect(await bad({ presignedUrlConfig: { expiresInSec: 3601 } })).toEqual({
+      code: "InvalidRequestException",
+      message:
+        "1 validation error detected: Value '3601' at 'presignedUrlConfig.expiresInSec' failed to satisfy constraint: Member must have value less than or equal to 3600 and greater than or equal to 60",
+    });
+    expect(await bad({ presignedUrlConfig: { roleArn: "arn:short", expiresInSec: 59 } })).toEqual({
+      code: "InvalidRequestException",
+      message:
+        "2 validation errors detected: Value 'arn:short' at 'presignedUrlConfig.roleArn' failed to satisfy constraint: Member must have length less than or equal to 2048 and greater than or equal to 20; Value '59' at 'presignedUrlConfig.expiresInSec' failed to satisfy constraint: Member must have value less than or equal to 3600 and greater than or equal to 60",
+    });
+    expect(await bad({ presignedUrlConfig: [] })).toMatchObject({
+      message: expect.stringContaining("at 'presignedUrlConfig' failed to satisfy constraint"),
+    });
+    // Within the ranges: taken, the timer and the expiry as given (3600 s when absent).
+    await created(
+      service,
+      job("ok", ["pi-1"], {
+        timeoutConfig: { inProgressTimeoutInMinutes: 10_080 },
+        presignedUrlConfig: { roleArn: "arn:aws:iam::1:role/presign", expiresInSec: 60 },
+      }),
+    );
+    expect(service.describeJob("ok")).toMatchObject({
+      value: { inProgressTimeoutInMinutes: 10_080, presignedUrlExpiresInSec: 60 },
+    });
+    await created(service, job("ok-default", ["pi-1"], { presignedUrlConfig: {} }));
+    expect(service.describeJob("ok-default")).toMatchObject({
+      value: { presignedUrlExpiresInSec: 3600 },
+    });
+  });
+});
+
 describe("the configs across a restart", () => {
   it("keeps the configs, the retry attempts and an abort", async () => {
     const file = join(dirs(), "jobs.json");

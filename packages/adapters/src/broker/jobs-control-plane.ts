@@ -208,20 +208,16 @@ const handle = async (
       const targets = Array.isArray(body.targets)
         ? body.targets.filter((t): t is string => typeof t === "string")
         : [];
-      const timeout = body.timeoutConfig as { inProgressTimeoutInMinutes?: number } | undefined;
-      const presign = body.presignedUrlConfig as
-        | { roleArn?: string; expiresInSec?: number }
-        | undefined;
       const r = await service.createJob({
         jobId,
         targets,
         document: typeof body.document === "string" ? body.document : "",
         ...(typeof body.description === "string" ? { description: body.description } : {}),
-        ...(timeout?.inProgressTimeoutInMinutes !== undefined
-          ? { timeoutConfig: { inProgressTimeoutInMinutes: timeout.inProgressTimeoutInMinutes } }
+        // The configs are checked by the service, as AWS checks them.
+        ...(body.timeoutConfig !== undefined ? { timeoutConfig: body.timeoutConfig } : {}),
+        ...(body.presignedUrlConfig !== undefined
+          ? { presignedUrlConfig: body.presignedUrlConfig }
           : {}),
-        ...(presign !== undefined ? { presignedUrlConfig: presign } : {}),
-        // Checked by the service, as AWS checks them.
         ...(body.jobExecutionsRetryConfig !== undefined
           ? { jobExecutionsRetryConfig: body.jobExecutionsRetryConfig }
           : {}),

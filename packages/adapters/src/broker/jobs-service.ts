@@ -20,7 +20,9 @@ import {
   type AbortCriteria,
   abortCriterionMet,
   decodeAbortConfig,
+  decodePresignedUrlConfig,
   decodeRetryConfig,
+  decodeTimeoutConfig,
   type JobExecutionsRetryConfig,
   shouldRetry,
   type ThingOutcome,
@@ -32,8 +34,6 @@ import {
   type JobsErrorCode,
   MAX_JOB_DOCUMENT_CHARS,
   MAX_NOTIFY_LIST,
-  MAX_STEP_TIMEOUT_MINUTES,
-  MIN_STEP_TIMEOUT_MINUTES,
   StartNextPendingJobExecutionRequest,
   UpdateJobExecutionRequest,
 } from "../jobs/messages.js";
@@ -97,9 +97,17 @@ export interface CreateJobInput {
   /** The job document, as JSON text (CreateJob's `document`). */
   readonly document: string;
   readonly description?: string;
-  readonly timeoutConfig?: { readonly inProgressTimeoutInMinutes?: number };
-  /** Presigned URLs for the document's placeholders (`roleArn` is taken and not checked locally). */
-  readonly presignedUrlConfig?: { readonly roleArn?: string; readonly expiresInSec?: number };
+  /**
+   * As CreateJob received it (JSON): decoded here as AWS checks it
+   * (`inProgressTimeoutInMinutes` 1-10080), refused with AWS's message shape.
+   */
+  readonly timeoutConfig?: unknown;
+  /**
+   * As CreateJob received it (JSON): presigned URLs for the document's
+   * placeholders, decoded here as AWS checks it (`expiresInSec` 60-3600,
+   * `roleArn` 20-2048 characters; the role itself is not checked locally).
+   */
+  readonly presignedUrlConfig?: unknown;
   /**
    * As CreateJob received it (JSON): decoded here as AWS checks it (1-2
    * criteria, FAILED | TIMED_OUT | ALL, 0-10 retries), refused with AWS's message.
@@ -234,21 +242,15 @@ export class JobsService {
       return invalid("the job document is not valid JSON");
     }
     if (!isObject(document)) return invalid("the job document must be a JSON object");
-    const timeout = input.timeoutConfig?.inProgressTimeoutInMinutes;
-    if (
-      timeout !== undefined &&
-      !(
-        Number.isInteger(timeout) &&
-        timeout >= MIN_STEP_TIMEOUT_MINUTES &&
-        timeout <= MAX_STEP_TIMEOUT_MINUTES
-      )
-    )
-      return invalid(
-        `timeoutConfig.inProgressTimeoutInMinutes must be between ${MIN_STEP_TIMEOUT_MINUTES} and ${MAX_STEP_TIMEOUT_MINUTES}`,
-      );
-    const expires = input.presignedUrlConfig?.expiresInSec;
-    if (expires !== undefined && !(Number.isInteger(expires) && expires >= 60 && expires <= 3600))
-      return invalid("presignedUrlConfig.expiresInSec must be between 60 and 3600");
+    const timeoutConfig =
+      input.timeoutConfig !== undefined ? decodeTimeoutConfig(input.timeoutConfig) : undefined;
+    if (timeoutConfig !== undefined && !timeoutConfig.ok) return invalid(timeoutConfig.message);
+    const timeout = timeoutConfig?.value.inProgressTimeoutInMinutes;
+    const presign =
+      input.presignedUrlConfig !== undefined
+        ? decodePresignedUrlConfig(input.presignedUrlConfig)
+        : undefined;
+    if (presign !== undefined && !presign.ok) return invalid(presign.message);
     const retry =
       input.jobExecutionsRetryConfig !== undefined
         ? decodeRetryConfig(input.jobExecutionsRetryConfig)
@@ -257,7 +259,7 @@ export class JobsService {
     const abort =
       input.abortConfig !== undefined ? decodeAbortConfig(input.abortConfig) : undefined;
     if (abort !== undefined && !abort.ok) return invalid(abort.message);
-    if (input.presignedUrlConfig !== undefined && this.options.resolvePresignedUrl === undefined)
+    if (presign !== undefined && this.options.resolvePresignedUrl === undefined)
       return invalid(
         "this Jobs service cannot presign URLs: no presigned URL resolver is configured",
       );
@@ -271,8 +273,8 @@ export class JobsService {
       createdAt: now,
       lastUpdatedAt: now,
       ...(timeout !== undefined ? { inProgressTimeoutInMinutes: timeout } : {}),
-      ...(input.presignedUrlConfig !== undefined
-        ? { presignedUrlExpiresInSec: expires ?? DEFAULT_PRESIGNED_EXPIRY_SEC }
+      ...(presign !== undefined
+        ? { presignedUrlExpiresInSec: presign.value.expiresInSec ?? DEFAULT_PRESIGNED_EXPIRY_SEC }
         : {}),
       ...(retry?.ok ? { jobExecutionsRetryConfig: retry.value } : {}),
       ...(abort?.ok ? { abortConfig: abort.value } : {}),

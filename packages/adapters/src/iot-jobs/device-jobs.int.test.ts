@@ -2,6 +2,7 @@ import {
   CancelJobCommand,
   CancelJobExecutionCommand,
   CreateJobCommand,
+  type CreateJobCommandInput,
   DescribeJobCommand,
   GetJobDocumentCommand,
   InvalidRequestException,
@@ -305,6 +306,56 @@ describe("DeviceJobs on AWS IoT (emulated control plane, AWS SDK)", () => {
     );
     await expect(refused).rejects.toBeInstanceOf(InvalidRequestException);
     await expect(refused).rejects.toThrow(/numberOfRetries' failed to satisfy constraint/);
+  });
+
+  it("refuses a timeoutConfig or a presignedUrlConfig outside AWS's ranges: a 400 InvalidRequestException with AWS's validation message", async () => {
+    const refusal = async (
+      config: Omit<CreateJobCommandInput, "jobId" | "targets" | "document">,
+    ) => {
+      const e = await client
+        .send(
+          new CreateJobCommand({
+            jobId: "sdk-config-bad",
+            targets: ["pi-a"],
+            document: "{}",
+            ...config,
+          }),
+        )
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      if (!(e instanceof InvalidRequestException)) throw new Error(`not refused as AWS does: ${e}`);
+      return [e.$metadata.httpStatusCode, e.message];
+    };
+    expect(await refusal({ timeoutConfig: { inProgressTimeoutInMinutes: 10_081 } })).toEqual([
+      400,
+      "1 validation error detected: Value '10081' at 'timeoutConfig.inProgressTimeoutInMinutes' failed to satisfy constraint: Member must have value less than or equal to 10080 and greater than or equal to 1",
+    ]);
+    expect(
+      await refusal({
+        presignedUrlConfig: { roleArn: settings.presignRoleArn, expiresInSec: 30 },
+      }),
+    ).toEqual([
+      400,
+      "1 validation error detected: Value '30' at 'presignedUrlConfig.expiresInSec' failed to satisfy constraint: Member must have value less than or equal to 3600 and greater than or equal to 60",
+    ]);
+    await expect(
+      client.send(new DescribeJobCommand({ jobId: "sdk-config-bad" })),
+    ).rejects.toBeInstanceOf(ResourceNotFoundException);
+    // At the bounds: taken, and DescribeJob shows the timer.
+    await client.send(
+      new CreateJobCommand({
+        jobId: "sdk-config-ok",
+        targets: ["pi-a"],
+        document: "{}",
+        timeoutConfig: { inProgressTimeoutInMinutes: 10_080 },
+        presignedUrlConfig: { roleArn: settings.presignRoleArn, expiresInSec: 3600 },
+      }),
+    );
+    expect(
+      (await client.send(new DescribeJobCommand({ jobId: "sdk-config-ok" }))).job?.timeoutConfig,
+    ).toEqual({ inProgressTimeoutInMinutes: 10_080 });
   });
 
   it("CancelJobExecution: a QUEUED execution is canceled, an IN_PROGRESS one only with force, as AWS refuses", async () => {

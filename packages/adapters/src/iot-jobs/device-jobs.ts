@@ -50,11 +50,6 @@ export interface DeviceJobsSettings {
    * names (`MEDUSA_ROTATION_TEMPLATE`); without one, such a job is refused.
    */
   readonly rotationTemplate?: string;
-  /**
-   * CreateJob's `jobExecutionsRetryConfig` for every job this adapter creates
-   * (when absent, the domain's `DEVICE_JOB_RETRY`: one retry of an execution that TIMED_OUT).
-   */
-  readonly jobExecutionsRetryConfig?: JobExecutionsRetryConfig;
 }
 
 /**
@@ -75,6 +70,9 @@ export const jobExecutionsRetryConfigOf = (
   ];
   return criteriaList.length > 0 ? { criteriaList } : undefined;
 };
+
+/** Every job this adapter creates is retried by the domain's rule: one retry of an execution that TIMED_OUT. */
+const RETRY_CONFIG = jobExecutionsRetryConfigOf(DEVICE_JOB_RETRY);
 
 /** The job document an agent gets for a request (`@medusa/adapters/jobs`'s `JobDocument`). */
 export const jobDocumentOf = (
@@ -142,8 +140,6 @@ export const makeIotDeviceJobs = (
   client: IoTClient,
   settings: DeviceJobsSettings,
 ): DeviceJobsService => {
-  const retryConfig =
-    settings.jobExecutionsRetryConfig ?? jobExecutionsRetryConfigOf(DEVICE_JOB_RETRY);
   const unavailable = (operation: string) => (e: unknown) =>
     new DeviceJobsUnavailable({ operation, reason: reasonOf(e) });
   const describe = (deviceId: DeviceId, jobId: string) =>
@@ -208,10 +204,10 @@ export const makeIotDeviceJobs = (
                       },
                     }
                   : {}),
-                ...(retryConfig !== undefined
+                ...(RETRY_CONFIG !== undefined
                   ? {
                       jobExecutionsRetryConfig: {
-                        criteriaList: retryConfig.criteriaList.map((c) => ({ ...c })),
+                        criteriaList: RETRY_CONFIG.criteriaList.map((c) => ({ ...c })),
                       },
                     }
                   : {}),

@@ -1,11 +1,16 @@
 import { Either, ParseResult, Schema } from "effect";
-import type { JobExecutionStatus } from "./messages.js";
+import {
+  type JobExecutionStatus,
+  MAX_STEP_TIMEOUT_MINUTES,
+  MIN_STEP_TIMEOUT_MINUTES,
+} from "./messages.js";
 
 /**
- * CreateJob's `jobExecutionsRetryConfig` and `abortConfig`, as AWS IoT
- * documents them
+ * CreateJob's `jobExecutionsRetryConfig`, `abortConfig`, `timeoutConfig` and
+ * `presignedUrlConfig`, as AWS IoT documents them
  * (https://docs.aws.amazon.com/iot/latest/apireference/API_JobExecutionsRetryConfig.html,
- * API_RetryCriteria.html, API_AbortConfig.html, API_AbortCriteria.html):
+ * API_RetryCriteria.html, API_AbortConfig.html, API_AbortCriteria.html,
+ * API_TimeoutConfig.html, API_PresignedUrlConfig.html):
  * validation with AWS's ranges and its validation message shape, and the
  * pure decisions the Jobs service takes when an execution ends (retry it?
  * abort the job?).
@@ -17,11 +22,20 @@ export const MAX_THRESHOLD_PERCENTAGE = 100;
 
 const NOT_NULL = "Member must not be null";
 
+/** A schema whose every failure reads as the constraint AWS names for it. */
+const constrained = <A, I>(schema: Schema.Schema<A, I>, constraint: string) =>
+  schema.annotations({ message: () => ({ message: constraint, override: true }) });
 /** A required member whose every failure, its absence too, reads as the constraint AWS names for it. */
 const member = <A, I>(schema: Schema.Schema<A, I>, constraint: string) =>
-  Schema.propertySignature(
-    schema.annotations({ message: () => ({ message: constraint, override: true }) }),
-  ).annotations({ missingMessage: () => constraint });
+  Schema.propertySignature(constrained(schema, constraint)).annotations({
+    missingMessage: () => constraint,
+  });
+/** A whole number in `[min, max]` (AWS's Long with a valid range), and AWS's constraint for it. */
+const longBetween = (min: number, max: number) =>
+  [
+    Schema.Number.pipe(Schema.int(), Schema.between(min, max)),
+    `Member must have value less than or equal to ${max} and greater than or equal to ${min}`,
+  ] as const;
 const enumMember = <const L extends ReadonlyArray<string>>(literals: L) =>
   member(
     Schema.Literal(...literals),
@@ -47,10 +61,7 @@ export type AbortFailureType = (typeof ABORT_FAILURE_TYPES)[number];
 
 export const RetryCriteria = criterion({
   failureType: enumMember(RETRY_FAILURE_TYPES),
-  numberOfRetries: member(
-    Schema.Number.pipe(Schema.int(), Schema.between(0, MAX_NUMBER_OF_RETRIES)),
-    `Member must have value less than or equal to ${MAX_NUMBER_OF_RETRIES} and greater than or equal to 0`,
-  ),
+  numberOfRetries: member(...longBetween(0, MAX_NUMBER_OF_RETRIES)),
 });
 export interface RetryCriteria extends Schema.Schema.Type<typeof RetryCriteria> {}
 
@@ -94,6 +105,42 @@ export const AbortConfig = config(
 );
 export interface AbortConfig extends Schema.Schema.Type<typeof AbortConfig> {}
 
+/** A member that may be absent (JSON has no `undefined` to allow). */
+const optional = <A, I>(schema: Schema.Schema<A, I>) =>
+  Schema.optionalWith(schema, { exact: true });
+/** Not an object where CreateJob takes a structure. */
+const STRUCTURE = "Member must be a structure";
+
+/**
+ * The in-progress timer: 1 minute to 7 days, the same bounds as a step
+ * timer. AWS's API reference gives the range in words (no "Valid Range"),
+ * so the message of a value outside it is written in the shape of its
+ * other validation errors.
+ */
+export const TimeoutConfig = Schema.Struct({
+  inProgressTimeoutInMinutes: optional(
+    constrained(...longBetween(MIN_STEP_TIMEOUT_MINUTES, MAX_STEP_TIMEOUT_MINUTES)),
+  ),
+}).annotations({ message: () => STRUCTURE });
+export interface TimeoutConfig extends Schema.Schema.Type<typeof TimeoutConfig> {}
+
+const MIN_PRESIGNED_EXPIRY_SEC = 60;
+const MAX_PRESIGNED_EXPIRY_SEC = 3600;
+
+/** Presigned URLs for a job document's placeholders: valid 60-3600 s; the role's ARN 20-2048 characters. */
+export const PresignedUrlConfig = Schema.Struct({
+  roleArn: optional(
+    constrained(
+      Schema.String.pipe(Schema.minLength(20), Schema.maxLength(2048)),
+      "Member must have length less than or equal to 2048 and greater than or equal to 20",
+    ),
+  ),
+  expiresInSec: optional(
+    constrained(...longBetween(MIN_PRESIGNED_EXPIRY_SEC, MAX_PRESIGNED_EXPIRY_SEC)),
+  ),
+}).annotations({ message: () => STRUCTURE });
+export interface PresignedUrlConfig extends Schema.Schema.Type<typeof PresignedUrlConfig> {}
+
 export type ConfigDecode<A> =
   | { readonly ok: true; readonly value: A }
   | { readonly ok: false; readonly message: string };
@@ -107,17 +154,18 @@ const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown =>
  * satisfy constraint: …; …" (the message its API sends with an
  * InvalidRequestException), a list's length before its members. A path
  * names list members from 1 (`abortConfig.criteriaList.1.member.action`); a
- * config that is not an object is reported at its required `criteriaList`.
+ * config that is not an object is reported at `whole` (a retry or abort
+ * config's required `criteriaList`, another config itself).
  */
 const decodeConfig =
-  <A, I>(schema: Schema.Schema<A, I>, name: string) =>
+  <A, I>(schema: Schema.Schema<A, I>, name: string, whole: ReadonlyArray<PropertyKey> = []) =>
   (input: unknown): ConfigDecode<A> => {
     const decoded = Schema.decodeUnknownEither(schema, { errors: "all" })(input);
     if (Either.isRight(decoded)) return { ok: true, value: decoded.right };
     const errors = ParseResult.ArrayFormatter.formatIssueSync(decoded.left.issue)
       .map(({ path, message }) => ({
         value: valueAt(input, path),
-        path: path.length > 0 ? path : ["criteriaList"],
+        path: path.length > 0 ? path : whole,
         message,
       }))
       .sort((a, b) => Number(a.path.length > 1) - Number(b.path.length > 1))
@@ -134,7 +182,9 @@ const decodeConfig =
     };
   };
 
-const decodeRetryShape = decodeConfig(JobExecutionsRetryConfig, "jobExecutionsRetryConfig");
+const decodeRetryShape = decodeConfig(JobExecutionsRetryConfig, "jobExecutionsRetryConfig", [
+  "criteriaList",
+]);
 
 /** `jobExecutionsRetryConfig` as CreateJob receives it (JSON), checked; a failure type named twice is refused. */
 export const decodeRetryConfig = (input: unknown): ConfigDecode<JobExecutionsRetryConfig> => {
@@ -150,7 +200,13 @@ export const decodeRetryConfig = (input: unknown): ConfigDecode<JobExecutionsRet
 };
 
 /** `abortConfig` as CreateJob receives it (JSON), checked. */
-export const decodeAbortConfig = decodeConfig(AbortConfig, "abortConfig");
+export const decodeAbortConfig = decodeConfig(AbortConfig, "abortConfig", ["criteriaList"]);
+
+/** `timeoutConfig` as CreateJob receives it (JSON), checked. */
+export const decodeTimeoutConfig = decodeConfig(TimeoutConfig, "timeoutConfig");
+
+/** `presignedUrlConfig` as CreateJob receives it (JSON), checked. */
+export const decodePresignedUrlConfig = decodeConfig(PresignedUrlConfig, "presignedUrlConfig");
 
 const matches = (type: RetryFailureType | AbortFailureType, status: JobExecutionStatus) =>
   type === "ALL"
