@@ -53,7 +53,7 @@ export interface FleetStatusOptions {
   readonly devicesPerStatusSave?: number;
   /**
    * How long a shadow's reported summary may wait to be saved with its
-   * device's other changes (default 1 s; connects and assignments go at once).
+   * device's other changes (default 5 s; connects and assignments go at once).
    */
   readonly reportedWaitMs?: number;
   /**

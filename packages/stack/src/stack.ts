@@ -30,7 +30,12 @@ import {
   startShadowDataPlane,
 } from "@medusa/adapters/broker";
 import { type BucketServer, startBucketServer } from "@medusa/adapters/s3";
-import { type DynamoLocal, portTaken, startDynamoLocal } from "@medusa/adapters/testing";
+import {
+  type DynamoLocal,
+  JIT_FOR_SHORT_RUNS,
+  portTaken,
+  startDynamoLocal,
+} from "@medusa/adapters/testing";
 import { clinicTimeZone, createApp, cursorKeyFrom, jwtAuth, withConsole } from "@medusa/api";
 import { signToken } from "@medusa/api/testing";
 import { type RunningDevice, startDevice } from "@medusa/device";
@@ -243,6 +248,8 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
     const dynamo: DynamoLocal = await startDynamoLocal({
       ...(dynamoPort !== 0 ? { port: dynamoPort } : {}),
       dataDir: join(dir, "dynamodb"),
+      // A fleet reconnecting to a stack just started is its busiest moment: a quick JIT.
+      javaOptions: JIT_FOR_SHORT_RUNS,
     });
     cleanup.push(() => dynamo.stop());
     proceed();

