@@ -19,6 +19,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { makeInMemoryDeviceStatuses } from "./memory/device-statuses.js";
 import { rememberingDeviceStatuses } from "./remembered-statuses.js";
+import { countedDeviceStatuses } from "./testing/counted-statuses.js";
 import { deviceStatusesContract } from "./testing/fleet-contract.js";
 
 const T = 1_764_400_000_000;
@@ -26,33 +27,6 @@ const pi = deviceId("medusa-pi-01");
 
 const remembered = rememberingDeviceStatuses(makeInMemoryDeviceStatuses());
 deviceStatusesContract("remembered, over the in-memory store", () => remembered);
-
-/** A store that counts the calls that reach it. */
-const counted = (store: DeviceStatusesService) => {
-  const calls = { get: 0, save: 0 };
-  const service: DeviceStatusesService = {
-    ...store,
-    get: (d) =>
-      Effect.zipRight(
-        Effect.sync(() => void calls.get++),
-        store.get(d),
-      ),
-    save: (s, r) =>
-      Effect.zipRight(
-        Effect.sync(() => void calls.save++),
-        store.save(s, r),
-      ),
-    // Rows written, however many a request carries.
-    saveAll: (rows) =>
-      Effect.zipRight(
-        Effect.sync(() => {
-          calls.save += rows.length;
-        }),
-        store.saveAll(rows),
-      ),
-  };
-  return { calls, service };
-};
 
 const save = (
   store: DeviceStatusesService,
@@ -91,7 +65,7 @@ const lifecycle = (
 
 describe("a device-status store that remembers its rows", () => {
   it("saves a row's later changes with one write each and no read", async () => {
-    const { calls, service } = counted(makeInMemoryDeviceStatuses());
+    const { calls, service } = countedDeviceStatuses(makeInMemoryDeviceStatuses());
     const store = rememberingDeviceStatuses(service);
     await save(store, [lifecycle("connected", 1, T)]);
     await save(store, [reportedStateChange(3, { agent: { version: "0.3.0" } })]);
@@ -101,7 +75,7 @@ describe("a device-status store that remembers its rows", () => {
   });
 
   it("a row another process saved since: told it changed, it reads the row again and keeps both changes", async () => {
-    const { calls, service } = counted(makeInMemoryDeviceStatuses());
+    const { calls, service } = countedDeviceStatuses(makeInMemoryDeviceStatuses());
     const store = rememberingDeviceStatuses(service);
     await save(store, [lifecycle("connected", 1, T)]);
     // Another process (the API, a second Lambda) saves the same row behind its back.
@@ -123,7 +97,7 @@ describe("a device-status store that remembers its rows", () => {
     const shared = makeInMemoryDeviceStatuses();
     const before = deviceId("medusa-pi-02");
     await save(shared, [lifecycle("connected", 1, T, before)], before);
-    const { calls, service } = counted(shared);
+    const { calls, service } = countedDeviceStatuses(shared);
     const store = rememberingDeviceStatuses(service);
     expect(await Effect.runPromise(store.load)).toBe(1);
     expect(await Effect.runPromise(store.get(before))).toEqual(
@@ -143,7 +117,7 @@ describe("a device-status store that remembers its rows", () => {
   });
 
   it("holds at most its capacity of rows, forgetting the one taken in first", async () => {
-    const { calls, service } = counted(makeInMemoryDeviceStatuses());
+    const { calls, service } = countedDeviceStatuses(makeInMemoryDeviceStatuses());
     const store = rememberingDeviceStatuses(service, 2);
     const devices = [1, 2, 3].map((n) => deviceId(`medusa-pi-0${n}`));
     for (const d of devices) await Effect.runPromise(store.save(initialDeviceStatus(d), 0));

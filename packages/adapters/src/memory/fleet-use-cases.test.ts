@@ -39,6 +39,7 @@ import { sampleAt } from "@medusa/domain/testing";
 import { Effect, Either, Layer } from "effect";
 import { describe, expect, it } from "vitest";
 import { SampleTimesSeen } from "../sample-times-seen.js";
+import { countedDeviceStatuses } from "../testing/counted-statuses.js";
 import { makeInMemoryAlerts } from "./alerts.js";
 import { makeInMemoryDeadLetters } from "./dead-letters.js";
 import { makeInMemoryDeviceStatuses } from "./device-statuses.js";
@@ -226,28 +227,13 @@ describe("presence into the device status", () => {
 
 describe("several changes of one device saved together", () => {
   it("one read and one write for all, each change's own outcome, the row as the changes one by one give it", async () => {
-    const calls = { get: 0, save: 0 };
-    const w = world((s) => ({
-      ...s,
-      get: (d) =>
-        Effect.zipRight(
-          Effect.sync(() => void calls.get++),
-          s.get(d),
-        ),
-      save: (status, revision) =>
-        Effect.zipRight(
-          Effect.sync(() => void calls.save++),
-          s.save(status, revision),
-        ),
-      // Rows written, however many a request carries.
-      saveAll: (rows) =>
-        Effect.zipRight(
-          Effect.sync(() => {
-            calls.save += rows.length;
-          }),
-          s.saveAll(rows),
-        ),
-    }));
+    let counted: ReturnType<typeof countedDeviceStatuses> | undefined;
+    const w = world((s) => {
+      counted = countedDeviceStatuses(s);
+      return counted.service;
+    });
+    if (counted === undefined) throw new Error("the world made no device-status store");
+    const { calls } = counted;
     const source = { source: "presence" };
     const change = async (m: ReturnType<typeof connected>): Promise<StatusChange> => {
       const read = await w.run(presenceChange(m, source));
