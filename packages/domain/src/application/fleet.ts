@@ -1,3 +1,7 @@
+// The fleet's use cases, kept in one module (over 350 lines) because they share
+// the device-status rows: what changes a row (presence, shadow summaries, sample
+// times, assignments) and the one way rows are saved (`saveStatusChangesOfDevices`),
+// the gap detector that reads them, and the fleet views.
 import { Effect, Either, Schema } from "effect";
 import {
   type Alert,
