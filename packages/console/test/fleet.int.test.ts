@@ -76,14 +76,16 @@ describe("the fleet pages in Chromium against the local stack", () => {
       const list = (await call("GET", "/api/devices")).json.devices as Array<{
         device_id: string;
         connected: boolean;
+        last_sample: number | null;
         open_alerts: unknown[];
       }>;
+      // The stack saves a device's sample time in its row up to 5 s after the samples.
       return (
         list.length === 3 &&
-        list.some((d) => d.device_id === SIM && d.connected) &&
+        list.some((d) => d.device_id === SIM && d.connected && d.last_sample !== null) &&
         list.some((d) => d.device_id === "ghost-1" && d.open_alerts.length > 0)
       );
-    }, "the fleet: the simulated device online, ghost-1's alert");
+    }, "the fleet: the simulated device online with its last sample, ghost-1's alert");
 
     const { context, page } = await newPage();
     const fleetReads: Array<{ url: string; status: number }> = [];
