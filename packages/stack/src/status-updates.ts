@@ -53,8 +53,7 @@ export const startStatusUpdates = <Key, Change, Outcome>(options: {
   let running = 0;
   const waiting = new Map<Key, Array<Waiting<Change, Outcome>>>();
   /** Devices with changes due and none being saved, in the order they became due. */
-  const ready: Array<Key> = [];
-  const isReady = new Set<Key>();
+  const ready = new Set<Key>();
   /** Devices whose waiting changes are not due yet: the timer that makes them due. */
   const timers = new Map<Key, { readonly at: number; readonly timer: NodeJS.Timeout }>();
   const saving = new Set<Key>();
@@ -65,14 +64,12 @@ export const startStatusUpdates = <Key, Change, Outcome>(options: {
     const held = timers.get(deviceId);
     if (held) clearTimeout(held.timer);
     timers.delete(deviceId);
-    if (isReady.has(deviceId)) return;
-    isReady.add(deviceId);
-    ready.push(deviceId);
+    ready.add(deviceId);
   };
 
   /** A device with waiting changes and no save running: ready once its first change is due. */
   const schedule = (deviceId: Key) => {
-    if (saving.has(deviceId) || isReady.has(deviceId)) return;
+    if (saving.has(deviceId) || ready.has(deviceId)) return;
     const changes = waiting.get(deviceId);
     if (changes === undefined) return;
     const at = Math.min(...changes.map((w) => w.dueAt));
@@ -91,10 +88,15 @@ export const startStatusUpdates = <Key, Change, Outcome>(options: {
   };
 
   const pump = () => {
-    while (running < options.concurrency && ready.length > 0) {
-      const devices = ready.splice(0, devicesPerSave);
+    while (running < options.concurrency && ready.size > 0) {
+      // A Set keeps the order its members came in: the first `devicesPerSave` became due first.
+      const devices: Array<Key> = [];
+      for (const deviceId of ready) {
+        if (devices.length === devicesPerSave) break;
+        devices.push(deviceId);
+      }
       const batches = devices.map((deviceId) => {
-        isReady.delete(deviceId);
+        ready.delete(deviceId);
         saving.add(deviceId);
         const batch = waiting.get(deviceId) ?? [];
         waiting.delete(deviceId);
