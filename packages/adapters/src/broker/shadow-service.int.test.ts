@@ -355,6 +355,34 @@ describe("the Device Shadow service on the local broker", () => {
     expect(recreated?.body).toMatchObject({ version: 2 });
   });
 
+  it("the file is rewritten once it has grown to twice its shadows, and later saves go to the new file", async () => {
+    const { readFileSync } = await import("node:fs");
+    const file = join(dirs(), "shadows.jsonl");
+    const store = fileShadowPersistence(file);
+    const address: ShadowAddress = { thing: "pi-1" };
+    const recordOf = (version: number): ShadowRecord => ({
+      version,
+      state: { reported: { n: version } },
+      metadata: { reported: { n: { timestamp: version } } },
+    });
+    const lines = () =>
+      readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => l !== "").length;
+    // One turn of the event loop: one append of 1,100 lines.
+    await Promise.all(
+      Array.from({ length: 1_100 }, (_, i) => store.save(address, recordOf(i + 1))),
+    );
+    expect(lines()).toBe(1_100);
+    // The next save rewrites the file (one line); the one after appends to the new file.
+    await store.save(address, recordOf(1_101));
+    expect(lines()).toBe(1);
+    await store.save(address, recordOf(1_102));
+    expect(lines()).toBe(2);
+    await store.close();
+    expect(fileShadowPersistence(file).load()).toEqual([[address, recordOf(1_102)]]);
+  });
+
   it("a file cut off mid-line by a crash loses only that line", async () => {
     const { appendFileSync } = await import("node:fs");
     const file = join(dirs(), "shadows.jsonl");

@@ -1,5 +1,6 @@
 import {
   closeSync,
+  constants,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -7,7 +8,7 @@ import {
   renameSync,
   writeSync,
 } from "node:fs";
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Either, Schema } from "effect";
 import type { ShadowRecord } from "../shadow/document.js";
@@ -129,6 +130,18 @@ export const fileShadowPersistence = (
   };
   if (lines !== shadows.size || text.length === 0) compact();
 
+  // The file stays open for appending between saves. With `fsync`, it is opened for
+  // synchronous data writes (O_DSYNC): a write returns once its lines are on the disk,
+  // one trip through libuv's pool where a write, a datasync and a close were three
+  // (each waiting its turn of a busy event loop).
+  let appending: FileHandle | undefined;
+  const appendFlags =
+    constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (sync ? constants.O_DSYNC : 0);
+  const closeAppending = async () => {
+    const handle = appending;
+    appending = undefined;
+    await handle?.close();
+  };
   let pending: Array<{ line: string; done: () => void; failed: (e: unknown) => void }> = [];
   let writing: Promise<void> | undefined;
   const flush = async (): Promise<void> => {
@@ -136,19 +149,19 @@ export const fileShadowPersistence = (
       const batch = pending;
       pending = [];
       try {
-        if (lines > 2 * shadows.size + 1_000) compact();
-        else {
-          const handle = await open(path, "a", 0o600);
-          try {
-            await handle.write(batch.map((b) => b.line).join(""));
-            if (sync) await handle.datasync();
-          } finally {
-            await handle.close();
-          }
+        if (lines > 2 * shadows.size + 1_000) {
+          // The open handle is the old file's: the next append opens the new one.
+          await closeAppending();
+          compact();
+        } else {
+          appending ??= await open(path, appendFlags, 0o600);
+          await appending.write(batch.map((b) => b.line).join(""));
           lines += batch.length;
         }
         for (const b of batch) b.done();
       } catch (e) {
+        // A handle that failed a write is not trusted with the next one.
+        await closeAppending().catch(() => {});
         for (const b of batch) b.failed(e);
       }
     }
@@ -167,6 +180,7 @@ export const fileShadowPersistence = (
     },
     close: async () => {
       await writing;
+      await closeAppending();
     },
   };
 };
