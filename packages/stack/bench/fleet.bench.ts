@@ -11,11 +11,16 @@
 //                         sample + the gap setting) → its alert in GET /api/alerts
 //   gap_alert_after_stop_ms  the device stopped → its alert visible
 //   lost_samples          samples the broker accepted and the ingest did not store
-// Prints a table and, last, one JSON line with those figures.
+// Prints a table and, last, one JSON line with those figures. The table also takes
+// the shadow figure apart (PATCH answered; the delta, the device's report and its
+// acceptance as the broker published them; the report seen through the API) and
+// shows how late this process's event loop ran in each phase (the stack, and the
+// benchmark's own polling, share it).
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
+import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { ensureDevCerts } from "@medusa/adapters/broker";
 import { deviceId, parseSensorPayload, samplesOf } from "@medusa/domain";
@@ -106,6 +111,17 @@ const forEachLimit = async <A>(
   );
 };
 
+/** How late this process's event loop (the stack's and the benchmark's client's) ran, by phase. */
+const loopDelays: Array<[string, IntervalHistogram]> = [];
+const LOOP_RESOLUTION_MS = 10;
+/** A recorded delay (ns, the timer's own 10 ms included) as how late the loop ran, in ms. */
+const late = (ns: number) => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS).toFixed(0);
+const watchLoop = (phase: string) => {
+  loopDelays.at(-1)?.[1].disable();
+  const h = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+  h.enable();
+  loopDelays.push([phase, h]);
+};
 const ids = simulatedDeviceIds(DEVICES);
 const agents = new Set(ids);
 // What the broker accepted, by device and sequence (the lost-samples count's reference).
@@ -119,7 +135,54 @@ type Lifecycle = {
   seenAt?: number;
 };
 const lifecycle: Array<Lifecycle> = [];
+/** By device, when each leg of its configuration change happened (the shadow figure's parts). */
+type ShadowLegs = {
+  sent: number;
+  answered?: number;
+  delta?: number;
+  report?: number;
+  accepted?: number;
+  seen?: number;
+};
+const shadowLegs = new Map<string, ShadowLegs>();
+const shadowThing = (topic: string, rest: string) =>
+  topic.startsWith("$aws/things/") && topic.endsWith(`/shadow/${rest}`)
+    ? topic.slice("$aws/things/".length, -`/shadow/${rest}`.length)
+    : undefined;
+/** The `publish.interval_ms` of a shadow document's `section`, if it has one. */
+const intervalIn = (payload: Buffer, section: "desired" | "reported") => {
+  try {
+    const doc = JSON.parse(payload.toString()) as {
+      state?: Record<string, { publish?: { interval_ms?: unknown } } | undefined>;
+    };
+    return doc.state?.[section]?.publish?.interval_ms;
+  } catch {
+    return undefined;
+  }
+};
 stack.broker.aedes.on("publish", (packet, client) => {
+  if (packet.topic.startsWith("$aws/things/")) {
+    const now = Date.now();
+    const delta = client === null ? shadowThing(packet.topic, "update/delta") : undefined;
+    const report = client !== null ? shadowThing(packet.topic, "update") : undefined;
+    const accepted = client === null ? shadowThing(packet.topic, "update/accepted") : undefined;
+    const legs = shadowLegs.get(delta ?? report ?? accepted ?? "");
+    if (legs === undefined) return;
+    if (delta !== undefined && legs.delta === undefined) legs.delta = now;
+    if (
+      report !== undefined &&
+      legs.report === undefined &&
+      intervalIn(packet.payload as Buffer, "reported") === NEW_INTERVAL_MS
+    )
+      legs.report = now;
+    if (
+      accepted !== undefined &&
+      legs.accepted === undefined &&
+      intervalIn(packet.payload as Buffer, "reported") === NEW_INTERVAL_MS
+    )
+      legs.accepted = now;
+    return;
+  }
   if (client === null && packet.topic.startsWith("$aws/events/presence/")) {
     const e = JSON.parse(packet.payload.toString()) as {
       clientId: string;
@@ -202,6 +265,7 @@ const files = ids.map((id) => {
 });
 const fleetMain = fileURLToPath(new URL("./fleet.ts", import.meta.url));
 const root = fileURLToPath(new URL("../../..", import.meta.url));
+watchLoop("boot storm");
 const fleet: ChildProcess = spawn(
   process.execPath,
   ["--import", "tsx", "--conditions=@medusa/source", fleetMain, ...files],
@@ -234,6 +298,7 @@ log(
   `${DEVICES} agents started; ${lifecycle.length} lifecycle events so far, ${polls} polls of /api/devices (last ${pollDurations.at(-1)} ms)`,
 );
 await presenceSettled("the first connects", DEVICES);
+watchLoop("assignments");
 const firstConnects = lifecycle.filter((e) => e.type === "connected").length;
 log(`${firstConnects} connects visible in /api/devices`);
 
@@ -277,18 +342,23 @@ const gapAlert = (async () => {
 
 // Desired configuration through the API → reported back by the device, seen through the API.
 const shadowLags: Array<number> = [];
+watchLoop("configuration changes");
 await forEachLimit(others, SHADOW_CONCURRENCY, async (id) => {
   const sent = Date.now();
+  const legs: ShadowLegs = { sent };
+  shadowLegs.set(id, legs);
   await call("PATCH", `/api/devices/${id}/configuration`, {
     publish: { interval_ms: NEW_INTERVAL_MS },
   });
+  legs.answered = Date.now();
   const deadline = sent + 30_000;
   for (;;) {
     const c = (await call("GET", `/api/devices/${id}/configuration`)) as {
       reported: { publish?: { interval_ms?: number } } | null;
     };
     if (c.reported?.publish?.interval_ms === NEW_INTERVAL_MS) {
-      shadowLags.push(Date.now() - sent);
+      legs.seen = Date.now();
+      shadowLags.push(legs.seen - sent);
       return;
     }
     if (Date.now() > deadline) throw new Error(`${id}: the new interval not reported in 30 s`);
@@ -296,6 +366,7 @@ await forEachLimit(others, SHADOW_CONCURRENCY, async (id) => {
   }
 });
 log(`${shadowLags.length} configuration changes reported back`);
+watchLoop("churn");
 
 // Presence under churn: devices go offline and come back, a few at a time.
 const churned = others.slice(0, CHURN);
@@ -307,6 +378,7 @@ await forEachLimit(churned, 5, async (id) => {
 // The first connects, the gap device's disconnect, and each churned device's disconnect and connect.
 await presenceSettled("the churn", DEVICES + 1 + 2 * CHURN);
 log(`${CHURN} devices went offline and came back`);
+watchLoop("waiting for the gap");
 
 const gap = await gapAlert;
 const lastSampleOfGapDevice = await Effect.runPromise(
@@ -314,6 +386,7 @@ const lastSampleOfGapDevice = await Effect.runPromise(
 );
 log(`${gapDevice}'s alert visible`);
 polling = false;
+loopDelays.at(-1)?.[1].disable();
 await presencePoller;
 const presenceNotVisible = lifecycle.filter((e) => e.seenAt === undefined).length;
 const presenceEvents = lifecycle.length;
@@ -358,6 +431,15 @@ const connectLags = lifecycle.flatMap((e) =>
 const disconnectLags = lifecycle.flatMap((e) =>
   e.type === "disconnected" && e.seenAt !== undefined ? [e.seenAt - e.at] : [],
 );
+/** One leg of the configuration changes, p50 / p99 / max over the changes that have it. */
+const leg = (from: keyof ShadowLegs, to: keyof ShadowLegs) => {
+  const lags = [...shadowLegs.values()].flatMap((l) => {
+    const a = l[from];
+    const b = l[to];
+    return a === undefined || b === undefined ? [] : [b - a];
+  });
+  return `${pct(lags, 50)} / ${pct(lags, 99)} / ${pct(lags, 100)} ms`;
+};
 const deadline = (lastSampleOfGapDevice ?? gap.since) + GAP_MS;
 const figures = {
   devices: DEVICES,
@@ -383,6 +465,11 @@ const rows: Array<[string, string, string]> = [
     `p50 ${figures.shadow_update_p50_ms} ms, p99 ${figures.shadow_update_p99_ms} ms, max ${pct(shadowLags, 100)} ms (${shadowLags.length} changes, ${SHADOW_CONCURRENCY} at once)`,
     "p99 < 1,000 ms",
   ],
+  ["  PATCH sent → answered, p50 / p99 / max", leg("sent", "answered"), ""],
+  ["  PATCH sent → delta published", leg("sent", "delta"), ""],
+  ["  delta → the device's report", leg("delta", "report"), ""],
+  ["  report → accepted published", leg("report", "accepted"), ""],
+  ["  report → seen in GET …/configuration", leg("report", "seen"), ""],
   [
     "presence: event → /api/devices",
     `p50 ${figures.presence_lag_p50_ms} ms, p99 ${figures.presence_lag_p99_ms} ms (${presenceLags.length} of ${presenceEvents} events seen)`,
@@ -414,6 +501,11 @@ const rows: Array<[string, string, string]> = [
     `${samplesPublished} / ${samplesStored} / ${figures.lost_samples}`,
     "lost = 0",
   ],
+  ...loopDelays.map(([phase, h]): [string, string, string] => [
+    `event loop delay: ${phase}`,
+    `p50 ${late(h.percentile(50))} ms, p99 ${late(h.percentile(99))} ms, max ${late(h.max)} ms`,
+    "",
+  ]),
   ["API requests sent again (connection reset)", String(networkRetries), ""],
   [
     "messages stored / rejected / failed",
