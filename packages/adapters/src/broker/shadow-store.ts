@@ -70,7 +70,8 @@ export interface FileShadowPersistenceOptions {
 /**
  * Shadows in one file of JSON lines, one line per saved shadow, the last
  * line of a shadow winning: a save appends, and the writes of one moment go
- * out together (and are fsynced together). The file is rewritten with one
+ * out together, in one write to the file kept open (with `fsync`, a write of
+ * synchronous data: on the disk when it returns). The file is rewritten with one
  * line per shadow when it opens and whenever it has grown to more than twice
  * that. A line a crash cut off is skipped when the file is read.
  */
