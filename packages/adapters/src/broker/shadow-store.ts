@@ -133,8 +133,8 @@ export const fileShadowPersistence = (
 
   // The file stays open for appending between saves. With `fsync`, it is opened for
   // synchronous data writes (O_DSYNC): a write returns once its lines are on the disk,
-  // one trip through libuv's pool where a write, a datasync and a close were three
-  // (each waiting its turn of a busy event loop).
+  // one trip through libuv's pool where an open, a write, a datasync and a close were
+  // four (each waiting its turn of a busy event loop).
   let appending: FileHandle | undefined;
   const appendFlags =
     constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (sync ? constants.O_DSYNC : 0);
