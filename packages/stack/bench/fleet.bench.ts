@@ -23,6 +23,7 @@ import { join } from "node:path";
 import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { ensureDevCerts } from "@medusa/adapters/broker";
+import { shadowTopic } from "@medusa/adapters/shadow";
 import { deviceId, parseSensorPayload, samplesOf } from "@medusa/domain";
 import { Effect, Either } from "effect";
 import { deviceConfig, simulatedDeviceIds, startStack } from "../src/index.js";
@@ -145,42 +146,36 @@ type ShadowLegs = {
   seen?: number;
 };
 const shadowLegs = new Map<string, ShadowLegs>();
-const shadowThing = (topic: string, rest: string) =>
-  topic.startsWith("$aws/things/") && topic.endsWith(`/shadow/${rest}`)
-    ? topic.slice("$aws/things/".length, -`/shadow/${rest}`.length)
-    : undefined;
-/** The `publish.interval_ms` of a shadow document's `section`, if it has one. */
-const intervalIn = (payload: Buffer, section: "desired" | "reported") => {
+/** The shadow topics timed, by topic: whose change, and the leg its publish ends. */
+const shadowLegTopics = new Map<
+  string,
+  { readonly legs: ShadowLegs; readonly leg: "delta" | "report" | "accepted" }
+>();
+const timeShadowLegs = (id: string, legs: ShadowLegs) => {
+  shadowLegs.set(id, legs);
+  shadowLegTopics.set(shadowTopic({ thing: id }, "update/delta"), { legs, leg: "delta" });
+  shadowLegTopics.set(shadowTopic({ thing: id }, "update"), { legs, leg: "report" });
+  shadowLegTopics.set(shadowTopic({ thing: id }, "update/accepted"), { legs, leg: "accepted" });
+};
+/** The `publish.interval_ms` a shadow document reports, if it has one. */
+const reportedInterval = (payload: Buffer) => {
   try {
     const doc = JSON.parse(payload.toString()) as {
-      state?: Record<string, { publish?: { interval_ms?: unknown } } | undefined>;
+      state?: { reported?: { publish?: { interval_ms?: unknown } } };
     };
-    return doc.state?.[section]?.publish?.interval_ms;
+    return doc.state?.reported?.publish?.interval_ms;
   } catch {
     return undefined;
   }
 };
 stack.broker.aedes.on("publish", (packet, client) => {
-  if (packet.topic.startsWith("$aws/things/")) {
-    const now = Date.now();
-    const delta = client === null ? shadowThing(packet.topic, "update/delta") : undefined;
-    const report = client !== null ? shadowThing(packet.topic, "update") : undefined;
-    const accepted = client === null ? shadowThing(packet.topic, "update/accepted") : undefined;
-    const legs = shadowLegs.get(delta ?? report ?? accepted ?? "");
-    if (legs === undefined) return;
-    if (delta !== undefined && legs.delta === undefined) legs.delta = now;
-    if (
-      report !== undefined &&
-      legs.report === undefined &&
-      intervalIn(packet.payload as Buffer, "reported") === NEW_INTERVAL_MS
-    )
-      legs.report = now;
-    if (
-      accepted !== undefined &&
-      legs.accepted === undefined &&
-      intervalIn(packet.payload as Buffer, "reported") === NEW_INTERVAL_MS
-    )
-      legs.accepted = now;
+  const timed = shadowLegTopics.get(packet.topic);
+  if (timed !== undefined) {
+    const { legs, leg } = timed;
+    // The device publishes its report; the shadow service (no client) the delta and the acceptance.
+    if (legs[leg] !== undefined || (leg === "report") !== (client !== null)) return;
+    if (leg === "delta" || reportedInterval(packet.payload as Buffer) === NEW_INTERVAL_MS)
+      legs[leg] = Date.now();
     return;
   }
   if (client === null && packet.topic.startsWith("$aws/events/presence/")) {
@@ -346,7 +341,7 @@ watchLoop("configuration changes");
 await forEachLimit(others, SHADOW_CONCURRENCY, async (id) => {
   const sent = Date.now();
   const legs: ShadowLegs = { sent };
-  shadowLegs.set(id, legs);
+  timeShadowLegs(id, legs);
   await call("PATCH", `/api/devices/${id}/configuration`, {
     publish: { interval_ms: NEW_INTERVAL_MS },
   });
