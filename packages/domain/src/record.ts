@@ -185,6 +185,9 @@ export const mappingRowsOf = (
   events: Iterable<AssignmentEvent>,
 ): ReadonlyArray<AssignmentInterval> => {
   const rows = new Map<number, AssignmentInterval>();
+  // Rows whose key a moved row took before they moved themselves (a period amended
+  // with its adjoining one: the earlier moves into the later's start first), by start.
+  const displaced = new Map<number, AssignmentInterval>();
   for (const e of events) {
     switch (e._tag) {
       case "DeviceAssigned":
@@ -221,7 +224,9 @@ export const mappingRowsOf = (
           if (row) rows.set(e.start, { ...row, end: e.end, correction: stamp });
         } else {
           // The key moves: the row is written anew at its start from the snapshot.
-          rows.delete(e.assignment.start);
+          if (!displaced.delete(e.assignment.start)) rows.delete(e.assignment.start);
+          const there = rows.get(e.start);
+          if (there !== undefined) displaced.set(e.start, there);
           rows.set(e.start, {
             deviceId: e.deviceId,
             ...e.assignment,

@@ -128,6 +128,10 @@ export const mappingWrites = (
         break;
       default:
         for (const [start, row] of correctedRows(e)) {
+          // A start another correction of this commit moved a row to is not emptied by a
+          // later one moving its old row away (a period moved with its adjoining one).
+          if (row === "deleted" && corrected.has(start) && corrected.get(start) !== "deleted")
+            continue;
           corrected.delete(start); // re-inserted last: the latest write for a key wins
           corrected.set(start, row);
         }
